@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title ISubscriptionEscrow
+/// @notice Prepaid subscriptions to registered nodes, paid in one ERC-20 token. Funds are held
+/// and released to the node's provider second by second as the time is served; the unserved
+/// part stays refundable.
+/// @dev A subscription is keyed by (node id, client id). The client id is the address of the key
+/// the messaging client signs its requests with; the owner is the account that paid.
+interface ISubscriptionEscrow {
+    // ------------------------------------------------------------------------------------------
+    // Types
+    // ------------------------------------------------------------------------------------------
+
+    struct Subscription {
+        address owner;
+        /// @dev Start of the current release segment (purchase, or the last extension).
+        uint40 start;
+        uint40 expiresAt;
+        /// @dev Cancellation fee locked at purchase, in basis points of the refund.
+        uint16 cancellationFeeBps;
+        /// @dev What is still held for this subscription, settled up to `start`.
+        uint96 paid;
+        /// @dev Automatic renewal: months per renewal (0 = off) and the highest accepted price.
+        uint8 renewMonths;
+        uint96 renewMaxPricePerMonth;
+    }
+
+    struct SubscriptionStatus {
+        bool active;
+        address owner;
+        uint256 expiresAt;
+        /// @dev Whole 30-day months left, rounded up (a started month counts).
+        uint256 monthsLeft;
+        /// @dev What cancelling now pays back, after any fee.
+        uint256 refundableNow;
+        uint256 cancellationFeeNow;
+    }
+
+    struct Quote {
+        bool trusted;
+        address provider;
+        uint256 pricePerMonth;
+        uint256 months;
+        uint256 total;
+        /// @dev Expiry if bought now (a new subscription).
+        uint256 expiresAt;
+        uint256 cancellationFeeBps;
+    }
+
+    struct NodeEarnings {
+        /// @dev Held for live subscriptions and not yet released.
+        uint256 unreleased;
+        /// @dev Released to the provider so far (as of now, or of the node's termination).
+        uint256 earned;
+        uint256 withdrawn;
+        uint256 withdrawable;
+    }
+
+    /// @dev Why a renewal would not go through; `None` means it would.
+    enum RenewalBlocker {
+        None,
+        NoSubscription,
+        NotOptedIn,
+        OutsideWindow,
+        NodeNotTrusted,
+        PriceAboveMaximum,
+        InsufficientAllowance,
+        InsufficientBalance,
+        Paused
+    }
+
+    /// @dev What an `approveAndCall` purchase asks for, ABI-encoded in its `data`.
+    enum ApprovalAction {
+        Subscribe,
+        Extend
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Events
+    // ------------------------------------------------------------------------------------------
+
+    event Subscribed(
+        bytes32 indexed nodeId,
+        address indexed clientId,
+        address indexed owner,
+        uint256 months,
+        uint256 pricePerMonth,
+        uint256 amount,
+        uint256 expiresAt
+    );
+    event Extended(
+        bytes32 indexed nodeId,
+        address indexed clientId,
+        address indexed payer,
+        uint256 months,
+        uint256 pricePerMonth,
+        uint256 amount,
+        uint256 expiresAt
+    );
+    event Cancelled(
+        bytes32 indexed nodeId, address indexed clientId, address indexed owner, uint256 refund, uint256 fee
+    );
+    event ClientIdChanged(bytes32 indexed nodeId, address indexed oldClientId, address indexed newClientId, address owner);
+    event AutoRenewSet(bytes32 indexed nodeId, address indexed clientId, uint256 months, uint256 maxPricePerMonth);
+    event Withdrawn(bytes32 indexed nodeId, address indexed provider, address indexed payout, uint256 amount);
+    event CancellationFeeSet(address indexed provider, uint256 feeBps);
+    event ExpiriesProcessed(bytes32 indexed nodeId, uint256 throughDay, uint256 released);
+
+    // ------------------------------------------------------------------------------------------
+    // Errors
+    // ------------------------------------------------------------------------------------------
+
+    error ZeroAddress();
+    error InvalidMonths(uint256 months, uint256 maxMonths);
+    error NodeNotTrusted(bytes32 nodeId);
+    error PriceAboveMaximum(bytes32 nodeId, uint256 pricePerMonth, uint256 maxPricePerMonth);
+    error AmountTooLarge(uint256 amount, uint256 maxAmount);
+    error SubscriptionIsActive(bytes32 nodeId, address clientId, uint256 expiresAt);
+    error NoSubscription(bytes32 nodeId, address clientId);
+    error SubscriptionNotActive(bytes32 nodeId, address clientId, uint256 expiresAt);
+    error NotSubscriptionOwner(bytes32 nodeId, address clientId, address caller, address owner);
+    error ClientIdTaken(bytes32 nodeId, address clientId);
+    error CallerNotToken(address caller, address token);
+    error WrongToken(address token, address expected);
+    error ApprovedAmountMismatch(uint256 approved, uint256 required);
+    error InvalidApprovalData();
+    /// @dev The token moved a different amount than asked (fee-on-transfer tokens are refused).
+    error ReceivedAmountMismatch(uint256 expected, uint256 received);
+    error TokenTransferFailed(address token, address from, address to, uint256 amount);
+    error FeeTooHigh(uint256 feeBps, uint256 maxFeeBps);
+    error NotAProvider(address caller);
+    error NotNodeProvider(bytes32 nodeId, address caller);
+    error NothingToWithdraw(bytes32 nodeId);
+    error RenewalNotPossible(bytes32 nodeId, address clientId, RenewalBlocker reason);
+    error NotCurator(address caller);
+
+    // ------------------------------------------------------------------------------------------
+    // Buying
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Buy `months` of a trusted node's service for `clientId`, paid by the caller, who
+    /// must have approved the escrow for the total.
+    /// @param maxPricePerMonth Reverts if the node's price is above this (never overcharges).
+    function subscribe(bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth) external;
+
+    /// @notice `subscribe` with an EIP-2612 permit for the total, in one transaction.
+    /// @dev A permit already used by a front-runner is tolerated when the allowance is in place.
+    function subscribeWithPermit(
+        bytes32 nodeId,
+        address clientId,
+        uint256 months,
+        uint256 maxPricePerMonth,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external;
+
+    /// @notice Add `months` to a subscription, at any time: after the current expiry, or from now
+    /// if it has lapsed. Owner only; paid at the node's current price.
+    function extend(bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth) external;
+
+    /// @notice MiniMe `approveAndCall` entry point: one-transaction subscribe or extend.
+    /// @param from The account that approved and pays.
+    /// @param amount The approved amount; must equal the price of what `data` asks for.
+    /// @param token Must be the payment token, and the caller.
+    /// @param data `abi.encode(ApprovalAction, nodeId, clientId, months, maxPricePerMonth)`.
+    function receiveApproval(address from, uint256 amount, address token, bytes calldata data) external;
+
+    // ------------------------------------------------------------------------------------------
+    // Managing
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Cancel and take back the unserved part, minus the fee locked at purchase. There is
+    /// no fee when the node is no longer trusted (provider suspended or removed, node removed or
+    /// inactive, kind disabled).
+    function cancel(bytes32 nodeId, address clientId) external;
+
+    /// @notice Move a subscription to another client key (owner only).
+    function setClientId(bytes32 nodeId, address clientId, address newClientId) external;
+
+    /// @notice Opt in to (months > 0) or out of (months = 0) automatic renewal (owner only).
+    function setAutoRenew(bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth) external;
+
+    /// @notice Renew an opted-in subscription in the window before its expiry, paid from the
+    /// owner's allowance. Anyone may call it.
+    function renew(bytes32 nodeId, address clientId) external;
+
+    // ------------------------------------------------------------------------------------------
+    // Providers
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Set the caller's cancellation fee for future purchases (at most 10%).
+    function setCancellationFee(uint256 feeBps) external;
+
+    /// @notice Pay a node's released funds to its provider's payout address (node's provider only).
+    /// @dev Costs the same whatever the number of subscribers.
+    function withdraw(bytes32 nodeId) external returns (uint256 amount);
+
+    /// @notice Release the funds of subscriptions that ended on past days, at most `maxDays` days
+    /// with expiries at a time. Anyone may call it; `withdraw` does it as well.
+    function processExpiries(bytes32 nodeId, uint256 maxDays) external;
+
+    // ------------------------------------------------------------------------------------------
+    // Curators
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Stop new purchases, extensions and renewals (registry curator only). Refunds and
+    /// withdrawals keep working.
+    function pause() external;
+
+    /// @notice Undo `pause` (registry curator only).
+    function unpause() external;
+
+    // ------------------------------------------------------------------------------------------
+    // Views
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice The payment token.
+    function token() external view returns (address);
+
+    /// @notice The registry this escrow sells the nodes of.
+    function registry() external view returns (address);
+
+    /// @notice The stored subscription (owner zero when none).
+    function getSubscription(bytes32 nodeId, address clientId) external view returns (Subscription memory);
+
+    /// @notice Whether it is active, when it ends, months left and what cancelling pays back now.
+    function status(bytes32 nodeId, address clientId) external view returns (SubscriptionStatus memory);
+
+    /// @notice Price of `months` of a node's service bought now.
+    function quote(bytes32 nodeId, uint256 months) external view returns (Quote memory);
+
+    /// @notice Expiry times for many (node id, client id) pairs (0 when none; past when lapsed).
+    function expiries(bytes32[] calldata nodeIds, address[] calldata clientIds)
+        external
+        view
+        returns (uint256[] memory);
+
+    /// @notice Whether `renew` would go through now, and why not.
+    function renewalCheck(bytes32 nodeId, address clientId) external view returns (RenewalBlocker);
+
+    /// @notice A node's released, withdrawn and withdrawable funds.
+    function nodeEarnings(bytes32 nodeId) external view returns (NodeEarnings memory);
+
+    /// @notice A provider's released, withdrawn and withdrawable funds over all its sold nodes.
+    function providerEarnings(address provider) external view returns (NodeEarnings memory);
+
+    /// @notice Node ids of a provider that ever sold a subscription here.
+    function soldNodes(address provider) external view returns (bytes32[] memory);
+
+    /// @notice The provider's cancellation fee for new purchases, in basis points.
+    function cancellationFeeBps(address provider) external view returns (uint256);
+
+    /// @notice Whether purchases, extensions and renewals are paused.
+    function paused() external view returns (bool);
+
+    /// @notice Release the funds of one subscription that has ended but whose day has not been
+    /// processed yet (e.g. one that ended on the day its node was removed). Anyone may call it.
+    function settle(bytes32 nodeId, address clientId) external;
+}
