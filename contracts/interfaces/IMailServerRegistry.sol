@@ -200,7 +200,13 @@ interface IMailServerRegistry is IAccessControl {
     /// @notice keccak256("CURATOR_ROLE").
     function CURATOR_ROLE() external view returns (bytes32);
 
-    /// @notice The EIP-712 struct hash of a node-key proof, for off-chain signers.
+    /// @notice keccak256("mailserver"), the kind of a mail server (store) node.
+    function MAILSERVER_KIND() external view returns (bytes32);
+
+    /// @notice The EIP-712 digest (typed-data hash, domain `MailServerRegistry` version `1`) that
+    /// the node key signs to prove control of the node: the hash of
+    /// `NodeKeyProof(address provider,bytes32 nodeId,bytes32 kind,uint256 deadline)` in this
+    /// registry's domain, for off-chain signers.
     function nodeKeyProofDigest(address provider, bytes32 nodeId, bytes32 kind, uint256 deadline)
         external
         view

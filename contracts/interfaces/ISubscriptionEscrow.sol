@@ -113,6 +113,9 @@ interface ISubscriptionEscrow {
 
     error ZeroAddress();
     error InvalidMonths(uint256 months, uint256 maxMonths);
+    /// @dev Prepaid time is capped so that a subscription never reaches further than this.
+    error ExpiryTooFar(uint256 expiresAt, uint256 maxExpiresAt);
+    error LengthMismatch(uint256 nodeIds, uint256 clientIds);
     error NodeNotTrusted(bytes32 nodeId);
     error PriceAboveMaximum(bytes32 nodeId, uint256 pricePerMonth, uint256 maxPricePerMonth);
     error AmountTooLarge(uint256 amount, uint256 maxAmount);

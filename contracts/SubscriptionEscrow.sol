@@ -1,0 +1,751 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+import {IMailServerRegistry} from "./interfaces/IMailServerRegistry.sol";
+import {ISubscriptionEscrow} from "./interfaces/ISubscriptionEscrow.sol";
+
+/// @title SubscriptionEscrow
+/// @notice Prepaid subscriptions to the nodes of a MailServerRegistry, paid in one ERC-20 token.
+///
+/// How funds are released without looping over subscribers: each subscription releases its
+/// `paid` amount linearly over its segment [start, expiresAt] at `rate = paid * PRECISION /
+/// (expiresAt - start)`. Per node the escrow keeps the sums of `rate` and `rate * start` of its
+/// live subscriptions, so what they released by time t is `(rateSum * t - rateStartSum) /
+/// PRECISION`. A subscription stops releasing at its expiry; to take it out of the sums at the
+/// right time, subscriptions are also summed per expiry day ("buckets", flagged in a bitmap), and
+/// past days are folded into the node's settled `released` amount, a bucket at a time. The cost
+/// of that walk grows with the number of days that had expiries, never with subscribers.
+///
+/// Rounding always favours solvency: the node's streamed amount is rounded down, what a single
+/// subscription has consumed is rounded up, and subscriptions ending *today* count only up to
+/// the start of today until the day is over. So `token balance == unreleased + withdrawable`
+/// holds exactly, and every refund fits in what is held.
+contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTransient {
+    using SafeCast for uint256;
+
+    /// @notice Length of the month that prices are quoted for.
+    uint256 public constant MONTH = 30 days;
+    /// @notice Most months one purchase can buy.
+    uint256 public constant MAX_MONTHS = 24;
+    /// @notice Prepaid time never reaches further than this from now (bounds a release segment).
+    uint256 public constant MAX_PREPAID = 2 * MAX_MONTHS * MONTH;
+    /// @notice Highest cancellation fee a provider can set, in basis points of the refund.
+    uint256 public constant MAX_CANCELLATION_FEE_BPS = 1_000;
+    /// @notice How long before expiry an opted-in subscription can be renewed.
+    uint256 public constant RENEWAL_WINDOW = 3 days;
+
+    bytes32 private constant CURATOR_ROLE = keccak256("CURATOR_ROLE");
+    uint256 private constant BPS = 10_000;
+    /// @dev Scale of release rates. Larger than the longest segment in seconds (MAX_PREPAID), so
+    /// flooring a rate loses less than one token unit over the whole segment.
+    uint256 private constant PRECISION = 1 << 32;
+
+    /// @dev Two slots. Keyed by keccak256(nodeId, clientId).
+    struct SubscriptionData {
+        // slot 0
+        address owner;
+        uint40 start;
+        uint40 expiresAt;
+        uint16 feeBps;
+        // slot 1
+        uint96 paid;
+        uint8 renewMonths;
+        uint96 renewMaxPricePerMonth;
+    }
+
+    /// @dev A node's money. Slot 0 and 1 change on every purchase; slot 2 on settlements.
+    struct NodeStream {
+        // slot 0: sums over live subscriptions
+        uint128 rateSum;
+        uint128 held;
+        // slot 1
+        uint256 rateStartSum;
+        // slot 2
+        uint128 released;
+        uint128 withdrawn;
+        // slot 3: every expiry day before `processedDay` is folded into `released`
+        uint32 processedDay;
+        bool listed;
+    }
+
+    /// @dev Live subscriptions of one node that expire on one day.
+    struct ExpiryBucket {
+        uint128 rateSum;
+        uint128 paidSum;
+        uint256 rateStartSum;
+    }
+
+    /// @dev The amounts of one release segment, computed once and reused.
+    struct Segment {
+        uint256 rate;
+        uint256 start;
+        uint256 end;
+        uint256 paid;
+    }
+
+    IMailServerRegistry private immutable _registry;
+    IERC20 private immutable _token;
+
+    mapping(bytes32 key => SubscriptionData) private _subscriptions;
+    mapping(bytes32 nodeId => NodeStream) private _streams;
+    mapping(bytes32 nodeId => mapping(uint256 day => ExpiryBucket)) private _buckets;
+    mapping(bytes32 nodeId => mapping(uint256 word => uint256 bits)) private _expiryDays;
+    mapping(address provider => bytes32[]) private _soldNodes;
+    mapping(address provider => uint16) private _cancellationFeeBps;
+
+    /// @param registry_ The registry whose trusted nodes are sold and whose curators may pause.
+    /// @param token_ The payment token (SNT on mainnet).
+    constructor(address registry_, address token_) {
+        if (registry_ == address(0) || token_ == address(0)) revert ZeroAddress();
+        _registry = IMailServerRegistry(registry_);
+        _token = IERC20(token_);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Buying
+    // ------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ISubscriptionEscrow
+    function subscribe(bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth)
+        external
+        whenNotPaused
+        nonReentrant
+    {
+        _subscribe(msg.sender, nodeId, clientId, months, maxPricePerMonth);
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function subscribeWithPermit(
+        bytes32 nodeId,
+        address clientId,
+        uint256 months,
+        uint256 maxPricePerMonth,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external whenNotPaused nonReentrant {
+        _checkMonths(months);
+        (, uint256 pricePerMonth,,) = _registry.nodeTerms(nodeId);
+        // A permit that a front-runner already submitted fails here; the allowance it set is what
+        // the transfer needs, so the purchase goes on and fails only if the allowance is missing.
+        try IERC20Permit(address(_token)).permit(
+            msg.sender, address(this), pricePerMonth * months, deadline, v, r, s
+        ) {} catch {}
+        _subscribe(msg.sender, nodeId, clientId, months, maxPricePerMonth);
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function extend(bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth)
+        external
+        whenNotPaused
+        nonReentrant
+    {
+        _extend(msg.sender, nodeId, clientId, months, maxPricePerMonth);
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function receiveApproval(address from, uint256 amount, address token_, bytes calldata data)
+        external
+        whenNotPaused
+        nonReentrant
+    {
+        if (msg.sender != address(_token)) revert CallerNotToken(msg.sender, address(_token));
+        if (token_ != address(_token)) revert WrongToken(token_, address(_token));
+        if (data.length != 160) revert InvalidApprovalData();
+        (uint256 action, bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth) =
+            abi.decode(data, (uint256, bytes32, address, uint256, uint256));
+        if (action > uint256(ApprovalAction.Extend)) revert InvalidApprovalData();
+
+        // The approval must match the price exactly: anything left over would stay approved, and
+        // MiniMe tokens refuse to change a non-zero allowance later.
+        (, uint256 pricePerMonth,,) = _registry.nodeTerms(nodeId);
+        uint256 required = pricePerMonth * _checkMonths(months);
+        if (amount != required) revert ApprovedAmountMismatch(amount, required);
+
+        if (action == uint256(ApprovalAction.Subscribe)) {
+            _subscribe(from, nodeId, clientId, months, maxPricePerMonth);
+        } else {
+            _extend(from, nodeId, clientId, months, maxPricePerMonth);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Managing
+    // ------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ISubscriptionEscrow
+    function cancel(bytes32 nodeId, address clientId) external nonReentrant {
+        bytes32 key = _key(nodeId, clientId);
+        SubscriptionData memory sub = _requireOwner(key, nodeId, clientId);
+        (, , bool trusted, uint40 terminated) = _registry.nodeTerms(nodeId);
+        uint256 at = _effectiveTime(terminated);
+        NodeStream storage stream = _streams[nodeId];
+
+        bool live = _isLive(stream, sub);
+        bool freeAndRunning = sub.paid == 0 && block.timestamp < sub.expiresAt;
+        if (!(live && at < sub.expiresAt) && !freeAndRunning) {
+            revert SubscriptionNotActive(nodeId, clientId, sub.expiresAt);
+        }
+
+        uint256 refund;
+        uint256 fee;
+        if (live) {
+            Segment memory seg = _segment(sub);
+            uint256 consumed = _consumed(seg, at);
+            _removeFromStream(nodeId, stream, seg);
+            uint256 unserved = seg.paid - consumed;
+            fee = trusted ? (unserved * sub.feeBps) / BPS : 0;
+            refund = unserved - fee;
+            stream.released += (consumed + fee).toUint128();
+        }
+        delete _subscriptions[key];
+        emit Cancelled(nodeId, clientId, sub.owner, refund, fee);
+
+        if (refund != 0) _pay(sub.owner, refund);
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function settle(bytes32 nodeId, address clientId) external {
+        bytes32 key = _key(nodeId, clientId);
+        SubscriptionData storage sub = _subscriptions[key];
+        if (sub.owner == address(0)) revert NoSubscription(nodeId, clientId);
+        NodeStream storage stream = _streams[nodeId];
+        (, , , uint40 terminated) = _registry.nodeTerms(nodeId);
+        SubscriptionData memory data = sub;
+        if (!_isLive(stream, data) || _effectiveTime(terminated) < data.expiresAt) {
+            revert SubscriptionIsActive(nodeId, clientId, data.expiresAt);
+        }
+        Segment memory seg = _segment(data);
+        _removeFromStream(nodeId, stream, seg);
+        stream.released += seg.paid.toUint128();
+        sub.paid = 0;
+        emit ExpiriesProcessed(nodeId, block.timestamp / 1 days, seg.paid);
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function setClientId(bytes32 nodeId, address clientId, address newClientId) external {
+        if (newClientId == address(0)) revert ZeroAddress();
+        bytes32 key = _key(nodeId, clientId);
+        SubscriptionData memory sub = _requireOwner(key, nodeId, clientId);
+        bytes32 newKey = _key(nodeId, newClientId);
+        _clearLapsed(nodeId, newKey);
+        if (_subscriptions[newKey].owner != address(0)) revert ClientIdTaken(nodeId, newClientId);
+
+        // The release sums depend on the segment only, not on the key, so moving is enough.
+        _subscriptions[newKey] = sub;
+        delete _subscriptions[key];
+        emit ClientIdChanged(nodeId, clientId, newClientId, sub.owner);
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function setAutoRenew(bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth) external {
+        bytes32 key = _key(nodeId, clientId);
+        _requireOwner(key, nodeId, clientId);
+        if (months > MAX_MONTHS) revert InvalidMonths(months, MAX_MONTHS);
+        SubscriptionData storage sub = _subscriptions[key];
+        sub.renewMonths = uint8(months);
+        sub.renewMaxPricePerMonth = months == 0 ? 0 : maxPricePerMonth.toUint96();
+        emit AutoRenewSet(nodeId, clientId, months, months == 0 ? 0 : maxPricePerMonth);
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function renew(bytes32 nodeId, address clientId) external whenNotPaused nonReentrant {
+        RenewalBlocker reason = renewalCheck(nodeId, clientId);
+        if (reason != RenewalBlocker.None) revert RenewalNotPossible(nodeId, clientId, reason);
+        SubscriptionData storage sub = _subscriptions[_key(nodeId, clientId)];
+        _extend(sub.owner, nodeId, clientId, sub.renewMonths, sub.renewMaxPricePerMonth);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Providers
+    // ------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ISubscriptionEscrow
+    function setCancellationFee(uint256 feeBps) external {
+        if (feeBps > MAX_CANCELLATION_FEE_BPS) revert FeeTooHigh(feeBps, MAX_CANCELLATION_FEE_BPS);
+        IMailServerRegistry.ProviderStatus providerStatus = _registry.getProvider(msg.sender).status;
+        if (
+            providerStatus == IMailServerRegistry.ProviderStatus.None
+                || providerStatus == IMailServerRegistry.ProviderStatus.Removed
+        ) revert NotAProvider(msg.sender);
+        _cancellationFeeBps[msg.sender] = uint16(feeBps);
+        emit CancellationFeeSet(msg.sender, feeBps);
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function withdraw(bytes32 nodeId) external nonReentrant returns (uint256 amount) {
+        (address provider,,, uint40 terminated) = _registry.nodeTerms(nodeId);
+        if (provider != msg.sender) revert NotNodeProvider(nodeId, msg.sender);
+        uint256 at = _effectiveTime(terminated);
+        NodeStream storage stream = _streams[nodeId];
+        _processExpiries(nodeId, stream, at / 1 days, type(uint256).max);
+
+        amount = stream.released + _streamed(nodeId, stream, at) - stream.withdrawn;
+        if (amount == 0) revert NothingToWithdraw(nodeId);
+        stream.withdrawn += amount.toUint128();
+
+        address payout = _registry.getProvider(provider).payout;
+        emit Withdrawn(nodeId, provider, payout, amount);
+        _pay(payout, amount);
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function processExpiries(bytes32 nodeId, uint256 maxDays) external {
+        (, , , uint40 terminated) = _registry.nodeTerms(nodeId);
+        _processExpiries(nodeId, _streams[nodeId], _effectiveTime(terminated) / 1 days, maxDays);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Curators
+    // ------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ISubscriptionEscrow
+    function pause() external {
+        _requireCurator();
+        _pause();
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function unpause() external {
+        _requireCurator();
+        _unpause();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Views
+    // ------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ISubscriptionEscrow
+    function token() external view returns (address) {
+        return address(_token);
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function registry() external view returns (address) {
+        return address(_registry);
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function paused() public view override(ISubscriptionEscrow, Pausable) returns (bool) {
+        return super.paused();
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function getSubscription(bytes32 nodeId, address clientId) external view returns (Subscription memory) {
+        SubscriptionData memory sub = _subscriptions[_key(nodeId, clientId)];
+        return Subscription({
+            owner: sub.owner,
+            start: sub.start,
+            expiresAt: sub.expiresAt,
+            cancellationFeeBps: sub.feeBps,
+            paid: sub.paid,
+            renewMonths: sub.renewMonths,
+            renewMaxPricePerMonth: sub.renewMaxPricePerMonth
+        });
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function status(bytes32 nodeId, address clientId) external view returns (SubscriptionStatus memory result) {
+        SubscriptionData memory sub = _subscriptions[_key(nodeId, clientId)];
+        if (sub.owner == address(0)) return result;
+        (, , bool trusted, uint40 terminated) = _registry.nodeTerms(nodeId);
+        result.owner = sub.owner;
+        result.expiresAt = sub.expiresAt;
+        result.active = terminated == 0 && block.timestamp < sub.expiresAt;
+        if (result.active) result.monthsLeft = Math.ceilDiv(sub.expiresAt - block.timestamp, MONTH);
+
+        uint256 at = _effectiveTime(terminated);
+        if (_isLive(_streams[nodeId], sub) && at < sub.expiresAt) {
+            Segment memory seg = _segment(sub);
+            uint256 unserved = seg.paid - _consumed(seg, at);
+            result.cancellationFeeNow = trusted ? (unserved * sub.feeBps) / BPS : 0;
+            result.refundableNow = unserved - result.cancellationFeeNow;
+        }
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function quote(bytes32 nodeId, uint256 months) external view returns (Quote memory result) {
+        _checkMonths(months);
+        (address provider, uint96 pricePerMonth, bool trusted,) = _registry.nodeTerms(nodeId);
+        result.trusted = trusted;
+        result.provider = provider;
+        result.pricePerMonth = pricePerMonth;
+        result.months = months;
+        result.total = uint256(pricePerMonth) * months;
+        result.expiresAt = block.timestamp + months * MONTH;
+        result.cancellationFeeBps = _cancellationFeeBps[provider];
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function expiries(bytes32[] calldata nodeIds, address[] calldata clientIds)
+        external
+        view
+        returns (uint256[] memory result)
+    {
+        if (nodeIds.length != clientIds.length) revert LengthMismatch(nodeIds.length, clientIds.length);
+        result = new uint256[](nodeIds.length);
+        for (uint256 i = 0; i < nodeIds.length; ++i) {
+            result[i] = _subscriptions[_key(nodeIds[i], clientIds[i])].expiresAt;
+        }
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function renewalCheck(bytes32 nodeId, address clientId) public view returns (RenewalBlocker) {
+        SubscriptionData memory sub = _subscriptions[_key(nodeId, clientId)];
+        if (sub.owner == address(0)) return RenewalBlocker.NoSubscription;
+        if (sub.renewMonths == 0) return RenewalBlocker.NotOptedIn;
+        if (paused()) return RenewalBlocker.Paused;
+        if (block.timestamp >= sub.expiresAt || block.timestamp + RENEWAL_WINDOW < sub.expiresAt) {
+            return RenewalBlocker.OutsideWindow;
+        }
+        (, uint96 pricePerMonth, bool trusted,) = _registry.nodeTerms(nodeId);
+        if (!trusted) return RenewalBlocker.NodeNotTrusted;
+        if (pricePerMonth > sub.renewMaxPricePerMonth) return RenewalBlocker.PriceAboveMaximum;
+        uint256 amount = uint256(pricePerMonth) * sub.renewMonths;
+        if (amount != 0) {
+            if (_token.allowance(sub.owner, address(this)) < amount) return RenewalBlocker.InsufficientAllowance;
+            if (_token.balanceOf(sub.owner) < amount) return RenewalBlocker.InsufficientBalance;
+        }
+        return RenewalBlocker.None;
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function nodeEarnings(bytes32 nodeId) public view returns (NodeEarnings memory result) {
+        (, , , uint40 terminated) = _registry.nodeTerms(nodeId);
+        uint256 at = _effectiveTime(terminated);
+        NodeStream memory stream = _streams[nodeId];
+
+        // Fold the past expiry days in memory, exactly as `_processExpiries` would in storage.
+        uint256 day = stream.processedDay;
+        uint256 toDay = at / 1 days;
+        while (stream.listed) {
+            day = _nextExpiryDay(nodeId, day, toDay);
+            if (day >= toDay) break;
+            ExpiryBucket memory bucket = _buckets[nodeId][day];
+            stream.rateSum -= bucket.rateSum;
+            stream.rateStartSum -= bucket.rateStartSum;
+            stream.held -= bucket.paidSum;
+            stream.released += bucket.paidSum;
+            ++day;
+        }
+
+        uint256 streamed = _streamedAt(stream.rateSum, stream.rateStartSum, _buckets[nodeId][toDay].rateSum, at);
+        result.unreleased = stream.held - streamed;
+        result.earned = stream.released + streamed;
+        result.withdrawn = stream.withdrawn;
+        result.withdrawable = result.earned - stream.withdrawn;
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function providerEarnings(address provider) external view returns (NodeEarnings memory total) {
+        bytes32[] storage nodes = _soldNodes[provider];
+        for (uint256 i = 0; i < nodes.length; ++i) {
+            NodeEarnings memory one = nodeEarnings(nodes[i]);
+            total.unreleased += one.unreleased;
+            total.earned += one.earned;
+            total.withdrawn += one.withdrawn;
+            total.withdrawable += one.withdrawable;
+        }
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function soldNodes(address provider) external view returns (bytes32[] memory) {
+        return _soldNodes[provider];
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function cancellationFeeBps(address provider) external view returns (uint256) {
+        return _cancellationFeeBps[provider];
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Internal: purchases
+    // ------------------------------------------------------------------------------------------
+
+    function _subscribe(address payer, bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth)
+        internal
+    {
+        if (clientId == address(0)) revert ZeroAddress();
+        (address provider, uint256 amount, uint256 pricePerMonth) = _terms(nodeId, months, maxPricePerMonth);
+
+        bytes32 key = _key(nodeId, clientId);
+        _clearLapsed(nodeId, key);
+        SubscriptionData storage sub = _subscriptions[key];
+        if (sub.owner != address(0)) revert SubscriptionIsActive(nodeId, clientId, sub.expiresAt);
+
+        uint256 expiresAt = block.timestamp + months * MONTH;
+        NodeStream storage stream = _streams[nodeId];
+        if (!stream.listed) _listNode(nodeId, provider, stream);
+
+        _subscriptions[key] = SubscriptionData({
+            owner: payer,
+            start: uint40(block.timestamp),
+            expiresAt: uint40(expiresAt),
+            feeBps: _cancellationFeeBps[provider],
+            paid: amount.toUint96(),
+            renewMonths: 0,
+            renewMaxPricePerMonth: 0
+        });
+        if (amount != 0) _addToStream(nodeId, stream, _segmentOf(amount, block.timestamp, expiresAt));
+        emit Subscribed(nodeId, clientId, payer, months, pricePerMonth, amount, expiresAt);
+
+        _pull(payer, amount);
+    }
+
+    function _extend(address payer, bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth)
+        internal
+    {
+        bytes32 key = _key(nodeId, clientId);
+        SubscriptionData memory sub = _subscriptions[key];
+        if (sub.owner == address(0)) revert NoSubscription(nodeId, clientId);
+        if (sub.owner != payer) revert NotSubscriptionOwner(nodeId, clientId, payer, sub.owner);
+        (, uint256 amount, uint256 pricePerMonth) = _terms(nodeId, months, maxPricePerMonth);
+
+        uint256 expiresAt = Math.max(sub.expiresAt, block.timestamp) + months * MONTH;
+        if (expiresAt > block.timestamp + MAX_PREPAID) {
+            revert ExpiryTooFar(expiresAt, block.timestamp + MAX_PREPAID);
+        }
+
+        // Close the current segment at `now` (what it consumed is released) and open one that
+        // spreads what is left plus the new payment over [now, new expiry].
+        NodeStream storage stream = _streams[nodeId];
+        uint256 carried;
+        if (_isLive(stream, sub)) {
+            Segment memory seg = _segment(sub);
+            uint256 consumed = _consumed(seg, block.timestamp);
+            _removeFromStream(nodeId, stream, seg);
+            stream.released += consumed.toUint128();
+            carried = seg.paid - consumed;
+        }
+        uint256 paid = carried + amount;
+
+        SubscriptionData storage stored = _subscriptions[key];
+        stored.start = uint40(block.timestamp);
+        stored.expiresAt = uint40(expiresAt);
+        stored.paid = paid.toUint96();
+        if (paid != 0) _addToStream(nodeId, stream, _segmentOf(paid, block.timestamp, expiresAt));
+        emit Extended(nodeId, clientId, payer, months, pricePerMonth, amount, expiresAt);
+
+        _pull(payer, amount);
+    }
+
+    /// @dev Checks a purchase against the node's current terms; returns provider, total, price.
+    function _terms(bytes32 nodeId, uint256 months, uint256 maxPricePerMonth)
+        internal
+        view
+        returns (address provider, uint256 amount, uint256 pricePerMonth)
+    {
+        _checkMonths(months);
+        bool trusted;
+        (provider, pricePerMonth, trusted,) = _registry.nodeTerms(nodeId);
+        if (!trusted) revert NodeNotTrusted(nodeId);
+        if (pricePerMonth > maxPricePerMonth) revert PriceAboveMaximum(nodeId, pricePerMonth, maxPricePerMonth);
+        amount = pricePerMonth * months;
+        if (amount > type(uint96).max) revert AmountTooLarge(amount, type(uint96).max);
+    }
+
+    function _checkMonths(uint256 months) internal pure returns (uint256) {
+        if (months == 0 || months > MAX_MONTHS) revert InvalidMonths(months, MAX_MONTHS);
+        return months;
+    }
+
+    /// @dev A lapsed subscription under `key` is released to the provider and forgotten, so the
+    /// key can be bought again. A running one is left alone.
+    function _clearLapsed(bytes32 nodeId, bytes32 key) internal {
+        SubscriptionData memory sub = _subscriptions[key];
+        if (sub.owner == address(0) || block.timestamp < sub.expiresAt) return;
+        NodeStream storage stream = _streams[nodeId];
+        if (_isLive(stream, sub)) {
+            Segment memory seg = _segment(sub);
+            _removeFromStream(nodeId, stream, seg);
+            stream.released += seg.paid.toUint128();
+            emit ExpiriesProcessed(nodeId, block.timestamp / 1 days, seg.paid);
+        }
+        delete _subscriptions[key];
+    }
+
+    function _listNode(bytes32 nodeId, address provider, NodeStream storage stream) internal {
+        stream.listed = true;
+        stream.processedDay = uint32(block.timestamp / 1 days);
+        _soldNodes[provider].push(nodeId);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Internal: release accounting
+    // ------------------------------------------------------------------------------------------
+
+    function _segment(SubscriptionData memory sub) internal pure returns (Segment memory) {
+        return _segmentOf(sub.paid, sub.start, sub.expiresAt);
+    }
+
+    function _segmentOf(uint256 paid, uint256 start, uint256 end) internal pure returns (Segment memory seg) {
+        seg.paid = paid;
+        seg.start = start;
+        seg.end = end;
+        seg.rate = (paid * PRECISION) / (end - start);
+    }
+
+    /// @dev What a segment has consumed by `at`, rounded up (so refunds never exceed what the
+    /// node's rounded-down sums still hold).
+    function _consumed(Segment memory seg, uint256 at) internal pure returns (uint256) {
+        if (at >= seg.end) return seg.paid;
+        if (at <= seg.start) return 0;
+        return Math.min(Math.ceilDiv(seg.rate * (at - seg.start), PRECISION), seg.paid);
+    }
+
+    /// @dev Live means: paid, and its expiry day not yet folded into the node's released funds.
+    function _isLive(NodeStream storage stream, SubscriptionData memory sub) internal view returns (bool) {
+        return sub.paid != 0 && sub.expiresAt / 1 days >= stream.processedDay;
+    }
+
+    function _addToStream(bytes32 nodeId, NodeStream storage stream, Segment memory seg) internal {
+        uint256 rateStart = seg.rate * seg.start;
+        stream.rateSum += seg.rate.toUint128();
+        stream.held += seg.paid.toUint128();
+        stream.rateStartSum += rateStart;
+
+        uint256 day = seg.end / 1 days;
+        ExpiryBucket storage bucket = _buckets[nodeId][day];
+        bucket.rateSum += seg.rate.toUint128();
+        bucket.paidSum += seg.paid.toUint128();
+        bucket.rateStartSum += rateStart;
+        uint256 bit = 1 << (day & 255);
+        uint256 bits = _expiryDays[nodeId][day >> 8];
+        if (bits & bit == 0) _expiryDays[nodeId][day >> 8] = bits | bit;
+    }
+
+    function _removeFromStream(bytes32 nodeId, NodeStream storage stream, Segment memory seg) internal {
+        uint256 rateStart = seg.rate * seg.start;
+        stream.rateSum -= uint128(seg.rate);
+        stream.held -= uint128(seg.paid);
+        stream.rateStartSum -= rateStart;
+
+        ExpiryBucket storage bucket = _buckets[nodeId][seg.end / 1 days];
+        bucket.rateSum -= uint128(seg.rate);
+        bucket.paidSum -= uint128(seg.paid);
+        bucket.rateStartSum -= rateStart;
+    }
+
+    /// @dev Folds expiry days before `toDay` into `released`, at most `maxDays` non-empty days.
+    function _processExpiries(bytes32 nodeId, NodeStream storage stream, uint256 toDay, uint256 maxDays) internal {
+        uint256 day = stream.processedDay;
+        if (!stream.listed || day >= toDay) return;
+        uint256 released;
+        uint256 done;
+        while (true) {
+            day = _nextExpiryDay(nodeId, day, toDay);
+            if (day >= toDay) {
+                day = toDay;
+                break;
+            }
+            if (done == maxDays) break;
+            ExpiryBucket memory bucket = _buckets[nodeId][day];
+            stream.rateSum -= bucket.rateSum;
+            stream.rateStartSum -= bucket.rateStartSum;
+            stream.held -= bucket.paidSum;
+            released += bucket.paidSum;
+            delete _buckets[nodeId][day];
+            ++done;
+            ++day;
+        }
+        stream.processedDay = uint32(day);
+        if (released != 0) stream.released += released.toUint128();
+        if (done != 0) emit ExpiriesProcessed(nodeId, day, released);
+    }
+
+    /// @dev The first day in [from, toDay) with expiries, or `toDay` if none.
+    function _nextExpiryDay(bytes32 nodeId, uint256 from, uint256 toDay) internal view returns (uint256) {
+        uint256 day = from;
+        while (day < toDay) {
+            uint256 bits = _expiryDays[nodeId][day >> 8] >> (day & 255);
+            if (bits != 0) return Math.min(day + Math.log2(bits & (~bits + 1)), toDay);
+            day = ((day >> 8) + 1) << 8;
+        }
+        return toDay;
+    }
+
+    /// @dev What the live subscriptions released by `at`, with the node's buckets processed up
+    /// to `at`'s day.
+    function _streamed(bytes32 nodeId, NodeStream storage stream, uint256 at) internal view returns (uint256) {
+        return _streamedAt(stream.rateSum, stream.rateStartSum, _buckets[nodeId][at / 1 days].rateSum, at);
+    }
+
+    /// @dev Subscriptions expiring on `at`'s own day count only up to the start of that day: they
+    /// may have stopped already, and their bucket is folded in once the day is over.
+    function _streamedAt(uint256 rateSum, uint256 rateStartSum, uint256 endingTodayRate, uint256 at)
+        internal
+        pure
+        returns (uint256)
+    {
+        uint256 sinceDayStart = at % 1 days;
+        return (rateSum * at - rateStartSum - endingTodayRate * sinceDayStart) / PRECISION;
+    }
+
+    /// @dev Release stops when the node or its provider was removed.
+    function _effectiveTime(uint40 terminated) internal view returns (uint256) {
+        return terminated != 0 && terminated < block.timestamp ? terminated : block.timestamp;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Internal: tokens and access
+    // ------------------------------------------------------------------------------------------
+
+    /// @dev Pulls exactly `amount` from `from` and checks it arrived in full. Reverts from the
+    /// token bubble up unchanged; a `false` return becomes TokenTransferFailed.
+    function _pull(address from, uint256 amount) internal {
+        if (amount == 0) return;
+        uint256 before = _token.balanceOf(address(this));
+        _callToken(abi.encodeCall(IERC20.transferFrom, (from, address(this), amount)), from, address(this), amount);
+        uint256 received = _token.balanceOf(address(this)) - before;
+        if (received != amount) revert ReceivedAmountMismatch(amount, received);
+    }
+
+    function _pay(address to, uint256 amount) internal {
+        _callToken(abi.encodeCall(IERC20.transfer, (to, amount)), address(this), to, amount);
+    }
+
+    function _callToken(bytes memory call, address from, address to, uint256 amount) internal {
+        // solhint-disable-next-line avoid-low-level-calls
+        (bool ok, bytes memory ret) = address(_token).call(call);
+        if (!ok) {
+            // solhint-disable-next-line no-inline-assembly
+            assembly ("memory-safe") {
+                revert(add(ret, 0x20), mload(ret))
+            }
+        }
+        if (ret.length == 0 ? address(_token).code.length == 0 : !abi.decode(ret, (bool))) {
+            revert TokenTransferFailed(address(_token), from, to, amount);
+        }
+    }
+
+    function _requireOwner(bytes32 key, bytes32 nodeId, address clientId)
+        internal
+        view
+        returns (SubscriptionData memory sub)
+    {
+        sub = _subscriptions[key];
+        if (sub.owner == address(0)) revert NoSubscription(nodeId, clientId);
+        if (sub.owner != msg.sender) revert NotSubscriptionOwner(nodeId, clientId, msg.sender, sub.owner);
+    }
+
+    function _requireCurator() internal view {
+        if (!_registry.hasRole(CURATOR_ROLE, msg.sender)) revert NotCurator(msg.sender);
+    }
+
+    function _key(bytes32 nodeId, address clientId) internal pure returns (bytes32 key) {
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            mstore(0x00, nodeId)
+            mstore(0x20, clientId)
+            key := keccak256(0x00, 0x40)
+        }
+    }
+}
