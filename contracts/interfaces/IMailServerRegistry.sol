@@ -54,6 +54,8 @@ interface IMailServerRegistry is IAccessControl {
     }
 
     /// @notice Everything a client needs to judge one node, returned by the batched view.
+    /// @dev Only ever built in memory, so its field order follows readability, not slot packing.
+    // solhint-disable-next-line gas-struct-packing
     struct NodeTrust {
         bytes32 nodeId;
         bool trusted;

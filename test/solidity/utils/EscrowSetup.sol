@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {TestBase} from "./TestBase.sol";
+import {MailServerRegistry} from "../../../contracts/MailServerRegistry.sol";
+import {SubscriptionEscrow} from "../../../contracts/SubscriptionEscrow.sol";
+import {ISubscriptionEscrow} from "../../../contracts/interfaces/ISubscriptionEscrow.sol";
+import {TestToken} from "../../../contracts/test/TestToken.sol";
+
+/// @dev A registry (this contract is its admin and curator), a plain ERC-20 and an escrow, with
+/// helpers to add providers, add nodes with real node-key proofs, and buy subscriptions.
+abstract contract EscrowSetup is TestBase {
+    uint256 internal constant MONTH = 30 days;
+
+    MailServerRegistry internal registry;
+    TestToken internal token;
+    SubscriptionEscrow internal escrow;
+    bytes32 internal kind;
+
+    function _deploy() internal {
+        registry = new MailServerRegistry(0, address(this));
+        kind = registry.MAILSERVER_KIND();
+        registry.setKindEnabled(kind, true);
+        token = new TestToken();
+        escrow = new SubscriptionEscrow(address(registry), address(token));
+    }
+
+    function _addProvider(address provider, address payout) internal {
+        registry.addProvider(provider, "Provider", "", payout);
+    }
+
+    /// @dev The node id's last 20 bytes are the node key's address (all the registry checks).
+    function _addNode(address provider, uint256 keySeed, uint96 price) internal returns (bytes32 nodeId) {
+        uint256 pk = boundPrivateKey(keySeed);
+        nodeId = bytes32(uint256(uint160(vm.addr(pk))) | (uint256(keySeed & 0xffff) << 160));
+        uint256 deadline = block.timestamp + 1 hours;
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, registry.nodeKeyProofDigest(provider, nodeId, kind, deadline));
+        vm.prank(provider);
+        registry.addNode(nodeId, kind, "enr:-test", price, deadline, abi.encodePacked(r, s, v));
+    }
+
+    function _price(bytes32 nodeId) internal view returns (uint256) {
+        return registry.getNode(nodeId).pricePerMonth;
+    }
+
+    /// @dev Mint, approve and subscribe at the node's current price; returns what was paid.
+    function _buy(address payer, bytes32 nodeId, address clientId, uint256 months) internal returns (uint256 amount) {
+        amount = _price(nodeId) * months;
+        uint256 price = _price(nodeId);
+        token.mint(payer, amount);
+        vm.prank(payer);
+        token.approve(address(escrow), amount);
+        vm.prank(payer);
+        escrow.subscribe(nodeId, clientId, months, price);
+    }
+
+    /// @dev Cancel as the owner; returns what the owner got back.
+    function _cancel(bytes32 nodeId, address clientId) internal returns (uint256 refund) {
+        address owner = escrow.getSubscription(nodeId, clientId).owner;
+        uint256 before = token.balanceOf(owner);
+        vm.prank(owner);
+        escrow.cancel(nodeId, clientId);
+        refund = token.balanceOf(owner) - before;
+    }
+
+    function _status(bytes32 nodeId, address clientId)
+        internal
+        view
+        returns (ISubscriptionEscrow.SubscriptionStatus memory)
+    {
+        return escrow.status(nodeId, clientId);
+    }
+}
