@@ -1,0 +1,240 @@
+// Shared set-up for the SubscriptionEscrow tests: a registry with two approved providers and
+// three mail-server nodes (added with real node-key proofs from ./nodeKeys.ts), an escrow, and a payment token.
+import type { NetworkConnection } from "hardhat/types/network";
+import type { HardhatEthers, HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import { expect } from "chai";
+import { Wallet, type BaseContract, type Contract } from "ethers";
+import { nodeIdOf, signNodeKeyProof } from "./nodeKeys.js";
+
+export const DAY = 86_400n;
+export const MONTH = 30n * DAY;
+export const MAX_MONTHS = 24n;
+export const RENEWAL_WINDOW = 3n * DAY;
+/** 1e13 wei per second: prices below are whole multiples of MONTH, so release math is exact. */
+export const RATE = 10n ** 13n;
+/** Node 1's monthly price (25.92 tokens). */
+export const PRICE = RATE * MONTH;
+/** Node 2's monthly price. */
+export const PRICE2 = 2n * PRICE;
+export const SUPPLY = 10n ** 24n;
+
+export enum Blocker {
+  None,
+  NoSubscription,
+  NotOptedIn,
+  OutsideWindow,
+  NodeNotTrusted,
+  PriceAboveMaximum,
+  InsufficientAllowance,
+  InsufficientBalance,
+  Paused,
+}
+
+export enum Action {
+  Subscribe,
+  Extend,
+}
+
+export type TokenKind = "snt" | "permit" | "fee" | "reentrant" | "plain";
+
+const TOKEN_CONTRACT: Record<TokenKind, string> = {
+  snt: "SNTLikeToken",
+  permit: "PermitToken",
+  fee: "FeeOnTransferToken",
+  reentrant: "ReentrantToken",
+  plain: "TestToken",
+};
+
+export function kindId(ethers: HardhatEthers, name = "mailserver"): string {
+  return ethers.id(name);
+}
+
+/** Register a node for `provider` with a valid node-key proof; returns its node id. */
+export async function addNode(
+  ethers: HardhatEthers,
+  registry: Contract,
+  provider: HardhatEthersSigner,
+  label: string,
+  price: bigint,
+  kind = kindId(ethers)
+): Promise<string> {
+  const wallet = new Wallet(ethers.id(`node-key:${label}`));
+  const nodeId = nodeIdOf(wallet);
+  const deadline = BigInt((await ethers.provider.getBlock("latest"))!.timestamp) + 3600n;
+  const { chainId } = await ethers.provider.getNetwork();
+  const proof = await signNodeKeyProof(wallet, {
+    registry: await registry.getAddress(),
+    chainId,
+    provider: provider.address,
+    kind,
+    deadline,
+  });
+  await (
+    await registry.connect(provider).getFunction("addNode")(nodeId, kind, `enr:-${label}`, price, deadline, proof)
+  ).wait();
+  return nodeId;
+}
+
+async function deploy(connection: NetworkConnection, kind: TokenKind) {
+  const { ethers } = connection;
+  const [admin, provider1, provider2, payout1, payout2, alice, bob, carol, stranger] = await ethers.getSigners();
+  const registry = await ethers.deployContract("MailServerRegistry", [0, admin.address]);
+  const token = await ethers.deployContract(TOKEN_CONTRACT[kind]);
+  const escrow = await ethers.deployContract("SubscriptionEscrow", [
+    await registry.getAddress(),
+    await token.getAddress(),
+  ]);
+  const kindMail = kindId(ethers);
+  await (await registry.setKindEnabled(kindMail, true)).wait();
+  await (await registry.addProvider(provider1.address, "Provider One", "https://one.example", payout1.address)).wait();
+  await (await registry.addProvider(provider2.address, "Provider Two", "https://two.example", payout2.address)).wait();
+  const node1 = await addNode(ethers, registry, provider1, "node1", PRICE);
+  const node2 = await addNode(ethers, registry, provider2, "node2", PRICE2);
+  const free = await addNode(ethers, registry, provider1, "free", 0n);
+  for (const s of [alice, bob, carol]) {
+    if (kind === "snt") await (await token.generateTokens(s.address, SUPPLY)).wait();
+    else await (await token.getFunction("mint")(s.address, SUPPLY)).wait();
+  }
+  const clientA = Wallet.createRandom().address;
+  const clientB = Wallet.createRandom().address;
+  const clientC = Wallet.createRandom().address;
+  return {
+    ...connection,
+    registry,
+    token,
+    escrow,
+    escrowAddress: await escrow.getAddress(),
+    tokenAddress: await token.getAddress(),
+    kindMail,
+    node1,
+    node2,
+    free,
+    admin,
+    provider1,
+    provider2,
+    payout1,
+    payout2,
+    alice,
+    bob,
+    carol,
+    stranger,
+    clientA,
+    clientB,
+    clientC,
+  };
+}
+
+export type Fx = Awaited<ReturnType<typeof deploy>>;
+
+export async function sntFixture(c: NetworkConnection) {
+  return deploy(c, "snt");
+}
+export async function permitFixture(c: NetworkConnection) {
+  return deploy(c, "permit");
+}
+export async function feeFixture(c: NetworkConnection) {
+  return deploy(c, "fee");
+}
+export async function reentrantFixture(c: NetworkConnection) {
+  return deploy(c, "reentrant");
+}
+export async function plainFixture(c: NetworkConnection) {
+  return deploy(c, "plain");
+}
+
+/** Set `spender`'s allowance to exactly `amount` (resetting to 0 first, as MiniMe requires). */
+export async function setAllowance(fx: Fx, owner: HardhatEthersSigner, amount: bigint, spender = fx.escrowAddress) {
+  const current: bigint = await fx.token.allowance(owner.address, spender);
+  if (current === amount) return;
+  if (current !== 0n) await (await fx.token.connect(owner).getFunction("approve")(spender, 0n)).wait();
+  if (amount !== 0n) await (await fx.token.connect(owner).getFunction("approve")(spender, amount)).wait();
+}
+
+/** Approve exactly and subscribe; returns the block timestamp of the purchase. */
+export async function buy(
+  fx: Fx,
+  payer: HardhatEthersSigner,
+  nodeId: string,
+  clientId: string,
+  months: bigint,
+  price: bigint,
+  at?: bigint
+): Promise<bigint> {
+  await setAllowance(fx, payer, price * months);
+  if (at !== undefined) await fx.networkHelpers.time.setNextBlockTimestamp(at);
+  const tx = await fx.escrow.connect(payer).getFunction("subscribe")(nodeId, clientId, months, price);
+  return txTime(fx, tx);
+}
+
+export async function txTime(fx: { ethers: HardhatEthers }, tx: { wait(): Promise<unknown> }): Promise<bigint> {
+  const receipt = (await tx.wait()) as { blockNumber: number };
+  return BigInt((await fx.ethers.provider.getBlock(receipt.blockNumber))!.timestamp);
+}
+
+export async function now(fx: { ethers: HardhatEthers }): Promise<bigint> {
+  return BigInt((await fx.ethers.provider.getBlock("latest"))!.timestamp);
+}
+
+/** Midday (12:00 UTC) of a day at least one full day after the latest block. */
+export async function middayAhead(fx: { ethers: HardhatEthers }, days = 2n): Promise<bigint> {
+  const t = await now(fx);
+  return t - (t % DAY) + days * DAY + DAY / 2n;
+}
+
+export function dayStart(t: bigint): bigint {
+  return t - (t % DAY);
+}
+
+export function approvalData(
+  ethers: HardhatEthers,
+  action: Action,
+  nodeId: string,
+  clientId: string,
+  months: bigint,
+  maxPrice: bigint
+): string {
+  return ethers.AbiCoder.defaultAbiCoder().encode(
+    ["uint8", "bytes32", "address", "uint256", "uint256"],
+    [action, nodeId, clientId, months, maxPrice]
+  );
+}
+
+/** Name of the custom error a reverting call raised (decoded with `contract`'s ABI). */
+export async function revertName(call: () => Promise<unknown>, contract: BaseContract): Promise<string> {
+  try {
+    await call();
+  } catch (e: unknown) {
+    const err = e as { revert?: { name: string }; data?: string };
+    if (err.revert?.name) return err.revert.name;
+    if (typeof err.data === "string" && err.data.length >= 10) {
+      const parsed = contract.interface.parseError(err.data);
+      if (parsed) return parsed.name;
+      return err.data.slice(0, 10);
+    }
+    return `unknown: ${String(e).slice(0, 200)}`;
+  }
+  return "no revert";
+}
+
+/** Assert a call reverts with one of several acceptable custom errors. */
+export async function expectRevertOneOf(call: () => Promise<unknown>, contract: BaseContract, names: string[]) {
+  const name = await revertName(call, contract);
+  expect(names, `reverted with ${name}`).to.include(name);
+}
+
+/** Everything a failing call must leave untouched. */
+export async function snapshotState(fx: Fx, keys: [string, string][]) {
+  const accounts = [fx.alice, fx.bob, fx.carol, fx.payout1, fx.payout2].map((s) => s.address);
+  const balances: bigint[] = [];
+  for (const a of [...accounts, fx.escrowAddress]) balances.push(await fx.token.balanceOf(a));
+  const subs: string[] = [];
+  for (const [n, c] of keys) subs.push((await fx.escrow.getSubscription(n, c)).toString());
+  const allowances: bigint[] = [];
+  for (const a of accounts) allowances.push(await fx.token.allowance(a, fx.escrowAddress));
+  return { balances, subs, allowances };
+}
+
+/** `contract.connect(signer)` keeping the untyped method index of `Contract`. */
+export function as(contract: Contract, signer: HardhatEthersSigner): Contract {
+  return contract.connect(signer) as Contract;
+}

@@ -1,0 +1,698 @@
+// SubscriptionEscrow: buying (subscribe, permit, approveAndCall), token quirks, pause, views and
+// reentrancy. Payments/refunds are in escrow-payments.test.ts, extend/renew in escrow-renewal.test.ts.
+import { expect } from "chai";
+import { network } from "hardhat";
+import { anyValue } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
+import { Signature } from "ethers";
+import {
+  Action,
+  DAY,
+  MAX_MONTHS,
+  MONTH,
+  PRICE,
+  PRICE2,
+  RATE,
+  RENEWAL_WINDOW,
+  approvalData,
+  as,
+  buy,
+  expectRevertOneOf,
+  feeFixture,
+  middayAhead,
+  now,
+  permitFixture,
+  plainFixture,
+  reentrantFixture,
+  setAllowance,
+  snapshotState,
+  sntFixture,
+  txTime,
+  type Fx,
+} from "../helpers/escrowFixture.js";
+
+const { ethers, networkHelpers } = await network.connect();
+const load = (f: typeof sntFixture): Promise<Fx> => networkHelpers.loadFixture(f);
+
+describe("SubscriptionEscrow: set-up", function () {
+  it("exposes its constants, token and registry", async function () {
+    const { escrow, registry, token } = await load(sntFixture);
+    expect(await escrow.MONTH()).to.equal(MONTH);
+    expect(await escrow.MAX_MONTHS()).to.equal(MAX_MONTHS);
+    expect(await escrow.MAX_CANCELLATION_FEE_BPS()).to.equal(1000n);
+    expect(await escrow.RENEWAL_WINDOW()).to.equal(RENEWAL_WINDOW);
+    expect(await escrow.token()).to.equal(await token.getAddress());
+    expect(await escrow.registry()).to.equal(await registry.getAddress());
+    expect(await escrow.paused()).to.equal(false);
+  });
+});
+
+describe("SubscriptionEscrow: subscribe", function () {
+  it("pulls price * months, records the subscription and emits Subscribed", async function () {
+    const fx = await load(sntFixture);
+    const { escrow, token, node1, alice, clientA, escrowAddress } = fx;
+    await setAllowance(fx, alice, 3n * PRICE);
+    const t = await middayAhead(fx);
+    await networkHelpers.time.setNextBlockTimestamp(t);
+    const tx = await as(escrow, alice).subscribe(node1, clientA, 3n, PRICE);
+    await expect(tx)
+      .to.emit(escrow, "Subscribed")
+      .withArgs(node1, clientA, alice.address, 3n, PRICE, 3n * PRICE, t + 3n * MONTH);
+    await expect(tx).to.changeTokenBalances(ethers, token, [alice, escrowAddress], [-3n * PRICE, 3n * PRICE]);
+    const sub = await escrow.getSubscription(node1, clientA);
+    expect(sub.owner).to.equal(alice.address);
+    expect(sub.start).to.equal(t);
+    expect(sub.expiresAt).to.equal(t + 3n * MONTH);
+    expect(sub.paid).to.equal(3n * PRICE);
+    expect(sub.cancellationFeeBps).to.equal(0n);
+    expect(sub.renewMonths).to.equal(0n);
+    expect(await token.allowance(alice.address, escrowAddress)).to.equal(0n);
+    const st = await escrow.status(node1, clientA);
+    expect(st.active).to.equal(true);
+    expect(st.owner).to.equal(alice.address);
+    expect(st.expiresAt).to.equal(t + 3n * MONTH);
+    expect(st.monthsLeft).to.equal(3n);
+  });
+
+  it("accepts 1 and MAX_MONTHS months, rejects 0 and MAX_MONTHS + 1", async function () {
+    const fx = await load(sntFixture);
+    const { escrow, node1, alice, clientA, clientB } = fx;
+    await setAllowance(fx, alice, PRICE);
+    await expect(as(escrow, alice).subscribe(node1, clientA, 0n, PRICE))
+      .to.be.revertedWithCustomError(escrow, "InvalidMonths")
+      .withArgs(0n, MAX_MONTHS);
+    await expect(as(escrow, alice).subscribe(node1, clientA, MAX_MONTHS + 1n, PRICE))
+      .to.be.revertedWithCustomError(escrow, "InvalidMonths")
+      .withArgs(MAX_MONTHS + 1n, MAX_MONTHS);
+    await expect(as(escrow, alice).subscribe(node1, clientA, 1n, PRICE)).to.emit(escrow, "Subscribed");
+    await setAllowance(fx, alice, MAX_MONTHS * PRICE);
+    const tx = await as(escrow, alice).subscribe(node1, clientB, MAX_MONTHS, PRICE);
+    const t = await txTime(fx, tx);
+    expect((await escrow.getSubscription(node1, clientB)).expiresAt).to.equal(t + MAX_MONTHS * MONTH);
+  });
+
+  it("rejects an unknown node", async function () {
+    const fx = await load(sntFixture);
+    const unknown = ethers.id("no such node");
+    await setAllowance(fx, fx.alice, PRICE);
+    await expect(as(fx.escrow, fx.alice).subscribe(unknown, fx.clientA, 1n, PRICE))
+      .to.be.revertedWithCustomError(fx.escrow, "NodeNotTrusted")
+      .withArgs(unknown);
+  });
+
+  const untrusted: [string, (fx: Fx) => Promise<unknown>][] = [
+    ["provider suspended", (fx) => fx.registry.suspendProvider(fx.provider1.address, "audit")],
+    ["provider removed", (fx) => fx.registry.removeProvider(fx.provider1.address, "gone")],
+    ["node inactive", (fx) => as(fx.registry, fx.provider1).setNodeActive(fx.node1, false)],
+    ["node removed", (fx) => as(fx.registry, fx.provider1).removeNode(fx.node1)],
+    ["kind disabled", (fx) => fx.registry.setKindEnabled(fx.kindMail, false)],
+  ];
+  for (const [name, act] of untrusted) {
+    it(`rejects a node that is not trusted (${name})`, async function () {
+      const fx = await load(sntFixture);
+      await act(fx);
+      await setAllowance(fx, fx.alice, PRICE);
+      await expect(as(fx.escrow, fx.alice).subscribe(fx.node1, fx.clientA, 1n, PRICE))
+        .to.be.revertedWithCustomError(fx.escrow, "NodeNotTrusted")
+        .withArgs(fx.node1);
+      const q = await fx.escrow.quote(fx.node1, 1n);
+      expect(q.trusted).to.equal(false);
+    });
+  }
+
+  it("rejects a price above the caller's maximum", async function () {
+    const fx = await load(sntFixture);
+    await setAllowance(fx, fx.alice, 2n * PRICE);
+    await expect(as(fx.escrow, fx.alice).subscribe(fx.node1, fx.clientA, 2n, PRICE - 1n))
+      .to.be.revertedWithCustomError(fx.escrow, "PriceAboveMaximum")
+      .withArgs(fx.node1, PRICE, PRICE - 1n);
+    // A higher maximum is fine: the node's price is charged, not the maximum.
+    await expect(as(fx.escrow, fx.alice).subscribe(fx.node1, fx.clientA, 2n, PRICE * 10n))
+      .to.emit(fx.escrow, "Subscribed")
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE, 2n * PRICE, anyValue);
+  });
+
+  it("rejects a zero client id", async function () {
+    const fx = await load(sntFixture);
+    await setAllowance(fx, fx.alice, PRICE);
+    await expect(
+      as(fx.escrow, fx.alice).subscribe(fx.node1, ethers.ZeroAddress, 1n, PRICE)
+    ).to.be.revertedWithCustomError(fx.escrow, "ZeroAddress");
+  });
+
+  it("rejects a second subscription on an active (node, client), whoever pays", async function () {
+    const fx = await load(sntFixture);
+    const t = await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE);
+    await setAllowance(fx, fx.alice, PRICE);
+    await setAllowance(fx, fx.bob, PRICE);
+    for (const s of [fx.alice, fx.bob]) {
+      await expect(as(fx.escrow, s).subscribe(fx.node1, fx.clientA, 1n, PRICE))
+        .to.be.revertedWithCustomError(fx.escrow, "SubscriptionIsActive")
+        .withArgs(fx.node1, fx.clientA, t + MONTH);
+    }
+    // The same client on another node, and another client on the same node, are separate keys.
+    await expect(as(fx.escrow, fx.alice).subscribe(fx.node1, fx.clientB, 1n, PRICE)).to.emit(fx.escrow, "Subscribed");
+    await setAllowance(fx, fx.bob, PRICE2);
+    await expect(as(fx.escrow, fx.bob).subscribe(fx.node2, fx.clientA, 1n, PRICE2)).to.emit(fx.escrow, "Subscribed");
+  });
+
+  it("lets anyone buy a lapsed (node, client) again, and the old payment goes to the provider", async function () {
+    const fx = await load(sntFixture);
+    const t = await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE);
+    await networkHelpers.time.increaseTo(t + MONTH + 2n * DAY);
+    expect((await fx.escrow.status(fx.node1, fx.clientA)).active).to.equal(false);
+    const t2 = await buy(fx, fx.bob, fx.node1, fx.clientA, 2n, PRICE);
+    const sub = await fx.escrow.getSubscription(fx.node1, fx.clientA);
+    expect(sub.owner).to.equal(fx.bob.address);
+    expect(sub.expiresAt).to.equal(t2 + 2n * MONTH);
+    expect(sub.paid).to.equal(2n * PRICE);
+    const e = await fx.escrow.nodeEarnings(fx.node1);
+    expect(e.earned).to.be.gte(PRICE);
+    expect(e.unreleased + e.withdrawable).to.equal(await fx.token.balanceOf(fx.escrowAddress));
+  });
+
+  it("sells a free node (price 0) without any allowance or transfer", async function () {
+    const fx = await load(sntFixture);
+    const t = await middayAhead(fx);
+    await networkHelpers.time.setNextBlockTimestamp(t);
+    const tx = await as(fx.escrow, fx.alice).subscribe(fx.free, fx.clientA, 12n, 0n);
+    await expect(tx)
+      .to.emit(fx.escrow, "Subscribed")
+      .withArgs(fx.free, fx.clientA, fx.alice.address, 12n, 0n, 0n, t + 12n * MONTH);
+    await expect(tx).to.changeTokenBalances(ethers, fx.token, [fx.alice, fx.escrowAddress], [0n, 0n]);
+    const st = await fx.escrow.status(fx.free, fx.clientA);
+    expect(st.active).to.equal(true);
+    expect(st.refundableNow).to.equal(0n);
+    expect(st.monthsLeft).to.equal(12n);
+  });
+
+  it("refuses amounts that do not fit the stored uint96", async function () {
+    const fx = await load(sntFixture);
+    const max96 = 2n ** 96n - 1n;
+    await as(fx.registry, fx.provider1).setNodePrice(fx.node1, max96);
+    await expect(as(fx.escrow, fx.alice).subscribe(fx.node1, fx.clientA, 2n, max96))
+      .to.be.revertedWithCustomError(fx.escrow, "AmountTooLarge")
+      .withArgs(2n * max96, anyValue);
+  });
+
+  it("reports a MiniMe transferFrom that returns false as TokenTransferFailed", async function () {
+    const fx = await load(sntFixture);
+    const { escrow, node1, alice, clientA, tokenAddress, escrowAddress } = fx;
+    // Allowance too low: SNT returns false instead of reverting.
+    await setAllowance(fx, alice, 3n * PRICE - 1n);
+    await expect(as(escrow, alice).subscribe(node1, clientA, 3n, PRICE))
+      .to.be.revertedWithCustomError(escrow, "TokenTransferFailed")
+      .withArgs(tokenAddress, alice.address, escrowAddress, 3n * PRICE);
+    // Balance too low.
+    const [, , , , , , , , , poor] = await ethers.getSigners();
+    await setAllowance(fx, poor, 3n * PRICE);
+    await (await fx.token.generateTokens(poor.address, PRICE)).wait();
+    await expect(as(escrow, poor).subscribe(node1, clientA, 3n, PRICE))
+      .to.be.revertedWithCustomError(escrow, "TokenTransferFailed")
+      .withArgs(tokenAddress, poor.address, escrowAddress, 3n * PRICE);
+    expect((await escrow.status(node1, clientA)).active).to.equal(false);
+  });
+
+  it("refuses a fee-on-transfer token (ReceivedAmountMismatch)", async function () {
+    const fx = await load(feeFixture);
+    await setAllowance(fx, fx.alice, 3n * PRICE);
+    await expect(as(fx.escrow, fx.alice).subscribe(fx.node1, fx.clientA, 3n, PRICE))
+      .to.be.revertedWithCustomError(fx.escrow, "ReceivedAmountMismatch")
+      .withArgs(3n * PRICE, (3n * PRICE * 99n) / 100n);
+  });
+
+  it("bubbles up a standard ERC-20's revert on a missing allowance", async function () {
+    const fx = await load(plainFixture);
+    await expect(as(fx.escrow, fx.alice).subscribe(fx.node1, fx.clientA, 1n, PRICE)).to.be.revertedWithCustomError(
+      fx.token,
+      "ERC20InsufficientAllowance"
+    );
+  });
+
+  it("works with a standard ERC-20 too", async function () {
+    const fx = await load(plainFixture);
+    await (await as(fx.token, fx.alice).approve(fx.escrowAddress, 2n * PRICE)).wait();
+    await expect(as(fx.escrow, fx.alice).subscribe(fx.node1, fx.clientA, 2n, PRICE)).to.changeTokenBalances(
+      ethers,
+      fx.token,
+      [fx.alice, fx.escrowAddress],
+      [-2n * PRICE, 2n * PRICE]
+    );
+  });
+
+  it("accounts for what it received even when the SNT controller moves escrow funds in", async function () {
+    const fx = await load(sntFixture);
+    // Tokens forced into the escrow by the controller are not anyone's subscription payment.
+    await (await fx.token.controllerTransfer(fx.carol.address, fx.escrowAddress, 5n * PRICE)).wait();
+    const t = await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE);
+    await networkHelpers.time.increaseTo(t + MONTH + 2n * DAY);
+    const e = await fx.escrow.nodeEarnings(fx.node1);
+    expect(e.earned).to.equal(PRICE);
+    await expect(as(fx.escrow, fx.provider1).withdraw(fx.node1)).to.changeTokenBalances(
+      ethers,
+      fx.token,
+      [fx.payout1, fx.escrowAddress],
+      [PRICE, -PRICE]
+    );
+  });
+
+  it("changes nothing when a call fails", async function () {
+    const fx = await load(sntFixture);
+    const { escrow, node1, alice, bob, clientA, clientB } = fx;
+    await buy(fx, alice, node1, clientA, 2n, PRICE);
+    await setAllowance(fx, alice, PRICE);
+    await setAllowance(fx, bob, PRICE - 1n);
+    const keys: [string, string][] = [
+      [node1, clientA],
+      [node1, clientB],
+    ];
+    const before = await snapshotState(fx, keys);
+    const failing = [
+      () => as(escrow, alice).subscribe(node1, clientA, 1n, PRICE),
+      () => as(escrow, alice).subscribe(node1, clientB, 0n, PRICE),
+      () => as(escrow, alice).subscribe(node1, clientB, 1n, PRICE - 1n),
+      () => as(escrow, bob).subscribe(node1, clientB, 1n, PRICE),
+      () => as(escrow, bob).extend(node1, clientA, 1n, PRICE),
+      () => as(escrow, bob).cancel(node1, clientA),
+      () => as(escrow, bob).setClientId(node1, clientA, clientB),
+      () => as(escrow, alice).extend(node1, clientA, 1n, PRICE - 1n),
+      () => as(escrow, bob).withdraw(node1),
+      () => as(escrow, alice).renew(node1, clientA),
+    ];
+    for (const call of failing) await expect(call()).to.revert(ethers);
+    expect(await snapshotState(fx, keys)).to.deep.equal(before);
+  });
+});
+
+describe("SubscriptionEscrow: subscribeWithPermit", function () {
+  async function signPermit(fx: Fx, value: bigint, deadline: bigint, owner = fx.alice) {
+    const nonce: bigint = await fx.token.nonces(owner.address);
+    const { chainId } = await ethers.provider.getNetwork();
+    const sig = await owner.signTypedData(
+      { name: "Permit Token", version: "1", chainId, verifyingContract: fx.tokenAddress },
+      {
+        Permit: [
+          { name: "owner", type: "address" },
+          { name: "spender", type: "address" },
+          { name: "value", type: "uint256" },
+          { name: "nonce", type: "uint256" },
+          { name: "deadline", type: "uint256" },
+        ],
+      },
+      { owner: owner.address, spender: fx.escrowAddress, value, nonce, deadline }
+    );
+    return Signature.from(sig);
+  }
+
+  it("subscribes in one transaction with a permit", async function () {
+    const fx = await load(permitFixture);
+    const deadline = (await now(fx)) + 3600n;
+    const sig = await signPermit(fx, 3n * PRICE, deadline);
+    const tx = await as(fx.escrow, fx.alice).subscribeWithPermit(
+      fx.node1,
+      fx.clientA,
+      3n,
+      PRICE,
+      deadline,
+      sig.v,
+      sig.r,
+      sig.s
+    );
+    await expect(tx)
+      .to.emit(fx.escrow, "Subscribed")
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 3n, PRICE, 3n * PRICE, anyValue);
+    await expect(tx).to.changeTokenBalances(ethers, fx.token, [fx.alice, fx.escrowAddress], [-3n * PRICE, 3n * PRICE]);
+    expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(0n);
+  });
+
+  it("still succeeds when a front-runner used the permit first", async function () {
+    const fx = await load(permitFixture);
+    const deadline = (await now(fx)) + 3600n;
+    const sig = await signPermit(fx, 3n * PRICE, deadline);
+    await (
+      await as(fx.token, fx.stranger).permit(
+        fx.alice.address,
+        fx.escrowAddress,
+        3n * PRICE,
+        deadline,
+        sig.v,
+        sig.r,
+        sig.s
+      )
+    ).wait();
+    await expect(
+      as(fx.escrow, fx.alice).subscribeWithPermit(fx.node1, fx.clientA, 3n, PRICE, deadline, sig.v, sig.r, sig.s)
+    ).to.emit(fx.escrow, "Subscribed");
+  });
+
+  it("fails with a bad permit and no allowance, and checks the same rules as subscribe", async function () {
+    const fx = await load(permitFixture);
+    const deadline = (await now(fx)) + 3600n;
+    const sig = await signPermit(fx, 3n * PRICE - 1n, deadline);
+    await expect(
+      as(fx.escrow, fx.alice).subscribeWithPermit(fx.node1, fx.clientA, 3n, PRICE, deadline, sig.v, sig.r, sig.s)
+    ).to.revert(ethers);
+    const good = await signPermit(fx, 3n * PRICE, deadline);
+    await expect(
+      as(fx.escrow, fx.alice).subscribeWithPermit(
+        fx.node1,
+        fx.clientA,
+        3n,
+        PRICE - 1n,
+        deadline,
+        good.v,
+        good.r,
+        good.s
+      )
+    ).to.be.revertedWithCustomError(fx.escrow, "PriceAboveMaximum");
+    await expect(
+      as(fx.escrow, fx.alice).subscribeWithPermit(fx.node1, fx.clientA, 0n, PRICE, deadline, good.v, good.r, good.s)
+    ).to.be.revertedWithCustomError(fx.escrow, "InvalidMonths");
+    expect(await fx.token.balanceOf(fx.escrowAddress)).to.equal(0n);
+  });
+});
+
+describe("SubscriptionEscrow: approveAndCall (MiniMe)", function () {
+  it("subscribes in one transaction and leaves no allowance behind", async function () {
+    const fx = await load(sntFixture);
+    const data = approvalData(ethers, Action.Subscribe, fx.node1, fx.clientA, 3n, PRICE);
+    const t = await middayAhead(fx);
+    await networkHelpers.time.setNextBlockTimestamp(t);
+    const tx = await as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, 3n * PRICE, data);
+    await expect(tx)
+      .to.emit(fx.escrow, "Subscribed")
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 3n, PRICE, 3n * PRICE, t + 3n * MONTH);
+    await expect(tx).to.changeTokenBalances(ethers, fx.token, [fx.alice, fx.escrowAddress], [-3n * PRICE, 3n * PRICE]);
+    expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(0n);
+    expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).owner).to.equal(fx.alice.address);
+  });
+
+  it("extends in one transaction", async function () {
+    const fx = await load(sntFixture);
+    const t = await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE);
+    const data = approvalData(ethers, Action.Extend, fx.node1, fx.clientA, 2n, PRICE);
+    await expect(as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, 2n * PRICE, data))
+      .to.emit(fx.escrow, "Extended")
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE, 2n * PRICE, t + 3n * MONTH);
+    expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(0n);
+    // Only the owner can extend this way too.
+    const bobData = approvalData(ethers, Action.Extend, fx.node1, fx.clientA, 1n, PRICE);
+    await expect(as(fx.token, fx.bob).approveAndCall(fx.escrowAddress, PRICE, bobData))
+      .to.be.revertedWithCustomError(fx.escrow, "NotSubscriptionOwner")
+      .withArgs(fx.node1, fx.clientA, fx.bob.address, fx.alice.address);
+  });
+
+  it("subscribes to a free node with a zero approval", async function () {
+    const fx = await load(sntFixture);
+    const data = approvalData(ethers, Action.Subscribe, fx.free, fx.clientA, 1n, 0n);
+    await expect(as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, 0n, data)).to.emit(fx.escrow, "Subscribed");
+  });
+
+  it("rejects a direct call (CallerNotToken)", async function () {
+    const fx = await load(sntFixture);
+    await setAllowance(fx, fx.alice, PRICE);
+    const data = approvalData(ethers, Action.Subscribe, fx.node1, fx.clientA, 1n, PRICE);
+    await expect(as(fx.escrow, fx.alice).receiveApproval(fx.alice.address, PRICE, fx.tokenAddress, data))
+      .to.be.revertedWithCustomError(fx.escrow, "CallerNotToken")
+      .withArgs(fx.alice.address, fx.tokenAddress);
+    // Someone else spending alice's approval through the escrow: same error, nothing moves.
+    await expect(as(fx.escrow, fx.bob).receiveApproval(fx.alice.address, PRICE, fx.tokenAddress, data))
+      .to.be.revertedWithCustomError(fx.escrow, "CallerNotToken")
+      .withArgs(fx.bob.address, fx.tokenAddress);
+  });
+
+  it("rejects approveAndCall from another MiniMe token (CallerNotToken)", async function () {
+    const fx = await load(sntFixture);
+    const other = await ethers.deployContract("SNTLikeToken");
+    await (await other.generateTokens(fx.alice.address, PRICE)).wait();
+    const data = approvalData(ethers, Action.Subscribe, fx.node1, fx.clientA, 1n, PRICE);
+    await expect(as(other, fx.alice).approveAndCall(fx.escrowAddress, PRICE, data))
+      .to.be.revertedWithCustomError(fx.escrow, "CallerNotToken")
+      .withArgs(await other.getAddress(), fx.tokenAddress);
+  });
+
+  it("rejects a token argument that is not the payment token (WrongToken)", async function () {
+    const fx = await load(sntFixture);
+    await networkHelpers.impersonateAccount(fx.tokenAddress);
+    await networkHelpers.setBalance(fx.tokenAddress, 10n ** 18n);
+    const tokenSigner = await ethers.getSigner(fx.tokenAddress);
+    const data = approvalData(ethers, Action.Subscribe, fx.node1, fx.clientA, 1n, PRICE);
+    const wrong = fx.stranger.address;
+    await expect(as(fx.escrow, tokenSigner).receiveApproval(fx.alice.address, PRICE, wrong, data))
+      .to.be.revertedWithCustomError(fx.escrow, "WrongToken")
+      .withArgs(wrong, fx.tokenAddress);
+  });
+
+  it("requires the approved amount to equal the total exactly", async function () {
+    const fx = await load(sntFixture);
+    const data = approvalData(ethers, Action.Subscribe, fx.node1, fx.clientA, 3n, PRICE);
+    for (const amount of [3n * PRICE - 1n, 3n * PRICE + 1n, 0n]) {
+      await expect(as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, amount, data))
+        .to.be.revertedWithCustomError(fx.escrow, "ApprovedAmountMismatch")
+        .withArgs(amount, 3n * PRICE);
+      expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(0n);
+    }
+  });
+
+  it("rejects malformed data and changes nothing", async function () {
+    const fx = await load(sntFixture);
+    const before = await snapshotState(fx, [[fx.node1, fx.clientA]]);
+    const coder = ethers.AbiCoder.defaultAbiCoder();
+    const bad = [
+      "0x",
+      "0x1234",
+      coder.encode(["uint8", "bytes32", "address", "uint256", "uint256"], [2, fx.node1, fx.clientA, 1n, PRICE]),
+      coder.encode(["uint8", "bytes32"], [0, fx.node1]),
+    ];
+    for (const data of bad) {
+      await expect(as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, PRICE, data)).to.revert(ethers);
+    }
+    expect(await snapshotState(fx, [[fx.node1, fx.clientA]])).to.deep.equal(before);
+  });
+
+  it("applies the subscribe rules (months, trust, maximum price)", async function () {
+    const fx = await load(sntFixture);
+    const enc = (months: bigint, max: bigint) =>
+      approvalData(ethers, Action.Subscribe, fx.node1, fx.clientA, months, max);
+    await expect(as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, 0n, enc(0n, PRICE)))
+      .to.be.revertedWithCustomError(fx.escrow, "InvalidMonths")
+      .withArgs(0n, MAX_MONTHS);
+    await expect(as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, PRICE, enc(1n, PRICE - 1n)))
+      .to.be.revertedWithCustomError(fx.escrow, "PriceAboveMaximum")
+      .withArgs(fx.node1, PRICE, PRICE - 1n);
+    await (await fx.registry.suspendProvider(fx.provider1.address, "x")).wait();
+    await expect(as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, PRICE, enc(1n, PRICE)))
+      .to.be.revertedWithCustomError(fx.escrow, "NodeNotTrusted")
+      .withArgs(fx.node1);
+  });
+});
+
+describe("SubscriptionEscrow: pause", function () {
+  it("only a registry curator pauses and unpauses", async function () {
+    const fx = await load(sntFixture);
+    await expect(as(fx.escrow, fx.stranger).pause())
+      .to.be.revertedWithCustomError(fx.escrow, "NotCurator")
+      .withArgs(fx.stranger.address);
+    await expect(as(fx.escrow, fx.admin).pause()).to.emit(fx.escrow, "Paused").withArgs(fx.admin.address);
+    expect(await fx.escrow.paused()).to.equal(true);
+    await expect(as(fx.escrow, fx.provider1).unpause())
+      .to.be.revertedWithCustomError(fx.escrow, "NotCurator")
+      .withArgs(fx.provider1.address);
+    // A curator added later in the registry can unpause.
+    await (await fx.registry.grantRole(await fx.registry.CURATOR_ROLE(), fx.carol.address)).wait();
+    await expect(as(fx.escrow, fx.carol).unpause()).to.emit(fx.escrow, "Unpaused").withArgs(fx.carol.address);
+    expect(await fx.escrow.paused()).to.equal(false);
+  });
+
+  it("blocks buying, extending and renewing, but not cancelling, settling or withdrawing", async function () {
+    const fx = await load(sntFixture);
+    const { escrow, node1, alice, bob, clientA, clientB, clientC } = fx;
+    const t = await buy(fx, alice, node1, clientA, 2n, PRICE);
+    const tb = await buy(fx, bob, node1, clientB, 1n, PRICE);
+    await (await as(escrow, alice).setAutoRenew(node1, clientA, 1n, PRICE)).wait();
+    await (await as(escrow, fx.admin).pause()).wait();
+    await setAllowance(fx, alice, PRICE);
+    await expect(as(escrow, alice).subscribe(node1, clientC, 1n, PRICE)).to.be.revertedWithCustomError(
+      escrow,
+      "EnforcedPause"
+    );
+    await expect(as(escrow, alice).extend(node1, clientA, 1n, PRICE)).to.be.revertedWithCustomError(
+      escrow,
+      "EnforcedPause"
+    );
+    const data = approvalData(ethers, Action.Subscribe, node1, clientC, 1n, PRICE);
+    await setAllowance(fx, alice, 0n);
+    await expect(as(fx.token, alice).approveAndCall(fx.escrowAddress, PRICE, data)).to.be.revertedWithCustomError(
+      escrow,
+      "EnforcedPause"
+    );
+    // Settle bob's ended subscription while paused.
+    await networkHelpers.time.increaseTo(tb + MONTH + 1n);
+    await (await as(escrow, fx.stranger).settle(node1, clientB)).wait();
+    await setAllowance(fx, alice, PRICE);
+    await networkHelpers.time.increaseTo(t + 2n * MONTH - DAY);
+    expect(await escrow.renewalCheck(node1, clientA)).to.equal(8n); // Paused
+    await expectRevertOneOf(() => as(escrow, fx.stranger).renew.staticCall(node1, clientA), escrow, [
+      "EnforcedPause",
+      "RenewalNotPossible",
+    ]);
+    await expect(as(escrow, fx.stranger).renew(node1, clientA)).to.revert(ethers);
+    // Cancel and withdraw while paused.
+    await expect(as(escrow, alice).cancel(node1, clientA)).to.emit(escrow, "Cancelled");
+    await expect(as(escrow, fx.provider1).withdraw(node1)).to.emit(escrow, "Withdrawn");
+    await (await as(escrow, fx.admin).unpause()).wait();
+    await setAllowance(fx, alice, PRICE);
+    await expect(as(escrow, alice).subscribe(node1, clientC, 1n, PRICE)).to.emit(escrow, "Subscribed");
+  });
+});
+
+describe("SubscriptionEscrow: views", function () {
+  it("quote: trusted node, untrusted node, unknown node", async function () {
+    const fx = await load(sntFixture);
+    await (await as(fx.escrow, fx.provider1).setCancellationFee(250n)).wait();
+    let q = await fx.escrow.quote(fx.node1, 5n);
+    const t = await now(fx);
+    expect(q.trusted).to.equal(true);
+    expect(q.provider).to.equal(fx.provider1.address);
+    expect(q.pricePerMonth).to.equal(PRICE);
+    expect(q.months).to.equal(5n);
+    expect(q.total).to.equal(5n * PRICE);
+    expect(q.expiresAt).to.be.closeTo(t + 5n * MONTH, 2n);
+    expect(q.cancellationFeeBps).to.equal(250n);
+    q = await fx.escrow.quote(fx.node2, 1n);
+    expect(q.provider).to.equal(fx.provider2.address);
+    expect(q.total).to.equal(PRICE2);
+    expect(q.cancellationFeeBps).to.equal(0n);
+    await (await fx.registry.suspendProvider(fx.provider2.address, "x")).wait();
+    expect((await fx.escrow.quote(fx.node2, 1n)).trusted).to.equal(false);
+    q = await fx.escrow.quote(ethers.id("unknown"), 1n);
+    expect(q.trusted).to.equal(false);
+    expect(q.provider).to.equal(ethers.ZeroAddress);
+  });
+
+  it("status: none, active (months left rounded up), lapsed", async function () {
+    const fx = await load(sntFixture);
+    let st = await fx.escrow.status(fx.node1, fx.clientA);
+    expect(st.active).to.equal(false);
+    expect(st.owner).to.equal(ethers.ZeroAddress);
+    expect(st.expiresAt).to.equal(0n);
+    expect(st.monthsLeft).to.equal(0n);
+    expect(st.refundableNow).to.equal(0n);
+    const t = await buy(fx, fx.alice, fx.node1, fx.clientA, 3n, PRICE);
+    await networkHelpers.time.increaseTo(t + MONTH);
+    st = await fx.escrow.status(fx.node1, fx.clientA);
+    expect(st.monthsLeft).to.equal(2n); // at most 2 months left (exactly 2 or 2 minus the call's second)
+    await networkHelpers.time.increaseTo(t + MONTH + DAY);
+    st = await fx.escrow.status(fx.node1, fx.clientA);
+    expect(st.monthsLeft).to.equal(2n);
+    expect(st.refundableNow).to.be.closeTo(3n * PRICE - RATE * (MONTH + DAY), 2n * RATE);
+    expect(st.cancellationFeeNow).to.equal(0n);
+    await networkHelpers.time.increaseTo(t + 3n * MONTH + 1n);
+    st = await fx.escrow.status(fx.node1, fx.clientA);
+    expect(st.active).to.equal(false);
+    expect(st.owner).to.equal(fx.alice.address);
+    expect(st.expiresAt).to.equal(t + 3n * MONTH);
+    expect(st.monthsLeft).to.equal(0n);
+    expect(st.refundableNow).to.equal(0n);
+  });
+
+  it("status: refundableNow and cancellationFeeNow match what cancel pays", async function () {
+    const fx = await load(sntFixture);
+    await (await as(fx.escrow, fx.provider1).setCancellationFee(1000n)).wait();
+    const t = await buy(fx, fx.alice, fx.node1, fx.clientA, 2n, PRICE);
+    await networkHelpers.time.increaseTo(t + 10n * DAY);
+    const st = await fx.escrow.status(fx.node1, fx.clientA);
+    const unserved = 2n * PRICE - RATE * 10n * DAY;
+    expect(st.refundableNow + st.cancellationFeeNow).to.be.closeTo(unserved, 2n * RATE);
+    expect(st.cancellationFeeNow).to.be.closeTo(unserved / 10n, RATE);
+    const tx = await as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA);
+    const tc = await txTime(fx, tx);
+    const served = RATE * (tc - t);
+    const fee = (2n * PRICE - served) / 10n;
+    await expect(tx)
+      .to.emit(fx.escrow, "Cancelled")
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n * PRICE - served - fee, fee);
+  });
+
+  it("expiries: batched, 0 for none", async function () {
+    const fx = await load(sntFixture);
+    const ta = await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE);
+    const tb = await buy(fx, fx.bob, fx.node2, fx.clientB, 2n, PRICE2);
+    const res = await fx.escrow.expiries(
+      [fx.node1, fx.node1, fx.node2, fx.node2],
+      [fx.clientA, fx.clientB, fx.clientB, fx.clientA]
+    );
+    expect(res.map((x: bigint) => x)).to.deep.equal([ta + MONTH, 0n, tb + 2n * MONTH, 0n]);
+    await expect(fx.escrow.expiries([fx.node1], []))
+      .to.be.revertedWithCustomError(fx.escrow, "LengthMismatch")
+      .withArgs(1n, 0n);
+    expect(await fx.escrow.expiries([], [])).to.deep.equal([]);
+  });
+
+  it("soldNodes and providerEarnings sum a provider's nodes", async function () {
+    const fx = await load(sntFixture);
+    const t = await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE);
+    await buy(fx, fx.bob, fx.node2, fx.clientB, 1n, PRICE2);
+    await buy(fx, fx.carol, fx.free, fx.clientC, 1n, 0n);
+    const sold1: string[] = await fx.escrow.soldNodes(fx.provider1.address);
+    expect(sold1).to.include(fx.node1);
+    expect(sold1).to.not.include(fx.node2);
+    expect(await fx.escrow.soldNodes(fx.provider2.address)).to.deep.equal([fx.node2]);
+    expect(await fx.escrow.soldNodes(fx.stranger.address)).to.deep.equal([]);
+    await networkHelpers.time.increaseTo(t + 10n * DAY);
+    for (const p of [fx.provider1, fx.provider2]) {
+      const nodes: string[] = await fx.escrow.soldNodes(p.address);
+      const sum = [0n, 0n, 0n, 0n];
+      for (const n of nodes) {
+        const e = await fx.escrow.nodeEarnings(n);
+        sum[0] += e.unreleased;
+        sum[1] += e.earned;
+        sum[2] += e.withdrawn;
+        sum[3] += e.withdrawable;
+      }
+      const pe = await fx.escrow.providerEarnings(p.address);
+      expect([pe.unreleased, pe.earned, pe.withdrawn, pe.withdrawable]).to.deep.equal(sum);
+    }
+    const pe1 = await fx.escrow.providerEarnings(fx.provider1.address);
+    expect(pe1.earned).to.be.closeTo(RATE * 10n * DAY, 2n * RATE);
+  });
+});
+
+describe("SubscriptionEscrow: reentrancy", function () {
+  it("a token re-entering subscribe during transferFrom is stopped", async function () {
+    const fx = await load(reentrantFixture);
+    const inner = fx.escrow.interface.encodeFunctionData("subscribe", [fx.node1, fx.clientB, 1n, PRICE]);
+    await (await fx.token.arm(fx.escrowAddress, inner)).wait();
+    await setAllowance(fx, fx.alice, PRICE);
+    await expect(as(fx.escrow, fx.alice).subscribe(fx.node1, fx.clientA, 1n, PRICE)).to.be.revertedWithCustomError(
+      fx.escrow,
+      "ReentrancyGuardReentrantCall"
+    );
+  });
+
+  it("a token re-entering cancel during the refund transfer is stopped", async function () {
+    const fx = await load(reentrantFixture);
+    await buy(fx, fx.alice, fx.node1, fx.clientA, 2n, PRICE);
+    const inner = fx.escrow.interface.encodeFunctionData("cancel", [fx.node1, fx.clientA]);
+    await (await fx.token.arm(fx.escrowAddress, inner)).wait();
+    await expect(as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA)).to.be.revertedWithCustomError(
+      fx.escrow,
+      "ReentrancyGuardReentrantCall"
+    );
+    expect((await fx.escrow.status(fx.node1, fx.clientA)).active).to.equal(true);
+  });
+
+  it("a token re-entering withdraw during the payout is stopped", async function () {
+    const fx = await load(reentrantFixture);
+    const t = await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE);
+    await networkHelpers.time.increaseTo(t + 10n * DAY);
+    const inner = fx.escrow.interface.encodeFunctionData("withdraw", [fx.node1]);
+    await (await fx.token.arm(fx.escrowAddress, inner)).wait();
+    await expect(as(fx.escrow, fx.provider1).withdraw(fx.node1)).to.be.revertedWithCustomError(
+      fx.escrow,
+      "ReentrancyGuardReentrantCall"
+    );
+    // The revert kept the token armed: disarm it, and the withdrawal goes through.
+    await (await fx.token.arm(ethers.ZeroAddress, "0x")).wait();
+    await expect(as(fx.escrow, fx.provider1).withdraw(fx.node1)).to.emit(fx.escrow, "Withdrawn");
+  });
+});

@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {EscrowSetup} from "./utils/EscrowSetup.sol";
+import {TestBase} from "./utils/TestBase.sol";
+import {MailServerRegistry} from "../../contracts/MailServerRegistry.sol";
+import {SubscriptionEscrow} from "../../contracts/SubscriptionEscrow.sol";
+import {ISubscriptionEscrow} from "../../contracts/interfaces/ISubscriptionEscrow.sol";
+import {IMailServerRegistry} from "../../contracts/interfaces/IMailServerRegistry.sol";
+import {TestToken} from "../../contracts/test/TestToken.sol";
+
+/// @dev The contracts and actors of an invariant run.
+struct World {
+    MailServerRegistry registry;
+    TestToken token;
+    SubscriptionEscrow escrow;
+    bytes32[2] nodes;
+    address[2] providers;
+    address[2] payouts;
+    address[] subscribers;
+    address[] clients;
+}
+
+/// @dev What the handler observed, kept outside the handler so that the fuzzer, which calls every
+/// function of its target, spends its calls on actions rather than on getters.
+contract EscrowGhosts {
+    address internal immutable _handler;
+
+    mapping(address subscriber => uint256) public paid;
+    mapping(address subscriber => uint256) public refunded;
+    mapping(address provider => uint256) public withdrawn;
+    uint256 public totalPaid;
+    uint256 public totalRefunded;
+    uint256 public totalWithdrawn;
+    uint256 public successes;
+    string public violation;
+
+    error OnlyHandler();
+
+    constructor() {
+        _handler = msg.sender;
+    }
+
+    modifier onlyHandler() {
+        if (msg.sender != _handler) revert OnlyHandler();
+        _;
+    }
+
+    function addPaid(address subscriber, uint256 amount) external onlyHandler {
+        paid[subscriber] += amount;
+        totalPaid += amount;
+        ++successes;
+    }
+
+    function addRefund(address subscriber, uint256 amount) external onlyHandler {
+        refunded[subscriber] += amount;
+        totalRefunded += amount;
+        ++successes;
+    }
+
+    function addWithdrawn(address provider, uint256 amount) external onlyHandler {
+        withdrawn[provider] += amount;
+        totalWithdrawn += amount;
+        ++successes;
+    }
+
+    function success() external onlyHandler {
+        ++successes;
+    }
+
+    function setViolation(string calldata what) external onlyHandler {
+        if (bytes(violation).length == 0) violation = what;
+    }
+}
+
+/// @dev Drives the escrow with several subscribers and two nodes of two providers through random
+/// purchases, extensions, renewals, cancels, settles, withdrawals, client-id moves, time, price
+/// and fee changes, suspensions and removals. Keeps ghost sums of what each subscriber paid and
+/// got back and what each provider withdrew. The handler is the registry's admin and curator;
+/// it makes the test contract a curator too, so that the test can end everything.
+contract EscrowHandler is EscrowSetup {
+    uint256 internal constant SUBSCRIBERS = 4;
+    uint256 internal constant CLIENTS = 3;
+
+    address[] internal _subscribers;
+    address[] internal _clients;
+    address[2] internal _providers;
+    address[2] internal _payouts;
+    bytes32[2] internal _nodes;
+
+    EscrowGhosts public immutable ghosts;
+    mapping(bytes32 nodeId => uint256) internal _lastEarned;
+
+    constructor() {
+        ghosts = new EscrowGhosts();
+        _deploy();
+        registry.grantRole(registry.CURATOR_ROLE(), msg.sender);
+        for (uint256 i = 0; i < SUBSCRIBERS; ++i) _subscribers.push(address(uint160(0x4000 + i)));
+        for (uint256 i = 0; i < CLIENTS; ++i) _clients.push(address(uint160(0x5000 + i)));
+        for (uint256 i = 0; i < 2; ++i) {
+            _providers[i] = address(uint160(0x2000 + i));
+            _payouts[i] = address(uint160(0x3000 + i));
+            _addProvider(_providers[i], _payouts[i]);
+        }
+        _nodes[0] = _addNode(_providers[0], 11, 1e18);
+        _nodes[1] = _addNode(_providers[1], 12, 3e18 + 7);
+        // A starting point so that short sequences reach the interesting states.
+        _subscribe(_subscribers[0], _nodes[0], _clients[0], 2);
+        _subscribe(_subscribers[1], _nodes[1], _clients[1], 1);
+        _subscribe(_subscribers[2], _nodes[0], _clients[2], 3);
+    }
+
+    /// @dev Everything the invariant test reads, in one getter.
+    function world() external view returns (World memory) {
+        return World(registry, token, escrow, _nodes, _providers, _payouts, _subscribers, _clients);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Checks after every action
+    // ------------------------------------------------------------------------------------------
+
+    modifier checked() {
+        _;
+        for (uint256 i = 0; i < 2; ++i) {
+            uint256 earned = escrow.nodeEarnings(_nodes[i]).earned;
+            if (earned < _lastEarned[_nodes[i]]) {
+                ghosts.setViolation(
+                    string.concat(
+                        "earned decreased on node ",
+                        vm.toString(i),
+                        ": ",
+                        vm.toString(_lastEarned[_nodes[i]]),
+                        " -> ",
+                        vm.toString(earned)
+                    )
+                );
+            }
+            _lastEarned[_nodes[i]] = earned;
+        }
+    }
+
+    function _node(uint256 seed) internal view returns (bytes32) {
+        return _nodes[seed % 2];
+    }
+
+    function _owner(bytes32 nodeId, address clientId) internal view returns (address) {
+        return escrow.getSubscription(nodeId, clientId).owner;
+    }
+
+    function _fund(address payer, uint256 amount) internal {
+        token.mint(payer, amount);
+        vm.prank(payer);
+        token.approve(address(escrow), amount);
+    }
+
+    function _paid(address payer, uint256 before) internal {
+        ghosts.addPaid(payer, before - token.balanceOf(payer));
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Subscriber actions
+    // ------------------------------------------------------------------------------------------
+
+    function subscribe(uint256 who, uint256 keySeed, uint256 months) external checked {
+        address payer = _subscribers[who % SUBSCRIBERS];
+        uint256 k = keySeed % (2 * CLIENTS);
+        _subscribe(payer, _nodes[k / CLIENTS], _clients[k % CLIENTS], bound(months, 1, 24));
+    }
+
+    function extend(uint256 keySeed, uint256 months) external checked {
+        (bytes32 nodeId, address clientId, address owner) = _pickKey(keySeed);
+        if (owner == address(0)) return;
+        months = bound(months, 1, 24);
+        uint256 price = _price(nodeId);
+        _fund(owner, price * months);
+        uint256 before = token.balanceOf(owner);
+        vm.prank(owner);
+        try escrow.extend(nodeId, clientId, months, price) {
+            _paid(owner, before);
+        } catch {}
+    }
+
+    function setAutoRenew(uint256 keySeed, uint256 months) external checked {
+        (bytes32 nodeId, address clientId, address owner) = _pickKey(keySeed);
+        if (owner == address(0)) return;
+        months = bound(months, 0, 3);
+        uint256 maxPrice = _price(nodeId) * 2;
+        vm.prank(owner);
+        try escrow.setAutoRenew(nodeId, clientId, months, maxPrice) {
+            ghosts.success();
+        } catch {}
+    }
+
+    function renew(uint256 keySeed, bool intoWindow, bool fund) external checked {
+        (bytes32 nodeId, address clientId, address owner) = _pickKey(keySeed);
+        if (owner == address(0)) return;
+        ISubscriptionEscrow.Subscription memory sub = escrow.getSubscription(nodeId, clientId);
+        if (intoWindow && block.timestamp + 1 days < sub.expiresAt) vm.warp(sub.expiresAt - 1 days);
+        if (fund) _fund(owner, _price(nodeId) * sub.renewMonths);
+        uint256 before = token.balanceOf(owner);
+        try escrow.renew(nodeId, clientId) {
+            _paid(owner, before);
+        } catch {}
+    }
+
+    function cancel(uint256 keySeed) external checked {
+        (bytes32 nodeId, address clientId, address owner) = _pickKey(keySeed);
+        if (owner == address(0)) return;
+        uint256 before = token.balanceOf(owner);
+        vm.prank(owner);
+        try escrow.cancel(nodeId, clientId) {
+            ghosts.addRefund(owner, token.balanceOf(owner) - before);
+        } catch {}
+    }
+
+    function settle(uint256 keySeed) external checked {
+        (bytes32 nodeId, address clientId, address owner) = _pickKey(keySeed);
+        if (owner == address(0)) return;
+        try escrow.settle(nodeId, clientId) {
+            ghosts.success();
+        } catch {}
+    }
+
+    function setClientId(uint256 keySeed, uint256 newClientSeed) external checked {
+        (bytes32 nodeId, address clientId, address owner) = _pickKey(keySeed);
+        if (owner == address(0)) return;
+        vm.prank(owner);
+        try escrow.setClientId(nodeId, clientId, _clients[newClientSeed % CLIENTS]) {
+            ghosts.success();
+        } catch {}
+    }
+
+    function _subscribe(address payer, bytes32 nodeId, address clientId, uint256 months) internal {
+        uint256 price = _price(nodeId);
+        _fund(payer, price * months);
+        uint256 before = token.balanceOf(payer);
+        vm.prank(payer);
+        try escrow.subscribe(nodeId, clientId, months, price) {
+            _paid(payer, before);
+        } catch {}
+    }
+
+    /// @dev The first (node, client) with a subscription record, starting from `seed`.
+    function _pickKey(uint256 seed) internal view returns (bytes32 nodeId, address clientId, address owner) {
+        uint256 keys = 2 * CLIENTS;
+        for (uint256 j = 0; j < keys; ++j) {
+            uint256 k = (seed + j) % keys;
+            nodeId = _nodes[k / CLIENTS];
+            clientId = _clients[k % CLIENTS];
+            owner = _owner(nodeId, clientId);
+            if (owner != address(0)) return (nodeId, clientId, owner);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Provider actions
+    // ------------------------------------------------------------------------------------------
+
+    function withdraw(uint256 seed) external checked {
+        uint256 i = seed % 2;
+        uint256 before = token.balanceOf(_payouts[i]);
+        vm.prank(_providers[i]);
+        try escrow.withdraw(_nodes[i]) {
+            ghosts.addWithdrawn(_providers[i], token.balanceOf(_payouts[i]) - before);
+        } catch {}
+    }
+
+    function setPrice(uint256 seed, uint256 price) external checked {
+        uint256 i = seed % 2;
+        price = bound(price, 0, 5e18);
+        vm.prank(_providers[i]);
+        try registry.setNodePrice(_nodes[i], uint96(price)) {} catch {}
+    }
+
+    function setFee(uint256 seed, uint256 feeBps) external checked {
+        uint256 i = seed % 2;
+        vm.prank(_providers[i]);
+        try escrow.setCancellationFee(bound(feeBps, 0, 1000)) {} catch {}
+    }
+
+    function setNodeActive(uint256 seed, bool active) external checked {
+        uint256 i = seed % 2;
+        vm.prank(_providers[i]);
+        try registry.setNodeActive(_nodes[i], active) {} catch {}
+    }
+
+    function processExpiries(uint256 seed, uint256 maxDays) external checked {
+        escrow.processExpiries(_node(seed), bound(maxDays, 0, 5));
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Time and curators (removals are terminal, so they happen a quarter of the times chosen)
+    // ------------------------------------------------------------------------------------------
+
+    function warp(uint256 secondsAhead) external checked {
+        vm.warp(block.timestamp + bound(secondsAhead, 1, 20 days));
+    }
+
+    function suspend(uint256 seed) external checked {
+        try registry.suspendProvider(_providers[seed % 2], "handler") {} catch {}
+    }
+
+    function reinstate(uint256 seed) external checked {
+        try registry.reinstateProvider(_providers[seed % 2]) {} catch {}
+    }
+
+    function removeProvider(uint256 seed) external checked {
+        if ((seed >> 8) % 4 != 0) return;
+        try registry.removeProvider(_providers[seed % 2], "handler") {} catch {}
+    }
+
+    function removeNode(uint256 seed) external checked {
+        if ((seed >> 8) % 4 != 0) return;
+        try registry.removeNode(_nodes[seed % 2]) {} catch {}
+    }
+
+    function pause(bool on) external checked {
+        if (on) {
+            try escrow.pause() {} catch {}
+        } else {
+            try escrow.unpause() {} catch {}
+        }
+    }
+}
+
+contract EscrowInvariantTest is TestBase {
+    EscrowHandler internal handler;
+    EscrowGhosts internal ghosts;
+    MailServerRegistry internal registry;
+    TestToken internal token;
+    SubscriptionEscrow internal escrow;
+    bytes32[2] internal nodes;
+    address[2] internal providers;
+    address[2] internal payouts;
+    address[] internal subscribers;
+    address[] internal clients;
+
+    function setUp() public {
+        vm.warp(1_700_000_000);
+        handler = new EscrowHandler();
+        ghosts = handler.ghosts();
+        World memory w = handler.world();
+        (registry, token, escrow) = (w.registry, w.token, w.escrow);
+        (nodes, providers, payouts, subscribers, clients) = (w.nodes, w.providers, w.payouts, w.subscribers, w.clients);
+        targetContract(address(handler));
+    }
+
+    /// token.balanceOf(escrow) == sum over nodes of (unreleased + withdrawable).
+    function invariant_balanceEqualsBooks() public view {
+        uint256 books;
+        for (uint256 i = 0; i < 2; ++i) {
+            ISubscriptionEscrow.NodeEarnings memory e = escrow.nodeEarnings(nodes[i]);
+            assertEq(e.earned, e.withdrawn + e.withdrawable, "earned = withdrawn + withdrawable");
+            books += e.unreleased + e.withdrawable;
+        }
+        assertEq(token.balanceOf(address(escrow)), books, "balance == unreleased + withdrawable");
+    }
+
+    /// Every token that came in is held, was refunded, or was withdrawn.
+    function invariant_conservation() public view {
+        assertEq(
+            ghosts.totalPaid(),
+            ghosts.totalRefunded() + ghosts.totalWithdrawn() + token.balanceOf(address(escrow)),
+            "paid == refunded + withdrawn + held"
+        );
+    }
+
+    function invariant_noSubscriberGotBackMoreThanPaid() public view {
+        for (uint256 i = 0; i < subscribers.length; ++i) {
+            assertLe(ghosts.refunded(subscribers[i]), ghosts.paid(subscribers[i]), "refunded <= paid");
+        }
+    }
+
+    function invariant_noProviderWithdrewMoreThanEarned() public view {
+        for (uint256 i = 0; i < 2; ++i) {
+            ISubscriptionEscrow.NodeEarnings memory e = escrow.providerEarnings(providers[i]);
+            assertEq(ghosts.withdrawn(providers[i]), e.withdrawn, "withdrawn as recorded");
+            assertLe(e.withdrawn, e.earned, "withdrawn <= earned");
+            assertEq(token.balanceOf(payouts[i]), e.withdrawn, "payout got exactly the withdrawals");
+        }
+    }
+
+    /// What all subscribers of a node could get back (plus fees) fits in what the node holds.
+    function invariant_refundsAreCovered() public view {
+        for (uint256 i = 0; i < 2; ++i) {
+            uint256 owed;
+            for (uint256 c = 0; c < clients.length; ++c) {
+                ISubscriptionEscrow.SubscriptionStatus memory st = escrow.status(nodes[i], clients[c]);
+                owed += st.refundableNow + st.cancellationFeeNow;
+                assertLe(st.refundableNow + st.cancellationFeeNow, escrow.getSubscription(nodes[i], clients[c]).paid, "unserved <= paid");
+            }
+            assertLe(owed, escrow.nodeEarnings(nodes[i]).unreleased, "refunds covered");
+        }
+    }
+
+    function invariant_earnedNeverDecreases() public view {
+        string memory what = ghosts.violation();
+        assertEq(bytes(what).length, 0, what);
+    }
+
+    /// Whatever happened so far: remove both providers, let everybody cancel or settle and the
+    /// providers withdraw. Everyone gets what status promised and the escrow ends empty.
+    function invariant_endingEverythingEmptiesTheEscrow() public {
+        uint256 snapshot = vm.snapshotState();
+        for (uint256 i = 0; i < 2; ++i) {
+            if (registry.getProvider(providers[i]).status != IMailServerRegistry.ProviderStatus.Removed) {
+                registry.removeProvider(providers[i], "end");
+            }
+        }
+        vm.warp(block.timestamp + 1);
+        for (uint256 i = 0; i < 2; ++i) {
+            for (uint256 c = 0; c < clients.length; ++c) {
+                ISubscriptionEscrow.Subscription memory sub = escrow.getSubscription(nodes[i], clients[c]);
+                if (sub.owner == address(0)) continue;
+                ISubscriptionEscrow.SubscriptionStatus memory st = escrow.status(nodes[i], clients[c]);
+                assertEq(st.cancellationFeeNow, 0, "no fee after removal");
+                uint256 before = token.balanceOf(sub.owner);
+                vm.prank(sub.owner);
+                try escrow.cancel(nodes[i], clients[c]) {
+                    assertEq(token.balanceOf(sub.owner) - before, st.refundableNow, "refund as status said");
+                } catch {
+                    assertEq(st.refundableNow, 0, "uncancellable owes nothing");
+                    try escrow.settle(nodes[i], clients[c]) {} catch {}
+                }
+            }
+        }
+        for (uint256 i = 0; i < 2; ++i) {
+            ISubscriptionEscrow.NodeEarnings memory e = escrow.nodeEarnings(nodes[i]);
+            assertEq(e.unreleased, 0, "nothing left unreleased");
+            if (e.withdrawable != 0) {
+                vm.prank(providers[i]);
+                escrow.withdraw(nodes[i]);
+            }
+        }
+        assertEq(token.balanceOf(address(escrow)), 0, "escrow empty after ending everything");
+        vm.revertToState(snapshot);
+    }
+}
