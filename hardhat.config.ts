@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { configVariable, defineConfig } from "hardhat/config";
+import { configVariable, defineConfig, emptyTask, task } from "hardhat/config";
 import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 
 // The compiler comes from the `solc` npm package so that building never downloads anything.
@@ -7,8 +7,75 @@ import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-et
 const require = createRequire(import.meta.url);
 const solcVersion: string = require("solc/package.json").version;
 
+// Options every curator/provider task takes: where the contracts are and which account signs.
+function withCommon<T extends ReturnType<typeof task>>(builder: T) {
+  return builder
+    .addOption({ name: "registry", description: "Registry address (default: the known deployment)", defaultValue: "" })
+    .addOption({ name: "escrow", description: "Escrow address (default: the known deployment)", defaultValue: "" })
+    .addOption({ name: "account", description: "Index of the signing account (default: 0)", defaultValue: "" });
+}
+
+const curator = (name: string) => () => import("./tasks/curator.js").then((m) => ({ default: m[name as keyof typeof m] }));
+const provider = (name: string) => () => import("./tasks/provider.js").then((m) => ({ default: m[name as keyof typeof m] }));
+
+const tasks = [
+  emptyTask("curator", "Curate the mail-server registry: providers, node kinds, pause").build(),
+  withCommon(task(["curator", "pending"], "List providers waiting for approval")).setAction(curator("pending")).build(),
+  withCommon(task(["curator", "providers"], "List every provider with its status")).setAction(curator("providers")).build(),
+  ...(["approve", "suspend", "reinstate", "remove"] as const).map((action) =>
+    withCommon(task(["curator", action], `${action[0].toUpperCase()}${action.slice(1)} a provider`))
+      .addPositionalArgument({ name: "provider", description: "Provider address" })
+      .addOption({ name: "reason", description: "Reason recorded in the event", defaultValue: "" })
+      .setAction(curator(action))
+      .build(),
+  ),
+  withCommon(task(["curator", "kind"], "Enable (or --disable) a node kind"))
+    .addPositionalArgument({ name: "kind", description: "Kind name (e.g. mailserver) or bytes32 id" })
+    .addFlag({ name: "disable", description: "Disable instead of enable" })
+    .setAction(curator("kind"))
+    .build(),
+  withCommon(task(["curator", "pause"], "Pause (or --unpause) purchases and renewals in the escrow"))
+    .addFlag({ name: "unpause", description: "Unpause instead" })
+    .setAction(curator("pause"))
+    .build(),
+  withCommon(task(["curator", "grant"], "Grant (or --revoke) the curator role (admin only)"))
+    .addPositionalArgument({ name: "to", description: "Account address" })
+    .addFlag({ name: "revoke", description: "Revoke instead" })
+    .setAction(curator("grant"))
+    .build(),
+
+  emptyTask("provider", "Run nodes as a provider: apply, add nodes, set prices, withdraw").build(),
+  withCommon(task(["provider", "apply"], "Apply as a provider (pending until a curator approves)"))
+    .addOption({ name: "name", description: "Provider name", defaultValue: "" })
+    .addOption({ name: "uri", description: "Metadata URI", defaultValue: "" })
+    .addOption({ name: "payout", description: "Payout address (default: the account)", defaultValue: "" })
+    .setAction(provider("apply"))
+    .build(),
+  withCommon(task(["provider", "add-node"], "Register a node from its ENR and node key file"))
+    .addOption({ name: "enr", description: "ENR text or a file holding it", defaultValue: "" })
+    .addOption({ name: "keyFile", description: "File holding the node's private key (hex)", defaultValue: "" })
+    .addOption({ name: "price", description: "Price per 30 days in SNT (e.g. 25)", defaultValue: "0" })
+    .addOption({ name: "kind", description: "Node kind", defaultValue: "mailserver" })
+    .setAction(provider("addNode"))
+    .build(),
+  withCommon(task(["provider", "set-price"], "Set a node's monthly price"))
+    .addPositionalArgument({ name: "node", description: "Node id" })
+    .addPositionalArgument({ name: "price", description: "Price per 30 days in SNT" })
+    .setAction(provider("setPrice"))
+    .build(),
+  withCommon(task(["provider", "nodes"], "List a provider's nodes, earnings and subscribers"))
+    .addOption({ name: "provider", description: "Provider address (default: the account)", defaultValue: "" })
+    .setAction(provider("nodes"))
+    .build(),
+  withCommon(task(["provider", "withdraw"], "Withdraw earnings to the payout address"))
+    .addOption({ name: "node", description: "Only this node (default: every node with earnings)", defaultValue: "" })
+    .setAction(provider("withdraw"))
+    .build(),
+];
+
 export default defineConfig({
   plugins: [hardhatToolboxMochaEthers],
+  tasks,
   solidity: {
     version: solcVersion,
     path: require.resolve("solc/soljson.js"),
@@ -35,14 +102,15 @@ export default defineConfig({
     mocha: { timeout: 120_000 },
   },
   networks: {
-    hardhat: {
+    default: {
       type: "edr-simulated",
       chainType: "l1",
     },
     localhost: {
       type: "http",
       chainType: "l1",
-      url: "http://127.0.0.1:8545",
+      // Tests start their own node on a free port and point this network at it.
+      url: process.env.LOCALHOST_RPC_URL ?? "http://127.0.0.1:8545",
     },
     sepolia: {
       type: "http",

@@ -16,16 +16,19 @@ import {ISubscriptionEscrow} from "./interfaces/ISubscriptionEscrow.sol";
 ///
 /// How funds are released without looping over subscribers: each subscription releases its
 /// `paid` amount linearly over its segment [start, expiresAt] at `rate = paid * PRECISION /
-/// (expiresAt - start)`. Per node the escrow keeps the sums of `rate` and `rate * start` of its
-/// live subscriptions, so what they released by time t is `(rateSum * t - rateStartSum) /
-/// PRECISION`. A subscription stops releasing at its expiry; to take it out of the sums at the
-/// right time, subscriptions are also summed per expiry day ("buckets", flagged in a bitmap), and
-/// past days are folded into the node's settled `released` amount, a bucket at a time. The cost
-/// of that walk grows with the number of days that had expiries, never with subscribers.
+/// (expiresAt - start)`. Per node the escrow keeps the sums of `rate`, `rate * expiresAt` and
+/// `paid` of its live subscriptions, so what they still hold at time t is
+/// `(rateEndSum - rateSum * t) / PRECISION` and the rest of `held` has been released.
 ///
-/// Rounding always favours solvency: the node's streamed amount is rounded down, what a single
-/// subscription has consumed is rounded up, and subscriptions ending *today* count only up to
-/// the start of today until the day is over. So `token balance == unreleased + withdrawable`
+/// A subscription stops releasing at its expiry. Expiries fall on UTC day boundaries (a
+/// purchase's end is rounded up to the next midnight, so the buyer gets up to a day more than
+/// paid for), which lets one storage slot per node and day ("bucket", flagged in a bitmap) hold
+/// everything needed to take that day's expiries out of the sums exactly. Past days are folded
+/// into the node's `released` amount a bucket at a time: the cost grows with the number of
+/// days that had expiries, never with the number of subscribers.
+///
+/// Rounding always favours solvency: what the node still holds is rounded up, what a single
+/// subscription can get back is rounded down. So `token balance == unreleased + withdrawable`
 /// holds exactly, and every refund fits in what is held.
 contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTransient {
     using SafeCast for uint256;
@@ -43,8 +46,8 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
 
     bytes32 private constant CURATOR_ROLE = keccak256("CURATOR_ROLE");
     uint256 private constant BPS = 10_000;
-    /// @dev Scale of release rates. Larger than the longest segment in seconds (MAX_PREPAID), so
-    /// flooring a rate loses less than one token unit over the whole segment.
+    /// @dev Scale of release rates. Larger than the longest segment in seconds (MAX_PREPAID plus
+    /// a day), so flooring a rate loses less than one token unit over the whole segment.
     uint256 private constant PRECISION = 1 << 32;
 
     /// @dev Two slots. Keyed by keccak256(nodeId, clientId).
@@ -66,7 +69,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         uint128 rateSum;
         uint128 held;
         // slot 1
-        uint256 rateStartSum;
+        uint256 rateEndSum;
         // slot 2
         uint128 released;
         uint128 withdrawn;
@@ -75,11 +78,11 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         bool listed;
     }
 
-    /// @dev Live subscriptions of one node that expire on one day.
+    /// @dev Live subscriptions of one node that expire at one midnight (their `rate * end` sum
+    /// is `rateSum * that midnight`, so one slot is enough).
     struct ExpiryBucket {
         uint128 rateSum;
         uint128 paidSum;
-        uint256 rateStartSum;
     }
 
     /// @dev The amounts of one release segment, computed once and reused.
@@ -199,12 +202,11 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         uint256 fee;
         if (live) {
             Segment memory seg = _segment(sub);
-            uint256 consumed = _consumed(seg, at);
+            uint256 unserved = _unserved(seg, at);
             _removeFromStream(nodeId, stream, seg);
-            uint256 unserved = seg.paid - consumed;
             fee = trusted ? (unserved * sub.feeBps) / BPS : 0;
             refund = unserved - fee;
-            stream.released += (consumed + fee).toUint128();
+            stream.released += (seg.paid - refund).toUint128();
         }
         delete _subscriptions[key];
         emit Cancelled(nodeId, clientId, sub.owner, refund, fee);
@@ -213,30 +215,13 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
     }
 
     /// @inheritdoc ISubscriptionEscrow
-    function settle(bytes32 nodeId, address clientId) external {
-        bytes32 key = _key(nodeId, clientId);
-        SubscriptionData storage sub = _subscriptions[key];
-        if (sub.owner == address(0)) revert NoSubscription(nodeId, clientId);
-        NodeStream storage stream = _streams[nodeId];
-        (, , , uint40 terminated) = _registry.nodeTerms(nodeId);
-        SubscriptionData memory data = sub;
-        if (!_isLive(stream, data) || _effectiveTime(terminated) < data.expiresAt) {
-            revert SubscriptionIsActive(nodeId, clientId, data.expiresAt);
-        }
-        Segment memory seg = _segment(data);
-        _removeFromStream(nodeId, stream, seg);
-        stream.released += seg.paid.toUint128();
-        sub.paid = 0;
-        emit ExpiriesProcessed(nodeId, block.timestamp / 1 days, seg.paid);
-    }
-
-    /// @inheritdoc ISubscriptionEscrow
     function setClientId(bytes32 nodeId, address clientId, address newClientId) external {
         if (newClientId == address(0)) revert ZeroAddress();
         bytes32 key = _key(nodeId, clientId);
         SubscriptionData memory sub = _requireOwner(key, nodeId, clientId);
         bytes32 newKey = _key(nodeId, newClientId);
-        _clearLapsed(nodeId, newKey);
+        (, , , uint40 terminated) = _registry.nodeTerms(nodeId);
+        _clearLapsed(nodeId, newKey, _effectiveTime(terminated));
         if (_subscriptions[newKey].owner != address(0)) revert ClientIdTaken(nodeId, newClientId);
 
         // The release sums depend on the segment only, not on the key, so moving is enough.
@@ -286,9 +271,9 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         if (provider != msg.sender) revert NotNodeProvider(nodeId, msg.sender);
         uint256 at = _effectiveTime(terminated);
         NodeStream storage stream = _streams[nodeId];
-        _processExpiries(nodeId, stream, at / 1 days, type(uint256).max);
+        _processExpiries(nodeId, stream, at, type(uint256).max);
 
-        amount = stream.released + _streamed(nodeId, stream, at) - stream.withdrawn;
+        amount = stream.released + _streamed(stream, at) - stream.withdrawn;
         if (amount == 0) revert NothingToWithdraw(nodeId);
         stream.withdrawn += amount.toUint128();
 
@@ -300,7 +285,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
     /// @inheritdoc ISubscriptionEscrow
     function processExpiries(bytes32 nodeId, uint256 maxDays) external {
         (, , , uint40 terminated) = _registry.nodeTerms(nodeId);
-        _processExpiries(nodeId, _streams[nodeId], _effectiveTime(terminated) / 1 days, maxDays);
+        _processExpiries(nodeId, _streams[nodeId], _effectiveTime(terminated), maxDays);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -364,8 +349,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
 
         uint256 at = _effectiveTime(terminated);
         if (_isLive(_streams[nodeId], sub) && at < sub.expiresAt) {
-            Segment memory seg = _segment(sub);
-            uint256 unserved = seg.paid - _consumed(seg, at);
+            uint256 unserved = _unserved(_segment(sub), at);
             result.cancellationFeeNow = trusted ? (unserved * sub.feeBps) / BPS : 0;
             result.refundableNow = unserved - result.cancellationFeeNow;
         }
@@ -380,7 +364,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         result.pricePerMonth = pricePerMonth;
         result.months = months;
         result.total = uint256(pricePerMonth) * months;
-        result.expiresAt = block.timestamp + months * MONTH;
+        result.expiresAt = _endOfDay(block.timestamp + months * MONTH);
         result.cancellationFeeBps = _cancellationFeeBps[provider];
     }
 
@@ -425,19 +409,19 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
 
         // Fold the past expiry days in memory, exactly as `_processExpiries` would in storage.
         uint256 day = stream.processedDay;
-        uint256 toDay = at / 1 days;
+        uint256 toDay = at / 1 days + 1;
         while (stream.listed) {
             day = _nextExpiryDay(nodeId, day, toDay);
             if (day >= toDay) break;
             ExpiryBucket memory bucket = _buckets[nodeId][day];
             stream.rateSum -= bucket.rateSum;
-            stream.rateStartSum -= bucket.rateStartSum;
+            stream.rateEndSum -= uint256(bucket.rateSum) * (day * 1 days);
             stream.held -= bucket.paidSum;
             stream.released += bucket.paidSum;
             ++day;
         }
 
-        uint256 streamed = _streamedAt(stream.rateSum, stream.rateStartSum, _buckets[nodeId][toDay].rateSum, at);
+        uint256 streamed = _streamedAt(stream.rateSum, stream.rateEndSum, stream.held, at);
         result.unreleased = stream.held - streamed;
         result.earned = stream.released + streamed;
         result.withdrawn = stream.withdrawn;
@@ -477,11 +461,12 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         (address provider, uint256 amount, uint256 pricePerMonth) = _terms(nodeId, months, maxPricePerMonth);
 
         bytes32 key = _key(nodeId, clientId);
-        _clearLapsed(nodeId, key);
+        // A trusted node is never terminated, so now is the effective time.
+        _clearLapsed(nodeId, key, block.timestamp);
         SubscriptionData storage sub = _subscriptions[key];
         if (sub.owner != address(0)) revert SubscriptionIsActive(nodeId, clientId, sub.expiresAt);
 
-        uint256 expiresAt = block.timestamp + months * MONTH;
+        uint256 expiresAt = _endOfDay(block.timestamp + months * MONTH);
         NodeStream storage stream = _streams[nodeId];
         if (!stream.listed) _listNode(nodeId, provider, stream);
 
@@ -509,10 +494,9 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         if (sub.owner != payer) revert NotSubscriptionOwner(nodeId, clientId, payer, sub.owner);
         (, uint256 amount, uint256 pricePerMonth) = _terms(nodeId, months, maxPricePerMonth);
 
-        uint256 expiresAt = Math.max(sub.expiresAt, block.timestamp) + months * MONTH;
-        if (expiresAt > block.timestamp + MAX_PREPAID) {
-            revert ExpiryTooFar(expiresAt, block.timestamp + MAX_PREPAID);
-        }
+        uint256 expiresAt = _endOfDay(Math.max(sub.expiresAt, block.timestamp) + months * MONTH);
+        uint256 maxExpiresAt = _endOfDay(block.timestamp + MAX_PREPAID);
+        if (expiresAt > maxExpiresAt) revert ExpiryTooFar(expiresAt, maxExpiresAt);
 
         // Close the current segment at `now` (what it consumed is released) and open one that
         // spreads what is left plus the new payment over [now, new expiry].
@@ -520,10 +504,9 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         uint256 carried;
         if (_isLive(stream, sub)) {
             Segment memory seg = _segment(sub);
-            uint256 consumed = _consumed(seg, block.timestamp);
+            carried = _unserved(seg, block.timestamp);
             _removeFromStream(nodeId, stream, seg);
-            stream.released += consumed.toUint128();
-            carried = seg.paid - consumed;
+            stream.released += (seg.paid - carried).toUint128();
         }
         uint256 paid = carried + amount;
 
@@ -557,11 +540,12 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         return months;
     }
 
-    /// @dev A lapsed subscription under `key` is released to the provider and forgotten, so the
-    /// key can be bought again. A running one is left alone.
-    function _clearLapsed(bytes32 nodeId, bytes32 key) internal {
+    /// @dev A subscription under `key` that ran out by `at` (now, or the node's termination) is
+    /// released to the provider and forgotten, so the key can be bought again. One that still
+    /// runs, or that a termination cut short (its owner's refund), is left alone.
+    function _clearLapsed(bytes32 nodeId, bytes32 key, uint256 at) internal {
         SubscriptionData memory sub = _subscriptions[key];
-        if (sub.owner == address(0) || block.timestamp < sub.expiresAt) return;
+        if (sub.owner == address(0) || at < sub.expiresAt) return;
         NodeStream storage stream = _streams[nodeId];
         if (_isLive(stream, sub)) {
             Segment memory seg = _segment(sub);
@@ -593,12 +577,11 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         seg.rate = (paid * PRECISION) / (end - start);
     }
 
-    /// @dev What a segment has consumed by `at`, rounded up (so refunds never exceed what the
-    /// node's rounded-down sums still hold).
-    function _consumed(Segment memory seg, uint256 at) internal pure returns (uint256) {
-        if (at >= seg.end) return seg.paid;
-        if (at <= seg.start) return 0;
-        return Math.min(Math.ceilDiv(seg.rate * (at - seg.start), PRECISION), seg.paid);
+    /// @dev What a segment still holds at `at`, rounded down (so refunds never exceed what the
+    /// node's rounded-up sums still hold).
+    function _unserved(Segment memory seg, uint256 at) internal pure returns (uint256) {
+        if (at >= seg.end) return 0;
+        return Math.min((seg.rate * (seg.end - at)) / PRECISION, seg.paid);
     }
 
     /// @dev Live means: paid, and its expiry day not yet folded into the node's released funds.
@@ -607,49 +590,45 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
     }
 
     function _addToStream(bytes32 nodeId, NodeStream storage stream, Segment memory seg) internal {
-        uint256 rateStart = seg.rate * seg.start;
-        stream.rateSum += seg.rate.toUint128();
-        stream.held += seg.paid.toUint128();
-        stream.rateStartSum += rateStart;
+        uint128 rate = seg.rate.toUint128();
+        uint128 paid = seg.paid.toUint128();
+        stream.rateSum += rate;
+        stream.held += paid;
+        stream.rateEndSum += seg.rate * seg.end;
 
         uint256 day = seg.end / 1 days;
         ExpiryBucket storage bucket = _buckets[nodeId][day];
-        bucket.rateSum += seg.rate.toUint128();
-        bucket.paidSum += seg.paid.toUint128();
-        bucket.rateStartSum += rateStart;
+        bucket.rateSum += rate;
+        bucket.paidSum += paid;
         uint256 bit = 1 << (day & 255);
         uint256 bits = _expiryDays[nodeId][day >> 8];
         if (bits & bit == 0) _expiryDays[nodeId][day >> 8] = bits | bit;
     }
 
     function _removeFromStream(bytes32 nodeId, NodeStream storage stream, Segment memory seg) internal {
-        uint256 rateStart = seg.rate * seg.start;
         stream.rateSum -= uint128(seg.rate);
         stream.held -= uint128(seg.paid);
-        stream.rateStartSum -= rateStart;
+        stream.rateEndSum -= seg.rate * seg.end;
 
         ExpiryBucket storage bucket = _buckets[nodeId][seg.end / 1 days];
         bucket.rateSum -= uint128(seg.rate);
         bucket.paidSum -= uint128(seg.paid);
-        bucket.rateStartSum -= rateStart;
     }
 
-    /// @dev Folds expiry days before `toDay` into `released`, at most `maxDays` non-empty days.
-    function _processExpiries(bytes32 nodeId, NodeStream storage stream, uint256 toDay, uint256 maxDays) internal {
+    /// @dev Folds the expiries at or before `at` into `released`, at most `maxDays` days with
+    /// expiries at a time.
+    function _processExpiries(bytes32 nodeId, NodeStream storage stream, uint256 at, uint256 maxDays) internal {
         uint256 day = stream.processedDay;
+        uint256 toDay = at / 1 days + 1;
         if (!stream.listed || day >= toDay) return;
         uint256 released;
         uint256 done;
         while (true) {
             day = _nextExpiryDay(nodeId, day, toDay);
-            if (day >= toDay) {
-                day = toDay;
-                break;
-            }
-            if (done == maxDays) break;
+            if (day >= toDay || done == maxDays) break;
             ExpiryBucket memory bucket = _buckets[nodeId][day];
             stream.rateSum -= bucket.rateSum;
-            stream.rateStartSum -= bucket.rateStartSum;
+            stream.rateEndSum -= uint256(bucket.rateSum) * (day * 1 days);
             stream.held -= bucket.paidSum;
             released += bucket.paidSum;
             delete _buckets[nodeId][day];
@@ -672,21 +651,23 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         return toDay;
     }
 
-    /// @dev What the live subscriptions released by `at`, with the node's buckets processed up
-    /// to `at`'s day.
-    function _streamed(bytes32 nodeId, NodeStream storage stream, uint256 at) internal view returns (uint256) {
-        return _streamedAt(stream.rateSum, stream.rateStartSum, _buckets[nodeId][at / 1 days].rateSum, at);
+    /// @dev What the live subscriptions released by `at`, with expiries up to `at` processed.
+    function _streamed(NodeStream storage stream, uint256 at) internal view returns (uint256) {
+        return _streamedAt(stream.rateSum, stream.rateEndSum, stream.held, at);
     }
 
-    /// @dev Subscriptions expiring on `at`'s own day count only up to the start of that day: they
-    /// may have stopped already, and their bucket is folded in once the day is over.
-    function _streamedAt(uint256 rateSum, uint256 rateStartSum, uint256 endingTodayRate, uint256 at)
+    /// @dev `held` minus what the live subscriptions still hold, the latter rounded up.
+    function _streamedAt(uint256 rateSum, uint256 rateEndSum, uint256 held, uint256 at)
         internal
         pure
         returns (uint256)
     {
-        uint256 sinceDayStart = at % 1 days;
-        return (rateSum * at - rateStartSum - endingTodayRate * sinceDayStart) / PRECISION;
+        return held - Math.ceilDiv(rateEndSum - rateSum * at, PRECISION);
+    }
+
+    /// @dev The next UTC midnight at or after `timestamp`.
+    function _endOfDay(uint256 timestamp) internal pure returns (uint256) {
+        return Math.ceilDiv(timestamp, 1 days) * 1 days;
     }
 
     /// @dev Release stops when the node or its provider was removed.

@@ -201,8 +201,8 @@ interface ISubscriptionEscrow {
     /// @dev Costs the same whatever the number of subscribers.
     function withdraw(bytes32 nodeId) external returns (uint256 amount);
 
-    /// @notice Release the funds of subscriptions that ended on past days, at most `maxDays` days
-    /// with expiries at a time. Anyone may call it; `withdraw` does it as well.
+    /// @notice Release the funds of subscriptions that have ended, at most `maxDays` days with
+    /// expiries at a time. Anyone may call it; `withdraw` does it as well.
     function processExpiries(bytes32 nodeId, uint256 maxDays) external;
 
     // ------------------------------------------------------------------------------------------
@@ -259,7 +259,4 @@ interface ISubscriptionEscrow {
     /// @notice Whether purchases, extensions and renewals are paused.
     function paused() external view returns (bool);
 
-    /// @notice Release the funds of one subscription that has ended but whose day has not been
-    /// processed yet (e.g. one that ended on the day its node was removed). Anyone may call it.
-    function settle(bytes32 nodeId, address clientId) external;
 }

@@ -14,14 +14,15 @@ type TokenArg = Parameters<IgnitionModuleBuilder["contract"]>[1] extends readonl
  * Parameters (under the calling module's id):
  * - adminDelay: seconds a transfer of the admin role must wait (default 2 days).
  * - defaultProvider / defaultProviderPayout / defaultProviderName / defaultProviderURI:
- *   the provider clients trust out of the box (defaults to the deployer).
+ *   the provider clients trust out of the box (defaults to the deployer, paid to the deployer).
  * - curator: an extra curator account (the deployer, as admin, is a curator already).
  */
 export function addMailServerFutures(m: IgnitionModuleBuilder, token: TokenArg) {
   const deployer = m.getAccount(0);
   const adminDelay = m.getParameter<bigint>("adminDelay", 2n * 24n * 3600n);
   const defaultProvider = m.getParameter<string>("defaultProvider", deployer);
-  const defaultProviderPayout = m.getParameter<string>("defaultProviderPayout", defaultProvider);
+  // Ignition cannot default one parameter to another: give both when the provider is not the deployer.
+  const defaultProviderPayout = m.getParameter<string>("defaultProviderPayout", deployer);
   const defaultProviderName = m.getParameter<string>("defaultProviderName", "Status");
   const defaultProviderURI = m.getParameter<string>("defaultProviderURI", "https://status.app");
   const curator = m.getParameter<string>("curator", deployer);

@@ -294,7 +294,7 @@ contract SubscriptionEscrowTest is EscrowSetup {
                 refunds += got;
             } catch {
                 assertEq(st.refundableNow, 0, "a subscription that cannot be cancelled owes nothing");
-                try escrow.settle(node, clients[i]) {} catch {}
+                try escrow.processExpiries(node, type(uint256).max) {} catch {}
             }
         }
         ISubscriptionEscrow.NodeEarnings memory e = escrow.nodeEarnings(node);

@@ -1,0 +1,220 @@
+/**
+ * Gas per operation on the in-process network, each next to the floor no implementation can
+ * beat, measured in the same run: 21,000 + calldata + the token transfer + the storage that
+ * must be written. For the escrow the floor is `GasFloor` (move the tokens, write one slot,
+ * emit one event); for the registry it is computed from the storage each call must write.
+ */
+import type { NetworkConnection } from "hardhat/types/network";
+import { Signature, Wallet, getBytes, type ContractTransactionResponse, type Signer } from "ethers";
+import { MAILSERVER_KIND, nodeIdFromPrivateKey, signNodeKeyProof } from "@status/mailserver-sdk";
+import { deployLocal } from "../deploy/local.js";
+
+export interface GasRow {
+  operation: string;
+  gas: number;
+  floor: number;
+  ratio: number;
+  target?: string;
+  met?: boolean;
+}
+
+const MONTH = 30n * 24n * 3600n;
+const PRICE = 10n ** 18n * 25n;
+const COLD_SLOAD = 2_100;
+const NEW_SLOT = 22_100;
+const UPDATE_SLOT = 5_000;
+
+/** Intrinsic gas of a transaction's calldata (EIP-2028 prices). */
+function calldataGas(data: string): number {
+  let gas = 0;
+  for (const byte of getBytes(data)) gas += byte === 0 ? 4 : 16;
+  return gas;
+}
+
+/** Slots a string occupies in storage: one, plus its data slots when longer than 31 bytes. */
+function stringSlots(value: string): number {
+  const length = new TextEncoder().encode(value).length;
+  return length < 32 ? 1 : 1 + Math.ceil(length / 32);
+}
+
+async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<{ gas: number; data: string }> {
+  const sent = await tx;
+  const receipt = await sent.wait();
+  if (receipt === null) throw new Error("no receipt");
+  return { gas: Number(receipt.gasUsed), data: sent.data };
+}
+
+function row(operation: string, gas: number, floor: number, target?: { max?: number; label: string }): GasRow {
+  const result: GasRow = { operation, gas, floor, ratio: Math.round((gas / floor) * 100) / 100 };
+  if (target !== undefined) {
+    result.target = target.label;
+    result.met = target.max === undefined ? undefined : gas <= target.max;
+  }
+  return result;
+}
+
+/** A deterministic ENR-sized record (the registry stores whatever the provider registers). */
+function enrLikeRecord(i: number): string {
+  return `enr:-${"Iu4QJ".repeat(30)}${i.toString(36).padStart(6, "0")}`;
+}
+
+export async function measureGas(connection: NetworkConnection): Promise<GasRow[]> {
+  const { ethers, networkHelpers } = connection;
+  const [admin, providerAccount, alice, bob, carol, keeper] = await ethers.getSigners();
+  const { addresses, chainId } = await deployLocal(connection);
+  const registry = await ethers.getContractAt("MailServerRegistry", addresses.registry);
+  const snt = await ethers.getContractAt("SNTLikeToken", addresses.token);
+
+  const testToken = await ethers.deployContract("TestToken");
+  const escrow = await ethers.deployContract("SubscriptionEscrow", [addresses.registry, await testToken.getAddress()]);
+  const permitToken = await ethers.deployContract("PermitToken");
+  const permitEscrow = await ethers.deployContract("SubscriptionEscrow", [addresses.registry, await permitToken.getAddress()]);
+  const floor = await ethers.deployContract("GasFloor", [await testToken.getAddress()]);
+
+  const rows: GasRow[] = [];
+
+  // ---- registry --------------------------------------------------------------------------
+  const name = "Bench Provider";
+  const uri = "https://bench.example/provider.json";
+  const applied = await gasOf(registry.connect(providerAccount).applyAsProvider(name, uri, providerAccount.address));
+  // status+payout slot, the provider-list entry and its length, name and URI.
+  rows.push(row("registry: apply as provider", applied.gas,
+    21_000 + calldataGas(applied.data) + NEW_SLOT * (1 + stringSlots(name) + stringSlots(uri))));
+
+  const approved = await gasOf(registry.connect(admin).approveProvider(providerAccount.address));
+  rows.push(row("registry: approve provider", approved.gas, 21_000 + calldataGas(approved.data) + COLD_SLOAD + UPDATE_SLOT));
+
+  const now = async () => BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
+  const addNode = async (signer: Signer, key: string, record: string, price: bigint) => {
+    const deadline = (await now()) + 3600n;
+    const nodeId = nodeIdFromPrivateKey(key);
+    const proof = await signNodeKeyProof({
+      nodeKey: key, registry: addresses.registry, chainId, provider: await signer.getAddress(), kind: MAILSERVER_KIND, deadline,
+    });
+    const result = await gasOf(registry.connect(signer).addNode(nodeId, MAILSERVER_KIND, record, price, deadline, proof));
+    return { nodeId, ...result };
+  };
+
+  const firstRecord = enrLikeRecord(0);
+  const first = await addNode(providerAccount, Wallet.createRandom().privateKey, firstRecord, PRICE);
+  // node slots (provider+price, kind, status) + record + list entries; ecrecover costs 3,000.
+  rows.push(row("registry: add node (with node-key proof)", first.gas,
+    21_000 + calldataGas(first.data) + 3_000 + NEW_SLOT * (3 + stringSlots(firstRecord))));
+
+  const newRecord = enrLikeRecord(1);
+  const updated = await gasOf(registry.connect(providerAccount).updateNodeRecord(first.nodeId, newRecord));
+  rows.push(row("registry: update record", updated.gas,
+    21_000 + calldataGas(updated.data) + UPDATE_SLOT * stringSlots(newRecord)));
+
+  const nodeIds = [first.nodeId];
+  for (let i = 1; i < 100; i++) {
+    nodeIds.push((await addNode(providerAccount, Wallet.createRandom().privateKey, enrLikeRecord(i + 1), PRICE)).nodeId);
+  }
+  const batchData = registry.interface.encodeFunctionData("areTrusted", [nodeIds]);
+  const batchGas = Number(await ethers.provider.estimateGas({ to: addresses.registry, data: batchData }));
+  // One cold slot per node, plus the provider's and the kind's.
+  rows.push(row("registry: batched trust check, 100 nodes (view)", batchGas,
+    21_000 + calldataGas(batchData) + COLD_SLOAD * (100 + 2)));
+
+  // ---- escrow ----------------------------------------------------------------------------
+  const nodeId = first.nodeId;
+  const big = PRICE * 1_000_000n;
+  for (const account of [alice, bob, carol]) {
+    await (await testToken.mint(account.address, big)).wait();
+    await (await permitToken.mint(account.address, big)).wait();
+    await (await snt.generateTokens(account.address, big)).wait();
+  }
+
+  // Warm-up purchase by someone else, so the measured ones pay for a new subscriber and not
+  // for the node's first sale (which writes the node's sums once).
+  await (await testToken.connect(carol).approve(await escrow.getAddress(), big)).wait();
+  await (await escrow.connect(carol).subscribe(nodeId, carol.address, 1, PRICE)).wait();
+  await (await testToken.connect(carol).approve(await floor.getAddress(), big)).wait();
+  await (await floor.connect(carol).subscribe(PRICE)).wait();
+
+  await (await testToken.connect(alice).approve(await floor.getAddress(), big)).wait();
+  const floorSubscribe = (await gasOf(floor.connect(alice).subscribe(PRICE * 2n))).gas;
+  const floorExtend = (await gasOf(floor.connect(alice).extend(PRICE))).gas;
+  const floorRefund = (await gasOf(floor.connect(alice).refund())).gas;
+
+  // A new subscriber whose expiry day already has a bucket (someone bought the same months
+  // the same day: the common case on a busy node), and one who opens a new expiry day.
+  await (await testToken.connect(alice).approve(await escrow.getAddress(), PRICE * 2n)).wait();
+  const subscribed = await gasOf(escrow.connect(alice).subscribe(nodeId, alice.address, 1, PRICE));
+  rows.push(row("escrow: subscribe, approve path (approve not counted)", subscribed.gas, floorSubscribe,
+    { max: 110_000, label: "<= 110,000" }));
+  await (await escrow.connect(alice).cancel(nodeId, alice.address)).wait();
+  const newDay = await gasOf(escrow.connect(alice).subscribe(nodeId, alice.address, 2, PRICE));
+  rows.push(row("escrow: subscribe, approve path, first expiry of its day", newDay.gas, floorSubscribe,
+    { max: 110_000, label: "<= 110,000" }));
+
+  // approveAndCall: the approval is part of the one transaction, so its floor includes one.
+  const approveMarginal = (await gasOf(snt.connect(bob).approve(await floor.getAddress(), 1n))).gas - 21_000;
+  await (await snt.connect(carol).approveAndCall(addresses.escrow,
+    PRICE, ethers.AbiCoder.defaultAbiCoder().encode(["uint8", "bytes32", "address", "uint256", "uint256"], [0, nodeId, carol.address, 1, PRICE]))).wait();
+  const aacData = ethers.AbiCoder.defaultAbiCoder().encode(
+    ["uint8", "bytes32", "address", "uint256", "uint256"], [0, nodeId, bob.address, 2, PRICE]);
+  const aac = await gasOf(snt.connect(bob).approveAndCall(addresses.escrow, PRICE * 2n, aacData));
+  rows.push(row("escrow: subscribe, SNT approveAndCall (one tx)", aac.gas, floorSubscribe + approveMarginal));
+
+  // permit: the signature check and the nonce are part of the transaction too.
+  const permitEscrowAddress = await permitEscrow.getAddress();
+  await (await permitToken.connect(carol).approve(permitEscrowAddress, big)).wait();
+  await (await permitEscrow.connect(carol).subscribe(nodeId, carol.address, 1, PRICE)).wait();
+  const permitDeadline = (await now()) + 3600n;
+  const permitSig = Signature.from(await alice.signTypedData(
+    { name: "Permit Token", version: "1", chainId, verifyingContract: await permitToken.getAddress() },
+    { Permit: [
+      { name: "owner", type: "address" }, { name: "spender", type: "address" }, { name: "value", type: "uint256" },
+      { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" },
+    ] },
+    { owner: alice.address, spender: permitEscrowAddress, value: PRICE * 2n, nonce: await permitToken.nonces(alice.address), deadline: permitDeadline },
+  ));
+  const permitted = await gasOf(permitEscrow.connect(alice).subscribeWithPermit(
+    nodeId, alice.address, 2, PRICE, permitDeadline, permitSig.v, permitSig.r, permitSig.s));
+  // ecrecover (3,000), the nonce (one slot update) and the allowance (one new slot, then cleared).
+  rows.push(row("escrow: subscribe, EIP-2612 permit (one tx)", permitted.gas, floorSubscribe + 3_000 + UPDATE_SLOT + NEW_SLOT));
+
+  await (await testToken.connect(alice).approve(await escrow.getAddress(), PRICE)).wait();
+  const extended = await gasOf(escrow.connect(alice).extend(nodeId, alice.address, 1, PRICE));
+  rows.push(row("escrow: extend", extended.gas, floorExtend, { max: 60_000, label: "<= 60,000" }));
+
+  await networkHelpers.time.increase(10n * 24n * 3600n);
+  const cancelled = await gasOf(escrow.connect(alice).cancel(nodeId, alice.address));
+  rows.push(row("escrow: cancel with refund", cancelled.gas, floorRefund));
+
+  // Renewal by a keeper in the window before expiry, paid from the owner's allowance.
+  await (await testToken.connect(bob).approve(await escrow.getAddress(), PRICE * 2n)).wait();
+  await (await escrow.connect(bob).subscribe(nodeId, bob.address, 1, PRICE)).wait();
+  await (await escrow.connect(bob).setAutoRenew(nodeId, bob.address, 1, PRICE)).wait();
+  await networkHelpers.time.increase(MONTH - 24n * 3600n);
+  const renewed = await gasOf(escrow.connect(keeper).renew(nodeId, bob.address));
+  rows.push(row("escrow: renew (by a keeper)", renewed.gas, floorExtend));
+
+  // Withdrawals with 1, 100 and 1,000 subscribers: one node each, same elapsed time. The payout
+  // account has been paid before, so no row pays for creating its token balance.
+  await networkHelpers.time.increase(24n * 3600n);
+  await (await escrow.connect(providerAccount).withdraw(nodeId)).wait();
+  const withdrawRows: GasRow[] = [];
+  for (const count of [1, 100, 1_000]) {
+    const key = Wallet.createRandom().privateKey;
+    const node = (await addNode(providerAccount, key, enrLikeRecord(10_000 + count), PRICE)).nodeId;
+    await (await testToken.connect(carol).approve(await escrow.getAddress(), PRICE * BigInt(count))).wait();
+    for (let i = 0; i < count; i++) {
+      const client = ethers.getAddress(`0x${(i + 1).toString(16).padStart(40, "0")}`);
+      await escrow.connect(carol).subscribe(node, client, 1, PRICE);
+    }
+    await networkHelpers.mine();
+    await networkHelpers.time.increase(7n * 24n * 3600n);
+    const withdrawn = await gasOf(escrow.connect(providerAccount).withdraw(node));
+    withdrawRows.push(row(`escrow: provider withdrawal, ${count.toLocaleString("en-US")} subscriber${count === 1 ? "" : "s"}`,
+      withdrawn.gas, floorRefund));
+  }
+  const base = withdrawRows[0].gas;
+  for (const r of withdrawRows) {
+    r.target = "same for 1/100/1,000 (±10%)";
+    r.met = Math.abs(r.gas - base) <= base * 0.1;
+  }
+  rows.push(...withdrawRows);
+  return rows;
+}

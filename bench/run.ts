@@ -1,0 +1,37 @@
+/**
+ * `npm run bench`: gas per operation and SDK throughput in one run, printed as one table and
+ * written to bench/results.json. A benchmark, not a test: nothing here fails on speed.
+ */
+import { network } from "hardhat";
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { measureGas, type GasRow } from "./gas.js";
+
+const fmt = (n: number) => n.toLocaleString("en-US");
+
+function gasTable(rows: GasRow[]): string {
+  const header = ["operation", "gas", "floor", "ratio", "target", "met"];
+  const body = rows.map((r) => [
+    r.operation, fmt(r.gas), fmt(r.floor), `${r.ratio.toFixed(2)}x`, r.target ?? "", r.met === undefined ? "" : r.met ? "yes" : "NO",
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i >= 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
+}
+
+async function main(): Promise<void> {
+  const connection = await network.create();
+  const gas = await measureGas(connection);
+  console.log("\nGas (in-process network, optimizer as shipped; floor = 21,000 + calldata + token transfer + required storage)\n");
+  console.log(gasTable(gas));
+
+  const results = { date: new Date().toISOString(), gas };
+  const file = path.join(import.meta.dirname, "results.json");
+  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nwritten to bench/results.json`);
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench failed: ${error instanceof Error ? error.stack : String(error)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,121 @@
+import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import { CuratorClient, SubscriptionClient } from "@status/mailserver-sdk";
+import { address, kindArg, printTx, runTask, taskContext, TaskInputError, type CommonArgs } from "./context.js";
+
+async function curator(args: CommonArgs, hre: HardhatRuntimeEnvironment): Promise<CuratorClient> {
+  const ctx = await taskContext(args, hre);
+  const client = new CuratorClient({ runner: ctx.signer, addresses: ctx.addresses });
+  const me = await ctx.signer.getAddress();
+  if (!(await client.isCurator(me))) throw new TaskInputError(`${me} is not a curator of this registry`);
+  return client;
+}
+
+/** Refuses an action on an unknown provider with a one-line message before sending anything. */
+async function knownProvider(client: CuratorClient, provider: string): Promise<string> {
+  const info = await client.getProvider(provider);
+  if (info === undefined) throw new TaskInputError(`unknown provider ${provider}`);
+  return provider;
+}
+
+export async function pending(args: CommonArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
+  await runTask(async () => {
+    const ctx = await taskContext(args, hre);
+    const client = new CuratorClient({ runner: ctx.signer, addresses: ctx.addresses });
+    const rows = [];
+    for (const account of await client.allProviders()) {
+      const info = await client.getProvider(account);
+      if (info?.status === "pending") rows.push(info);
+    }
+    if (rows.length === 0) {
+      console.log("no pending providers");
+      return;
+    }
+    console.log(`${rows.length} pending provider(s):`);
+    for (const p of rows) console.log(`  ${p.address}  ${p.name}  ${p.metadataURI}`);
+  });
+}
+
+export async function providers(args: CommonArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
+  await runTask(async () => {
+    const ctx = await taskContext(args, hre);
+    const client = new CuratorClient({ runner: ctx.signer, addresses: ctx.addresses });
+    const defaultProvider = await client.defaultProvider();
+    for (const account of await client.allProviders()) {
+      const p = await client.getProvider(account);
+      if (p === undefined) continue;
+      const mark = p.address === defaultProvider ? " (default)" : "";
+      console.log(`  ${p.address}  ${p.status.padEnd(9)}  ${String(p.nodeCount).padStart(3)} node(s)  ${p.name}${mark}`);
+    }
+  });
+}
+
+type ProviderArgs = CommonArgs & { provider: string; reason: string };
+
+export async function approve(args: ProviderArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
+  await runTask(async () => {
+    const checked = address(args.provider, "provider");
+    const client = await curator(args, hre);
+    const provider = await knownProvider(client, checked);
+    printTx(`approved provider ${provider}`, (await client.approveProvider(provider)).hash);
+  });
+}
+
+export async function suspend(args: ProviderArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
+  await runTask(async () => {
+    const checked = address(args.provider, "provider");
+    const client = await curator(args, hre);
+    const provider = await knownProvider(client, checked);
+    printTx(`suspended provider ${provider}`, (await client.suspendProvider(provider, args.reason)).hash);
+  });
+}
+
+export async function reinstate(args: ProviderArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
+  await runTask(async () => {
+    const checked = address(args.provider, "provider");
+    const client = await curator(args, hre);
+    const provider = await knownProvider(client, checked);
+    printTx(`reinstated provider ${provider}`, (await client.reinstateProvider(provider)).hash);
+  });
+}
+
+export async function remove(args: ProviderArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
+  await runTask(async () => {
+    const checked = address(args.provider, "provider");
+    const client = await curator(args, hre);
+    const provider = await knownProvider(client, checked);
+    printTx(`removed provider ${provider}`, (await client.removeProvider(provider, args.reason)).hash);
+  });
+}
+
+export async function kind(
+  args: CommonArgs & { kind: string; disable: boolean },
+  hre: HardhatRuntimeEnvironment,
+): Promise<void> {
+  await runTask(async () => {
+    const id = kindArg(args.kind);
+    const client = await curator(args, hre);
+    const enabled = !args.disable;
+    const result = await client.setKindEnabled(id, enabled);
+    printTx(`${enabled ? "enabled" : "disabled"} kind ${args.kind} (${id})`, result.hash);
+  });
+}
+
+export async function pause(args: CommonArgs & { unpause: boolean }, hre: HardhatRuntimeEnvironment): Promise<void> {
+  await runTask(async () => {
+    const ctx = await taskContext(args, hre);
+    if (ctx.addresses.escrow === undefined) throw new TaskInputError(`no escrow known on chain ${ctx.chainId}: pass --escrow`);
+    await curator(args, hre);
+    const escrow = new SubscriptionClient({ runner: ctx.signer, addresses: ctx.addresses });
+    const result = args.unpause ? await escrow.unpause() : await escrow.pause();
+    printTx(args.unpause ? "unpaused the escrow" : "paused the escrow (refunds and withdrawals keep working)", result.hash);
+  });
+}
+
+export async function grant(args: CommonArgs & { to: string; revoke: boolean }, hre: HardhatRuntimeEnvironment): Promise<void> {
+  await runTask(async () => {
+    const account = address(args.to, "account");
+    const client = await curator(args, hre);
+    const result = args.revoke ? await client.revokeCurator(account) : await client.grantCurator(account);
+    printTx(`${args.revoke ? "revoked the curator role from" : "granted the curator role to"} ${account}`, result.hash);
+  });
+}

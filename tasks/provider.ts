@@ -1,0 +1,157 @@
+import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import { readFile } from "node:fs/promises";
+import { formatUnits, isHexString, parseUnits } from "ethers";
+import {
+  ProviderClient,
+  SubscriptionClient,
+  SubscriptionIndex,
+  parseEnr,
+  resolveDeployment,
+} from "@status/mailserver-sdk";
+import { address, kindArg, nodeIdArg, printTx, runTask, taskContext, TaskInputError, type CommonArgs, type TaskContext } from "./context.js";
+
+const TOKEN_DECIMALS = 18;
+
+function price(value: string): bigint {
+  try {
+    const amount = parseUnits(value, TOKEN_DECIMALS);
+    if (amount < 0n) throw new Error("negative");
+    return amount;
+  } catch {
+    throw new TaskInputError(`--price must be a token amount such as 25 or 0.5 (got ${value})`);
+  }
+}
+
+const tokens = (amount: bigint) => `${formatUnits(amount, TOKEN_DECIMALS)} SNT`;
+
+function clients(ctx: TaskContext) {
+  const options = { runner: ctx.signer, addresses: ctx.addresses };
+  return { registry: new ProviderClient(options), escrow: new SubscriptionClient(options) };
+}
+
+async function requireEscrow(ctx: TaskContext): Promise<void> {
+  if (ctx.addresses.escrow === undefined) throw new TaskInputError(`no escrow known on chain ${ctx.chainId}: pass --escrow`);
+}
+
+export async function apply(
+  args: CommonArgs & { name: string; uri: string; payout: string },
+  hre: HardhatRuntimeEnvironment,
+): Promise<void> {
+  await runTask(async () => {
+    if (args.name.trim() === "") throw new TaskInputError("--name is required");
+    const ctx = await taskContext(args, hre);
+    const payout = args.payout === "" ? undefined : address(args.payout, "--payout");
+    const { registry } = clients(ctx);
+    const result = await registry.applyAsProvider({ name: args.name, metadataURI: args.uri, payout });
+    printTx(`applied as provider ${await ctx.signer.getAddress()} ("${args.name}"); pending until a curator approves`, result.hash);
+  });
+}
+
+/** A node key file holds the key as 0x-prefixed or bare hex (what `openssl rand -hex 32` or a node writes). */
+async function readNodeKey(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = (await readFile(file, "utf8")).trim();
+  } catch {
+    throw new TaskInputError(`cannot read node key file ${file}`);
+  }
+  const key = text.startsWith("0x") ? text : `0x${text}`;
+  if (!isHexString(key, 32)) throw new TaskInputError(`${file} does not hold a 32-byte hex private key`);
+  return key;
+}
+
+async function readEnr(value: string): Promise<string> {
+  const text = value.startsWith("enr:") ? value : await readFile(value, "utf8").then((t) => t.trim(), () => {
+    throw new TaskInputError(`--enr must be an ENR text (enr:...) or a file holding one: ${value}`);
+  });
+  parseEnr(text); // throws INVALID_ENR with the reason
+  return text;
+}
+
+export async function addNode(
+  args: CommonArgs & { enr: string; keyFile: string; price: string; kind: string },
+  hre: HardhatRuntimeEnvironment,
+): Promise<void> {
+  await runTask(async () => {
+    if (args.enr === "" || args.keyFile === "") throw new TaskInputError("--enr and --key-file are required");
+    const record = await readEnr(args.enr);
+    const nodeKey = await readNodeKey(args.keyFile);
+    const pricePerMonth = price(args.price);
+    const ctx = await taskContext(args, hre);
+    const { registry } = clients(ctx);
+    const result = await registry.addNode({ nodeKey, record, pricePerMonth, kind: kindArg(args.kind) });
+    printTx(`added node ${result.nodeId} at ${tokens(pricePerMonth)} per month`, result.hash);
+  });
+}
+
+export async function setPrice(
+  args: CommonArgs & { node: string; price: string },
+  hre: HardhatRuntimeEnvironment,
+): Promise<void> {
+  await runTask(async () => {
+    const nodeId = nodeIdArg(args.node);
+    const pricePerMonth = price(args.price);
+    const ctx = await taskContext(args, hre);
+    const { registry } = clients(ctx);
+    const result = await registry.setNodePrice(nodeId, pricePerMonth);
+    printTx(`set the price of ${nodeId} to ${tokens(pricePerMonth)} per month (existing subscriptions keep theirs)`, result.hash);
+  });
+}
+
+export async function nodes(args: CommonArgs & { provider: string }, hre: HardhatRuntimeEnvironment): Promise<void> {
+  await runTask(async () => {
+    const ctx = await taskContext(args, hre);
+    await requireEscrow(ctx);
+    const { registry, escrow } = clients(ctx);
+    const provider = args.provider === "" ? await ctx.signer.getAddress() : address(args.provider, "--provider");
+    const ids = await registry.allNodesByProvider(provider);
+    if (ids.length === 0) {
+      console.log(`provider ${provider} has no nodes`);
+      return;
+    }
+    const provider_ = ctx.signer.provider;
+    if (provider_ === null) throw new TaskInputError("the account has no provider");
+    const startBlock = resolveDeployment(ctx.chainId, ctx.addresses).startBlock ?? 0;
+    const index = new SubscriptionIndex({
+      provider: provider_,
+      escrow: ctx.addresses.escrow!,
+      chainId: ctx.chainId,
+      startBlock,
+      confirmations: 0,
+      nodeIds: ids,
+    });
+    await index.sync();
+    const now = BigInt((await provider_.getBlock("latest"))!.timestamp);
+    for (const nodeId of ids) {
+      const node = await registry.getNode(nodeId);
+      const earnings = await escrow.nodeEarnings(nodeId);
+      console.log(`node ${nodeId}  ${node?.status}  ${tokens(node?.pricePerMonth ?? 0n)}/month`);
+      console.log(`  earned ${tokens(earnings.earned)}, withdrawable ${tokens(earnings.withdrawable)}, held ${tokens(earnings.unreleased)}`);
+      const subscribers = index.entries().filter((e) => e.nodeId === nodeId.toLowerCase());
+      if (subscribers.length === 0) console.log("  no subscribers");
+      for (const s of subscribers) {
+        const state = s.expiresAt > now ? "active " : "expired";
+        console.log(`  ${state}  client ${s.clientId}  owner ${s.owner}  until ${new Date(Number(s.expiresAt) * 1000).toISOString()}`);
+      }
+    }
+  });
+}
+
+export async function withdraw(args: CommonArgs & { node: string }, hre: HardhatRuntimeEnvironment): Promise<void> {
+  await runTask(async () => {
+    const ctx = await taskContext(args, hre);
+    await requireEscrow(ctx);
+    const { registry, escrow } = clients(ctx);
+    const me = await ctx.signer.getAddress();
+    const ids = args.node === "" ? await escrow.soldNodes(me) : [nodeIdArg(args.node)];
+    let paid = 0;
+    for (const nodeId of ids) {
+      const { withdrawable } = await escrow.nodeEarnings(nodeId);
+      if (withdrawable === 0n) continue;
+      const result = await escrow.withdraw(nodeId);
+      printTx(`withdrew ${tokens(result.amount)} earned by ${nodeId} to ${result.payout ?? "the payout address"}`, result.hash);
+      paid++;
+    }
+    if (paid === 0) console.log(`nothing to withdraw for ${me}${(await registry.getProvider(me)) ? "" : " (not a provider)"}`);
+  });
+}
