@@ -12,8 +12,9 @@ export interface RecordedDeployment {
 
 const root = path.resolve(import.meta.dirname, "..");
 const SDK_FILE = path.join(root, "sdk", "src", "deployments.ts");
-const START = "/* deployments:start */";
-const END = "/* deployments:end */";
+const START = "// BEGIN DEPLOYMENTS";
+const END = "// END DEPLOYMENTS";
+const DECLARATION = "export const DEPLOYMENTS: Readonly<Record<string, Deployment>> = ";
 
 /** Where a chain's addresses live: the SDK for real chains, a local file for chain 31337. */
 export function deploymentFile(chainId: bigint): string {
@@ -32,14 +33,17 @@ export async function recordDeployment(chainId: bigint, deployment: RecordedDepl
     await writeFile(file, `${JSON.stringify(deployment, null, 2)}\n`);
     return file;
   }
+  // The table between the markers is a JSON object literal after its declaration.
   const source = await readFile(file, "utf8");
   const start = source.indexOf(START);
   const end = source.indexOf(END);
-  if (start < 0 || end < start) throw new Error(`${file} has no deployments markers`);
-  const table = JSON.parse(source.slice(start + START.length, end)) as Record<string, RecordedDeployment>;
+  const declared = source.indexOf(DECLARATION, start);
+  if (start < 0 || end < start || declared < 0 || declared > end) throw new Error(`${file} has no deployments table`);
+  const literal = source.slice(declared + DECLARATION.length, end).trim().replace(/;$/, "");
+  const table = JSON.parse(literal) as Record<string, RecordedDeployment>;
   table[chainId.toString()] = deployment;
-  const body = JSON.stringify(table, null, 2);
-  await writeFile(file, source.slice(0, start + START.length) + " " + body + " " + source.slice(end));
+  const body = `${DECLARATION}${JSON.stringify(table, null, 2)};\n`;
+  await writeFile(file, source.slice(0, declared) + body + source.slice(end));
   return file;
 }
 

@@ -7,7 +7,7 @@ import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 /// @notice Test ERC-20 that, once armed, calls a target during its next transfer (before moving
 /// balances) and bubbles up the target's revert, to test reentrancy guards.
 contract ReentrantToken is ERC20 {
-    address public target;
+    address public attackTarget;
     bytes public callData;
 
     event Reentered(address indexed target, bool success);
@@ -21,14 +21,14 @@ contract ReentrantToken is ERC20 {
 
     /// @notice Call `target_` with `callData_` during the next transfer, once.
     function arm(address target_, bytes calldata callData_) external {
-        target = target_;
+        attackTarget = target_;
         callData = callData_;
     }
 
     function _update(address from, address to, uint256 value) internal override {
-        address t = target;
+        address t = attackTarget;
         if (t != address(0) && from != address(0) && to != address(0)) {
-            target = address(0);
+            attackTarget = address(0);
             bytes memory data = callData;
             delete callData;
             // solhint-disable-next-line avoid-low-level-calls

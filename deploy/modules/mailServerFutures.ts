@@ -1,11 +1,9 @@
-import type { IgnitionModuleBuilder } from "@nomicfoundation/ignition-core";
+import type { ArgumentType, IgnitionModuleBuilder } from "@nomicfoundation/ignition-core";
 import { keccak256, toUtf8Bytes } from "ethers";
 
 /** keccak256("mailserver"): the node kind enabled at deployment. */
 export const MAILSERVER_KIND = keccak256(toUtf8Bytes("mailserver"));
 const CURATOR_ROLE = keccak256(toUtf8Bytes("CURATOR_ROLE"));
-
-type TokenArg = Parameters<IgnitionModuleBuilder["contract"]>[1] extends readonly (infer A)[] | undefined ? A : never;
 
 /**
  * The futures shared by every deployment: the registry, the escrow paid in `token`, the
@@ -17,15 +15,15 @@ type TokenArg = Parameters<IgnitionModuleBuilder["contract"]>[1] extends readonl
  *   the provider clients trust out of the box (defaults to the deployer, paid to the deployer).
  * - curator: an extra curator account (the deployer, as admin, is a curator already).
  */
-export function addMailServerFutures(m: IgnitionModuleBuilder, token: TokenArg) {
+export function addMailServerFutures(m: IgnitionModuleBuilder, token: ArgumentType) {
   const deployer = m.getAccount(0);
   const adminDelay = m.getParameter<bigint>("adminDelay", 2n * 24n * 3600n);
-  const defaultProvider = m.getParameter<string>("defaultProvider", deployer);
+  const defaultProvider = m.getParameter("defaultProvider", deployer);
   // Ignition cannot default one parameter to another: give both when the provider is not the deployer.
-  const defaultProviderPayout = m.getParameter<string>("defaultProviderPayout", deployer);
+  const defaultProviderPayout = m.getParameter("defaultProviderPayout", deployer);
   const defaultProviderName = m.getParameter<string>("defaultProviderName", "Status");
   const defaultProviderURI = m.getParameter<string>("defaultProviderURI", "https://status.app");
-  const curator = m.getParameter<string>("curator", deployer);
+  const curator = m.getParameter("curator", deployer);
 
   const registry = m.contract("MailServerRegistry", [adminDelay, deployer]);
   const escrow = m.contract("SubscriptionEscrow", [registry, token]);

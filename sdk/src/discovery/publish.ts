@@ -1,0 +1,175 @@
+// Server side: build the node's signed ENR and keep the registry's record in step with it.
+import { SignableENR, MAX_RECORD_SIZE } from "@chainsafe/enr";
+import { type Endpoint, endpointOf, parseEnr, type ParsedEnr, sameEndpoint } from "../enr.js";
+import { kindId } from "../nodeKey.js";
+import { MAILSERVER_KIND_NAME, SERVICE_KIND_ENR_KEY, encodeKinds } from "./kind.js";
+import { enrNodeId, invalidArgument, privateKeyBytes } from "./util.js";
+
+/** Longest record the registry accepts (`RecordTooLong`), in bytes of the record string. */
+export const MAX_REGISTRY_RECORD_LENGTH = 300;
+
+export interface BuildNodeEnrOptions {
+  /** The node key (secp256k1, 32 bytes, hex or bytes): the same key behind the node id. */
+  privateKey: string | Uint8Array;
+  /** IPv4 or IPv6 address announced in the ENR. */
+  ip: string;
+  /** discv5 UDP port. */
+  udp: number;
+  /** Optional TCP port (e.g. the mail server's libp2p / devp2p port). */
+  tcp?: number;
+  /** Service kind(s), names or 32-byte ids. Default `"mailserver"`; `[]` builds a plain ENR without the key. */
+  kind?: string | readonly string[];
+  /**
+   * ENR sequence number. Default 1. Bump it whenever the endpoint changes, so that peers and
+   * {@link recordSync} see the new record as newer.
+   */
+  seq?: bigint;
+}
+
+export interface NodeEnr {
+  /** ENR text (`enr:...`), what goes into the registry record and to boot lists. */
+  enr: string;
+  /** 0x-prefixed node id (keccak256 of the uncompressed public key) = the registry's node id. */
+  nodeId: string;
+  seq: bigint;
+  /** Kind ids announced under {@link SERVICE_KIND_ENR_KEY}. */
+  kinds: string[];
+  /** The signable record (holds the private key: keep it server side), for `Discv5.create`. */
+  signableEnr: SignableENR;
+}
+
+/** Builds and signs a node's ENR carrying its endpoint and the service-kind key. */
+export function buildNodeEnr(options: BuildNodeEnrOptions): NodeEnr {
+  const key = privateKeyBytes(options.privateKey);
+  const kinds = typeof options.kind === "string" ? [options.kind] : [...(options.kind ?? [MAILSERVER_KIND_NAME])];
+  checkPort("udp", options.udp);
+  if (options.tcp !== undefined) checkPort("tcp", options.tcp);
+
+  // The setters of SignableENR bump the sequence number, so assemble the key/values on a scratch
+  // record and sign them once with the requested sequence number.
+  const scratch = SignableENR.createV4(key);
+  const v6 = options.ip.includes(":");
+  if (v6) {
+    scratch.ip6 = options.ip;
+    scratch.udp6 = options.udp;
+    if (options.tcp !== undefined) scratch.tcp6 = options.tcp;
+  } else {
+    scratch.ip = options.ip;
+    scratch.udp = options.udp;
+    if (options.tcp !== undefined) scratch.tcp = options.tcp;
+  }
+  if (kinds.length > 0) scratch.set(SERVICE_KIND_ENR_KEY, encodeKinds(kinds));
+  const seq = options.seq ?? 1n;
+  if (seq < 1n) throw invalidArgument("ENR sequence number must be >= 1", { seq });
+  const signableEnr = new SignableENR(scratch.kvs as ReadonlyMap<string, Uint8Array>, seq, key);
+  const encoded = signableEnr.encode();
+  if (encoded.length > MAX_RECORD_SIZE) throw invalidArgument(`ENR is ${encoded.length} bytes, more than ${MAX_RECORD_SIZE}`, { size: encoded.length });
+  return {
+    enr: signableEnr.encodeTxt(),
+    nodeId: enrNodeId(signableEnr),
+    seq,
+    kinds: kinds.map(kindId).filter((k, i, a) => a.indexOf(k) === i),
+    signableEnr,
+  };
+}
+
+function checkPort(name: string, port: number): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalidArgument(`${name} port out of range: ${port}`, { [name]: port });
+}
+
+/** Why {@link recordSync} decided what it decided. */
+export type RecordSyncReason =
+  /** The registered record describes the same node, sequence number and endpoint. */
+  | "in-sync"
+  /** No record registered (register the node with `addNode` instead). */
+  | "not-registered"
+  /** The local ENR has a higher sequence number than the registered ENR. */
+  | "newer-seq"
+  /** Same sequence number (or a multiaddr/enode record), but the endpoint differs. */
+  | "endpoint-differs"
+  /** The registered ENR is newer than the local one: bump the local `seq` instead of writing. */
+  | "registered-newer"
+  /** The registered record names another node id / peer id. */
+  | "node-mismatch"
+  /** The registered record is not a valid ENR, multiaddr or enode URL. */
+  | "record-unparsable"
+  /** The local ENR text is longer than the registry accepts (cannot be written). */
+  | "record-too-long";
+
+export interface RecordSyncResult {
+  /** True when the registry's record should be replaced by `record`. */
+  needsUpdate: boolean;
+  reason: RecordSyncReason;
+  /** The record to write: the local ENR text. */
+  record: string;
+  nodeId: string;
+  localSeq: bigint;
+  localEndpoint: Endpoint;
+  /** Sequence number of the registered ENR (absent for a multiaddr/enode record). */
+  registeredSeq?: bigint;
+  registeredEndpoint?: Endpoint;
+  /** True when `update` was called and resolved. */
+  updated: boolean;
+}
+
+export interface RecordSyncOptions {
+  /** Called with the local ENR text when an update is needed, e.g. `registry.updateNodeRecord(nodeId, record)`. */
+  update?: (record: string) => unknown;
+}
+
+/**
+ * Compares the node's current ENR with the record registered on chain (ENR text, a multiaddr or
+ * an enode URL; pass `undefined`, `""` or a node view with an empty record when not registered)
+ * and says whether the on-chain record must be updated; calls `update(record)` when it must.
+ * Endpoints are compared with the same rule the verifier uses (`sameEndpoint` in enr.ts).
+ * Throws INVALID_ENR only when `enrText`, the local ENR, is invalid.
+ */
+export async function recordSync(
+  enrText: string,
+  registeredRecord: string | { record: string } | undefined | null,
+  options: RecordSyncOptions = {},
+): Promise<RecordSyncResult> {
+  const local = parseEnr(enrText);
+  const localEndpoint = endpointOf(local) ?? {};
+  const registered = (typeof registeredRecord === "string" ? registeredRecord : (registeredRecord?.record ?? "")).trim();
+  const base = { record: local.enr, nodeId: local.nodeId, localSeq: local.seq, localEndpoint, updated: false };
+
+  const decide = async (needsUpdate: boolean, reason: RecordSyncReason, extra: Partial<RecordSyncResult> = {}) => {
+    const result: RecordSyncResult = { ...base, ...extra, needsUpdate, reason };
+    if (needsUpdate && options.update) {
+      await options.update(local.enr);
+      result.updated = true;
+    }
+    return result;
+  };
+
+  if (new TextEncoder().encode(local.enr).length > MAX_REGISTRY_RECORD_LENGTH) return decide(false, "record-too-long");
+  if (registered === "") return decide(false, "not-registered");
+
+  if (registered.startsWith("enr:")) {
+    let reg: ParsedEnr;
+    try {
+      reg = parseEnr(registered);
+    } catch {
+      return decide(true, "record-unparsable");
+    }
+    const extra = { registeredSeq: reg.seq, registeredEndpoint: endpointOf(reg) ?? {} };
+    if (reg.nodeId !== local.nodeId) return decide(true, "node-mismatch", extra);
+    if (local.seq > reg.seq) return decide(true, "newer-seq", extra);
+    if (local.seq < reg.seq) return decide(false, "registered-newer", extra);
+    if (!sameEndpoint(localEndpoint, extra.registeredEndpoint)) return decide(true, "endpoint-differs", extra);
+    return decide(false, "in-sync", extra);
+  }
+
+  const registeredEndpoint = endpointOf(registered);
+  if (registeredEndpoint === undefined) return decide(true, "record-unparsable");
+  const extra = { registeredEndpoint };
+  if (
+    (registeredEndpoint.nodeId !== undefined && registeredEndpoint.nodeId !== local.nodeId) ||
+    (registeredEndpoint.peerId !== undefined && registeredEndpoint.peerId !== local.peerId)
+  ) {
+    return decide(true, "node-mismatch", extra);
+  }
+  if (!sameEndpoint(localEndpoint, registeredEndpoint)) return decide(true, "endpoint-differs", extra);
+  return decide(false, "in-sync", extra);
+}

@@ -1,0 +1,151 @@
+import type { BytesLike } from "ethers";
+import { parseEnr } from "./enr.js";
+import { MailserverSdkError } from "./errors.js";
+import { kindId, MAILSERVER_KIND, nodeIdFromPrivateKey, normalizeNodeId, signNodeKeyProof, type NodeId } from "./nodeKey.js";
+import { RegistryClient } from "./registry.js";
+import { sendAndWait, type WriteResult } from "./tx.js";
+import { checkAddress, checkUint } from "./util.js";
+
+export interface ApplyParams {
+  name: string;
+  metadataURI?: string;
+  /** Defaults to the signer's address. */
+  payout?: string;
+}
+
+interface AddNodeCommon {
+  /** ENR text (checked against the node id) or a multiaddr. */
+  record: string;
+  /** Price of 30 days in token units (0 = free). */
+  pricePerMonth: bigint | number;
+  /** bytes32 kind id or name (default: mail server). */
+  kind?: string;
+}
+
+/** Add a node by its private key: the SDK signs the proof. */
+export interface AddNodeWithKey extends AddNodeCommon {
+  nodeKey: BytesLike;
+  /** Seconds the proof stays valid, counted from the latest block (default 3600). */
+  proofTtlSeconds?: number;
+}
+
+/** Add a node with a proof signed elsewhere (the node key never leaves the node). */
+export interface AddNodeWithProof extends AddNodeCommon {
+  nodeId: string;
+  proof: string;
+  deadline: bigint | number;
+}
+
+export type AddNodeParams = AddNodeWithKey | AddNodeWithProof;
+
+/** Provider-side writes: apply, register and manage nodes, payout. Needs a Signer runner. */
+export class ProviderClient extends RegistryClient {
+  /** Apply to become a provider; pending until a curator approves. */
+  async applyAsProvider(params: ApplyParams): Promise<WriteResult> {
+    this.ctx.signer("applyAsProvider");
+    const payout = params.payout === undefined ? await this.ctx.signerAddress("applyAsProvider") : checkAddress(params.payout, "payout");
+    const registry = await this.contract();
+    return sendAndWait("applyAsProvider", () => registry.applyAsProvider(params.name, params.metadataURI ?? "", payout));
+  }
+
+  /**
+   * Register a node. With `nodeKey` the SDK signs the node-key proof (deadline from the latest
+   * block, so it works on chains whose clock differs from this machine's).
+   */
+  async addNode(params: AddNodeParams): Promise<WriteResult & { nodeId: NodeId }> {
+    const providerAddress = await this.ctx.signerAddress("addNode");
+    const kind = kindId(params.kind ?? MAILSERVER_KIND);
+    const price = checkUint(params.pricePerMonth, "pricePerMonth");
+    let nodeId: NodeId;
+    let proof: string;
+    let deadline: bigint;
+    if ("nodeKey" in params) {
+      nodeId = nodeIdFromPrivateKey(params.nodeKey);
+      deadline = (await this.latestTimestamp()) + BigInt(params.proofTtlSeconds ?? 3600);
+      const { chainId } = await this.ctx.info();
+      proof = await signNodeKeyProof({
+        nodeKey: params.nodeKey,
+        registry: await this.address(),
+        chainId,
+        provider: providerAddress,
+        nodeId,
+        kind,
+        deadline,
+      });
+    } else {
+      nodeId = normalizeNodeId(params.nodeId);
+      proof = params.proof;
+      deadline = checkUint(params.deadline, "deadline");
+    }
+    checkRecord(params.record, nodeId);
+    const registry = await this.contract();
+    const result = await sendAndWait("addNode", () => registry.addNode(nodeId, kind, params.record, price, deadline, proof));
+    return { ...result, nodeId };
+  }
+
+  /** Replace a node's endpoint record. */
+  async updateNodeRecord(nodeId: string, record: string): Promise<WriteResult> {
+    this.ctx.signer("updateNodeRecord");
+    const id = normalizeNodeId(nodeId);
+    checkRecord(record, id);
+    const registry = await this.contract();
+    return sendAndWait("updateNodeRecord", () => registry.updateNodeRecord(id, record));
+  }
+
+  /** Change a node's monthly price (existing subscriptions keep theirs). */
+  async setNodePrice(nodeId: string, pricePerMonth: bigint | number): Promise<WriteResult> {
+    this.ctx.signer("setNodePrice");
+    const id = normalizeNodeId(nodeId);
+    const price = checkUint(pricePerMonth, "pricePerMonth");
+    const registry = await this.contract();
+    return sendAndWait("setNodePrice", () => registry.setNodePrice(id, price));
+  }
+
+  /** Deactivate or reactivate a node. */
+  async setNodeActive(nodeId: string, active: boolean): Promise<WriteResult> {
+    this.ctx.signer("setNodeActive");
+    const id = normalizeNodeId(nodeId);
+    const registry = await this.contract();
+    return sendAndWait("setNodeActive", () => registry.setNodeActive(id, active));
+  }
+
+  /** Remove a node for good (its id stays taken). */
+  async removeNode(nodeId: string): Promise<WriteResult> {
+    this.ctx.signer("removeNode");
+    const id = normalizeNodeId(nodeId);
+    const registry = await this.contract();
+    return sendAndWait("removeNode", () => registry.removeNode(id));
+  }
+
+  /** Change where earnings are paid. */
+  async setPayout(payout: string): Promise<WriteResult> {
+    this.ctx.signer("setPayout");
+    const address = checkAddress(payout, "payout");
+    const registry = await this.contract();
+    return sendAndWait("setPayout", () => registry.setPayout(address));
+  }
+
+  /** Change the provider's name and metadata URI. */
+  async setMetadata(name: string, metadataURI = ""): Promise<WriteResult> {
+    this.ctx.signer("setMetadata");
+    const registry = await this.contract();
+    return sendAndWait("setProviderMetadata", () => registry.setProviderMetadata(name, metadataURI));
+  }
+
+  private async latestTimestamp(): Promise<bigint> {
+    const block = await this.ctx.read("latest block", () => this.ctx.provider.getBlock("latest"));
+    if (block === null) throw new MailserverSdkError("RPC_UNAVAILABLE", "the provider returned no latest block");
+    return BigInt(block.timestamp);
+  }
+}
+
+/** An ENR record must be valid and belong to the node; other formats are left to the registry. */
+function checkRecord(record: string, nodeId: NodeId): void {
+  if (!record.trim().startsWith("enr:")) return;
+  const parsed = parseEnr(record);
+  if (parsed.nodeId !== nodeId) {
+    throw new MailserverSdkError("INVALID_ARGUMENT", "the ENR record belongs to another node", {
+      details: { nodeId, enrNodeId: parsed.nodeId },
+    });
+  }
+}

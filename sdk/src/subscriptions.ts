@@ -1,0 +1,641 @@
+import { AbiCoder, Signature, ZeroAddress, type Contract, type ContractTransactionResponse, type Interface, type Signer } from "ethers";
+import { ChainContext, type ClientOptions } from "./chain.js";
+import { requireAddress } from "./deployments.js";
+import { MailserverSdkError, type ErrorCode } from "./errors.js";
+import { normalizeNodeId, type NodeId } from "./nodeKey.js";
+import { detectTokenSupport, PERMIT_TYPES, readPermitDomain, tokenContract, type PaymentPath, type TokenSupport } from "./token.js";
+import { eventsOf, sendAndWait, type WriteResult } from "./tx.js";
+import { checkAddress, checkUint } from "./util.js";
+import type { TrustPolicy } from "./verify.js";
+import type { ISubscriptionEscrow } from "./typechain/interfaces/ISubscriptionEscrow.js";
+import { ISubscriptionEscrow__factory } from "./typechain/factories/interfaces/ISubscriptionEscrow__factory.js";
+import { IMailServerRegistry__factory } from "./typechain/factories/interfaces/IMailServerRegistry__factory.js";
+
+export interface Quote {
+  nodeId: NodeId;
+  trusted: boolean;
+  provider: string;
+  pricePerMonth: bigint;
+  months: bigint;
+  total: bigint;
+  /** Expiry of a new subscription bought now. */
+  expiresAt: Date;
+  expiresAtSeconds: bigint;
+  cancellationFeeBps: bigint;
+}
+
+export interface SubscriptionState {
+  active: boolean;
+  /** Undefined when there is no subscription. */
+  owner: string | undefined;
+  /** Epoch (1970) when there is no subscription. */
+  expiresAt: Date;
+  expiresAtSeconds: bigint;
+  /** Whole 30-day months left, a started month counted. */
+  monthsLeft: bigint;
+  /** What cancelling now pays back, after the fee. */
+  refundableNow: bigint;
+  /** The cancellation fee cancelling now would cost. */
+  fee: bigint;
+}
+
+export interface StoredSubscription {
+  owner: string;
+  start: bigint;
+  expiresAt: bigint;
+  cancellationFeeBps: bigint;
+  paid: bigint;
+  renewMonths: bigint;
+  renewMaxPricePerMonth: bigint;
+}
+
+export interface Earnings {
+  unreleased: bigint;
+  earned: bigint;
+  withdrawn: bigint;
+  withdrawable: bigint;
+}
+
+export type RenewalBlocker =
+  | "none"
+  | "no-subscription"
+  | "not-opted-in"
+  | "outside-window"
+  | "node-not-trusted"
+  | "price-above-maximum"
+  | "insufficient-allowance"
+  | "insufficient-balance"
+  | "paused";
+
+const RENEWAL_BLOCKERS: readonly RenewalBlocker[] = [
+  "none",
+  "no-subscription",
+  "not-opted-in",
+  "outside-window",
+  "node-not-trusted",
+  "price-above-maximum",
+  "insufficient-allowance",
+  "insufficient-balance",
+  "paused",
+];
+
+/** The SDK code a renewal blocker is reported with by `renew`. */
+const BLOCKER_CODES: Record<RenewalBlocker, ErrorCode> = {
+  none: "CONTRACT_ERROR",
+  "no-subscription": "NO_SUBSCRIPTION",
+  "not-opted-in": "RENEWAL_NOT_POSSIBLE",
+  "outside-window": "RENEWAL_NOT_POSSIBLE",
+  "node-not-trusted": "UNTRUSTED_NODE",
+  "price-above-maximum": "PRICE_ABOVE_MAXIMUM",
+  "insufficient-allowance": "INSUFFICIENT_ALLOWANCE",
+  "insufficient-balance": "INSUFFICIENT_BALANCE",
+  paused: "ENFORCED_PAUSE",
+};
+
+export interface RenewalCheck {
+  renewable: boolean;
+  reason: RenewalBlocker;
+}
+
+export interface PurchaseParams {
+  nodeId: string;
+  /** The client key's address the subscription serves (default: the signer's address). */
+  clientId?: string;
+  months: bigint | number;
+  /** Highest accepted monthly price (default: the quoted price, so a raise between quote and purchase reverts). */
+  maxPricePerMonth?: bigint | number;
+  /** Force a payment path; "auto" (default) picks the best the token supports. */
+  path?: PaymentPath | "auto";
+  /** Also require the node's provider to be trusted by this policy. */
+  policy?: TrustPolicy;
+}
+
+export interface PurchaseResult extends WriteResult {
+  /** "free" when the price is 0 and no token moves. */
+  path: PaymentPath | "free";
+  amount: bigint;
+  pricePerMonth: bigint;
+  expiresAt: Date;
+  expiresAtSeconds: bigint;
+  /** Hashes of the approval transactions sent before the purchase (approve path). */
+  approvals: string[];
+}
+
+const enum Action {
+  Subscribe = 0,
+  Extend = 1,
+}
+
+const secondsToDate = (seconds: bigint) => new Date(Number(seconds) * 1000);
+
+/**
+ * Buy, extend, manage and read subscriptions; provider earnings and curator pause. Reads work
+ * with a Provider, writes need a Signer.
+ */
+export class SubscriptionClient {
+  protected readonly ctx: ChainContext;
+  #escrow: Promise<ISubscriptionEscrow> | undefined;
+  #token: Promise<Contract> | undefined;
+  #support: Promise<TokenSupport> | undefined;
+
+  constructor(options: ClientOptions) {
+    this.ctx = new ChainContext(options);
+  }
+
+  async chainId(): Promise<bigint> {
+    return (await this.ctx.info()).chainId;
+  }
+
+  async escrowAddress(): Promise<string> {
+    const { chainId, deployment } = await this.ctx.info();
+    return requireAddress(deployment, "escrow", chainId);
+  }
+
+  /** The payment token: the configured address, else what the escrow says. */
+  async tokenAddress(): Promise<string> {
+    const { deployment } = await this.ctx.info();
+    if (deployment.token !== undefined) return deployment.token;
+    const escrow = await this.escrow();
+    return this.ctx.read("token", () => escrow.token());
+  }
+
+  protected escrow(): Promise<ISubscriptionEscrow> {
+    if (this.#escrow === undefined) {
+      const pending = this.escrowAddress().then((address) => ISubscriptionEscrow__factory.connect(address, this.ctx.runner));
+      this.#escrow = pending;
+      pending.catch(() => {
+        if (this.#escrow === pending) this.#escrow = undefined;
+      });
+    }
+    return this.#escrow;
+  }
+
+  protected token(): Promise<Contract> {
+    if (this.#token === undefined) {
+      const pending = this.tokenAddress().then((address) => tokenContract(address, this.ctx.runner));
+      this.#token = pending;
+      pending.catch(() => {
+        if (this.#token === pending) this.#token = undefined;
+      });
+    }
+    return this.#token;
+  }
+
+  protected async read<T>(label: string, call: (escrow: ISubscriptionEscrow) => Promise<T>): Promise<T> {
+    const escrow = await this.escrow();
+    return this.ctx.read(label, () => call(escrow));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reads
+  // -------------------------------------------------------------------------------------------
+
+  /** Price of `months` of a node bought now. */
+  async quote(nodeId: string, months: bigint | number): Promise<Quote> {
+    const id = normalizeNodeId(nodeId);
+    const m = checkUint(months, "months");
+    const q = await this.read("quote", (e) => e.quote(id, m));
+    return {
+      nodeId: id,
+      trusted: q.trusted,
+      provider: q.provider,
+      pricePerMonth: q.pricePerMonth,
+      months: q.months,
+      total: q.total,
+      expiresAt: secondsToDate(q.expiresAt),
+      expiresAtSeconds: q.expiresAt,
+      cancellationFeeBps: q.cancellationFeeBps,
+    };
+  }
+
+  /** Whether it is active, when it ends, months left, what cancelling pays back now. */
+  async status(nodeId: string, clientId: string): Promise<SubscriptionState> {
+    const id = normalizeNodeId(nodeId);
+    const client = checkAddress(clientId, "clientId");
+    const s = await this.read("status", (e) => e.status(id, client));
+    return {
+      active: s.active,
+      owner: s.owner === ZeroAddress ? undefined : s.owner,
+      expiresAt: secondsToDate(s.expiresAt),
+      expiresAtSeconds: s.expiresAt,
+      monthsLeft: s.monthsLeft,
+      refundableNow: s.refundableNow,
+      fee: s.cancellationFeeNow,
+    };
+  }
+
+  /** The stored subscription, or undefined when there is none. */
+  async getSubscription(nodeId: string, clientId: string): Promise<StoredSubscription | undefined> {
+    const id = normalizeNodeId(nodeId);
+    const client = checkAddress(clientId, "clientId");
+    const s = await this.read("getSubscription", (e) => e.getSubscription(id, client));
+    if (s.owner === ZeroAddress) return undefined;
+    return {
+      owner: s.owner,
+      start: s.start,
+      expiresAt: s.expiresAt,
+      cancellationFeeBps: s.cancellationFeeBps,
+      paid: s.paid,
+      renewMonths: s.renewMonths,
+      renewMaxPricePerMonth: s.renewMaxPricePerMonth,
+    };
+  }
+
+  /** Expiry seconds for many (node, client) pairs in one call (0 when none). */
+  async expiries(pairs: readonly { nodeId: string; clientId: string }[]): Promise<bigint[]> {
+    if (pairs.length === 0) return [];
+    const nodeIds = pairs.map((p) => normalizeNodeId(p.nodeId));
+    const clientIds = pairs.map((p) => checkAddress(p.clientId, "clientId"));
+    const result = await this.read("expiries", (e) => e.expiries(nodeIds, clientIds));
+    return [...result];
+  }
+
+  /** Whether `renew` would go through now, and why not. */
+  async renewalCheck(nodeId: string, clientId: string): Promise<RenewalCheck> {
+    const id = normalizeNodeId(nodeId);
+    const client = checkAddress(clientId, "clientId");
+    const raw = await this.read("renewalCheck", (e) => e.renewalCheck(id, client));
+    const reason = RENEWAL_BLOCKERS[Number(raw)];
+    if (reason === undefined) {
+      throw new MailserverSdkError("CONTRACT_ERROR", `unknown renewal blocker ${raw}`, { details: { value: raw } });
+    }
+    return { renewable: reason === "none", reason };
+  }
+
+  async nodeEarnings(nodeId: string): Promise<Earnings> {
+    const id = normalizeNodeId(nodeId);
+    return toEarnings(await this.read("nodeEarnings", (e) => e.nodeEarnings(id)));
+  }
+
+  async providerEarnings(provider: string): Promise<Earnings> {
+    const address = checkAddress(provider, "provider");
+    return toEarnings(await this.read("providerEarnings", (e) => e.providerEarnings(address)));
+  }
+
+  /** Node ids of a provider that ever sold a subscription here (where its earnings are). */
+  async soldNodes(provider: string): Promise<string[]> {
+    const address = checkAddress(provider, "provider");
+    return this.read("soldNodes", (e) => e.soldNodes(address));
+  }
+
+  async cancellationFeeBps(provider: string): Promise<bigint> {
+    const address = checkAddress(provider, "provider");
+    return this.read("cancellationFeeBps", (e) => e.cancellationFeeBps(address));
+  }
+
+  async paused(): Promise<boolean> {
+    return this.read("paused", (e) => e.paused());
+  }
+
+  async balanceOf(account: string): Promise<bigint> {
+    const address = checkAddress(account, "account");
+    const token = await this.token();
+    return this.ctx.read("balanceOf", () => token.getFunction("balanceOf")(address));
+  }
+
+  /** The account's allowance to the escrow. */
+  async allowance(owner: string): Promise<bigint> {
+    const address = checkAddress(owner, "owner");
+    const [token, escrow] = await Promise.all([this.token(), this.escrowAddress()]);
+    return this.ctx.read("allowance", () => token.getFunction("allowance")(address, escrow));
+  }
+
+  /** What the payment token supports, from its bytecode (read once). */
+  tokenSupport(): Promise<TokenSupport> {
+    if (this.#support === undefined) {
+      const pending = this.tokenAddress().then((token) => this.ctx.read("token code", () => detectTokenSupport(this.ctx.provider, token)));
+      this.#support = pending;
+      pending.catch(() => {
+        if (this.#support === pending) this.#support = undefined;
+      });
+    }
+    return this.#support;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Buying
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Buy a subscription. Checks trust, price and balance before sending anything, then pays by
+   * `approveAndCall` (one transaction) when the token has it, else by EIP-2612 permit (one
+   * transaction), else approve + subscribe. Allowances are set to exactly the total, reset to
+   * zero first when a stale one exists (MiniMe refuses non-zero to non-zero changes).
+   */
+  async subscribe(params: PurchaseParams): Promise<PurchaseResult> {
+    return this.#purchase(Action.Subscribe, params);
+  }
+
+  /** Add months at the node's current price, at any time (owner only). No permit path on chain. */
+  async extend(params: PurchaseParams): Promise<PurchaseResult> {
+    return this.#purchase(Action.Extend, params);
+  }
+
+  async #purchase(action: Action, params: PurchaseParams): Promise<PurchaseResult> {
+    const label = action === Action.Subscribe ? "subscribe" : "extend";
+    const signer = this.ctx.signer(label);
+    const payer = await this.ctx.signerAddress(label);
+    const nodeId = normalizeNodeId(params.nodeId);
+    const clientId = params.clientId === undefined ? payer : checkAddress(params.clientId, "clientId");
+    const months = checkUint(params.months, "months");
+    const escrow = await this.escrow();
+    const escrowAddress = await this.escrowAddress();
+
+    const quote = await this.quote(nodeId, months);
+    if (quote.provider === ZeroAddress) {
+      throw new MailserverSdkError("UNKNOWN_NODE", `node ${nodeId} is not registered`, { details: { nodeId } });
+    }
+    if (!quote.trusted) {
+      throw new MailserverSdkError("UNTRUSTED_NODE", `node ${nodeId} is not trusted by the registry`, { details: { nodeId } });
+    }
+    if (params.policy !== undefined) await this.#checkPolicy(params.policy, nodeId, quote.provider);
+    const maxPrice = params.maxPricePerMonth === undefined ? quote.pricePerMonth : checkUint(params.maxPricePerMonth, "maxPricePerMonth");
+    if (quote.pricePerMonth > maxPrice) {
+      throw new MailserverSdkError("PRICE_ABOVE_MAXIMUM", `price ${quote.pricePerMonth} is above the maximum ${maxPrice}`, {
+        details: { nodeId, pricePerMonth: quote.pricePerMonth, maxPricePerMonth: maxPrice },
+      });
+    }
+    await this.#checkSubscriptionState(action, nodeId, clientId, payer);
+    // Checked here so that no approval is sent for a purchase that cannot happen.
+    if (await this.paused()) {
+      throw new MailserverSdkError("ENFORCED_PAUSE", "the escrow is paused: purchases and extensions are stopped", { details: { nodeId } });
+    }
+
+    const total = quote.total;
+    const paid = (result: WriteResult, path: PurchaseResult["path"], approvals: string[]) =>
+      this.#purchaseResult(action, escrowAddress, escrow.interface as unknown as Interface, result, path, approvals, total, quote.pricePerMonth);
+
+    if (total === 0n) {
+      const result = await sendAndWait(label, () =>
+        action === Action.Subscribe ? escrow.subscribe(nodeId, clientId, months, maxPrice) : escrow.extend(nodeId, clientId, months, maxPrice),
+      );
+      return paid(result, "free", []);
+    }
+
+    const balance = await this.balanceOf(payer);
+    if (balance < total) {
+      throw new MailserverSdkError("INSUFFICIENT_BALANCE", `balance ${balance} is below the total ${total}`, {
+        details: { account: payer, balance, required: total },
+      });
+    }
+
+    const path = await this.#choosePath(params.path ?? "auto", action);
+    const token = (await this.token()).connect(signer) as Contract;
+
+    if (path === "approveAndCall") {
+      const approvals = await this.#resetAllowance(token, payer, escrowAddress, 0n);
+      const data = AbiCoder.defaultAbiCoder().encode(
+        ["uint8", "bytes32", "address", "uint256", "uint256"],
+        [action, nodeId, clientId, months, maxPrice],
+      );
+      const result = await sendAndWait(label, () => token.getFunction("approveAndCall")(escrowAddress, total, data) as Promise<ContractTransactionResponse>);
+      return paid(result, path, approvals);
+    }
+
+    if (path === "permit") {
+      const { v, r, s, deadline } = await this.#signPermit(signer, token, payer, escrowAddress, total);
+      const result = await sendAndWait(label, () => escrow.subscribeWithPermit(nodeId, clientId, months, maxPrice, deadline, v, r, s));
+      return paid(result, path, []);
+    }
+
+    const approvals = await this.#resetAllowance(token, payer, escrowAddress, total);
+    let result: WriteResult;
+    try {
+      result = await sendAndWait(label, () =>
+        action === Action.Subscribe ? escrow.subscribe(nodeId, clientId, months, maxPrice) : escrow.extend(nodeId, clientId, months, maxPrice),
+      );
+    } catch (error) {
+      // Do not leave an allowance behind that the next purchase would trip over.
+      if (approvals.length > 0) await this.#resetAllowance(token, payer, escrowAddress, 0n).catch(() => undefined);
+      throw error;
+    }
+    return paid(result, path, approvals);
+  }
+
+  async #checkPolicy(policy: TrustPolicy, nodeId: NodeId, provider: string): Promise<void> {
+    const escrow = await this.escrow();
+    const registryAddress = await this.ctx.read("registry", () => escrow.registry());
+    const registry = IMailServerRegistry__factory.connect(registryAddress, this.ctx.runner);
+    const defaultProvider = await this.ctx.read("defaultProvider", () => registry.defaultProvider());
+    if (!policy.isProviderTrusted(provider, defaultProvider === ZeroAddress ? undefined : defaultProvider)) {
+      throw new MailserverSdkError("UNTRUSTED_NODE", `the provider of node ${nodeId} is not trusted by the policy`, {
+        details: { nodeId, provider, reason: "provider-not-trusted" },
+      });
+    }
+  }
+
+  /** Catch the obvious reverts before any approval is sent. */
+  async #checkSubscriptionState(action: Action, nodeId: NodeId, clientId: string, payer: string): Promise<void> {
+    if (action === Action.Subscribe) {
+      const state = await this.status(nodeId, clientId);
+      if (state.active) {
+        throw new MailserverSdkError("SUBSCRIPTION_IS_ACTIVE", "an active subscription exists: extend it instead", {
+          details: { nodeId, clientId, expiresAt: state.expiresAtSeconds },
+        });
+      }
+      return;
+    }
+    const stored = await this.getSubscription(nodeId, clientId);
+    if (stored === undefined) {
+      throw new MailserverSdkError("NO_SUBSCRIPTION", "no subscription to extend", { details: { nodeId, clientId } });
+    }
+    if (stored.owner !== payer) {
+      throw new MailserverSdkError("NOT_SUBSCRIPTION_OWNER", "only the owner can extend", {
+        details: { nodeId, clientId, caller: payer, owner: stored.owner },
+      });
+    }
+  }
+
+  async #choosePath(requested: PaymentPath | "auto", action: Action): Promise<PaymentPath> {
+    const support = await this.tokenSupport();
+    // The escrow has no extend-with-permit: a permit purchase can only be a new subscription.
+    const permitUsable = support.permit && action === Action.Subscribe;
+    if (requested === "auto") return support.approveAndCall ? "approveAndCall" : permitUsable ? "permit" : "approve";
+    const supported = requested === "approve" || (requested === "approveAndCall" ? support.approveAndCall : permitUsable);
+    if (!supported) {
+      throw new MailserverSdkError("INVALID_ARGUMENT", `payment path ${requested} is not available here`, {
+        details: { path: requested, support, action: action === Action.Subscribe ? "subscribe" : "extend" },
+      });
+    }
+    return requested;
+  }
+
+  /**
+   * Bring the escrow's allowance to exactly `target`, going through zero when needed. Returns the
+   * hashes of the approvals sent (none when it already is the target).
+   */
+  async #resetAllowance(token: Contract, owner: string, spender: string, target: bigint): Promise<string[]> {
+    const current: bigint = await this.ctx.read("allowance", () => token.getFunction("allowance")(owner, spender));
+    if (current === target) return [];
+    const hashes: string[] = [];
+    if (current !== 0n) {
+      const reset = await sendAndWait("approve(0)", () => token.getFunction("approve")(spender, 0n) as Promise<ContractTransactionResponse>);
+      hashes.push(reset.hash);
+    }
+    if (target !== 0n) {
+      const set = await sendAndWait("approve", () => token.getFunction("approve")(spender, target) as Promise<ContractTransactionResponse>);
+      hashes.push(set.hash);
+    }
+    return hashes;
+  }
+
+  async #signPermit(signer: Signer, token: Contract, owner: string, spender: string, value: bigint) {
+    const { chainId } = await this.ctx.info();
+    const domain = await this.ctx.read("permit domain", () => readPermitDomain(token, chainId));
+    if (domain === undefined) {
+      throw new MailserverSdkError("INVALID_ARGUMENT", "the token's EIP-712 domain could not be established for a permit", {
+        details: { token: await token.getAddress() },
+      });
+    }
+    const nonce: bigint = await this.ctx.read("nonces", () => token.getFunction("nonces")(owner));
+    const latest = await this.ctx.read("latest block", () => this.ctx.provider.getBlock("latest"));
+    const deadline = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000)) + 3600n;
+    let signature: string;
+    try {
+      signature = await signer.signTypedData(domain, PERMIT_TYPES, { owner, spender, value, nonce, deadline });
+    } catch (error) {
+      throw new MailserverSdkError("INVALID_ARGUMENT", "the signer could not sign the permit", { cause: error });
+    }
+    const { v, r, s } = Signature.from(signature);
+    return { v, r, s, deadline };
+  }
+
+  #purchaseResult(
+    action: Action,
+    escrowAddress: string,
+    iface: Interface,
+    result: WriteResult,
+    path: PurchaseResult["path"],
+    approvals: string[],
+    total: bigint,
+    pricePerMonth: bigint,
+  ): PurchaseResult {
+    const [event] = eventsOf(result.receipt, escrowAddress, iface, action === Action.Subscribe ? "Subscribed" : "Extended");
+    const expiresAtSeconds: bigint = event === undefined ? 0n : event.args.getValue("expiresAt");
+    const amount: bigint = event === undefined ? total : event.args.getValue("amount");
+    const price: bigint = event === undefined ? pricePerMonth : event.args.getValue("pricePerMonth");
+    return { ...result, path, amount, pricePerMonth: price, expiresAt: secondsToDate(expiresAtSeconds), expiresAtSeconds, approvals };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Managing
+  // -------------------------------------------------------------------------------------------
+
+  /** Cancel and take back the unserved part minus the fee locked at purchase. */
+  async cancel(nodeId: string, clientId: string): Promise<WriteResult & { refund: bigint; fee: bigint }> {
+    this.ctx.signer("cancel");
+    const id = normalizeNodeId(nodeId);
+    const client = checkAddress(clientId, "clientId");
+    const escrow = await this.escrow();
+    const result = await sendAndWait("cancel", () => escrow.cancel(id, client));
+    const [event] = eventsOf(result.receipt, await this.escrowAddress(), escrow.interface as unknown as Interface, "Cancelled");
+    return { ...result, refund: event?.args.getValue("refund") ?? 0n, fee: event?.args.getValue("fee") ?? 0n };
+  }
+
+  /** Move a subscription to another client key. */
+  async setClientId(nodeId: string, clientId: string, newClientId: string): Promise<WriteResult> {
+    this.ctx.signer("setClientId");
+    const id = normalizeNodeId(nodeId);
+    const client = checkAddress(clientId, "clientId");
+    const next = checkAddress(newClientId, "newClientId");
+    const escrow = await this.escrow();
+    return sendAndWait("setClientId", () => escrow.setClientId(id, client, next));
+  }
+
+  /**
+   * Opt in to automatic renewal (months > 0) or out (months = 0). With `approve`, also sets the
+   * escrow's allowance to exactly months × maxPricePerMonth so `renew` can pull the payment.
+   */
+  async setAutoRenew(
+    nodeId: string,
+    clientId: string,
+    params: { months: bigint | number; maxPricePerMonth: bigint | number; approve?: boolean },
+  ): Promise<WriteResult & { approvals: string[] }> {
+    const signer = this.ctx.signer("setAutoRenew");
+    const id = normalizeNodeId(nodeId);
+    const client = checkAddress(clientId, "clientId");
+    const months = checkUint(params.months, "months");
+    const maxPrice = checkUint(params.maxPricePerMonth, "maxPricePerMonth");
+    const escrow = await this.escrow();
+    const result = await sendAndWait("setAutoRenew", () => escrow.setAutoRenew(id, client, months, maxPrice));
+    let approvals: string[] = [];
+    if (params.approve === true) {
+      const token = (await this.token()).connect(signer) as Contract;
+      approvals = await this.#resetAllowance(token, await this.ctx.signerAddress("setAutoRenew"), await this.escrowAddress(), months * maxPrice);
+    }
+    return { ...result, approvals };
+  }
+
+  /**
+   * Renew an opted-in subscription (anyone may). Checks `renewalCheck` first so a blocked renewal
+   * fails with its reason (e.g. INSUFFICIENT_ALLOWANCE) without spending gas.
+   */
+  async renew(nodeId: string, clientId: string): Promise<WriteResult & { expiresAt: Date; expiresAtSeconds: bigint; amount: bigint }> {
+    this.ctx.signer("renew");
+    const id = normalizeNodeId(nodeId);
+    const client = checkAddress(clientId, "clientId");
+    const check = await this.renewalCheck(id, client);
+    if (!check.renewable) {
+      throw new MailserverSdkError(BLOCKER_CODES[check.reason], `renewal not possible: ${check.reason}`, {
+        details: { nodeId: id, clientId: client, reason: check.reason },
+      });
+    }
+    const escrow = await this.escrow();
+    const result = await sendAndWait("renew", () => escrow.renew(id, client));
+    const [event] = eventsOf(result.receipt, await this.escrowAddress(), escrow.interface as unknown as Interface, "Extended");
+    const expiresAtSeconds: bigint = event?.args.getValue("expiresAt") ?? 0n;
+    return { ...result, expiresAt: secondsToDate(expiresAtSeconds), expiresAtSeconds, amount: event?.args.getValue("amount") ?? 0n };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Providers
+  // -------------------------------------------------------------------------------------------
+
+  /** Pay a node's released funds to its provider's payout address. */
+  async withdraw(nodeId: string): Promise<WriteResult & { amount: bigint; payout: string | undefined }> {
+    this.ctx.signer("withdraw");
+    const id = normalizeNodeId(nodeId);
+    const escrow = await this.escrow();
+    const result = await sendAndWait("withdraw", () => escrow.withdraw(id));
+    const [event] = eventsOf(result.receipt, await this.escrowAddress(), escrow.interface as unknown as Interface, "Withdrawn");
+    return { ...result, amount: event?.args.getValue("amount") ?? 0n, payout: event?.args.getValue("payout") };
+  }
+
+  /** Set the caller's cancellation fee for future purchases, in basis points (at most 10%). */
+  async setCancellationFee(feeBps: bigint | number): Promise<WriteResult> {
+    this.ctx.signer("setCancellationFee");
+    const fee = checkUint(feeBps, "feeBps");
+    const escrow = await this.escrow();
+    return sendAndWait("setCancellationFee", () => escrow.setCancellationFee(fee));
+  }
+
+  /** Release funds of subscriptions that ended on past days (anyone may). */
+  async processExpiries(nodeId: string, maxDays: bigint | number): Promise<WriteResult> {
+    this.ctx.signer("processExpiries");
+    const id = normalizeNodeId(nodeId);
+    const days = checkUint(maxDays, "maxDays");
+    const escrow = await this.escrow();
+    return sendAndWait("processExpiries", () => escrow.processExpiries(id, days));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Curators
+  // -------------------------------------------------------------------------------------------
+
+  /** Stop purchases, extensions and renewals (registry curator only). */
+  async pause(): Promise<WriteResult> {
+    this.ctx.signer("pause");
+    const escrow = await this.escrow();
+    return sendAndWait("pause", () => escrow.pause());
+  }
+
+  async unpause(): Promise<WriteResult> {
+    this.ctx.signer("unpause");
+    const escrow = await this.escrow();
+    return sendAndWait("unpause", () => escrow.unpause());
+  }
+}
+
+function toEarnings(e: { unreleased: bigint; earned: bigint; withdrawn: bigint; withdrawable: bigint }): Earnings {
+  return { unreleased: e.unreleased, earned: e.earned, withdrawn: e.withdrawn, withdrawable: e.withdrawable };
+}
