@@ -1,0 +1,66 @@
+// The published package works on its own: pack it, install the tarball into an empty project and
+// import it from a plain ESM script, as a user would.
+import { expect } from "chai";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { SignableENR } from "@chainsafe/enr";
+import { getBytes, keccak256, SigningKey } from "ethers";
+
+const run = promisify(execFile);
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+const SCRIPT = `
+import { nodeIdFromPrivateKey, parseEnr, MailserverSdkError, MAILSERVER_KIND } from "@status/mailserver-sdk";
+const [key, enr] = process.argv.slice(2);
+const parsed = parseEnr(enr);
+let invalid = "none";
+try { parseEnr("enr:not-an-enr"); } catch (error) { invalid = error instanceof MailserverSdkError ? error.code : "other"; }
+console.log(JSON.stringify({ nodeId: nodeIdFromPrivateKey(key), enrNodeId: parsed.nodeId, ip: parsed.ip, tcp: parsed.tcp, invalid, kind: MAILSERVER_KIND }));
+`;
+
+describe("SDK package", function () {
+  let dir: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "sdk-pack-"));
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("installs from its tarball into an empty project and runs as ESM", async () => {
+    // `npm test` builds first; packing must not rebuild under tests that already loaded dist.
+    expect(existsSync(join(root, "sdk/dist/index.js")), "build the SDK first").to.equal(true);
+    await run("npm", ["pack", "-w", "@status/mailserver-sdk", "--ignore-scripts", "--pack-destination", dir], { cwd: root });
+    const tarball = (await readdir(dir)).find((f) => f.endsWith(".tgz"));
+    expect(tarball).to.be.a("string");
+
+    const project = join(dir, "app");
+    await run("mkdir", ["-p", project]);
+    await writeFile(join(project, "package.json"), JSON.stringify({ name: "app", version: "1.0.0", private: true, type: "module" }));
+    await run("npm", ["install", join(dir, tarball!), "ethers@6", "--prefer-offline", "--no-audit", "--no-fund"], { cwd: project });
+    await writeFile(join(project, "check.mjs"), SCRIPT);
+
+    const key = "0x" + "42".repeat(32);
+    const enr = SignableENR.createV4(getBytes(key));
+    enr.ip = "10.9.8.7";
+    enr.tcp = 30303;
+    const { stdout } = await run(process.execPath, ["check.mjs", key, enr.encodeTxt()], { cwd: project });
+    const output = JSON.parse(stdout.trim());
+    const expectedId = keccak256("0x" + new SigningKey(key).publicKey.slice(4));
+    expect(output).to.deep.equal({
+      nodeId: expectedId,
+      enrNodeId: expectedId,
+      ip: "10.9.8.7",
+      tcp: 30303,
+      invalid: "INVALID_ENR",
+      kind: keccak256(new TextEncoder().encode("mailserver")),
+    });
+  });
+});
