@@ -1,0 +1,210 @@
+/**
+ * The whole story, told on any network a Hardhat connection points at: deploy, register mail
+ * servers with real ENRs, discover them over discv5 on loopback, verify and select, buy through
+ * SNT's one-transaction path, gate requests on the server, refund, withdraw.
+ */
+import type { NetworkConnection } from "hardhat/types/network";
+import { Wallet, formatUnits, hexlify, parseUnits, randomBytes, type BaseWallet } from "ethers";
+import {
+  AccessGate,
+  Discv5CrawlerSource,
+  MailserverSelector,
+  ProviderClient,
+  RegistryClient,
+  SubscriptionClient,
+  SubscriptionIndex,
+  TrustPolicy,
+  buildNodeEnr,
+  parseEnr,
+  requestDigestOf,
+  signRequest,
+  startMailserverDiscovery,
+  verifyNodes,
+  type AccessDecision,
+  type MailserverDiscoveryHandle,
+  type SignedRequest,
+  type VerifiedNode,
+} from "@status/mailserver-sdk";
+import { deployLocal } from "../../deploy/local.js";
+import { table } from "./table.js";
+
+const LOOPBACK = "127.0.0.1";
+const DAY = 24 * 3600;
+const snt = (amount: bigint) => `${Number(formatUnits(amount, 18)).toLocaleString("en-US", { maximumFractionDigits: 4 })} SNT`;
+const short = (hex: string) => `${hex.slice(0, 10)}…${hex.slice(-4)}`;
+const date = (d: Date) => d.toISOString().replace("T", " ").slice(0, 16) + " UTC";
+
+export interface DemoOptions {
+  connection: NetworkConnection;
+  print?: (line?: string) => void;
+}
+
+export async function runDemo({ connection, print = (line = "") => console.log(line) }: DemoOptions): Promise<void> {
+  const { ethers, networkHelpers } = connection;
+  const servers: MailserverDiscoveryHandle[] = [];
+  const chainNow = async () => (await ethers.provider.getBlock("latest"))!.timestamp;
+  const step = (n: number, title: string) => {
+    print();
+    print(`${n}. ${title}`);
+  };
+
+  try {
+    const [deployer, user, otherUser] = await ethers.getSigners();
+    print(`Mail servers, paid for: the whole story on "${connection.networkName}"`);
+
+    // ------------------------------------------------------------------------------------------
+    step(1, "Deploy the registry, the escrow and an SNT-like token (MiniMe behaviour)");
+    const { addresses, chainId } = await deployLocal(connection);
+    const provider = new ProviderClient({ runner: deployer, addresses }); // the deployer is the default provider
+    const registry = new RegistryClient({ runner: ethers.provider, addresses });
+    const defaultProvider = (await registry.defaultProvider())!;
+    const providerName = (await registry.getProvider(defaultProvider))!.name;
+    print(table(["contract", "address"], [
+      ["registry", addresses.registry], ["escrow", addresses.escrow], ["token", addresses.token],
+      ["default provider", `${defaultProvider} ("${providerName}")`],
+    ]));
+
+    // ------------------------------------------------------------------------------------------
+    step(2, "Three mail servers start on loopback and publish signed ENRs; the default provider registers them");
+    const prices = [parseUnits("25", 18), parseUnits("20", 18), parseUnits("30", 18)];
+    const keys = prices.map(() => Wallet.createRandom().privateKey);
+    for (const key of keys) {
+      servers.push(await startMailserverDiscovery({
+        privateKey: key, ip: LOOPBACK, port: 0, bootEnrs: servers.map((s) => s.enr), lookupIntervalMs: 0,
+      }));
+    }
+    for (const server of servers) await server.lookup();
+    const rows: string[][] = [];
+    for (const [i, key] of keys.entries()) {
+      const added = await provider.addNode({ nodeKey: key, record: servers[i].enr, pricePerMonth: prices[i] });
+      rows.push([`mail-${i + 1}`, short(added.nodeId), `${LOOPBACK}:${servers[i].port}`, snt(prices[i]), short(added.hash)]);
+    }
+    print(table(["server", "node id", "endpoint", "price / month", "tx"], rows));
+
+    // A stranger advertises a mail server it never registered; it is on the network all the same.
+    const strangerServer = await startMailserverDiscovery({
+      privateKey: Wallet.createRandom().privateKey, ip: LOOPBACK, port: 0, bootEnrs: [servers[0].enr], lookupIntervalMs: 0,
+    });
+    servers.push(strangerServer);
+    await strangerServer.lookup();
+    // And the user runs a node of their own, added to the app by hand.
+    const custom = buildNodeEnr({ privateKey: Wallet.createRandom().privateKey, ip: LOOPBACK, udp: 30399, tcp: 30399 });
+    print("   A stranger also runs an unregistered mail server on the network, and the user has a node of their own.");
+
+    // ------------------------------------------------------------------------------------------
+    step(3, "The user's app discovers mail servers over discv5, verifies them in one batched call, and selects one");
+    const policy = new TrustPolicy({ customNodes: [custom.enr] });
+    const verified = new Map<string, VerifiedNode>();
+    const selector = new MailserverSelector({
+      // A small loopback network answers at once: a short crawl finds everything.
+      sources: [new Discv5CrawlerSource({ bootEnrs: [servers[1].enr], bindIp: LOOPBACK, rounds: 3, idleRounds: 1, timeoutMs: 8_000 })],
+      verify: async (enrs) => {
+        const result = await verifyNodes(registry, enrs, { policy, kind: "mailserver" });
+        for (const v of result) if (v.nodeId) verified.set(v.nodeId, v);
+        return result;
+      },
+      customNodes: [custom.enr],
+      probeBindIp: LOOPBACK,
+      probeTimeoutMs: 1_000,
+    });
+    const selected = await selector.select();
+    const names = new Map(keys.map((_, i) => [servers[i].nodeId, `mail-${i + 1}`]));
+    names.set(strangerServer.nodeId, "stranger");
+    names.set(custom.nodeId, "my node");
+    const order = [...servers.map((s) => s.nodeId), custom.nodeId];
+    print(table(["server", "node id", "provider", "price / month", "verdict", "why"], order.map((id) => {
+      const v = verified.get(id);
+      const who = v?.provider === defaultProvider ? `${providerName} (default)` : v?.provider ? short(v.provider) : "-";
+      const why = v === undefined ? "not discovered" : v.status === "custom" ? "added by hand" : v.reasons.join(", ") || "registered, approved";
+      return [names.get(id)!, short(id), who, v?.pricePerMonth === undefined ? "-" : snt(v.pricePerMonth), v?.status ?? "-", why];
+    })));
+    print(`   Selected ${names.get(selected.nodeId)} (${short(selected.nodeId)}), round trip ${selected.rttMs?.toFixed(1) ?? "?"} ms, drawn at random among the fastest quarter.`);
+    // The user pays for a registered server: if the pick was the custom node, take the fastest trusted one.
+    const chosen = selected.status === "trusted" ? selected : selector.candidates.find((c) => c.status === "trusted")!;
+    const nodeId = chosen.nodeId;
+
+    // ------------------------------------------------------------------------------------------
+    step(4, `The user buys 2 months of ${names.get(nodeId)} in one transaction (SNT approveAndCall)`);
+    const snTokens = await ethers.getContractAt("SNTLikeToken", addresses.token);
+    for (const account of [user, otherUser]) await (await snTokens.generateTokens(account.address, parseUnits("1000", 18))).wait();
+    // The chat key that signs requests is not the wallet key.
+    const clientKey = Wallet.createRandom();
+    const userEscrow = new SubscriptionClient({ runner: user, addresses });
+    const quote = await userEscrow.quote(nodeId, 2);
+    const bought = await userEscrow.subscribe({ nodeId, clientId: clientKey.address, months: 2, maxPricePerMonth: quote.pricePerMonth });
+    const status = await userEscrow.status(nodeId, clientKey.address);
+    print(table(["", ""], [
+      ["payment path", `${bought.path} (one transaction, allowance left: ${snt(await snTokens.allowance(user.address, addresses.escrow))})`],
+      ["paid", `${snt(bought.amount)} (${snt(bought.pricePerMonth)} x 2, price locked)`],
+      ["client key", clientKey.address],
+      ["active until", `${date(bought.expiresAt)} (${status.monthsLeft} months left)`],
+      ["refundable now", snt(status.refundableNow)],
+      ["tx", bought.hash],
+    ]));
+
+    // ------------------------------------------------------------------------------------------
+    step(5, `${names.get(nodeId)}'s access gate answers from an index synced from the escrow's events`);
+    const index = new SubscriptionIndex({ provider: ethers.provider, escrow: addresses.escrow, chainId, startBlock: 0, confirmations: 0, nodeIds: [nodeId] });
+    const synced = await index.sync();
+    // The gate runs on the chain's clock, so the demo can move time forward.
+    let clock = await chainNow();
+    const gate = new AccessGate({ nodeId, escrow: addresses.escrow, chainId, index, now: () => clock });
+    const domain = { chainId, escrow: addresses.escrow };
+    // Each side of a connection is identified by its libp2p peer id (the same key as its ENR).
+    const userPeer = parseEnr(buildNodeEnr({ privateKey: clientKey.privateKey, ip: LOOPBACK, udp: 1 }).enr).peerId;
+    const strangerKey = Wallet.createRandom();
+    const strangerPeer = parseEnr(buildNodeEnr({ privateKey: strangerKey.privateKey, ip: LOOPBACK, udp: 1 }).enr).peerId;
+    const ask = (key: BaseWallet, peerId: string): Promise<SignedRequest> =>
+      signRequest(key, { nodeId, requestDigest: requestDigestOf(`history since ${clock}`), peerId, nonce: hexlify(randomBytes(32)), issuedAt: clock }, domain);
+    const show = (d: AccessDecision) => (d.allowed ? "allowed" : `refused: ${d.reason}`);
+
+    const request = await ask(clientKey, userPeer);
+    const decisions: string[][] = [];
+    decisions.push(["the user's signed request", show(await gate.check(request, { connectionPeerId: userPeer }))]);
+    decisions.push(["the same request replayed", show(await gate.check(request, { connectionPeerId: userPeer }))]);
+    decisions.push(["the user's request, sent over another connection",
+      show(await gate.check(await ask(clientKey, userPeer), { connectionPeerId: strangerPeer }))]);
+    decisions.push(["a stranger's signed request", show(await gate.check(await ask(strangerKey, strangerPeer), { connectionPeerId: strangerPeer }))]);
+    print(`   index: ${synced.events} event(s) read up to block ${synced.toBlock}, no RPC per request from here on`);
+    print(table(["request", "decision"], decisions));
+
+    // ------------------------------------------------------------------------------------------
+    step(6, "61 days later the subscription has run out");
+    await networkHelpers.time.increase(61 * DAY);
+    clock = await chainNow();
+    await index.sync();
+    print(table(["request", "decision"], [["the user's signed request", show(await gate.check(await ask(clientKey, userPeer), { connectionPeerId: userPeer }))]]));
+
+    // ------------------------------------------------------------------------------------------
+    const other = servers[[0, 1, 2].find((i) => servers[i].nodeId !== nodeId)!];
+    step(7, `Another user buys 3 months of ${names.get(other.nodeId)} and cancels after 10 days`);
+    const otherClient = Wallet.createRandom().address;
+    const otherEscrow = new SubscriptionClient({ runner: otherUser, addresses });
+    const second = await otherEscrow.subscribe({ nodeId: other.nodeId, clientId: otherClient, months: 3 });
+    await networkHelpers.time.increase(10 * DAY);
+    const before = await snTokens.balanceOf(otherUser.address);
+    const cancelled = await otherEscrow.cancel(other.nodeId, otherClient);
+    const after = await snTokens.balanceOf(otherUser.address);
+    print(table(["", ""], [
+      ["paid", snt(second.amount)],
+      ["refunded (the unserved part)", `${snt(cancelled.refund)} (fee ${snt(cancelled.fee)}; balance +${snt(after - before)})`],
+      ["tx", cancelled.hash],
+    ]));
+
+    // ------------------------------------------------------------------------------------------
+    step(8, "The provider withdraws what was served, to its payout address");
+    const providerEscrow = new SubscriptionClient({ runner: deployer, addresses });
+    const withdrawals: string[][] = [];
+    for (const id of await providerEscrow.soldNodes(defaultProvider)) {
+      const earnings = await providerEscrow.nodeEarnings(id);
+      if (earnings.withdrawable === 0n) continue;
+      const paid = await providerEscrow.withdraw(id);
+      withdrawals.push([names.get(id) ?? short(id), snt(paid.amount), short(paid.payout ?? ""), short(paid.hash)]);
+    }
+    print(table(["server", "withdrawn", "to", "tx"], withdrawals));
+    const escrowBalance = await snTokens.balanceOf(addresses.escrow);
+    print(`   The escrow now holds ${snt(escrowBalance)}: every subscription was served and withdrawn, or refunded.`);
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}
