@@ -144,6 +144,8 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
   rows.push(row("escrow: subscribe, approve path (approve not counted)", subscribed.gas, floorSubscribe,
     { max: 110_000, label: "<= 110,000" }));
   await (await escrow.connect(alice).cancel(nodeId, alice.address)).wait();
+  await (await testToken.connect(alice).approve(await escrow.getAddress(), 0n)).wait();
+  await (await testToken.connect(alice).approve(await escrow.getAddress(), PRICE * 2n)).wait();
   const newDay = await gasOf(escrow.connect(alice).subscribe(nodeId, alice.address, 2, PRICE));
   rows.push(row("escrow: subscribe, approve path, first expiry of its day", newDay.gas, floorSubscribe,
     { max: 110_000, label: "<= 110,000" }));

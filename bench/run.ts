@@ -6,6 +6,7 @@ import { network } from "hardhat";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { measureGas, type GasRow } from "./gas.js";
+import { measureSdk, type SdkRow } from "./sdk.js";
 
 const fmt = (n: number) => n.toLocaleString("en-US");
 
@@ -19,13 +20,31 @@ function gasTable(rows: GasRow[]): string {
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }
 
+/** Numbers as the table shows them: thousands separated, at most two decimals. */
+const num = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: Math.abs(n) >= 100 ? 0 : Math.abs(n) >= 10 ? 1 : 2 });
+
+function sdkTable(rows: SdkRow[]): string {
+  const header = ["measure", "SDK/indexed", "baseline", "ratio", "unit"];
+  const body = rows.map((r) => [
+    r.measure, num(r.sdk), r.baseline === undefined ? "" : num(r.baseline), r.ratio === undefined ? "" : `${r.ratio.toFixed(2)}x`, r.unit,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
+}
+
 async function main(): Promise<void> {
   const connection = await network.create();
   const gas = await measureGas(connection);
   console.log("\nGas (in-process network, optimizer as shipped; floor = 21,000 + calldata + token transfer + required storage)\n");
   console.log(gasTable(gas));
 
-  const results = { date: new Date().toISOString(), gas };
+  const sdk = await measureSdk();
+  console.log("\nSDK throughput (hardhat node on 127.0.0.1 over JSON-RPC; ratio = how many times better the SDK/indexed figure is)\n");
+  console.log(sdkTable(sdk.rows));
+  for (const note of sdk.notes) console.log(`  - ${note}`);
+
+  const results = { date: new Date().toISOString(), gas, sdk };
   const file = path.join(import.meta.dirname, "results.json");
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwritten to bench/results.json`);
