@@ -11,8 +11,8 @@
  * chain the token comes from the parameters file and the addresses are written into the SDK
  * (sdk/src/deployments.ts), so that they ship with the package.
  */
-import { network } from "hardhat";
-import { readFile } from "node:fs/promises";
+import { config, network } from "hardhat";
+import { readFile, rm } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import MailServerModule from "./modules/MailServer.js";
@@ -27,8 +27,18 @@ async function main(): Promise<void> {
   const chainId = (await ethers.provider.getNetwork()).chainId;
   const startBlock = await ethers.provider.getBlockNumber();
 
+  // The in-process chain vanishes with this process: nothing worth recording.
+  const inProcess = connection.networkConfig.type === "edr-simulated";
+
   let addresses: { registry: string; escrow: string; token: string };
   if (chainId === LOCAL_CHAIN_ID) {
+    if (!inProcess) {
+      // A local node (`npx hardhat node`) starts from an empty chain every time, but Ignition keeps
+      // its journal in ignition/deployments/chain-31337 and would take the previous node's
+      // deployment as done (reusing addresses that hold no code here). Start every local
+      // deployment from scratch; the addresses are recorded below, as always.
+      await rm(path.join(config.paths.ignition, "deployments", `chain-${chainId}`), { recursive: true, force: true });
+    }
     const { registry, escrow, token } = await ignition.deploy(LocalMailServerModule, {
       parameters: { LocalMailServer: { adminDelay: 0n } },
       displayUi: false,
@@ -52,8 +62,6 @@ async function main(): Promise<void> {
     };
   }
 
-  // The in-process chain vanishes with this process: nothing worth recording.
-  const inProcess = connection.networkConfig.type === "edr-simulated";
   const file = inProcess ? undefined : await recordDeployment(chainId, { ...addresses, startBlock });
   console.log(`network    ${networkName} (chain ${chainId})`);
   console.log(`registry   ${addresses.registry}`);

@@ -1,4 +1,5 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import { Contract, keccak256, toUtf8Bytes } from "ethers";
 import { CuratorClient, SubscriptionClient } from "@status/mailserver-sdk";
 import { address, kindArg, printTx, runTask, taskContext, TaskInputError, type CommonArgs } from "./context.js";
 
@@ -111,10 +112,26 @@ export async function pause(args: CommonArgs & { unpause: boolean }, hre: Hardha
   });
 }
 
+const CURATOR_ROLE = keccak256(toUtf8Bytes("CURATOR_ROLE"));
+const ROLE_ABI = [
+  "function getRoleAdmin(bytes32 role) view returns (bytes32)",
+  "function hasRole(bytes32 role, address account) view returns (bool)",
+];
+
 export async function grant(args: CommonArgs & { to: string; revoke: boolean }, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask(async () => {
     const account = address(args.to, "account");
-    const client = await curator(args, hre);
+    const ctx = await taskContext(args, hre);
+    // Granting and revoking need the curator role's admin role (the registry's admin), not the
+    // curator role itself: check that one, so that a curator who is not the admin gets a clear
+    // refusal before anything is sent (and a non-curator is not told it lacks the curator role).
+    const me = await ctx.signer.getAddress();
+    const registry = new Contract(ctx.addresses.registry!, ROLE_ABI, ctx.signer);
+    const adminRole: string = await registry.getRoleAdmin(CURATOR_ROLE);
+    if (!(await registry.hasRole(adminRole, me))) {
+      throw new TaskInputError(`${me} is not the admin of this registry: only the admin grants or revokes the curator role`);
+    }
+    const client = new CuratorClient({ runner: ctx.signer, addresses: ctx.addresses });
     const result = args.revoke ? await client.revokeCurator(account) : await client.grantCurator(account);
     printTx(`${args.revoke ? "revoked the curator role from" : "granted the curator role to"} ${account}`, result.hash);
   });
