@@ -10,8 +10,13 @@ export const DAY = 86_400n;
 export const MONTH = 30n * DAY;
 export const MAX_MONTHS = 24n;
 export const RENEWAL_WINDOW = 3n * DAY;
-/** 1e13 wei per second: prices below are whole multiples of MONTH, so release math is exact. */
+/**
+ * 1e13 wei per second: prices below are whole multiples of MONTH, so the release math of a
+ * purchase made at a UTC midnight (whose expiry needs no rounding) is exact to the wei.
+ */
 export const RATE = 10n ** 13n;
+/** Scale of the escrow's release rates (`rate = paid * PRECISION / (expiresAt - start)`, floored). */
+export const PRECISION = 2n ** 32n;
 /** Node 1's monthly price (25.92 tokens). */
 export const PRICE = RATE * MONTH;
 /** Node 2's monthly price. */
@@ -183,6 +188,39 @@ export async function middayAhead(fx: { ethers: HardhatEthers }, days = 2n): Pro
 
 export function dayStart(t: bigint): bigint {
   return t - (t % DAY);
+}
+
+/** Midnight (00:00 UTC) `days` days after the start of the latest block's day (at least a day ahead). */
+export async function midnightAhead(fx: { ethers: HardhatEthers }, days = 2n): Promise<bigint> {
+  return dayStart(await now(fx)) + days * DAY;
+}
+
+/** The next UTC midnight at or after `t`: every expiry falls on one. */
+export function endOfDay(t: bigint): bigint {
+  return ((t + DAY - 1n) / DAY) * DAY;
+}
+
+/** Expiry of `months` bought (or, once lapsed, extended) at `t`: rounded up to a midnight. */
+export function expiryOf(t: bigint, months: bigint): bigint {
+  return endOfDay(t + months * MONTH);
+}
+
+/**
+ * What one subscription's segment (`paid` spread over [start, end]) still holds at `t`: its
+ * refundable part before the fee, rounded down as the escrow rounds it (the rate is floored,
+ * then the product). Never more than the exact `paid * (end - t) / (end - start)`, and less
+ * than it by under 1 + (end - t) / 2^32 wei.
+ */
+export function unservedAt(paid: bigint, start: bigint, end: bigint, t: bigint): bigint {
+  if (t >= end) return 0n;
+  const rate = (paid * PRECISION) / (end - start);
+  const unserved = (rate * (end - t)) / PRECISION;
+  return unserved < paid ? unserved : paid;
+}
+
+/** The exact pro-rata unserved part, rounded down (no rate flooring). */
+export function exactUnserved(paid: bigint, start: bigint, end: bigint, t: bigint): bigint {
+  return t >= end ? 0n : (paid * (end - t)) / (end - start);
 }
 
 export function approvalData(

@@ -1,20 +1,29 @@
 // SubscriptionEscrow: release to providers, withdraw, cancel and refunds, fees, provider/node
-// removal, settle, client-id changes, and "nothing is ever trapped".
+// removal, processing expiries, client-id changes, and "nothing is ever trapped".
+//
+// Most purchases here are made at a UTC midnight, so that their expiry needs no rounding and
+// RATE per second is exact to the wei; purchases at other times are spread over [start, next
+// midnight after the paid time] and checked against the exact pro-rata amounts.
 import { expect } from "chai";
 import { network } from "hardhat";
 import {
   DAY,
   MONTH,
+  PRECISION,
   PRICE,
   PRICE2,
   RATE,
   as,
   buy,
   dayStart,
+  exactUnserved,
   expectRevertOneOf,
+  expiryOf,
   middayAhead,
+  midnightAhead,
   setAllowance,
   sntFixture,
+  unservedAt,
   type Fx,
 } from "../helpers/escrowFixture.js";
 
@@ -41,7 +50,7 @@ async function at<T>(t: bigint, send: () => Promise<T>): Promise<T> {
 describe("SubscriptionEscrow: release and withdraw", function () {
   it("releases linearly per second and pays the provider's payout address", async function () {
     const fx = await load();
-    const t0 = await middayAhead(fx);
+    const t0 = await midnightAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 2n, PRICE, t0);
     await time.increaseTo(t0 + 10n * DAY);
     let e = await fx.escrow.nodeEarnings(fx.node1);
@@ -66,7 +75,7 @@ describe("SubscriptionEscrow: release and withdraw", function () {
     const fx = await load();
     const t0 = await middayAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE, t0);
-    await time.increaseTo(t0 + MONTH + 2n * DAY);
+    await time.increaseTo(expiryOf(t0, 1n));
     expect(await as(fx.escrow, fx.provider1).withdraw.staticCall(fx.node1)).to.equal(PRICE);
   });
 
@@ -87,8 +96,8 @@ describe("SubscriptionEscrow: release and withdraw", function () {
       fx.escrow,
       "NothingToWithdraw"
     );
-    // Everything, once the expiry day is over; then nothing more.
-    await time.increaseTo(t0 + MONTH + DAY);
+    // Everything from the (midnight) expiry on; then nothing more.
+    await time.increaseTo(expiryOf(t0, 1n) - 1n);
     await expect(as(fx.escrow, fx.provider1).withdraw(fx.node1)).to.changeTokenBalances(
       ethers,
       fx.token,
@@ -103,7 +112,7 @@ describe("SubscriptionEscrow: release and withdraw", function () {
 
   it("pays the payout address currently set in the registry", async function () {
     const fx = await load();
-    const t0 = await middayAhead(fx);
+    const t0 = await midnightAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE, t0);
     await (await as(fx.registry, fx.provider1).setPayout(fx.stranger.address)).wait();
     await time.increaseTo(t0 + 5n * DAY);
@@ -114,32 +123,68 @@ describe("SubscriptionEscrow: release and withdraw", function () {
     await expect(tx).to.changeTokenBalances(ethers, fx.token, [fx.stranger, fx.payout1], [RATE * 6n * DAY, 0n]);
   });
 
-  it("never releases more than paid; the expiry day counts in full once it is over", async function () {
+  it("releases to the second up to the expiry (rounded to the wei), never more than paid, all of it at the expiry", async function () {
     const fx = await load();
+    // Bought at 12:00 for a month: 30.5 days to the midnight expiry, over which PRICE is spread.
     const t0 = await middayAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE, t0);
-    const expiry = t0 + MONTH;
+    const expiry = expiryOf(t0, 1n);
+    expect(expiry).to.equal(t0 + MONTH + DAY / 2n);
     const samples = [
-      expiry - 2n * DAY,
-      dayStart(expiry) - 1n,
-      dayStart(expiry) + 3600n,
+      t0 + 1n,
+      t0 + 12345n,
+      t0 + 10n * DAY,
+      expiry - DAY,
+      t0 + MONTH, // the end of the paid 30 days: half a day still to go
+      expiry - 3600n,
       expiry - 1n,
+      expiry,
       expiry + 1n,
-      dayStart(expiry) + DAY - 10n,
-      dayStart(expiry) + DAY + 1n,
-      dayStart(expiry) + 5n * DAY,
+      expiry + 5n * DAY,
     ];
     let last = 0n;
     for (const s of samples) {
       await time.increaseTo(s);
       const e = await fx.escrow.nodeEarnings(fx.node1);
+      // The call runs at the latest block's time or a second later.
+      const lo = PRICE - exactUnserved(PRICE, t0, expiry, s) - 1n;
+      const hi = PRICE - exactUnserved(PRICE, t0, expiry, s + 1n) + 1n;
+      expect(e.earned).to.be.gte(lo, `earned >= pro rata at +${s - t0}s`);
+      expect(e.earned).to.be.lte(hi, `earned <= pro rata at +${s - t0}s`);
       expect(e.earned).to.be.lte(PRICE, `earned <= paid at +${s - t0}s`);
       expect(e.earned).to.be.gte(last, `earned never decreases (at +${s - t0}s)`);
+      if (s < expiry - 1n) expect(e.earned).to.be.lt(PRICE, `not all before the expiry (at +${s - t0}s)`);
+      // The node keeps the remainder rounded up; the subscriber could get it back rounded down.
+      if (s < expiry - 1n) {
+        const heldAt = (t: bigint) => {
+          const rate = (PRICE * PRECISION) / (expiry - t0);
+          return (rate * (expiry - t) + PRECISION - 1n) / PRECISION;
+        };
+        expect([heldAt(s), heldAt(s + 1n)]).to.include(e.unreleased, `unreleased rounded up at +${s - t0}s`);
+        const st = await fx.escrow.status(fx.node1, fx.clientA);
+        expect([unservedAt(PRICE, t0, expiry, s), unservedAt(PRICE, t0, expiry, s + 1n)]).to.include(
+          st.refundableNow,
+          `refundable rounded down at +${s - t0}s`
+        );
+      }
       last = e.earned;
       await expectBalanced(fx);
     }
     expect((await fx.escrow.nodeEarnings(fx.node1)).earned).to.equal(PRICE);
     expect((await fx.escrow.nodeEarnings(fx.node1)).unreleased).to.equal(0n);
+  });
+
+  it("withdraw at the expiry second pays everything", async function () {
+    const fx = await load();
+    const t0 = await middayAhead(fx);
+    await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE, t0);
+    const expiry = expiryOf(t0, 1n);
+    // A second earlier something was still unreleased.
+    expect(unservedAt(PRICE, t0, expiry, expiry - 1n)).to.be.gt(0n);
+    await expect(at(expiry, () => as(fx.escrow, fx.provider1).withdraw(fx.node1)))
+      .to.emit(fx.escrow, "Withdrawn")
+      .withArgs(fx.node1, fx.provider1.address, fx.payout1.address, PRICE);
+    expect(await fx.token.balanceOf(fx.escrowAddress)).to.equal(0n);
   });
 
   it("processExpiries releases past days for anyone, a few days at a time", async function () {
@@ -148,9 +193,33 @@ describe("SubscriptionEscrow: release and withdraw", function () {
     await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE, t0);
     await buy(fx, fx.bob, fx.node1, fx.clientB, 1n, PRICE, t0 + DAY);
     await buy(fx, fx.carol, fx.node1, fx.clientC, 1n, PRICE, t0 + 2n * DAY);
+    // Three expiry days; nothing to do before the first.
+    const day1 = expiryOf(t0, 1n) / DAY;
+    await time.increaseTo(expiryOf(t0, 1n) - 2n);
+    await expect(as(fx.escrow, fx.stranger).processExpiries(fx.node1, 100n)).to.not.emit(
+      fx.escrow,
+      "ExpiriesProcessed"
+    );
     await time.increaseTo(t0 + 2n * MONTH);
-    await expect(as(fx.escrow, fx.stranger).processExpiries(fx.node1, 1n)).to.emit(fx.escrow, "ExpiriesProcessed");
-    await (await as(fx.escrow, fx.stranger).processExpiries(fx.node1, 100n)).wait();
+    const view = await fx.escrow.nodeEarnings(fx.node1);
+    expect(view.earned).to.equal(3n * PRICE);
+    await expect(as(fx.escrow, fx.stranger).processExpiries(fx.node1, 0n)).to.not.emit(
+      fx.escrow,
+      "ExpiriesProcessed"
+    );
+    // One day at a time. The event names the first day whose expiries are still to be folded:
+    // the next pending expiry day, or tomorrow once everything up to today is done.
+    await expect(as(fx.escrow, fx.stranger).processExpiries(fx.node1, 1n))
+      .to.emit(fx.escrow, "ExpiriesProcessed")
+      .withArgs(fx.node1, day1 + 1n, PRICE);
+    expect((await fx.escrow.nodeEarnings(fx.node1)).earned).to.equal(3n * PRICE);
+    await expect(as(fx.escrow, fx.stranger).processExpiries(fx.node1, 100n))
+      .to.emit(fx.escrow, "ExpiriesProcessed")
+      .withArgs(fx.node1, dayStart(t0 + 2n * MONTH) / DAY + 1n, 2n * PRICE);
+    await expect(as(fx.escrow, fx.stranger).processExpiries(fx.node1, 100n)).to.not.emit(
+      fx.escrow,
+      "ExpiriesProcessed"
+    );
     const e = await fx.escrow.nodeEarnings(fx.node1);
     expect(e.earned).to.equal(3n * PRICE);
     expect(e.unreleased).to.equal(0n);
@@ -165,7 +234,7 @@ describe("SubscriptionEscrow: release and withdraw", function () {
 
   it("withdraw works while paused and while the provider is suspended", async function () {
     const fx = await load();
-    const t0 = await middayAhead(fx);
+    const t0 = await midnightAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE, t0);
     await (await fx.escrow.pause()).wait();
     await (await fx.registry.suspendProvider(fx.provider1.address, "audit")).wait();
@@ -183,15 +252,15 @@ describe("SubscriptionEscrow: release and withdraw", function () {
     it(`${name}: release stops at the removal, the provider keeps what it earned, subscribers get the rest without a fee`, async function () {
       const fx = await load();
       await (await as(fx.escrow, fx.provider1).setCancellationFee(1000n)).wait();
-      const t0 = await middayAhead(fx);
+      const t0 = await midnightAhead(fx);
       await buy(fx, fx.alice, fx.node1, fx.clientA, 2n, PRICE, t0);
-      await buy(fx, fx.bob, fx.node1, fx.clientB, 1n, PRICE, t0 + 10n);
-      await buy(fx, fx.carol, fx.node2, fx.clientC, 1n, PRICE2, t0 + 20n);
+      await buy(fx, fx.bob, fx.node1, fx.clientB, 1n, PRICE, t0 + DAY);
+      await buy(fx, fx.carol, fx.node2, fx.clientC, 1n, PRICE2, t0 + DAY + 20n);
       const removedAt = t0 + 10n * DAY;
       await at(removedAt, () => remove(fx));
       expect(await fx.registry.terminatedAt(fx.node1)).to.equal(removedAt);
       const served = RATE * 10n * DAY;
-      const servedB = served - 10n * RATE;
+      const servedB = served - RATE * DAY;
       await time.increaseTo(t0 + 40n * DAY);
       // Frozen at the removal, even after the subscriptions' expiry.
       expect((await fx.escrow.nodeEarnings(fx.node1)).earned).to.equal(served + servedB);
@@ -201,7 +270,7 @@ describe("SubscriptionEscrow: release and withdraw", function () {
       await expect(as(fx.escrow, fx.provider1).withdraw(fx.node1))
         .to.emit(fx.escrow, "Withdrawn")
         .withArgs(fx.node1, fx.provider1.address, fx.payout1.address, served + servedB);
-      // Bob's month ended (day 30) after the removal (day 10): still refundable, even later.
+      // Bob's month ended (day 31) after the removal (day 10): still refundable, even later.
       await expect(as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA))
         .to.emit(fx.escrow, "Cancelled")
         .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n * PRICE - served, 0n);
@@ -228,7 +297,7 @@ describe("SubscriptionEscrow: release and withdraw", function () {
 describe("SubscriptionEscrow: cancel", function () {
   it("refunds exactly the unserved part, and the served part goes to the provider", async function () {
     const fx = await load();
-    const t0 = await middayAhead(fx);
+    const t0 = await midnightAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 3n, PRICE, t0);
     const served = RATE * 10n * DAY;
     const tx = await at(t0 + 10n * DAY, () => as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA));
@@ -260,22 +329,30 @@ describe("SubscriptionEscrow: cancel", function () {
     expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).owner).to.equal(fx.bob.address);
   });
 
-  it("right after purchase refunds (almost) everything; served time is rounded up", async function () {
+  it("right after purchase refunds (almost) everything; the refund is rounded down", async function () {
     const fx = await load();
-    const t0 = await middayAhead(fx);
+    const t0 = await midnightAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE, t0);
     await expect(at(t0 + 1n, () => as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA)))
       .to.emit(fx.escrow, "Cancelled")
       .withArgs(fx.node1, fx.clientA, fx.alice.address, PRICE - RATE, 0n);
-    // A price that does not divide evenly: the served part is rounded up, the refund down.
+    // A price that does not divide evenly, bought at 12:00 (30.5 days to the expiry): the refund
+    // is the exact unserved part rounded down, at most 1 wei below it.
     const odd = PRICE + 7n;
     await (await as(fx.registry, fx.provider1).setNodePrice(fx.node1, odd)).wait();
-    const t1 = await buy(fx, fx.bob, fx.node1, fx.clientB, 1n, odd);
-    const tx = await at(t1 + 12345n, () => as(fx.escrow, fx.bob).cancel(fx.node1, fx.clientB));
-    const servedUp = (odd * 12345n + MONTH - 1n) / MONTH;
-    await expect(tx)
+    const t1 = t0 + DAY / 2n;
+    await buy(fx, fx.bob, fx.node1, fx.clientB, 1n, odd, t1);
+    const expiry = expiryOf(t1, 1n);
+    const tc = t1 + 12345n;
+    const exact = exactUnserved(odd, t1, expiry, tc);
+    const refund = unservedAt(odd, t1, expiry, tc);
+    expect(refund).to.be.lte(exact);
+    expect(refund).to.be.gte(exact - 1n);
+    await expect(at(tc, () => as(fx.escrow, fx.bob).cancel(fx.node1, fx.clientB)))
       .to.emit(fx.escrow, "Cancelled")
-      .withArgs(fx.node1, fx.clientB, fx.bob.address, odd - servedUp, 0n);
+      .withArgs(fx.node1, fx.clientB, fx.bob.address, refund, 0n);
+    expect((await fx.escrow.nodeEarnings(fx.node1)).earned).to.equal(PRICE + odd - (PRICE - RATE) - refund);
+    await expectBalanced(fx);
   });
 
   it("takes the fee locked at purchase and adds it to the provider's earnings", async function () {
@@ -284,11 +361,11 @@ describe("SubscriptionEscrow: cancel", function () {
       .to.emit(fx.escrow, "CancellationFeeSet")
       .withArgs(fx.provider1.address, 500n);
     expect(await fx.escrow.cancellationFeeBps(fx.provider1.address)).to.equal(500n);
-    const t0 = await middayAhead(fx);
+    const t0 = await midnightAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 2n, PRICE, t0);
     expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).cancellationFeeBps).to.equal(500n);
     await (await as(fx.escrow, fx.provider1).setCancellationFee(1000n)).wait();
-    await buy(fx, fx.bob, fx.node1, fx.clientB, 2n, PRICE, t0 + 100n);
+    await buy(fx, fx.bob, fx.node1, fx.clientB, 2n, PRICE, t0 + DAY);
     await (await as(fx.escrow, fx.provider1).setCancellationFee(0n)).wait();
     const unservedA = 2n * PRICE - RATE * 10n * DAY;
     const feeA = (unservedA * 500n) / 10_000n;
@@ -297,7 +374,7 @@ describe("SubscriptionEscrow: cancel", function () {
       .to.emit(fx.escrow, "Cancelled")
       .withArgs(fx.node1, fx.clientA, fx.alice.address, unservedA - feeA, feeA);
     await expect(tx).to.changeTokenBalance(ethers, fx.token, fx.alice, unservedA - feeA);
-    const unservedB = 2n * PRICE - RATE * (10n * DAY + 1n - 100n);
+    const unservedB = 2n * PRICE - RATE * (9n * DAY + 1n);
     const feeB = unservedB / 10n;
     await expect(at(t0 + 10n * DAY + 1n, () => as(fx.escrow, fx.bob).cancel(fx.node1, fx.clientB)))
       .to.emit(fx.escrow, "Cancelled")
@@ -332,7 +409,7 @@ describe("SubscriptionEscrow: cancel", function () {
     it(`no fee when the node is not trusted (${name})`, async function () {
       const fx = await load();
       await (await as(fx.escrow, fx.provider1).setCancellationFee(1000n)).wait();
-      const t0 = await middayAhead(fx);
+      const t0 = await midnightAhead(fx);
       await buy(fx, fx.alice, fx.node1, fx.clientA, 2n, PRICE, t0);
       await at(t0 + 10n * DAY, () => act(fx));
       const served = RATE * (stopsRelease ? 10n : 20n) * DAY;
@@ -350,7 +427,7 @@ describe("SubscriptionEscrow: cancel", function () {
   it("the fee applies again once the provider is reinstated", async function () {
     const fx = await load();
     await (await as(fx.escrow, fx.provider1).setCancellationFee(1000n)).wait();
-    const t0 = await middayAhead(fx);
+    const t0 = await midnightAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 2n, PRICE, t0);
     await (await fx.registry.suspendProvider(fx.provider1.address, "x")).wait();
     await (await fx.registry.reinstateProvider(fx.provider1.address)).wait();
@@ -378,10 +455,11 @@ describe("SubscriptionEscrow: cancel", function () {
       "SubscriptionNotActive",
     ]);
     await expect(as(fx.escrow, fx.bob).cancel(fx.node1, fx.clientB)).to.revert(ethers);
-    await time.increaseTo(t0 + MONTH);
-    await expect(as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA))
+    // At its (midnight) expiry it has ended.
+    const expiry = expiryOf(t0, 1n);
+    await expect(at(expiry, () => as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA)))
       .to.be.revertedWithCustomError(fx.escrow, "SubscriptionNotActive")
-      .withArgs(fx.node1, fx.clientA, t0 + MONTH);
+      .withArgs(fx.node1, fx.clientA, expiry);
   });
 
   it("cancelling a free subscription refunds nothing", async function () {
@@ -396,7 +474,7 @@ describe("SubscriptionEscrow: cancel", function () {
 
   it("refunds the unserved part of an extension too", async function () {
     const fx = await load();
-    const t0 = await middayAhead(fx);
+    const t0 = await midnightAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE, t0);
     await setAllowance(fx, fx.alice, 2n * PRICE);
     await at(t0 + 10n * DAY, () => as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, 2n, PRICE));
@@ -408,7 +486,7 @@ describe("SubscriptionEscrow: cancel", function () {
 
   it("refund + served = paid after an extension at another price", async function () {
     const fx = await load();
-    const t0 = await middayAhead(fx);
+    const t0 = await midnightAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE, t0);
     await (await as(fx.registry, fx.provider1).setNodePrice(fx.node1, 3n * PRICE + 11n)).wait();
     await setAllowance(fx, fx.alice, 3n * PRICE + 11n);
@@ -432,17 +510,24 @@ describe("SubscriptionEscrow: cancel", function () {
   });
 });
 
-describe("SubscriptionEscrow: settle", function () {
-  it("releases an ended subscription on its expiry day at once", async function () {
+describe("SubscriptionEscrow: processing expiries", function () {
+  it("releases an ended subscription from its expiry second on, once", async function () {
     const fx = await load();
     const t0 = await middayAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE, t0);
-    await expect(as(fx.escrow, fx.stranger).settle(fx.node1, fx.clientA)).to.revert(ethers); // still active
-    await time.increaseTo(t0 + MONTH + 60n);
-    await (await as(fx.escrow, fx.stranger).settle(fx.node1, fx.clientA)).wait();
+    const expiry = expiryOf(t0, 1n);
+    // Still running a second before: processing releases nothing of it.
+    await at(expiry - 1n, () => as(fx.escrow, fx.stranger).processExpiries(fx.node1, 10n));
+    expect((await fx.escrow.nodeEarnings(fx.node1)).unreleased).to.be.gt(0n);
+    await expect(at(expiry, () => as(fx.escrow, fx.stranger).processExpiries(fx.node1, 10n)))
+      .to.emit(fx.escrow, "ExpiriesProcessed")
+      .withArgs(fx.node1, expiry / DAY + 1n, PRICE);
     const e = await fx.escrow.nodeEarnings(fx.node1);
     expect(e.earned).to.equal(PRICE);
     expect(e.unreleased).to.equal(0n);
+    await expect(as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA))
+      .to.be.revertedWithCustomError(fx.escrow, "SubscriptionNotActive")
+      .withArgs(fx.node1, fx.clientA, expiry);
     await expect(as(fx.escrow, fx.provider1).withdraw(fx.node1)).to.changeTokenBalance(
       ethers,
       fx.token,
@@ -450,37 +535,73 @@ describe("SubscriptionEscrow: settle", function () {
       PRICE
     );
     expect(await fx.token.balanceOf(fx.escrowAddress)).to.equal(0n);
-    // Later day processing does not count it twice.
+    // Later processing, and buying the key again, do not count it twice.
     await time.increase(3n * DAY);
-    await (await as(fx.escrow, fx.stranger).processExpiries(fx.node1, 10n)).wait();
-    expect((await fx.escrow.nodeEarnings(fx.node1)).earned).to.equal(PRICE);
+    await expect(as(fx.escrow, fx.stranger).processExpiries(fx.node1, 10n)).to.not.emit(
+      fx.escrow,
+      "ExpiriesProcessed"
+    );
+    await buy(fx, fx.bob, fx.node1, fx.clientA, 1n, PRICE);
+    const after = await fx.escrow.nodeEarnings(fx.node1);
+    expect(after.earned).to.be.gte(PRICE);
+    expect(after.earned).to.be.lte(PRICE + 1n);
+    expect(after.unreleased + after.earned).to.equal(2n * PRICE);
     await expectBalanced(fx);
   });
 
-  it("releases a subscription that ended on the day its node was removed", async function () {
-    const fx = await load();
-    const t0 = await middayAhead(fx);
-    await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE, t0);
-    await buy(fx, fx.bob, fx.node1, fx.clientB, 2n, PRICE, t0 + 100n);
-    const expiry = t0 + MONTH;
-    await at(expiry + 3600n, () => fx.registry.removeNode(fx.node1));
-    await time.increaseTo(expiry + 10n * DAY);
-    await (await as(fx.escrow, fx.stranger).settle(fx.node1, fx.clientA)).wait();
-    const served = RATE * (MONTH + 3600n - 100n);
-    expect((await fx.escrow.nodeEarnings(fx.node1)).earned).to.equal(PRICE + served);
-    await expect(as(fx.escrow, fx.bob).cancel(fx.node1, fx.clientB))
-      .to.emit(fx.escrow, "Cancelled")
-      .withArgs(fx.node1, fx.clientB, fx.bob.address, 2n * PRICE - served, 0n);
-    await (await as(fx.escrow, fx.provider1).withdraw(fx.node1)).wait();
-    expect(await fx.token.balanceOf(fx.escrowAddress)).to.equal(0n);
-    await expectBalanced(fx);
-  });
+  for (const offset of [0n, 1n]) {
+    const when = offset === 0n ? "at" : "a second before";
+    it(`removal ${when} a subscription's expiry: ${offset === 0n ? "it has ended and is released to the provider" : "it is still refundable"}`, async function () {
+      const fx = await load();
+      await (await as(fx.escrow, fx.provider1).setCancellationFee(1000n)).wait();
+      const t0 = await middayAhead(fx);
+      await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE, t0);
+      const tb = dayStart(t0) + DAY; // a midnight: bob's release is exactly RATE per second
+      await buy(fx, fx.bob, fx.node1, fx.clientB, 2n, PRICE, tb);
+      const expiryA = expiryOf(t0, 1n);
+      const removedAt = expiryA - offset;
+      await at(removedAt, () => fx.registry.removeNode(fx.node1));
+      await time.increaseTo(expiryA + 10n * DAY);
+      const servedB = RATE * (removedAt - tb);
+      const unservedA = unservedAt(PRICE, t0, expiryA, removedAt);
+      if (offset === 0n) {
+        expect(unservedA).to.equal(0n);
+        await expect(as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA))
+          .to.be.revertedWithCustomError(fx.escrow, "SubscriptionNotActive")
+          .withArgs(fx.node1, fx.clientA, expiryA);
+        expect((await fx.escrow.status(fx.node1, fx.clientA)).refundableNow).to.equal(0n);
+        await expect(as(fx.escrow, fx.stranger).processExpiries(fx.node1, 10n))
+          .to.emit(fx.escrow, "ExpiriesProcessed")
+          .withArgs(fx.node1, expiryA / DAY + 1n, PRICE);
+      } else {
+        // One second of the 30.5 days left: refunded in full (rounded down), without a fee.
+        expect(unservedA).to.be.gt(0n);
+        expect(unservedA).to.be.lte(exactUnserved(PRICE, t0, expiryA, removedAt));
+        expect((await fx.escrow.status(fx.node1, fx.clientA)).refundableNow).to.equal(unservedA);
+        await expect(as(fx.escrow, fx.stranger).processExpiries(fx.node1, 10n)).to.not.emit(
+          fx.escrow,
+          "ExpiriesProcessed"
+        );
+        await expect(as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA))
+          .to.emit(fx.escrow, "Cancelled")
+          .withArgs(fx.node1, fx.clientA, fx.alice.address, unservedA, 0n);
+      }
+      expect((await fx.escrow.nodeEarnings(fx.node1)).earned).to.equal(PRICE - unservedA + servedB);
+      await expect(as(fx.escrow, fx.bob).cancel(fx.node1, fx.clientB))
+        .to.emit(fx.escrow, "Cancelled")
+        .withArgs(fx.node1, fx.clientB, fx.bob.address, 2n * PRICE - servedB, 0n);
+      await (await as(fx.escrow, fx.provider1).withdraw(fx.node1)).wait();
+      expect(await fx.token.balanceOf(fx.payout1.address)).to.equal(PRICE - unservedA + servedB);
+      expect(await fx.token.balanceOf(fx.escrowAddress)).to.equal(0n);
+      await expectBalanced(fx);
+    });
+  }
 });
 
 describe("SubscriptionEscrow: setClientId", function () {
   it("moves the subscription to a new client id", async function () {
     const fx = await load();
-    const t0 = await middayAhead(fx);
+    const t0 = await midnightAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 2n, PRICE, t0);
     const before = await fx.escrow.getSubscription(fx.node1, fx.clientA);
     await expect(as(fx.escrow, fx.alice).setClientId(fx.node1, fx.clientA, fx.clientB))
@@ -523,13 +644,17 @@ describe("SubscriptionEscrow: setClientId", function () {
     const t0 = await middayAhead(fx);
     await buy(fx, fx.bob, fx.node1, fx.clientB, 1n, PRICE, t0);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 3n, PRICE, t0 + 100n);
-    await time.increaseTo(t0 + MONTH + 1n);
-    await expect(as(fx.escrow, fx.alice).setClientId(fx.node1, fx.clientA, fx.clientB)).to.emit(
+    // Taken up to its (midnight) expiry, free from then on.
+    const expiryB = expiryOf(t0, 1n);
+    await expect(at(expiryB - 1n, () => as(fx.escrow, fx.alice).setClientId(fx.node1, fx.clientA, fx.clientB)))
+      .to.be.revertedWithCustomError(fx.escrow, "ClientIdTaken")
+      .withArgs(fx.node1, fx.clientB);
+    await expect(at(expiryB, () => as(fx.escrow, fx.alice).setClientId(fx.node1, fx.clientA, fx.clientB))).to.emit(
       fx.escrow,
       "ClientIdChanged"
     );
     expect((await fx.escrow.getSubscription(fx.node1, fx.clientB)).owner).to.equal(fx.alice.address);
-    await time.increaseTo(t0 + 3n * MONTH + DAY);
+    await time.increaseTo(expiryOf(t0 + 100n, 3n));
     const e = await fx.escrow.nodeEarnings(fx.node1);
     expect(e.earned).to.equal(4n * PRICE);
     await (await as(fx.escrow, fx.provider1).withdraw(fx.node1)).wait();
@@ -538,30 +663,60 @@ describe("SubscriptionEscrow: setClientId", function () {
 });
 
 describe("SubscriptionEscrow: setClientId after a removal", function () {
-  it("cannot take over (and release) a subscription that a removal cut short: its owner still gets the refund", async function () {
+  it("cannot take over (and release) a subscription that a removal cut short: ClientIdTaken, its owner still gets the refund", async function () {
     const fx = await load();
-    const t0 = await middayAhead(fx);
+    const t0 = await midnightAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 3n, PRICE, t0);
-    await buy(fx, fx.bob, fx.node1, fx.clientB, 1n, PRICE, t0 + 100n);
-    await at(t0 + 10n * DAY, () => fx.registry.removeProvider(fx.provider1.address, "gone"));
+    const tb = t0 + 100n;
+    await buy(fx, fx.bob, fx.node1, fx.clientB, 1n, PRICE, tb);
+    const removedAt = t0 + 10n * DAY;
+    await at(removedAt, () => fx.registry.removeProvider(fx.provider1.address, "gone"));
     // Bob's month is over by the clock, but it was cut short at day 10: the rest is his.
-    await time.increaseTo(t0 + 40n * DAY);
-    const bobRefund = PRICE - RATE * (10n * DAY - 100n);
+    await time.increaseTo(expiryOf(tb, 1n) + 10n * DAY);
+    const bobRefund = unservedAt(PRICE, tb, expiryOf(tb, 1n), removedAt);
+    expect(bobRefund).to.be.lte(exactUnserved(PRICE, tb, expiryOf(tb, 1n), removedAt));
+    expect(bobRefund).to.be.gte(exactUnserved(PRICE, tb, expiryOf(tb, 1n), removedAt) - 1n);
     expect((await fx.escrow.status(fx.node1, fx.clientB)).refundableNow).to.equal(bobRefund);
-    try {
-      await (await as(fx.escrow, fx.alice).setClientId(fx.node1, fx.clientA, fx.clientB)).wait();
-    } catch {
-      // Refusing (ClientIdTaken) is a correct answer too.
-    }
+    await expect(as(fx.escrow, fx.alice).setClientId(fx.node1, fx.clientA, fx.clientB))
+      .to.be.revertedWithCustomError(fx.escrow, "ClientIdTaken")
+      .withArgs(fx.node1, fx.clientB);
     await expect(as(fx.escrow, fx.bob).cancel(fx.node1, fx.clientB))
       .to.emit(fx.escrow, "Cancelled")
       .withArgs(fx.node1, fx.clientB, fx.bob.address, bobRefund, 0n);
-    expect((await fx.escrow.nodeEarnings(fx.node1)).earned).to.equal(RATE * (20n * DAY - 100n));
+    // Alice's 10 days (exact: bought at a midnight) and what bob did not get back.
+    expect((await fx.escrow.nodeEarnings(fx.node1)).earned).to.equal(RATE * 10n * DAY + PRICE - bobRefund);
+    await expect(as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA))
+      .to.emit(fx.escrow, "Cancelled")
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 3n * PRICE - RATE * 10n * DAY, 0n);
+    await (await as(fx.escrow, fx.provider1).withdraw(fx.node1)).wait();
+    expect(await fx.token.balanceOf(fx.escrowAddress)).to.equal(0n);
+  });
+
+  it("may take over a subscription that ended before the removal (judged at the removal time)", async function () {
+    const fx = await load();
+    const t0 = await midnightAhead(fx);
+    await buy(fx, fx.bob, fx.node1, fx.clientB, 1n, PRICE, t0);
+    await buy(fx, fx.alice, fx.node1, fx.clientA, 3n, PRICE, t0 + 100n);
+    const expiryB = t0 + MONTH;
+    await at(expiryB, () => fx.registry.removeNode(fx.node1));
+    await time.increaseTo(expiryB + 5n * DAY);
+    expect((await fx.escrow.status(fx.node1, fx.clientB)).refundableNow).to.equal(0n);
+    await expect(as(fx.escrow, fx.alice).setClientId(fx.node1, fx.clientA, fx.clientB))
+      .to.emit(fx.escrow, "ClientIdChanged")
+      .withArgs(fx.node1, fx.clientA, fx.clientB, fx.alice.address);
+    // Bob's month went to the provider; alice cancels under the new key, as of the removal.
+    const aliceRefund = unservedAt(3n * PRICE, t0 + 100n, expiryOf(t0 + 100n, 3n), expiryB);
+    await expect(as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientB))
+      .to.emit(fx.escrow, "Cancelled")
+      .withArgs(fx.node1, fx.clientB, fx.alice.address, aliceRefund, 0n);
+    expect((await fx.escrow.nodeEarnings(fx.node1)).earned).to.equal(4n * PRICE - aliceRefund);
+    await (await as(fx.escrow, fx.provider1).withdraw(fx.node1)).wait();
+    expect(await fx.token.balanceOf(fx.escrowAddress)).to.equal(0n);
   });
 });
 
 describe("SubscriptionEscrow: nothing is ever trapped", function () {
-  it("after removals, cancels, settles and withdrawals the escrow holds nothing", async function () {
+  it("after removals, cancels, processed expiries and withdrawals the escrow holds nothing", async function () {
     const fx = await load();
     const { escrow, registry, node1, node2, free, alice, bob, carol, provider1, provider2, clientA, clientB, clientC } =
       fx;
@@ -594,11 +749,18 @@ describe("SubscriptionEscrow: nothing is ever trapped", function () {
     await (await as(escrow, alice).cancel(node1, clientA)).wait();
     await (await as(escrow, carol).cancel(node2, clientC)).wait();
     await expectBalanced(fx);
-    try {
-      await (await as(escrow, fx.stranger).settle(node1, clientD)).wait();
-    } catch {
-      // Already released by day processing.
-    }
+    // Bob's month (now under clientD) ended before provider1's removal: not refundable, released
+    // to the provider by processing (anyone may call it; withdraw does it too).
+    const subD = await escrow.getSubscription(node1, clientD);
+    expect(subD.expiresAt).to.be.lte(t0 + 40n * DAY + 7n);
+    await expect(as(escrow, bob).cancel(node1, clientD))
+      .to.be.revertedWithCustomError(escrow, "SubscriptionNotActive")
+      .withArgs(node1, clientD, subD.expiresAt);
+    // Processed up to the removal's day (release stops there).
+    await expect(as(escrow, fx.stranger).processExpiries(node1, 2n ** 256n - 1n))
+      .to.emit(escrow, "ExpiriesProcessed")
+      .withArgs(node1, (t0 + 40n * DAY + 7n) / DAY + 1n, PRICE);
+    await expectBalanced(fx);
     for (const [p, n] of [
       [provider1, node1],
       [provider1, free],

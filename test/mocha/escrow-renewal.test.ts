@@ -1,5 +1,5 @@
-// SubscriptionEscrow: extend (any time, current price, fixed expiries) and automatic renewal
-// (opt-in, window, renewalCheck reasons).
+// SubscriptionEscrow: extend (any time, current price, fixed midnight expiries) and automatic
+// renewal (opt-in, window, renewalCheck reasons).
 import { expect } from "chai";
 import { network } from "hardhat";
 import {
@@ -8,15 +8,18 @@ import {
   MAX_MONTHS,
   MONTH,
   PRICE,
-  RATE,
   RENEWAL_WINDOW,
   as,
   buy,
+  endOfDay,
+  exactUnserved,
   expectRevertOneOf,
+  expiryOf,
   middayAhead,
   setAllowance,
   sntFixture,
   txTime,
+  unservedAt,
   type Fx,
 } from "../helpers/escrowFixture.js";
 
@@ -34,21 +37,27 @@ describe("SubscriptionEscrow: extend", function () {
     const fx = await load();
     const t0 = await middayAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE, t0);
+    const expiry = expiryOf(t0, 1n); // the midnight after t0 + MONTH
     await setAllowance(fx, fx.alice, 2n * PRICE);
-    const tx = await at(t0 + 10n * DAY, () => as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, 2n, PRICE));
+    const t1 = t0 + 10n * DAY;
+    const tx = await at(t1, () => as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, 2n, PRICE));
+    // Whole months added to the midnight: the result is a midnight too.
     await expect(tx)
       .to.emit(fx.escrow, "Extended")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE, 2n * PRICE, t0 + 3n * MONTH);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE, 2n * PRICE, expiry + 2n * MONTH);
     await expect(tx).to.changeTokenBalances(ethers, fx.token, [fx.alice, fx.escrowAddress], [-2n * PRICE, 2n * PRICE]);
     const sub = await fx.escrow.getSubscription(fx.node1, fx.clientA);
-    expect(sub.expiresAt).to.equal(t0 + 3n * MONTH);
+    expect(sub.expiresAt).to.equal(expiry + 2n * MONTH);
     expect(sub.owner).to.equal(fx.alice.address);
+    // A new segment from now: the old one's unserved part plus the new payment.
+    expect(sub.start).to.equal(t1);
+    expect(sub.paid).to.equal(unservedAt(PRICE, t0, expiry, t1) + 2n * PRICE);
     expect((await fx.escrow.status(fx.node1, fx.clientA)).monthsLeft).to.equal(3n);
     // Extending right after buying works too (not only near the expiry).
-    const t1 = await buy(fx, fx.bob, fx.node1, fx.clientB, 1n, PRICE);
+    const t2 = await buy(fx, fx.bob, fx.node1, fx.clientB, 1n, PRICE);
     await setAllowance(fx, fx.bob, PRICE);
     await (await as(fx.escrow, fx.bob).extend(fx.node1, fx.clientB, 1n, PRICE)).wait();
-    expect((await fx.escrow.getSubscription(fx.node1, fx.clientB)).expiresAt).to.equal(t1 + 2n * MONTH);
+    expect((await fx.escrow.getSubscription(fx.node1, fx.clientB)).expiresAt).to.equal(expiryOf(t2, 1n) + MONTH);
   });
 
   it("extends a lapsed subscription from now, and the lapsed payment stays with the provider", async function () {
@@ -59,39 +68,49 @@ describe("SubscriptionEscrow: extend", function () {
     expect((await fx.escrow.status(fx.node1, fx.clientA)).active).to.equal(false);
     await setAllowance(fx, fx.alice, PRICE);
     const t1 = t0 + MONTH + 5n * DAY + 100n;
+    // From now, rounded up to the next midnight.
+    const expiry = endOfDay(t1 + MONTH);
+    expect(expiry - t1).to.equal(MONTH + DAY / 2n - 100n);
     await expect(at(t1, () => as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, 1n, PRICE)))
       .to.emit(fx.escrow, "Extended")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 1n, PRICE, PRICE, t1 + MONTH);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 1n, PRICE, PRICE, expiry);
     const st = await fx.escrow.status(fx.node1, fx.clientA);
     expect(st.active).to.equal(true);
-    expect(st.expiresAt).to.equal(t1 + MONTH);
+    expect(st.expiresAt).to.equal(expiry);
+    const sub = await fx.escrow.getSubscription(fx.node1, fx.clientA);
+    expect(sub.start).to.equal(t1);
+    expect(sub.paid).to.equal(PRICE); // nothing carried over from the lapsed month
     // The first month was fully served; cancelling now refunds only the new month's unserved part.
+    const refund = unservedAt(PRICE, t1, expiry, t1 + DAY);
+    expect(refund).to.be.lte(exactUnserved(PRICE, t1, expiry, t1 + DAY));
+    expect(refund).to.be.gte(exactUnserved(PRICE, t1, expiry, t1 + DAY) - 1n);
     await expect(at(t1 + DAY, () => as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA)))
       .to.emit(fx.escrow, "Cancelled")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, PRICE - RATE * DAY, 0n);
-    expect((await fx.escrow.nodeEarnings(fx.node1)).earned).to.equal(PRICE + RATE * DAY);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, refund, 0n);
+    expect((await fx.escrow.nodeEarnings(fx.node1)).earned).to.equal(2n * PRICE - refund);
   });
 
   it("a price change never moves an existing expiry; extensions pay the current price", async function () {
     const fx = await load();
     const t0 = await middayAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 2n, PRICE, t0);
+    const expiry = expiryOf(t0, 2n);
     await (await as(fx.registry, fx.provider1).setNodePrice(fx.node1, 2n * PRICE)).wait();
-    expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).expiresAt).to.equal(t0 + 2n * MONTH);
-    expect((await fx.escrow.status(fx.node1, fx.clientA)).expiresAt).to.equal(t0 + 2n * MONTH);
+    expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).expiresAt).to.equal(expiry);
+    expect((await fx.escrow.status(fx.node1, fx.clientA)).expiresAt).to.equal(expiry);
     await setAllowance(fx, fx.alice, 2n * PRICE);
     await expect(as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, 1n, PRICE))
       .to.be.revertedWithCustomError(fx.escrow, "PriceAboveMaximum")
       .withArgs(fx.node1, 2n * PRICE, PRICE);
     await expect(as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, 1n, 2n * PRICE))
       .to.emit(fx.escrow, "Extended")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 1n, 2n * PRICE, 2n * PRICE, t0 + 3n * MONTH);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 1n, 2n * PRICE, 2n * PRICE, expiry + MONTH);
     await (await as(fx.registry, fx.provider1).setNodePrice(fx.node1, PRICE / 2n)).wait();
-    expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).expiresAt).to.equal(t0 + 3n * MONTH);
+    expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).expiresAt).to.equal(expiry + MONTH);
     await setAllowance(fx, fx.alice, PRICE);
     await expect(as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, 2n, PRICE))
       .to.emit(fx.escrow, "Extended")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE / 2n, PRICE, t0 + 5n * MONTH);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE / 2n, PRICE, expiry + 3n * MONTH);
   });
 
   it("refuses a non-owner, an unknown subscription, bad months, an untrusted node and a failed payment", async function () {
@@ -121,27 +140,30 @@ describe("SubscriptionEscrow: extend", function () {
 });
 
 describe("SubscriptionEscrow: prepaid time cap", function () {
-  it("extensions may reach at most 2 * MAX_MONTHS months ahead (ExpiryTooFar)", async function () {
+  it("extensions may reach at most the end of the day of now + 2 * MAX_MONTHS months (ExpiryTooFar)", async function () {
     const fx = await load();
-    const t0 = await buy(fx, fx.alice, fx.node1, fx.clientA, MAX_MONTHS, PRICE);
+    const t0 = await middayAhead(fx);
+    await buy(fx, fx.alice, fx.node1, fx.clientA, MAX_MONTHS, PRICE, t0);
+    const expiry = expiryOf(t0, MAX_MONTHS);
     await setAllowance(fx, fx.alice, MAX_MONTHS * PRICE);
     const t1 = t0 + 10n;
+    // Exactly the cap: the midnight after t1 + 48 months.
+    const cap1 = endOfDay(t1 + 2n * MAX_MONTHS * MONTH);
+    expect(expiry + MAX_MONTHS * MONTH).to.equal(cap1);
     await expect(at(t1, () => as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, MAX_MONTHS, PRICE)))
       .to.emit(fx.escrow, "Extended")
-      .withArgs(
-        fx.node1,
-        fx.clientA,
-        fx.alice.address,
-        MAX_MONTHS,
-        PRICE,
-        MAX_MONTHS * PRICE,
-        t0 + 2n * MAX_MONTHS * MONTH
-      );
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, MAX_MONTHS, PRICE, MAX_MONTHS * PRICE, cap1);
     await setAllowance(fx, fx.alice, PRICE);
     const t2 = t1 + 10n;
     await expect(at(t2, () => as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, 1n, PRICE)))
       .to.be.revertedWithCustomError(fx.escrow, "ExpiryTooFar")
-      .withArgs(t0 + (2n * MAX_MONTHS + 1n) * MONTH, t2 + 2n * MAX_MONTHS * MONTH);
+      .withArgs(cap1 + MONTH, endOfDay(t2 + 2n * MAX_MONTHS * MONTH));
+    // A month (and a day) later one more month fits again, up to the new cap.
+    const t3 = cap1 - 2n * MAX_MONTHS * MONTH + MONTH;
+    expect(endOfDay(t3 + 2n * MAX_MONTHS * MONTH)).to.equal(cap1 + MONTH);
+    await expect(at(t3, () => as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, 1n, PRICE)))
+      .to.emit(fx.escrow, "Extended")
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 1n, PRICE, PRICE, cap1 + MONTH);
   });
 });
 
@@ -152,7 +174,9 @@ describe("SubscriptionEscrow: automatic renewal", function () {
     await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE, t0);
     await (await as(fx.escrow, fx.alice).setAutoRenew(fx.node1, fx.clientA, months, max)).wait();
     await setAllowance(fx, fx.alice, months * PRICE);
-    return { t0, expiry: t0 + MONTH };
+    const expiry = expiryOf(t0, 1n);
+    expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).expiresAt).to.equal(expiry);
+    return { t0, expiry };
   }
 
   async function expectBlocked(fx: Fx, client: string, reason: Blocker) {
@@ -272,7 +296,7 @@ describe("SubscriptionEscrow: automatic renewal", function () {
       const fx = await load();
       const t0 = await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE);
       await setAllowance(fx, fx.alice, PRICE);
-      await time.increaseTo(t0 + MONTH - DAY);
+      await time.increaseTo(expiryOf(t0, 1n) - DAY);
       await expectBlocked(fx, fx.clientA, Blocker.NotOptedIn);
     });
 

@@ -16,9 +16,13 @@ import {
   approvalData,
   as,
   buy,
+  dayStart,
   expectRevertOneOf,
+  expiryOf,
+  exactUnserved,
   feeFixture,
   middayAhead,
+  midnightAhead,
   now,
   permitFixture,
   plainFixture,
@@ -27,6 +31,7 @@ import {
   snapshotState,
   sntFixture,
   txTime,
+  unservedAt,
   type Fx,
 } from "../helpers/escrowFixture.js";
 
@@ -47,21 +52,24 @@ describe("SubscriptionEscrow: set-up", function () {
 });
 
 describe("SubscriptionEscrow: subscribe", function () {
-  it("pulls price * months, records the subscription and emits Subscribed", async function () {
+  it("pulls price * months, records the subscription (expiry on the next midnight) and emits Subscribed", async function () {
     const fx = await load(sntFixture);
     const { escrow, token, node1, alice, clientA, escrowAddress } = fx;
     await setAllowance(fx, alice, 3n * PRICE);
     const t = await middayAhead(fx);
+    // Bought at 12:00: the paid 90 days end at 12:00, the subscription at the following midnight.
+    const expiry = dayStart(t) + 3n * MONTH + DAY;
+    expect(expiryOf(t, 3n)).to.equal(expiry);
     await networkHelpers.time.setNextBlockTimestamp(t);
     const tx = await as(escrow, alice).subscribe(node1, clientA, 3n, PRICE);
     await expect(tx)
       .to.emit(escrow, "Subscribed")
-      .withArgs(node1, clientA, alice.address, 3n, PRICE, 3n * PRICE, t + 3n * MONTH);
+      .withArgs(node1, clientA, alice.address, 3n, PRICE, 3n * PRICE, expiry);
     await expect(tx).to.changeTokenBalances(ethers, token, [alice, escrowAddress], [-3n * PRICE, 3n * PRICE]);
     const sub = await escrow.getSubscription(node1, clientA);
     expect(sub.owner).to.equal(alice.address);
     expect(sub.start).to.equal(t);
-    expect(sub.expiresAt).to.equal(t + 3n * MONTH);
+    expect(sub.expiresAt).to.equal(expiry);
     expect(sub.paid).to.equal(3n * PRICE);
     expect(sub.cancellationFeeBps).to.equal(0n);
     expect(sub.renewMonths).to.equal(0n);
@@ -69,8 +77,20 @@ describe("SubscriptionEscrow: subscribe", function () {
     const st = await escrow.status(node1, clientA);
     expect(st.active).to.equal(true);
     expect(st.owner).to.equal(alice.address);
-    expect(st.expiresAt).to.equal(t + 3n * MONTH);
-    expect(st.monthsLeft).to.equal(3n);
+    expect(st.expiresAt).to.equal(expiry);
+    // 90 days and 12 hours left: a started month counts.
+    expect(st.monthsLeft).to.equal(4n);
+  });
+
+  it("a purchase at a midnight ends exactly months * MONTH later", async function () {
+    const fx = await load(sntFixture);
+    const t = await midnightAhead(fx);
+    await buy(fx, fx.alice, fx.node1, fx.clientA, 2n, PRICE, t);
+    expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).expiresAt).to.equal(t + 2n * MONTH);
+    expect((await fx.escrow.status(fx.node1, fx.clientA)).monthsLeft).to.equal(2n);
+    // An hour after midnight: the rest of that day is added.
+    await buy(fx, fx.alice, fx.node1, fx.clientB, 2n, PRICE, t + 3600n);
+    expect((await fx.escrow.getSubscription(fx.node1, fx.clientB)).expiresAt).to.equal(t + 2n * MONTH + DAY);
   });
 
   it("accepts 1 and MAX_MONTHS months, rejects 0 and MAX_MONTHS + 1", async function () {
@@ -87,7 +107,7 @@ describe("SubscriptionEscrow: subscribe", function () {
     await setAllowance(fx, alice, MAX_MONTHS * PRICE);
     const tx = await as(escrow, alice).subscribe(node1, clientB, MAX_MONTHS, PRICE);
     const t = await txTime(fx, tx);
-    expect((await escrow.getSubscription(node1, clientB)).expiresAt).to.equal(t + MAX_MONTHS * MONTH);
+    expect((await escrow.getSubscription(node1, clientB)).expiresAt).to.equal(expiryOf(t, MAX_MONTHS));
   });
 
   it("rejects an unknown node", async function () {
@@ -147,7 +167,7 @@ describe("SubscriptionEscrow: subscribe", function () {
     for (const s of [fx.alice, fx.bob]) {
       await expect(as(fx.escrow, s).subscribe(fx.node1, fx.clientA, 1n, PRICE))
         .to.be.revertedWithCustomError(fx.escrow, "SubscriptionIsActive")
-        .withArgs(fx.node1, fx.clientA, t + MONTH);
+        .withArgs(fx.node1, fx.clientA, expiryOf(t, 1n));
     }
     // The same client on another node, and another client on the same node, are separate keys.
     await expect(as(fx.escrow, fx.alice).subscribe(fx.node1, fx.clientB, 1n, PRICE)).to.emit(fx.escrow, "Subscribed");
@@ -158,21 +178,24 @@ describe("SubscriptionEscrow: subscribe", function () {
   it("lets anyone buy a lapsed (node, client) again, and the old payment goes to the provider", async function () {
     const fx = await load(sntFixture);
     const t = await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE);
-    await networkHelpers.time.increaseTo(t + MONTH + 2n * DAY);
-    expect((await fx.escrow.status(fx.node1, fx.clientA)).active).to.equal(false);
+    // From its (midnight) expiry on, the key is free.
+    await networkHelpers.time.increaseTo(expiryOf(t, 1n) - 1n);
     const t2 = await buy(fx, fx.bob, fx.node1, fx.clientA, 2n, PRICE);
+    expect((await fx.escrow.status(fx.node1, fx.clientA)).active).to.equal(true);
     const sub = await fx.escrow.getSubscription(fx.node1, fx.clientA);
     expect(sub.owner).to.equal(fx.bob.address);
-    expect(sub.expiresAt).to.equal(t2 + 2n * MONTH);
+    expect(sub.expiresAt).to.equal(expiryOf(t2, 2n));
     expect(sub.paid).to.equal(2n * PRICE);
     const e = await fx.escrow.nodeEarnings(fx.node1);
+    // Alice's month in full, bob's at most a rounding wei.
     expect(e.earned).to.be.gte(PRICE);
+    expect(e.earned).to.be.lte(PRICE + 1n);
     expect(e.unreleased + e.withdrawable).to.equal(await fx.token.balanceOf(fx.escrowAddress));
   });
 
   it("sells a free node (price 0) without any allowance or transfer", async function () {
     const fx = await load(sntFixture);
-    const t = await middayAhead(fx);
+    const t = await midnightAhead(fx);
     await networkHelpers.time.setNextBlockTimestamp(t);
     const tx = await as(fx.escrow, fx.alice).subscribe(fx.free, fx.clientA, 12n, 0n);
     await expect(tx)
@@ -244,7 +267,7 @@ describe("SubscriptionEscrow: subscribe", function () {
     // Tokens forced into the escrow by the controller are not anyone's subscription payment.
     await (await fx.token.controllerTransfer(fx.carol.address, fx.escrowAddress, 5n * PRICE)).wait();
     const t = await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE);
-    await networkHelpers.time.increaseTo(t + MONTH + 2n * DAY);
+    await networkHelpers.time.increaseTo(expiryOf(t, 1n));
     const e = await fx.escrow.nodeEarnings(fx.node1);
     expect(e.earned).to.equal(PRICE);
     await expect(as(fx.escrow, fx.provider1).withdraw(fx.node1)).to.changeTokenBalances(
@@ -380,7 +403,7 @@ describe("SubscriptionEscrow: approveAndCall (MiniMe)", function () {
     const tx = await as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, 3n * PRICE, data);
     await expect(tx)
       .to.emit(fx.escrow, "Subscribed")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 3n, PRICE, 3n * PRICE, t + 3n * MONTH);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 3n, PRICE, 3n * PRICE, expiryOf(t, 3n));
     await expect(tx).to.changeTokenBalances(ethers, fx.token, [fx.alice, fx.escrowAddress], [-3n * PRICE, 3n * PRICE]);
     expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(0n);
     expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).owner).to.equal(fx.alice.address);
@@ -392,7 +415,7 @@ describe("SubscriptionEscrow: approveAndCall (MiniMe)", function () {
     const data = approvalData(ethers, Action.Extend, fx.node1, fx.clientA, 2n, PRICE);
     await expect(as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, 2n * PRICE, data))
       .to.emit(fx.escrow, "Extended")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE, 2n * PRICE, t + 3n * MONTH);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE, 2n * PRICE, expiryOf(t, 1n) + 2n * MONTH);
     expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(0n);
     // Only the owner can extend this way too.
     const bobData = approvalData(ethers, Action.Extend, fx.node1, fx.clientA, 1n, PRICE);
@@ -503,7 +526,7 @@ describe("SubscriptionEscrow: pause", function () {
     expect(await fx.escrow.paused()).to.equal(false);
   });
 
-  it("blocks buying, extending and renewing, but not cancelling, settling or withdrawing", async function () {
+  it("blocks buying, extending and renewing, but not cancelling, processing expiries or withdrawing", async function () {
     const fx = await load(sntFixture);
     const { escrow, node1, alice, bob, clientA, clientB, clientC } = fx;
     const t = await buy(fx, alice, node1, clientA, 2n, PRICE);
@@ -525,11 +548,13 @@ describe("SubscriptionEscrow: pause", function () {
       escrow,
       "EnforcedPause"
     );
-    // Settle bob's ended subscription while paused.
-    await networkHelpers.time.increaseTo(tb + MONTH + 1n);
-    await (await as(escrow, fx.stranger).settle(node1, clientB)).wait();
+    // Release bob's ended subscription while paused.
+    await networkHelpers.time.increaseTo(expiryOf(tb, 1n));
+    await expect(as(escrow, fx.stranger).processExpiries(node1, 10n))
+      .to.emit(escrow, "ExpiriesProcessed")
+      .withArgs(node1, expiryOf(tb, 1n) / DAY + 1n, PRICE);
     await setAllowance(fx, alice, PRICE);
-    await networkHelpers.time.increaseTo(t + 2n * MONTH - DAY);
+    await networkHelpers.time.increaseTo(expiryOf(t, 2n) - DAY);
     expect(await escrow.renewalCheck(node1, clientA)).to.equal(8n); // Paused
     await expectRevertOneOf(() => as(escrow, fx.stranger).renew.staticCall(node1, clientA), escrow, [
       "EnforcedPause",
@@ -549,15 +574,20 @@ describe("SubscriptionEscrow: views", function () {
   it("quote: trusted node, untrusted node, unknown node", async function () {
     const fx = await load(sntFixture);
     await (await as(fx.escrow, fx.provider1).setCancellationFee(250n)).wait();
+    const t = await middayAhead(fx);
+    await networkHelpers.time.increaseTo(t);
     let q = await fx.escrow.quote(fx.node1, 5n);
-    const t = await now(fx);
     expect(q.trusted).to.equal(true);
     expect(q.provider).to.equal(fx.provider1.address);
     expect(q.pricePerMonth).to.equal(PRICE);
     expect(q.months).to.equal(5n);
     expect(q.total).to.equal(5n * PRICE);
-    expect(q.expiresAt).to.be.closeTo(t + 5n * MONTH, 2n);
+    // Rounded up to the next midnight, like a purchase now.
+    expect(q.expiresAt).to.equal(dayStart(t) + 5n * MONTH + DAY);
+    expect(q.expiresAt).to.equal(expiryOf(t, 5n));
     expect(q.cancellationFeeBps).to.equal(250n);
+    await buy(fx, fx.alice, fx.node1, fx.clientA, 5n, PRICE, t + 60n);
+    expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).expiresAt).to.equal(q.expiresAt);
     q = await fx.escrow.quote(fx.node2, 1n);
     expect(q.provider).to.equal(fx.provider2.address);
     expect(q.total).to.equal(PRICE2);
@@ -577,20 +607,32 @@ describe("SubscriptionEscrow: views", function () {
     expect(st.expiresAt).to.equal(0n);
     expect(st.monthsLeft).to.equal(0n);
     expect(st.refundableNow).to.equal(0n);
-    const t = await buy(fx, fx.alice, fx.node1, fx.clientA, 3n, PRICE);
+    const t = await middayAhead(fx);
+    await buy(fx, fx.alice, fx.node1, fx.clientA, 3n, PRICE, t);
+    const expiry = expiryOf(t, 3n); // 90.5 days later
+    // ceil((expiresAt - now) / MONTH): 2 months and 12 hours left count as 3, exactly 2 as 2.
     await networkHelpers.time.increaseTo(t + MONTH);
     st = await fx.escrow.status(fx.node1, fx.clientA);
-    expect(st.monthsLeft).to.equal(2n); // at most 2 months left (exactly 2 or 2 minus the call's second)
+    expect(st.monthsLeft).to.equal(3n);
+    await networkHelpers.time.increaseTo(expiry - 2n * MONTH - 3600n);
+    expect((await fx.escrow.status(fx.node1, fx.clientA)).monthsLeft).to.equal(3n);
+    await networkHelpers.time.increaseTo(expiry - 2n * MONTH);
+    expect((await fx.escrow.status(fx.node1, fx.clientA)).monthsLeft).to.equal(2n);
     await networkHelpers.time.increaseTo(t + MONTH + DAY);
     st = await fx.escrow.status(fx.node1, fx.clientA);
     expect(st.monthsLeft).to.equal(2n);
-    expect(st.refundableNow).to.be.closeTo(3n * PRICE - RATE * (MONTH + DAY), 2n * RATE);
+    // Spread over the 90.5 days (within the call's second).
+    expect(st.refundableNow).to.be.closeTo(exactUnserved(3n * PRICE, t, expiry, t + MONTH + DAY), 2n * RATE);
     expect(st.cancellationFeeNow).to.equal(0n);
-    await networkHelpers.time.increaseTo(t + 3n * MONTH + 1n);
+    await networkHelpers.time.increaseTo(expiry - 3600n);
+    st = await fx.escrow.status(fx.node1, fx.clientA);
+    expect(st.active).to.equal(true);
+    expect(st.monthsLeft).to.equal(1n);
+    await networkHelpers.time.increaseTo(expiry);
     st = await fx.escrow.status(fx.node1, fx.clientA);
     expect(st.active).to.equal(false);
     expect(st.owner).to.equal(fx.alice.address);
-    expect(st.expiresAt).to.equal(t + 3n * MONTH);
+    expect(st.expiresAt).to.equal(expiry);
     expect(st.monthsLeft).to.equal(0n);
     expect(st.refundableNow).to.equal(0n);
   });
@@ -599,18 +641,22 @@ describe("SubscriptionEscrow: views", function () {
     const fx = await load(sntFixture);
     await (await as(fx.escrow, fx.provider1).setCancellationFee(1000n)).wait();
     const t = await buy(fx, fx.alice, fx.node1, fx.clientA, 2n, PRICE);
+    const expiry = expiryOf(t, 2n);
     await networkHelpers.time.increaseTo(t + 10n * DAY);
     const st = await fx.escrow.status(fx.node1, fx.clientA);
-    const unserved = 2n * PRICE - RATE * 10n * DAY;
+    const unserved = exactUnserved(2n * PRICE, t, expiry, t + 10n * DAY);
     expect(st.refundableNow + st.cancellationFeeNow).to.be.closeTo(unserved, 2n * RATE);
     expect(st.cancellationFeeNow).to.be.closeTo(unserved / 10n, RATE);
     const tx = await as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA);
     const tc = await txTime(fx, tx);
-    const served = RATE * (tc - t);
-    const fee = (2n * PRICE - served) / 10n;
+    const left = unservedAt(2n * PRICE, t, expiry, tc);
+    // Rounded down, by at most a wei from the exact pro-rata part.
+    expect(left).to.be.lte(exactUnserved(2n * PRICE, t, expiry, tc));
+    expect(left).to.be.gte(exactUnserved(2n * PRICE, t, expiry, tc) - 1n);
+    const fee = left / 10n;
     await expect(tx)
       .to.emit(fx.escrow, "Cancelled")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n * PRICE - served - fee, fee);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, left - fee, fee);
   });
 
   it("expiries: batched, 0 for none", async function () {
@@ -621,7 +667,7 @@ describe("SubscriptionEscrow: views", function () {
       [fx.node1, fx.node1, fx.node2, fx.node2],
       [fx.clientA, fx.clientB, fx.clientB, fx.clientA]
     );
-    expect(res.map((x: bigint) => x)).to.deep.equal([ta + MONTH, 0n, tb + 2n * MONTH, 0n]);
+    expect(res.map((x: bigint) => x)).to.deep.equal([expiryOf(ta, 1n), 0n, expiryOf(tb, 2n), 0n]);
     await expect(fx.escrow.expiries([fx.node1], []))
       .to.be.revertedWithCustomError(fx.escrow, "LengthMismatch")
       .withArgs(1n, 0n);
@@ -630,7 +676,9 @@ describe("SubscriptionEscrow: views", function () {
 
   it("soldNodes and providerEarnings sum a provider's nodes", async function () {
     const fx = await load(sntFixture);
-    const t = await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE);
+    // Bought at a midnight: released at exactly RATE per second.
+    const t = await midnightAhead(fx);
+    await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE, t);
     await buy(fx, fx.bob, fx.node2, fx.clientB, 1n, PRICE2);
     await buy(fx, fx.carol, fx.free, fx.clientC, 1n, 0n);
     const sold1: string[] = await fx.escrow.soldNodes(fx.provider1.address);

@@ -5,6 +5,11 @@ import {EscrowSetup} from "./utils/EscrowSetup.sol";
 import {ISubscriptionEscrow} from "../../contracts/interfaces/ISubscriptionEscrow.sol";
 
 /// @dev Fuzz tests of the escrow's money: refunds, release, extensions and removals.
+///
+/// Expiries fall on UTC midnights: a purchase of `months` at `t` ends at the next midnight at or
+/// after `t + months * MONTH` (an extension of a running subscription adds whole months to its
+/// midnight expiry), and what was paid is spread linearly over [start, expiry]. Rounding favours
+/// solvency: one subscription's unserved part is rounded down, a node's unreleased sum up.
 contract SubscriptionEscrowTest is EscrowSetup {
     uint256 internal constant START = 1_700_000_000;
     address internal constant PROVIDER = address(0xB0B);
@@ -36,10 +41,26 @@ contract SubscriptionEscrowTest is EscrowSetup {
         escrow.setCancellationFee(feeBps);
     }
 
-    /// @dev |served - paid * elapsed / duration| <= 1, without division.
+    /// @dev `served` (paid minus what one subscription gives back) is the exact pro-rata part
+    /// `paid * elapsed / duration`, rounded up by less than 1 + (duration - elapsed) / 2^32 wei
+    /// (the flooring of the rate and of the unserved part): never below it, so a refund never
+    /// exceeds the exact unserved part. Checked without division.
     function _assertServedIsProRata(uint256 served, uint256 paid, uint256 elapsed, uint256 duration) internal pure {
-        assertLe(paid * elapsed, served * duration + duration, "served >= pro rata - 1");
-        assertLe(served * duration, paid * elapsed + duration, "served <= pro rata + 1");
+        require(elapsed <= duration && duration < PRECISION, "bad segment");
+        assertLe(paid * elapsed, served * duration, "served >= pro rata (refund <= exact unserved)");
+        assertLe(
+            served * duration * PRECISION,
+            paid * elapsed * PRECISION + duration * PRECISION + (duration - elapsed) * duration,
+            "served < pro rata + 1 + left / 2^32"
+        );
+    }
+
+    function _expectNotActive(address owner, address clientId, uint256 expiresAt) internal {
+        vm.expectRevert(
+            abi.encodeWithSelector(ISubscriptionEscrow.SubscriptionNotActive.selector, node, clientId, expiresAt)
+        );
+        vm.prank(owner);
+        escrow.cancel(node, clientId);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -48,22 +69,32 @@ contract SubscriptionEscrowTest is EscrowSetup {
 
     /// refund + fee + served == paid; served is pro rata; the fee is the locked rate of the
     /// unserved part; status predicted it; the provider can take the rest, leaving nothing.
-    function testFuzz_cancelSplitsPaymentExactly(uint256 price, uint256 months, uint256 elapsed, uint256 feeBps)
-        public
-    {
+    function testFuzz_cancelSplitsPaymentExactly(
+        uint256 price,
+        uint256 months,
+        uint256 elapsed,
+        uint256 feeBps,
+        uint256 startOffset
+    ) public {
         price = bound(price, 0, MAX_PRICE);
         months = bound(months, 1, 24);
-        uint256 duration = months * MONTH;
-        elapsed = bound(elapsed, 0, duration - 1);
         feeBps = bound(feeBps, 0, 1000);
+        // Any time of day, an exact midnight included (START is 80,000 s into its day).
+        uint256 start = START + bound(startOffset, 0, 2 days);
+        vm.warp(start);
+        uint256 expiry = _endOfDay(start + months * MONTH);
+        uint256 duration = expiry - start;
+        elapsed = bound(elapsed, 0, duration - 1);
         _setPrice(price);
         _setFee(feeBps);
+        assertEq(escrow.quote(node, months).expiresAt, expiry, "quote rounds the expiry up to midnight");
         uint256 paid = _buy(USER, node, CLIENT, months);
         assertEq(paid, price * months, "paid");
+        assertEq(escrow.getSubscription(node, CLIENT).expiresAt, expiry, "expiry rounded up to midnight");
         assertEq(escrow.getSubscription(node, CLIENT).cancellationFeeBps, feeBps, "fee locked");
         _setFee(feeBps == 0 ? 1000 : 0); // later changes do not apply
 
-        vm.warp(START + elapsed);
+        vm.warp(start + elapsed);
         ISubscriptionEscrow.SubscriptionStatus memory st = _status(node, CLIENT);
         uint256 refund = _cancel(node, CLIENT);
         assertEq(refund, st.refundableNow, "status predicted the refund");
@@ -92,12 +123,14 @@ contract SubscriptionEscrowTest is EscrowSetup {
         price = bound(price, 0, MAX_PRICE);
         months = bound(months, 1, 24);
         feeBps = bound(feeBps, 0, 1000);
-        uint256 duration = months * MONTH;
+        // The buyer gets the rest of the day the paid time ends in.
+        uint256 duration = _endOfDay(START + months * MONTH) - START;
         t1 = bound(t1, 0, duration + 10 days);
         t2 = bound(t2, t1, duration + 20 days);
         _setPrice(price);
         _setFee(feeBps);
         uint256 paid = _buy(USER, node, CLIENT, months);
+        assertEq(escrow.getSubscription(node, CLIENT).expiresAt, START + duration, "expiry");
 
         vm.warp(START + t1);
         ISubscriptionEscrow.SubscriptionStatus memory a = _status(node, CLIENT);
@@ -106,6 +139,10 @@ contract SubscriptionEscrowTest is EscrowSetup {
         assertLe(b.refundableNow, a.refundableNow, "refund decreased or stayed");
         assertLe(b.refundableNow + b.cancellationFeeNow, a.refundableNow + a.cancellationFeeNow, "unserved decreased");
         assertLe(a.refundableNow + a.cancellationFeeNow, paid, "unserved <= paid");
+        if (t1 < duration) {
+            // Exactly the unserved part at t1, rounded down (by less than 1 + left / 2^32).
+            _assertServedIsProRata(paid - a.refundableNow - a.cancellationFeeNow, paid, t1, duration);
+        }
         if (t2 >= duration) {
             assertEq(b.refundableNow, 0, "nothing after expiry");
             assertEq(b.active, false, "inactive after expiry");
@@ -120,12 +157,12 @@ contract SubscriptionEscrowTest is EscrowSetup {
     // Release
     // ------------------------------------------------------------------------------------------
 
-    /// Earned never decreases, never exceeds what was paid, lags the pro-rata amount by at most
-    /// one day's worth, and is everything once the expiry day is over.
+    /// Earned never decreases, never exceeds what was paid, is the pro-rata amount to the second
+    /// (within 1 wei), and is everything from the expiry on.
     function testFuzz_releaseBoundedAndMonotonic(uint256 price, uint256 months, uint256 t1, uint256 t2) public {
         price = bound(price, 0, MAX_PRICE);
         months = bound(months, 1, 24);
-        uint256 duration = months * MONTH;
+        uint256 duration = _endOfDay(START + months * MONTH) - START;
         t1 = bound(t1, 0, duration + 2 days);
         t2 = bound(t2, t1, duration + 2 days);
         _setPrice(price);
@@ -140,9 +177,21 @@ contract SubscriptionEscrowTest is EscrowSetup {
         assertEq(b.earned + b.unreleased, paid, "earned + unreleased == paid");
         assertEq(token.balanceOf(address(escrow)), b.unreleased + b.withdrawable, "balance == books");
         uint256 elapsed = t2 > duration ? duration : t2;
-        // Pro rata minus at most one day (the expiry day is counted from its start) minus rounding.
-        assertLe(paid * elapsed, (b.earned + 2) * duration + paid * 1 days, "earned lags by at most a day");
-        if ((START + t2) / 1 days > (START + duration) / 1 days) assertEq(b.earned, paid, "all after the expiry day");
+        // |earned - paid * elapsed / duration| < 1: no lag, only rounding (the node's unreleased
+        // part is rounded up).
+        assertLe(paid * elapsed, (b.earned + 1) * duration, "earned > pro rata - 1");
+        assertLe(b.earned * duration, paid * elapsed + duration, "earned < pro rata + 1");
+        if (t2 >= duration) {
+            assertEq(b.earned, paid, "all from the expiry on");
+        } else {
+            // What the node holds is the segment's remainder rounded up (what one subscription
+            // gets back is rounded down), so it always covers the refund.
+            uint256 rate = (paid * PRECISION) / duration;
+            uint256 left = rate * (duration - t2);
+            assertEq(b.unreleased, (left + PRECISION - 1) / PRECISION, "unreleased = ceil(rate * left / 2^32)");
+            ISubscriptionEscrow.SubscriptionStatus memory st = _status(node, CLIENT);
+            assertEq(st.refundableNow, left / PRECISION, "refundable = floor(rate * left / 2^32)");
+        }
     }
 
     /// Many subscribers: the node's books always equal the escrow balance and the sum of what
@@ -160,6 +209,7 @@ contract SubscriptionEscrowTest is EscrowSetup {
         vm.warp(block.timestamp + bound(warpBy, 0, 800 days));
         ISubscriptionEscrow.NodeEarnings memory e = escrow.nodeEarnings(node);
         assertEq(e.earned + e.unreleased, total, "earned + unreleased == paid");
+        assertEq(token.balanceOf(address(escrow)), e.unreleased + e.withdrawable, "balance == books");
         uint256 owed;
         for (uint256 i = 0; i < 3; ++i) {
             ISubscriptionEscrow.SubscriptionStatus memory st = _status(node, clients[i]);
@@ -172,89 +222,287 @@ contract SubscriptionEscrowTest is EscrowSetup {
     // Extensions and prices
     // ------------------------------------------------------------------------------------------
 
-    /// Extending adds months after the current expiry (or from now once lapsed), at the current
-    /// price; a price change alone never moves an expiry; cancelling still splits exactly.
-    function testFuzz_extend(uint256 m1, uint256 m2, uint256 gap, uint256 price2, uint256 cancelAfter) public {
+    /// Extending adds whole months to the current (midnight) expiry, or runs from now rounded up
+    /// to a midnight once lapsed, at the current price; a price change alone never moves an
+    /// expiry. The unserved part of the old segment is carried into the new one exactly, the
+    /// served part is released, and cancelling later still splits exactly.
+    function testFuzz_extend(
+        uint256 m1,
+        uint256 m2,
+        uint256 gap,
+        uint256 price2,
+        uint256 cancelAfter,
+        bool processFirst
+    ) public {
         m1 = bound(m1, 1, 24);
         m2 = bound(m2, 1, 24);
-        gap = bound(gap, 0, m1 * MONTH + 60 days);
         price2 = bound(price2, 0, MAX_PRICE);
         uint256 paid1 = _buy(USER, node, CLIENT, m1);
-        uint256 expiry1 = START + m1 * MONTH;
+        uint256 expiry1 = _endOfDay(START + m1 * MONTH);
+        assertEq(escrow.getSubscription(node, CLIENT).expiresAt, expiry1, "expiry rounded up to midnight");
+        gap = bound(gap, 0, expiry1 - START + 60 days);
 
         _setPrice(price2);
         assertEq(escrow.getSubscription(node, CLIENT).expiresAt, expiry1, "a price change does not move expiry");
 
-        vm.warp(START + gap);
+        uint256 t = START + gap;
+        vm.warp(t);
+        // Folding the lapsed purchase first or not must not matter.
+        if (processFirst) escrow.processExpiries(node, type(uint256).max);
+        uint256 unserved1 = _status(node, CLIENT).refundableNow; // no fee set
         uint256 paid2 = price2 * m2;
         token.mint(USER, paid2);
         vm.prank(USER);
         token.approve(address(escrow), paid2);
         vm.prank(USER);
         escrow.extend(node, CLIENT, m2, price2);
-        uint256 expected = (START + gap < expiry1 ? expiry1 : START + gap) + m2 * MONTH;
-        assertEq(escrow.getSubscription(node, CLIENT).expiresAt, expected, "expiry after extend");
+        uint256 expected = t < expiry1 ? expiry1 + m2 * MONTH : _endOfDay(t + m2 * MONTH);
+        ISubscriptionEscrow.Subscription memory sub = escrow.getSubscription(node, CLIENT);
+        assertEq(sub.expiresAt, expected, "expiry after extend");
+        assertEq(expected % 1 days, 0, "on a midnight");
+        assertEq(sub.start, t, "new segment starts now");
         assertEq(token.balanceOf(address(escrow)), paid1 + paid2, "escrow got both payments");
 
-        cancelAfter = bound(cancelAfter, 0, expected - block.timestamp - 1);
-        vm.warp(block.timestamp + cancelAfter);
-        uint256 refund = _cancel(node, CLIENT);
+        // The new segment holds the new payment plus exactly the old one's unserved part.
+        uint256 carried = sub.paid - paid2;
+        assertEq(carried, unserved1, "carried = unserved part of the first purchase");
+        if (t >= expiry1) assertEq(carried, 0, "nothing carried from a lapsed purchase");
+        else _assertServedIsProRata(paid1 - carried, paid1, gap, expiry1 - START);
         ISubscriptionEscrow.NodeEarnings memory e = escrow.nodeEarnings(node);
+        assertGe(e.earned, paid1 - carried, "the served part is released");
+        assertEq(e.earned + e.unreleased, paid1 + paid2, "earned + unreleased == paid");
+
+        cancelAfter = bound(cancelAfter, 0, expected - t - 1);
+        vm.warp(t + cancelAfter);
+        uint256 refund = _cancel(node, CLIENT);
+        _assertServedIsProRata(sub.paid - refund, sub.paid, cancelAfter, expected - t);
+        e = escrow.nodeEarnings(node);
         assertEq(refund + e.earned, paid1 + paid2, "refund + earned == paid");
-        if (START + gap >= expiry1 + 1 days) {
-            // The first purchase was served in full.
-            assertGe(e.earned, paid1, "lapsed purchase fully earned");
+        assertEq(e.unreleased, 0, "nothing unreleased");
+        if (t >= expiry1) assertGe(e.earned, paid1, "lapsed purchase fully earned");
+    }
+
+    /// Expiries and quotes fall on midnights; the extra time is less than a day; months left
+    /// round up; extensions add whole months and may reach at most the end of the day of
+    /// now + MAX_PREPAID (ExpiryTooFar reports exactly that bound).
+    function testFuzz_expiriesOnMidnightsAndCap(uint256 startOffset, uint256 m1, uint256 m2, uint256 m3, uint256 gap)
+        public
+    {
+        uint256 t0 = START + bound(startOffset, 0, 2 days);
+        vm.warp(t0);
+        m1 = bound(m1, 1, 24);
+        m2 = bound(m2, 1, 24);
+        m3 = bound(m3, 1, 24);
+        uint256 quoted = escrow.quote(node, m1).expiresAt;
+        _buy(USER, node, CLIENT, m1);
+        uint256 expiry = escrow.getSubscription(node, CLIENT).expiresAt;
+        assertEq(expiry, quoted, "quote == purchase");
+        assertEq(expiry % 1 days, 0, "midnight");
+        assertGe(expiry, t0 + m1 * MONTH, "at least what was paid");
+        assertLe(expiry, t0 + m1 * MONTH + 1 days - 1, "less than a day more");
+        assertEq(_status(node, CLIENT).monthsLeft, (expiry - t0 + MONTH - 1) / MONTH, "months left rounded up");
+
+        uint256[2] memory more = [m2, m3];
+        for (uint256 i = 0; i < 2; ++i) {
+            vm.warp(block.timestamp + bound(uint256(keccak256(abi.encode(gap, i))), 0, 10 days));
+            uint256 price = _price(node);
+            token.mint(USER, price * more[i]);
+            vm.prank(USER);
+            token.approve(address(escrow), price * more[i]);
+            uint256 next = expiry + more[i] * MONTH;
+            uint256 cap = _endOfDay(block.timestamp + MAX_PREPAID);
+            if (next > cap) {
+                vm.expectRevert(abi.encodeWithSelector(ISubscriptionEscrow.ExpiryTooFar.selector, next, cap));
+            }
+            vm.prank(USER);
+            escrow.extend(node, CLIENT, more[i], price);
+            if (next <= cap) expiry = next;
+            assertEq(escrow.getSubscription(node, CLIENT).expiresAt, expiry, "expiry after extend");
+            assertEq(
+                _status(node, CLIENT).monthsLeft,
+                (expiry - block.timestamp + MONTH - 1) / MONTH,
+                "months left rounded up"
+            );
         }
+    }
+
+    /// Processing expiries in storage, a few days at a time, gives the same books as the view
+    /// that folds them in memory; ended subscriptions cannot be cancelled, running ones can,
+    /// and once everything ended the provider gets all of it and the escrow is empty.
+    function testFuzz_processExpiriesInSteps(uint256 seed, uint256 step, uint256 warpBy) public {
+        address[3] memory users = [USER, USER2, USER3];
+        address[3] memory clients = [CLIENT, CLIENT2, CLIENT3];
+        uint256 total;
+        for (uint256 i = 0; i < 3; ++i) {
+            uint256 r = uint256(keccak256(abi.encode(seed, i)));
+            _setPrice(bound(r, 1, 1e24));
+            total += _buy(users[i], node, clients[i], bound(r >> 128, 1, 3));
+            vm.warp(block.timestamp + bound(r >> 64, 0, 40 days));
+        }
+        vm.warp(block.timestamp + bound(warpBy, 0, 150 days));
+        ISubscriptionEscrow.NodeEarnings memory view0 = escrow.nodeEarnings(node);
+        for (uint256 k = 0; k < 4; ++k) {
+            escrow.processExpiries(node, bound(step, 0, 2));
+            ISubscriptionEscrow.NodeEarnings memory e = escrow.nodeEarnings(node);
+            assertEq(e.earned, view0.earned, "processing does not change earned");
+            assertEq(e.unreleased, view0.unreleased, "processing does not change unreleased");
+        }
+        escrow.processExpiries(node, type(uint256).max);
+        assertEq(escrow.nodeEarnings(node).earned, view0.earned, "processing everything");
+
+        uint256 refunds;
+        for (uint256 i = 0; i < 3; ++i) {
+            ISubscriptionEscrow.Subscription memory sub = escrow.getSubscription(node, clients[i]);
+            if (block.timestamp >= sub.expiresAt) {
+                assertEq(_status(node, clients[i]).refundableNow, 0, "ended owes nothing");
+                _expectNotActive(users[i], clients[i], sub.expiresAt);
+            } else {
+                refunds += _cancel(node, clients[i]);
+            }
+        }
+        vm.warp(block.timestamp + 200 days);
+        ISubscriptionEscrow.NodeEarnings memory last = escrow.nodeEarnings(node);
+        assertEq(last.unreleased, 0, "nothing unreleased");
+        assertEq(last.earned + refunds, total, "earned + refunds == paid");
+        if (last.withdrawable != 0) {
+            vm.prank(PROVIDER);
+            escrow.withdraw(node);
+        }
+        assertEq(token.balanceOf(PAYOUT) + refunds, total, "payout + refunds == paid");
+        assertEq(token.balanceOf(address(escrow)), 0, "escrow empty");
     }
 
     // ------------------------------------------------------------------------------------------
     // Removals
     // ------------------------------------------------------------------------------------------
 
-    /// After a provider or node removal: release stops at the removal, each subscriber gets
-    /// exactly its unserved part as of the removal (no fee, even much later), the provider the
-    /// rest, and the escrow ends empty.
+    /// After a provider or node removal at T: release stops at T; each subscription still
+    /// running at T gets back exactly its unserved part as of T (no fee, even much later); one that
+    /// ended at or before T (T exactly on its midnight expiry included) cannot be cancelled and is
+    /// released to the provider by processing; the escrow ends empty.
     function testFuzz_removalSplitsAtRemovalTime(
         uint256 price,
         uint256 months,
         uint256 removeAt,
         uint256 later,
-        bool removeNodeOnly
+        bool removeNodeOnly,
+        uint256 startOffset
     ) public {
         price = bound(price, 1, MAX_PRICE);
         months = bound(months, 1, 24);
-        uint256 duration = months * MONTH;
         _setPrice(price);
         _setFee(1000);
-        uint256 paid1 = _buy(USER, node, CLIENT, months);
-        vm.warp(START + 1 hours);
-        uint256 paid2 = _buy(USER2, node, CLIENT2, months);
-        removeAt = bound(removeAt, 1 hours, duration - 1);
-        vm.warp(START + removeAt);
+        Bought[2] memory subs;
+        subs[0].start = START + bound(startOffset, 0, 1 days);
+        subs[1].start = subs[0].start + 1 hours; // same expiry, or the next midnight
+        (subs[0].owner, subs[0].clientId, subs[1].owner, subs[1].clientId) = (USER, CLIENT, USER2, CLIENT2);
+        for (uint256 i = 0; i < 2; ++i) {
+            vm.warp(subs[i].start);
+            subs[i].paid = _buy(subs[i].owner, node, subs[i].clientId, months);
+            subs[i].expiry = _endOfDay(subs[i].start + months * MONTH);
+            assertEq(escrow.getSubscription(node, subs[i].clientId).expiresAt, subs[i].expiry, "expiry");
+        }
+
+        // Up to two days past the later expiry; a quarter of the runs exactly on an expiry.
+        uint256 pick = uint256(keccak256(abi.encode(removeAt)));
+        if (pick % 4 == 0) removeAt = subs[(pick >> 8) % 2].expiry;
+        else removeAt = bound(removeAt, subs[1].start, subs[1].expiry + 2 days);
+        vm.warp(removeAt);
         if (removeNodeOnly) registry.removeNode(node);
         else registry.removeProvider(PROVIDER, "fuzz");
-        assertEq(registry.terminatedAt(node), START + removeAt, "terminatedAt");
+        assertEq(registry.terminatedAt(node), removeAt, "terminatedAt");
 
-        vm.warp(START + removeAt + bound(later, 0, 3 * duration));
+        vm.warp(removeAt + bound(later, 0, 3 * (subs[1].expiry - subs[0].start)));
         ISubscriptionEscrow.NodeEarnings memory frozen = escrow.nodeEarnings(node);
-        uint256 refund1 = _cancel(node, CLIENT);
-        uint256 refund2 = _cancel(node, CLIENT2);
-        _assertServedIsProRata(paid1 - refund1, paid1, removeAt, duration);
-        _assertServedIsProRata(paid2 - refund2, paid2, removeAt - 1 hours, duration);
+        uint256 refunds = _cancelOrProcess(subs[0], removeAt) + _cancelOrProcess(subs[1], removeAt);
 
         ISubscriptionEscrow.NodeEarnings memory e = escrow.nodeEarnings(node);
         assertGe(e.earned, frozen.earned, "cancels only add (rounding) to earnings");
-        assertEq(e.earned + refund1 + refund2, paid1 + paid2, "nothing lost");
+        assertEq(e.earned + refunds, subs[0].paid + subs[1].paid, "nothing lost");
+        assertEq(e.unreleased, 0, "nothing unreleased");
         // Frozen: waiting longer changes nothing.
         vm.warp(block.timestamp + 365 days);
         assertEq(escrow.nodeEarnings(node).earned, e.earned, "no release after removal");
         vm.prank(PROVIDER);
         escrow.withdraw(node);
+        assertEq(token.balanceOf(PAYOUT), e.earned, "payout");
         assertEq(token.balanceOf(address(escrow)), 0, "escrow empty");
     }
 
-    /// Random subscribers, extensions, a removal on a random day (possibly the day some
-    /// subscription ends): everybody cancels or settles, the provider withdraws, nothing is left.
+    struct Bought {
+        address owner;
+        address clientId;
+        uint256 paid;
+        uint256 start;
+        uint256 expiry;
+    }
+
+    /// After a removal at `removedAt`: cancel a subscription that was running then (refund as
+    /// status said, no fee, pro rata as of the removal), or check that an ended one cannot be
+    /// cancelled, owes nothing, and is released by processing.
+    function _cancelOrProcess(Bought memory sub, uint256 removedAt) internal returns (uint256 refund) {
+        ISubscriptionEscrow.SubscriptionStatus memory st = _status(node, sub.clientId);
+        assertEq(st.active, false, "inactive after removal");
+        assertEq(st.cancellationFeeNow, 0, "no fee after removal");
+        if (removedAt < sub.expiry) {
+            refund = _cancel(node, sub.clientId);
+            assertEq(refund, st.refundableNow, "refund as status said");
+            _assertServedIsProRata(sub.paid - refund, sub.paid, removedAt - sub.start, sub.expiry - sub.start);
+        } else {
+            assertEq(st.refundableNow, 0, "ended before the removal: nothing to refund");
+            _expectNotActive(sub.owner, sub.clientId, sub.expiry);
+            uint256 before = escrow.nodeEarnings(node).earned;
+            escrow.processExpiries(node, type(uint256).max);
+            assertEq(escrow.nodeEarnings(node).earned, before, "the view already counted it");
+        }
+    }
+
+    /// After a removal at T, moving a subscription onto another key is judged at T: a key whose
+    /// subscription was still running at T is taken (its owner keeps the refund), one that ended
+    /// at or before T is free and its payment goes to the provider. Nothing is lost either way.
+    function testFuzz_setClientIdAfterRemoval(uint256 m1, uint256 m2, uint256 removeAt, uint256 later) public {
+        m1 = bound(m1, 1, 3);
+        m2 = bound(m2, 1, 3);
+        uint256 paid = _buy(USER, node, CLIENT, m1);
+        vm.warp(START + 1 hours);
+        paid += _buy(USER2, node, CLIENT2, m2);
+        uint256 e1 = escrow.getSubscription(node, CLIENT).expiresAt;
+        uint256 e2 = escrow.getSubscription(node, CLIENT2).expiresAt;
+        uint256 pick = uint256(keccak256(abi.encode(removeAt)));
+        if (pick % 4 == 0) removeAt = e1 - ((pick >> 8) % 2); // on, or a second before, CLIENT's expiry
+        else removeAt = bound(removeAt, START + 1 hours, (e1 > e2 ? e1 : e2) + 2 days);
+        vm.warp(removeAt);
+        registry.removeProvider(PROVIDER, "fuzz");
+        vm.warp(removeAt + bound(later, 0, 200 days));
+
+        uint256 refund1 = _status(node, CLIENT).refundableNow;
+        uint256 refunds;
+        if (removeAt < e1) {
+            assertGe(refund1, 1, "CLIENT's subscription was running at the removal");
+            vm.expectRevert(abi.encodeWithSelector(ISubscriptionEscrow.ClientIdTaken.selector, node, CLIENT));
+            vm.prank(USER2);
+            escrow.setClientId(node, CLIENT2, CLIENT);
+            refunds += _cancel(node, CLIENT);
+            assertEq(refunds, refund1, "the owner still gets the refund");
+        } else {
+            assertEq(refund1, 0, "ended before the removal");
+            vm.prank(USER2);
+            escrow.setClientId(node, CLIENT2, CLIENT);
+            assertEq(escrow.getSubscription(node, CLIENT).owner, USER2, "moved onto the free key");
+        }
+        address client2 = escrow.getSubscription(node, CLIENT2).owner == USER2 ? CLIENT2 : CLIENT;
+        if (removeAt < e2) refunds += _cancel(node, client2);
+        ISubscriptionEscrow.NodeEarnings memory e = escrow.nodeEarnings(node);
+        assertEq(e.unreleased, 0, "nothing unreleased");
+        assertEq(e.earned + refunds, paid, "earned + refunds == paid");
+        vm.prank(PROVIDER);
+        escrow.withdraw(node);
+        assertEq(token.balanceOf(address(escrow)), 0, "escrow empty");
+    }
+
+    /// Random subscribers, extensions, a removal at a random time (possibly exactly when some
+    /// subscription ends): everybody cancels or has its ended subscription processed, the
+    /// provider withdraws, nothing is left.
     function testFuzz_endEverythingLeavesNothing(uint256 seed, uint256 removeAfter, bool removeNodeOnly) public {
         address[3] memory users = [USER, USER2, USER3];
         address[3] memory clients = [CLIENT, CLIENT2, CLIENT3];
@@ -277,7 +525,15 @@ contract SubscriptionEscrowTest is EscrowSetup {
             }
             total += paid[i];
         }
-        vm.warp(block.timestamp + bound(removeAfter, 0, 200 days));
+        // Half of the runs remove exactly on (or a second before) some subscription's expiry.
+        uint256 removeAt = block.timestamp + bound(removeAfter, 0, 200 days);
+        uint256 pick = uint256(keccak256(abi.encode(removeAfter)));
+        if (pick % 2 == 0) {
+            uint256 expiry = escrow.getSubscription(node, clients[(pick >> 8) % 3]).expiresAt;
+            uint256 candidate = expiry - ((pick >> 16) % 2);
+            if (candidate >= block.timestamp) removeAt = candidate;
+        }
+        vm.warp(removeAt);
         if (removeNodeOnly) registry.removeNode(node);
         else registry.removeProvider(PROVIDER, "end");
         vm.warp(block.timestamp + 3 days);

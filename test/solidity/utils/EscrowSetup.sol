@@ -11,6 +11,9 @@ import {TestToken} from "../../../contracts/test/TestToken.sol";
 /// helpers to add providers, add nodes with real node-key proofs, and buy subscriptions.
 abstract contract EscrowSetup is TestBase {
     uint256 internal constant MONTH = 30 days;
+    uint256 internal constant MAX_PREPAID = 48 * MONTH;
+    /// @dev The escrow's release-rate scale (rates are `paid * PRECISION / segment length`, floored).
+    uint256 internal constant PRECISION = 1 << 32;
 
     MailServerRegistry internal registry;
     TestToken internal token;
@@ -37,6 +40,11 @@ abstract contract EscrowSetup is TestBase {
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, registry.nodeKeyProofDigest(provider, nodeId, kind, deadline));
         vm.prank(provider);
         registry.addNode(nodeId, kind, "enr:-test", price, deadline, abi.encodePacked(r, s, v));
+    }
+
+    /// @dev The next UTC midnight at or after `t` (every expiry falls on one).
+    function _endOfDay(uint256 t) internal pure returns (uint256) {
+        return ((t + 1 days - 1) / 1 days) * 1 days;
     }
 
     function _price(bytes32 nodeId) internal view returns (uint256) {
