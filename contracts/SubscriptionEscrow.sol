@@ -221,7 +221,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         SubscriptionData memory sub = _requireOwner(key, nodeId, clientId);
         bytes32 newKey = _key(nodeId, newClientId);
         (, , , uint40 terminated) = _registry.nodeTerms(nodeId);
-        _clearLapsed(nodeId, newKey, _effectiveTime(terminated));
+        _clearLapsed(nodeId, newClientId, newKey, _effectiveTime(terminated));
         if (_subscriptions[newKey].owner != address(0)) revert ClientIdTaken(nodeId, newClientId);
 
         // The release sums depend on the segment only, not on the key, so moving is enough.
@@ -345,7 +345,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         result.owner = sub.owner;
         result.expiresAt = sub.expiresAt;
         result.active = terminated == 0 && block.timestamp < sub.expiresAt;
-        if (result.active) result.monthsLeft = Math.ceilDiv(sub.expiresAt - block.timestamp, MONTH);
+        if (result.active) result.monthsLeft = _monthsLeft(sub.expiresAt - block.timestamp);
 
         uint256 at = _effectiveTime(terminated);
         if (_isLive(_streams[nodeId], sub) && at < sub.expiresAt) {
@@ -462,7 +462,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
 
         bytes32 key = _key(nodeId, clientId);
         // A trusted node is never terminated, so now is the effective time.
-        _clearLapsed(nodeId, key, block.timestamp);
+        _clearLapsed(nodeId, clientId, key, block.timestamp);
         SubscriptionData storage sub = _subscriptions[key];
         if (sub.owner != address(0)) revert SubscriptionIsActive(nodeId, clientId, sub.expiresAt);
 
@@ -543,7 +543,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
     /// @dev A subscription under `key` that ran out by `at` (now, or the node's termination) is
     /// released to the provider and forgotten, so the key can be bought again. One that still
     /// runs, or that a termination cut short (its owner's refund), is left alone.
-    function _clearLapsed(bytes32 nodeId, bytes32 key, uint256 at) internal {
+    function _clearLapsed(bytes32 nodeId, address clientId, bytes32 key, uint256 at) internal {
         SubscriptionData memory sub = _subscriptions[key];
         if (sub.owner == address(0) || at < sub.expiresAt) return;
         NodeStream storage stream = _streams[nodeId];
@@ -551,7 +551,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
             Segment memory seg = _segment(sub);
             _removeFromStream(nodeId, stream, seg);
             stream.released += seg.paid.toUint128();
-            emit ExpiriesProcessed(nodeId, block.timestamp / 1 days, seg.paid);
+            emit SubscriptionReleased(nodeId, clientId, seg.paid);
         }
         delete _subscriptions[key];
     }
@@ -663,6 +663,12 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         returns (uint256)
     {
         return held - Math.ceilDiv(rateEndSum - rateSum * at, PRECISION);
+    }
+
+    /// @dev Months left, counting a month once more than a day of it is left: the day that the
+    /// rounding of the expiry to midnight adds does not show as a month of its own.
+    function _monthsLeft(uint256 remaining) internal pure returns (uint256) {
+        return remaining <= 1 days ? 1 : Math.ceilDiv(remaining - 1 days, MONTH);
     }
 
     /// @dev The next UTC midnight at or after `timestamp`.

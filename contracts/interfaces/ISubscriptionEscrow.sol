@@ -30,7 +30,8 @@ interface ISubscriptionEscrow {
         bool active;
         address owner;
         uint256 expiresAt;
-        /// @dev Whole 30-day months left, rounded up (a started month counts).
+        /// @dev 30-day months left, rounded up once more than a day of the last one is left (so a
+        /// fresh 2-month purchase shows 2, not 3, despite the expiry's rounding to midnight).
         uint256 monthsLeft;
         /// @dev What cancelling now pays back, after any fee.
         uint256 refundableNow;
@@ -105,7 +106,10 @@ interface ISubscriptionEscrow {
     event AutoRenewSet(bytes32 indexed nodeId, address indexed clientId, uint256 months, uint256 maxPricePerMonth);
     event Withdrawn(bytes32 indexed nodeId, address indexed provider, address indexed payout, uint256 amount);
     event CancellationFeeSet(address indexed provider, uint256 feeBps);
+    /// @dev `throughDay`: the first day (timestamp / 1 days) whose expiries are not processed yet.
     event ExpiriesProcessed(bytes32 indexed nodeId, uint256 throughDay, uint256 released);
+    /// @dev A lapsed subscription was released to the provider on its own, to reuse its key.
+    event SubscriptionReleased(bytes32 indexed nodeId, address indexed clientId, uint256 amount);
 
     // ------------------------------------------------------------------------------------------
     // Errors

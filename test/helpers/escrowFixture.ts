@@ -57,7 +57,7 @@ export function kindId(ethers: HardhatEthers, name = "mailserver"): string {
 /** Register a node for `provider` with a valid node-key proof; returns its node id. */
 export async function addNode(
   ethers: HardhatEthers,
-  registry: Contract,
+  registry: BaseContract,
   provider: HardhatEthersSigner,
   label: string,
   price: bigint,
@@ -273,6 +273,6 @@ export async function snapshotState(fx: Fx, keys: [string, string][]) {
 }
 
 /** `contract.connect(signer)` keeping the untyped method index of `Contract`. */
-export function as(contract: Contract, signer: HardhatEthersSigner): Contract {
-  return contract.connect(signer) as Contract;
+export function as(contract: BaseContract, signer: HardhatEthersSigner): Contract {
+  return contract.connect(signer) as unknown as Contract;
 }

@@ -27,7 +27,7 @@ import {
   type Fx,
 } from "../helpers/escrowFixture.js";
 
-const { ethers, networkHelpers } = await network.connect();
+const { ethers, networkHelpers } = await network.create();
 const load = (): Promise<Fx> => networkHelpers.loadFixture(sntFixture);
 const { time } = networkHelpers;
 
@@ -649,10 +649,10 @@ describe("SubscriptionEscrow: setClientId", function () {
     await expect(at(expiryB - 1n, () => as(fx.escrow, fx.alice).setClientId(fx.node1, fx.clientA, fx.clientB)))
       .to.be.revertedWithCustomError(fx.escrow, "ClientIdTaken")
       .withArgs(fx.node1, fx.clientB);
-    await expect(at(expiryB, () => as(fx.escrow, fx.alice).setClientId(fx.node1, fx.clientA, fx.clientB))).to.emit(
-      fx.escrow,
-      "ClientIdChanged"
-    );
+    const moved = at(expiryB, () => as(fx.escrow, fx.alice).setClientId(fx.node1, fx.clientA, fx.clientB));
+    await expect(moved).to.emit(fx.escrow, "ClientIdChanged");
+    // Bob's lapsed subscription is released to the provider on its own, announced as such.
+    await expect(moved).to.emit(fx.escrow, "SubscriptionReleased").withArgs(fx.node1, fx.clientB, PRICE);
     expect((await fx.escrow.getSubscription(fx.node1, fx.clientB)).owner).to.equal(fx.alice.address);
     await time.increaseTo(expiryOf(t0 + 100n, 3n));
     const e = await fx.escrow.nodeEarnings(fx.node1);

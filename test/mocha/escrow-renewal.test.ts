@@ -23,7 +23,7 @@ import {
   type Fx,
 } from "../helpers/escrowFixture.js";
 
-const { ethers, networkHelpers } = await network.connect();
+const { ethers, networkHelpers } = await network.create();
 const load = (): Promise<Fx> => networkHelpers.loadFixture(sntFixture);
 const { time } = networkHelpers;
 

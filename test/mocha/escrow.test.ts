@@ -35,7 +35,7 @@ import {
   type Fx,
 } from "../helpers/escrowFixture.js";
 
-const { ethers, networkHelpers } = await network.connect();
+const { ethers, networkHelpers } = await network.create();
 const load = (f: typeof sntFixture): Promise<Fx> => networkHelpers.loadFixture(f);
 
 describe("SubscriptionEscrow: set-up", function () {
@@ -78,8 +78,8 @@ describe("SubscriptionEscrow: subscribe", function () {
     expect(st.active).to.equal(true);
     expect(st.owner).to.equal(alice.address);
     expect(st.expiresAt).to.equal(expiry);
-    // 90 days and 12 hours left: a started month counts.
-    expect(st.monthsLeft).to.equal(4n);
+    // 90 days and 12 hours left: the half day the expiry's rounding added is no month of its own.
+    expect(st.monthsLeft).to.equal(3n);
   });
 
   it("a purchase at a midnight ends exactly months * MONTH later", async function () {
@@ -610,20 +610,20 @@ describe("SubscriptionEscrow: views", function () {
     const t = await middayAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 3n, PRICE, t);
     const expiry = expiryOf(t, 3n); // 90.5 days later
-    // ceil((expiresAt - now) / MONTH): 2 months and 12 hours left count as 3, exactly 2 as 2.
+    // A month counts once more than a day of it is left: ceil((left - 1 day) / MONTH).
     await networkHelpers.time.increaseTo(t + MONTH);
     st = await fx.escrow.status(fx.node1, fx.clientA);
-    expect(st.monthsLeft).to.equal(3n);
-    await networkHelpers.time.increaseTo(expiry - 2n * MONTH - 3600n);
-    expect((await fx.escrow.status(fx.node1, fx.clientA)).monthsLeft).to.equal(3n);
-    await networkHelpers.time.increaseTo(expiry - 2n * MONTH);
-    expect((await fx.escrow.status(fx.node1, fx.clientA)).monthsLeft).to.equal(2n);
+    expect(st.monthsLeft).to.equal(2n); // 60.5 days left
     await networkHelpers.time.increaseTo(t + MONTH + DAY);
     st = await fx.escrow.status(fx.node1, fx.clientA);
     expect(st.monthsLeft).to.equal(2n);
     // Spread over the 90.5 days (within the call's second).
     expect(st.refundableNow).to.be.closeTo(exactUnserved(3n * PRICE, t, expiry, t + MONTH + DAY), 2n * RATE);
     expect(st.cancellationFeeNow).to.equal(0n);
+    await networkHelpers.time.increaseTo(expiry - MONTH - DAY - 3600n);
+    expect((await fx.escrow.status(fx.node1, fx.clientA)).monthsLeft).to.equal(2n); // 31 days and an hour
+    await networkHelpers.time.increaseTo(expiry - MONTH - DAY);
+    expect((await fx.escrow.status(fx.node1, fx.clientA)).monthsLeft).to.equal(1n); // 31 days
     await networkHelpers.time.increaseTo(expiry - 3600n);
     st = await fx.escrow.status(fx.node1, fx.clientA);
     expect(st.active).to.equal(true);

@@ -13,7 +13,7 @@ import {
   type NodeKey,
 } from "../helpers/nodeKeys.js";
 
-const { ethers, networkHelpers } = await network.connect();
+const { ethers, networkHelpers } = await network.create();
 const { loadFixture, time } = networkHelpers;
 
 const ProviderStatus = { None: 0n, Pending: 1n, Approved: 2n, Suspended: 3n, Removed: 4n } as const;

@@ -85,7 +85,7 @@ describe("SDK gate: subscription index and access gate on chain", function () {
   const rpc = (method: string, params: unknown[] = []) => connection.provider.request({ method, params });
 
   before(async () => {
-    connection = await network.connect();
+    connection = await network.create();
     deployment = await deployLocal(connection);
     startBlock = await connection.ethers.provider.getBlockNumber();
     const [deployer, a, b] = (await connection.ethers.getSigners()) as [HardhatSigner, HardhatSigner, HardhatSigner];

@@ -84,7 +84,7 @@ describe("SDK registry clients", function () {
   let addresses: { registry: string };
 
   before(async () => {
-    connection = await network.connect();
+    connection = await network.create();
     deployment = await deployLocal(connection);
     [deployer, provider2, provider3, stranger] = (await connection.ethers.getSigners()) as [HardhatSigner, HardhatSigner, HardhatSigner, HardhatSigner];
     addresses = { registry: deployment.addresses.registry };

@@ -149,7 +149,7 @@ contract SubscriptionEscrowTest is EscrowSetup {
             assertEq(b.monthsLeft, 0, "no months left");
         } else {
             assertEq(b.active, true, "active before expiry");
-            assertEq(b.monthsLeft, (duration - t2 + MONTH - 1) / MONTH, "months left rounded up");
+            assertEq(b.monthsLeft, _monthsLeft(duration - t2), "months left rounded up");
         }
     }
 
@@ -300,7 +300,7 @@ contract SubscriptionEscrowTest is EscrowSetup {
         assertEq(expiry % 1 days, 0, "midnight");
         assertGe(expiry, t0 + m1 * MONTH, "at least what was paid");
         assertLe(expiry, t0 + m1 * MONTH + 1 days - 1, "less than a day more");
-        assertEq(_status(node, CLIENT).monthsLeft, (expiry - t0 + MONTH - 1) / MONTH, "months left rounded up");
+        assertEq(_status(node, CLIENT).monthsLeft, m1, "a fresh purchase shows the months bought");
 
         uint256[2] memory more = [m2, m3];
         for (uint256 i = 0; i < 2; ++i) {
@@ -318,11 +318,7 @@ contract SubscriptionEscrowTest is EscrowSetup {
             escrow.extend(node, CLIENT, more[i], price);
             if (next <= cap) expiry = next;
             assertEq(escrow.getSubscription(node, CLIENT).expiresAt, expiry, "expiry after extend");
-            assertEq(
-                _status(node, CLIENT).monthsLeft,
-                (expiry - block.timestamp + MONTH - 1) / MONTH,
-                "months left rounded up"
-            );
+            assertEq(_status(node, CLIENT).monthsLeft, _monthsLeft(expiry - block.timestamp), "months left rounded up");
         }
     }
 

@@ -78,4 +78,11 @@ abstract contract EscrowSetup is TestBase {
     {
         return escrow.status(nodeId, clientId);
     }
+
+    /// @dev The escrow's months-left rule, written independently: a month counts once more than
+    /// a day of it is left; anything active shows at least one.
+    function _monthsLeft(uint256 remaining) internal pure returns (uint256) {
+        if (remaining <= 1 days) return 1;
+        return (remaining - 1 days + MONTH - 1) / MONTH;
+    }
 }
