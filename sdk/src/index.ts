@@ -79,6 +79,7 @@ export {
 export {
   signRequest,
   recoverRequestSigner,
+  requestSigningHash,
   requestDigestOf,
   accessTypedDataDomain,
   REQUEST_TYPES,
@@ -86,6 +87,7 @@ export {
   type SignedRequest,
   type RequestFields,
 } from "./gate/request.js";
+export { loadNativeRecovery, recoverInJs, type RecoverFn } from "./gate/recovery.js";
 export {
   AccessGate,
   type AccessGateOptions,

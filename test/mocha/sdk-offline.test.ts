@@ -2,7 +2,7 @@
 // and the access gate over an in-memory subscription lookup.
 import { expect } from "chai";
 import { ENR, SignableENR } from "@chainsafe/enr";
-import { AbiCoder, BaseWallet, getBytes, Interface, keccak256, SigningKey, verifyTypedData, Wallet, ZeroAddress, ZeroHash, type ParamType } from "ethers";
+import { AbiCoder, BaseWallet, getBytes, Interface, keccak256, SigningKey, TypedDataEncoder, verifyTypedData, Wallet, ZeroAddress, ZeroHash, type ParamType } from "ethers";
 import {
   AccessGate,
   CONTRACT_ERROR_CODES,
@@ -26,6 +26,11 @@ import {
   sameEndpoint,
   signNodeKeyProof,
   signRequest,
+  accessTypedDataDomain,
+  loadNativeRecovery,
+  recoverInJs,
+  requestSigningHash,
+  REQUEST_TYPES,
   toSdkError,
   withRetry,
   type SignedRequest,
@@ -316,6 +321,29 @@ describe("SDK offline: request signing and the access gate", () => {
     const decision = await gate.check(await request(), { connectionPeerId: peerId, requestDigest: digest });
     expect(decision).to.deep.equal({ allowed: true, reason: "allowed", clientId: client.address, expiresAt: new Date((now + 3600) * 1000) });
     expect(lookup.reads).to.equal(0);
+  });
+
+  it("hashes requests like EIP-712 and recovers signers alike through libsecp256k1 and JavaScript", async () => {
+    const native = await loadNativeRecovery();
+    expect(native, "the secp256k1 binding should load on this platform").to.not.equal(undefined);
+    const typedDomain = accessTypedDataDomain(domain);
+    const separator = TypedDataEncoder.hashDomain(typedDomain);
+    for (let i = 0; i < 10; i++) {
+      const signer = Wallet.createRandom();
+      const signed = await request({}, signer);
+      const { signature, ...fields } = signed;
+      const hash = requestSigningHash(signed, separator);
+      expect(hash).to.equal(TypedDataEncoder.hash(typedDomain, REQUEST_TYPES, fields));
+      expect(native!(hash, signature)).to.equal(signer.address);
+      expect(recoverInJs(hash, signature)).to.equal(signer.address);
+      expect(native!(hash, "0x1234")).to.equal(undefined);
+      expect(recoverInJs(hash, "0x1234")).to.equal(undefined);
+    }
+    const signed = await request();
+    const jsGate = new AccessGate({ nodeId, escrow: domain.escrow, chainId: domain.chainId, index: lookup, now: () => now, signatureRecovery: "js" });
+    expect(await gate.check(signed, { connectionPeerId: peerId })).to.deep.equal(await jsGate.check(signed, { connectionPeerId: peerId }));
+    expect(gate.signatureBackend).to.equal("native");
+    expect(jsGate.signatureBackend).to.equal("js");
   });
 
   it("bad-signature: forged client id, tampered signature, other digest, malformed input", async () => {

@@ -3,7 +3,9 @@ import { requireAddress, resolveDeployment } from "../deployments.js";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId, type NodeId } from "../nodeKey.js";
 import { ReplayGuard } from "./replay.js";
-import { accessTypedDataDomain, recoverRequestSigner, type SignedRequest } from "./request.js";
+import { TypedDataEncoder } from "ethers";
+import { loadNativeRecovery, recoverInJs, type RecoverFn } from "./recovery.js";
+import { accessTypedDataDomain, requestSigningHash, type SignedRequest } from "./request.js";
 
 /** Where the gate learns subscription expiries. `SubscriptionIndex` implements it. */
 export interface SubscriptionLookup {
@@ -47,6 +49,11 @@ export interface AccessGateOptions {
   freeMode?: boolean;
   /** Clock in seconds (default: this machine's). Tests pass the chain's. */
   now?: () => number;
+  /**
+   * How signatures are recovered: "auto" (default) uses libsecp256k1 through the optional
+   * `secp256k1` package when it loads, else JavaScript; "js" always JavaScript; or a function.
+   */
+  signatureRecovery?: "auto" | "js" | RecoverFn;
 }
 
 export interface CheckContext {
@@ -64,7 +71,9 @@ export interface CheckContext {
 export class AccessGate {
   readonly nodeId: NodeId;
   readonly freeMode: boolean;
-  readonly #domain: ReturnType<typeof accessTypedDataDomain>;
+  readonly #domainSeparator: string;
+  #recover: RecoverFn | Promise<RecoverFn>;
+  #backend: "native" | "js" | "custom" | undefined;
   readonly #index: SubscriptionLookup;
   readonly #skew: number;
   readonly #now: () => number;
@@ -74,7 +83,22 @@ export class AccessGate {
     this.nodeId = normalizeNodeId(options.nodeId);
     const chainId = BigInt(options.chainId);
     const escrow = requireAddress(resolveDeployment(chainId, { escrow: options.escrow }), "escrow", chainId);
-    this.#domain = accessTypedDataDomain({ chainId, escrow });
+    this.#domainSeparator = TypedDataEncoder.hashDomain(accessTypedDataDomain({ chainId, escrow }));
+    const recovery = options.signatureRecovery ?? "auto";
+    if (typeof recovery === "function") {
+      this.#recover = recovery;
+      this.#backend = "custom";
+    } else if (recovery === "js") {
+      this.#recover = recoverInJs;
+      this.#backend = "js";
+    } else {
+      // Loaded once, on first use (constructors stay synchronous).
+      this.#recover = loadNativeRecovery().then((native) => {
+        this.#backend = native === undefined ? "js" : "native";
+        this.#recover = native ?? recoverInJs;
+        return this.#recover;
+      });
+    }
     this.#index = options.index;
     this.#skew = options.maxSkewSeconds ?? 60;
     if (!Number.isInteger(this.#skew) || this.#skew < 0) {
@@ -83,6 +107,11 @@ export class AccessGate {
     this.freeMode = options.freeMode ?? false;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
     this.#replay = new ReplayGuard(this.#skew);
+  }
+
+  /** Which signature recovery the gate uses (known after the first check with "auto"). */
+  get signatureBackend(): "native" | "js" | "custom" | undefined {
+    return this.#backend;
   }
 
   /** Nonces currently remembered (bounded by the window). */
@@ -95,7 +124,13 @@ export class AccessGate {
     if (!isWellFormed(request) || (context.requestDigest !== undefined && !isHexString(context.requestDigest, 32))) {
       return deny("bad-signature");
     }
-    const recovered = recoverRequestSigner(request, this.#domain, context.requestDigest ?? request.requestDigest);
+    const recover = this.#recover instanceof Promise ? await this.#recover : this.#recover;
+    let recovered: string | undefined;
+    try {
+      recovered = recover(requestSigningHash(request, this.#domainSeparator, context.requestDigest ?? request.requestDigest), request.signature);
+    } catch {
+      recovered = undefined;
+    }
     if (recovered === undefined || recovered !== getAddress(request.clientId)) return deny("bad-signature");
     const clientId = recovered;
 

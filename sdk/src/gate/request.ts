@@ -1,6 +1,7 @@
-import { getAddress, hexlify, isHexString, keccak256, randomBytes, recoverAddress, TypedDataEncoder, type BytesLike, type Signer, toUtf8Bytes } from "ethers";
+import { AbiCoder, concat, getAddress, hexlify, isHexString, keccak256, randomBytes, TypedDataEncoder, type BytesLike, type Signer, toUtf8Bytes } from "ethers";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId } from "../nodeKey.js";
+import { recoverInJs, type RecoverFn } from "./recovery.js";
 
 /** Which escrow (and chain) a request is signed for. */
 export interface AccessDomain {
@@ -87,6 +88,26 @@ export async function signRequest(clientSigner: Signer, fields: RequestFields, d
   };
 }
 
+const REQUEST_TYPEHASH = keccak256(
+  toUtf8Bytes("Request(bytes32 nodeId,address clientId,bytes32 requestDigest,uint64 issuedAt,bytes32 nonce,string peerId)"),
+);
+const abi = AbiCoder.defaultAbiCoder();
+
+/**
+ * The EIP-712 digest a client signs, from a precomputed domain separator
+ * (`TypedDataEncoder.hashDomain(accessTypedDataDomain(...))`): the same value as
+ * `TypedDataEncoder.hash`, without re-deriving the type encoding on every request.
+ */
+export function requestSigningHash(request: SignedRequest, domainSeparator: string, requestDigest: string = request.requestDigest): string {
+  const structHash = keccak256(
+    abi.encode(
+      ["bytes32", "bytes32", "address", "bytes32", "uint64", "bytes32", "bytes32"],
+      [REQUEST_TYPEHASH, request.nodeId, request.clientId, requestDigest, request.issuedAt, request.nonce, keccak256(toUtf8Bytes(request.peerId))],
+    ),
+  );
+  return keccak256(concat(["0x1901", domainSeparator, structHash]));
+}
+
 /**
  * The address that signed `request` (with `requestDigest` substituted when the server computed
  * the digest itself), or undefined when the request is malformed. Never throws: a server must
@@ -96,17 +117,10 @@ export function recoverRequestSigner(
   request: SignedRequest,
   domain: ReturnType<typeof accessTypedDataDomain>,
   requestDigest: string = request.requestDigest,
+  recover: RecoverFn = recoverInJs,
 ): string | undefined {
   try {
-    const hash = TypedDataEncoder.hash(domain, REQUEST_TYPES, {
-      nodeId: request.nodeId,
-      clientId: request.clientId,
-      requestDigest,
-      issuedAt: request.issuedAt,
-      nonce: request.nonce,
-      peerId: request.peerId,
-    });
-    return recoverAddress(hash, request.signature);
+    return recover(requestSigningHash(request, TypedDataEncoder.hashDomain(domain), requestDigest), request.signature);
   } catch {
     return undefined;
   }
