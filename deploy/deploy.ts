@@ -22,7 +22,7 @@ import { LOCAL_CHAIN_ID, recordDeployment } from "./deployments.js";
 const root = path.resolve(import.meta.dirname, "..");
 
 async function main(): Promise<void> {
-  const connection = await network.connect();
+  const connection = await network.create();
   const { ethers, ignition, networkName } = connection;
   const chainId = (await ethers.provider.getNetwork()).chainId;
   const startBlock = await ethers.provider.getBlockNumber();
