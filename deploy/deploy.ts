@@ -11,12 +11,12 @@
  * chain the token comes from the parameters file and the addresses are written into the SDK
  * (sdk/src/deployments.ts), so that they ship with the package.
  */
-import { config, network } from "hardhat";
-import { readFile, rm } from "node:fs/promises";
+import { network } from "hardhat";
+import { readFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import MailServerModule from "./modules/MailServer.js";
-import LocalMailServerModule from "./modules/LocalMailServer.js";
+import { deployLocal } from "./local.js";
 import { LOCAL_CHAIN_ID, recordDeployment } from "./deployments.js";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -32,22 +32,7 @@ async function main(): Promise<void> {
 
   let addresses: { registry: string; escrow: string; token: string };
   if (chainId === LOCAL_CHAIN_ID) {
-    if (!inProcess) {
-      // A local node (`npx hardhat node`) starts from an empty chain every time, but Ignition keeps
-      // its journal in ignition/deployments/chain-31337 and would take the previous node's
-      // deployment as done (reusing addresses that hold no code here). Start every local
-      // deployment from scratch; the addresses are recorded below, as always.
-      await rm(path.join(config.paths.ignition, "deployments", `chain-${chainId}`), { recursive: true, force: true });
-    }
-    const { registry, escrow, token } = await ignition.deploy(LocalMailServerModule, {
-      parameters: { LocalMailServer: { adminDelay: 0n } },
-      displayUi: false,
-    });
-    addresses = {
-      registry: await registry.getAddress(),
-      escrow: await escrow.getAddress(),
-      token: await token.getAddress(),
-    };
+    ({ addresses } = await deployLocal(connection, { adminDelay: 0n }));
   } else {
     const parametersFile = path.join(root, "deploy", "parameters", `${networkName}.json`);
     if (!existsSync(parametersFile)) {

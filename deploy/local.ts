@@ -1,3 +1,6 @@
+import { rm } from "node:fs/promises";
+import path from "node:path";
+import { config } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import LocalMailServerModule from "./modules/LocalMailServer.js";
 
@@ -29,11 +32,18 @@ export async function deployLocal(
   if (options.defaultProviderPayout !== undefined) parameters.defaultProviderPayout = options.defaultProviderPayout;
   if (options.curator !== undefined) parameters.curator = options.curator;
 
+  const { chainId } = await connection.ethers.provider.getNetwork();
+  if (connection.networkConfig.type !== "edr-simulated") {
+    // A local node (`npx hardhat node`) starts from an empty chain every time, but Ignition keeps
+    // its journal in ignition/deployments/chain-<id> and would take the previous node's
+    // deployment as done (reusing addresses that hold no code here). Start every local
+    // deployment from scratch.
+    await rm(path.join(config.paths.ignition, "deployments", `chain-${chainId}`), { recursive: true, force: true });
+  }
   const { registry, escrow, token } = await connection.ignition.deploy(LocalMailServerModule, {
     parameters: { LocalMailServer: parameters },
     displayUi: false,
   });
-  const { chainId } = await connection.ethers.provider.getNetwork();
   return {
     chainId,
     addresses: {
