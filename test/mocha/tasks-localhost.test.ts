@@ -258,4 +258,14 @@ describe("tasks and deploy script against a hardhat node", function () {
     await sentTx(await cli("curator", "grant", candidate, "--revoke"), new RegExp(`^revoked the curator role from ${candidate}$`, "m"));
     expect(await registry.isCurator(candidate)).to.equal(false);
   });
+
+  it("npm run demo -- --network localhost tells the same story against this node", async function () {
+    this.timeout(120_000);
+    const r = await cli("run", "--no-compile", "scripts/demo.ts");
+    expect(r.code, describeRun(r)).to.equal(0);
+    expect(r.stdout).to.match(/the whole story on "localhost"/);
+    expect(r.stdout).to.match(/the user's signed request\s+allowed/);
+    expect(r.stdout).to.match(/the user's signed request\s+refused: expired/);
+    expect(r.stdout).to.match(/The escrow now holds 0 SNT/);
+  });
 });
