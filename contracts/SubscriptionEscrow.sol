@@ -85,6 +85,13 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         uint128 paidSum;
     }
 
+    /// @dev A node's terms, read from the registry once per call.
+    struct Terms {
+        address provider;
+        bool trusted;
+        uint256 pricePerMonth;
+    }
+
     /// @dev The amounts of one release segment, computed once and reused.
     struct Segment {
         uint256 rate;
@@ -121,7 +128,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         whenNotPaused
         nonReentrant
     {
-        _subscribe(msg.sender, nodeId, clientId, months, maxPricePerMonth);
+        _subscribe(msg.sender, nodeId, clientId, months, maxPricePerMonth, _readTerms(nodeId));
     }
 
     /// @inheritdoc ISubscriptionEscrow
@@ -136,13 +143,13 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         bytes32 s
     ) external whenNotPaused nonReentrant {
         _checkMonths(months);
-        (, uint256 pricePerMonth,,) = _registry.nodeTerms(nodeId);
+        Terms memory terms = _readTerms(nodeId);
         // A permit that a front-runner already submitted fails here; the allowance it set is what
         // the transfer needs, so the purchase goes on and fails only if the allowance is missing.
         try IERC20Permit(address(_token)).permit(
-            msg.sender, address(this), pricePerMonth * months, deadline, v, r, s
+            msg.sender, address(this), terms.pricePerMonth * months, deadline, v, r, s
         ) {} catch {}
-        _subscribe(msg.sender, nodeId, clientId, months, maxPricePerMonth);
+        _subscribe(msg.sender, nodeId, clientId, months, maxPricePerMonth, terms);
     }
 
     /// @inheritdoc ISubscriptionEscrow
@@ -151,7 +158,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         whenNotPaused
         nonReentrant
     {
-        _extend(msg.sender, nodeId, clientId, months, maxPricePerMonth);
+        _extend(msg.sender, nodeId, clientId, months, maxPricePerMonth, _readTerms(nodeId));
     }
 
     /// @inheritdoc ISubscriptionEscrow
@@ -169,14 +176,14 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
 
         // The approval must match the price exactly: anything left over would stay approved, and
         // MiniMe tokens refuse to change a non-zero allowance later.
-        (, uint256 pricePerMonth,,) = _registry.nodeTerms(nodeId);
-        uint256 required = pricePerMonth * _checkMonths(months);
+        Terms memory terms = _readTerms(nodeId);
+        uint256 required = terms.pricePerMonth * _checkMonths(months);
         if (amount != required) revert ApprovedAmountMismatch(amount, required);
 
         if (action == uint256(ApprovalAction.Subscribe)) {
-            _subscribe(from, nodeId, clientId, months, maxPricePerMonth);
+            _subscribe(from, nodeId, clientId, months, maxPricePerMonth, terms);
         } else {
-            _extend(from, nodeId, clientId, months, maxPricePerMonth);
+            _extend(from, nodeId, clientId, months, maxPricePerMonth, terms);
         }
     }
 
@@ -243,10 +250,10 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
 
     /// @inheritdoc ISubscriptionEscrow
     function renew(bytes32 nodeId, address clientId) external whenNotPaused nonReentrant {
-        RenewalBlocker reason = renewalCheck(nodeId, clientId);
+        SubscriptionData memory sub = _subscriptions[_key(nodeId, clientId)];
+        (RenewalBlocker reason, Terms memory terms) = _renewal(nodeId, sub);
         if (reason != RenewalBlocker.None) revert RenewalNotPossible(nodeId, clientId, reason);
-        SubscriptionData storage sub = _subscriptions[_key(nodeId, clientId)];
-        _extend(sub.owner, nodeId, clientId, sub.renewMonths, sub.renewMaxPricePerMonth);
+        _extend(sub.owner, nodeId, clientId, sub.renewMonths, sub.renewMaxPricePerMonth, terms);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -382,23 +389,8 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
     }
 
     /// @inheritdoc ISubscriptionEscrow
-    function renewalCheck(bytes32 nodeId, address clientId) public view returns (RenewalBlocker) {
-        SubscriptionData memory sub = _subscriptions[_key(nodeId, clientId)];
-        if (sub.owner == address(0)) return RenewalBlocker.NoSubscription;
-        if (sub.renewMonths == 0) return RenewalBlocker.NotOptedIn;
-        if (paused()) return RenewalBlocker.Paused;
-        if (block.timestamp >= sub.expiresAt || block.timestamp + RENEWAL_WINDOW < sub.expiresAt) {
-            return RenewalBlocker.OutsideWindow;
-        }
-        (, uint96 pricePerMonth, bool trusted,) = _registry.nodeTerms(nodeId);
-        if (!trusted) return RenewalBlocker.NodeNotTrusted;
-        if (pricePerMonth > sub.renewMaxPricePerMonth) return RenewalBlocker.PriceAboveMaximum;
-        uint256 amount = uint256(pricePerMonth) * sub.renewMonths;
-        if (amount != 0) {
-            if (_token.allowance(sub.owner, address(this)) < amount) return RenewalBlocker.InsufficientAllowance;
-            if (_token.balanceOf(sub.owner) < amount) return RenewalBlocker.InsufficientBalance;
-        }
-        return RenewalBlocker.None;
+    function renewalCheck(bytes32 nodeId, address clientId) external view returns (RenewalBlocker reason) {
+        (reason,) = _renewal(nodeId, _subscriptions[_key(nodeId, clientId)]);
     }
 
     /// @inheritdoc ISubscriptionEscrow
@@ -454,11 +446,17 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
     // Internal: purchases
     // ------------------------------------------------------------------------------------------
 
-    function _subscribe(address payer, bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth)
-        internal
-    {
+    function _subscribe(
+        address payer,
+        bytes32 nodeId,
+        address clientId,
+        uint256 months,
+        uint256 maxPricePerMonth,
+        Terms memory terms
+    ) internal {
         if (clientId == address(0)) revert ZeroAddress();
-        (address provider, uint256 amount, uint256 pricePerMonth) = _terms(nodeId, months, maxPricePerMonth);
+        uint256 amount = _checkPurchase(nodeId, terms, months, maxPricePerMonth);
+        address provider = terms.provider;
 
         bytes32 key = _key(nodeId, clientId);
         // A trusted node is never terminated, so now is the effective time.
@@ -480,19 +478,24 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
             renewMaxPricePerMonth: 0
         });
         if (amount != 0) _addToStream(nodeId, stream, _segmentOf(amount, block.timestamp, expiresAt));
-        emit Subscribed(nodeId, clientId, payer, months, pricePerMonth, amount, expiresAt);
+        emit Subscribed(nodeId, clientId, payer, months, terms.pricePerMonth, amount, expiresAt);
 
         _pull(payer, amount);
     }
 
-    function _extend(address payer, bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth)
-        internal
-    {
+    function _extend(
+        address payer,
+        bytes32 nodeId,
+        address clientId,
+        uint256 months,
+        uint256 maxPricePerMonth,
+        Terms memory terms
+    ) internal {
         bytes32 key = _key(nodeId, clientId);
         SubscriptionData memory sub = _subscriptions[key];
         if (sub.owner == address(0)) revert NoSubscription(nodeId, clientId);
         if (sub.owner != payer) revert NotSubscriptionOwner(nodeId, clientId, payer, sub.owner);
-        (, uint256 amount, uint256 pricePerMonth) = _terms(nodeId, months, maxPricePerMonth);
+        uint256 amount = _checkPurchase(nodeId, terms, months, maxPricePerMonth);
 
         uint256 expiresAt = _endOfDay(Math.max(sub.expiresAt, block.timestamp) + months * MONTH);
         uint256 maxExpiresAt = _endOfDay(block.timestamp + MAX_PREPAID);
@@ -515,24 +518,52 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         stored.expiresAt = uint40(expiresAt);
         stored.paid = paid.toUint96();
         if (paid != 0) _addToStream(nodeId, stream, _segmentOf(paid, block.timestamp, expiresAt));
-        emit Extended(nodeId, clientId, payer, months, pricePerMonth, amount, expiresAt);
+        emit Extended(nodeId, clientId, payer, months, terms.pricePerMonth, amount, expiresAt);
 
         _pull(payer, amount);
     }
 
-    /// @dev Checks a purchase against the node's current terms; returns provider, total, price.
-    function _terms(bytes32 nodeId, uint256 months, uint256 maxPricePerMonth)
+    function _readTerms(bytes32 nodeId) internal view returns (Terms memory terms) {
+        (terms.provider, terms.pricePerMonth, terms.trusted,) = _registry.nodeTerms(nodeId);
+    }
+
+    /// @dev Checks a purchase against the node's terms; returns the total to pay.
+    function _checkPurchase(bytes32 nodeId, Terms memory terms, uint256 months, uint256 maxPricePerMonth)
         internal
-        view
-        returns (address provider, uint256 amount, uint256 pricePerMonth)
+        pure
+        returns (uint256 amount)
     {
         _checkMonths(months);
-        bool trusted;
-        (provider, pricePerMonth, trusted,) = _registry.nodeTerms(nodeId);
-        if (!trusted) revert NodeNotTrusted(nodeId);
-        if (pricePerMonth > maxPricePerMonth) revert PriceAboveMaximum(nodeId, pricePerMonth, maxPricePerMonth);
-        amount = pricePerMonth * months;
+        if (!terms.trusted) revert NodeNotTrusted(nodeId);
+        if (terms.pricePerMonth > maxPricePerMonth) {
+            revert PriceAboveMaximum(nodeId, terms.pricePerMonth, maxPricePerMonth);
+        }
+        amount = terms.pricePerMonth * months;
         if (amount > type(uint96).max) revert AmountTooLarge(amount, type(uint96).max);
+    }
+
+    /// @dev Why a renewal of `sub` would not go through now (`None`: it would), and the terms it
+    /// would be bought at (read only once the cheaper checks pass).
+    function _renewal(bytes32 nodeId, SubscriptionData memory sub)
+        internal
+        view
+        returns (RenewalBlocker, Terms memory terms)
+    {
+        if (sub.owner == address(0)) return (RenewalBlocker.NoSubscription, terms);
+        if (sub.renewMonths == 0) return (RenewalBlocker.NotOptedIn, terms);
+        if (paused()) return (RenewalBlocker.Paused, terms);
+        if (block.timestamp >= sub.expiresAt || block.timestamp + RENEWAL_WINDOW < sub.expiresAt) {
+            return (RenewalBlocker.OutsideWindow, terms);
+        }
+        terms = _readTerms(nodeId);
+        if (!terms.trusted) return (RenewalBlocker.NodeNotTrusted, terms);
+        if (terms.pricePerMonth > sub.renewMaxPricePerMonth) return (RenewalBlocker.PriceAboveMaximum, terms);
+        uint256 amount = terms.pricePerMonth * sub.renewMonths;
+        if (amount != 0) {
+            if (_token.allowance(sub.owner, address(this)) < amount) return (RenewalBlocker.InsufficientAllowance, terms);
+            if (_token.balanceOf(sub.owner) < amount) return (RenewalBlocker.InsufficientBalance, terms);
+        }
+        return (RenewalBlocker.None, terms);
     }
 
     function _checkMonths(uint256 months) internal pure returns (uint256) {
