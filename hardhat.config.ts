@@ -18,12 +18,12 @@ function withCommon<T extends ReturnType<typeof task>>(builder: T) {
 
 // Task modules load only when a task runs, so the config stays fast to load. Each action
 // validates its own arguments (they arrive as the strings and flags declared below).
-type TaskAction = (args: never, hre: HardhatRuntimeEnvironment) => Promise<void>;
-const lazy = (load: () => Promise<Record<string, unknown>>, name: string) => async () => ({
-  default: (await load())[name] as (args: Record<string, unknown>, hre: HardhatRuntimeEnvironment) => Promise<void>,
+type TaskAction = (args: Record<string, unknown>, hre: HardhatRuntimeEnvironment) => Promise<void>;
+const lazy = (load: () => Promise<object>, name: string) => async () => ({
+  default: ((await load()) as Record<string, TaskAction>)[name],
 });
-const curator = (name: string) => lazy(() => import("./tasks/curator.js") as Promise<Record<string, TaskAction>>, name);
-const provider = (name: string) => lazy(() => import("./tasks/provider.js") as Promise<Record<string, TaskAction>>, name);
+const curator = (name: string) => lazy(() => import("./tasks/curator.js"), name);
+const provider = (name: string) => lazy(() => import("./tasks/provider.js"), name);
 
 const tasks = [
   emptyTask("curator", "Curate the mail-server registry: providers, node kinds, pause").build(),

@@ -32,10 +32,8 @@ export async function taskContext(args: CommonArgs, hre: HardhatRuntimeEnvironme
   const signer = pickSigner(signers, args.account);
 
   const known = resolveDeployment(chainId);
-  const local = known.registry === undefined ? await readLocalDeployment() : undefined;
   const addresses: DeploymentOverrides = {
-    ...(local ?? {}),
-    ...stripUndefined(known),
+    ...(known.registry === undefined ? await readLocalDeployment() : known),
     ...(args.registry ? { registry: address(args.registry, "--registry") } : {}),
     ...(args.escrow ? { escrow: address(args.escrow, "--escrow") } : {}),
   };
@@ -43,10 +41,6 @@ export async function taskContext(args: CommonArgs, hre: HardhatRuntimeEnvironme
     throw new TaskInputError(`no registry known on chain ${chainId}: deploy first or pass --registry`);
   }
   return { signer, chainId, addresses, networkName: connection.networkName };
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function pickSigner(signers: Signer[], account: string): Signer {

@@ -1,32 +1,32 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { Contract, keccak256, toUtf8Bytes } from "ethers";
-import { CuratorClient, SubscriptionClient } from "@status/mailserver-sdk";
+import { CuratorClient, SubscriptionClient, type ProviderInfo, type WriteResult } from "@status/mailserver-sdk";
 import { address, kindArg, printTx, runTask, taskContext, TaskInputError, type CommonArgs } from "./context.js";
 
-async function curator(args: CommonArgs, hre: HardhatRuntimeEnvironment): Promise<CuratorClient> {
+/** The caller's context and a curator client, or a one-line refusal when it is not a curator. */
+async function asCurator(args: CommonArgs, hre: HardhatRuntimeEnvironment) {
   const ctx = await taskContext(args, hre);
   const client = new CuratorClient({ runner: ctx.signer, addresses: ctx.addresses });
   const me = await ctx.signer.getAddress();
   if (!(await client.isCurator(me))) throw new TaskInputError(`${me} is not a curator of this registry`);
-  return client;
+  return { ctx, client };
 }
 
-/** Refuses an action on an unknown provider with a one-line message before sending anything. */
-async function knownProvider(client: CuratorClient, provider: string): Promise<string> {
-  const info = await client.getProvider(provider);
-  if (info === undefined) throw new TaskInputError(`unknown provider ${provider}`);
-  return provider;
+/** Every provider the registry knows, with its record. */
+async function providerInfos(args: CommonArgs, hre: HardhatRuntimeEnvironment): Promise<{ infos: ProviderInfo[]; client: CuratorClient }> {
+  const ctx = await taskContext(args, hre);
+  const client = new CuratorClient({ runner: ctx.signer, addresses: ctx.addresses });
+  const infos: ProviderInfo[] = [];
+  for (const account of await client.allProviders()) {
+    const info = await client.getProvider(account);
+    if (info !== undefined) infos.push(info);
+  }
+  return { infos, client };
 }
 
 export async function pending(args: CommonArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask(async () => {
-    const ctx = await taskContext(args, hre);
-    const client = new CuratorClient({ runner: ctx.signer, addresses: ctx.addresses });
-    const rows = [];
-    for (const account of await client.allProviders()) {
-      const info = await client.getProvider(account);
-      if (info?.status === "pending") rows.push(info);
-    }
+    const rows = (await providerInfos(args, hre)).infos.filter((p) => p.status === "pending");
     if (rows.length === 0) {
       console.log("no pending providers");
       return;
@@ -38,12 +38,9 @@ export async function pending(args: CommonArgs, hre: HardhatRuntimeEnvironment):
 
 export async function providers(args: CommonArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask(async () => {
-    const ctx = await taskContext(args, hre);
-    const client = new CuratorClient({ runner: ctx.signer, addresses: ctx.addresses });
+    const { infos, client } = await providerInfos(args, hre);
     const defaultProvider = await client.defaultProvider();
-    for (const account of await client.allProviders()) {
-      const p = await client.getProvider(account);
-      if (p === undefined) continue;
+    for (const p of infos) {
       const mark = p.address === defaultProvider ? " (default)" : "";
       console.log(`  ${p.address}  ${p.status.padEnd(9)}  ${String(p.nodeCount).padStart(3)} node(s)  ${p.name}${mark}`);
     }
@@ -52,41 +49,24 @@ export async function providers(args: CommonArgs, hre: HardhatRuntimeEnvironment
 
 type ProviderArgs = CommonArgs & { provider: string; reason: string };
 
-export async function approve(args: ProviderArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
-  await runTask(async () => {
-    const checked = address(args.provider, "provider");
-    const client = await curator(args, hre);
-    const provider = await knownProvider(client, checked);
-    printTx(`approved provider ${provider}`, (await client.approveProvider(provider)).hash);
-  });
+/**
+ * A curator's action on one provider: the address is checked and the provider must be known
+ * before anything is sent, so a typo gets a one-line refusal rather than a reverted transaction.
+ */
+function onProvider(done: string, send: (client: CuratorClient, provider: string, reason: string) => Promise<WriteResult>) {
+  return (args: ProviderArgs, hre: HardhatRuntimeEnvironment): Promise<void> =>
+    runTask(async () => {
+      const provider = address(args.provider, "provider");
+      const { client } = await asCurator(args, hre);
+      if ((await client.getProvider(provider)) === undefined) throw new TaskInputError(`unknown provider ${provider}`);
+      printTx(`${done} provider ${provider}`, (await send(client, provider, args.reason)).hash);
+    });
 }
 
-export async function suspend(args: ProviderArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
-  await runTask(async () => {
-    const checked = address(args.provider, "provider");
-    const client = await curator(args, hre);
-    const provider = await knownProvider(client, checked);
-    printTx(`suspended provider ${provider}`, (await client.suspendProvider(provider, args.reason)).hash);
-  });
-}
-
-export async function reinstate(args: ProviderArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
-  await runTask(async () => {
-    const checked = address(args.provider, "provider");
-    const client = await curator(args, hre);
-    const provider = await knownProvider(client, checked);
-    printTx(`reinstated provider ${provider}`, (await client.reinstateProvider(provider)).hash);
-  });
-}
-
-export async function remove(args: ProviderArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
-  await runTask(async () => {
-    const checked = address(args.provider, "provider");
-    const client = await curator(args, hre);
-    const provider = await knownProvider(client, checked);
-    printTx(`removed provider ${provider}`, (await client.removeProvider(provider, args.reason)).hash);
-  });
-}
+export const approve = onProvider("approved", (client, provider) => client.approveProvider(provider));
+export const suspend = onProvider("suspended", (client, provider, reason) => client.suspendProvider(provider, reason));
+export const reinstate = onProvider("reinstated", (client, provider) => client.reinstateProvider(provider));
+export const remove = onProvider("removed", (client, provider, reason) => client.removeProvider(provider, reason));
 
 export async function kind(
   args: CommonArgs & { kind: string; disable: boolean },
@@ -94,7 +74,7 @@ export async function kind(
 ): Promise<void> {
   await runTask(async () => {
     const id = kindArg(args.kind);
-    const client = await curator(args, hre);
+    const { client } = await asCurator(args, hre);
     const enabled = !args.disable;
     const result = await client.setKindEnabled(id, enabled);
     printTx(`${enabled ? "enabled" : "disabled"} kind ${args.kind} (${id})`, result.hash);
@@ -103,9 +83,8 @@ export async function kind(
 
 export async function pause(args: CommonArgs & { unpause: boolean }, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask(async () => {
-    const ctx = await taskContext(args, hre);
+    const { ctx } = await asCurator(args, hre);
     if (ctx.addresses.escrow === undefined) throw new TaskInputError(`no escrow known on chain ${ctx.chainId}: pass --escrow`);
-    await curator(args, hre);
     const escrow = new SubscriptionClient({ runner: ctx.signer, addresses: ctx.addresses });
     const result = args.unpause ? await escrow.unpause() : await escrow.pause();
     printTx(args.unpause ? "unpaused the escrow" : "paused the escrow (refunds and withdrawals keep working)", result.hash);

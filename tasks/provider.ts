@@ -6,7 +6,6 @@ import {
   SubscriptionClient,
   SubscriptionIndex,
   parseEnr,
-  resolveDeployment,
 } from "@status/mailserver-sdk";
 import { address, kindArg, nodeIdArg, printTx, runTask, taskContext, TaskInputError, type CommonArgs, type TaskContext } from "./context.js";
 
@@ -29,7 +28,7 @@ function clients(ctx: TaskContext) {
   return { registry: new ProviderClient(options), escrow: new SubscriptionClient(options) };
 }
 
-async function requireEscrow(ctx: TaskContext): Promise<void> {
+function requireEscrow(ctx: TaskContext): void {
   if (ctx.addresses.escrow === undefined) throw new TaskInputError(`no escrow known on chain ${ctx.chainId}: pass --escrow`);
 }
 
@@ -101,7 +100,7 @@ export async function setPrice(
 export async function nodes(args: CommonArgs & { provider: string }, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask(async () => {
     const ctx = await taskContext(args, hre);
-    await requireEscrow(ctx);
+    requireEscrow(ctx);
     const { registry, escrow } = clients(ctx);
     const provider = args.provider === "" ? await ctx.signer.getAddress() : address(args.provider, "--provider");
     const ids = await registry.allNodesByProvider(provider);
@@ -111,12 +110,11 @@ export async function nodes(args: CommonArgs & { provider: string }, hre: Hardha
     }
     const provider_ = ctx.signer.provider;
     if (provider_ === null) throw new TaskInputError("the account has no provider");
-    const startBlock = resolveDeployment(ctx.chainId, ctx.addresses).startBlock ?? 0;
     const index = new SubscriptionIndex({
       provider: provider_,
       escrow: ctx.addresses.escrow!,
       chainId: ctx.chainId,
-      startBlock,
+      startBlock: ctx.addresses.startBlock ?? 0,
       confirmations: 0,
       nodeIds: ids,
     });
@@ -140,7 +138,7 @@ export async function nodes(args: CommonArgs & { provider: string }, hre: Hardha
 export async function withdraw(args: CommonArgs & { node: string }, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask(async () => {
     const ctx = await taskContext(args, hre);
-    await requireEscrow(ctx);
+    requireEscrow(ctx);
     const { registry, escrow } = clients(ctx);
     const me = await ctx.signer.getAddress();
     const ids = args.node === "" ? await escrow.soldNodes(me) : [nodeIdArg(args.node)];
