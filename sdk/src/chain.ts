@@ -2,6 +2,7 @@ import { getAddress, type ContractRunner, type Provider, type Signer } from "eth
 import { resolveDeployment, type Deployment, type DeploymentOverrides } from "./deployments.js";
 import { MailserverSdkError, toSdkError } from "./errors.js";
 import { withRetry, type RetryOptions } from "./rpc.js";
+import { onceUnlessFailed } from "./util.js";
 
 /** What every client is built from. */
 export interface ClientOptions {
@@ -39,7 +40,8 @@ export class ChainContext {
   readonly retry: RetryOptions;
   readonly #expectedChainId: bigint | undefined;
   readonly #overrides: DeploymentOverrides;
-  #info: Promise<ChainInfo> | undefined;
+  /** The checked chain id and addresses (one RPC call the first time, none after). */
+  readonly info: () => Promise<ChainInfo> = onceUnlessFailed(() => this.#check());
 
   constructor(options: ClientOptions) {
     if (options === undefined || options.runner === undefined || options.runner === null) {
@@ -54,18 +56,6 @@ export class ChainContext {
     this.retry = options.retry ?? {};
     this.#expectedChainId = options.chainId === undefined ? undefined : BigInt(options.chainId);
     this.#overrides = options.addresses ?? {};
-  }
-
-  /** The checked chain id and addresses (one RPC call the first time, none after). */
-  info(): Promise<ChainInfo> {
-    if (this.#info === undefined) {
-      const pending = this.#check();
-      this.#info = pending;
-      pending.catch(() => {
-        if (this.#info === pending) this.#info = undefined;
-      });
-    }
-    return this.#info;
   }
 
   async #check(): Promise<ChainInfo> {

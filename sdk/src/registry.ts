@@ -3,7 +3,7 @@ import { ChainContext, type ClientOptions } from "./chain.js";
 import { requireAddress } from "./deployments.js";
 import { MailserverSdkError } from "./errors.js";
 import { kindId, normalizeNodeId, type NodeId } from "./nodeKey.js";
-import { checkAddress, checkUint } from "./util.js";
+import { checkAddress, checkUint, onceUnlessFailed } from "./util.js";
 import type { IMailServerRegistry } from "./typechain/interfaces/IMailServerRegistry.js";
 import { IMailServerRegistry__factory } from "./typechain/factories/interfaces/IMailServerRegistry__factory.js";
 
@@ -80,7 +80,6 @@ const DEFAULT_PAGE = 100n;
  */
 export class RegistryClient {
   protected readonly ctx: ChainContext;
-  #contract: Promise<IMailServerRegistry> | undefined;
 
   constructor(options: ClientOptions) {
     this.ctx = new ChainContext(options);
@@ -98,16 +97,9 @@ export class RegistryClient {
   }
 
   /** The typed contract, bound to the client's runner. */
-  protected contract(): Promise<IMailServerRegistry> {
-    if (this.#contract === undefined) {
-      const pending = this.address().then((address) => IMailServerRegistry__factory.connect(address, this.ctx.runner));
-      this.#contract = pending;
-      pending.catch(() => {
-        if (this.#contract === pending) this.#contract = undefined;
-      });
-    }
-    return this.#contract;
-  }
+  protected readonly contract = onceUnlessFailed(() =>
+    this.address().then((address) => IMailServerRegistry__factory.connect(address, this.ctx.runner)),
+  );
 
   /** A read with retries; failures become MailserverSdkError. */
   protected async read<T>(label: string, call: (registry: IMailServerRegistry) => Promise<T>): Promise<T> {

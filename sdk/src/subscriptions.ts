@@ -5,7 +5,7 @@ import { MailserverSdkError, type ErrorCode } from "./errors.js";
 import { normalizeNodeId, type NodeId } from "./nodeKey.js";
 import { detectTokenSupport, PERMIT_TYPES, readPermitDomain, tokenContract, type PaymentPath, type TokenSupport } from "./token.js";
 import { eventsOf, sendAndWait, type WriteResult } from "./tx.js";
-import { checkAddress, checkUint } from "./util.js";
+import { checkAddress, checkUint, onceUnlessFailed } from "./util.js";
 import type { TrustPolicy } from "./verify.js";
 import type { ISubscriptionEscrow } from "./typechain/interfaces/ISubscriptionEscrow.js";
 import { ISubscriptionEscrow__factory } from "./typechain/factories/interfaces/ISubscriptionEscrow__factory.js";
@@ -134,9 +134,6 @@ const secondsToDate = (seconds: bigint) => new Date(Number(seconds) * 1000);
  */
 export class SubscriptionClient {
   protected readonly ctx: ChainContext;
-  #escrow: Promise<ISubscriptionEscrow> | undefined;
-  #token: Promise<Contract> | undefined;
-  #support: Promise<TokenSupport> | undefined;
 
   constructor(options: ClientOptions) {
     this.ctx = new ChainContext(options);
@@ -159,27 +156,13 @@ export class SubscriptionClient {
     return this.ctx.read("token", () => escrow.token());
   }
 
-  protected escrow(): Promise<ISubscriptionEscrow> {
-    if (this.#escrow === undefined) {
-      const pending = this.escrowAddress().then((address) => ISubscriptionEscrow__factory.connect(address, this.ctx.runner));
-      this.#escrow = pending;
-      pending.catch(() => {
-        if (this.#escrow === pending) this.#escrow = undefined;
-      });
-    }
-    return this.#escrow;
-  }
+  protected readonly escrow: () => Promise<ISubscriptionEscrow> = onceUnlessFailed(() =>
+    this.escrowAddress().then((address) => ISubscriptionEscrow__factory.connect(address, this.ctx.runner)),
+  );
 
-  protected token(): Promise<Contract> {
-    if (this.#token === undefined) {
-      const pending = this.tokenAddress().then((address) => tokenContract(address, this.ctx.runner));
-      this.#token = pending;
-      pending.catch(() => {
-        if (this.#token === pending) this.#token = undefined;
-      });
-    }
-    return this.#token;
-  }
+  protected readonly token: () => Promise<Contract> = onceUnlessFailed(() =>
+    this.tokenAddress().then((address) => tokenContract(address, this.ctx.runner)),
+  );
 
   protected async read<T>(label: string, call: (escrow: ISubscriptionEscrow) => Promise<T>): Promise<T> {
     const escrow = await this.escrow();
@@ -301,16 +284,9 @@ export class SubscriptionClient {
   }
 
   /** What the payment token supports, from its bytecode (read once). */
-  tokenSupport(): Promise<TokenSupport> {
-    if (this.#support === undefined) {
-      const pending = this.tokenAddress().then((token) => this.ctx.read("token code", () => detectTokenSupport(this.ctx.provider, token)));
-      this.#support = pending;
-      pending.catch(() => {
-        if (this.#support === pending) this.#support = undefined;
-      });
-    }
-    return this.#support;
-  }
+  readonly tokenSupport: () => Promise<TokenSupport> = onceUnlessFailed(() =>
+    this.tokenAddress().then((token) => this.ctx.read("token code", () => detectTokenSupport(this.ctx.provider, token))),
+  );
 
   // -------------------------------------------------------------------------------------------
   // Buying
