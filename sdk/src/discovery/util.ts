@@ -1,6 +1,6 @@
 // Small helpers shared by discovery and selection (not part of the public API unless re-exported).
-import { ENR, type BaseENR } from "@chainsafe/enr";
-import { getBytes, hexlify } from "ethers";
+import type { BaseENR } from "@chainsafe/enr";
+import { getBytes } from "ethers";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId } from "../nodeKey.js";
 import * as dgram from "node:dgram";
@@ -13,17 +13,6 @@ export function enrNodeId(enr: BaseENR): string {
 /** INVALID_ARGUMENT error (the SDK throws only MailserverSdkError). */
 export function invalidArgument(message: string, details: Record<string, unknown> = {}, cause?: unknown): MailserverSdkError {
   return new MailserverSdkError("INVALID_ARGUMENT", message, { details, cause });
-}
-
-export type DecodeResult = { ok: true; enr: ENR } | { ok: false; error: string };
-
-/** Decodes ENR text and checks its signature; never throws. */
-export function tryDecodeEnr(text: string): DecodeResult {
-  try {
-    return { ok: true, enr: ENR.decodeTxt(text.trim()) };
-  } catch (e) {
-    return { ok: false, error: e instanceof Error ? e.message : String(e) };
-  }
 }
 
 /** Looks like ENR text (`enr:` prefix), whether or not it is valid. */
@@ -41,10 +30,6 @@ export function privateKeyBytes(key: string | Uint8Array): Uint8Array {
   }
   if (bytes.length !== 32) throw invalidArgument("a node private key must be 32 bytes (secp256k1)");
   return bytes;
-}
-
-export function toHex(bytes: Uint8Array): string {
-  return hexlify(bytes);
 }
 
 /**
