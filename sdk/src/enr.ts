@@ -1,7 +1,6 @@
-import { ENR } from "@chainsafe/enr";
-import { hexlify } from "ethers";
+import { decodeEnrText, ip4Text, ip6Text, peerIdFromPublicKey, portNumber, type DecodedEnr } from "./enrCodec.js";
 import { MailserverSdkError } from "./errors.js";
-import { nodeIdFromPublicKey, normalizeNodeId, type NodeId } from "./nodeKey.js";
+import { nodeIdFromPublicKey, type NodeId } from "./nodeKey.js";
 
 /** A decoded, signature-checked ENR. */
 export interface ParsedEnr {
@@ -23,7 +22,7 @@ export interface ParsedEnr {
   kvs: ReadonlyMap<string, Uint8Array>;
 }
 
-/** Anything that can turn itself back into ENR text (an `ENR` of any @chainsafe/enr copy). */
+/** Anything that can turn itself back into ENR text (e.g. an `ENR` of @chainsafe/enr). */
 export interface EnrLike {
   encodeTxt(): string;
 }
@@ -53,33 +52,33 @@ export function parseEnr(input: string | EnrLike): ParsedEnr {
   }
   if (!text.startsWith("enr:")) throw invalidEnr("an ENR must be text starting with 'enr:'", input);
 
-  let record: ENR;
+  let record: DecodedEnr;
   try {
-    record = ENR.decodeTxt(text);
+    record = decodeEnrText(text);
   } catch (error) {
     throw invalidEnr(`invalid ENR: ${error instanceof Error ? error.message : String(error)}`, input, error);
   }
-  try {
-    const publicKey = hexlify(record.publicKey);
-    const nodeId = nodeIdFromPublicKey(publicKey);
-    // The library computes the same id; a disagreement would mean a broken record or library.
-    if (normalizeNodeId(record.nodeId) !== nodeId) throw new Error("node id does not match the public key");
-    const parsed: ParsedEnr = {
-      enr: text,
-      nodeId,
-      publicKey,
-      peerId: record.peerId.toString(),
-      seq: record.seq,
-      kvs: record.kvs,
-    };
-    const optional = { ip: record.ip, tcp: record.tcp, udp: record.udp, ip6: record.ip6, tcp6: record.tcp6, udp6: record.udp6 };
-    for (const [key, value] of Object.entries(optional)) {
-      if (value !== undefined) (parsed as unknown as Record<string, unknown>)[key] = value;
-    }
-    return parsed;
-  } catch (error) {
-    throw invalidEnr(`invalid ENR: ${error instanceof Error ? error.message : String(error)}`, input, error);
+  const parsed: ParsedEnr = {
+    enr: text,
+    nodeId: nodeIdFromPublicKey(record.publicKey),
+    publicKey: record.publicKey,
+    peerId: peerIdFromPublicKey(record.publicKey),
+    seq: record.seq,
+    kvs: record.kvs,
+  };
+  const kv = record.kvs;
+  const optional = {
+    ip: ip4Text(kv.get("ip")),
+    tcp: portNumber(kv.get("tcp")),
+    udp: portNumber(kv.get("udp")),
+    ip6: ip6Text(kv.get("ip6")),
+    tcp6: portNumber(kv.get("tcp6")),
+    udp6: portNumber(kv.get("udp6")),
+  };
+  for (const [key, value] of Object.entries(optional)) {
+    if (value !== undefined) (parsed as unknown as Record<string, unknown>)[key] = value;
   }
+  return parsed;
 }
 
 /** Whether a text looks like an ENR and decodes with a valid signature. */

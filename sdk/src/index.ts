@@ -98,7 +98,7 @@ export { recoverInJs, type RecoverFn } from "./gate/recovery.js";
 
 // Discovery records (isomorphic): node-role keys in ENRs, building a node's ENR, static and
 // registry sources and their merge. The discv5 node and crawler are in the `/discovery` entry.
-export { SERVICE_KIND_ENR_KEY, MAILSERVER_KIND_NAME, encodeKinds, decodeKinds, enrKinds, enrHasKind } from "./discovery/kind.js";
+export { SERVICE_KIND_ENR_KEY, MAILSERVER_KIND_NAME, encodeKinds, decodeKinds, enrKinds, enrHasKind, type EnrWithKvs } from "./discovery/kind.js";
 export {
   MAX_REGISTRY_RECORD_LENGTH,
   buildNodeEnr,

@@ -261,7 +261,7 @@ describe("discovery: discv5 on loopback", function () {
     const plainKey = newKey();
     const plainPort = await findFreeUdpPort(LOOPBACK);
     const plainEnr = buildNodeEnr({ privateKey: plainKey.privateKey, ip: LOOPBACK, udp: plainPort, kind: [] });
-    const plain = await startDiscv5Node({ privateKey: plainKey.privateKey, enr: plainEnr.signableEnr, bindIp: LOOPBACK, port: plainPort });
+    const plain = await startDiscv5Node({ privateKey: plainKey.privateKey, enr: plainEnr.enr, bindIp: LOOPBACK, port: plainPort });
     started.push(plain);
     const servers = await mailServers(4, [plain.enr]);
     // Each node looks itself up once so that the others learn about it.

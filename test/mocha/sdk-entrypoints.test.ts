@@ -57,12 +57,15 @@ describe("SDK entry points", function () {
       expect(inputs.some((i) => i.includes("sdk/dist/index.js")), "the SDK's root is in the bundle").to.equal(true);
       // Nothing Node-only came along through the root's imports.
       expect(inputs.filter((i) => /discovery\/(node|crawler|udp)|gate\/(accessGate|nativeRecovery|subscriptionIndex)|@chainsafe\/discv5|node_modules\/secp256k1\//.test(i))).to.deep.equal([]);
+      // Nor libp2p's stack (the root decodes ENRs with ethers alone).
+      expect(inputs.filter((i) => /@chainsafe\/enr|@libp2p|@multiformats/.test(i))).to.deep.equal([]);
     });
 
     it("every export of the root bundles for the browser with zero warnings", async () => {
       const outcome = await bundleForBrowser(`export * from "@status/mailserver-sdk";`);
       expect(text(outcome.errors)).to.deep.equal([]);
       expect(text(outcome.warnings)).to.deep.equal([]);
+      expect(Object.keys(outcome.metafile!.inputs).filter((i) => /@chainsafe|@libp2p|@multiformats|node_modules\/secp256k1\//.test(i))).to.deep.equal([]);
     });
 
     for (const entry of ["discovery", "server"]) {
@@ -90,11 +93,7 @@ describe("SDK entry points", function () {
             outDir,
             emptyOutDir: true,
             // Rolldown's own warnings (e.g. a Node built-in externalized for the browser).
-            rolldownOptions: {
-              onwarn: (warning) => void messages.push(`rolldown: ${warning.message}`),
-              // ethers in a chunk of its own, as apps keep their vendor code.
-              output: { codeSplitting: { groups: [{ name: "ethers", test: /node_modules[\\/]ethers[\\/]/ }] } },
-            },
+            rolldownOptions: { onwarn: (warning) => void messages.push(`rolldown: ${warning.message}`) },
           },
         });
         expect(messages).to.deep.equal([]);

@@ -82,7 +82,7 @@ describe("selection on chain: crawl, verify against the registry, select", funct
     const plainKey = key();
     const plainPort = await findFreeUdpPort(LOOPBACK);
     const plainEnr = buildNodeEnr({ privateKey: plainKey, ip: LOOPBACK, udp: plainPort, kind: [] });
-    plain = await startDiscv5Node({ privateKey: plainKey, enr: plainEnr.signableEnr, bindIp: LOOPBACK, port: plainPort, config: QUICK });
+    plain = await startDiscv5Node({ privateKey: plainKey, enr: plainEnr.enr, bindIp: LOOPBACK, port: plainPort, config: QUICK });
     running.push(plain);
     const boot = () => [plain.enr, ...running.slice(1).map((n) => (n as MailserverDiscoveryHandle).enr)];
 

@@ -323,7 +323,7 @@ describe("selection: discv5 nodes on loopback (fake verifier)", function () {
     const plainKey = newKey();
     const port = await findFreeUdpPort(LOOPBACK);
     const plainBuilt = buildNodeEnr({ privateKey: plainKey, ip: LOOPBACK, udp: port, kind: [] });
-    const plainNode = await startDiscv5Node({ privateKey: plainKey, enr: plainBuilt.signableEnr, bindIp: LOOPBACK, port, config: QUICK });
+    const plainNode = await startDiscv5Node({ privateKey: plainKey, enr: plainBuilt.enr, bindIp: LOOPBACK, port, config: QUICK });
     running.push(plainNode);
     plainEnr = plainNode.enr;
     plainId = plainNode.nodeId;

@@ -1,7 +1,7 @@
 // Service kinds in ENRs. discv5 has no topic registration, so a node announces which server roles
 // it plays with a custom ENR key, and discovery filters on it.
-import { ENR, type BaseENR } from "@chainsafe/enr";
 import { getBytes, hexlify } from "ethers";
+import { parseEnr } from "../enr.js";
 import { kindId } from "../nodeKey.js";
 import { invalidArgument } from "./util.js";
 
@@ -34,13 +34,18 @@ export function decodeKinds(value: Uint8Array | undefined): string[] {
   return ids;
 }
 
-/** Kind ids an ENR (object or text) announces. Invalid ENR text throws. */
-export function enrKinds(enr: BaseENR | string): string[] {
-  const decoded = typeof enr === "string" ? ENR.decodeTxt(enr) : enr;
+/** A decoded record: a `ParsedEnr`, or an `ENR` of @chainsafe/enr. */
+export interface EnrWithKvs {
+  readonly kvs: ReadonlyMap<string, Uint8Array>;
+}
+
+/** Kind ids an ENR (text or decoded record) announces. Invalid ENR text throws INVALID_ENR. */
+export function enrKinds(enr: EnrWithKvs | string): string[] {
+  const decoded = typeof enr === "string" ? parseEnr(enr) : enr;
   return decodeKinds(decoded.kvs.get(SERVICE_KIND_ENR_KEY));
 }
 
 /** Whether an ENR announces `kind` (name or id). */
-export function enrHasKind(enr: BaseENR | string, kind: string = MAILSERVER_KIND_NAME): boolean {
+export function enrHasKind(enr: EnrWithKvs | string, kind: string = MAILSERVER_KIND_NAME): boolean {
   return enrKinds(enr).includes(kindId(kind));
 }

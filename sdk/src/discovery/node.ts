@@ -7,7 +7,9 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { randomBytes } from "node:crypto";
 import { buildNodeEnr } from "./publish.js";
 import { findFreeUdpPort } from "./udp.js";
-import { enrNodeId, privateKeyBytes } from "./util.js";
+import { parseEnr } from "../enr.js";
+import { nodeIdFromPrivateKey } from "../nodeKey.js";
+import { enrNodeId, invalidArgument, privateKeyBytes } from "./util.js";
 
 /** discv5 settings (`requestTimeout`, `lookupTimeout`, `pingInterval`, `enrUpdate`, ...). */
 export type Discv5ConfigOverrides = NonNullable<IDiscv5CreateOptions["config"]>;
@@ -90,7 +92,7 @@ export async function startMailserverDiscovery(options: StartMailserverDiscovery
   });
   const handle = await startDiscv5Node({
     privateKey: options.privateKey,
-    enr: built.signableEnr,
+    enr: built.enr,
     bindIp,
     port,
     config: { enrUpdate: false, ...options.config },
@@ -116,8 +118,8 @@ export async function startMailserverDiscovery(options: StartMailserverDiscovery
 export interface StartDiscv5NodeOptions {
   /** Node key; default a fresh random key (an ephemeral client identity). */
   privateKey?: string | Uint8Array;
-  /** ENR to run with (must be signed by `privateKey`); default a bare ENR without an endpoint. */
-  enr?: SignableENR;
+  /** ENR to run with, text (e.g. from `buildNodeEnr`) or signable record, signed by `privateKey`; default a bare ENR without an endpoint. */
+  enr?: string | SignableENR;
   /** Address to bind the UDP socket to. Default "0.0.0.0"; tests pass "127.0.0.1". */
   bindIp?: string;
   /** UDP port; 0 (default) lets the OS choose. A node whose ENR has no endpoint can still query others. */
@@ -144,11 +146,18 @@ function patchLookupTimer(): void {
   };
 }
 
+function signableFromText(text: string, key: Uint8Array): SignableENR {
+  parseEnr(text); // the SDK's validity rule and error (INVALID_ENR)
+  const enr = SignableENR.decodeTxt(text.trim(), key);
+  if (enrNodeId(enr) !== nodeIdFromPrivateKey(key)) throw invalidArgument("the ENR is not signed by the node's private key");
+  return enr;
+}
+
 /** Starts a discv5 node. Used for mail-server nodes, crawlers and the RTT probe. */
 export async function startDiscv5Node(options: StartDiscv5NodeOptions = {}): Promise<Discv5Handle> {
   patchLookupTimer();
   const key = options.privateKey !== undefined ? privateKeyBytes(options.privateKey) : new Uint8Array(randomBytes(32));
-  const enr = options.enr ?? SignableENR.createV4(key);
+  const enr = typeof options.enr === "string" ? signableFromText(options.enr, key) : (options.enr ?? SignableENR.createV4(key));
   const bindIp = options.bindIp ?? "0.0.0.0";
   const port = options.port ?? 0;
   const family = bindIp.includes(":") ? "ip6" : "ip4";

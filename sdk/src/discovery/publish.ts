@@ -1,9 +1,9 @@
 // Server side: build the node's signed ENR and keep the registry's record in step with it.
-import { SignableENR, MAX_RECORD_SIZE } from "@chainsafe/enr";
 import { type Endpoint, endpointOf, parseEnr, type ParsedEnr, sameEndpoint } from "../enr.js";
-import { kindId } from "../nodeKey.js";
+import { encodeEnr, ip4Bytes, ip6Bytes } from "../enrCodec.js";
+import { kindId, nodeIdFromPrivateKey } from "../nodeKey.js";
 import { MAILSERVER_KIND_NAME, SERVICE_KIND_ENR_KEY, encodeKinds } from "./kind.js";
-import { enrNodeId, invalidArgument, privateKeyBytes } from "./util.js";
+import { invalidArgument, privateKeyBytes } from "./util.js";
 
 /** Longest record the registry accepts (`RecordTooLong`), in bytes of the record string. */
 export const MAX_REGISTRY_RECORD_LENGTH = 300;
@@ -34,8 +34,6 @@ export interface NodeEnr {
   seq: bigint;
   /** Kind ids announced under {@link SERVICE_KIND_ENR_KEY}. */
   kinds: string[];
-  /** The signable record (holds the private key: keep it server side), for `Discv5.create`. */
-  signableEnr: SignableENR;
 }
 
 /** Builds and signs a node's ENR carrying its endpoint and the service-kind key. */
@@ -45,32 +43,31 @@ export function buildNodeEnr(options: BuildNodeEnrOptions): NodeEnr {
   checkPort("udp", options.udp);
   if (options.tcp !== undefined) checkPort("tcp", options.tcp);
 
-  // The setters of SignableENR bump the sequence number, so assemble the key/values on a scratch
-  // record and sign them once with the requested sequence number.
-  const scratch = SignableENR.createV4(key);
   const v6 = options.ip.includes(":");
-  if (v6) {
-    scratch.ip6 = options.ip;
-    scratch.udp6 = options.udp;
-    if (options.tcp !== undefined) scratch.tcp6 = options.tcp;
-  } else {
-    scratch.ip = options.ip;
-    scratch.udp = options.udp;
-    if (options.tcp !== undefined) scratch.tcp = options.tcp;
-  }
-  if (kinds.length > 0) scratch.set(SERVICE_KIND_ENR_KEY, encodeKinds(kinds));
+  const ip = v6 ? ip6Bytes(options.ip) : ip4Bytes(options.ip);
+  if (ip === undefined) throw invalidArgument(`not an IP address: ${options.ip}`, { ip: options.ip });
   const seq = options.seq ?? 1n;
   if (seq < 1n) throw invalidArgument("ENR sequence number must be >= 1", { seq });
-  const signableEnr = new SignableENR(scratch.kvs as ReadonlyMap<string, Uint8Array>, seq, key);
-  const encoded = signableEnr.encode();
-  if (encoded.length > MAX_RECORD_SIZE) throw invalidArgument(`ENR is ${encoded.length} bytes, more than ${MAX_RECORD_SIZE}`, { size: encoded.length });
+  const kvs = new Map<string, Uint8Array>([[v6 ? "ip6" : "ip", ip], [v6 ? "udp6" : "udp", port16(options.udp)]]);
+  if (options.tcp !== undefined) kvs.set(v6 ? "tcp6" : "tcp", port16(options.tcp));
+  if (kinds.length > 0) kvs.set(SERVICE_KIND_ENR_KEY, encodeKinds(kinds));
+  let enr: string;
+  try {
+    enr = encodeEnr(kvs, seq, key);
+  } catch (error) {
+    throw invalidArgument(`cannot build the ENR: ${error instanceof Error ? error.message : String(error)}`, {}, error);
+  }
   return {
-    enr: signableEnr.encodeTxt(),
-    nodeId: enrNodeId(signableEnr),
+    enr,
+    nodeId: nodeIdFromPrivateKey(key),
     seq,
     kinds: kinds.map(kindId).filter((k, i, a) => a.indexOf(k) === i),
-    signableEnr,
   };
+}
+
+/** Ports as two bytes, as @chainsafe/discv5 (which reads exactly two) expects them. */
+function port16(port: number): Uint8Array {
+  return Uint8Array.from([port >> 8, port & 0xff]);
 }
 
 function checkPort(name: string, port: number): void {
