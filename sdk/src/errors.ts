@@ -97,6 +97,8 @@ export type ErrorCode =
   | "INVALID_ENR"
   | "INVALID_ARGUMENT"
   | "RPC_UNAVAILABLE"
+  // The wallet's user declined to sign (EIP-1193 code 4001, ethers ACTION_REJECTED).
+  | "USER_REJECTED"
   | "CONTRACT_ERROR"
   // Node selection: no usable node at all / the pinned node is down or graylisted.
   | "NO_NODE_AVAILABLE"
@@ -241,6 +243,14 @@ export function isTransientError(error: unknown, depth = 0): boolean {
   return ["error", "cause", "info"].some((key) => isTransientError(fieldOf(error, key), depth + 1));
 }
 
+/** Whether the wallet's user declined the request (EIP-1193 4001 / ethers ACTION_REJECTED), however wrapped. */
+export function isUserRejection(error: unknown, depth = 0): boolean {
+  if (depth > 6 || typeof error !== "object" || error === null) return false;
+  const code = fieldOf(error, "code");
+  if (code === "ACTION_REJECTED" || code === 4001) return true;
+  return ["error", "cause", "info"].some((key) => isUserRejection(fieldOf(error, key), depth + 1));
+}
+
 /** Find revert data in whatever shape a provider or library wrapped it. */
 export function findRevertData(error: unknown, depth = 0): string | undefined {
   if (depth > 6 || typeof error !== "object" || error === null) return undefined;
@@ -265,6 +275,7 @@ function reasonOf(error: unknown): string | undefined {
  */
 export function toSdkError(error: unknown, context: string): MailserverSdkError {
   if (error instanceof MailserverSdkError) return error;
+  if (isUserRejection(error)) return new MailserverSdkError("USER_REJECTED", `${context}: rejected in the wallet`, { cause: error });
   const data = findRevertData(error);
   const decoded = data === undefined ? undefined : decodeContractError(data);
   if (decoded !== undefined) {

@@ -12,6 +12,7 @@ export {
   decodeContractError,
   toSdkError,
   isTransientError,
+  isUserRejection,
   CONTRACT_ERROR_CODES,
   type ErrorCode,
   type ContractErrorCode,
