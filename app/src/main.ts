@@ -339,7 +339,7 @@ async function pay(): Promise<void> {
     (ctx) => api.buy(ctx, server.nodeId, Number(quote.months), quote, state.policy),
     (r) => `Paid ${amount(r.amount, token())}; active until ${date(r.expiresAt)}.`,
   );
-  if (result === undefined) await updateQuote(); // e.g. the price changed: show the new quote
+  if (result === undefined) await loadServers(); // e.g. the price changed: show the new prices and quote
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -353,6 +353,8 @@ async function refreshAccount(): Promise<void> {
     [state.balance, state.subs] = await Promise.all([state.reads.subscriptions.balanceOf(state.account), api.mySubscriptions(state.reads, state.account, state.servers)]);
   } catch (error) {
     showError(error);
+    renderWallet();
+    return fill(els.subs, h("p", { class: "invalid" }, "Your subscriptions could not be loaded."));
   }
   renderWallet();
   renderSubs();

@@ -237,7 +237,9 @@ export function isTransientError(error: unknown, depth = 0): boolean {
   const code = fieldOf(error, "code");
   if (typeof code === "string" && (TRANSIENT_ETHERS_CODES.has(code) || TRANSIENT_NODE_CODES.has(code))) return true;
   const message = fieldOf(error, "message");
-  if (typeof message === "string" && /fetch failed|socket hang up|network error|ECONNREFUSED|ECONNRESET/i.test(message)) {
+  // Node's fetch says "fetch failed"; browsers say "Failed to fetch" (Chromium), "NetworkError when
+  // attempting to fetch resource." (Firefox) or "Load failed" (Safari).
+  if (typeof message === "string" && /fetch failed|failed to fetch|networkerror|load failed|socket hang up|network error|ECONNREFUSED|ECONNRESET/i.test(message)) {
     return true;
   }
   return ["error", "cause", "info"].some((key) => isTransientError(fieldOf(error, key), depth + 1));

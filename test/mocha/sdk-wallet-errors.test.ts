@@ -1,4 +1,4 @@
-// A wallet's "no" (EIP-1193 4001, as ethers' BrowserProvider reports it) is its own error code,
+// Errors as a browser app meets them. A wallet's "no" (EIP-1193 4001, as ethers' BrowserProvider reports it) is its own error code,
 // so that an app can say "you declined" rather than "the transaction failed".
 import { expect } from "chai";
 import { makeError } from "ethers";
@@ -12,6 +12,12 @@ describe("SDK errors: wallet rejections", () => {
     for (const error of [fromEthers, raw, wrapped, new Error("outer", { cause: raw })]) {
       expect(isUserRejection(error)).to.equal(true);
       expect(toSdkError(error, "subscribe")).to.include({ code: "USER_REJECTED", message: "subscribe: rejected in the wallet" });
+    }
+  });
+
+  it("takes a browser's failed fetch (Chromium, Firefox, Safari wording) for an unreachable RPC", () => {
+    for (const message of ["Failed to fetch", "NetworkError when attempting to fetch resource.", "Load failed"]) {
+      expect(toSdkError(new TypeError(message), "read").code, message).to.equal("RPC_UNAVAILABLE");
     }
   });
 
