@@ -41,7 +41,7 @@ export async function measureBundle(): Promise<BundleRow[]> {
   const rows = [
     await measure("SDK root, every export", `export * from "@status/mailserver-sdk";`, ["ethers"]),
     await measure(
-      "SDK root, an app's imports (RegistryClient, SubscriptionClient, verifyNodes, TrustPolicy)",
+      "SDK root, what a paying app imports", // RegistryClient, SubscriptionClient, verifyNodes, TrustPolicy
       `export { RegistryClient, SubscriptionClient, verifyNodes, TrustPolicy } from "@status/mailserver-sdk";`,
       ["ethers"],
     ),

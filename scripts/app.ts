@@ -29,7 +29,7 @@ try {
   const connection = await network.create({ network: "localhost", override: { url: node.url } });
   console.log("Deploying and registering three mail servers…");
   const chain = await setupAppChain(connection, node.url);
-  server = await startAppServer(chain.config, process.argv.includes("--preview") ? "preview" : "dev");
+  server = await startAppServer(chain.config, process.env.APP_MODE === "preview" ? "preview" : "dev");
   const user = HDNodeWallet.fromMnemonic(Mnemonic.fromPhrase(HARDHAT_MNEMONIC), "m/44'/60'/0'/0/1");
   console.log(`
 The mail-server page: ${server.url}
