@@ -87,23 +87,22 @@ export {
   type SignedRequest,
   type RequestFields,
 } from "./gate/request.js";
-export { loadNativeRecovery, recoverInJs, type RecoverFn } from "./gate/recovery.js";
+export { recoverInJs, type RecoverFn } from "./gate/recovery.js";
+// Access grants (client side, isomorphic): one signature per connection.
 export {
-  AccessGate,
-  type AccessGateOptions,
-  type AccessDecision,
-  type AccessReason,
-  type CheckContext,
-  type SubscriptionLookup,
-} from "./gate/accessGate.js";
-export { ReplayGuard } from "./gate/replay.js";
-export {
-  SubscriptionIndex,
-  type SubscriptionIndexOptions,
-  type IndexEntry,
-  type IndexSnapshot,
-  type SyncResult,
-} from "./gate/subscriptionIndex.js";
+  signAccessGrant,
+  encodeAccessGrant,
+  decodeAccessGrant,
+  grantSigningDigest,
+  accessDomainSeparator,
+  GRANT_TYPES,
+  MAX_GRANT_TTL_SECONDS,
+  MAX_GRANT_PEER_ID_BYTES,
+  type AccessGrant,
+  type AccessGrantFields,
+} from "./gate/grant.js";
+// Server side (Node-only; to move to the `/server` entry): see ./gate/index.ts.
+export * from "./gate/index.js";
 
 export * from "./discovery/index.js";
 export * from "./selection/index.js";
