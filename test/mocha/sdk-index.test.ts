@@ -4,10 +4,10 @@
 // ranges, node-filter changes and a process killed mid-sync.
 import { expect } from "chai";
 import { spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hexlify, Interface, JsonRpcProvider, Network, randomBytes, toQuantity, TypedDataEncoder, Wallet } from "ethers";
+import { hexlify, Interface, type Signer, JsonRpcProvider, Network, randomBytes, toQuantity, TypedDataEncoder, Wallet } from "ethers";
 import { artifacts, network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import {
@@ -182,7 +182,7 @@ describe("SDK gate and index against a hardhat node", function () {
       const now = await chainNow();
       const gate = new AccessGate({ nodeId: nodeA, ...domain(), index, now: () => now, maxGrantsPerClient: 2 });
       const peer = peerOf();
-      const sign = (fields: Partial<{ nodeId: string; peerId: string; issuedAt: number; ttlSeconds: number }> = {}, signer: Wallet = client) =>
+      const sign = (fields: Partial<{ nodeId: string; peerId: string; issuedAt: number; ttlSeconds: number }> = {}, signer: Signer = client) =>
         signAccessGrant(signer, domain(), { nodeId: nodeA, peerId: peer, issuedAt: now, ...fields });
       const present = (grant: unknown, connectionPeerId = peer) => gate.presentGrant(grant as AccessGrant, { connectionPeerId });
       const good = await sign();
@@ -236,7 +236,7 @@ describe("SDK gate and index against a hardhat node", function () {
       expect(index.freshness()).to.deep.include({ fresh: false });
       expect(index.freshness().lastError).to.be.instanceOf(MailserverSdkError);
       expect(index.expiryOf(nodeA, cancelled.clientId)).to.be.greaterThan(0n); // memory is stale...
-      const ask = async (signer: Wallet, peerId = peerOf()) =>
+      const ask = async (signer: Signer, peerId = peerOf()) =>
         gate.check(await signRequest(signer, { nodeId: nodeA, requestDigest: requestDigestOf("q"), peerId, issuedAt: now + 5 }, domain()), { connectionPeerId: peerId });
       expect((await ask(cancelledKey)).reason).to.equal("no-subscription"); // ...but the gate reads the contract
       expect((await ask(paid)).reason).to.equal("allowed");
@@ -336,7 +336,7 @@ describe("SDK gate and index against a hardhat node", function () {
       const now = await chainNow();
       const gate = new AccessGate({ nodeId: nodeA, ...domain(), index, now: () => now });
       const peer = peerOf();
-      const sign = (signer: Wallet) => signRequest(signer, { nodeId: nodeA, requestDigest: requestDigestOf("q"), peerId: peer, issuedAt: now }, domain());
+      const sign = (signer: Signer) => signRequest(signer, { nodeId: nodeA, requestDigest: requestDigestOf("q"), peerId: peer, issuedAt: now }, domain());
       for (let i = 0; i < 30; i++) expect((await gate.check(await sign(Wallet.createRandom()), { connectionPeerId: peer })).reason).to.equal("no-subscription");
       expect(gate.rememberedNonces).to.equal(0);
       const request = await sign(member);
@@ -416,10 +416,9 @@ describe("SDK gate and index against a hardhat node", function () {
       });
       expect(await exited, stderr).to.equal("SIGKILL");
 
-      const { default: Database } = await import("better-sqlite3");
-      const raw = new Database(path, { readonly: true });
-      expect(raw.pragma("journal_mode", { simple: true })).to.equal("wal");
-      raw.close();
+      // SQLite's header: file format write/read versions 2 = WAL.
+      const header = await readFile(path);
+      expect([header[18], header[19]]).to.deep.equal([2, 2]);
       const reopened = await SubscriptionIndex.open(path, indexOptions({ startBlock: from + 1 }));
       const cursor = reopened.lastBlock!;
       expect(cursor).to.be.within(from + 11, await head() - 1); // killed in the middle
