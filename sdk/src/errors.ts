@@ -100,6 +100,8 @@ export type ErrorCode =
   // The wallet's user declined to sign (EIP-1193 code 4001, ethers ACTION_REJECTED).
   | "USER_REJECTED"
   | "CONTRACT_ERROR"
+  // An access grant that does not decode.
+  | "INVALID_GRANT"
   // Node selection: no usable node at all / the pinned node is down or graylisted.
   | "NO_NODE_AVAILABLE"
   | "NODE_UNAVAILABLE"
