@@ -49,7 +49,7 @@ describe("SDK entry points", function () {
   this.timeout(120_000);
 
   describe("browser bundles", () => {
-    it("the app fixture (RegistryClient, SubscriptionClient, verifyNodes, TrustPolicy, signRequest) bundles with esbuild, zero warnings", async () => {
+    it("the app fixture (RegistryClient, SubscriptionClient, verifyNodes, TrustPolicy, request and grant signing) bundles with esbuild, zero warnings", async () => {
       const outcome = await bundleForBrowser(await readFile(path.join(APP, "main.ts"), "utf8"));
       expect(text(outcome.errors)).to.deep.equal([]);
       expect(text(outcome.warnings)).to.deep.equal([]);
