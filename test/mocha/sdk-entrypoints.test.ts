@@ -110,7 +110,7 @@ describe("SDK entry points", function () {
     const tsc = path.join(ROOT, "node_modules/typescript/bin/tsc");
     const check = (config: string) => run(process.execPath, [tsc, "-p", path.join(consumer, config)], { cwd: consumer });
 
-    for (const resolution of ["bundler", "node16"]) {
+    for (const resolution of ["bundler", "node16", "nodenext"]) {
       it(`every entry point's types resolve under moduleResolution ${resolution}`, async () => {
         // The fixture also expects errors where they must be (Node-only names from the root, deep
         // imports, a wrong argument type): a tsc run that resolved to `any` would fail on those.
