@@ -48,17 +48,19 @@ export interface Server {
   reasons: UntrustReason[];
   /** Where it listens, from its registered record (e.g. "127.0.0.1:30401"). */
   endpoint: string;
+  /** Removed from the registry: not offered, but its subscribers can still take their refund. */
+  removed: boolean;
 }
 
 /**
- * The registry's mail servers with the user's verdict on each: one `getNodeTrust` batch for the
+ * The registry's mail servers (removed ones included, flagged) with the user's verdict on each: one `getNodeTrust` batch for the
  * lot (through `verifyNodes`) plus one read per provider for its name. Default provider first,
  * then trusted ones, then by price.
  */
 export async function listServers(reads: Reads, policy: TrustPolicy): Promise<Server[]> {
   const ids = await reads.registry.allNodesByKind("mailserver");
   const [defaultProvider, verdicts] = await Promise.all([reads.registry.defaultProvider(), verifyNodes(reads.registry, ids, { policy, kind: "mailserver" })]);
-  const listed = verdicts.filter((v) => v.nodeId !== undefined && v.provider !== undefined && !v.reasons.includes("removed"));
+  const listed = verdicts.filter((v) => v.nodeId !== undefined && v.provider !== undefined);
   const providers = [...new Set(listed.map((v) => v.provider!))];
   const infos = await Promise.all(providers.map((p) => reads.registry.getProvider(p)));
   const names = new Map(providers.map((p, i) => [p, infos[i]?.name || p]));
@@ -73,6 +75,7 @@ export async function listServers(reads: Reads, policy: TrustPolicy): Promise<Se
       verdict: v.status,
       reasons: v.reasons,
       endpoint: endpoint === undefined ? "unknown endpoint" : `${endpoint.ip4 ?? endpoint.ip6 ?? endpoint.dns ?? "?"}${endpoint.tcp === undefined ? "" : `:${endpoint.tcp}`}`,
+      removed: v.reasons.includes("removed"),
     };
   });
   const rank = (s: Server) => (s.isDefaultProvider ? 0 : s.verdict === "trusted" ? 1 : 2);
@@ -118,7 +121,8 @@ export async function quote(reads: Reads, nodeId: string, months: number, accoun
   const path = support.approveAndCall ? "approveAndCall" : support.permit ? "permit" : "approve";
   // A stale allowance costs one more signature (MiniMe refuses non-zero to non-zero approvals).
   const stale = allowance !== undefined && allowance !== 0n ? 1 : 0;
-  const signatures = path === "approve" ? 2 + stale : path === "approveAndCall" ? 1 + stale : 1;
+  // A permit is a signed message plus the transaction: two prompts in the wallet, one transaction.
+  const signatures = path === "approve" ? 2 + stale : path === "approveAndCall" ? 1 + stale : 2;
   return { ...q, balance, signatures, path };
 }
 

@@ -199,11 +199,12 @@ function serverName(server: api.Server): string {
 }
 
 function renderServers(): void {
-  if (state.servers.length === 0) {
+  const offered = state.servers.filter((s) => !s.removed);
+  if (offered.length === 0) {
     fill(els.servers, h("p", {}, "No mail servers are registered yet."));
     return;
   }
-  const items = state.servers.map((server, i) => {
+  const items = offered.map((server, i) => {
     const id = `server-${i}`;
     const usable = server.verdict !== "untrusted";
     const trustable = server.reasons.length === 1 && server.reasons[0] === "provider-not-trusted";
