@@ -23,7 +23,10 @@ try { parseEnr("enr:not-an-enr"); } catch (error) { invalid = error instanceof M
 const { AccessGate, SubscriptionIndex } = await import("@status/mailserver-sdk/server");
 const { Discv5CrawlerSource, MailserverSelector } = await import("@status/mailserver-sdk/discovery");
 const entries = [AccessGate, SubscriptionIndex, Discv5CrawlerSource, MailserverSelector].map((f) => typeof f);
-console.log(JSON.stringify({ nodeId: nodeIdFromPrivateKey(key), enrNodeId: parsed.nodeId, ip: parsed.ip, tcp: parsed.tcp, invalid, kind: MAILSERVER_KIND, entries }));
+// better-sqlite3 is an optional peer: not installed here, so SQLite storage says what to install.
+let sqlite = "opened";
+try { await SubscriptionIndex.open("index.sqlite", { provider: {}, chainId: 1n, escrow: "0x" + "11".repeat(20), startBlock: 0 }); } catch (error) { sqlite = error.code + ": " + error.message; }
+console.log(JSON.stringify({ nodeId: nodeIdFromPrivateKey(key), enrNodeId: parsed.nodeId, ip: parsed.ip, tcp: parsed.tcp, invalid, kind: MAILSERVER_KIND, entries, sqlite }));
 `;
 
 describe("SDK package", function () {
@@ -65,6 +68,9 @@ describe("SDK package", function () {
       invalid: "INVALID_ENR",
       kind: keccak256(new TextEncoder().encode("mailserver")),
       entries: ["function", "function", "function", "function"],
+      sqlite: "INVALID_ARGUMENT: SQLite storage needs the better-sqlite3 package: npm install better-sqlite3",
     });
+    // An app's install builds no native SQLite module.
+    expect(existsSync(join(project, "node_modules/better-sqlite3"))).to.equal(false);
   });
 });
