@@ -29,7 +29,41 @@ export {
   type NodeId,
   type NodeKeyProofRequest,
 } from "./nodeKey.js";
-export { parseEnr, isValidEnr, endpointOf, sameEndpoint, type ParsedEnr, type EnrLike, type Endpoint } from "./enr.js";
+export {
+  parseEnr,
+  isValidEnr,
+  endpointOf,
+  sameEndpoint,
+  MAX_ENR_SIZE,
+  type ParsedEnr,
+  type EnrLike,
+  type Endpoint,
+  type EndpointAddress,
+} from "./enr.js";
+// Waku nodes: capabilities (`waku2`) mapped to registry kinds, relay shards, network filters.
+export {
+  WAKU2_CAPABILITIES,
+  CAPABILITY_KINDS,
+  STATUS_NETWORK,
+  THE_WAKU_NETWORK,
+  decodeWaku2,
+  encodeWaku2,
+  capabilityKinds,
+  kindCapability,
+  decodeRsv,
+  encodeRs,
+  type WakuCapability,
+  type RelayShards,
+} from "./waku.js";
+export {
+  filterReason,
+  matchesFilter,
+  filterSource,
+  type NodeFilter,
+  type FilterReason,
+  type FilteredOut,
+  type FilteredSource,
+} from "./filter.js";
 
 export {
   RegistryClient,

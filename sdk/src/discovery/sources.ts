@@ -2,7 +2,7 @@
 import { ENR } from "@chainsafe/enr";
 import { parseEnr, type ParsedEnr } from "../enr.js";
 import { kindId, normalizeNodeId } from "../nodeKey.js";
-import { MAILSERVER_KIND_NAME, decodeKinds, SERVICE_KIND_ENR_KEY } from "./kind.js";
+import { MAILSERVER_KIND_NAME } from "../serviceKinds.js";
 import { startDiscv5Node, type Discv5ConfigOverrides, type Discv5Handle } from "./node.js";
 import { enrNodeId, withTimeout } from "./util.js";
 
@@ -191,7 +191,7 @@ const DEFAULT_WALK_DISTANCES: readonly (readonly number[])[] = [[256], [255], [2
  * Crawls the discv5 network: starts an ephemeral discv5 node (or uses `node`), adds the boot
  * ENRs, then runs rounds of one random-target lookup plus a FINDNODE to every newly seen node
  * (bounded by `rounds`, `idleRounds` and `timeoutMs`), and returns the ENRs seen (boot nodes
- * included) that carry the service-kind key for `kind`.
+ * included) that announce `kind` (the `waku2` store bit for mail servers, or `srvkind`).
  */
 export class Discv5CrawlerSource implements DiscoverySource {
   readonly name: string;
@@ -297,7 +297,12 @@ export class Discv5CrawlerSource implements DiscoverySource {
   }
 
   #matches(enr: ENR): boolean {
-    return this.#kind === null || decodeKinds(enr.kvs.get(SERVICE_KIND_ENR_KEY)).includes(this.#kind);
+    if (this.#kind === null) return true;
+    try {
+      return parseEnr(enr.encodeTxt()).kinds.includes(this.#kind);
+    } catch {
+      return false;
+    }
   }
 }
 
@@ -316,7 +321,7 @@ export interface DiscoveredNode {
   /** ENR text with the highest sequence number seen. */
   enr: string;
   seq: bigint;
-  /** Kind ids the ENR announces (may be empty for static/registry entries). */
+  /** Kind ids the ENR announces (`waku2` capabilities and `srvkind`; may be empty for static/registry entries). */
   kinds: string[];
   /** Names of the sources that returned this node (any sequence number). */
   sources: string[];
@@ -364,7 +369,7 @@ export function mergeEnrs(batches: readonly { source: string; enrs: readonly str
           nodeId: parsed.nodeId,
           enr: parsed.enr,
           seq: parsed.seq,
-          kinds: decodeKinds(parsed.kvs.get(SERVICE_KIND_ENR_KEY)),
+          kinds: [...parsed.kinds],
           sources: [source],
           parsed,
         });
@@ -374,7 +379,7 @@ export function mergeEnrs(batches: readonly { source: string; enrs: readonly str
       if (parsed.seq > prev.seq) {
         prev.enr = parsed.enr;
         prev.seq = parsed.seq;
-        prev.kinds = decodeKinds(parsed.kvs.get(SERVICE_KIND_ENR_KEY));
+        prev.kinds = [...parsed.kinds];
         prev.parsed = parsed;
       }
     }
