@@ -139,5 +139,8 @@ export {
   type SyncResult,
 } from "./gate/subscriptionIndex.js";
 
+// EIP-1459 DNS discovery (isomorphic; the Node resolver is in discovery/).
+export * from "./dnsdisc/index.js";
+
 export * from "./discovery/index.js";
 export * from "./selection/index.js";

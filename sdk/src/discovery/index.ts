@@ -41,3 +41,4 @@ export {
   type SourceFailure,
 } from "./sources.js";
 export { findFreeUdpPort } from "./util.js";
+export { nodeDnsResolver, type NodeDnsResolverOptions } from "./dnsResolver.js";
