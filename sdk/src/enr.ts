@@ -70,7 +70,12 @@ function base64UrlBytes(text: string): Uint8Array {
  */
 function decodeRecord(bytes: Uint8Array): WakuEnr {
   if (bytes.length > MAX_ENR_SIZE) throw new Error(`record is ${bytes.length} bytes, more than ${MAX_ENR_SIZE}`);
-  const items = decodeRlp(bytes);
+  let items: RlpStructuredData;
+  try {
+    items = decodeRlp(bytes);
+  } catch {
+    throw new Error("record is not valid RLP");
+  }
   if (!Array.isArray(items) || items.length < 2 || items.length % 2 !== 0) throw new Error("record must be an RLP list of signature, seq and key/value pairs");
   const [signature, seq, ...content] = items as RlpStructuredData[];
   if (typeof signature !== "string" || typeof seq !== "string") throw new Error("signature and seq must be byte strings");

@@ -4,6 +4,7 @@ export {
   MAX_REGISTRY_RECORD_LENGTH,
   buildNodeEnr,
   recordSync,
+  registryRecordFor,
   type BuildNodeEnrOptions,
   type NodeEnr,
   type RecordSyncOptions,
