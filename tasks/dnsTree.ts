@@ -28,11 +28,17 @@ async function treeKey(args: DnsTreeArgs, hre: HardhatRuntimeEnvironment): Promi
     });
   } else {
     const variable = configVariable("DNS_TREE_KEY");
-    text = await hre.hooks.runHandlerChain("configurationVariables", "fetchValue", [variable], async (_context, v) => {
-      const value = process.env[v.name];
-      if (value === undefined || value === "") throw new TaskInputError("no tree key: pass --key-file or set the configuration variable DNS_TREE_KEY");
-      return value;
-    });
+    // Resolved like any configuration variable: the keystore (`npx hardhat keystore set DNS_TREE_KEY`), then the environment.
+    try {
+      text = await hre.hooks.runHandlerChain("configurationVariables", "fetchValue", [variable], async (_context, v) => {
+        const value = process.env[v.name];
+        if (value === undefined || value === "") throw new Error("not set");
+        return value;
+      });
+    } catch (error) {
+      const why = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      throw new TaskInputError(`no tree key: pass --key-file or set the configuration variable DNS_TREE_KEY (${why})`);
+    }
     text = text.trim();
   }
   const key = text.startsWith("0x") ? text : `0x${text}`;

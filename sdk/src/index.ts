@@ -46,6 +46,7 @@ export {
   CAPABILITY_KINDS,
   STATUS_NETWORK,
   THE_WAKU_NETWORK,
+  STATUS_PROD_ENRTREE,
   decodeWaku2,
   encodeWaku2,
   capabilityKinds,

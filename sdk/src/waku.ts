@@ -67,6 +67,9 @@ export const STATUS_NETWORK: Readonly<RelayShards> = Object.freeze({ cluster: 16
 /** The Waku Network: cluster 1, shards 0–7. */
 export const THE_WAKU_NETWORK: Readonly<RelayShards> = Object.freeze({ cluster: 1, shards: Object.freeze([0, 1, 2, 3, 4, 5, 6, 7]) as number[] });
 
+/** Status's production fleet as an EIP-1459 tree (status-go's fleet configuration). */
+export const STATUS_PROD_ENRTREE = "enrtree://AMOJVZX4V6EXP7NTJPMAYJYST2QP6AJXYW76IU6VGJS7UVSNDYZG4@boot.prod.status.nodes.status.im";
+
 /**
  * Decodes an `rsv` value (u16 cluster, 128-byte bit vector). Implementations disagree on the bit
  * order inside each byte: nwaku and go-waku (which run every store node) put shard `8i + j` at bit

@@ -25,6 +25,8 @@ import {
   StaticEnrSource,
 } from "@status/mailserver-sdk";
 import { readFileSync } from "node:fs";
+import { discoveryExample } from "../../examples/discovery.js";
+import { THE_WAKU_NETWORK, startMailserverDiscovery, type MailserverDiscoveryHandle } from "@status/mailserver-sdk";
 import { startDnsServer, type TxtZone } from "../helpers/dnsServer.js";
 
 const fixture = JSON.parse(readFileSync(new URL("../fixtures/real-enrs.json", import.meta.url), "utf8")) as {
@@ -234,6 +236,35 @@ describe("discovery: EIP-1459 DNS trees on a loopback DNS server", function () {
       expect(new Set(await dns.discover())).to.deep.equal(new Set(enrs));
     } finally {
       await new Promise((resolve) => http.close(resolve));
+    }
+  });
+
+  it("README's discovery example: DNS tree plus discv5, only Status-network store nodes, merged", async () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const example = readFileSync(new URL("../../examples/discovery.ts", import.meta.url), "utf8");
+    const snippet = /\/\/ README:start\n([\s\S]*?)\n\s*\/\/ README:end/.exec(example)![1]!.split("\n").map((l) => l.slice(2)).join("\n");
+    expect(readme).to.include(snippet);
+
+    const servers: MailserverDiscoveryHandle[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        servers.push(await startMailserverDiscovery({
+          privateKey: nodeKey(), ip: "127.0.0.1", port: 0, shards: STATUS_NETWORK, bootEnrs: servers.map((x) => x.enr), lookupIntervalMs: 0,
+        }));
+      }
+      // Another network's store node on discv5 too: found, and filtered out.
+      servers.push(await startMailserverDiscovery({ privateKey: nodeKey(), ip: "127.0.0.1", port: 0, shards: THE_WAKU_NETWORK, bootEnrs: [servers[0]!.enr], lookupIntervalMs: 0 }));
+      for (const server of servers) await server.lookup();
+      const otherNetwork = buildNodeEnr({ privateKey: nodeKey(), ip: "10.9.9.9", udp: 1, shards: THE_WAKU_NETWORK }).enr;
+      const fleet = buildEnrTree({ domain: "fleet.example.org", enrs: [...enrs.slice(0, 5), servers[1]!.enr, otherNetwork], seq: 1, privateKey: treeKey });
+      zone.publish(fleet);
+      const { nodes, failures } = await discoveryExample([servers[0]!.enr], nodeDnsResolver({ servers: [zone.server] }), fleet.url, "127.0.0.1");
+      expect(failures).to.deep.equal([]);
+      const ids = new Set(nodes.map((n) => n.nodeId));
+      expect(ids).to.deep.equal(new Set([...enrs.slice(0, 5), ...servers.slice(0, 3).map((x) => x.enr)].map((e) => parseEnr(e).nodeId)));
+      expect(nodes.find((n) => n.nodeId === servers[1]!.nodeId)!.sources).to.have.length(2); // from DNS and discv5
+    } finally {
+      await Promise.all(servers.map((x) => x.stop()));
     }
   });
 });
