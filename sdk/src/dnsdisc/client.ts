@@ -61,6 +61,11 @@ export interface DnsEnrTreeSourceOptions {
   maxTrees?: number;
   /** Lookups in flight at once (default 8). */
   concurrency?: number;
+  /**
+   * Root seqs accepted before (e.g. saved from `seqs()` by a previous run), by `enrtree://` URL:
+   * a root with a lower seq is refused from the first call on.
+   */
+  knownSeqs?: Readonly<Record<string, number>>;
   name?: string;
 }
 
@@ -94,6 +99,12 @@ export class DnsEnrTreeSource implements DiscoverySource {
     this.urls = (typeof options.url === "string" ? [options.url] : [...options.url]).map(parseEnrTreeUrl);
     if (this.urls.length === 0) throw new MailserverSdkError("INVALID_ARGUMENT", "at least one enrtree:// URL is required");
     this.name = options.name ?? `dns(${this.urls.map((u) => u.domain).join(",")})`;
+    for (const [url, seq] of Object.entries(options.knownSeqs ?? {})) this.#seqs.set(parseEnrTreeUrl(url).url, seq);
+  }
+
+  /** Root seqs accepted so far, by URL (linked trees included): save them to refuse replays after a restart. */
+  seqs(): Record<string, number> {
+    return Object.fromEntries(this.#seqs);
   }
 
   /** The highest root seq accepted so far for a URL's tree. */
