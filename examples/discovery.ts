@@ -1,16 +1,8 @@
 // App developers: find Status's store nodes through its DNS tree and discv5, only those of its
 // network. README.md shows the part between the README markers; test/mocha/discovery-dns.test.ts
 // runs it against a DNS server and discv5 nodes on loopback.
-import {
-  DnsEnrTreeSource,
-  Discv5CrawlerSource,
-  STATUS_NETWORK,
-  STATUS_PROD_ENRTREE,
-  combineSources,
-  filterSource,
-  nodeDnsResolver,
-  type TxtResolver,
-} from "@status/mailserver-sdk";
+import { DnsEnrTreeSource, STATUS_NETWORK, STATUS_PROD_ENRTREE, combineSources, filterSource, type TxtResolver } from "@status/mailserver-sdk";
+import { Discv5CrawlerSource, nodeDnsResolver } from "@status/mailserver-sdk/discovery";
 
 export async function discoveryExample(bootEnrs: string[], resolveTxt: TxtResolver = nodeDnsResolver(), url = STATUS_PROD_ENRTREE, bindIp = "0.0.0.0") {
   // README:start

@@ -4,13 +4,13 @@ import { formatUnits, isHexString, parseUnits } from "ethers";
 import {
   ProviderClient,
   SubscriptionClient,
-  SubscriptionIndex,
   kindCapability,
   nodeIdFromPrivateKey,
   parseEnr,
   registryRecordFor,
   type ParsedEnr,
 } from "@status/mailserver-sdk";
+import { SubscriptionIndex } from "@status/mailserver-sdk/server";
 import { address, kindArg, nodeIdArg, printTx, runTask, taskContext, TaskInputError, type CommonArgs, type TaskContext } from "./context.js";
 
 const TOKEN_DECIMALS = 18;

@@ -15,7 +15,6 @@ import {
   entryHash,
   filterSource,
   formatEnrTreeUrl,
-  nodeDnsResolver,
   parseEnr,
   parseEnrTreeUrl,
   signEnrTreeRoot,
@@ -26,7 +25,8 @@ import {
 } from "@status/mailserver-sdk";
 import { readFileSync } from "node:fs";
 import { discoveryExample } from "../../examples/discovery.js";
-import { THE_WAKU_NETWORK, startMailserverDiscovery, type MailserverDiscoveryHandle } from "@status/mailserver-sdk";
+import { THE_WAKU_NETWORK } from "@status/mailserver-sdk";
+import { nodeDnsResolver, startMailserverDiscovery, type MailserverDiscoveryHandle } from "@status/mailserver-sdk/discovery";
 import { startDnsServer, type TxtZone } from "../helpers/dnsServer.js";
 
 const fixture = JSON.parse(readFileSync(new URL("../fixtures/real-enrs.json", import.meta.url), "utf8")) as {
