@@ -3,9 +3,12 @@
 // store bit, filtered by network, compared with registered records.
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
-import { ENR } from "@chainsafe/enr";
+import { ENR, SignableENR } from "@chainsafe/enr";
+import { Wallet, getBytes } from "ethers";
 import {
   MAILSERVER_KIND,
+  decodeRsv,
+  encodeRs,
   STATUS_NETWORK,
   THE_WAKU_NETWORK,
   StaticEnrSource,
@@ -124,5 +127,40 @@ describe("discovery: real Waku ENRs", () => {
     const stale = all.find((f) => f.fleet === "FleetWakuSandbox" && f.addr !== undefined && parseEnr(f.enr).peerId !== f.addr.split("/p2p/")[1]);
     expect(stale, "the fleet list's stale entry").to.not.equal(undefined);
     expect(sameEndpoint(endpointOf(stale!.enr)!, endpointOf(stale!.addr!)!)).to.equal(false);
+  });
+
+  it("rs and rsv: rsv in nwaku's bit order, rs preferred when both are present; malformed keys ignored, not fatal", () => {
+    // nwaku's toBitVector: shard 8i + j is bit j (least significant first) of byte i.
+    const rsv = new Uint8Array(130);
+    rsv[1] = 16; // cluster 16
+    for (const shard of [0, 9, 1023]) rsv[2 + (shard >> 3)]! |= 1 << (shard & 7);
+    expect(decodeRsv(rsv)).to.deep.equal({ cluster: 16, shards: [0, 9, 1023] });
+    expect(decodeRsv(rsv.subarray(0, 129))).to.equal(undefined);
+    expect([...encodeRs({ cluster: 16, shards: [256, 1] })]).to.deep.equal([0, 16, 2, 0, 1, 1, 0]);
+
+    const key = getBytes(Wallet.createRandom().privateKey);
+    const sign = (kvs: Record<string, Uint8Array>) => {
+      const scratch = SignableENR.createV4(key);
+      scratch.ip = "192.0.2.1";
+      for (const [k, v] of Object.entries(kvs)) scratch.set(k, v);
+      return new SignableENR(scratch.kvs as ReadonlyMap<string, Uint8Array>, 5n, key).encodeTxt();
+    };
+    expect(parseEnr(sign({ rsv })).shards).to.deep.equal({ cluster: 16, shards: [0, 9, 1023], key: "rsv" });
+    expect(parseEnr(sign({ rsv, rs: encodeRs({ cluster: 1, shards: [3] }) })).shards).to.deep.equal({ cluster: 1, shards: [3], key: "rs" });
+    const broken = parseEnr(sign({ multiaddrs: Uint8Array.of(0, 9, 1, 2), rs: Uint8Array.of(0, 1, 4, 0), waku2: Uint8Array.of(2, 2) }));
+    expect(broken.malformed.sort()).to.deep.equal(["multiaddrs", "rs", "waku2"]);
+    expect(broken.multiaddrs).to.deep.equal([]);
+    expect(broken.shards).to.equal(undefined);
+    expect(broken.capabilities).to.deep.equal([]);
+    expect(broken.ip).to.equal("192.0.2.1");
+  });
+
+  it("rejects a record over 300 bytes, a bad signature and a non-ENR with INVALID_ENR", () => {
+    const f = statusProd[0]!;
+    const bytes = Buffer.from(f.enr.slice(4), "base64url");
+    bytes[10] = bytes[10]! ^ 1; // inside the signature
+    for (const bad of [`enr:${bytes.toString("base64url")}`, "enr:-abc", "enode://x", `enr:${Buffer.alloc(301, 1).toString("base64url")}`]) {
+      expect(() => parseEnr(bad), bad.slice(0, 20)).to.throw(/ENR/).with.property("code", "INVALID_ENR");
+    }
   });
 });
