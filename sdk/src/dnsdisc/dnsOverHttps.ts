@@ -32,13 +32,20 @@ export function dnsOverHttpsResolver(options: DnsOverHttpsOptions = {}): TxtReso
     const url = new URL(endpoint);
     url.searchParams.set("name", name);
     url.searchParams.set("type", "TXT");
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const response = await doFetch(url, {
-      headers: { accept: "application/dns-json" },
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-    });
-    if (!response.ok) throw new Error(`DNS-over-HTTPS answered HTTP ${response.status}`);
-    const body = (await response.json()) as { Status?: number; Answer?: { type?: number; data?: string }[] };
+    // One controller for the caller's signal and the timeout (AbortSignal.any is missing in some runtimes).
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const timer = setTimeout(() => controller.abort(new Error(`DNS-over-HTTPS lookup of ${name} timed out after ${timeoutMs} ms`)), timeoutMs);
+    let body: { Status?: number; Answer?: { type?: number; data?: string }[] };
+    try {
+      const response = await doFetch(url, { headers: { accept: "application/dns-json" }, signal: controller.signal });
+      if (!response.ok) throw new Error(`DNS-over-HTTPS answered HTTP ${response.status}`);
+      body = (await response.json()) as typeof body;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
     // NXDOMAIN (3) means no such entry; anything else non-zero is a resolver failure.
     if (body.Status === 3) return [];
     if (body.Status !== 0) throw new Error(`DNS-over-HTTPS status ${String(body.Status)}`);
