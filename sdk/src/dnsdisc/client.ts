@@ -1,7 +1,9 @@
 // The client side of EIP-1459: resolve an `enrtree://` URL through an injected TXT lookup, check
 // every signature and hash, follow branches and links within bounds, and yield the leaves' ENRs
 // into the same pipeline as discv5. Isomorphic: the lookup is a function (see dnsOverHttps.ts for
-// browsers and the `/discovery` entry's `nodeDnsResolver` for Node).
+// browsers and the `/discovery` entry's `nodeDnsResolver` for Node). Not @waku/discovery's
+// DnsNodeDiscovery: it checks no hash labels, ignores links, drops records without `waku2` and
+// returns a few peers per call.
 import type { DiscoverOptions, DiscoverySource } from "../discovery/sources.js";
 import { parseEnr } from "../enr.js";
 import { MailserverSdkError, isSdkError } from "../errors.js";
