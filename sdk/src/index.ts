@@ -130,6 +130,19 @@ export {
   type RequestFields,
 } from "./gate/request.js";
 export { recoverInJs, type RecoverFn } from "./gate/recovery.js";
+// Access grants (client side, isomorphic): one signature per connection.
+export {
+  signAccessGrant,
+  encodeAccessGrant,
+  decodeAccessGrant,
+  grantSigningDigest,
+  accessDomainSeparator,
+  GRANT_TYPES,
+  MAX_GRANT_TTL_SECONDS,
+  MAX_GRANT_PEER_ID_BYTES,
+  type AccessGrant,
+  type AccessGrantFields,
+} from "./gate/grant.js";
 
 // EIP-1459 DNS discovery (isomorphic; the Node resolver is on the `/discovery` entry).
 export * from "./dnsdisc/index.js";
