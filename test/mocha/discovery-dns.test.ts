@@ -222,6 +222,25 @@ describe("discovery: EIP-1459 DNS trees on a loopback DNS server", function () {
     expect(result.nodes).to.have.length(1);
   });
 
+  it("a resolver that throws or answers garbage gives DNS_LOOKUP_FAILED, never a crash", async () => {
+    const resolvers = [
+      () => {
+        throw new Error("boom");
+      },
+      async () => 42 as unknown as string[][],
+      async () => [[1, 2]] as unknown as string[][],
+    ];
+    for (const resolveTxt of resolvers) {
+      const err = await new DnsEnrTreeSource({ url: tree.url, resolveTxt }).discover().catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(MailserverSdkError).with.property("code", "DNS_LOOKUP_FAILED");
+    }
+    // Garbage below the root is skipped: the root verifies, the leaves' lookups fail.
+    const real = nodeDnsResolver({ servers: [zone.server], timeoutMs: 2000, tries: 1 });
+    const flaky = new DnsEnrTreeSource({ url: tree.url, resolveTxt: async (name) => (name === tree.domain ? real(name) : (null as unknown as string[][])) });
+    expect(await flaky.discover()).to.deep.equal([]);
+    expect(flaky.lastStats!.skipped[0]!.reason).to.equal("lookup-failed");
+  });
+
   it("DNS-over-HTTPS (JSON) with plain fetch, against an HTTP endpoint answering from the same zone", async () => {
     const http: Server = createServer((req, res) => {
       const url = new URL(req.url!, "http://x");

@@ -139,6 +139,9 @@ export class DnsEnrTreeSource implements DiscoverySource {
     } catch (error) {
       throw new MailserverSdkError("DNS_LOOKUP_FAILED", `TXT lookup of ${name} failed: ${error instanceof Error ? error.message : String(error)}`, { details: { name }, cause: error });
     }
+    if (!Array.isArray(records) || !records.every((r) => typeof r === "string" || (Array.isArray(r) && r.every((x) => typeof x === "string")))) {
+      throw new MailserverSdkError("DNS_LOOKUP_FAILED", `TXT lookup of ${name} returned something other than TXT strings`, { details: { name } });
+    }
     // Long entries come back as several character-strings: join them. Several records: take the
     // first that looks like a tree entry (a domain may carry unrelated TXT records).
     const texts = records.map((r) => (typeof r === "string" ? r : r.join("")));
