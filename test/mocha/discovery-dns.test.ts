@@ -51,7 +51,7 @@ describe("discovery: EIP-1459 DNS trees on a loopback DNS server", function () {
   const treeKey = Wallet.createRandom().privateKey;
   const enrs = Array.from({ length: 30 }, (_, i) => wakuEnr(i));
   const tree = buildEnrTree({ domain: "nodes.example.org", enrs, seq: 3, privateKey: treeKey });
-  const source = (url = tree.url, extra: Partial<ConstructorParameters<typeof DnsEnrTreeSource>[0]> = {}) =>
+  const source = (url: string | string[] = tree.url, extra: Partial<ConstructorParameters<typeof DnsEnrTreeSource>[0]> = {}) =>
     new DnsEnrTreeSource({ url, resolveTxt: nodeDnsResolver({ servers: [zone.server], timeoutMs: 2000, tries: 1 }), ...extra });
 
   before(async () => {
@@ -120,6 +120,11 @@ describe("discovery: EIP-1459 DNS trees on a loopback DNS server", function () {
     const err = await source(otherUrl).discover().catch((e: unknown) => e);
     expect(err).to.be.instanceOf(MailserverSdkError).with.property("code", "DNS_TREE_INVALID");
     expect((err as Error).message).to.match(/not signed by the URL's key/);
+
+    // With several URLs, the bad one is skipped and the good one still counts.
+    const both = source([otherUrl, tree.url]);
+    expect(await both.discover()).to.have.length(30);
+    expect(both.lastStats!.skipped.map((s) => [s.name, s.reason])).to.deep.equal([[otherUrl, "bad-linked-root"]]);
 
     zone.set("nodes.example.org", tree.rootText.replace("seq=3", "seq=4"));
     const tampered = await source().discover().catch((e: unknown) => e);
