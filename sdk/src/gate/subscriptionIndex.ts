@@ -158,17 +158,16 @@ export class SubscriptionIndex implements SubscriptionLookup {
   /**
    * Open (or create) the index's SQLite file and continue from what it holds. A file written for
    * another chain (WRONG_CHAIN) or escrow (INVALID_ARGUMENT) is refused; one of another start
-   * block or node filter is emptied and re-read. Node-only: needs the optional peer dependency
-   * better-sqlite3 (INVALID_ARGUMENT without it). `close()` when done.
+   * block or node filter is emptied and re-read. Node-only (better-sqlite3). `close()` when done.
    */
   static async open(path: string, options: SubscriptionIndexOptions): Promise<SubscriptionIndex> {
     const index = new SubscriptionIndex(options);
-    // better-sqlite3 is an optional peer dependency: servers install it, apps never build it.
+    // better-sqlite3 is an optional peer dependency: apps that never run a server do not build it.
     let sqlite: typeof import("./sqliteStore.js");
     try {
       sqlite = await import("./sqliteStore.js");
     } catch (error) {
-      throw new MailserverSdkError("INVALID_ARGUMENT", "SQLite storage needs the better-sqlite3 package: npm install better-sqlite3", { cause: error });
+      throw new MailserverSdkError("INVALID_ARGUMENT", "SubscriptionIndex.open needs the better-sqlite3 package: npm install better-sqlite3@12", { cause: error, details: { path } });
     }
     const store = new sqlite.SqliteIndexStore(path);
     try {
