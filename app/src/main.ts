@@ -321,13 +321,19 @@ function renderQuote(server: api.Server, quote: api.QuoteView): void {
       h("dd", { id: "quote-signatures" }, quote.path === "approveAndCall" ? `${quote.signatures} (${token().symbol} approveAndCall pays in one transaction)` : String(quote.signatures)),
     ),
     short && h("p", { class: "invalid", id: "quote-short", "data-problem": "insufficient-balance" }, msg.insufficientBalance(quote.balance!, quote.total, token()).text),
+    alreadySubscribed() && h("p", { class: "hint", id: "quote-subscribed" }, "You already subscribe to this server: extend it under Your subscriptions."),
   );
+}
+
+/** An active subscription of this account to the selected server: buy more through Extend instead. */
+function alreadySubscribed(): boolean {
+  return state.subs.some((sub) => sub.active && sub.server.nodeId === state.selected);
 }
 
 function renderPay(): void {
   const quote = state.quote;
   const short = quote?.balance !== undefined && quote.balance < quote.total;
-  els.pay.disabled = state.busy || quote === undefined || short;
+  els.pay.disabled = state.busy || quote === undefined || short || alreadySubscribed();
   els.pay.textContent = quote === undefined ? "Pay" : `Pay ${amount(quote.total, token())}`;
 }
 
@@ -359,7 +365,7 @@ async function refreshAccount(): Promise<void> {
   }
   renderWallet();
   renderSubs();
-  if (state.quote !== undefined && state.quote.balance !== state.balance) await updateQuote();
+  if (state.quote !== undefined) await updateQuote(); // balance and "already subscribed" may have changed
 }
 
 function renderSubs(): void {
@@ -437,7 +443,14 @@ function renderSub(sub: api.MySubscription, index: number): HTMLElement {
       );
     },
   });
-  const renewal = sub.autoRenewMonths === 0n ? "off" : sub.renewal.renewable ? "on: renews when due" : `on, but blocked now (${sub.renewal.reason.replace(/-/g, " ")})`;
+  const renewal =
+    sub.autoRenewMonths === 0n
+      ? "off"
+      : sub.renewal.renewable
+        ? "on: renews now that it is due"
+        : sub.renewal.reason === "outside-window"
+          ? "on: renews in the 3 days before it ends"
+          : `on, but it would not go through now (${sub.renewal.reason.replace(/-/g, " ")})`;
   return h(
     "li",
     { class: `sub ${sub.active ? "active" : "expired"}`, "data-node-id": sub.server.nodeId },

@@ -73,6 +73,7 @@ describe("mail-server page in Chromium", function () {
   before(async () => {
     // A CI run without a browser must fail here, loudly, rather than skip.
     if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium package (apt-get install chromium) or set CHROMIUM`);
+    await rm(ARTIFACTS, { recursive: true, force: true }); // this run's screenshots only
     await mkdir(ARTIFACTS, { recursive: true });
     node = await startHardhatNode();
     const connection = await network.create({ network: "localhost", override: { url: node.url } });
@@ -250,7 +251,7 @@ describe("mail-server page in Chromium", function () {
     expect(await notice.textContent()).to.contain("The price changed since your quote: 22 SNT a month instead of 20 SNT. Nothing was paid");
     expect(wallet.sent, "nothing was sent").to.have.length(2);
     await page.locator("#quote-total", { hasText: "22 SNT for 1 month" }).waitFor();
-    expect(await serverItem(cheap().nodeId).locator(".price").textContent()).to.equal("22 SNT / month");
+    await serverItem(cheap().nodeId).locator(".price", { hasText: "22 SNT / month" }).waitFor(); // the list is re-read too
     await screenshot("price-changed");
   });
 
@@ -299,7 +300,10 @@ describe("mail-server page in Chromium", function () {
     await page.locator('[data-stage="confirmed"]', { hasText: "Renews monthly at up to 22 SNT a month." }).waitFor();
     expect((await subs.getSubscription(cheap().nodeId, chain.user))!.renewMonths).to.equal(1n);
     expect(await subs.allowance(chain.user)).to.equal(snt("22"));
-    await item.locator(".renewal", { hasText: /^on/ }).waitFor();
+    await item.locator(".renewal", { hasText: "on: renews in the 3 days before it ends" }).waitFor();
+    // Subscribed already: the page offers Extend, not a second purchase.
+    await page.locator("#quote-subscribed").waitFor();
+    expect(await page.locator("#pay").isDisabled()).to.equal(true);
     await screenshot("auto-renew-on");
     await page.locator(`li.sub[data-node-id="${cheap().nodeId}"]`).getByRole("switch").uncheck();
     await page.locator('[data-stage="confirmed"]', { hasText: "Auto-renew is off." }).waitFor();
