@@ -10,7 +10,15 @@ import { join } from "node:path";
 import { hexlify, Interface, type Signer, JsonRpcProvider, Network, randomBytes, toQuantity, TypedDataEncoder, Wallet } from "ethers";
 import { artifacts, network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
-import {
+import type { AccessGrant, ClientOptions, SubscriptionIndexOptions } from "@status/mailserver-sdk";
+// A namespace import, so that this file also loads against an SDK without grants: the findings'
+// tests were first run against the code before the fix, and failed there.
+import * as sdk from "@status/mailserver-sdk";
+import { deployLocal, type LocalDeployment } from "../../deploy/local.js";
+import { ROOT, startHardhatNode, type LocalNode } from "../helpers/hardhatCli.js";
+import { startRpcProxy, type RpcProxy } from "../helpers/rpcProxy.js";
+
+const {
   AccessGate,
   ESCROW_EVENT_TOPICS,
   MailserverSdkError,
@@ -26,13 +34,10 @@ import {
   requestDigestOf,
   signAccessGrant,
   signRequest,
-  type AccessGrant,
-  type ClientOptions,
-  type SubscriptionIndexOptions,
-} from "@status/mailserver-sdk";
-import { deployLocal, type LocalDeployment } from "../../deploy/local.js";
-import { ROOT, startHardhatNode, type LocalNode } from "../helpers/hardhatCli.js";
-import { startRpcProxy, type RpcProxy } from "../helpers/rpcProxy.js";
+} = sdk;
+type SubscriptionClient = sdk.SubscriptionClient;
+type MailserverSdkError = sdk.MailserverSdkError;
+type SubscriptionIndex = sdk.SubscriptionIndex;
 
 const UNIT = 10n ** 18n;
 const PRICE = 10n * UNIT;

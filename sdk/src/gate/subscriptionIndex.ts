@@ -124,6 +124,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
   readonly #onRange: SubscriptionIndexOptions["onRange"];
   #store: IndexStore | undefined;
   #entries = new Map<string, StoredEntry>();
+  readonly #nodeIds = new Map<string, string>();
   #cursor: IndexCursor | undefined;
   #syncedAt: number | undefined;
   #syncedHead: number | undefined;
@@ -200,7 +201,10 @@ export class SubscriptionIndex implements SubscriptionLookup {
       store.reset(this.#meta());
     } else {
       this.#cursor = stored.cursor ?? undefined;
-      for (const entry of stored.entries) this.#entries.set(entryKey(entry.nodeId, entry.clientId), entry);
+      for (const entry of stored.entries) {
+        entry.nodeId = this.#intern(entry.nodeId);
+        this.#entries.set(entryKey(entry.nodeId, entry.clientId), entry);
+      }
     }
     this.#store = store;
   }
@@ -253,7 +257,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
     const entries = new Map<string, StoredEntry>();
     for (const e of snapshot.entries) {
       try {
-        const entry = { nodeId: normalizeNodeId(e.nodeId), clientId: checkAddress(e.clientId, "clientId").toLowerCase(), owner: checkAddress(e.owner, "owner").toLowerCase(), expiresAt: BigInt(e.expiresAt) };
+        const entry = { nodeId: index.#intern(normalizeNodeId(e.nodeId)), clientId: checkAddress(e.clientId, "clientId").toLowerCase(), owner: checkAddress(e.owner, "owner").toLowerCase(), expiresAt: BigInt(e.expiresAt) };
         entries.set(entryKey(entry.nodeId, entry.clientId), entry);
       } catch (error) {
         throw bad(`malformed entry ${JSON.stringify(e)}`, error);
@@ -485,6 +489,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
       if ((block === end && log.blockHash !== endBefore.hash) || (block === start && log.blockHash !== first.hash)) throw new ReorgDuringSync();
       const event = decodeEscrowLog(log);
       if (event === undefined) continue;
+      event.nodeId = this.#intern(event.nodeId);
       events++;
       switch (event.kind) {
         case "subscribed":
@@ -517,6 +522,14 @@ export class SubscriptionIndex implements SubscriptionLookup {
     this.#cursor = cursor;
     this.#onRange?.({ fromBlock: start, toBlock: end, events });
     return events;
+  }
+
+  /** One string per node id for all its entries (memory: a 66-character id per entry adds up). */
+  #intern(nodeId: string): string {
+    const known = this.#nodeIds.get(nodeId);
+    if (known !== undefined) return known;
+    this.#nodeIds.set(nodeId, nodeId);
+    return nodeId;
   }
 
   /** eth_getLogs for the range, split in halves while the provider refuses it as too large. */
