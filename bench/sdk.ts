@@ -42,15 +42,9 @@ import {
   type JsonRpcResult,
 } from "ethers";
 import {
-  AccessGate,
   MAILSERVER_KIND,
   RegistryClient,
-  SubscriptionIndex,
-  ESCROW_EVENT_TOPICS,
   accessTypedDataDomain,
-  decodeEscrowLog,
-  loadNativeRecovery,
-  loadNativeRecoverBytes,
   requestSigningHash,
   signAccessGrant,
   nodeIdFromPrivateKey,
@@ -60,6 +54,7 @@ import {
   verifyNodes,
   type SignedRequest,
 } from "@status/mailserver-sdk";
+import { AccessGate, ESCROW_EVENT_TOPICS, SubscriptionIndex, decodeEscrowLog, loadNativeRecovery, loadNativeRecoverBytes } from "@status/mailserver-sdk/server";
 
 export interface SdkRow {
   measure: string;

@@ -1,7 +1,7 @@
 // Child process of the crash test: opens a SQLite index and syncs it in one-block ranges,
 // printing a line per range applied, until the parent kills it (SIGKILL, mid-sync).
 import { JsonRpcProvider, Network } from "ethers";
-import { SubscriptionIndex } from "@status/mailserver-sdk";
+import { SubscriptionIndex } from "@status/mailserver-sdk/server";
 
 const { url, path, chainId, escrow, startBlock } = JSON.parse(process.argv[2]!) as { url: string; path: string; chainId: string; escrow: string; startBlock: number };
 const provider = new JsonRpcProvider(url, Network.from(BigInt(chainId)), { staticNetwork: true });

@@ -10,21 +10,10 @@ import { join } from "node:path";
 import { hexlify, Interface, type Signer, JsonRpcProvider, Network, randomBytes, toQuantity, TypedDataEncoder, Wallet } from "ethers";
 import { artifacts, network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
-import type { AccessGrant, ClientOptions, SubscriptionIndexOptions } from "@status/mailserver-sdk";
-// A namespace import, so that this file also loads against an SDK without grants: the findings'
-// tests were first run against the code before the fix, and failed there.
-import * as sdk from "@status/mailserver-sdk";
-import { deployLocal, type LocalDeployment } from "../../deploy/local.js";
-import { ROOT, startHardhatNode, type LocalNode } from "../helpers/hardhatCli.js";
-import { startRpcProxy, type RpcProxy } from "../helpers/rpcProxy.js";
-
-const {
-  AccessGate,
-  ESCROW_EVENT_TOPICS,
+import {
   MailserverSdkError,
   ProviderClient,
   SubscriptionClient,
-  SubscriptionIndex,
   GRANT_TYPES,
   accessTypedDataDomain,
   decodeAccessGrant,
@@ -34,10 +23,13 @@ const {
   requestDigestOf,
   signAccessGrant,
   signRequest,
-} = sdk;
-type SubscriptionClient = sdk.SubscriptionClient;
-type MailserverSdkError = sdk.MailserverSdkError;
-type SubscriptionIndex = sdk.SubscriptionIndex;
+  type AccessGrant,
+  type ClientOptions,
+} from "@status/mailserver-sdk";
+import { AccessGate, ESCROW_EVENT_TOPICS, SubscriptionIndex, type SubscriptionIndexOptions } from "@status/mailserver-sdk/server";
+import { deployLocal, type LocalDeployment } from "../../deploy/local.js";
+import { ROOT, startHardhatNode, type LocalNode } from "../helpers/hardhatCli.js";
+import { startRpcProxy, type RpcProxy } from "../helpers/rpcProxy.js";
 
 const UNIT = 10n ** 18n;
 const PRICE = 10n * UNIT;
