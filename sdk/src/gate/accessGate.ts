@@ -233,7 +233,7 @@ export class AccessGate {
     if (this.freeMode) return { allowed: true, reason: "allowed", clientId: grant.clientId };
     let expiry: bigint;
     if (this.#index.isCaughtUp()) {
-      expiry = this.#index.expiryOf(this.nodeId, grant.clientId);
+      expiry = this.#index.expiryOf(this.nodeId, grant.clientKey);
     } else {
       const cached = this.#cachedExpiry(grant.clientId, now);
       if (cached === undefined) {

@@ -4,7 +4,7 @@
  * hashes one EIP-712 struct per request spends most of its time there, so the hot paths parse
  * fixed-size hex straight into one buffer instead.
  */
-import { keccak_256 } from "@noble/hashes/sha3";
+import { keccak_256 } from "@noble/hashes/sha3.js";
 
 export const keccak = (data: Uint8Array): Uint8Array => keccak_256(data);
 

@@ -8,7 +8,7 @@ import type { ISubscriptionEscrow } from "../typechain/interfaces/ISubscriptionE
 import { ISubscriptionEscrow__factory } from "../typechain/factories/interfaces/ISubscriptionEscrow__factory.js";
 import type { SubscriptionLookup } from "./accessGate.js";
 import { blockNumberOf, decodeEscrowLog, ESCROW_EVENT_FILTER, type RawLog } from "./escrowLogs.js";
-import { entryKey, type IndexCursor, type IndexMeta, type IndexStore, type StoredEntry } from "./indexStore.js";
+import { EntryMap, entryKey, type IndexCursor, type IndexMeta, type IndexStore, type StoredEntry } from "./indexStore.js";
 
 export interface SubscriptionIndexOptions {
   provider: Provider;
@@ -46,7 +46,8 @@ export interface IndexEntry {
 
 /** The JSON export: what a restarted server needs to continue where it stopped. */
 export interface IndexSnapshot {
-  version: 2;
+  /** 2; a version 1 file (no node filter) loads as an empty index that re-reads. */
+  version: 1 | 2;
   chainId: string;
   escrow: string;
   startBlock: number;
@@ -123,7 +124,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
   readonly #clock: () => number;
   readonly #onRange: SubscriptionIndexOptions["onRange"];
   #store: IndexStore | undefined;
-  #entries = new Map<string, StoredEntry>();
+  #entries = new EntryMap();
   readonly #nodeIds = new Map<string, string>();
   #cursor: IndexCursor | undefined;
   #syncedAt: number | undefined;
@@ -203,7 +204,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
       this.#cursor = stored.cursor ?? undefined;
       for (const entry of stored.entries) {
         entry.nodeId = this.#intern(entry.nodeId);
-        this.#entries.set(entryKey(entry.nodeId, entry.clientId), entry);
+        this.#entries.set(entry);
       }
     }
     this.#store = store;
@@ -244,8 +245,10 @@ export class SubscriptionIndex implements SubscriptionLookup {
     const index = new SubscriptionIndex(options);
     const bad = (message: string, cause?: unknown) => new MailserverSdkError("INVALID_ARGUMENT", `index snapshot: ${message}`, { cause });
     if (typeof snapshot !== "object" || snapshot === null) throw bad("not an object");
-    if (snapshot.version !== 2) throw new MailserverSdkError("INVALID_ARGUMENT", "unsupported index snapshot version", { details: { version: snapshot.version } });
+    if (snapshot.version !== 1 && snapshot.version !== 2) throw new MailserverSdkError("INVALID_ARGUMENT", "unsupported index snapshot version", { details: { version: snapshot.version } });
     index.#checkIdentity(snapshot.chainId, snapshot.escrow);
+    // Version 1 did not record which nodes it covered: nothing in it can be trusted to be complete.
+    if (snapshot.version === 1) return index;
     let filter: string[] | null;
     try {
       filter = snapshot.nodeIds === null ? null : nodeFilterOf(snapshot.nodeIds);
@@ -254,11 +257,11 @@ export class SubscriptionIndex implements SubscriptionLookup {
     }
     if (snapshot.startBlock !== index.startBlock || !sameFilter(filter, index.#nodeFilter) || snapshot.lastBlock === null) return index;
     if (!Number.isSafeInteger(snapshot.lastBlock) || typeof snapshot.lastBlockHash !== "string" || !Array.isArray(snapshot.entries)) throw bad("lastBlock, lastBlockHash or entries malformed");
-    const entries = new Map<string, StoredEntry>();
+    const entries = new EntryMap();
     for (const e of snapshot.entries) {
       try {
         const entry = { nodeId: index.#intern(normalizeNodeId(e.nodeId)), clientId: checkAddress(e.clientId, "clientId").toLowerCase(), owner: checkAddress(e.owner, "owner").toLowerCase(), expiresAt: BigInt(e.expiresAt) };
-        entries.set(entryKey(entry.nodeId, entry.clientId), entry);
+        entries.set(entry);
       } catch (error) {
         throw bad(`malformed entry ${JSON.stringify(e)}`, error);
       }
@@ -319,11 +322,11 @@ export class SubscriptionIndex implements SubscriptionLookup {
   }
 
   expiryOf(nodeId: string, clientId: string): bigint {
-    return this.#entries.get(entryKey(nodeId, clientId))?.expiresAt ?? 0n;
+    return this.#entries.get(nodeId, clientId)?.expiresAt ?? 0n;
   }
 
   entry(nodeId: string, clientId: string): IndexEntry | undefined {
-    const found = this.#entries.get(entryKey(nodeId, clientId));
+    const found = this.#entries.get(nodeId, clientId);
     return found === undefined ? undefined : publicEntry(found);
   }
 
@@ -419,7 +422,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
   }
 
   #reset(): void {
-    this.#entries = new Map();
+    this.#entries = new EntryMap();
     this.#cursor = undefined;
     this.#store?.reset(this.#meta());
   }
@@ -481,7 +484,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
     if (endAfter?.hash !== endBefore.hash) throw new ReorgDuringSync();
 
     const changes = new Map<string, StoredEntry | null>();
-    const current = (key: string) => (changes.has(key) ? (changes.get(key) ?? undefined) : this.#entries.get(key));
+    const current = (key: string) => (changes.has(key) ? (changes.get(key) ?? undefined) : this.#entries.getByKey(key));
     let events = 0;
     for (const log of logs) {
       if (log.removed === true) continue;
@@ -516,8 +519,8 @@ export class SubscriptionIndex implements SubscriptionLookup {
     // Storage first: if it fails, memory still matches what is stored.
     this.#store?.commit(changes, cursor);
     for (const [key, entry] of changes) {
-      if (entry === null) this.#entries.delete(key);
-      else this.#entries.set(key, entry);
+      if (entry === null) this.#entries.deleteByKey(key);
+      else this.#entries.set(entry);
     }
     this.#cursor = cursor;
     this.#onRange?.({ fromBlock: start, toBlock: end, events });
