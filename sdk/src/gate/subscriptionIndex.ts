@@ -160,11 +160,19 @@ export class SubscriptionIndex implements SubscriptionLookup {
   /**
    * Open (or create) the index's SQLite file and continue from what it holds. A file written for
    * another chain (WRONG_CHAIN) or escrow (INVALID_ARGUMENT) is refused; one of another start
-   * block or node filter is emptied and re-read. Node-only (better-sqlite3). `close()` when done.
+   * block or node filter is emptied and re-read. Node-only: needs the optional peer dependency
+   * better-sqlite3. `close()` when done.
    */
   static async open(path: string, options: SubscriptionIndexOptions): Promise<SubscriptionIndex> {
     const index = new SubscriptionIndex(options);
-    const { SqliteIndexStore } = await import("./sqliteStore.js");
+    let sqlite: typeof import("./sqliteStore.js");
+    try {
+      sqlite = await import("./sqliteStore.js");
+    } catch (error) {
+      // better-sqlite3 is an optional peer dependency: only servers that persist need it.
+      throw new MailserverSdkError("INVALID_ARGUMENT", "SubscriptionIndex.open needs the better-sqlite3 package (npm install better-sqlite3@12)", { cause: error, details: { missing: "better-sqlite3" } });
+    }
+    const { SqliteIndexStore } = sqlite;
     const store = new SqliteIndexStore(path);
     try {
       index.#attach(store);
