@@ -68,7 +68,7 @@ describe("SDK package", function () {
       invalid: "INVALID_ENR",
       kind: keccak256(new TextEncoder().encode("mailserver")),
       entries: ["function", "function", "function", "function"],
-      sqlite: "INVALID_ARGUMENT: SubscriptionIndex.open needs the better-sqlite3 package: npm install better-sqlite3@12",
+      sqlite: "INVALID_ARGUMENT: SubscriptionIndex.open needs the better-sqlite3 package (npm install better-sqlite3@12)",
     });
     // An app's install builds no native SQLite module.
     expect(existsSync(join(project, "node_modules/better-sqlite3"))).to.equal(false);
