@@ -87,7 +87,7 @@ export default defineConfig({
     version: solcVersion,
     path: require.resolve("solc/soljson.js"),
     settings: {
-      optimizer: { enabled: true, runs: 10_000 },
+      optimizer: { enabled: true, runs: 4_000 },
       evmVersion: "cancun",
     },
   },

@@ -6,7 +6,14 @@
  */
 import type { NetworkConnection } from "hardhat/types/network";
 import { Signature, Wallet, getBytes, type ContractTransactionResponse, type Signer } from "ethers";
-import { MAILSERVER_KIND, nodeIdFromPrivateKey, signNodeKeyProof } from "@status/mailserver-sdk";
+import {
+  encodeApprovalRequest,
+  MAILSERVER_KIND,
+  nodeIdFromPrivateKey,
+  nodePublicKeyFromPrivateKey,
+  signClientConsent,
+  signNodeKeyProof,
+} from "@status/mailserver-sdk";
 import { deployLocal } from "../deploy/local.js";
 
 export interface GasRow {
@@ -20,6 +27,10 @@ export interface GasRow {
 
 const MONTH = 30n * 24n * 3600n;
 const PRICE = 10n ** 18n * 25n;
+/** Any cancellation fee is accepted (the bound is one comparison). */
+const ANY_FEE = 10_000n;
+/** No consent signature: the payer is the client key itself. */
+const SELF = { deadline: 0n, signature: "0x" };
 const COLD_SLOAD = 2_100;
 const NEW_SLOT = 22_100;
 const UPDATE_SLOT = 5_000;
@@ -91,7 +102,7 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
     const proof = await signNodeKeyProof({
       nodeKey: key, registry: addresses.registry, chainId, provider: await signer.getAddress(), kind: MAILSERVER_KIND, deadline,
     });
-    const result = await gasOf(registry.connect(signer).addNode(nodeId, MAILSERVER_KIND, record, price, deadline, proof));
+    const result = await gasOf(registry.connect(signer).addNode(nodePublicKeyFromPrivateKey(key), MAILSERVER_KIND, record, price, deadline, proof));
     return { nodeId, ...result };
   };
 
@@ -128,7 +139,7 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
   // Warm-up purchase by someone else, so the measured ones pay for a new subscriber and not
   // for the node's first sale (which writes the node's sums once).
   await (await testToken.connect(carol).approve(await escrow.getAddress(), big)).wait();
-  await (await escrow.connect(carol).subscribe(nodeId, carol.address, 1, PRICE)).wait();
+  await (await escrow.connect(carol).subscribe(nodeId, carol.address, 1, PRICE, ANY_FEE, SELF)).wait();
   await (await testToken.connect(carol).approve(await floor.getAddress(), big)).wait();
   await (await floor.connect(carol).subscribe(PRICE)).wait();
 
@@ -140,29 +151,28 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
   // A new subscriber whose expiry day already has a bucket (someone bought the same months
   // the same day: the common case on a busy node), and one who opens a new expiry day.
   await (await testToken.connect(alice).approve(await escrow.getAddress(), PRICE * 2n)).wait();
-  const subscribed = await gasOf(escrow.connect(alice).subscribe(nodeId, alice.address, 1, PRICE));
+  const subscribed = await gasOf(escrow.connect(alice).subscribe(nodeId, alice.address, 1, PRICE, ANY_FEE, SELF));
   rows.push(row("escrow: subscribe, approve path (approve not counted)", subscribed.gas, floorSubscribe,
     { max: 110_000, label: "<= 110,000" }));
   await (await escrow.connect(alice).cancel(nodeId, alice.address)).wait();
   await (await testToken.connect(alice).approve(await escrow.getAddress(), 0n)).wait();
   await (await testToken.connect(alice).approve(await escrow.getAddress(), PRICE * 2n)).wait();
-  const newDay = await gasOf(escrow.connect(alice).subscribe(nodeId, alice.address, 2, PRICE));
+  const newDay = await gasOf(escrow.connect(alice).subscribe(nodeId, alice.address, 2, PRICE, ANY_FEE, SELF));
   rows.push(row("escrow: subscribe, approve path, first expiry of its day", newDay.gas, floorSubscribe,
     { max: 110_000, label: "<= 110,000" }));
 
   // approveAndCall: the approval is part of the one transaction, so its floor includes one.
   const approveMarginal = (await gasOf(snt.connect(bob).approve(await floor.getAddress(), 1n))).gas - 21_000;
   await (await snt.connect(carol).approveAndCall(addresses.escrow,
-    PRICE, ethers.AbiCoder.defaultAbiCoder().encode(["uint8", "bytes32", "address", "uint256", "uint256"], [0, nodeId, carol.address, 1, PRICE]))).wait();
-  const aacData = ethers.AbiCoder.defaultAbiCoder().encode(
-    ["uint8", "bytes32", "address", "uint256", "uint256"], [0, nodeId, bob.address, 2, PRICE]);
+    PRICE, encodeApprovalRequest({ action: 0, nodeId, clientId: carol.address, months: 1n, maxPricePerMonth: PRICE, maxFeeBps: ANY_FEE, consent: SELF }))).wait();
+  const aacData = encodeApprovalRequest({ action: 0, nodeId, clientId: bob.address, months: 2n, maxPricePerMonth: PRICE, maxFeeBps: ANY_FEE, consent: SELF });
   const aac = await gasOf(snt.connect(bob).approveAndCall(addresses.escrow, PRICE * 2n, aacData));
   rows.push(row("escrow: subscribe, SNT approveAndCall (one tx)", aac.gas, floorSubscribe + approveMarginal));
 
   // permit: the signature check and the nonce are part of the transaction too.
   const permitEscrowAddress = await permitEscrow.getAddress();
   await (await permitToken.connect(carol).approve(permitEscrowAddress, big)).wait();
-  await (await permitEscrow.connect(carol).subscribe(nodeId, carol.address, 1, PRICE)).wait();
+  await (await permitEscrow.connect(carol).subscribe(nodeId, carol.address, 1, PRICE, ANY_FEE, SELF)).wait();
   const permitDeadline = (await now()) + 3600n;
   const permitSig = Signature.from(await alice.signTypedData(
     { name: "Permit Token", version: "1", chainId, verifyingContract: await permitToken.getAddress() },
@@ -173,7 +183,7 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
     { owner: alice.address, spender: permitEscrowAddress, value: PRICE * 2n, nonce: await permitToken.nonces(alice.address), deadline: permitDeadline },
   ));
   const permitted = await gasOf(permitEscrow.connect(alice).subscribeWithPermit(
-    nodeId, alice.address, 2, PRICE, permitDeadline, permitSig.v, permitSig.r, permitSig.s));
+    nodeId, alice.address, 2, PRICE, ANY_FEE, SELF, { deadline: permitDeadline, v: permitSig.v, r: permitSig.r, s: permitSig.s }));
   // ecrecover (3,000), the nonce (one slot update) and the allowance (one new slot, then cleared).
   rows.push(row("escrow: subscribe, EIP-2612 permit (one tx)", permitted.gas, floorSubscribe + 3_000 + UPDATE_SLOT + NEW_SLOT));
 
@@ -187,7 +197,7 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
 
   // Renewal by a keeper in the window before expiry, paid from the owner's allowance.
   await (await testToken.connect(bob).approve(await escrow.getAddress(), PRICE * 2n)).wait();
-  await (await escrow.connect(bob).subscribe(nodeId, bob.address, 1, PRICE)).wait();
+  await (await escrow.connect(bob).subscribe(nodeId, bob.address, 1, PRICE, ANY_FEE, SELF)).wait();
   await (await escrow.connect(bob).setAutoRenew(nodeId, bob.address, 1, PRICE)).wait();
   await networkHelpers.time.increase(MONTH - 24n * 3600n);
   const renewed = await gasOf(escrow.connect(keeper).renew(nodeId, bob.address));
@@ -203,8 +213,10 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
     const node = (await addNode(providerAccount, key, enrLikeRecord(10_000 + count), PRICE)).nodeId;
     await (await testToken.connect(carol).approve(await escrow.getAddress(), PRICE * BigInt(count))).wait();
     for (let i = 0; i < count; i++) {
-      const client = ethers.getAddress(`0x${(i + 1).toString(16).padStart(40, "0")}`);
-      await escrow.connect(carol).subscribe(node, client, 1, PRICE);
+      // Each client key consents to carol paying for it.
+      const clientKey = new Wallet(ethers.id(`bench-client:${count}:${i}`));
+      const consent = await signClientConsent(clientKey, { escrow: addresses.escrow, chainId, nodeId: node, owner: carol.address, deadline: 2n ** 40n });
+      await escrow.connect(carol).subscribe(node, clientKey.address, 1, PRICE, ANY_FEE, consent);
     }
     await networkHelpers.mine();
     await networkHelpers.time.increase(7n * 24n * 3600n);

@@ -35,7 +35,9 @@ import {
   RegistryClient,
   SubscriptionIndex,
   nodeIdFromPrivateKey,
+  nodePublicKeyFromPrivateKey,
   requestDigestOf,
+  signClientConsent,
   signNodeKeyProof,
   signRequest,
   verifyNodes,
@@ -236,7 +238,7 @@ export async function measureSdk(): Promise<SdkResults> {
       });
       const record = `/ip4/10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/tcp/30303`;
       nodeIds.push(nodeId);
-      addNodeData.push(registry.interface.encodeFunctionData("addNode", [nodeId, MAILSERVER_KIND, record, PRICE, proofDeadline, proof]));
+      addNodeData.push(registry.interface.encodeFunctionData("addNode", [nodePublicKeyFromPrivateKey(nodeKey), MAILSERVER_KIND, record, PRICE, proofDeadline, proof]));
     }
     setup.nodeProofsMs = round(performance.now() - t, 0);
     t = performance.now();
@@ -254,13 +256,18 @@ export async function measureSdk(): Promise<SdkResults> {
     setup.clientKeysMs = round(performance.now() - t, 0);
     t = performance.now();
     const bulk = await ethers.deployContract("BulkSubscriber", [addresses.escrow, addresses.token]);
+    // Every client key consents to BulkSubscriber owning its subscription.
+    const bulkOwner = await bulk.getAddress();
+    const consents = await Promise.all(clients.map((c) =>
+      signClientConsent(c, { escrow: addresses.escrow, chainId, nodeId: gateNode, owner: bulkOwner, deadline: 2n ** 40n })));
+    setup.clientConsentsMs = round(performance.now() - t, 0);
     const total = PRICE * BigInt(SUBSCRIBERS);
     await (await token.generateTokens(await bulk.getAddress(), total)).wait();
     await (await bulk.approveEscrow(total)).wait();
     const batches: string[] = [];
     for (let i = 0; i < SUBSCRIBERS; i += SUBSCRIBE_BATCH) {
       const ids = clients.slice(i, i + SUBSCRIBE_BATCH).map((c) => c.address);
-      batches.push(bulk.interface.encodeFunctionData("subscribeMany", [gateNode, ids, 1, PRICE]));
+      batches.push(bulk.interface.encodeFunctionData("subscribeMany", [gateNode, ids, 1, PRICE, consents.slice(i, i + SUBSCRIBE_BATCH)]));
     }
     const bulkAddress = await bulk.getAddress();
     // The first batch lists the node and opens its expiry day, so it costs the most.

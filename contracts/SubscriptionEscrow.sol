@@ -3,6 +3,8 @@ pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
@@ -30,7 +32,7 @@ import {ISubscriptionEscrow} from "./interfaces/ISubscriptionEscrow.sol";
 /// Rounding always favours solvency: what the node still holds is rounded up, what a single
 /// subscription can get back is rounded down. So `token balance == unreleased + withdrawable`
 /// holds exactly, and every refund fits in what is held.
-contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTransient {
+contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, ReentrancyGuardTransient {
     using SafeCast for uint256;
 
     /// @notice Length of the month that prices are quoted for.
@@ -43,6 +45,10 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
     uint256 public constant MAX_CANCELLATION_FEE_BPS = 1_000;
     /// @notice How long before expiry an opted-in subscription can be renewed.
     uint256 public constant RENEWAL_WINDOW = 3 days;
+
+    /// @notice EIP-712 type hash of a client key's consent.
+    bytes32 public constant CLIENT_CONSENT_TYPEHASH =
+        keccak256("ClientConsent(bytes32 nodeId,address owner,uint256 deadline)");
 
     bytes32 private constant CURATOR_ROLE = keccak256("CURATOR_ROLE");
     uint256 private constant BPS = 10_000;
@@ -112,7 +118,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
 
     /// @param registry_ The registry whose trusted nodes are sold and whose curators may pause.
     /// @param token_ The payment token (SNT on mainnet).
-    constructor(address registry_, address token_) {
+    constructor(address registry_, address token_) EIP712("SubscriptionEscrow", "1") {
         if (registry_ == address(0) || token_ == address(0)) revert ZeroAddress();
         _registry = IMailServerRegistry(registry_);
         _token = IERC20(token_);
@@ -123,12 +129,16 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
     // ------------------------------------------------------------------------------------------
 
     /// @inheritdoc ISubscriptionEscrow
-    function subscribe(bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth)
-        external
-        whenNotPaused
-        nonReentrant
-    {
-        _subscribe(msg.sender, nodeId, clientId, months, maxPricePerMonth, _readTerms(nodeId));
+    function subscribe(
+        bytes32 nodeId,
+        address clientId,
+        uint256 months,
+        uint256 maxPricePerMonth,
+        uint256 maxFeeBps,
+        ClientConsent calldata consent
+    ) external whenNotPaused nonReentrant {
+        _checkConsent(nodeId, clientId, msg.sender, consent);
+        _subscribe(msg.sender, nodeId, clientId, months, maxPricePerMonth, maxFeeBps, _readTerms(nodeId));
     }
 
     /// @inheritdoc ISubscriptionEscrow
@@ -137,19 +147,19 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         address clientId,
         uint256 months,
         uint256 maxPricePerMonth,
-        uint256 deadline,
-        uint8 v,
-        bytes32 r,
-        bytes32 s
+        uint256 maxFeeBps,
+        ClientConsent calldata consent,
+        Permit calldata permit
     ) external whenNotPaused nonReentrant {
         _checkMonths(months);
+        _checkConsent(nodeId, clientId, msg.sender, consent);
         Terms memory terms = _readTerms(nodeId);
         // A permit that a front-runner already submitted fails here; the allowance it set is what
         // the transfer needs, so the purchase goes on and fails only if the allowance is missing.
         try IERC20Permit(address(_token)).permit(
-            msg.sender, address(this), terms.pricePerMonth * months, deadline, v, r, s
+            msg.sender, address(this), terms.pricePerMonth * months, permit.deadline, permit.v, permit.r, permit.s
         ) {} catch {}
-        _subscribe(msg.sender, nodeId, clientId, months, maxPricePerMonth, terms);
+        _subscribe(msg.sender, nodeId, clientId, months, maxPricePerMonth, maxFeeBps, terms);
     }
 
     /// @inheritdoc ISubscriptionEscrow
@@ -169,21 +179,23 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
     {
         if (msg.sender != address(_token)) revert CallerNotToken(msg.sender, address(_token));
         if (token_ != address(_token)) revert WrongToken(token_, address(_token));
-        if (data.length != 160) revert InvalidApprovalData();
-        (uint256 action, bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth) =
-            abi.decode(data, (uint256, bytes32, address, uint256, uint256));
-        if (action > uint256(ApprovalAction.Extend)) revert InvalidApprovalData();
+        // The shortest valid encoding (an empty consent signature); anything shorter would make
+        // abi.decode revert without a reason.
+        if (data.length < 352) revert InvalidApprovalData();
+        ApprovalRequest memory req = abi.decode(data, (ApprovalRequest));
+        if (req.action > uint8(ApprovalAction.Extend)) revert InvalidApprovalData();
 
         // The approval must match the price exactly: anything left over would stay approved, and
         // MiniMe tokens refuse to change a non-zero allowance later.
-        Terms memory terms = _readTerms(nodeId);
-        uint256 required = terms.pricePerMonth * _checkMonths(months);
+        Terms memory terms = _readTerms(req.nodeId);
+        uint256 required = terms.pricePerMonth * _checkMonths(req.months);
         if (amount != required) revert ApprovedAmountMismatch(amount, required);
 
-        if (action == uint256(ApprovalAction.Subscribe)) {
-            _subscribe(from, nodeId, clientId, months, maxPricePerMonth, terms);
+        if (req.action == uint8(ApprovalAction.Subscribe)) {
+            _checkConsent(req.nodeId, req.clientId, from, req.consent);
+            _subscribe(from, req.nodeId, req.clientId, req.months, req.maxPricePerMonth, req.maxFeeBps, terms);
         } else {
-            _extend(from, nodeId, clientId, months, maxPricePerMonth, terms);
+            _extend(from, req.nodeId, req.clientId, req.months, req.maxPricePerMonth, terms);
         }
     }
 
@@ -222,10 +234,13 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
     }
 
     /// @inheritdoc ISubscriptionEscrow
-    function setClientId(bytes32 nodeId, address clientId, address newClientId) external {
+    function setClientId(bytes32 nodeId, address clientId, address newClientId, ClientConsent calldata consent)
+        external
+    {
         if (newClientId == address(0)) revert ZeroAddress();
         bytes32 key = _key(nodeId, clientId);
         SubscriptionData memory sub = _requireOwner(key, nodeId, clientId);
+        _checkConsent(nodeId, newClientId, msg.sender, consent);
         bytes32 newKey = _key(nodeId, newClientId);
         (, , , uint40 terminated) = _registry.nodeTerms(nodeId);
         _clearLapsed(nodeId, newClientId, newKey, _effectiveTime(terminated));
@@ -314,6 +329,16 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
     // ------------------------------------------------------------------------------------------
     // Views
     // ------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ISubscriptionEscrow
+    function clientConsentDigest(bytes32 nodeId, address owner, uint256 deadline) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(CLIENT_CONSENT_TYPEHASH, nodeId, owner, deadline)));
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function holdsUnservedFunds(bytes32 nodeId) external view returns (bool) {
+        return nodeEarnings(nodeId).unreleased != 0;
+    }
 
     /// @inheritdoc ISubscriptionEscrow
     function token() external view returns (address) {
@@ -452,11 +477,14 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         address clientId,
         uint256 months,
         uint256 maxPricePerMonth,
+        uint256 maxFeeBps,
         Terms memory terms
     ) internal {
-        if (clientId == address(0)) revert ZeroAddress();
+        // The client id was checked with its consent (never zero).
         uint256 amount = _checkPurchase(nodeId, terms, months, maxPricePerMonth);
         address provider = terms.provider;
+        uint16 feeBps = _cancellationFeeBps[provider];
+        if (feeBps > maxFeeBps) revert CancellationFeeAboveMaximum(provider, feeBps, maxFeeBps);
 
         bytes32 key = _key(nodeId, clientId);
         // A trusted node is never terminated, so now is the effective time.
@@ -472,7 +500,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
             owner: payer,
             start: uint40(block.timestamp),
             expiresAt: uint40(expiresAt),
-            feeBps: _cancellationFeeBps[provider],
+            feeBps: feeBps,
             paid: amount.toUint96(),
             renewMonths: 0,
             renewMaxPricePerMonth: 0
@@ -512,6 +540,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
             stream.released += (seg.paid - carried).toUint128();
         }
         uint256 paid = carried + amount;
+        if (paid > type(uint96).max) revert AmountTooLarge(paid, type(uint96).max);
 
         SubscriptionData storage stored = _subscriptions[key];
         stored.start = uint40(block.timestamp);
@@ -564,6 +593,24 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
             if (_token.balanceOf(sub.owner) < amount) return (RenewalBlocker.InsufficientBalance, terms);
         }
         return (RenewalBlocker.None, terms);
+    }
+
+    /// @dev The client key agreed that `owner` holds its subscription to `nodeId` (no signature
+    /// needed when the owner is the client key).
+    /// Malleable (high-s) and malformed signatures are rejected by {ECDSA-tryRecover}.
+    function _checkConsent(bytes32 nodeId, address clientId, address owner, ClientConsent memory consent)
+        internal
+        view
+    {
+        if (clientId == address(0)) revert ZeroAddress();
+        if (clientId == owner) return;
+        uint256 deadline = consent.deadline;
+        bytes memory signature = consent.signature;
+        if (signature.length == 0) revert InvalidClientConsent(clientId, address(0));
+        if (block.timestamp > deadline) revert ClientConsentExpired(deadline, block.timestamp);
+        (address recovered, ECDSA.RecoverError err,) =
+            ECDSA.tryRecover(clientConsentDigest(nodeId, owner, deadline), signature);
+        if (err != ECDSA.RecoverError.NoError || recovered != clientId) revert InvalidClientConsent(clientId, recovered);
     }
 
     function _checkMonths(uint256 months) internal pure returns (uint256) {
@@ -707,7 +754,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         return Math.ceilDiv(timestamp, 1 days) * 1 days;
     }
 
-    /// @dev Release stops when the node or its provider was removed.
+    /// @dev Release stops when the node or its provider was removed, or its kind disabled.
     function _effectiveTime(uint40 terminated) internal view returns (uint256) {
         return terminated != 0 && terminated < block.timestamp ? terminated : block.timestamp;
     }

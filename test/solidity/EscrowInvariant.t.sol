@@ -97,13 +97,17 @@ contract EscrowHandler is EscrowSetup {
 
     EscrowGhosts public immutable ghosts;
     mapping(bytes32 nodeId => uint256) internal _lastEarned;
+    /// @dev What a node had earned when a disabling of its kind retired it (it must never move).
+    mapping(bytes32 nodeId => uint256) internal _retiredEarned;
+    mapping(bytes32 nodeId => bool) internal _retired;
 
     constructor() {
         ghosts = new EscrowGhosts();
         _deploy();
+        registry.setEscrow(address(escrow));
         registry.grantRole(registry.CURATOR_ROLE(), msg.sender);
         for (uint256 i = 0; i < SUBSCRIBERS; ++i) _subscribers.push(address(uint160(0x4000 + i)));
-        for (uint256 i = 0; i < CLIENTS; ++i) _clients.push(address(uint160(0x5000 + i)));
+        for (uint256 i = 0; i < CLIENTS; ++i) _clients.push(_clientOf(0x5000 + i));
         for (uint256 i = 0; i < 2; ++i) {
             _providers[i] = address(uint160(0x2000 + i));
             _payouts[i] = address(uint160(0x3000 + i));
@@ -146,6 +150,16 @@ contract EscrowHandler is EscrowSetup {
                 );
             }
             _lastEarned[_nodes[i]] = earned;
+            // Up to rounding dust: a cancel after the end gives the provider what the rounded-up
+            // sums held beyond the rounded-down refund (under 2 wei per subscription key).
+            if (_retired[_nodes[i]] && earned > _retiredEarned[_nodes[i]] + 4 * CLIENTS) {
+                ghosts.setViolation(string.concat("a retired node earned more: node ", vm.toString(i)));
+            }
+            // A switched-off node holds no paid time, so nothing can be released for it.
+            if (
+                registry.getNode(_nodes[i]).status == IMailServerRegistry.NodeStatus.Inactive
+                    && escrow.nodeEarnings(_nodes[i]).unreleased != 0
+            ) ghosts.setViolation(string.concat("an inactive node holds unserved funds: node ", vm.toString(i)));
         }
     }
 
@@ -246,8 +260,10 @@ contract EscrowHandler is EscrowSetup {
     function setClientId(uint256 keySeed, uint256 newClientSeed) external checked {
         (bytes32 nodeId, address clientId, address owner) = _pickKey(keySeed);
         if (owner == address(0)) return;
+        address newClientId = _clients[newClientSeed % CLIENTS];
+        ISubscriptionEscrow.ClientConsent memory consent = _consent(nodeId, newClientId, owner);
         vm.prank(owner);
-        try escrow.setClientId(nodeId, clientId, _clients[newClientSeed % CLIENTS]) {
+        try escrow.setClientId(nodeId, clientId, newClientId, consent) {
             ghosts.success();
         } catch (bytes memory err) {
             _unexpected("setClientId", err, ISubscriptionEscrow.ClientIdTaken.selector);
@@ -258,8 +274,9 @@ contract EscrowHandler is EscrowSetup {
         uint256 price = _price(nodeId);
         _fund(payer, price * months);
         uint256 before = token.balanceOf(payer);
+        ISubscriptionEscrow.ClientConsent memory consent = _consent(nodeId, clientId, payer);
         vm.prank(payer);
-        try escrow.subscribe(nodeId, clientId, months, price) {
+        try escrow.subscribe(nodeId, clientId, months, price, 10_000, consent) {
             _paid(payer, before);
         } catch {}
     }
@@ -304,10 +321,33 @@ contract EscrowHandler is EscrowSetup {
         try escrow.setCancellationFee(bound(feeBps, 0, 1000)) {} catch {}
     }
 
+    /// @dev Deactivation goes through exactly when no subscriber holds unserved paid time.
     function setNodeActive(uint256 seed, bool active) external checked {
         uint256 i = seed % 2;
+        bool holds = escrow.holdsUnservedFunds(_nodes[i]);
         vm.prank(_providers[i]);
-        try registry.setNodeActive(_nodes[i], active) {} catch {}
+        try registry.setNodeActive(_nodes[i], active) {
+            if (!active && holds) ghosts.setViolation("deactivated a node with paid subscriptions");
+        } catch (bytes memory err) {
+            bytes4 selector = err.length >= 4 ? bytes4(err) : bytes4(0);
+            if (selector == IMailServerRegistry.NodeHasPaidSubscriptions.selector && !holds) {
+                ghosts.setViolation("deactivation refused without paid subscriptions");
+            }
+        }
+    }
+
+    /// @dev A curator disables the (only) kind, retiring both nodes, and may enable it again:
+    /// rare, as it ends everything like a removal.
+    function disableKind(uint256 seed, bool reenable) external checked {
+        if ((seed >> 8) % 8 != 0) return;
+        try registry.setKindEnabled(kind, false) {
+            for (uint256 i = 0; i < 2; ++i) {
+                if (_retired[_nodes[i]]) continue;
+                _retired[_nodes[i]] = true;
+                _retiredEarned[_nodes[i]] = escrow.nodeEarnings(_nodes[i]).earned;
+            }
+            if (reenable) registry.setKindEnabled(kind, true);
+        } catch {}
     }
 
     function processExpiries(uint256 seed, uint256 maxDays) external checked {

@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {TestBase} from "./TestBase.sol";
+import {Secp256k1} from "./Secp256k1.sol";
 import {MailServerRegistry} from "../../../contracts/MailServerRegistry.sol";
 import {SubscriptionEscrow} from "../../../contracts/SubscriptionEscrow.sol";
 import {ISubscriptionEscrow} from "../../../contracts/interfaces/ISubscriptionEscrow.sol";
@@ -19,6 +20,8 @@ abstract contract EscrowSetup is TestBase {
     TestToken internal token;
     SubscriptionEscrow internal escrow;
     bytes32 internal kind;
+    /// @dev Private keys of the client ids made by {_clientOf}, to sign their consents.
+    mapping(address clientId => uint256 privateKey) internal _clientKeys;
 
     function _deploy() internal {
         registry = new MailServerRegistry(0, address(this));
@@ -32,14 +35,35 @@ abstract contract EscrowSetup is TestBase {
         registry.addProvider(provider, "Provider", "", payout);
     }
 
-    /// @dev The node id's last 20 bytes are the node key's address (all the registry checks).
+    /// @dev A node with a real key: its id is keccak256 of the public key, its proof by that key.
     function _addNode(address provider, uint256 keySeed, uint96 price) internal returns (bytes32 nodeId) {
         uint256 pk = boundPrivateKey(keySeed);
-        nodeId = bytes32(uint256(uint160(vm.addr(pk))) | (uint256(keySeed & 0xffff) << 160));
+        bytes memory publicKey = Secp256k1.publicKey(pk);
+        nodeId = keccak256(publicKey);
         uint256 deadline = block.timestamp + 1 hours;
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, registry.nodeKeyProofDigest(provider, nodeId, kind, deadline));
         vm.prank(provider);
-        registry.addNode(nodeId, kind, "enr:-test", price, deadline, abi.encodePacked(r, s, v));
+        registry.addNode(publicKey, kind, "enr:-test", price, deadline, abi.encodePacked(r, s, v));
+    }
+
+    /// @dev A client id whose key this test holds (so it can sign consents).
+    function _clientOf(uint256 privateKey) internal returns (address clientId) {
+        clientId = vm.addr(privateKey);
+        _clientKeys[clientId] = privateKey;
+    }
+
+    /// @dev The client key's consent to `owner` holding its subscription to `nodeId`.
+    function _consent(bytes32 nodeId, address clientId, address owner)
+        internal
+        view
+        returns (ISubscriptionEscrow.ClientConsent memory consent)
+    {
+        if (clientId == owner) return consent;
+        uint256 pk = _clientKeys[clientId];
+        require(pk != 0, "client key unknown");
+        consent.deadline = block.timestamp + 1 hours;
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, escrow.clientConsentDigest(nodeId, owner, consent.deadline));
+        consent.signature = abi.encodePacked(r, s, v);
     }
 
     /// @dev The next UTC midnight at or after `t` (every expiry falls on one).
@@ -58,8 +82,9 @@ abstract contract EscrowSetup is TestBase {
         token.mint(payer, amount);
         vm.prank(payer);
         token.approve(address(escrow), amount);
+        ISubscriptionEscrow.ClientConsent memory consent = _consent(nodeId, clientId, payer);
         vm.prank(payer);
-        escrow.subscribe(nodeId, clientId, months, price);
+        escrow.subscribe(nodeId, clientId, months, price, 10_000, consent);
     }
 
     /// @dev Cancel as the owner; returns what the owner got back.
