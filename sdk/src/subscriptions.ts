@@ -487,6 +487,40 @@ export class SubscriptionClient {
   }
 
   /**
+   * Check an `approveAndCall` purchase (by `from`, the payer) against the escrow without sending
+   * anything: throws the escrow's own error (e.g. PRICE_ABOVE_MAXIMUM, EXPIRY_TOO_FAR,
+   * ENFORCED_PAUSE) when it would refuse. Old MiniMe tokens such as SNT drop that error from a
+   * failed `approveAndCall`; `subscribe` and `extend` run this before sending and again after a
+   * failure without revert data.
+   */
+  async simulateApproveAndCall(params: {
+    action: "subscribe" | "extend";
+    from: string;
+    nodeId: string;
+    clientId: string;
+    months: bigint | number;
+    maxPricePerMonth: bigint | number;
+    maxCancellationFeeBps?: bigint | number;
+    consent?: ClientConsent;
+    /** The approved amount (default: months × the current price, what the SDK approves). */
+    amount?: bigint;
+  }): Promise<void> {
+    const nodeId = normalizeNodeId(params.nodeId);
+    const months = checkUint(params.months, "months");
+    const amount = params.amount ?? (await this.quote(nodeId, months)).total;
+    const data = encodeApprovalRequest({
+      action: params.action === "subscribe" ? Action.Subscribe : Action.Extend,
+      nodeId,
+      clientId: checkAddress(params.clientId, "clientId"),
+      months,
+      maxPricePerMonth: checkUint(params.maxPricePerMonth, "maxPricePerMonth"),
+      maxFeeBps: params.maxCancellationFeeBps === undefined ? 10_000n : checkUint(params.maxCancellationFeeBps, "maxCancellationFeeBps"),
+      consent: params.consent ?? NO_CONSENT,
+    });
+    await this.#simulateApproval(params.action, await this.escrow(), await this.tokenAddress(), checkAddress(params.from, "from"), amount, data);
+  }
+
+  /**
    * Run the escrow's `receiveApproval` as the token would call it (an eth_call from the token's
    * address) and throw the escrow's own error if it refuses. Errors that only say the allowance
    * is not there yet mean every escrow check passed.

@@ -4,6 +4,7 @@ import type { NetworkConnection } from "hardhat/types/network";
 import type { HardhatEthers, HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { expect } from "chai";
 import { Wallet, type BaseContract, type Contract } from "ethers";
+import { deployMiniMe } from "./minime.js";
 import { nodeIdOf, publicKeyOf, signNodeKeyProof } from "./nodeKeys.js";
 
 export const DAY = 86_400n;
@@ -40,9 +41,10 @@ export enum Action {
   Extend,
 }
 
-export type TokenKind = "snt" | "permit" | "fee" | "reentrant" | "plain";
+export type TokenKind = "minime" | "snt" | "permit" | "fee" | "reentrant" | "plain";
 
-const TOKEN_CONTRACT: Record<TokenKind, string> = {
+/** Test doubles compiled here; "minime" is the real MiniMe bytecode (./minime.ts). */
+const TOKEN_CONTRACT: Record<Exclude<TokenKind, "minime">, string> = {
   snt: "SNTLikeToken",
   permit: "PermitToken",
   fee: "FeeOnTransferToken",
@@ -120,7 +122,7 @@ async function deploy(connection: NetworkConnection, kind: TokenKind) {
   const { ethers } = connection;
   const [admin, provider1, provider2, payout1, payout2, alice, bob, carol, stranger] = await ethers.getSigners();
   const registry = await ethers.deployContract("MailServerRegistry", [0, admin.address]);
-  const token = await ethers.deployContract(TOKEN_CONTRACT[kind]);
+  const token = kind === "minime" ? await deployMiniMe(admin) : await ethers.deployContract(TOKEN_CONTRACT[kind]);
   const escrow = await ethers.deployContract("SubscriptionEscrow", [
     await registry.getAddress(),
     await token.getAddress(),
@@ -134,7 +136,7 @@ async function deploy(connection: NetworkConnection, kind: TokenKind) {
   const node2 = await addNode(ethers, registry, provider2, "node2", PRICE2);
   const free = await addNode(ethers, registry, provider1, "free", 0n);
   for (const s of [alice, bob, carol]) {
-    if (kind === "snt") await (await token.generateTokens(s.address, SUPPLY)).wait();
+    if (kind === "snt" || kind === "minime") await (await token.getFunction("generateTokens")(s.address, SUPPLY)).wait();
     else await (await token.getFunction("mint")(s.address, SUPPLY)).wait();
   }
   const clientA = newClient().address;
@@ -168,6 +170,10 @@ async function deploy(connection: NetworkConnection, kind: TokenKind) {
 
 export type Fx = Awaited<ReturnType<typeof deploy>>;
 
+/** The real MiniMe token (SNT's family), from the npm package's bytecode. */
+export async function miniMeFixture(c: NetworkConnection) {
+  return deploy(c, "minime");
+}
 export async function sntFixture(c: NetworkConnection) {
   return deploy(c, "snt");
 }
