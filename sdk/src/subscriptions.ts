@@ -338,6 +338,38 @@ export class SubscriptionClient {
     return this.ctx.read("allowance", () => token.getFunction("allowance")(address, escrow));
   }
 
+  /**
+   * The most the owner's pending automatic renewals can pull: the sum of months × highest
+   * accepted price over its opted-in subscriptions that have not ended. Found from the escrow's
+   * events (purchases by the owner and keys moved by it) since the deployment's start block, then
+   * read back from storage. `subscribe`, `extend` and `setAutoRenew` keep the allowance at this.
+   */
+  async renewalAllowanceNeeded(owner: string): Promise<bigint> {
+    const address = checkAddress(owner, "owner");
+    const escrow = await this.escrow();
+    const { deployment } = await this.ctx.info();
+    const from = deployment.startBlock ?? 0;
+    const [bought, moved] = await Promise.all([
+      this.ctx.read("Subscribed events", () => escrow.queryFilter(escrow.filters.Subscribed(undefined, undefined, address), from)),
+      this.ctx.read("ClientIdChanged events", () => escrow.queryFilter(escrow.filters.ClientIdChanged(), from)),
+    ]);
+    const keys = new Map<string, { nodeId: string; clientId: string }>();
+    const add = (nodeId: string, clientId: string) => keys.set(`${nodeId}:${clientId.toLowerCase()}`, { nodeId, clientId });
+    for (const e of bought) add(e.args.nodeId, e.args.clientId);
+    for (const e of moved) if (e.args.owner.toLowerCase() === address.toLowerCase()) add(e.args.nodeId, e.args.newClientId);
+    if (keys.size === 0) return 0n;
+    const latest = await this.ctx.read("latest block", () => this.ctx.provider.getBlock("latest"));
+    const nowSeconds = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000));
+    let needed = 0n;
+    for (const { nodeId, clientId } of keys.values()) {
+      const sub = await this.getSubscription(nodeId, clientId);
+      if (sub === undefined || sub.owner.toLowerCase() !== address.toLowerCase()) continue;
+      if (sub.renewMonths === 0n || sub.expiresAt <= nowSeconds) continue;
+      needed += sub.renewMonths * sub.renewMaxPricePerMonth;
+    }
+    return needed;
+  }
+
   /** What the payment token supports, from its bytecode (read once). */
   readonly tokenSupport: () => Promise<TokenSupport> = onceUnlessFailed(() =>
     this.tokenAddress().then((token) => this.ctx.read("token code", () => detectTokenSupport(this.ctx.provider, token))),
@@ -419,7 +451,11 @@ export class SubscriptionClient {
       });
     }
 
-    const path = await this.#choosePath(params.path ?? "auto", action);
+    // The allowance is shared by every opted-in renewal of this owner: keep what they need.
+    const reserved = await this.renewalAllowanceNeeded(payer);
+    // approveAndCall and permit set the allowance to the purchase's total, wiping the renewals'
+    // share, so with renewals pending "auto" pays by approve (which keeps it in one approval).
+    const path = await this.#choosePath(params.path ?? (reserved > 0n ? "approve" : "auto"), action);
     const token = (await this.token()).connect(signer) as Contract;
 
     if (path === "approveAndCall") {
@@ -433,12 +469,14 @@ export class SubscriptionClient {
       try {
         result = await sendAndWait(label, () => token.getFunction("approveAndCall")(escrowAddress, total, data) as Promise<ContractTransactionResponse>);
       } catch (error) {
+        if (reserved > 0n) await this.#resetAllowance(token, payer, escrowAddress, reserved).catch(() => undefined);
         // No revert data (the token lost it): find out what the escrow refused, if anything.
         if (findRevertData(error) === undefined || findRevertData(error) === "0x") {
           await this.#simulateApproval(label, escrow, tokenAddress, payer, total, data);
         }
         throw error;
       }
+      approvals.push(...(await this.#resetAllowance(token, payer, escrowAddress, reserved)));
       return paid(result, path, approvals);
     }
 
@@ -447,10 +485,13 @@ export class SubscriptionClient {
       const result = await sendAndWait(label, () =>
         escrow.subscribeWithPermit(nodeId, clientId, months, maxPrice, maxFee, consent, { deadline, v, r, s }),
       );
-      return paid(result, path, []);
+      // The permit replaced the allowance: give the pending renewals theirs back.
+      return paid(result, path, await this.#resetAllowance(token, payer, escrowAddress, reserved));
     }
 
-    const approvals = await this.#resetAllowance(token, payer, escrowAddress, total);
+    // One approval for the renewals' share plus this purchase; afterwards exactly the share is
+    // left, also when the escrow pulled less (a price drop between the approval and the purchase).
+    const approvals = await this.#resetAllowance(token, payer, escrowAddress, reserved + total);
     let result: WriteResult;
     try {
       result = await sendAndWait(label, () =>
@@ -460,9 +501,10 @@ export class SubscriptionClient {
       );
     } catch (error) {
       // Do not leave an allowance behind that the next purchase would trip over.
-      if (approvals.length > 0) await this.#resetAllowance(token, payer, escrowAddress, 0n).catch(() => undefined);
+      if (approvals.length > 0) await this.#resetAllowance(token, payer, escrowAddress, reserved).catch(() => undefined);
       throw error;
     }
+    approvals.push(...(await this.#resetAllowance(token, payer, escrowAddress, reserved)));
     return paid(result, path, approvals);
   }
 
@@ -701,8 +743,10 @@ export class SubscriptionClient {
     const result = await sendAndWait("setAutoRenew", () => escrow.setAutoRenew(id, client, months, maxPrice));
     let approvals: string[] = [];
     if (params.approve === true) {
+      // What every opted-in renewal of the owner needs, this one included: one allowance serves all.
+      const owner = await this.ctx.signerAddress("setAutoRenew");
       const token = (await this.token()).connect(signer) as Contract;
-      approvals = await this.#resetAllowance(token, await this.ctx.signerAddress("setAutoRenew"), await this.escrowAddress(), months * maxPrice);
+      approvals = await this.#resetAllowance(token, owner, await this.escrowAddress(), await this.renewalAllowanceNeeded(owner));
     }
     return { ...result, approvals };
   }

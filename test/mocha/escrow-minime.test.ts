@@ -12,6 +12,8 @@ import {
   consentFor,
   miniMeFixture,
   newClient,
+  plainFixture,
+  RENEWAL_WINDOW,
   PRICE,
   type Fx,
 } from "../helpers/escrowFixture.js";
@@ -141,5 +143,52 @@ describe("SubscriptionEscrow with the real MiniMe token", function () {
     const { amount } = await new SubscriptionClient(options(fx, fx.provider1)).withdraw(fx.node1);
     expect(amount + refund).to.equal(PRICE);
     expect(await fx.token.balanceOf(fx.escrowAddress)).to.equal(0n);
+  });
+
+  // Pending automatic renewals are paid from the owner's one allowance to the escrow: buying
+  // anything else through the SDK must neither wipe it nor leave more behind.
+  for (const [name, fixture] of [["real MiniMe", miniMeFixture], ["plain ERC-20", plainFixture]] as const) {
+    it(`a purchase keeps exactly the allowance pending renewals need (${name})`, async function () {
+      const fx = await networkHelpers.loadFixture(fixture);
+      const client = new SubscriptionClient(options(fx, fx.alice));
+      const a = newClient();
+      await client.subscribe({ nodeId: fx.node1, clientId: a.address, clientKey: a, months: 1 });
+      const optIn = await client.setAutoRenew(fx.node1, a.address, { months: 2, maxPricePerMonth: PRICE, approve: true });
+      expect(optIn.approvals.length).to.be.greaterThan(0);
+      expect(await client.renewalAllowanceNeeded(fx.alice.address)).to.equal(2n * PRICE);
+      expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(2n * PRICE);
+
+      // A stale leftover on top, as a failed purchase elsewhere might leave.
+      await (await as(fx.token, fx.alice).approve(fx.escrowAddress, 0n)).wait();
+      await (await as(fx.token, fx.alice).approve(fx.escrowAddress, 2n * PRICE + 7n)).wait();
+      const b = newClient();
+      const bought = await client.subscribe({ nodeId: fx.node2, clientId: b.address, clientKey: b, months: 1 });
+      expect(bought.path).to.equal("approve");
+      expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(2n * PRICE);
+      // Extending (another purchase) keeps it too.
+      await client.extend({ nodeId: fx.node2, clientId: b.address, months: 1 });
+      expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(2n * PRICE);
+
+      // So the renewal still goes through in its window.
+      const { expiresAtSeconds } = await client.status(fx.node1, a.address);
+      await networkHelpers.time.increaseTo(expiresAtSeconds - RENEWAL_WINDOW + 1n);
+      expect((await client.renewalCheck(fx.node1, a.address)).reason).to.equal("none");
+      const renewed = await new SubscriptionClient(options(fx, fx.carol)).renew(fx.node1, a.address);
+      expect(renewed.amount).to.equal(2n * PRICE);
+      // Spent: the next renewal is reported, not silently failing.
+      expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(0n);
+      await networkHelpers.time.increaseTo(renewed.expiresAtSeconds - RENEWAL_WINDOW + 1n);
+      expect((await client.renewalCheck(fx.node1, a.address)).reason).to.equal("insufficient-allowance");
+    });
+  }
+
+  it("without pending renewals nothing is left approved after a purchase (plain ERC-20)", async function () {
+    const fx = await networkHelpers.loadFixture(plainFixture);
+    const client = new SubscriptionClient(options(fx, fx.alice));
+    await (await as(fx.token, fx.alice).approve(fx.escrowAddress, 5n)).wait();
+    const key = newClient();
+    const bought = await client.subscribe({ nodeId: fx.node1, clientId: key.address, clientKey: key, months: 1 });
+    expect(bought.path).to.equal("approve");
+    expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(0n);
   });
 });
