@@ -7,6 +7,7 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 // Its version must equal the installed package's version.
 const require = createRequire(import.meta.url);
 const solcVersion: string = require("solc/package.json").version;
+const deepTests = process.env.MAILSERVER_TEST_PROFILE === "deep";
 
 // Options every curator/provider task takes: where the contracts are and which account signs.
 function withCommon<T extends ReturnType<typeof task>>(builder: T) {
@@ -104,10 +105,11 @@ export default defineConfig({
     tsNocheck: true,
   },
   test: {
-    solidity: {
-      fuzz: { runs: 256 },
-      invariant: { runs: 64, depth: 32, failOnRevert: false },
-    },
+    // `npm run test:deep` (MAILSERVER_TEST_PROFILE=deep): 10,000 fuzz runs and 1,000 x 100 =
+    // 100,000 handler calls per invariant; CI and `npm test` run the quick profile.
+    solidity: deepTests
+      ? { fuzz: { runs: 10_000 }, invariant: { runs: 1_000, depth: 100, failOnRevert: false } }
+      : { fuzz: { runs: 256 }, invariant: { runs: 64, depth: 32, failOnRevert: false } },
     mocha: { timeout: 120_000 },
   },
   networks: {

@@ -14,6 +14,8 @@ const build = require("minimetoken/build/MiniMeToken.sol.js") as {
 };
 
 export const MINIME_ABI = build.MiniMeTokenAbi;
+/** The token's creation bytecode, as the package ships it. */
+export const MINIME_BYTECODE = build.MiniMeTokenByteCode;
 
 /** Deploy a MiniMe token (and its clone factory) controlled by `controller`, which may mint. */
 export async function deployMiniMe(controller: Signer, name = "Status Network Token", symbol = "SNT"): Promise<Contract> {

@@ -2,6 +2,7 @@
 // token family SNT was deployed from. Old MiniMe drops the escrow's revert data on the
 // one-transaction path; the SDK gets the escrow's own error back by simulating the escrow's side
 // of `approveAndCall` (an eth_call of `receiveApproval` from the token's address).
+import { readFileSync } from "node:fs";
 import { expect } from "chai";
 import { network } from "hardhat";
 import { isSdkError, SubscriptionClient, type ClientOptions, type ErrorCode } from "@status/mailserver-sdk";
@@ -17,6 +18,7 @@ import {
   PRICE,
   type Fx,
 } from "../helpers/escrowFixture.js";
+import { MINIME_BYTECODE } from "../helpers/minime.js";
 
 const { networkHelpers } = await network.create();
 const load = () => networkHelpers.loadFixture(miniMeFixture);
@@ -38,6 +40,12 @@ async function expectCode(promise: Promise<unknown>, code: ErrorCode) {
 }
 
 describe("SubscriptionEscrow with the real MiniMe token", function () {
+  it("the Solidity tests embed exactly the npm package's MiniMe bytecode", async function () {
+    const embedded = readFileSync(new URL("../solidity/utils/MiniMeBytecode.sol", import.meta.url), "utf8");
+    const hex = /hex"([0-9a-f]+)"/.exec(embedded)?.[1];
+    expect(`0x${hex}`, "run npm run gen:minime").to.equal(MINIME_BYTECODE);
+  });
+
   it("MiniMe drops the escrow's revert data on approveAndCall (why the SDK simulates)", async function () {
     const fx = await load();
     const data = approvalData(fx.ethers, Action.Subscribe, fx.node1, fx.clientA, 1n, PRICE - 1n,

@@ -7,12 +7,12 @@ import {MailServerRegistry} from "../../contracts/MailServerRegistry.sol";
 import {SubscriptionEscrow} from "../../contracts/SubscriptionEscrow.sol";
 import {ISubscriptionEscrow} from "../../contracts/interfaces/ISubscriptionEscrow.sol";
 import {IMailServerRegistry} from "../../contracts/interfaces/IMailServerRegistry.sol";
-import {TestToken} from "../../contracts/test/TestToken.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 /// @dev The contracts and actors of an invariant run.
 struct World {
     MailServerRegistry registry;
-    TestToken token;
+    IERC20 token;
     SubscriptionEscrow escrow;
     bytes32[2] nodes;
     address[2] providers;
@@ -101,9 +101,10 @@ contract EscrowHandler is EscrowSetup {
     mapping(bytes32 nodeId => uint256) internal _retiredEarned;
     mapping(bytes32 nodeId => bool) internal _retired;
 
-    constructor() {
+    /// @param useMiniMe Pay in the real MiniMe token instead of a plain ERC-20.
+    constructor(bool useMiniMe) {
         ghosts = new EscrowGhosts();
-        _deploy();
+        _deployWith(useMiniMe);
         registry.setEscrow(address(escrow));
         registry.grantRole(registry.CURATOR_ROLE(), msg.sender);
         for (uint256 i = 0; i < SUBSCRIBERS; ++i) _subscribers.push(address(uint160(0x4000 + i)));
@@ -172,9 +173,8 @@ contract EscrowHandler is EscrowSetup {
     }
 
     function _fund(address payer, uint256 amount) internal {
-        token.mint(payer, amount);
-        vm.prank(payer);
-        token.approve(address(escrow), amount);
+        _mint(payer, amount);
+        _approveEscrow(payer, amount);
     }
 
     function _paid(address payer, uint256 before) internal {
@@ -405,7 +405,7 @@ contract EscrowInvariantTest is TestBase {
     EscrowHandler internal handler;
     EscrowGhosts internal ghosts;
     MailServerRegistry internal registry;
-    TestToken internal token;
+    IERC20 internal token;
     SubscriptionEscrow internal escrow;
     bytes32[2] internal nodes;
     address[2] internal providers;
@@ -415,9 +415,13 @@ contract EscrowInvariantTest is TestBase {
     /// @dev Refunds paid while ending everything (restoring the snapshot discards them).
     mapping(address subscriber => uint256) internal refunded;
 
+    function _useMiniMe() internal pure virtual returns (bool) {
+        return false;
+    }
+
     function setUp() public {
         vm.warp(1_700_000_000);
-        handler = new EscrowHandler();
+        handler = new EscrowHandler(_useMiniMe());
         ghosts = handler.ghosts();
         World memory w = handler.world();
         (registry, token, escrow) = (w.registry, w.token, w.escrow);
@@ -538,5 +542,13 @@ contract EscrowInvariantTest is TestBase {
         }
         assertEq(token.balanceOf(address(escrow)), 0, "escrow empty after ending everything");
         vm.revertToState(snapshot);
+    }
+}
+
+/// @dev The same invariants with the real MiniMe token (solc 0.4.18 bytecode from the npm
+/// package): false-returning transferFrom, the approve-through-zero rule, checkpoints.
+contract EscrowInvariantMiniMeTest is EscrowInvariantTest {
+    function _useMiniMe() internal pure override returns (bool) {
+        return true;
     }
 }

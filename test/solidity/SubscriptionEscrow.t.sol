@@ -253,9 +253,8 @@ contract SubscriptionEscrowTest is EscrowSetup {
         if (processFirst) escrow.processExpiries(node, type(uint256).max);
         uint256 unserved1 = _status(node, CLIENT).refundableNow; // no fee set
         uint256 paid2 = price2 * m2;
-        token.mint(USER, paid2);
-        vm.prank(USER);
-        token.approve(address(escrow), paid2);
+        _mint(USER, paid2);
+        _approveEscrow(USER, paid2);
         vm.prank(USER);
         escrow.extend(node, CLIENT, m2, price2);
         uint256 expected = t < expiry1 ? expiry1 + m2 * MONTH : _endOfDay(t + m2 * MONTH);
@@ -308,9 +307,8 @@ contract SubscriptionEscrowTest is EscrowSetup {
         for (uint256 i = 0; i < 2; ++i) {
             vm.warp(block.timestamp + bound(uint256(keccak256(abi.encode(gap, i))), 0, 10 days));
             uint256 price = _price(node);
-            token.mint(USER, price * more[i]);
-            vm.prank(USER);
-            token.approve(address(escrow), price * more[i]);
+            _mint(USER, price * more[i]);
+            _approveEscrow(USER, price * more[i]);
             uint256 next = expiry + more[i] * MONTH;
             uint256 cap = _endOfDay(block.timestamp + MAX_PREPAID);
             if (next > cap) {
@@ -514,9 +512,8 @@ contract SubscriptionEscrowTest is EscrowSetup {
             vm.warp(block.timestamp + bound(r >> 150, 0, 20 days));
             if ((r >> 200) % 2 == 0) {
                 uint256 amount = _price(node) * 2;
-                token.mint(users[i], amount);
-                vm.prank(users[i]);
-                token.approve(address(escrow), amount);
+                _mint(users[i], amount);
+                _approveEscrow(users[i], amount);
                 uint256 price = _price(node);
                 vm.prank(users[i]);
                 escrow.extend(node, clients[i], 2, price);
@@ -573,9 +570,8 @@ contract SubscriptionEscrowTest is EscrowSetup {
         ISubscriptionEscrow.ClientConsent memory consent,
         bytes memory expected
     ) internal {
-        token.mint(payer, 1e18);
-        vm.prank(payer);
-        token.approve(address(escrow), 1e18);
+        _mint(payer, 1e18);
+        _approveEscrow(payer, 1e18);
         if (expected.length != 0) vm.expectRevert(expected);
         vm.prank(payer);
         escrow.subscribe(node, clientId, 1, 1e18, 0, consent);
@@ -607,9 +603,8 @@ contract SubscriptionEscrowTest is EscrowSetup {
 
         // Signed by the key, but for USER: the stranger cannot use it.
         ISubscriptionEscrow.ClientConsent memory forUser = _consent(node, CLIENT, USER);
-        token.mint(stranger, 1e18);
-        vm.prank(stranger);
-        token.approve(address(escrow), 1e18);
+        _mint(stranger, 1e18);
+        _approveEscrow(stranger, 1e18);
         vm.prank(stranger);
         try escrow.subscribe(node, CLIENT, 1, 1e18, 0, forUser) {
             fail("a consent to USER let a stranger in");
@@ -655,9 +650,8 @@ contract SubscriptionEscrowTest is EscrowSetup {
         feeBps = bound(feeBps, 0, 1000);
         maxFeeBps = bound(maxFeeBps, 0, 1000);
         _setFee(feeBps);
-        token.mint(USER, 1e18);
-        vm.prank(USER);
-        token.approve(address(escrow), 1e18);
+        _mint(USER, 1e18);
+        _approveEscrow(USER, 1e18);
         ISubscriptionEscrow.ClientConsent memory consent = _consent(node, CLIENT, USER);
         if (feeBps > maxFeeBps) {
             vm.expectRevert(

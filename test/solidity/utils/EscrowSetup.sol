@@ -7,6 +7,14 @@ import {MailServerRegistry} from "../../../contracts/MailServerRegistry.sol";
 import {SubscriptionEscrow} from "../../../contracts/SubscriptionEscrow.sol";
 import {ISubscriptionEscrow} from "../../../contracts/interfaces/ISubscriptionEscrow.sol";
 import {TestToken} from "../../../contracts/test/TestToken.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {MiniMeBytecode} from "./MiniMeBytecode.sol";
+
+/// @dev The MiniMe functions the tests use beyond ERC-20.
+interface IMiniMe {
+    function generateTokens(address owner, uint256 amount) external returns (bool);
+    function changeController(address newController) external;
+}
 
 /// @dev A registry (this contract is its admin and curator), a plain ERC-20 and an escrow, with
 /// helpers to add providers, add nodes with real node-key proofs, and buy subscriptions.
@@ -17,18 +25,59 @@ abstract contract EscrowSetup is TestBase {
     uint256 internal constant PRECISION = 1 << 32;
 
     MailServerRegistry internal registry;
-    TestToken internal token;
+    /// @dev A plain ERC-20 (TestToken) or the real MiniMe bytecode (see {_deployWith}).
+    IERC20 internal token;
+    bool internal miniMe;
+    /// @dev MiniMe calls its controller back on every transfer when the controller is a
+    /// contract; an account without code keeps it a plain token, as SNT's controller is today.
+    address internal constant MINIME_CONTROLLER = address(0xC0C0);
     SubscriptionEscrow internal escrow;
     bytes32 internal kind;
     /// @dev Private keys of the client ids made by {_clientOf}, to sign their consents.
     mapping(address clientId => uint256 privateKey) internal _clientKeys;
 
     function _deploy() internal {
+        _deployWith(false);
+    }
+
+    /// @param useMiniMe Pay in the real MiniMe token (solc 0.4.18 bytecode from the npm package).
+    function _deployWith(bool useMiniMe) internal {
         registry = new MailServerRegistry(0, address(this));
         kind = registry.MAILSERVER_KIND();
         registry.setKindEnabled(kind, true);
-        token = new TestToken();
+        miniMe = useMiniMe;
+        token = useMiniMe ? IERC20(_deployMiniMe()) : IERC20(address(new TestToken()));
         escrow = new SubscriptionEscrow(address(registry), address(token));
+    }
+
+    function _deployMiniMe() internal returns (address deployed) {
+        bytes memory init = abi.encodePacked(
+            MiniMeBytecode.CREATION_CODE,
+            abi.encode(address(0), address(0), uint256(0), "Status Network Token", uint8(18), "SNT", true)
+        );
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            deployed := create(0, add(init, 0x20), mload(init))
+        }
+        require(deployed != address(0), "MiniMe deployment failed");
+        IMiniMe(deployed).changeController(MINIME_CONTROLLER);
+    }
+
+    function _mint(address to, uint256 amount) internal {
+        if (miniMe) {
+            vm.prank(MINIME_CONTROLLER);
+            IMiniMe(address(token)).generateTokens(to, amount);
+        } else {
+            TestToken(address(token)).mint(to, amount);
+        }
+    }
+
+    /// @dev Set `owner`'s allowance to the escrow to `amount`, through zero (MiniMe's rule).
+    function _approveEscrow(address owner, uint256 amount) internal {
+        vm.prank(owner);
+        token.approve(address(escrow), 0);
+        vm.prank(owner);
+        token.approve(address(escrow), amount);
     }
 
     function _addProvider(address provider, address payout) internal {
@@ -79,9 +128,8 @@ abstract contract EscrowSetup is TestBase {
     function _buy(address payer, bytes32 nodeId, address clientId, uint256 months) internal returns (uint256 amount) {
         amount = _price(nodeId) * months;
         uint256 price = _price(nodeId);
-        token.mint(payer, amount);
-        vm.prank(payer);
-        token.approve(address(escrow), amount);
+        _mint(payer, amount);
+        _approveEscrow(payer, amount);
         ISubscriptionEscrow.ClientConsent memory consent = _consent(nodeId, clientId, payer);
         vm.prank(payer);
         escrow.subscribe(nodeId, clientId, months, price, 10_000, consent);
