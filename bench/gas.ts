@@ -15,6 +15,7 @@ import {
   signNodeKeyProof,
 } from "@status/mailserver-sdk";
 import { deployLocal } from "../deploy/local.js";
+import { deployMiniMe } from "../deploy/minime.js";
 
 export interface GasRow {
   operation: string;
@@ -203,6 +204,41 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
   const renewed = await gasOf(escrow.connect(keeper).renew(nodeId, bob.address));
   rows.push(row("escrow: renew (by a keeper)", renewed.gas, floorExtend));
 
+  // ---- the same with the real MiniMe token (SNT's family, solc 0.4.18 bytecode) ---------
+  // MiniMe writes balance checkpoints on every transfer, so its own floor is measured too.
+  const miniMe = await deployMiniMe(admin);
+  const miniMeAddress = await miniMe.getAddress();
+  const miniEscrow = await ethers.deployContract("SubscriptionEscrow", [addresses.registry, miniMeAddress]);
+  const miniEscrowAddress = await miniEscrow.getAddress();
+  const miniFloor = await ethers.deployContract("GasFloor", [miniMeAddress]);
+  const miniFloorAddress = await miniFloor.getAddress();
+  for (const account of [alice, bob, carol]) await (await miniMe.getFunction("generateTokens")(account.address, big)).wait();
+  const miniApprove = (who: Signer, spender: string, amount: bigint) => miniMe.connect(who).getFunction("approve")(spender, amount) as Promise<ContractTransactionResponse>;
+  // Warm-ups, as above: the node's first sale and the floor's first payer.
+  await (await miniApprove(carol, miniEscrowAddress, PRICE)).wait();
+  await (await miniEscrow.connect(carol).subscribe(nodeId, carol.address, 1, PRICE, ANY_FEE, SELF)).wait();
+  await (await miniApprove(carol, miniFloorAddress, PRICE)).wait();
+  await (await miniFloor.connect(carol).subscribe(PRICE)).wait();
+  await (await miniApprove(alice, miniFloorAddress, big)).wait();
+  const miniFloorSubscribe = (await gasOf(miniFloor.connect(alice).subscribe(PRICE))).gas;
+  const miniFloorExtend = (await gasOf(miniFloor.connect(alice).extend(PRICE))).gas;
+  const miniFloorRefund = (await gasOf(miniFloor.connect(alice).refund())).gas;
+  const miniApproveMarginal = (await gasOf(miniApprove(bob, miniFloorAddress, 1n))).gas - 21_000;
+
+  const miniAacData = encodeApprovalRequest({ action: 0, nodeId, clientId: bob.address, months: 1n, maxPricePerMonth: PRICE, maxFeeBps: ANY_FEE, consent: SELF });
+  const miniAac = await gasOf(miniMe.connect(bob).getFunction("approveAndCall")(miniEscrowAddress, PRICE, miniAacData) as Promise<ContractTransactionResponse>);
+  rows.push(row("escrow (real MiniMe): subscribe, approveAndCall (one tx)", miniAac.gas, miniFloorSubscribe + miniApproveMarginal,
+    { max: 185_000, label: "<= 185,000" }));
+  await (await miniApprove(alice, miniEscrowAddress, PRICE)).wait();
+  const miniSubscribed = await gasOf(miniEscrow.connect(alice).subscribe(nodeId, alice.address, 1, PRICE, ANY_FEE, SELF));
+  rows.push(row("escrow (real MiniMe): subscribe, approve path", miniSubscribed.gas, miniFloorSubscribe));
+  await (await miniApprove(alice, miniEscrowAddress, PRICE)).wait();
+  const miniExtended = await gasOf(miniEscrow.connect(alice).extend(nodeId, alice.address, 1, PRICE));
+  rows.push(row("escrow (real MiniMe): extend, approve path", miniExtended.gas, miniFloorExtend));
+  await networkHelpers.time.increase(10n * 24n * 3600n);
+  const miniCancelled = await gasOf(miniEscrow.connect(alice).cancel(nodeId, alice.address));
+  rows.push(row("escrow (real MiniMe): cancel with refund", miniCancelled.gas, miniFloorRefund));
+
   // Withdrawals with 1, 100 and 1,000 subscribers: one node each, same elapsed time. The payout
   // account has been paid before, so no row pays for creating its token balance.
   await networkHelpers.time.increase(24n * 3600n);
@@ -215,7 +251,7 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
     for (let i = 0; i < count; i++) {
       // Each client key consents to carol paying for it.
       const clientKey = new Wallet(ethers.id(`bench-client:${count}:${i}`));
-      const consent = await signClientConsent(clientKey, { escrow: addresses.escrow, chainId, nodeId: node, owner: carol.address, deadline: 2n ** 40n });
+      const consent = await signClientConsent(clientKey, { escrow: await escrow.getAddress(), chainId, nodeId: node, owner: carol.address, deadline: 2n ** 40n });
       await escrow.connect(carol).subscribe(node, clientKey.address, 1, PRICE, ANY_FEE, consent);
     }
     await networkHelpers.mine();
