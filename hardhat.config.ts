@@ -37,7 +37,7 @@ const tasks = [
       .setAction(curator(action))
       .build(),
   ),
-  withCommon(task(["curator", "kind"], "Enable (or --disable) a node kind"))
+  withCommon(task(["curator", "kind"], "Enable (or --disable: retires its nodes, as a removal) a node kind"))
     .addPositionalArgument({ name: "kind", description: "Kind name (e.g. mailserver) or bytes32 id" })
     .addFlag({ name: "disable", description: "Disable instead of enable" })
     .setAction(curator("kind"))
