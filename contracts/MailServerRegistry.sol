@@ -357,6 +357,12 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
     }
 
     /// @inheritdoc IMailServerRegistry
+    function providerPayout(address provider) external view returns (address payout, ProviderStatus status) {
+        ProviderData storage p = _providers[provider];
+        return (p.payout, p.status);
+    }
+
+    /// @inheritdoc IMailServerRegistry
     function getNode(bytes32 nodeId) external view returns (Node memory) {
         NodeData storage n = _nodes[nodeId];
         return Node({

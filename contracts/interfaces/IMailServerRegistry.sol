@@ -240,6 +240,10 @@ interface IMailServerRegistry is IAccessControl {
     /// @notice A provider's record (status `None` when unknown).
     function getProvider(address provider) external view returns (Provider memory);
 
+    /// @notice A provider's payout address and status, from one slot (what the escrow needs,
+    /// without the name and URI strings `getProvider` copies).
+    function providerPayout(address provider) external view returns (address payout, ProviderStatus status);
+
     /// @notice A node's record (status `None` when unknown).
     function getNode(bytes32 nodeId) external view returns (Node memory);
 
