@@ -225,10 +225,9 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         if (live) {
             Segment memory seg = _segment(sub);
             uint256 unserved = _unserved(seg, at);
-            _removeFromStream(nodeId, stream, seg);
             fee = trusted ? (unserved * sub.feeBps) / BPS : 0;
             refund = unserved - fee;
-            stream.released += (seg.paid - refund).toUint128();
+            _removeFromStream(nodeId, stream, seg, refund);
         }
         delete _subscriptions[key];
         emit Cancelled(nodeId, clientId, sub.owner, refund, fee);
@@ -539,8 +538,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         if (_isLive(stream, sub)) {
             Segment memory seg = _segment(sub);
             carried = _unserved(seg, block.timestamp);
-            _removeFromStream(nodeId, stream, seg);
-            stream.released += (seg.paid - carried).toUint128();
+            _removeFromStream(nodeId, stream, seg, carried);
         }
         uint256 paid = carried + amount;
         if (paid > type(uint96).max) revert AmountTooLarge(paid, type(uint96).max);
@@ -630,8 +628,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         NodeStream storage stream = _streams[nodeId];
         if (_isLive(stream, sub)) {
             Segment memory seg = _segment(sub);
-            _removeFromStream(nodeId, stream, seg);
-            stream.released += seg.paid.toUint128();
+            _removeFromStream(nodeId, stream, seg, 0);
             emit SubscriptionReleased(nodeId, clientId, seg.paid);
         }
         delete _subscriptions[key];
@@ -686,9 +683,15 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         if (bits & bit == 0) _expiryDays[nodeId][day >> 8] = bits | bit;
     }
 
-    function _removeFromStream(bytes32 nodeId, NodeStream storage stream, Segment memory seg) internal {
+    /// @dev Takes a segment's rates out of the node's sums; only `leaving` (a refund, or what an
+    /// extension carries into its new segment) leaves `held`. The rest, what the segment served,
+    /// stays in `held` without a rate, which `_streamedAt` counts as released: the same books
+    /// as moving it to `released`, without writing that slot.
+    function _removeFromStream(bytes32 nodeId, NodeStream storage stream, Segment memory seg, uint256 leaving)
+        internal
+    {
         stream.rateSum -= uint128(seg.rate);
-        stream.held -= uint128(seg.paid);
+        stream.held -= uint128(leaving);
         stream.rateEndSum -= uint216(seg.rate * seg.end);
 
         ExpiryBucket storage bucket = _buckets[nodeId][seg.end / 1 days];
