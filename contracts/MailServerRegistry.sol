@@ -72,7 +72,7 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
         // slot 1
         bytes32 kind;
         // slot 2: status (1) | registeredAt (5) | removedAt (5) | kindIndex (4) | providerIndex (4)
-        // | kindEpoch (4) = 23 bytes
+        // | kindEpoch (4) | kindNumber (4) = 27 bytes
         NodeStatus status;
         uint40 registeredAt;
         uint40 removedAt;
@@ -81,6 +81,9 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
         /// @dev How many times the kind had been disabled when the node registered: a later
         /// disabling (the kind's count moved past this) retired the node.
         uint32 kindEpoch;
+        /// @dev The kind's small number (see `_kindNumbers`), so the trust check reads the kind's
+        /// state without reading the `kind` slot.
+        uint32 kindNumber;
         // slot 3
         string record;
     }
@@ -93,10 +96,12 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
         uint32 disables;
     }
 
-    mapping(bytes32 kind => KindState) private _kinds;
+    /// @dev Each kind gets a number (from 1) when first enabled; its state is kept by number.
+    mapping(bytes32 kind => uint32) private _kindNumbers;
+    mapping(uint32 kindNumber => KindState) private _kinds;
     /// @dev When the kind was disabled for the `i`-th time (append-only), so a node retired by
     /// the `i`-th disabling keeps that termination time whatever happens to the kind later.
-    mapping(bytes32 kind => mapping(uint256 i => uint40)) private _kindDisabledAt;
+    mapping(uint32 kindNumber => mapping(uint256 i => uint40)) private _kindDisabledAt;
     mapping(bytes32 kind => bytes32[]) private _nodesByKind;
     mapping(address provider => bytes32[]) private _nodesByProvider;
     /// @dev Every account that ever applied or was added, in order; append-only.
@@ -106,7 +111,9 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
     address private _defaultProvider;
     uint96 private _revision;
 
+    // one slot: escrow (20) | kindCount (4)
     address private _escrow;
+    uint32 private _kindCount;
 
     // ------------------------------------------------------------------------------------------
     // Construction
@@ -226,12 +233,17 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
     /// @inheritdoc IMailServerRegistry
     function setKindEnabled(bytes32 kind, bool enabled) external onlyRole(CURATOR_ROLE) {
         if (kind == bytes32(0)) revert ZeroKind();
-        KindState storage k = _kinds[kind];
+        uint32 number = _kindNumbers[kind];
+        if (number == 0 && enabled) {
+            number = ++_kindCount;
+            _kindNumbers[kind] = number;
+        }
+        KindState storage k = _kinds[number];
         if (k.enabled == enabled) revert KindAlreadyInState(kind, enabled);
         k.enabled = enabled;
         if (!enabled) {
             uint32 disables = k.disables;
-            _kindDisabledAt[kind][disables] = uint40(block.timestamp);
+            _kindDisabledAt[number][disables] = uint40(block.timestamp);
             k.disables = disables + 1;
         }
         emit KindEnabledChanged(kind, enabled);
@@ -378,7 +390,7 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
 
     /// @inheritdoc IMailServerRegistry
     function isKindEnabled(bytes32 kind) external view returns (bool) {
-        return _kinds[kind].enabled;
+        return _kinds[_kindNumbers[kind]].enabled;
     }
 
     /// @inheritdoc IMailServerRegistry
@@ -524,7 +536,7 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
 
     function _checkNewNode(bytes32 nodeId, bytes32 kind) private view {
         if (kind == bytes32(0)) revert ZeroKind();
-        if (!_kinds[kind].enabled) revert KindNotEnabled(kind);
+        if (!_kinds[_kindNumbers[kind]].enabled) revert KindNotEnabled(kind);
         if (_nodes[nodeId].status != NodeStatus.None) revert NodeAlreadyRegistered(nodeId);
     }
 
@@ -565,7 +577,9 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
         n.registeredAt = uint40(block.timestamp);
         n.kindIndex = SafeCast.toUint32(byKind.length);
         n.providerIndex = SafeCast.toUint32(byProvider.length);
-        n.kindEpoch = _kinds[kind].disables;
+        uint32 number = _kindNumbers[kind];
+        n.kindNumber = number;
+        n.kindEpoch = _kinds[number].disables;
         n.record = record;
         byKind.push(nodeId);
         byProvider.push(nodeId);
@@ -623,7 +637,7 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
 
     /// @dev The kind is enabled and was not disabled since the node registered.
     function _kindServes(NodeData storage n) private view returns (bool) {
-        KindState memory k = _kinds[n.kind];
+        KindState memory k = _kinds[n.kindNumber];
         return k.enabled && k.disables == n.kindEpoch;
     }
 
@@ -632,7 +646,8 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
     function _terminatedAt(NodeData storage n) private view returns (uint40 at) {
         at = _earliest(n.removedAt, _providers[n.provider].removedAt);
         uint32 epoch = n.kindEpoch;
-        if (_kinds[n.kind].disables > epoch) at = _earliest(at, _kindDisabledAt[n.kind][epoch]);
+        uint32 number = n.kindNumber;
+        if (_kinds[number].disables > epoch) at = _earliest(at, _kindDisabledAt[number][epoch]);
     }
 
     function _earliest(uint40 a, uint40 b) private pure returns (uint40) {
