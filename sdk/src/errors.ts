@@ -103,9 +103,16 @@ export type ErrorCode =
   | "INVALID_ARGUMENT"
   | "RPC_UNAVAILABLE"
   | "CONTRACT_ERROR"
+  // An access grant that does not decode.
+  | "INVALID_GRANT"
   // Node selection: no usable node at all / the pinned node is down or graylisted.
   | "NO_NODE_AVAILABLE"
   | "NODE_UNAVAILABLE"
+  // EIP-1459 DNS trees: a root that is malformed or not signed by the URL's key / whose seq went
+  // backwards / a TXT lookup that failed.
+  | "DNS_TREE_INVALID"
+  | "DNS_TREE_STALE"
+  | "DNS_LOOKUP_FAILED"
   | ContractErrorCode;
 
 /** The only error type the SDK throws. Switch on `code`; `details` holds the facts behind it. */

@@ -1,4 +1,10 @@
-// Public API of @status/mailserver-sdk.
+// Public API of @status/mailserver-sdk: the isomorphic root (browsers, React Native, Node).
+//
+// Everything exported here must bundle for a browser with no Node built-in, no native module and
+// no polyfill (test/mocha/sdk-entrypoints.test.ts bundles it with esbuild and Vite). Node-only
+// code has its own entry points:
+//   @status/mailserver-sdk/discovery  (src/discovery/index.ts): discv5 node and crawler, selection with probes
+//   @status/mailserver-sdk/server     (src/server/index.ts): access gate, subscription index, native recovery
 
 export {
   MailserverSdkError,
@@ -29,7 +35,42 @@ export {
   type NodeId,
   type NodeKeyProofRequest,
 } from "./nodeKey.js";
-export { parseEnr, isValidEnr, endpointOf, sameEndpoint, type ParsedEnr, type EnrLike, type Endpoint } from "./enr.js";
+export {
+  parseEnr,
+  isValidEnr,
+  endpointOf,
+  sameEndpoint,
+  MAX_ENR_SIZE,
+  type ParsedEnr,
+  type EnrLike,
+  type Endpoint,
+  type EndpointAddress,
+} from "./enr.js";
+// Waku nodes: capabilities (`waku2`) mapped to registry kinds, relay shards, network filters.
+export {
+  WAKU2_CAPABILITIES,
+  CAPABILITY_KINDS,
+  STATUS_NETWORK,
+  THE_WAKU_NETWORK,
+  STATUS_PROD_ENRTREE,
+  decodeWaku2,
+  encodeWaku2,
+  capabilityKinds,
+  kindCapability,
+  decodeRsv,
+  encodeRs,
+  type WakuCapability,
+  type RelayShards,
+} from "./waku.js";
+export {
+  filterReason,
+  matchesFilter,
+  filterSource,
+  type NodeFilter,
+  type FilterReason,
+  type FilteredOut,
+  type FilteredSource,
+} from "./filter.js";
 
 export {
   RegistryClient,
@@ -86,6 +127,7 @@ export {
   type TokenSupport,
 } from "./token.js";
 
+// Request signing (client side; the server that checks requests is in the `/server` entry).
 export {
   signRequest,
   recoverRequestSigner,
@@ -97,23 +139,52 @@ export {
   type SignedRequest,
   type RequestFields,
 } from "./gate/request.js";
-export { loadNativeRecovery, recoverInJs, type RecoverFn } from "./gate/recovery.js";
+export { recoverInJs, type RecoverFn } from "./gate/recovery.js";
+// Access grants (client side, isomorphic): one signature per connection.
 export {
-  AccessGate,
-  type AccessGateOptions,
-  type AccessDecision,
-  type AccessReason,
-  type CheckContext,
-  type SubscriptionLookup,
-} from "./gate/accessGate.js";
-export { ReplayGuard } from "./gate/replay.js";
-export {
-  SubscriptionIndex,
-  type SubscriptionIndexOptions,
-  type IndexEntry,
-  type IndexSnapshot,
-  type SyncResult,
-} from "./gate/subscriptionIndex.js";
+  signAccessGrant,
+  encodeAccessGrant,
+  decodeAccessGrant,
+  grantSigningDigest,
+  accessDomainSeparator,
+  GRANT_TYPES,
+  MAX_GRANT_TTL_SECONDS,
+  MAX_GRANT_PEER_ID_BYTES,
+  type AccessGrant,
+  type AccessGrantFields,
+} from "./gate/grant.js";
 
-export * from "./discovery/index.js";
-export * from "./selection/index.js";
+// EIP-1459 DNS discovery (isomorphic; the Node resolver is on the `/discovery` entry).
+export * from "./dnsdisc/index.js";
+
+// Discovery records (isomorphic): node-role keys in ENRs, building a node's ENR, static and
+// registry sources and their merge. The discv5 node and crawler are in the `/discovery` entry.
+export { SERVICE_KIND_ENR_KEY, MAILSERVER_KIND_NAME, encodeKinds, decodeKinds, enrKinds, enrHasKind } from "./discovery/kind.js";
+export {
+  MAX_REGISTRY_RECORD_LENGTH,
+  buildNodeEnr,
+  recordSync,
+  registryRecordFor,
+  type BuildNodeEnrOptions,
+  type NodeEnr,
+  type RecordSyncOptions,
+  type RecordSyncReason,
+  type RecordSyncResult,
+} from "./discovery/publish.js";
+export {
+  StaticEnrSource,
+  RegistrySource,
+  combineSources,
+  mergeEnrs,
+  type CombinedSource,
+  type DiscoverOptions,
+  type DiscoveredNode,
+  type DiscoveryResult,
+  type DiscoverySource,
+  type InvalidEnr,
+  type RegisteredRecord,
+  type RegistryRecordReader,
+  type RegistrySourceOptions,
+  type SkippedRecord,
+  type SourceFailure,
+} from "./discovery/sources.js";

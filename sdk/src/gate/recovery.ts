@@ -1,7 +1,14 @@
-import { Signature, dataSlice, getAddress, getBytes, keccak256, recoverAddress } from "ethers";
+import { getBytes, recoverAddress, Signature } from "ethers";
+import { hexBytes, toHex } from "./bytes.js";
 
 /** Recovers the address that signed a 32-byte digest, or undefined when it cannot. */
 export type RecoverFn = (digest: string, signature: string) => string | undefined;
+
+/**
+ * The gate's internal form: digest and compact signature as bytes, the signer's 20-byte address
+ * back (no hex round trips, no checksumming in the hot path).
+ */
+export type RecoverBytesFn = (digest: Uint8Array, compact: Uint8Array, recoveryId: number) => Uint8Array | undefined;
 
 /** Signature recovery in JavaScript (ethers): works everywhere, a few milliseconds a call. */
 export const recoverInJs: RecoverFn = (digest, signature) => {
@@ -12,27 +19,22 @@ export const recoverInJs: RecoverFn = (digest, signature) => {
   }
 };
 
-/**
- * Signature recovery through libsecp256k1, from the optional `secp256k1` package (its prebuilt
- * binding), when this platform has it: roughly two orders of magnitude faster than JavaScript,
- * which is what bounds a gate's throughput. Undefined where the binding is not available; the
- * package's own pure-JS fallback is deliberately not used, being slower than ethers'.
- */
-export async function loadNativeRecovery(): Promise<RecoverFn | undefined> {
-  let native: typeof import("secp256k1/bindings.js");
+/** `recoverInJs` in the gate's byte form. */
+export const recoverBytesInJs: RecoverBytesFn = (digest, compact, recoveryId) => {
   try {
-    native = await import("secp256k1/bindings.js");
+    const signature = Signature.from({ r: toHex(compact, 0, 32), s: toHex(compact, 32, 64), yParity: recoveryId as 0 | 1 });
+    return getBytes(recoverAddress(digest, signature));
   } catch {
     return undefined;
   }
-  const ecdsaRecover = native.ecdsaRecover ?? (native as unknown as { default: typeof native }).default?.ecdsaRecover;
-  if (typeof ecdsaRecover !== "function") return undefined;
-  return (digest, signature) => {
+};
+
+/** Adapt a caller's `RecoverFn` (hex in, address out) to the byte form. */
+export function recoverBytesFrom(recover: RecoverFn): RecoverBytesFn {
+  return (digest, compact, recoveryId) => {
     try {
-      const sig = Signature.from(signature);
-      const compact = getBytes(sig.r + sig.s.slice(2));
-      const publicKey = ecdsaRecover(compact, sig.yParity, getBytes(digest), false);
-      return getAddress(dataSlice(keccak256(publicKey.subarray(1)), 12));
+      const address = recover(toHex(digest), toHex(compact) + (27 + recoveryId).toString(16));
+      return address === undefined ? undefined : hexBytes(address.toLowerCase(), 20);
     } catch {
       return undefined;
     }
