@@ -7,6 +7,7 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 // Its version must equal the installed package's version.
 const require = createRequire(import.meta.url);
 const solcVersion: string = require("solc/package.json").version;
+const deepTests = process.env.MAILSERVER_TEST_PROFILE === "deep";
 
 // Options every curator/provider task takes: where the contracts are and which account signs.
 function withCommon<T extends ReturnType<typeof task>>(builder: T) {
@@ -37,7 +38,7 @@ const tasks = [
       .setAction(curator(action))
       .build(),
   ),
-  withCommon(task(["curator", "kind"], "Enable (or --disable) a node kind"))
+  withCommon(task(["curator", "kind"], "Enable (or --disable: retires its nodes, as a removal) a node kind"))
     .addPositionalArgument({ name: "kind", description: "Kind name (e.g. mailserver) or bytes32 id" })
     .addFlag({ name: "disable", description: "Disable instead of enable" })
     .setAction(curator("kind"))
@@ -100,7 +101,7 @@ export default defineConfig({
     version: solcVersion,
     path: require.resolve("solc/soljson.js"),
     settings: {
-      optimizer: { enabled: true, runs: 10_000 },
+      optimizer: { enabled: true, runs: 4_000 },
       evmVersion: "cancun",
     },
   },
@@ -117,10 +118,11 @@ export default defineConfig({
     tsNocheck: true,
   },
   test: {
-    solidity: {
-      fuzz: { runs: 256 },
-      invariant: { runs: 64, depth: 32, failOnRevert: false },
-    },
+    // `npm run test:deep` (MAILSERVER_TEST_PROFILE=deep): 10,000 fuzz runs and 1,000 x 100 =
+    // 100,000 handler calls per invariant; CI and `npm test` run the quick profile.
+    solidity: deepTests
+      ? { fuzz: { runs: 10_000 }, invariant: { runs: 1_000, depth: 100, failOnRevert: false } }
+      : { fuzz: { runs: 256 }, invariant: { runs: 64, depth: 32, failOnRevert: false } },
     mocha: { timeout: 120_000 },
   },
   networks: {

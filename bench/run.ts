@@ -12,12 +12,13 @@ import { measureSdk, type SdkRow } from "./sdk.js";
 const fmt = (n: number) => n.toLocaleString("en-US");
 
 function gasTable(rows: GasRow[]): string {
-  const header = ["operation", "gas", "floor", "ratio", "target", "met"];
+  const header = ["operation", "gas", "floor", "overhead", "ratio", "bar", "met", "goal", "met"];
+  const yes = (met: boolean | undefined) => (met === undefined ? "" : met ? "yes" : "NO");
   const body = rows.map((r) => [
-    r.operation, fmt(r.gas), fmt(r.floor), `${r.ratio.toFixed(2)}x`, r.target ?? "", r.met === undefined ? "" : r.met ? "yes" : "NO",
+    r.operation, fmt(r.gas), fmt(r.floor), fmt(r.overhead), `${r.ratio.toFixed(2)}x`, r.bar ?? "", yes(r.barMet), r.goal ?? "", yes(r.goalMet),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i >= 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i >= 5 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }
 

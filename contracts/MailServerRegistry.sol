@@ -6,6 +6,7 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IMailServerRegistry} from "./interfaces/IMailServerRegistry.sol";
+import {ISubscriptionEscrow} from "./interfaces/ISubscriptionEscrow.sol";
 
 /// @title MailServerRegistry
 /// @notice A curated registry of providers and the server nodes (mail servers first) they run.
@@ -70,19 +71,37 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
         uint96 pricePerMonth;
         // slot 1
         bytes32 kind;
-        // slot 2: status (1) | registeredAt (5) | removedAt (5) | kindIndex (4) | providerIndex (4) = 19 bytes
+        // slot 2: status (1) | registeredAt (5) | removedAt (5) | kindIndex (4) | providerIndex (4)
+        // | kindEpoch (4) | kindNumber (4) = 27 bytes
         NodeStatus status;
         uint40 registeredAt;
         uint40 removedAt;
         uint32 kindIndex;
         uint32 providerIndex;
+        /// @dev How many times the kind had been disabled when the node registered: a later
+        /// disabling (the kind's count moved past this) retired the node.
+        uint32 kindEpoch;
+        /// @dev The kind's small number (see `_kindNumbers`), so the trust check reads the kind's
+        /// state without reading the `kind` slot.
+        uint32 kindNumber;
         // slot 3
         string record;
     }
 
     mapping(address provider => ProviderData) private _providers;
     mapping(bytes32 nodeId => NodeData) private _nodes;
-    mapping(bytes32 kind => bool) private _kindEnabled;
+    /// @dev One slot per kind: read together by the trust check.
+    struct KindState {
+        bool enabled;
+        uint32 disables;
+    }
+
+    /// @dev Each kind gets a number (from 1) when first enabled; its state is kept by number.
+    mapping(bytes32 kind => uint32) private _kindNumbers;
+    mapping(uint32 kindNumber => KindState) private _kinds;
+    /// @dev When the kind was disabled for the `i`-th time (append-only), so a node retired by
+    /// the `i`-th disabling keeps that termination time whatever happens to the kind later.
+    mapping(uint32 kindNumber => mapping(uint256 i => uint40)) private _kindDisabledAt;
     mapping(bytes32 kind => bytes32[]) private _nodesByKind;
     mapping(address provider => bytes32[]) private _nodesByProvider;
     /// @dev Every account that ever applied or was added, in order; append-only.
@@ -91,6 +110,10 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
     // one slot: defaultProvider (20) | revision (12) = 32 bytes
     address private _defaultProvider;
     uint96 private _revision;
+
+    // one slot: escrow (20) | kindCount (4)
+    address private _escrow;
+    uint32 private _kindCount;
 
     // ------------------------------------------------------------------------------------------
     // Construction
@@ -210,8 +233,19 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
     /// @inheritdoc IMailServerRegistry
     function setKindEnabled(bytes32 kind, bool enabled) external onlyRole(CURATOR_ROLE) {
         if (kind == bytes32(0)) revert ZeroKind();
-        if (_kindEnabled[kind] == enabled) revert KindAlreadyInState(kind, enabled);
-        _kindEnabled[kind] = enabled;
+        uint32 number = _kindNumbers[kind];
+        if (number == 0 && enabled) {
+            number = ++_kindCount;
+            _kindNumbers[kind] = number;
+        }
+        KindState storage k = _kinds[number];
+        if (k.enabled == enabled) revert KindAlreadyInState(kind, enabled);
+        k.enabled = enabled;
+        if (!enabled) {
+            uint32 disables = k.disables;
+            _kindDisabledAt[number][disables] = uint40(block.timestamp);
+            k.disables = disables + 1;
+        }
         emit KindEnabledChanged(kind, enabled);
         _bumpRevision();
     }
@@ -222,13 +256,15 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
 
     /// @inheritdoc IMailServerRegistry
     function addNode(
-        bytes32 nodeId,
+        bytes calldata publicKey,
         bytes32 kind,
         string calldata record,
         uint96 pricePerMonth,
         uint256 deadline,
         bytes calldata proof
-    ) external {
+    ) external returns (bytes32 nodeId) {
+        if (publicKey.length != 64) revert InvalidPublicKeyLength(publicKey.length);
+        nodeId = keccak256(publicKey);
         _requireApproved(msg.sender);
         _checkNewNode(nodeId, kind);
         _checkRecord(record);
@@ -260,6 +296,10 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
     function setNodeActive(bytes32 nodeId, bool active) external {
         NodeData storage n = _callersNode(nodeId);
         if ((n.status == NodeStatus.Active) == active) revert NodeAlreadyInState(nodeId, active);
+        address escrow_ = _escrow;
+        if (!active && escrow_ != address(0) && ISubscriptionEscrow(escrow_).holdsUnservedFunds(nodeId)) {
+            revert NodeHasPaidSubscriptions(nodeId);
+        }
         n.status = active ? NodeStatus.Active : NodeStatus.Inactive;
         emit NodeActiveChanged(nodeId, active);
         _bumpRevision();
@@ -281,9 +321,23 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
         _bumpRevision();
     }
 
+    /// @inheritdoc IMailServerRegistry
+    function setEscrow(address escrow_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (escrow_ == address(0)) revert ZeroAddress();
+        if (_escrow != address(0)) revert EscrowAlreadySet(_escrow);
+        _escrow = escrow_;
+        emit EscrowSet(escrow_);
+        _bumpRevision();
+    }
+
     // ------------------------------------------------------------------------------------------
     // Views
     // ------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IMailServerRegistry
+    function escrow() external view returns (address) {
+        return _escrow;
+    }
 
     /// @inheritdoc IMailServerRegistry
     function nodeKeyProofDigest(address provider, bytes32 nodeId, bytes32 kind, uint256 deadline)
@@ -315,6 +369,12 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
     }
 
     /// @inheritdoc IMailServerRegistry
+    function providerPayout(address provider) external view returns (address payout, ProviderStatus status) {
+        ProviderData storage p = _providers[provider];
+        return (p.payout, p.status);
+    }
+
+    /// @inheritdoc IMailServerRegistry
     function getNode(bytes32 nodeId) external view returns (Node memory) {
         NodeData storage n = _nodes[nodeId];
         return Node({
@@ -330,7 +390,7 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
 
     /// @inheritdoc IMailServerRegistry
     function isKindEnabled(bytes32 kind) external view returns (bool) {
-        return _kindEnabled[kind];
+        return _kinds[_kindNumbers[kind]].enabled;
     }
 
     /// @inheritdoc IMailServerRegistry
@@ -475,9 +535,8 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
     // ------------------------------------------------------------------------------------------
 
     function _checkNewNode(bytes32 nodeId, bytes32 kind) private view {
-        if (nodeId == bytes32(0)) revert ZeroNodeId();
         if (kind == bytes32(0)) revert ZeroKind();
-        if (!_kindEnabled[kind]) revert KindNotEnabled(kind);
+        if (!_kinds[_kindNumbers[kind]].enabled) revert KindNotEnabled(kind);
         if (_nodes[nodeId].status != NodeStatus.None) revert NodeAlreadyRegistered(nodeId);
     }
 
@@ -518,6 +577,9 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
         n.registeredAt = uint40(block.timestamp);
         n.kindIndex = SafeCast.toUint32(byKind.length);
         n.providerIndex = SafeCast.toUint32(byProvider.length);
+        uint32 number = _kindNumbers[kind];
+        n.kindNumber = number;
+        n.kindEpoch = _kinds[number].disables;
         n.record = record;
         byKind.push(nodeId);
         byProvider.push(nodeId);
@@ -569,17 +631,29 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
     // ------------------------------------------------------------------------------------------
 
     function _isTrusted(NodeData storage n) private view returns (bool) {
-        return n.status == NodeStatus.Active && _kindEnabled[n.kind]
+        return n.status == NodeStatus.Active && _kindServes(n)
             && _providers[n.provider].status == ProviderStatus.Approved;
     }
 
-    /// @dev Earliest non-zero of the node's and its provider's removal times (0 if neither).
-    function _terminatedAt(NodeData storage n) private view returns (uint40) {
-        uint40 nodeRemovedAt = n.removedAt;
-        uint40 providerRemovedAt = _providers[n.provider].removedAt;
-        if (nodeRemovedAt == 0) return providerRemovedAt;
-        if (providerRemovedAt == 0 || nodeRemovedAt < providerRemovedAt) return nodeRemovedAt;
-        return providerRemovedAt;
+    /// @dev The kind is enabled and was not disabled since the node registered.
+    function _kindServes(NodeData storage n) private view returns (bool) {
+        KindState memory k = _kinds[n.kindNumber];
+        return k.enabled && k.disables == n.kindEpoch;
+    }
+
+    /// @dev Earliest non-zero of the node's removal, its provider's removal and the first
+    /// disabling of its kind since it registered (0 if none).
+    function _terminatedAt(NodeData storage n) private view returns (uint40 at) {
+        at = _earliest(n.removedAt, _providers[n.provider].removedAt);
+        uint32 epoch = n.kindEpoch;
+        uint32 number = n.kindNumber;
+        if (_kinds[number].disables > epoch) at = _earliest(at, _kindDisabledAt[number][epoch]);
+    }
+
+    function _earliest(uint40 a, uint40 b) private pure returns (uint40) {
+        if (a == 0) return b;
+        if (b == 0 || a < b) return a;
+        return b;
     }
 
     function _nodeTrust(bytes32 nodeId) private view returns (NodeTrust memory) {
@@ -588,7 +662,7 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
             nodeId: nodeId,
             trusted: _isTrusted(n),
             status: n.status,
-            kindEnabled: _kindEnabled[n.kind],
+            kindEnabled: _kindServes(n),
             providerStatus: _providers[n.provider].status,
             provider: n.provider,
             kind: n.kind,

@@ -3,6 +3,8 @@ pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
@@ -30,7 +32,7 @@ import {ISubscriptionEscrow} from "./interfaces/ISubscriptionEscrow.sol";
 /// Rounding always favours solvency: what the node still holds is rounded up, what a single
 /// subscription can get back is rounded down. So `token balance == unreleased + withdrawable`
 /// holds exactly, and every refund fits in what is held.
-contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTransient {
+contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, ReentrancyGuardTransient {
     using SafeCast for uint256;
 
     /// @notice Length of the month that prices are quoted for.
@@ -43,6 +45,10 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
     uint256 public constant MAX_CANCELLATION_FEE_BPS = 1_000;
     /// @notice How long before expiry an opted-in subscription can be renewed.
     uint256 public constant RENEWAL_WINDOW = 3 days;
+
+    /// @notice EIP-712 type hash of a client key's consent.
+    bytes32 public constant CLIENT_CONSENT_TYPEHASH =
+        keccak256("ClientConsent(bytes32 nodeId,address owner,uint256 deadline)");
 
     bytes32 private constant CURATOR_ROLE = keccak256("CURATOR_ROLE");
     uint256 private constant BPS = 10_000;
@@ -63,19 +69,22 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         uint96 renewMaxPricePerMonth;
     }
 
-    /// @dev A node's money. Slot 0 and 1 change on every purchase; slot 2 on settlements.
+    /// @dev A node's money, three slots. Slot 0 and 1 change on every purchase; slot 2 on
+    /// settlements. `processedDay` and `listed` share slot 1 because every call that reads them
+    /// touches `rateEndSum` too (one cold read fewer per purchase, cancel and withdrawal).
     struct NodeStream {
         // slot 0: sums over live subscriptions
         uint128 rateSum;
         uint128 held;
-        // slot 1
-        uint256 rateEndSum;
+        // slot 1: rateEndSum (216) | processedDay (32) | listed (8). A rate is below 2^128 and
+        // an end below 2^40, so 2^48 live subscriptions fit in 216 bits.
+        uint216 rateEndSum;
+        // every expiry day before `processedDay` is folded into `released`
+        uint32 processedDay;
+        bool listed;
         // slot 2
         uint128 released;
         uint128 withdrawn;
-        // slot 3: every expiry day before `processedDay` is folded into `released`
-        uint32 processedDay;
-        bool listed;
     }
 
     /// @dev Live subscriptions of one node that expire at one midnight (their `rate * end` sum
@@ -112,7 +121,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
 
     /// @param registry_ The registry whose trusted nodes are sold and whose curators may pause.
     /// @param token_ The payment token (SNT on mainnet).
-    constructor(address registry_, address token_) {
+    constructor(address registry_, address token_) EIP712("SubscriptionEscrow", "1") {
         if (registry_ == address(0) || token_ == address(0)) revert ZeroAddress();
         _registry = IMailServerRegistry(registry_);
         _token = IERC20(token_);
@@ -123,12 +132,16 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
     // ------------------------------------------------------------------------------------------
 
     /// @inheritdoc ISubscriptionEscrow
-    function subscribe(bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth)
-        external
-        whenNotPaused
-        nonReentrant
-    {
-        _subscribe(msg.sender, nodeId, clientId, months, maxPricePerMonth, _readTerms(nodeId));
+    function subscribe(
+        bytes32 nodeId,
+        address clientId,
+        uint256 months,
+        uint256 maxPricePerMonth,
+        uint256 maxFeeBps,
+        ClientConsent calldata consent
+    ) external whenNotPaused nonReentrant {
+        _checkConsent(nodeId, clientId, msg.sender, consent);
+        _subscribe(msg.sender, nodeId, clientId, months, maxPricePerMonth, maxFeeBps, _readTerms(nodeId));
     }
 
     /// @inheritdoc ISubscriptionEscrow
@@ -137,19 +150,19 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         address clientId,
         uint256 months,
         uint256 maxPricePerMonth,
-        uint256 deadline,
-        uint8 v,
-        bytes32 r,
-        bytes32 s
+        uint256 maxFeeBps,
+        ClientConsent calldata consent,
+        Permit calldata permit
     ) external whenNotPaused nonReentrant {
         _checkMonths(months);
+        _checkConsent(nodeId, clientId, msg.sender, consent);
         Terms memory terms = _readTerms(nodeId);
         // A permit that a front-runner already submitted fails here; the allowance it set is what
         // the transfer needs, so the purchase goes on and fails only if the allowance is missing.
         try IERC20Permit(address(_token)).permit(
-            msg.sender, address(this), terms.pricePerMonth * months, deadline, v, r, s
+            msg.sender, address(this), terms.pricePerMonth * months, permit.deadline, permit.v, permit.r, permit.s
         ) {} catch {}
-        _subscribe(msg.sender, nodeId, clientId, months, maxPricePerMonth, terms);
+        _subscribe(msg.sender, nodeId, clientId, months, maxPricePerMonth, maxFeeBps, terms);
     }
 
     /// @inheritdoc ISubscriptionEscrow
@@ -169,21 +182,23 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
     {
         if (msg.sender != address(_token)) revert CallerNotToken(msg.sender, address(_token));
         if (token_ != address(_token)) revert WrongToken(token_, address(_token));
-        if (data.length != 160) revert InvalidApprovalData();
-        (uint256 action, bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth) =
-            abi.decode(data, (uint256, bytes32, address, uint256, uint256));
-        if (action > uint256(ApprovalAction.Extend)) revert InvalidApprovalData();
+        // The shortest valid encoding (an empty consent signature); anything shorter would make
+        // abi.decode revert without a reason.
+        if (data.length < 352) revert InvalidApprovalData();
+        ApprovalRequest memory req = abi.decode(data, (ApprovalRequest));
+        if (req.action > uint8(ApprovalAction.Extend)) revert InvalidApprovalData();
 
         // The approval must match the price exactly: anything left over would stay approved, and
         // MiniMe tokens refuse to change a non-zero allowance later.
-        Terms memory terms = _readTerms(nodeId);
-        uint256 required = terms.pricePerMonth * _checkMonths(months);
+        Terms memory terms = _readTerms(req.nodeId);
+        uint256 required = terms.pricePerMonth * _checkMonths(req.months);
         if (amount != required) revert ApprovedAmountMismatch(amount, required);
 
-        if (action == uint256(ApprovalAction.Subscribe)) {
-            _subscribe(from, nodeId, clientId, months, maxPricePerMonth, terms);
+        if (req.action == uint8(ApprovalAction.Subscribe)) {
+            _checkConsent(req.nodeId, req.clientId, from, req.consent);
+            _subscribe(from, req.nodeId, req.clientId, req.months, req.maxPricePerMonth, req.maxFeeBps, terms);
         } else {
-            _extend(from, nodeId, clientId, months, maxPricePerMonth, terms);
+            _extend(from, req.nodeId, req.clientId, req.months, req.maxPricePerMonth, terms);
         }
     }
 
@@ -210,10 +225,9 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         if (live) {
             Segment memory seg = _segment(sub);
             uint256 unserved = _unserved(seg, at);
-            _removeFromStream(nodeId, stream, seg);
             fee = trusted ? (unserved * sub.feeBps) / BPS : 0;
             refund = unserved - fee;
-            stream.released += (seg.paid - refund).toUint128();
+            _removeFromStream(nodeId, stream, seg, refund);
         }
         delete _subscriptions[key];
         emit Cancelled(nodeId, clientId, sub.owner, refund, fee);
@@ -222,10 +236,13 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
     }
 
     /// @inheritdoc ISubscriptionEscrow
-    function setClientId(bytes32 nodeId, address clientId, address newClientId) external {
+    function setClientId(bytes32 nodeId, address clientId, address newClientId, ClientConsent calldata consent)
+        external
+    {
         if (newClientId == address(0)) revert ZeroAddress();
         bytes32 key = _key(nodeId, clientId);
         SubscriptionData memory sub = _requireOwner(key, nodeId, clientId);
+        _checkConsent(nodeId, newClientId, msg.sender, consent);
         bytes32 newKey = _key(nodeId, newClientId);
         (, , , uint40 terminated) = _registry.nodeTerms(nodeId);
         _clearLapsed(nodeId, newClientId, newKey, _effectiveTime(terminated));
@@ -263,7 +280,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
     /// @inheritdoc ISubscriptionEscrow
     function setCancellationFee(uint256 feeBps) external {
         if (feeBps > MAX_CANCELLATION_FEE_BPS) revert FeeTooHigh(feeBps, MAX_CANCELLATION_FEE_BPS);
-        IMailServerRegistry.ProviderStatus providerStatus = _registry.getProvider(msg.sender).status;
+        (, IMailServerRegistry.ProviderStatus providerStatus) = _registry.providerPayout(msg.sender);
         if (
             providerStatus == IMailServerRegistry.ProviderStatus.None
                 || providerStatus == IMailServerRegistry.ProviderStatus.Removed
@@ -284,7 +301,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         if (amount == 0) revert NothingToWithdraw(nodeId);
         stream.withdrawn += amount.toUint128();
 
-        address payout = _registry.getProvider(provider).payout;
+        (address payout,) = _registry.providerPayout(provider);
         emit Withdrawn(nodeId, provider, payout, amount);
         _pay(payout, amount);
     }
@@ -314,6 +331,16 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
     // ------------------------------------------------------------------------------------------
     // Views
     // ------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ISubscriptionEscrow
+    function clientConsentDigest(bytes32 nodeId, address owner, uint256 deadline) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(CLIENT_CONSENT_TYPEHASH, nodeId, owner, deadline)));
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function holdsUnservedFunds(bytes32 nodeId) external view returns (bool) {
+        return nodeEarnings(nodeId).unreleased != 0;
+    }
 
     /// @inheritdoc ISubscriptionEscrow
     function token() external view returns (address) {
@@ -407,7 +434,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
             if (day >= toDay) break;
             ExpiryBucket memory bucket = _buckets[nodeId][day];
             stream.rateSum -= bucket.rateSum;
-            stream.rateEndSum -= uint256(bucket.rateSum) * (day * 1 days);
+            stream.rateEndSum -= uint216(uint256(bucket.rateSum) * (day * 1 days));
             stream.held -= bucket.paidSum;
             stream.released += bucket.paidSum;
             ++day;
@@ -452,11 +479,14 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         address clientId,
         uint256 months,
         uint256 maxPricePerMonth,
+        uint256 maxFeeBps,
         Terms memory terms
     ) internal {
-        if (clientId == address(0)) revert ZeroAddress();
+        // The client id was checked with its consent (never zero).
         uint256 amount = _checkPurchase(nodeId, terms, months, maxPricePerMonth);
         address provider = terms.provider;
+        uint16 feeBps = _cancellationFeeBps[provider];
+        if (feeBps > maxFeeBps) revert CancellationFeeAboveMaximum(provider, feeBps, maxFeeBps);
 
         bytes32 key = _key(nodeId, clientId);
         // A trusted node is never terminated, so now is the effective time.
@@ -472,7 +502,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
             owner: payer,
             start: uint40(block.timestamp),
             expiresAt: uint40(expiresAt),
-            feeBps: _cancellationFeeBps[provider],
+            feeBps: feeBps,
             paid: amount.toUint96(),
             renewMonths: 0,
             renewMaxPricePerMonth: 0
@@ -508,10 +538,10 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         if (_isLive(stream, sub)) {
             Segment memory seg = _segment(sub);
             carried = _unserved(seg, block.timestamp);
-            _removeFromStream(nodeId, stream, seg);
-            stream.released += (seg.paid - carried).toUint128();
+            _removeFromStream(nodeId, stream, seg, carried);
         }
         uint256 paid = carried + amount;
+        if (paid > type(uint96).max) revert AmountTooLarge(paid, type(uint96).max);
 
         SubscriptionData storage stored = _subscriptions[key];
         stored.start = uint40(block.timestamp);
@@ -566,6 +596,24 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         return (RenewalBlocker.None, terms);
     }
 
+    /// @dev The client key agreed that `owner` holds its subscription to `nodeId` (no signature
+    /// needed when the owner is the client key).
+    /// Malleable (high-s) and malformed signatures are rejected by {ECDSA-tryRecover}.
+    function _checkConsent(bytes32 nodeId, address clientId, address owner, ClientConsent memory consent)
+        internal
+        view
+    {
+        if (clientId == address(0)) revert ZeroAddress();
+        if (clientId == owner) return;
+        uint256 deadline = consent.deadline;
+        bytes memory signature = consent.signature;
+        if (signature.length == 0) revert InvalidClientConsent(clientId, address(0));
+        if (block.timestamp > deadline) revert ClientConsentExpired(deadline, block.timestamp);
+        (address recovered, ECDSA.RecoverError err,) =
+            ECDSA.tryRecover(clientConsentDigest(nodeId, owner, deadline), signature);
+        if (err != ECDSA.RecoverError.NoError || recovered != clientId) revert InvalidClientConsent(clientId, recovered);
+    }
+
     function _checkMonths(uint256 months) internal pure returns (uint256) {
         if (months == 0 || months > MAX_MONTHS) revert InvalidMonths(months, MAX_MONTHS);
         return months;
@@ -580,8 +628,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         NodeStream storage stream = _streams[nodeId];
         if (_isLive(stream, sub)) {
             Segment memory seg = _segment(sub);
-            _removeFromStream(nodeId, stream, seg);
-            stream.released += seg.paid.toUint128();
+            _removeFromStream(nodeId, stream, seg, 0);
             emit SubscriptionReleased(nodeId, clientId, seg.paid);
         }
         delete _subscriptions[key];
@@ -625,7 +672,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         uint128 paid = seg.paid.toUint128();
         stream.rateSum += rate;
         stream.held += paid;
-        stream.rateEndSum += seg.rate * seg.end;
+        stream.rateEndSum += (seg.rate * seg.end).toUint216();
 
         uint256 day = seg.end / 1 days;
         ExpiryBucket storage bucket = _buckets[nodeId][day];
@@ -636,10 +683,16 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         if (bits & bit == 0) _expiryDays[nodeId][day >> 8] = bits | bit;
     }
 
-    function _removeFromStream(bytes32 nodeId, NodeStream storage stream, Segment memory seg) internal {
+    /// @dev Takes a segment's rates out of the node's sums; only `leaving` (a refund, or what an
+    /// extension carries into its new segment) leaves `held`. The rest, what the segment served,
+    /// stays in `held` without a rate, which `_streamedAt` counts as released: the same books
+    /// as moving it to `released`, without writing that slot.
+    function _removeFromStream(bytes32 nodeId, NodeStream storage stream, Segment memory seg, uint256 leaving)
+        internal
+    {
         stream.rateSum -= uint128(seg.rate);
-        stream.held -= uint128(seg.paid);
-        stream.rateEndSum -= seg.rate * seg.end;
+        stream.held -= uint128(leaving);
+        stream.rateEndSum -= uint216(seg.rate * seg.end);
 
         ExpiryBucket storage bucket = _buckets[nodeId][seg.end / 1 days];
         bucket.rateSum -= uint128(seg.rate);
@@ -659,7 +712,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
             if (day >= toDay || done == maxDays) break;
             ExpiryBucket memory bucket = _buckets[nodeId][day];
             stream.rateSum -= bucket.rateSum;
-            stream.rateEndSum -= uint256(bucket.rateSum) * (day * 1 days);
+            stream.rateEndSum -= uint216(uint256(bucket.rateSum) * (day * 1 days));
             stream.held -= bucket.paidSum;
             released += bucket.paidSum;
             delete _buckets[nodeId][day];
@@ -707,7 +760,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, Pausable, ReentrancyGuardTra
         return Math.ceilDiv(timestamp, 1 days) * 1 days;
     }
 
-    /// @dev Release stops when the node or its provider was removed.
+    /// @dev Release stops when the node or its provider was removed, or its kind disabled.
     function _effectiveTime(uint40 terminated) internal view returns (uint256) {
         return terminated != 0 && terminated < block.timestamp ? terminated : block.timestamp;
     }

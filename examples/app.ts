@@ -3,7 +3,7 @@
 import type { Provider, Signer } from "ethers";
 import { RegistryClient, SubscriptionClient, TrustPolicy, verifyNodes, type DeploymentOverrides } from "@status/mailserver-sdk";
 
-export async function appExample(provider: Provider, wallet: Signer, addresses: DeploymentOverrides, discoveredEnrs: string[], clientId: string) {
+export async function appExample(provider: Provider, wallet: Signer, addresses: DeploymentOverrides, discoveredEnrs: string[], clientKey: Signer) {
   // README:start
   const registry = new RegistryClient({ runner: provider, addresses });
   const policy = new TrustPolicy(); // trusts the registry's default provider out of the box
@@ -12,8 +12,10 @@ export async function appExample(provider: Provider, wallet: Signer, addresses: 
   if (node === undefined) throw new Error("no trusted mail server found");
 
   const subscriptions = new SubscriptionClient({ runner: wallet, addresses });
+  const clientId = await clientKey.getAddress(); // the chat key that signs requests
   const quote = await subscriptions.quote(node.nodeId!, 2); // price, total, expiry, cancellation fee
-  const bought = await subscriptions.subscribe({ nodeId: node.nodeId!, clientId, months: 2, maxPricePerMonth: quote.pricePerMonth });
+  // The chat key signs its consent to the wallet owning the subscription (nobody else can take it).
+  const bought = await subscriptions.subscribe({ nodeId: node.nodeId!, clientId, clientKey, months: 2, maxPricePerMonth: quote.pricePerMonth });
   const status = await subscriptions.status(node.nodeId!, clientId);
   console.log(`${bought.path}: active until ${status.expiresAt.toISOString()}, ${status.monthsLeft} months left`);
   // README:end

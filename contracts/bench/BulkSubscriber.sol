@@ -47,13 +47,17 @@ contract BulkSubscriber {
     /// @param clientIds The client ids (addresses of the clients' request keys), one subscription each.
     /// @param months Months bought for each client id.
     /// @param maxPricePerMonth Highest accepted monthly price.
-    function subscribeMany(bytes32 nodeId, address[] calldata clientIds, uint256 months, uint256 maxPricePerMonth)
-        external
-        onlyOperator
-    {
+    /// @param consents Each client key's consent to this contract owning its subscription.
+    function subscribeMany(
+        bytes32 nodeId,
+        address[] calldata clientIds,
+        uint256 months,
+        uint256 maxPricePerMonth,
+        ISubscriptionEscrow.ClientConsent[] calldata consents
+    ) external onlyOperator {
         uint256 count = clientIds.length;
         for (uint256 i = 0; i < count; ++i) {
-            escrow.subscribe(nodeId, clientIds[i], months, maxPricePerMonth);
+            escrow.subscribe(nodeId, clientIds[i], months, maxPricePerMonth, 10_000, consents[i]);
         }
     }
 }

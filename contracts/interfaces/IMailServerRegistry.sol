@@ -60,6 +60,7 @@ interface IMailServerRegistry is IAccessControl {
         bytes32 nodeId;
         bool trusted;
         NodeStatus status;
+        /// @dev The kind is enabled and was not disabled since the node registered.
         bool kindEnabled;
         ProviderStatus providerStatus;
         address provider;
@@ -89,6 +90,8 @@ interface IMailServerRegistry is IAccessControl {
     event NodePriceUpdated(bytes32 indexed nodeId, uint96 pricePerMonth);
     event NodeActiveChanged(bytes32 indexed nodeId, bool active);
     event NodeRemoved(bytes32 indexed nodeId, address indexed provider);
+    /// @dev The escrow whose paid subscriptions a deactivation must wait for (set once).
+    event EscrowSet(address indexed escrow);
 
     // ------------------------------------------------------------------------------------------
     // Errors
@@ -101,7 +104,6 @@ interface IMailServerRegistry is IAccessControl {
     error EmptyRecord();
     error RecordTooLong(uint256 length, uint256 maxLength);
     error ZeroKind();
-    error ZeroNodeId();
     /// @dev A provider status transition that is not allowed from the current status.
     error InvalidProviderStatus(address provider, ProviderStatus current);
     error ProviderNotApproved(address provider, ProviderStatus current);
@@ -117,6 +119,12 @@ interface IMailServerRegistry is IAccessControl {
     /// @dev The node-key proof did not recover to the node id's address.
     error InvalidNodeKeyProof(bytes32 nodeId, address recovered);
     error PageLimitTooLarge(uint256 limit, uint256 maxLimit);
+    /// @dev A node key is the 64-byte uncompressed secp256k1 public key (X || Y, no 0x04 prefix).
+    error InvalidPublicKeyLength(uint256 length);
+    /// @dev A node whose subscribers still hold unserved paid time cannot be switched off; remove
+    /// it instead (which refunds them) or wait until their subscriptions end.
+    error NodeHasPaidSubscriptions(bytes32 nodeId);
+    error EscrowAlreadySet(address escrow);
 
     // ------------------------------------------------------------------------------------------
     // Providers
@@ -159,6 +167,10 @@ interface IMailServerRegistry is IAccessControl {
     // ------------------------------------------------------------------------------------------
 
     /// @notice Enable or disable a node kind (curator only).
+    /// @dev Disabling a kind retires every node registered under it as a removal would: they are
+    /// terminated at that moment (subscribers get their unserved funds back fee-free, providers
+    /// are paid up to then) and stay untrusted if the kind is enabled again. New nodes may
+    /// register under a re-enabled kind.
     /// @param kind e.g. keccak256("mailserver").
     function setKindEnabled(bytes32 kind, bool enabled) external;
 
@@ -167,20 +179,23 @@ interface IMailServerRegistry is IAccessControl {
     // ------------------------------------------------------------------------------------------
 
     /// @notice Register a node run by the caller, an approved provider.
-    /// @param nodeId ENR node id: keccak256 of the node's uncompressed 64-byte public key.
+    /// @dev The node id is computed here as the ENR rule has it, keccak256(publicKey), so one
+    /// key has exactly one node id; the proof must recover to that key's address.
+    /// @param publicKey The node key's uncompressed public key, 64 bytes (X || Y).
     /// @param kind An enabled node kind.
     /// @param record The node's endpoint record: ENR text or a multiaddr (1..300 bytes).
     /// @param pricePerMonth Price of 30 days of service in the escrow's token (0 = free).
     /// @param deadline Last timestamp at which the proof is accepted.
     /// @param proof EIP-712 signature of `NodeKeyProof(provider, nodeId, kind, deadline)` by the node key.
+    /// @return nodeId keccak256(publicKey).
     function addNode(
-        bytes32 nodeId,
+        bytes calldata publicKey,
         bytes32 kind,
         string calldata record,
         uint96 pricePerMonth,
         uint256 deadline,
         bytes calldata proof
-    ) external;
+    ) external returns (bytes32 nodeId);
 
     /// @notice Replace a node's endpoint record (node's provider only).
     function updateNodeRecord(bytes32 nodeId, string calldata record) external;
@@ -190,7 +205,12 @@ interface IMailServerRegistry is IAccessControl {
     function setNodePrice(bytes32 nodeId, uint96 pricePerMonth) external;
 
     /// @notice Deactivate or reactivate a node (node's provider only).
+    /// @dev Deactivation is refused while the escrow holds unserved paid time for the node (see
+    /// {NodeHasPaidSubscriptions}): a provider must not be paid for time its node is off.
     function setNodeActive(bytes32 nodeId, bool active) external;
+
+    /// @notice Name the escrow whose paid subscriptions block a deactivation (admin only, once).
+    function setEscrow(address escrow) external;
 
     /// @notice Remove a node for good (node's provider, or a curator). Its id stays taken.
     function removeNode(bytes32 nodeId) external;
@@ -219,6 +239,10 @@ interface IMailServerRegistry is IAccessControl {
 
     /// @notice A provider's record (status `None` when unknown).
     function getProvider(address provider) external view returns (Provider memory);
+
+    /// @notice A provider's payout address and status, from one slot (what the escrow needs,
+    /// without the name and URI strings `getProvider` copies).
+    function providerPayout(address provider) external view returns (address payout, ProviderStatus status);
 
     /// @notice A node's record (status `None` when unknown).
     function getNode(bytes32 nodeId) external view returns (Node memory);
@@ -250,6 +274,9 @@ interface IMailServerRegistry is IAccessControl {
     /// @notice A page of every account that ever applied or was added as a provider.
     function providers(uint256 offset, uint256 limit) external view returns (address[] memory accounts, uint256 total);
 
+    /// @notice The escrow set by {setEscrow} (zero until then).
+    function escrow() external view returns (address);
+
     /// @notice Increases on every state change, so clients can cache views until it moves.
     function revision() external view returns (uint256);
 
@@ -257,13 +284,15 @@ interface IMailServerRegistry is IAccessControl {
     /// @return provider The node's provider (zero for an unknown node).
     /// @return pricePerMonth The current price of 30 days.
     /// @return trusted Whether the node is trusted now.
-    /// @return terminated Earliest removal time of the node or its provider, 0 if neither was removed.
+    /// @return terminated Earliest of the removal of the node or its provider and the first
+    /// disabling of its kind since it registered; 0 if none happened.
     function nodeTerms(bytes32 nodeId)
         external
         view
         returns (address provider, uint96 pricePerMonth, bool trusted, uint40 terminated);
 
-    /// @notice Earliest removal time of the node or its provider, 0 if neither was removed.
+    /// @notice Earliest of the removal of the node or its provider and the first disabling of its
+    /// kind since it registered; 0 if none happened.
     /// @dev The escrow stops releasing a node's funds at this time.
     function terminatedAt(bytes32 nodeId) external view returns (uint256);
 }

@@ -77,6 +77,37 @@ interface ISubscriptionEscrow {
         Extend
     }
 
+    /// @dev The client key's consent to be served under a subscription that another account
+    /// owns: its EIP-712 signature of `ClientConsent(bytes32 nodeId,address owner,uint256
+    /// deadline)` in this escrow's domain (see {clientConsentDigest}). Without it anyone could
+    /// occupy a stranger's client id. Leave `signature` empty when the client key itself pays.
+    struct ClientConsent {
+        uint256 deadline;
+        bytes signature;
+    }
+
+    /// @dev An EIP-2612 permit of the payment token for the purchase's total.
+    struct Permit {
+        uint256 deadline;
+        uint8 v;
+        bytes32 r;
+        bytes32 s;
+    }
+
+    /// @dev The `data` of an `approveAndCall` purchase: `abi.encode(ApprovalRequest)`. For an
+    /// extension `maxFeeBps` and `consent` are not used (the fee stays the one locked at purchase).
+    /// Only ever ABI-decoded into memory, so its order follows the purchase's arguments.
+    // solhint-disable-next-line gas-struct-packing
+    struct ApprovalRequest {
+        uint8 action;
+        bytes32 nodeId;
+        address clientId;
+        uint256 months;
+        uint256 maxPricePerMonth;
+        uint256 maxFeeBps;
+        ClientConsent consent;
+    }
+
     // ------------------------------------------------------------------------------------------
     // Events
     // ------------------------------------------------------------------------------------------
@@ -141,6 +172,11 @@ interface ISubscriptionEscrow {
     error NothingToWithdraw(bytes32 nodeId);
     error RenewalNotPossible(bytes32 nodeId, address clientId, RenewalBlocker reason);
     error NotCurator(address caller);
+    /// @dev The provider's cancellation fee is above what the buyer accepted.
+    error CancellationFeeAboveMaximum(address provider, uint256 feeBps, uint256 maxFeeBps);
+    error ClientConsentExpired(uint256 deadline, uint256 nowTimestamp);
+    /// @dev The consent was not signed by the client key (`recovered` is zero when malformed).
+    error InvalidClientConsent(address clientId, address recovered);
 
     // ------------------------------------------------------------------------------------------
     // Buying
@@ -149,7 +185,17 @@ interface ISubscriptionEscrow {
     /// @notice Buy `months` of a trusted node's service for `clientId`, paid by the caller, who
     /// must have approved the escrow for the total.
     /// @param maxPricePerMonth Reverts if the node's price is above this (never overcharges).
-    function subscribe(bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth) external;
+    /// @param maxFeeBps Reverts if the provider's cancellation fee is above this.
+    /// @param consent The client key's consent to the caller owning its subscription (empty
+    /// signature when the caller is `clientId`).
+    function subscribe(
+        bytes32 nodeId,
+        address clientId,
+        uint256 months,
+        uint256 maxPricePerMonth,
+        uint256 maxFeeBps,
+        ClientConsent calldata consent
+    ) external;
 
     /// @notice `subscribe` with an EIP-2612 permit for the total, in one transaction.
     /// @dev A permit already used by a front-runner is tolerated when the allowance is in place.
@@ -158,10 +204,9 @@ interface ISubscriptionEscrow {
         address clientId,
         uint256 months,
         uint256 maxPricePerMonth,
-        uint256 deadline,
-        uint8 v,
-        bytes32 r,
-        bytes32 s
+        uint256 maxFeeBps,
+        ClientConsent calldata consent,
+        Permit calldata permit
     ) external;
 
     /// @notice Add `months` to a subscription, at any time: after the current expiry, or from now
@@ -172,7 +217,7 @@ interface ISubscriptionEscrow {
     /// @param from The account that approved and pays.
     /// @param amount The approved amount; must equal the price of what `data` asks for.
     /// @param token Must be the payment token, and the caller.
-    /// @param data `abi.encode(ApprovalAction, nodeId, clientId, months, maxPricePerMonth)`.
+    /// @param data `abi.encode(ApprovalRequest)`.
     function receiveApproval(address from, uint256 amount, address token, bytes calldata data) external;
 
     // ------------------------------------------------------------------------------------------
@@ -184,8 +229,10 @@ interface ISubscriptionEscrow {
     /// inactive, kind disabled).
     function cancel(bytes32 nodeId, address clientId) external;
 
-    /// @notice Move a subscription to another client key (owner only).
-    function setClientId(bytes32 nodeId, address clientId, address newClientId) external;
+    /// @notice Move a subscription to another client key (owner only), with that key's consent
+    /// (empty signature when the caller is `newClientId`).
+    function setClientId(bytes32 nodeId, address clientId, address newClientId, ClientConsent calldata consent)
+        external;
 
     /// @notice Opt in to (months > 0) or out of (months = 0) automatic renewal (owner only).
     function setAutoRenew(bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth) external;
@@ -223,6 +270,14 @@ interface ISubscriptionEscrow {
     // ------------------------------------------------------------------------------------------
     // Views
     // ------------------------------------------------------------------------------------------
+
+    /// @notice The EIP-712 digest (domain `SubscriptionEscrow` version `1`) a client key signs to
+    /// consent to `owner` holding its subscription to `nodeId`, valid until `deadline`.
+    function clientConsentDigest(bytes32 nodeId, address owner, uint256 deadline) external view returns (bytes32);
+
+    /// @notice Whether the node's subscribers still hold unserved paid time (the registry refuses
+    /// to deactivate such a node).
+    function holdsUnservedFunds(bytes32 nodeId) external view returns (bool);
 
     /// @notice The payment token.
     function token() external view returns (address);

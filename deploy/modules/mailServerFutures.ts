@@ -28,6 +28,8 @@ export function addMailServerFutures(m: IgnitionModuleBuilder, token: ArgumentTy
   const registry = m.contract("MailServerRegistry", [adminDelay, deployer]);
   const escrow = m.contract("SubscriptionEscrow", [registry, token]);
 
+  // The registry asks the escrow before a node is switched off (no deactivation while paid).
+  m.call(registry, "setEscrow", [escrow], { id: "SetEscrow" });
   m.call(registry, "setKindEnabled", [MAILSERVER_KIND, true], { id: "EnableMailserverKind" });
   const added = m.call(
     registry,

@@ -132,7 +132,8 @@ export async function runDemo({ connection, print = (line = "") => console.log(l
     const clientKey = Wallet.createRandom();
     const userEscrow = new SubscriptionClient({ runner: user, addresses });
     const quote = await userEscrow.quote(nodeId, 2);
-    const bought = await userEscrow.subscribe({ nodeId, clientId: clientKey.address, months: 2, maxPricePerMonth: quote.pricePerMonth });
+    // The chat key consents to the wallet owning its subscription (one signature, no gas).
+    const bought = await userEscrow.subscribe({ nodeId, clientId: clientKey.address, clientKey, months: 2, maxPricePerMonth: quote.pricePerMonth });
     const status = await userEscrow.status(nodeId, clientKey.address);
     print(table(["", ""], [
       ["payment path", `${bought.path} (one transaction, allowance left: ${snt(await snTokens.allowance(user.address, addresses.escrow))})`],
@@ -179,9 +180,10 @@ export async function runDemo({ connection, print = (line = "") => console.log(l
     // ------------------------------------------------------------------------------------------
     const other = servers[[0, 1, 2].find((i) => servers[i].nodeId !== nodeId)!];
     step(7, `Another user buys 3 months of ${names.get(other.nodeId)} and cancels after 10 days`);
-    const otherClient = Wallet.createRandom().address;
+    const otherClientKey = Wallet.createRandom();
+    const otherClient = otherClientKey.address;
     const otherEscrow = new SubscriptionClient({ runner: otherUser, addresses });
-    const second = await otherEscrow.subscribe({ nodeId: other.nodeId, clientId: otherClient, months: 3 });
+    const second = await otherEscrow.subscribe({ nodeId: other.nodeId, clientId: otherClient, clientKey: otherClientKey, months: 3 });
     await networkHelpers.time.increase(10 * DAY);
     const before = await snTokens.balanceOf(otherUser.address);
     const cancelled = await otherEscrow.cancel(other.nodeId, otherClient);

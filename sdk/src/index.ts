@@ -108,6 +108,16 @@ export {
   type PurchaseParams,
   type PurchaseResult,
 } from "./subscriptions.js";
+// Client-key consent, approveAndCall data and 64-byte node public keys (the escrow's and
+// registry's ABIs since the client-key and node-id binding).
+export {
+  signClientConsent,
+  clientConsentDomain,
+  encodeApprovalRequest,
+  CLIENT_CONSENT_TYPES,
+  type ClientConsent,
+} from "./subscriptions.js";
+export { nodePublicKey, nodePublicKeyFromPrivateKey } from "./nodeKey.js";
 export {
   TOKEN_ABI,
   APPROVE_AND_CALL_SELECTOR,

@@ -30,6 +30,14 @@ function invalidKey(what: string, cause?: unknown): MailserverSdkError {
  * the 0x04 prefix). Accepts 33-byte compressed, 65-byte 0x04-prefixed and bare 64-byte keys.
  */
 export function nodeIdFromPublicKey(publicKey: BytesLike): NodeId {
+  return keccak256(nodePublicKey(publicKey));
+}
+
+/**
+ * The 64-byte uncompressed public key (X || Y, no 0x04 prefix) that the registry's `addNode`
+ * takes, from a 33-byte compressed, 65-byte prefixed or bare 64-byte key.
+ */
+export function nodePublicKey(publicKey: BytesLike): string {
   let bytes: Uint8Array;
   try {
     bytes = getBytes(publicKey);
@@ -44,7 +52,18 @@ export function nodeIdFromPublicKey(publicKey: BytesLike): NodeId {
   } catch (error) {
     throw invalidKey("public key", error);
   }
-  return keccak256(dataSlice(uncompressed, 1));
+  return dataSlice(uncompressed, 1);
+}
+
+/** The 64-byte public key of a node private key (32 bytes), as `addNode` takes it. */
+export function nodePublicKeyFromPrivateKey(privateKey: BytesLike): string {
+  let key: SigningKey;
+  try {
+    key = new SigningKey(hexlify(privateKey));
+  } catch (error) {
+    throw invalidKey("private key", error);
+  }
+  return nodePublicKey(key.publicKey);
 }
 
 /** The node id of a node private key (32 bytes). */

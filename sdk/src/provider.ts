@@ -1,7 +1,8 @@
 import type { BytesLike } from "ethers";
 import { parseEnr } from "./enr.js";
 import { MailserverSdkError } from "./errors.js";
-import { kindId, MAILSERVER_KIND, nodeIdFromPrivateKey, normalizeNodeId, signNodeKeyProof, type NodeId } from "./nodeKey.js";
+import { kindId, MAILSERVER_KIND, nodePublicKey, nodePublicKeyFromPrivateKey, normalizeNodeId, signNodeKeyProof, type NodeId } from "./nodeKey.js";
+import { keccak256 } from "ethers";
 import { RegistryClient } from "./registry.js";
 import { sendAndWait, type WriteResult } from "./tx.js";
 import { checkAddress, checkUint } from "./util.js";
@@ -31,7 +32,8 @@ export interface AddNodeWithKey extends AddNodeCommon {
 
 /** Add a node with a proof signed elsewhere (the node key never leaves the node). */
 export interface AddNodeWithProof extends AddNodeCommon {
-  nodeId: string;
+  /** The node key's public key (compressed, 0x04-prefixed or bare 64 bytes); its node id is keccak256 of the 64 bytes. */
+  publicKey: BytesLike;
   proof: string;
   deadline: bigint | number;
 }
@@ -56,11 +58,11 @@ export class ProviderClient extends RegistryClient {
     const providerAddress = await this.ctx.signerAddress("addNode");
     const kind = kindId(params.kind ?? MAILSERVER_KIND);
     const price = checkUint(params.pricePerMonth, "pricePerMonth");
-    let nodeId: NodeId;
+    let publicKey: string;
     let proof: string;
     let deadline: bigint;
     if ("nodeKey" in params) {
-      nodeId = nodeIdFromPrivateKey(params.nodeKey);
+      publicKey = nodePublicKeyFromPrivateKey(params.nodeKey);
       deadline = (await this.latestTimestamp()) + BigInt(params.proofTtlSeconds ?? 3600);
       const { chainId } = await this.ctx.info();
       proof = await signNodeKeyProof({
@@ -68,18 +70,20 @@ export class ProviderClient extends RegistryClient {
         registry: await this.address(),
         chainId,
         provider: providerAddress,
-        nodeId,
+        nodeId: keccak256(publicKey),
         kind,
         deadline,
       });
     } else {
-      nodeId = normalizeNodeId(params.nodeId);
+      publicKey = nodePublicKey(params.publicKey);
       proof = params.proof;
       deadline = checkUint(params.deadline, "deadline");
     }
+    // The registry computes the node id from the public key (the ENR rule), so one key has one id.
+    const nodeId = keccak256(publicKey);
     checkRecord(params.record, nodeId);
     const registry = await this.contract();
-    const result = await sendAndWait("addNode", () => registry.addNode(nodeId, kind, params.record, price, deadline, proof));
+    const result = await sendAndWait("addNode", () => registry.addNode(publicKey, kind, params.record, price, deadline, proof));
     return { ...result, nodeId };
   }
 

@@ -5,6 +5,7 @@ import { MailserverSdkError, type ErrorCode } from "./errors.js";
 import { normalizeNodeId, type NodeId } from "./nodeKey.js";
 import { detectTokenSupport, PERMIT_TYPES, readPermitDomain, tokenContract, type PaymentPath, type TokenSupport } from "./token.js";
 import { eventsOf, sendAndWait, type WriteResult } from "./tx.js";
+import { decodeContractError, findRevertData, isTransientError, toSdkError } from "./errors.js";
 import { checkAddress, checkUint, onceUnlessFailed } from "./util.js";
 import type { TrustPolicy } from "./verify.js";
 import type { ISubscriptionEscrow } from "./typechain/interfaces/ISubscriptionEscrow.js";
@@ -97,6 +98,52 @@ export interface RenewalCheck {
   reason: RenewalBlocker;
 }
 
+/** A client key's consent to another account owning its subscription (ISubscriptionEscrow.ClientConsent). */
+export interface ClientConsent {
+  deadline: bigint;
+  signature: string;
+}
+
+/** EIP-712 types of a client consent (must match the escrow's `CLIENT_CONSENT_TYPEHASH`). */
+export const CLIENT_CONSENT_TYPES = {
+  ClientConsent: [
+    { name: "nodeId", type: "bytes32" },
+    { name: "owner", type: "address" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+
+export function clientConsentDomain(escrow: string, chainId: bigint | number) {
+  return { name: "SubscriptionEscrow", version: "1", chainId, verifyingContract: escrow };
+}
+
+/**
+ * Sign, with the client key, its consent to `owner` holding its subscription to `nodeId` until
+ * `deadline`. The escrow requires it whenever the payer is not the client key itself, so that
+ * nobody can occupy a stranger's client id.
+ */
+export async function signClientConsent(
+  clientKey: Signer,
+  req: { escrow: string; chainId: bigint | number; nodeId: string; owner: string; deadline: bigint | number },
+): Promise<ClientConsent> {
+  let signature: string;
+  try {
+    signature = await clientKey.signTypedData(clientConsentDomain(req.escrow, req.chainId), CLIENT_CONSENT_TYPES, {
+      nodeId: normalizeNodeId(req.nodeId),
+      owner: checkAddress(req.owner, "owner"),
+      deadline: req.deadline,
+    });
+  } catch (error) {
+    throw new MailserverSdkError("INVALID_ARGUMENT", "the client key could not sign the consent", { cause: error });
+  }
+  return { deadline: BigInt(req.deadline), signature };
+}
+
+const NO_CONSENT: ClientConsent = { deadline: 0n, signature: "0x" };
+
+/** Errors a pre-flight simulation of `receiveApproval` raises only because no allowance exists yet. */
+const TOKEN_SIDE_ERRORS = new Set(["TokenTransferFailed", "ERC20InsufficientAllowance", "ReceivedAmountMismatch"]);
+
 export interface PurchaseParams {
   nodeId: string;
   /** The client key's address the subscription serves (default: the signer's address). */
@@ -104,6 +151,14 @@ export interface PurchaseParams {
   months: bigint | number;
   /** Highest accepted monthly price (default: the quoted price, so a raise between quote and purchase reverts). */
   maxPricePerMonth?: bigint | number;
+  /** Highest accepted cancellation fee in basis points (default: the quoted fee, so a raise between quote and purchase reverts). */
+  maxCancellationFeeBps?: bigint | number;
+  /**
+   * The client key, to sign its consent when the signer is not the client key itself (new
+   * subscriptions only). Or pass a `consent` signed elsewhere.
+   */
+  clientKey?: Signer;
+  consent?: ClientConsent;
   /** Force a payment path; "auto" (default) picks the best the token supports. */
   path?: PaymentPath | "auto";
   /** Also require the node's provider to be trusted by this policy. */
@@ -283,6 +338,38 @@ export class SubscriptionClient {
     return this.ctx.read("allowance", () => token.getFunction("allowance")(address, escrow));
   }
 
+  /**
+   * The most the owner's pending automatic renewals can pull: the sum of months × highest
+   * accepted price over its opted-in subscriptions that have not ended. Found from the escrow's
+   * events (purchases by the owner and keys moved by it) since the deployment's start block, then
+   * read back from storage. `subscribe`, `extend` and `setAutoRenew` keep the allowance at this.
+   */
+  async renewalAllowanceNeeded(owner: string): Promise<bigint> {
+    const address = checkAddress(owner, "owner");
+    const escrow = await this.escrow();
+    const { deployment } = await this.ctx.info();
+    const from = deployment.startBlock ?? 0;
+    const [bought, moved] = await Promise.all([
+      this.ctx.read("Subscribed events", () => escrow.queryFilter(escrow.filters.Subscribed(undefined, undefined, address), from)),
+      this.ctx.read("ClientIdChanged events", () => escrow.queryFilter(escrow.filters.ClientIdChanged(), from)),
+    ]);
+    const keys = new Map<string, { nodeId: string; clientId: string }>();
+    const add = (nodeId: string, clientId: string) => keys.set(`${nodeId}:${clientId.toLowerCase()}`, { nodeId, clientId });
+    for (const e of bought) add(e.args.nodeId, e.args.clientId);
+    for (const e of moved) if (e.args.owner.toLowerCase() === address.toLowerCase()) add(e.args.nodeId, e.args.newClientId);
+    if (keys.size === 0) return 0n;
+    const latest = await this.ctx.read("latest block", () => this.ctx.provider.getBlock("latest"));
+    const nowSeconds = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000));
+    let needed = 0n;
+    for (const { nodeId, clientId } of keys.values()) {
+      const sub = await this.getSubscription(nodeId, clientId);
+      if (sub === undefined || sub.owner.toLowerCase() !== address.toLowerCase()) continue;
+      if (sub.renewMonths === 0n || sub.expiresAt <= nowSeconds) continue;
+      needed += sub.renewMonths * sub.renewMaxPricePerMonth;
+    }
+    return needed;
+  }
+
   /** What the payment token supports, from its bytecode (read once). */
   readonly tokenSupport: () => Promise<TokenSupport> = onceUnlessFailed(() =>
     this.tokenAddress().then((token) => this.ctx.read("token code", () => detectTokenSupport(this.ctx.provider, token))),
@@ -332,6 +419,13 @@ export class SubscriptionClient {
       });
     }
     await this.#checkSubscriptionState(action, nodeId, clientId, payer);
+    const maxFee = params.maxCancellationFeeBps === undefined ? quote.cancellationFeeBps : checkUint(params.maxCancellationFeeBps, "maxCancellationFeeBps");
+    if (action === Action.Subscribe && quote.cancellationFeeBps > maxFee) {
+      throw new MailserverSdkError("CANCELLATION_FEE_ABOVE_MAXIMUM", `cancellation fee ${quote.cancellationFeeBps} bps is above the maximum ${maxFee}`, {
+        details: { nodeId, provider: quote.provider, feeBps: quote.cancellationFeeBps, maxFeeBps: maxFee },
+      });
+    }
+    const consent = action === Action.Subscribe ? await this.#consent(params, nodeId, clientId, payer, escrowAddress) : NO_CONSENT;
     // Checked here so that no approval is sent for a purchase that cannot happen.
     if (await this.paused()) {
       throw new MailserverSdkError("ENFORCED_PAUSE", "the escrow is paused: purchases and extensions are stopped", { details: { nodeId } });
@@ -343,7 +437,9 @@ export class SubscriptionClient {
 
     if (total === 0n) {
       const result = await sendAndWait(label, () =>
-        action === Action.Subscribe ? escrow.subscribe(nodeId, clientId, months, maxPrice) : escrow.extend(nodeId, clientId, months, maxPrice),
+        action === Action.Subscribe
+          ? escrow.subscribe(nodeId, clientId, months, maxPrice, maxFee, consent)
+          : escrow.extend(nodeId, clientId, months, maxPrice),
       );
       return paid(result, "free", []);
     }
@@ -355,37 +451,138 @@ export class SubscriptionClient {
       });
     }
 
-    const path = await this.#choosePath(params.path ?? "auto", action);
+    // The allowance is shared by every opted-in renewal of this owner: keep what they need.
+    const reserved = await this.renewalAllowanceNeeded(payer);
+    // approveAndCall and permit set the allowance to the purchase's total, wiping the renewals'
+    // share, so with renewals pending "auto" pays by approve (which keeps it in one approval).
+    const path = await this.#choosePath(params.path ?? (reserved > 0n ? "approve" : "auto"), action);
     const token = (await this.token()).connect(signer) as Contract;
 
     if (path === "approveAndCall") {
+      const data = encodeApprovalRequest({ action, nodeId, clientId, months, maxPricePerMonth: maxPrice, maxFeeBps: maxFee, consent });
+      const tokenAddress = await this.tokenAddress();
+      // Old MiniMe tokens drop the escrow's revert data: simulate the escrow's side first so that
+      // a refused purchase fails here with its own error, before any gas is spent.
+      await this.#simulateApproval(label, escrow, tokenAddress, payer, total, data);
       const approvals = await this.#resetAllowance(token, payer, escrowAddress, 0n);
-      const data = AbiCoder.defaultAbiCoder().encode(
-        ["uint8", "bytes32", "address", "uint256", "uint256"],
-        [action, nodeId, clientId, months, maxPrice],
-      );
-      const result = await sendAndWait(label, () => token.getFunction("approveAndCall")(escrowAddress, total, data) as Promise<ContractTransactionResponse>);
+      let result: WriteResult;
+      try {
+        result = await sendAndWait(label, () => token.getFunction("approveAndCall")(escrowAddress, total, data) as Promise<ContractTransactionResponse>);
+      } catch (error) {
+        if (reserved > 0n) await this.#resetAllowance(token, payer, escrowAddress, reserved).catch(() => undefined);
+        // No revert data (the token lost it): find out what the escrow refused, if anything.
+        if (findRevertData(error) === undefined || findRevertData(error) === "0x") {
+          await this.#simulateApproval(label, escrow, tokenAddress, payer, total, data);
+        }
+        throw error;
+      }
+      approvals.push(...(await this.#resetAllowance(token, payer, escrowAddress, reserved)));
       return paid(result, path, approvals);
     }
 
     if (path === "permit") {
       const { v, r, s, deadline } = await this.#signPermit(signer, token, payer, escrowAddress, total);
-      const result = await sendAndWait(label, () => escrow.subscribeWithPermit(nodeId, clientId, months, maxPrice, deadline, v, r, s));
-      return paid(result, path, []);
+      const result = await sendAndWait(label, () =>
+        escrow.subscribeWithPermit(nodeId, clientId, months, maxPrice, maxFee, consent, { deadline, v, r, s }),
+      );
+      // The permit replaced the allowance: give the pending renewals theirs back.
+      return paid(result, path, await this.#resetAllowance(token, payer, escrowAddress, reserved));
     }
 
-    const approvals = await this.#resetAllowance(token, payer, escrowAddress, total);
+    // One approval for the renewals' share plus this purchase; afterwards exactly the share is
+    // left, also when the escrow pulled less (a price drop between the approval and the purchase).
+    const approvals = await this.#resetAllowance(token, payer, escrowAddress, reserved + total);
     let result: WriteResult;
     try {
       result = await sendAndWait(label, () =>
-        action === Action.Subscribe ? escrow.subscribe(nodeId, clientId, months, maxPrice) : escrow.extend(nodeId, clientId, months, maxPrice),
+        action === Action.Subscribe
+          ? escrow.subscribe(nodeId, clientId, months, maxPrice, maxFee, consent)
+          : escrow.extend(nodeId, clientId, months, maxPrice),
       );
     } catch (error) {
       // Do not leave an allowance behind that the next purchase would trip over.
-      if (approvals.length > 0) await this.#resetAllowance(token, payer, escrowAddress, 0n).catch(() => undefined);
+      if (approvals.length > 0) await this.#resetAllowance(token, payer, escrowAddress, reserved).catch(() => undefined);
       throw error;
     }
+    approvals.push(...(await this.#resetAllowance(token, payer, escrowAddress, reserved)));
     return paid(result, path, approvals);
+  }
+
+  /** The consent for a new subscription: none when the payer is the client key. */
+  async #consent(params: PurchaseParams, nodeId: NodeId, clientId: string, payer: string, escrow: string): Promise<ClientConsent> {
+    if (clientId === payer) return NO_CONSENT;
+    if (params.consent !== undefined) return params.consent;
+    if (params.clientKey === undefined) {
+      throw new MailserverSdkError("INVALID_CLIENT_CONSENT", "paying for another client key needs that key's consent: pass clientKey or consent", {
+        details: { nodeId, clientId, owner: payer },
+      });
+    }
+    return this.signConsent(params.clientKey, nodeId, payer, escrow);
+  }
+
+  /** Sign a client key's consent for `owner`, valid for an hour from the latest block. */
+  async signConsent(clientKey: Signer, nodeId: string, owner: string, escrow?: string): Promise<ClientConsent> {
+    const { chainId } = await this.ctx.info();
+    const latest = await this.ctx.read("latest block", () => this.ctx.provider.getBlock("latest"));
+    const deadline = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000)) + 3600n;
+    return signClientConsent(clientKey, { escrow: escrow ?? (await this.escrowAddress()), chainId, nodeId, owner, deadline });
+  }
+
+  /**
+   * Check an `approveAndCall` purchase (by `from`, the payer) against the escrow without sending
+   * anything: throws the escrow's own error (e.g. PRICE_ABOVE_MAXIMUM, EXPIRY_TOO_FAR,
+   * ENFORCED_PAUSE) when it would refuse. Old MiniMe tokens such as SNT drop that error from a
+   * failed `approveAndCall`; `subscribe` and `extend` run this before sending and again after a
+   * failure without revert data.
+   */
+  async simulateApproveAndCall(params: {
+    action: "subscribe" | "extend";
+    from: string;
+    nodeId: string;
+    clientId: string;
+    months: bigint | number;
+    maxPricePerMonth: bigint | number;
+    maxCancellationFeeBps?: bigint | number;
+    consent?: ClientConsent;
+    /** The approved amount (default: months × the current price, what the SDK approves). */
+    amount?: bigint;
+  }): Promise<void> {
+    const nodeId = normalizeNodeId(params.nodeId);
+    const months = checkUint(params.months, "months");
+    const amount = params.amount ?? (await this.quote(nodeId, months)).total;
+    const data = encodeApprovalRequest({
+      action: params.action === "subscribe" ? Action.Subscribe : Action.Extend,
+      nodeId,
+      clientId: checkAddress(params.clientId, "clientId"),
+      months,
+      maxPricePerMonth: checkUint(params.maxPricePerMonth, "maxPricePerMonth"),
+      maxFeeBps: params.maxCancellationFeeBps === undefined ? 10_000n : checkUint(params.maxCancellationFeeBps, "maxCancellationFeeBps"),
+      consent: params.consent ?? NO_CONSENT,
+    });
+    await this.#simulateApproval(params.action, await this.escrow(), await this.tokenAddress(), checkAddress(params.from, "from"), amount, data);
+  }
+
+  /**
+   * Run the escrow's `receiveApproval` as the token would call it (an eth_call from the token's
+   * address) and throw the escrow's own error if it refuses. Errors that only say the allowance
+   * is not there yet mean every escrow check passed.
+   */
+  async #simulateApproval(label: string, escrow: ISubscriptionEscrow, token: string, from: string, amount: bigint, data: string): Promise<void> {
+    const call = {
+      to: await escrow.getAddress(),
+      from: token,
+      data: escrow.interface.encodeFunctionData("receiveApproval", [from, amount, token, data]),
+    };
+    try {
+      await this.ctx.provider.call(call);
+    } catch (error) {
+      if (isTransientError(error)) throw toSdkError(error, label);
+      const revert = findRevertData(error);
+      const decoded = revert === undefined ? undefined : decodeContractError(revert);
+      if (decoded !== undefined && TOKEN_SIDE_ERRORS.has(decoded.name)) return;
+      if (decoded === undefined) return; // nothing better to say than the token's own failure
+      throw toSdkError(error, label);
+    }
   }
 
   async #checkPolicy(policy: TrustPolicy, nodeId: NodeId, provider: string): Promise<void> {
@@ -508,14 +705,24 @@ export class SubscriptionClient {
     return { ...result, refund: event?.args.getValue("refund") ?? 0n, fee: event?.args.getValue("fee") ?? 0n };
   }
 
-  /** Move a subscription to another client key. */
-  async setClientId(nodeId: string, clientId: string, newClientId: string): Promise<WriteResult> {
+  /**
+   * Move a subscription to another client key, with that key's consent (its `clientKey` signs
+   * here, or pass a `consent` signed elsewhere; none is needed when the signer is the new key).
+   */
+  async setClientId(
+    nodeId: string,
+    clientId: string,
+    newClientId: string,
+    options: { clientKey?: Signer; consent?: ClientConsent } = {},
+  ): Promise<WriteResult> {
     this.ctx.signer("setClientId");
+    const owner = await this.ctx.signerAddress("setClientId");
     const id = normalizeNodeId(nodeId);
     const client = checkAddress(clientId, "clientId");
     const next = checkAddress(newClientId, "newClientId");
+    const consent = await this.#consent(options as PurchaseParams, id, next, owner, await this.escrowAddress());
     const escrow = await this.escrow();
-    return sendAndWait("setClientId", () => escrow.setClientId(id, client, next));
+    return sendAndWait("setClientId", () => escrow.setClientId(id, client, next, consent));
   }
 
   /**
@@ -536,8 +743,10 @@ export class SubscriptionClient {
     const result = await sendAndWait("setAutoRenew", () => escrow.setAutoRenew(id, client, months, maxPrice));
     let approvals: string[] = [];
     if (params.approve === true) {
+      // What every opted-in renewal of the owner needs, this one included: one allowance serves all.
+      const owner = await this.ctx.signerAddress("setAutoRenew");
       const token = (await this.token()).connect(signer) as Contract;
-      approvals = await this.#resetAllowance(token, await this.ctx.signerAddress("setAutoRenew"), await this.escrowAddress(), months * maxPrice);
+      approvals = await this.#resetAllowance(token, owner, await this.escrowAddress(), await this.renewalAllowanceNeeded(owner));
     }
     return { ...result, approvals };
   }
@@ -614,4 +823,20 @@ export class SubscriptionClient {
 
 function toEarnings(e: { unreleased: bigint; earned: bigint; withdrawn: bigint; withdrawable: bigint }): Earnings {
   return { unreleased: e.unreleased, earned: e.earned, withdrawn: e.withdrawn, withdrawable: e.withdrawable };
+}
+
+/** The `data` of an approveAndCall purchase: `abi.encode(ISubscriptionEscrow.ApprovalRequest)`. */
+export function encodeApprovalRequest(req: {
+  action: number;
+  nodeId: string;
+  clientId: string;
+  months: bigint;
+  maxPricePerMonth: bigint;
+  maxFeeBps: bigint;
+  consent: ClientConsent;
+}): string {
+  return AbiCoder.defaultAbiCoder().encode(
+    ["tuple(uint8 action, bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth, uint256 maxFeeBps, tuple(uint256 deadline, bytes signature) consent)"],
+    [req],
+  );
 }

@@ -4,7 +4,8 @@ import type { NetworkConnection } from "hardhat/types/network";
 import type { HardhatEthers, HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { expect } from "chai";
 import { Wallet, type BaseContract, type Contract } from "ethers";
-import { nodeIdOf, signNodeKeyProof } from "./nodeKeys.js";
+import { deployMiniMe } from "./minime.js";
+import { nodeIdOf, publicKeyOf, signNodeKeyProof } from "./nodeKeys.js";
 
 export const DAY = 86_400n;
 export const MONTH = 30n * DAY;
@@ -40,9 +41,10 @@ export enum Action {
   Extend,
 }
 
-export type TokenKind = "snt" | "permit" | "fee" | "reentrant" | "plain";
+export type TokenKind = "minime" | "snt" | "permit" | "fee" | "reentrant" | "plain";
 
-const TOKEN_CONTRACT: Record<TokenKind, string> = {
+/** Test doubles compiled here; "minime" is the real MiniMe bytecode (./minime.ts). */
+const TOKEN_CONTRACT: Record<Exclude<TokenKind, "minime">, string> = {
   snt: "SNTLikeToken",
   permit: "PermitToken",
   fee: "FeeOnTransferToken",
@@ -75,21 +77,58 @@ export async function addNode(
     deadline,
   });
   await (
-    await registry.connect(provider).getFunction("addNode")(nodeId, kind, `enr:-${label}`, price, deadline, proof)
+    await registry.connect(provider).getFunction("addNode")(publicKeyOf(wallet), kind, `enr:-${label}`, price, deadline, proof)
   ).wait();
   return nodeId;
+}
+
+/** A client consent as the escrow takes it (empty signature: the payer is the client key). */
+export interface Consent {
+  deadline: bigint;
+  signature: string;
+}
+export const NO_CONSENT: Consent = { deadline: 0n, signature: "0x" };
+/** The largest cancellation fee a buyer can accept: tests that are not about the fee bound accept any. */
+export const ANY_FEE = 10_000n;
+/** Far enough that time travel in a test never outruns a consent. */
+const CONSENT_DEADLINE = 2n ** 40n;
+
+/** Client keys the tests hold, by address (lower case), to sign consents. */
+const clientKeys = new Map<string, Wallet>();
+
+/** A fresh client key whose consents the helpers below can sign. */
+export function newClient(): Wallet {
+  const wallet = new Wallet(Wallet.createRandom().privateKey);
+  clientKeys.set(wallet.address.toLowerCase(), wallet);
+  return wallet;
+}
+
+/** The client key's consent to `owner` holding its subscription to `nodeId` on `escrow`. */
+export async function consentFor(escrow: BaseContract, nodeId: string, clientId: string, owner: string): Promise<Consent> {
+  if (clientId.toLowerCase() === owner.toLowerCase()) return NO_CONSENT;
+  const key = clientKeys.get(clientId.toLowerCase());
+  if (key === undefined) return NO_CONSENT; // an unknown key: the escrow refuses, as it should
+  const provider = escrow.runner?.provider;
+  const { chainId } = await provider!.getNetwork();
+  const signature = await key.signTypedData(
+    { name: "SubscriptionEscrow", version: "1", chainId, verifyingContract: await escrow.getAddress() },
+    { ClientConsent: [{ name: "nodeId", type: "bytes32" }, { name: "owner", type: "address" }, { name: "deadline", type: "uint256" }] },
+    { nodeId, owner, deadline: CONSENT_DEADLINE }
+  );
+  return { deadline: CONSENT_DEADLINE, signature };
 }
 
 async function deploy(connection: NetworkConnection, kind: TokenKind) {
   const { ethers } = connection;
   const [admin, provider1, provider2, payout1, payout2, alice, bob, carol, stranger] = await ethers.getSigners();
   const registry = await ethers.deployContract("MailServerRegistry", [0, admin.address]);
-  const token = await ethers.deployContract(TOKEN_CONTRACT[kind]);
+  const token = kind === "minime" ? await deployMiniMe(admin) : await ethers.deployContract(TOKEN_CONTRACT[kind]);
   const escrow = await ethers.deployContract("SubscriptionEscrow", [
     await registry.getAddress(),
     await token.getAddress(),
   ]);
   const kindMail = kindId(ethers);
+  await (await registry.setEscrow(await escrow.getAddress())).wait();
   await (await registry.setKindEnabled(kindMail, true)).wait();
   await (await registry.addProvider(provider1.address, "Provider One", "https://one.example", payout1.address)).wait();
   await (await registry.addProvider(provider2.address, "Provider Two", "https://two.example", payout2.address)).wait();
@@ -97,12 +136,12 @@ async function deploy(connection: NetworkConnection, kind: TokenKind) {
   const node2 = await addNode(ethers, registry, provider2, "node2", PRICE2);
   const free = await addNode(ethers, registry, provider1, "free", 0n);
   for (const s of [alice, bob, carol]) {
-    if (kind === "snt") await (await token.generateTokens(s.address, SUPPLY)).wait();
+    if (kind === "snt" || kind === "minime") await (await token.getFunction("generateTokens")(s.address, SUPPLY)).wait();
     else await (await token.getFunction("mint")(s.address, SUPPLY)).wait();
   }
-  const clientA = Wallet.createRandom().address;
-  const clientB = Wallet.createRandom().address;
-  const clientC = Wallet.createRandom().address;
+  const clientA = newClient().address;
+  const clientB = newClient().address;
+  const clientC = newClient().address;
   return {
     ...connection,
     registry,
@@ -131,6 +170,10 @@ async function deploy(connection: NetworkConnection, kind: TokenKind) {
 
 export type Fx = Awaited<ReturnType<typeof deploy>>;
 
+/** The real MiniMe token (SNT's family), from the npm package's bytecode. */
+export async function miniMeFixture(c: NetworkConnection) {
+  return deploy(c, "minime");
+}
 export async function sntFixture(c: NetworkConnection) {
   return deploy(c, "snt");
 }
@@ -167,7 +210,8 @@ export async function buy(
 ): Promise<bigint> {
   await setAllowance(fx, payer, price * months);
   if (at !== undefined) await fx.networkHelpers.time.setNextBlockTimestamp(at);
-  const tx = await fx.escrow.connect(payer).getFunction("subscribe")(nodeId, clientId, months, price);
+  const consent = await consentFor(fx.escrow, nodeId, clientId, payer.address);
+  const tx = await fx.escrow.connect(payer).getFunction("subscribe")(nodeId, clientId, months, price, ANY_FEE, consent);
   return txTime(fx, tx);
 }
 
@@ -229,11 +273,15 @@ export function approvalData(
   nodeId: string,
   clientId: string,
   months: bigint,
-  maxPrice: bigint
+  maxPrice: bigint,
+  consent: Consent = NO_CONSENT,
+  maxFeeBps: bigint = ANY_FEE
 ): string {
   return ethers.AbiCoder.defaultAbiCoder().encode(
-    ["uint8", "bytes32", "address", "uint256", "uint256"],
-    [action, nodeId, clientId, months, maxPrice]
+    [
+      "tuple(uint8 action, bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth, uint256 maxFeeBps, tuple(uint256 deadline, bytes signature) consent)",
+    ],
+    [{ action, nodeId, clientId, months, maxPricePerMonth: maxPrice, maxFeeBps, consent }]
   );
 }
 
@@ -272,7 +320,41 @@ export async function snapshotState(fx: Fx, keys: [string, string][]) {
   return { balances, subs, allowances };
 }
 
-/** `contract.connect(signer)` keeping the untyped method index of `Contract`. */
+/**
+ * `contract.connect(signer)` keeping the untyped method index of `Contract`. For the escrow,
+ * `subscribe(node, client, months, maxPrice)`, `setClientId(node, client, newClient)` and
+ * `subscribeWithPermit(node, client, months, maxPrice, deadline, v, r, s)` (the calls of tests
+ * that are not about consent or the fee bound) sign the client key's consent (for keys made by
+ * `newClient`) and accept any fee; full argument lists go through unchanged.
+ */
 export function as(contract: BaseContract, signer: HardhatEthersSigner): Contract {
-  return contract.connect(signer) as unknown as Contract;
+  const connected = contract.connect(signer) as unknown as Contract;
+  if (connected.interface.getFunction("clientConsentDigest") === null) return connected;
+  return new Proxy(connected, {
+    get(target, prop, receiver) {
+      if (prop === "subscribe") {
+        return async (...args: unknown[]) => {
+          if (args.length !== 4) return target.getFunction("subscribe")(...args);
+          const [nodeId, clientId] = args as [string, string];
+          return target.getFunction("subscribe")(...args, ANY_FEE, await consentFor(target, nodeId, clientId, signer.address));
+        };
+      }
+      if (prop === "setClientId") {
+        return async (...args: unknown[]) => {
+          if (args.length !== 3) return target.getFunction("setClientId")(...args);
+          const [nodeId, , newClientId] = args as [string, string, string];
+          return target.getFunction("setClientId")(...args, await consentFor(target, nodeId, newClientId, signer.address));
+        };
+      }
+      if (prop === "subscribeWithPermit") {
+        return async (...args: unknown[]) => {
+          if (args.length !== 8) return target.getFunction("subscribeWithPermit")(...args);
+          const [nodeId, clientId, months, maxPrice, deadline, v, r, s] = args as [string, string, bigint, bigint, bigint, number, string, string];
+          const consent = await consentFor(target, nodeId, clientId, signer.address);
+          return target.getFunction("subscribeWithPermit")(nodeId, clientId, months, maxPrice, ANY_FEE, consent, { deadline, v, r, s });
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
 }

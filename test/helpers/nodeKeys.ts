@@ -26,6 +26,12 @@ export function nodeIdOfPublicKey(publicKey: string): string {
   return ethers.keccak256(ethers.dataSlice(uncompressed, 1));
 }
 
+/** The 64-byte uncompressed public key (X || Y) that the registry's `addNode` takes. */
+export function publicKeyOf(nodeKey: ethers.BaseWallet | ethers.SigningKey): string {
+  const signingKey = nodeKey instanceof ethers.SigningKey ? nodeKey : nodeKey.signingKey;
+  return ethers.dataSlice(signingKey.publicKey, 1);
+}
+
 /** ENR node id of a node key. */
 export function nodeIdOf(nodeKey: ethers.BaseWallet | ethers.SigningKey): string {
   const signingKey = nodeKey instanceof ethers.SigningKey ? nodeKey : nodeKey.signingKey;

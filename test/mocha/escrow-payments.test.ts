@@ -19,6 +19,7 @@ import {
   exactUnserved,
   expectRevertOneOf,
   expiryOf,
+  newClient,
   middayAhead,
   midnightAhead,
   setAllowance,
@@ -400,11 +401,40 @@ describe("SubscriptionEscrow: cancel", function () {
 
   const distrust: [string, boolean, (fx: Fx) => Promise<unknown>][] = [
     ["provider suspended", false, (fx) => fx.registry.suspendProvider(fx.provider1.address, "x")],
-    ["node inactive", false, (fx) => as(fx.registry, fx.provider1).setNodeActive(fx.node1, false)],
-    ["kind disabled", false, (fx) => fx.registry.setKindEnabled(fx.kindMail, false)],
+    // Disabling the kind retires its nodes: release stops then, as at a removal.
+    ["kind disabled", true, (fx) => fx.registry.setKindEnabled(fx.kindMail, false)],
     ["provider removed", true, (fx) => fx.registry.removeProvider(fx.provider1.address, "x")],
     ["node removed", true, (fx) => fx.registry.removeNode(fx.node1)],
   ];
+  it("a provider cannot switch off a node while subscribers hold paid time", async function () {
+    const fx = await load();
+    const t0 = await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE);
+    await expect(as(fx.registry, fx.provider1).setNodeActive(fx.node1, false))
+      .to.be.revertedWithCustomError(fx.registry, "NodeHasPaidSubscriptions")
+      .withArgs(fx.node1);
+    expect(await fx.escrow.holdsUnservedFunds(fx.node1)).to.equal(true);
+    // Once every paid subscription ran out, it can (nothing is owed for the time it is off).
+    await fx.networkHelpers.time.increaseTo(expiryOf(t0, 1n));
+    expect(await fx.escrow.holdsUnservedFunds(fx.node1)).to.equal(false);
+    await (await as(fx.registry, fx.provider1).setNodeActive(fx.node1, false)).wait();
+    expect(await fx.registry.isTrusted(fx.node1)).to.equal(false);
+    // A free node has nothing owed: it can always be switched off.
+    await buy(fx, fx.alice, fx.free, fx.clientB, 1n, 0n);
+    await (await as(fx.registry, fx.provider1).setNodeActive(fx.free, false)).wait();
+  });
+
+  it("only the admin sets the escrow, once", async function () {
+    const fx = await load();
+    expect(await fx.registry.escrow()).to.equal(fx.escrowAddress);
+    await expect(as(fx.registry, fx.stranger).setEscrow(fx.stranger.address)).to.be.revertedWithCustomError(
+      fx.registry,
+      "AccessControlUnauthorizedAccount"
+    );
+    await expect(fx.registry.setEscrow(fx.stranger.address))
+      .to.be.revertedWithCustomError(fx.registry, "EscrowAlreadySet")
+      .withArgs(fx.escrowAddress);
+  });
+
   for (const [name, stopsRelease, act] of distrust) {
     it(`no fee when the node is not trusted (${name})`, async function () {
       const fx = await load();
@@ -720,7 +750,7 @@ describe("SubscriptionEscrow: nothing is ever trapped", function () {
     const fx = await load();
     const { escrow, registry, node1, node2, free, alice, bob, carol, provider1, provider2, clientA, clientB, clientC } =
       fx;
-    const clientD = ethers.Wallet.createRandom().address;
+    const clientD = newClient().address;
     const people = [alice, bob, carol, fx.payout1, fx.payout2];
     const start: bigint[] = [];
     for (const p of people) start.push(await fx.token.balanceOf(p.address));

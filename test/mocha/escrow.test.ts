@@ -33,6 +33,8 @@ import {
   txTime,
   unservedAt,
   type Fx,
+  ANY_FEE,
+  consentFor,
 } from "../helpers/escrowFixture.js";
 
 const { ethers, networkHelpers } = await network.create();
@@ -397,7 +399,7 @@ describe("SubscriptionEscrow: subscribeWithPermit", function () {
 describe("SubscriptionEscrow: approveAndCall (MiniMe)", function () {
   it("subscribes in one transaction and leaves no allowance behind", async function () {
     const fx = await load(sntFixture);
-    const data = approvalData(ethers, Action.Subscribe, fx.node1, fx.clientA, 3n, PRICE);
+    const data = approvalData(ethers, Action.Subscribe, fx.node1, fx.clientA, 3n, PRICE, await consentFor(fx.escrow, fx.node1, fx.clientA, fx.alice.address));
     const t = await middayAhead(fx);
     await networkHelpers.time.setNextBlockTimestamp(t);
     const tx = await as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, 3n * PRICE, data);
@@ -426,14 +428,14 @@ describe("SubscriptionEscrow: approveAndCall (MiniMe)", function () {
 
   it("subscribes to a free node with a zero approval", async function () {
     const fx = await load(sntFixture);
-    const data = approvalData(ethers, Action.Subscribe, fx.free, fx.clientA, 1n, 0n);
+    const data = approvalData(ethers, Action.Subscribe, fx.free, fx.clientA, 1n, 0n, await consentFor(fx.escrow, fx.free, fx.clientA, fx.alice.address));
     await expect(as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, 0n, data)).to.emit(fx.escrow, "Subscribed");
   });
 
   it("rejects a direct call (CallerNotToken)", async function () {
     const fx = await load(sntFixture);
     await setAllowance(fx, fx.alice, PRICE);
-    const data = approvalData(ethers, Action.Subscribe, fx.node1, fx.clientA, 1n, PRICE);
+    const data = approvalData(ethers, Action.Subscribe, fx.node1, fx.clientA, 1n, PRICE, await consentFor(fx.escrow, fx.node1, fx.clientA, fx.alice.address));
     await expect(as(fx.escrow, fx.alice).receiveApproval(fx.alice.address, PRICE, fx.tokenAddress, data))
       .to.be.revertedWithCustomError(fx.escrow, "CallerNotToken")
       .withArgs(fx.alice.address, fx.tokenAddress);
@@ -447,7 +449,7 @@ describe("SubscriptionEscrow: approveAndCall (MiniMe)", function () {
     const fx = await load(sntFixture);
     const other = await ethers.deployContract("SNTLikeToken");
     await (await other.generateTokens(fx.alice.address, PRICE)).wait();
-    const data = approvalData(ethers, Action.Subscribe, fx.node1, fx.clientA, 1n, PRICE);
+    const data = approvalData(ethers, Action.Subscribe, fx.node1, fx.clientA, 1n, PRICE, await consentFor(fx.escrow, fx.node1, fx.clientA, fx.alice.address));
     await expect(as(other, fx.alice).approveAndCall(fx.escrowAddress, PRICE, data))
       .to.be.revertedWithCustomError(fx.escrow, "CallerNotToken")
       .withArgs(await other.getAddress(), fx.tokenAddress);
@@ -458,7 +460,7 @@ describe("SubscriptionEscrow: approveAndCall (MiniMe)", function () {
     await networkHelpers.impersonateAccount(fx.tokenAddress);
     await networkHelpers.setBalance(fx.tokenAddress, 10n ** 18n);
     const tokenSigner = await ethers.getSigner(fx.tokenAddress);
-    const data = approvalData(ethers, Action.Subscribe, fx.node1, fx.clientA, 1n, PRICE);
+    const data = approvalData(ethers, Action.Subscribe, fx.node1, fx.clientA, 1n, PRICE, await consentFor(fx.escrow, fx.node1, fx.clientA, fx.alice.address));
     const wrong = fx.stranger.address;
     await expect(as(fx.escrow, tokenSigner).receiveApproval(fx.alice.address, PRICE, wrong, data))
       .to.be.revertedWithCustomError(fx.escrow, "WrongToken")
@@ -467,7 +469,7 @@ describe("SubscriptionEscrow: approveAndCall (MiniMe)", function () {
 
   it("requires the approved amount to equal the total exactly", async function () {
     const fx = await load(sntFixture);
-    const data = approvalData(ethers, Action.Subscribe, fx.node1, fx.clientA, 3n, PRICE);
+    const data = approvalData(ethers, Action.Subscribe, fx.node1, fx.clientA, 3n, PRICE, await consentFor(fx.escrow, fx.node1, fx.clientA, fx.alice.address));
     for (const amount of [3n * PRICE - 1n, 3n * PRICE + 1n, 0n]) {
       await expect(as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, amount, data))
         .to.be.revertedWithCustomError(fx.escrow, "ApprovedAmountMismatch")
@@ -494,8 +496,9 @@ describe("SubscriptionEscrow: approveAndCall (MiniMe)", function () {
 
   it("applies the subscribe rules (months, trust, maximum price)", async function () {
     const fx = await load(sntFixture);
+    const consent = await consentFor(fx.escrow, fx.node1, fx.clientA, fx.alice.address);
     const enc = (months: bigint, max: bigint) =>
-      approvalData(ethers, Action.Subscribe, fx.node1, fx.clientA, months, max);
+      approvalData(ethers, Action.Subscribe, fx.node1, fx.clientA, months, max, consent);
     await expect(as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, 0n, enc(0n, PRICE)))
       .to.be.revertedWithCustomError(fx.escrow, "InvalidMonths")
       .withArgs(0n, MAX_MONTHS);
@@ -542,7 +545,7 @@ describe("SubscriptionEscrow: pause", function () {
       escrow,
       "EnforcedPause"
     );
-    const data = approvalData(ethers, Action.Subscribe, node1, clientC, 1n, PRICE);
+    const data = approvalData(ethers, Action.Subscribe, node1, clientC, 1n, PRICE, await consentFor(escrow, node1, clientC, alice.address));
     await setAllowance(fx, alice, 0n);
     await expect(as(fx.token, alice).approveAndCall(fx.escrowAddress, PRICE, data)).to.be.revertedWithCustomError(
       escrow,
@@ -708,7 +711,8 @@ describe("SubscriptionEscrow: views", function () {
 describe("SubscriptionEscrow: reentrancy", function () {
   it("a token re-entering subscribe during transferFrom is stopped", async function () {
     const fx = await load(reentrantFixture);
-    const inner = fx.escrow.interface.encodeFunctionData("subscribe", [fx.node1, fx.clientB, 1n, PRICE]);
+    const consent = await consentFor(fx.escrow, fx.node1, fx.clientB, fx.alice.address);
+    const inner = fx.escrow.interface.encodeFunctionData("subscribe", [fx.node1, fx.clientB, 1n, PRICE, ANY_FEE, consent]);
     await (await fx.token.arm(fx.escrowAddress, inner)).wait();
     await setAllowance(fx, fx.alice, PRICE);
     await expect(as(fx.escrow, fx.alice).subscribe(fx.node1, fx.clientA, 1n, PRICE)).to.be.revertedWithCustomError(

@@ -61,7 +61,7 @@ describe("README examples", function () {
     const token = await ethers.getContractAt("SNTLikeToken", addresses.token);
     await (await token.generateTokens(user.address, parseUnits("100", 18))).wait();
     const client = Wallet.createRandom();
-    const app = await appExample(ethers.provider, user, addresses, [acmeEnr, stranger, enr], client.address);
+    const app = await appExample(ethers.provider, user, addresses, [acmeEnr, stranger, enr], client);
     expect(app.verified.map((v) => v.status)).to.deep.equal(["untrusted", "untrusted", "trusted"]);
     expect(app.bought.path).to.equal("approveAndCall");
     expect(app.status.active).to.equal(true);

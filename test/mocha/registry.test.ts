@@ -11,6 +11,7 @@ import {
   randomNodeKey,
   signNodeKeyProof,
   type NodeKey,
+  publicKeyOf,
 } from "../helpers/nodeKeys.js";
 
 const { ethers, networkHelpers } = await network.create();
@@ -91,12 +92,21 @@ async function nodeArgs(f: Fixture, provider: Signer, opts: NodeOptions = {}) {
     kind,
     deadline,
   });
-  return { key, nodeId: key.nodeId, kind, record: opts.record ?? RECORD, price: opts.price ?? PRICE, deadline, proof };
+  return {
+    key,
+    nodeId: key.nodeId,
+    publicKey: publicKeyOf(key.wallet),
+    kind,
+    record: opts.record ?? RECORD,
+    price: opts.price ?? PRICE,
+    deadline,
+    proof,
+  };
 }
 
 async function addNode(f: Fixture, provider: Signer, opts: NodeOptions = {}): Promise<string> {
   const a = await nodeArgs(f, provider, opts);
-  await f.registry.connect(provider).addNode(a.nodeId, a.kind, a.record, a.price, a.deadline, a.proof);
+  await f.registry.connect(provider).addNode(a.publicKey, a.kind, a.record, a.price, a.deadline, a.proof);
   return a.nodeId;
 }
 
@@ -678,7 +688,7 @@ describe("MailServerRegistry", function () {
       const { registry, alice } = f;
       const a = await nodeArgs(f, alice, { price: 7n });
       const revision = await registry.revision();
-      await expect(registry.connect(alice).addNode(a.nodeId, a.kind, a.record, a.price, a.deadline, a.proof))
+      await expect(registry.connect(alice).addNode(a.publicKey, a.kind, a.record, a.price, a.deadline, a.proof))
         .to.emit(registry, "NodeAdded")
         .withArgs(a.nodeId, alice.address, MAILSERVER_KIND, 7n, RECORD);
       const node = await registry.getNode(a.nodeId);
@@ -700,12 +710,12 @@ describe("MailServerRegistry", function () {
       const f = await loadFixture(readyFixture);
       const { registry, alice } = f;
       const a = await nodeArgs(f, alice, { record: "r".repeat(300), price: 0n });
-      await registry.connect(alice).addNode(a.nodeId, a.kind, a.record, a.price, a.deadline, a.proof);
+      await registry.connect(alice).addNode(a.publicKey, a.kind, a.record, a.price, a.deadline, a.proof);
       expect((await registry.getNode(a.nodeId)).record).to.equal("r".repeat(300));
 
       const b = await nodeArgs(f, alice, { price: MAX_UINT96 });
       await time.setNextBlockTimestamp(b.deadline);
-      await registry.connect(alice).addNode(b.nodeId, b.kind, b.record, b.price, b.deadline, b.proof);
+      await registry.connect(alice).addNode(b.publicKey, b.kind, b.record, b.price, b.deadline, b.proof);
       expect((await registry.getNode(b.nodeId)).pricePerMonth).to.equal(MAX_UINT96);
     });
 
@@ -729,19 +739,21 @@ describe("MailServerRegistry", function () {
         await listAll(f, "provider", alice.address),
       ];
       await expectNoChange(f, snapshot, async () => {
-        await expect(registry.connect(alice).addNode(a.nodeId, a.kind, "", a.price, a.deadline, a.proof)).to.be
+        await expect(registry.connect(alice).addNode(a.publicKey, a.kind, "", a.price, a.deadline, a.proof)).to.be
           .revertedWithCustomError(registry, "EmptyRecord");
-        await expect(registry.connect(alice).addNode(a.nodeId, a.kind, "r".repeat(301), a.price, a.deadline, a.proof))
+        await expect(registry.connect(alice).addNode(a.publicKey, a.kind, "r".repeat(301), a.price, a.deadline, a.proof))
           .to.be.revertedWithCustomError(registry, "RecordTooLong")
           .withArgs(301, 300);
-        await expect(registry.connect(alice).addNode(z.nodeId, z.kind, z.record, z.price, z.deadline, z.proof)).to.be
+        await expect(registry.connect(alice).addNode(z.publicKey, z.kind, z.record, z.price, z.deadline, z.proof)).to.be
           .revertedWithCustomError(registry, "ZeroKind");
-        await expect(registry.connect(alice).addNode(p.nodeId, p.kind, p.record, p.price, p.deadline, p.proof))
+        await expect(registry.connect(alice).addNode(p.publicKey, p.kind, p.record, p.price, p.deadline, p.proof))
           .to.be.revertedWithCustomError(registry, "KindNotEnabled")
           .withArgs(PUSH_KIND);
         await expect(
-          registry.connect(alice).addNode(ethers.ZeroHash, a.kind, a.record, a.price, a.deadline, a.proof),
-        ).to.be.revertedWithCustomError(registry, "ZeroNodeId");
+          registry.connect(alice).addNode(ethers.dataSlice(a.publicKey, 1), a.kind, a.record, a.price, a.deadline, a.proof),
+        )
+          .to.be.revertedWithCustomError(registry, "InvalidPublicKeyLength")
+          .withArgs(63);
       });
     });
 
@@ -749,7 +761,7 @@ describe("MailServerRegistry", function () {
       const f = await loadFixture(readyFixture);
       await f.registry.connect(f.curator).setKindEnabled(MAILSERVER_KIND, false);
       const a = await nodeArgs(f, f.alice);
-      await expect(f.registry.connect(f.alice).addNode(a.nodeId, a.kind, a.record, a.price, a.deadline, a.proof))
+      await expect(f.registry.connect(f.alice).addNode(a.publicKey, a.kind, a.record, a.price, a.deadline, a.proof))
         .to.be.revertedWithCustomError(f.registry, "KindNotEnabled")
         .withArgs(MAILSERVER_KIND);
     });
@@ -759,7 +771,7 @@ describe("MailServerRegistry", function () {
       const { registry, curator, alice, bob, stranger } = f;
       const tryAdd = async (who: Signer) => {
         const a = await nodeArgs(f, who);
-        return registry.connect(who).addNode(a.nodeId, a.kind, a.record, a.price, a.deadline, a.proof);
+        return registry.connect(who).addNode(a.publicKey, a.kind, a.record, a.price, a.deadline, a.proof);
       };
       await expect(tryAdd(stranger))
         .to.be.revertedWithCustomError(registry, "ProviderNotApproved")
@@ -785,14 +797,14 @@ describe("MailServerRegistry", function () {
       await addNode(f, alice, { key });
       const again = await nodeArgs(f, alice, { key });
       await expect(
-        registry.connect(alice).addNode(again.nodeId, again.kind, again.record, again.price, again.deadline, again.proof),
+        registry.connect(alice).addNode(again.publicKey, again.kind, again.record, again.price, again.deadline, again.proof),
       )
         .to.be.revertedWithCustomError(registry, "NodeAlreadyRegistered")
         .withArgs(key.nodeId);
       await registry.connect(alice).removeNode(key.nodeId);
       for (const who of [alice, bob]) {
         const a = await nodeArgs(f, who, { key });
-        await expect(registry.connect(who).addNode(a.nodeId, a.kind, a.record, a.price, a.deadline, a.proof))
+        await expect(registry.connect(who).addNode(a.publicKey, a.kind, a.record, a.price, a.deadline, a.proof))
           .to.be.revertedWithCustomError(registry, "NodeAlreadyRegistered")
           .withArgs(key.nodeId);
       }
@@ -802,7 +814,7 @@ describe("MailServerRegistry", function () {
       const f = await loadFixture(readyFixture);
       const a = await nodeArgs(f, f.alice);
       await time.setNextBlockTimestamp(a.deadline + 1n);
-      await expect(f.registry.connect(f.alice).addNode(a.nodeId, a.kind, a.record, a.price, a.deadline, a.proof))
+      await expect(f.registry.connect(f.alice).addNode(a.publicKey, a.kind, a.record, a.price, a.deadline, a.proof))
         .to.be.revertedWithCustomError(f.registry, "ProofExpired")
         .withArgs(a.deadline, a.deadline + 1n);
     });
@@ -820,7 +832,7 @@ describe("MailServerRegistry", function () {
           deadline: a.deadline,
           nodeId: a.nodeId,
         });
-        await expect(f.registry.connect(f.alice).addNode(a.nodeId, a.kind, a.record, a.price, a.deadline, proof))
+        await expect(f.registry.connect(f.alice).addNode(a.publicKey, a.kind, a.record, a.price, a.deadline, proof))
           .to.be.revertedWithCustomError(f.registry, "InvalidNodeKeyProof")
           .withArgs(a.nodeId, other.wallet.address);
       });
@@ -832,7 +844,7 @@ describe("MailServerRegistry", function () {
         const a = await nodeArgs(f, alice); // proof names alice
         const recovered = recoveredFor(f, bob.address, a.nodeId, a.kind, a.deadline, a.proof);
         expect(recovered).not.to.equal(a.key.wallet.address);
-        await expect(registry.connect(bob).addNode(a.nodeId, a.kind, a.record, a.price, a.deadline, a.proof))
+        await expect(registry.connect(bob).addNode(a.publicKey, a.kind, a.record, a.price, a.deadline, a.proof))
           .to.be.revertedWithCustomError(registry, "InvalidNodeKeyProof")
           .withArgs(a.nodeId, recovered);
       });
@@ -852,7 +864,7 @@ describe("MailServerRegistry", function () {
             kind: MAILSERVER_KIND,
             deadline,
           });
-          await expect(f.registry.connect(f.alice).addNode(key.nodeId, MAILSERVER_KIND, RECORD, 0n, deadline, proof))
+          await expect(f.registry.connect(f.alice).addNode(publicKeyOf(key.wallet), MAILSERVER_KIND, RECORD, 0n, deadline, proof))
             .to.be.revertedWithCustomError(f.registry, "InvalidNodeKeyProof")
             .withArgs(key.nodeId, recoveredFor(f, f.alice.address, key.nodeId, MAILSERVER_KIND, deadline, proof));
         }
@@ -863,17 +875,26 @@ describe("MailServerRegistry", function () {
         const { registry, curator, alice } = f;
         await registry.connect(curator).setKindEnabled(PUSH_KIND, true);
         const a = await nodeArgs(f, alice, { kind: PUSH_KIND });
-        await expect(registry.connect(alice).addNode(a.nodeId, MAILSERVER_KIND, a.record, a.price, a.deadline, a.proof))
+        await expect(registry.connect(alice).addNode(a.publicKey, MAILSERVER_KIND, a.record, a.price, a.deadline, a.proof))
           .to.be.revertedWithCustomError(registry, "InvalidNodeKeyProof")
           .withArgs(a.nodeId, recoveredFor(f, alice.address, a.nodeId, MAILSERVER_KIND, a.deadline, a.proof));
-        await expect(registry.connect(alice).addNode(a.nodeId, a.kind, a.record, a.price, a.deadline + 1n, a.proof))
+        await expect(registry.connect(alice).addNode(a.publicKey, a.kind, a.record, a.price, a.deadline + 1n, a.proof))
           .to.be.revertedWithCustomError(registry, "InvalidNodeKeyProof")
           .withArgs(a.nodeId, recoveredFor(f, alice.address, a.nodeId, a.kind, a.deadline + 1n, a.proof));
-        // Same key address in the last 20 bytes, different upper bytes: a different node id.
+        // Same key address in the last 20 bytes, different upper bytes: an id no ENR has. The
+        // registry computes the id from the public key, so a proof for it does not register.
         const otherId = ethers.concat(["0x" + "ab".repeat(12), a.key.wallet.address]);
-        await expect(registry.connect(alice).addNode(otherId, a.kind, a.record, a.price, a.deadline, a.proof))
+        const squat = await signNodeKeyProof(a.key.wallet, {
+          registry: f.registryAddress,
+          chainId: f.chainId,
+          provider: alice.address,
+          kind: a.kind,
+          deadline: a.deadline,
+          nodeId: otherId,
+        });
+        await expect(registry.connect(alice).addNode(a.publicKey, a.kind, a.record, a.price, a.deadline, squat))
           .to.be.revertedWithCustomError(registry, "InvalidNodeKeyProof")
-          .withArgs(otherId, recoveredFor(f, alice.address, otherId, a.kind, a.deadline, a.proof));
+          .withArgs(a.nodeId, recoveredFor(f, alice.address, a.nodeId, a.kind, a.deadline, squat));
       });
 
       it("malleable (high-s) or malformed", async function () {
@@ -885,12 +906,12 @@ describe("MailServerRegistry", function () {
         const sig = ethers.Signature.from(a.proof);
         expect(ethers.recoverAddress(digest, sig)).to.equal(a.key.wallet.address);
         for (const proof of [highS, ethers.dataSlice(a.proof, 0, 64), "0x", ethers.concat([a.proof, "0x00"])]) {
-          await expect(f.registry.connect(f.alice).addNode(a.nodeId, a.kind, a.record, a.price, a.deadline, proof))
+          await expect(f.registry.connect(f.alice).addNode(a.publicKey, a.kind, a.record, a.price, a.deadline, proof))
             .to.be.revertedWithCustomError(f.registry, "InvalidNodeKeyProof")
             .withArgs(a.nodeId, ethers.ZeroAddress);
         }
         // The genuine proof still works afterwards.
-        await f.registry.connect(f.alice).addNode(a.nodeId, a.kind, a.record, a.price, a.deadline, a.proof);
+        await f.registry.connect(f.alice).addNode(a.publicKey, a.kind, a.record, a.price, a.deadline, a.proof);
       });
     });
   });
@@ -1165,15 +1186,23 @@ describe("MailServerRegistry", function () {
       expect(await registry.areTrusted(ids)).to.deep.equal([true, true, true]);
       await registry.connect(alice).setNodeActive(ids[0], false);
       expect(await registry.areTrusted(ids)).to.deep.equal([false, true, true]);
-      await registry.connect(curator).setKindEnabled(MAILSERVER_KIND, false);
-      expect(await registry.areTrusted(ids)).to.deep.equal([false, false, false]);
-      await registry.connect(curator).setKindEnabled(MAILSERVER_KIND, true);
       await registry.connect(curator).suspendProvider(alice.address, "");
       expect(await registry.areTrusted(ids)).to.deep.equal([false, false, false]);
       await registry.connect(curator).reinstateProvider(alice.address);
       expect(await registry.areTrusted(ids)).to.deep.equal([false, true, true]);
       await registry.connect(alice).removeNode(ids[1]);
       expect(await registry.areTrusted(ids)).to.deep.equal([false, false, true]);
+      // Disabling the kind retires its nodes for good (terminated then, as at a removal):
+      // enabling it again lets new nodes register, not the retired ones back.
+      expect(await registry.terminatedAt(ids[2])).to.equal(0n);
+      await registry.connect(curator).setKindEnabled(MAILSERVER_KIND, false);
+      const disabledAt = BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
+      expect(await registry.areTrusted(ids)).to.deep.equal([false, false, false]);
+      await registry.connect(curator).setKindEnabled(MAILSERVER_KIND, true);
+      expect(await registry.areTrusted(ids)).to.deep.equal([false, false, false]);
+      expect(await registry.terminatedAt(ids[2])).to.equal(disabledAt);
+      const fresh = await addNode(f, alice);
+      expect(await registry.isTrusted(fresh)).to.equal(true);
       await registry.connect(curator).removeProvider(alice.address, "");
       expect(await registry.areTrusted(ids)).to.deep.equal([false, false, false]);
       expect(await registry.areTrusted([])).to.deep.equal([]);

@@ -20,6 +20,15 @@ import {
 import { AccessGate, SubscriptionIndex, type SubscriptionIndexOptions } from "@status/mailserver-sdk/server";
 import { deployLocal, type LocalDeployment } from "../../deploy/local.js";
 
+// Client keys the tests hold, so a payer can pass the key's consent (the escrow requires it).
+const clientKeys = new Map<string, Wallet>();
+const keyOf = (address: string) => clientKeys.get(address.toLowerCase());
+const newClientAddress = () => {
+  const wallet = new Wallet(Wallet.createRandom().privateKey);
+  clientKeys.set(wallet.address.toLowerCase(), wallet);
+  return wallet.address;
+};
+
 type HardhatSigner = Awaited<ReturnType<NetworkConnection["ethers"]["getSigners"]>>[number];
 
 const UNIT = 10n ** 18n;
@@ -106,9 +115,9 @@ describe("SDK gate: subscription index and access gate on chain", function () {
   it("follows Subscribed, Extended, ClientIdChanged and Cancelled in block ranges", async () => {
     const index = new SubscriptionIndex(indexOptions({ maxBlockRange: 3 }));
     expect(index.isCaughtUp()).to.equal(false);
-    const [c1, c2, c3] = [Wallet.createRandom().address, Wallet.createRandom().address, Wallet.createRandom().address];
-    const bought = await buyer.subscribe({ nodeId: node, clientId: c1, months: 1 });
-    await buyer.subscribe({ nodeId: otherNode, clientId: c1, months: 2 });
+    const [c1, c2, c3] = [newClientAddress(), newClientAddress(), newClientAddress()];
+    const bought = await buyer.subscribe({ nodeId: node, clientId: c1, clientKey: keyOf(c1), months: 1 });
+    await buyer.subscribe({ nodeId: otherNode, clientId: c1, clientKey: keyOf(c1), months: 2 });
     const first = await index.sync();
     expect(index.isCaughtUp()).to.equal(true);
     expect(first.events).to.equal(2);
@@ -117,8 +126,8 @@ describe("SDK gate: subscription index and access gate on chain", function () {
     expect(index.entry(node, c1)).to.deep.include({ owner: alice.address, clientId: c1 });
 
     const extended = await buyer.extend({ nodeId: node, clientId: c1, months: 2 });
-    await buyer.setClientId(node, c1, c2);
-    await buyer.subscribe({ nodeId: node, clientId: c3, months: 1 });
+    await buyer.setClientId(node, c1, c2, { clientKey: keyOf(c2) });
+    await buyer.subscribe({ nodeId: node, clientId: c3, clientKey: keyOf(c3), months: 1 });
     await buyer.cancel(node, c3);
     const second = await index.sync();
     expect(second.fromBlock).to.equal(first.toBlock! + 1);
@@ -133,9 +142,9 @@ describe("SDK gate: subscription index and access gate on chain", function () {
 
   it("only indexes the nodes asked for, and waits for the confirmation depth", async () => {
     const index = new SubscriptionIndex(indexOptions({ nodeIds: [node], confirmations: 3 }));
-    const client = Wallet.createRandom().address;
-    await buyer.subscribe({ nodeId: otherNode, clientId: client, months: 1 });
-    await buyer.subscribe({ nodeId: node, clientId: client, months: 1 });
+    const client = newClientAddress();
+    await buyer.subscribe({ nodeId: otherNode, clientId: client, clientKey: keyOf(client), months: 1 });
+    await buyer.subscribe({ nodeId: node, clientId: client, clientKey: keyOf(client), months: 1 });
     await index.sync();
     expect(index.expiryOf(node, client)).to.equal(0n); // not 3 blocks deep yet
     await connection.networkHelpers.mine(3);
@@ -161,7 +170,7 @@ describe("SDK gate: subscription index and access gate on chain", function () {
 
     expect((await ask()).reason).to.equal("no-subscription");
     expect(counter.calls).to.be.greaterThan(0); // fell back to a contract read
-    const bought = await buyer.subscribe({ nodeId: node, clientId: client.address, months: 1 });
+    const bought = await buyer.subscribe({ nodeId: node, clientId: client.address, clientKey: client, months: 1 });
     now = await chainNow();
     expect(await ask()).to.deep.include({ allowed: true, reason: "allowed", clientId: client.address });
 
@@ -190,8 +199,8 @@ describe("SDK gate: subscription index and access gate on chain", function () {
     expect(saved.entries.length).to.equal(index.entries().length);
 
     // While the server is down, someone subscribes.
-    const client = Wallet.createRandom().address;
-    const bought = await buyer.subscribe({ nodeId: node, clientId: client, months: 1 });
+    const client = newClientAddress();
+    const bought = await buyer.subscribe({ nodeId: node, clientId: client, clientKey: keyOf(client), months: 1 });
 
     const restarted = await SubscriptionIndex.load(path, indexOptions());
     expect(restarted.isCaughtUp()).to.equal(false);
@@ -205,21 +214,21 @@ describe("SDK gate: subscription index and access gate on chain", function () {
     const fresh = await SubscriptionIndex.load(join(dir, "missing.json"), indexOptions());
     expect(fresh.lastBlock).to.equal(undefined);
     await expectSdkError(SubscriptionIndex.load(path, indexOptions({ chainId: 1 })), "WRONG_CHAIN");
-    await expectSdkError(SubscriptionIndex.load(path, indexOptions({ escrow: Wallet.createRandom().address })), "INVALID_ARGUMENT");
+    await expectSdkError(SubscriptionIndex.load(path, indexOptions({ escrow: newClientAddress() })), "INVALID_ARGUMENT");
     await writeFile(join(dir, "bad.json"), "{ not json");
     await expectSdkError(SubscriptionIndex.load(join(dir, "bad.json"), indexOptions()), "INVALID_ARGUMENT");
   });
 
   it("drops and re-reads everything when a reorg removes a subscription event", async () => {
     const index = new SubscriptionIndex(indexOptions());
-    const kept = Wallet.createRandom().address;
-    await buyer.subscribe({ nodeId: node, clientId: kept, months: 1 });
+    const kept = newClientAddress();
+    await buyer.subscribe({ nodeId: node, clientId: kept, clientKey: keyOf(kept), months: 1 });
     await index.sync();
     const keptExpiry = index.expiryOf(node, kept);
 
     const snapshot = await rpc("evm_snapshot");
-    const lost = Wallet.createRandom().address;
-    await new SubscriptionClient(options(bob)).subscribe({ nodeId: node, clientId: lost, months: 1 });
+    const lost = newClientAddress();
+    await new SubscriptionClient(options(bob)).subscribe({ nodeId: node, clientId: lost, clientKey: keyOf(lost), months: 1 });
     await connection.networkHelpers.mine(2);
     await index.sync();
     expect(index.expiryOf(node, lost)).to.be.greaterThan(0n);
@@ -240,8 +249,8 @@ describe("SDK gate: subscription index and access gate on chain", function () {
   it("notices a chain that became shorter than its last block", async () => {
     const index = new SubscriptionIndex(indexOptions());
     const snapshot = await rpc("evm_snapshot");
-    const lost = Wallet.createRandom().address;
-    await buyer.subscribe({ nodeId: node, clientId: lost, months: 1 });
+    const lost = newClientAddress();
+    await buyer.subscribe({ nodeId: node, clientId: lost, clientKey: keyOf(lost), months: 1 });
     await connection.networkHelpers.mine(3);
     await index.sync();
     expect(index.expiryOf(node, lost)).to.be.greaterThan(0n);
@@ -257,8 +266,8 @@ describe("SDK gate: subscription index and access gate on chain", function () {
     const index = new SubscriptionIndex(indexOptions({ nodeIds: [node] }));
     const errors: MailserverSdkError[] = [];
     index.start(20, (error) => errors.push(error));
-    const client = Wallet.createRandom().address;
-    await buyer.subscribe({ nodeId: node, clientId: client, months: 1 });
+    const client = newClientAddress();
+    await buyer.subscribe({ nodeId: node, clientId: client, clientKey: keyOf(client), months: 1 });
     const deadline = Date.now() + 10_000;
     while (index.expiryOf(node, client) === 0n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await index.stop();

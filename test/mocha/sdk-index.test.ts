@@ -79,7 +79,11 @@ describe("SDK gate and index against a hardhat node", function () {
     retry: { attempts: 1 },
     ...overrides,
   });
-  const subscribe = async (nodeId: string, clientId = Wallet.createRandom().address) => ({ clientId, ...(await buyer.subscribe({ nodeId, clientId, months: 1 })) });
+  // Each purchase for a fresh client key carries that key's consent (the escrow requires it).
+  const subscribe = async (nodeId: string, clientKey: { address: string } & Parameters<typeof buyer.signConsent>[0] = Wallet.createRandom()) => {
+    const clientId = clientKey.address;
+    return { clientId, ...(await buyer.subscribe({ nodeId, clientId, clientKey, months: 1 })) };
+  };
 
   before(async () => {
     node = await startHardhatNode();
@@ -137,7 +141,7 @@ describe("SDK gate and index against a hardhat node", function () {
     it("admits requests on a granted peer by a lookup, and a cancellation as soon as the index reads it", async () => {
       const index = new SubscriptionIndex(indexOptions({ nodeIds: [nodeA] }));
       const client = Wallet.createRandom();
-      const bought = await subscribe(nodeA, client.address);
+      const bought = await subscribe(nodeA, client);
       await index.sync();
       let now = await chainNow();
       const gate = new AccessGate({ nodeId: nodeA, ...domain(), index, now: () => now });
@@ -158,7 +162,7 @@ describe("SDK gate and index against a hardhat node", function () {
 
       // The grant's own expiry, and forgetting a peer.
       const other = Wallet.createRandom();
-      await subscribe(nodeA, other.address);
+      await subscribe(nodeA, other);
       await index.sync();
       const peer2 = peerOf();
       expect((await gate.presentGrant(await signAccessGrant(other, domain(), { nodeId: nodeA, peerId: peer2, issuedAt: now, ttlSeconds: 60 }), { connectionPeerId: peer2 })).accepted).to.equal(true);
@@ -174,7 +178,7 @@ describe("SDK gate and index against a hardhat node", function () {
     it("refuses bad grants with a reason, never an exception; caps grants per client", async () => {
       const index = new SubscriptionIndex(indexOptions({ nodeIds: [nodeA] }));
       const client = Wallet.createRandom();
-      await subscribe(nodeA, client.address);
+      await subscribe(nodeA, client);
       await index.sync();
       const now = await chainNow();
       const gate = new AccessGate({ nodeId: nodeA, ...domain(), index, now: () => now, maxGrantsPerClient: 2 });
@@ -202,7 +206,7 @@ describe("SDK gate and index against a hardhat node", function () {
       expect(gate.checkPeer(p1).reason).to.equal("no-grant");
       expect(gate.checkPeer(p3).allowed).to.equal(true);
       const stranger = Wallet.createRandom();
-      await subscribe(nodeA, stranger.address);
+      await subscribe(nodeA, stranger);
       await index.sync();
       expect((await present(await sign({ peerId: p3 }, stranger), p3)).accepted).to.equal(true);
       expect(gate.checkPeer(p3)).to.deep.include({ allowed: true, clientId: stranger.address });
@@ -215,7 +219,7 @@ describe("SDK gate and index against a hardhat node", function () {
       let clock = Date.now();
       const index = new SubscriptionIndex(indexOptions({ nodeIds: [nodeA], maxStalenessSeconds: 30, clock: () => clock }));
       const cancelledKey = Wallet.createRandom();
-      const cancelled = await subscribe(nodeA, cancelledKey.address);
+      const cancelled = await subscribe(nodeA, cancelledKey);
       await index.sync();
       expect(index.isCaughtUp()).to.equal(true);
       const now = await chainNow();
@@ -226,7 +230,7 @@ describe("SDK gate and index against a hardhat node", function () {
       proxy.maxLogs = -1;
       await buyer.cancel(nodeA, cancelled.clientId);
       const paid = Wallet.createRandom();
-      await subscribe(nodeA, paid.address);
+      await subscribe(nodeA, paid);
       await expectSdkError(() => index.sync(), "CONTRACT_ERROR");
       clock += 31_000;
       expect(index.isCaughtUp()).to.equal(false);
@@ -259,7 +263,7 @@ describe("SDK gate and index against a hardhat node", function () {
       let clock = Date.now();
       const index = new SubscriptionIndex(indexOptions({ nodeIds: [nodeA], maxStalenessSeconds: 30, clock: () => clock }));
       const client = Wallet.createRandom();
-      await subscribe(nodeA, client.address);
+      await subscribe(nodeA, client);
       await index.sync();
       const now = await chainNow();
       const gate = new AccessGate({ nodeId: nodeA, ...domain(), index, now: () => now + 5, contractCacheSeconds: 0 });
@@ -333,7 +337,7 @@ describe("SDK gate and index against a hardhat node", function () {
     it("4: nonces of requests without a subscription are not remembered", async () => {
       const index = new SubscriptionIndex(indexOptions({ nodeIds: [nodeA] }));
       const member = Wallet.createRandom();
-      await subscribe(nodeA, member.address);
+      await subscribe(nodeA, member);
       await index.sync();
       const now = await chainNow();
       const gate = new AccessGate({ nodeId: nodeA, ...domain(), index, now: () => now });

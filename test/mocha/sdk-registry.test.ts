@@ -1,7 +1,7 @@
 // RegistryClient / ProviderClient / CuratorClient / verifyNodes against the real deployment.
 import { expect } from "chai";
 import { SignableENR } from "@chainsafe/enr";
-import { getBytes, hexlify, randomBytes, TypedDataEncoder, Wallet, type Provider } from "ethers";
+import { getBytes, hexlify, randomBytes, SigningKey, TypedDataEncoder, Wallet, type Provider } from "ethers";
 import { network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import {
@@ -163,7 +163,8 @@ describe("SDK registry clients", function () {
     const domain = nodeKeyProofDomain(deployment.addresses.registry, deployment.chainId);
     expect(TypedDataEncoder.hash(domain, NODE_KEY_PROOF_TYPES, { provider: deployer.address, nodeId, kind: MAILSERVER_KIND, deadline })).to.equal(digest);
     const proof = await signNodeKeyProof({ nodeKey, registry: deployment.addresses.registry, chainId: deployment.chainId, provider: deployer.address, deadline });
-    const added = await p1.addNode({ nodeId, proof, deadline, record: makeEnr(nodeKey, "10.0.0.9"), pricePerMonth: 1n });
+    const publicKey = new SigningKey(nodeKey).publicKey;
+    const added = await p1.addNode({ publicKey, proof, deadline, record: makeEnr(nodeKey, "10.0.0.9"), pricePerMonth: 1n });
     expect(added.nodeId).to.equal(nodeId);
     expect(await reader.isTrusted(nodeId)).to.equal(true);
   });
@@ -221,13 +222,13 @@ describe("SDK registry clients", function () {
 
     // Proofs: expired, and signed by another key.
     const other = Wallet.createRandom().privateKey;
-    const otherId = nodeIdFromPrivateKey(other);
+    const otherKey = new SigningKey(other).compressedPublicKey;
     const past = BigInt(await connection.networkHelpers.time.latest()) - 1n;
     const expired = await signNodeKeyProof({ nodeKey: other, registry: deployment.addresses.registry, chainId: deployment.chainId, provider: deployer.address, deadline: past });
-    await expectSdkError(p1.addNode({ nodeId: otherId, proof: expired, deadline: past, record: "/ip4/1.1.1.1/tcp/1", pricePerMonth: 0 }), "PROOF_EXPIRED");
+    await expectSdkError(p1.addNode({ publicKey: otherKey, proof: expired, deadline: past, record: "/ip4/1.1.1.1/tcp/1", pricePerMonth: 0 }), "PROOF_EXPIRED");
     const future = past + 3600n;
     const forged = await signNodeKeyProof({ nodeKey, registry: deployment.addresses.registry, chainId: deployment.chainId, provider: deployer.address, deadline: future });
-    await expectSdkError(p1.addNode({ nodeId: otherId, proof: forged, deadline: future, record: "/ip4/1.1.1.1/tcp/1", pricePerMonth: 0 }), "INVALID_NODE_KEY_PROOF");
+    await expectSdkError(p1.addNode({ publicKey: otherKey, proof: forged, deadline: future, record: "/ip4/1.1.1.1/tcp/1", pricePerMonth: 0 }), "INVALID_NODE_KEY_PROOF");
 
     // Caught before sending: an ENR of another node, a malformed ENR, a read-only runner.
     await expectSdkError(p1.addNode({ nodeKey: other, record: makeEnr(nodeKey), pricePerMonth: 0 }), "INVALID_ARGUMENT");

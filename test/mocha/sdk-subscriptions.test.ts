@@ -1,7 +1,7 @@
 // SubscriptionClient against the real deployment: the three payment paths, the checks made before
 // sending, managing a subscription, renewal, earnings and pause.
 import { expect } from "chai";
-import { hexlify, randomBytes, Wallet, type Contract } from "ethers";
+import { Wallet, type Contract } from "ethers";
 import { network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import {
@@ -35,7 +35,20 @@ async function expectSdkError(promise: Promise<unknown>, code: string): Promise<
   expect.fail(`expected MailserverSdkError ${code}`);
 }
 
-const randomClient = () => hexlify(randomBytes(20));
+const randomClient = () => newClientAddress();
+// Client keys the tests hold, so a payer can pass the key's consent (the escrow requires it).
+const clientKeys = new Map<string, Wallet>();
+const keyOf = (address: string) => clientKeys.get(address.toLowerCase());
+const newClientAddress = () => {
+  const wallet = new Wallet(Wallet.createRandom().privateKey);
+  clientKeys.set(wallet.address.toLowerCase(), wallet);
+  return wallet.address;
+};
+const freshClient = () => {
+  const clientId = newClientAddress();
+  return { clientId, clientKey: keyOf(clientId) };
+};
+
 /** The escrow rounds expiries up to the end of a UTC day. */
 const endOfDay = (t: bigint) => ((t + DAY - 1n) / DAY) * DAY;
 
@@ -95,7 +108,7 @@ describe("SDK subscriptions", function () {
       const client = new SubscriptionClient(options(alice));
       const clientId = randomClient();
       const nonce = await alice.getNonce();
-      const bought = await client.subscribe({ nodeId: node, clientId, months: 2 });
+      const bought = await client.subscribe({ nodeId: node, clientId, clientKey: keyOf(clientId), months: 2 });
       expect(bought).to.deep.include({ path: "approveAndCall", amount: 2n * PRICE, pricePerMonth: PRICE });
       expect(bought.approvals).to.deep.equal([]);
       expect(await alice.getNonce()).to.equal(nonce + 1);
@@ -120,7 +133,7 @@ describe("SDK subscriptions", function () {
     it("resets a stale non-zero allowance first (MiniMe approve rule)", async () => {
       await snt.connect(alice).getFunction("approve")(deployment.addresses.escrow, 5n);
       const client = new SubscriptionClient(options(alice));
-      const bought = await client.subscribe({ nodeId: node, clientId: randomClient(), months: 1 });
+      const bought = await client.subscribe({ nodeId: node, ...freshClient(), months: 1 });
       expect(bought.path).to.equal("approveAndCall");
       expect(bought.approvals).to.have.length(1);
       expect(await client.allowance(alice.address)).to.equal(0n);
@@ -129,11 +142,11 @@ describe("SDK subscriptions", function () {
     it("can be forced onto the approve path, approving exactly the total", async () => {
       await snt.connect(alice).getFunction("approve")(deployment.addresses.escrow, 7n);
       const client = new SubscriptionClient(options(alice));
-      const bought = await client.subscribe({ nodeId: node, clientId: randomClient(), months: 1, path: "approve" });
+      const bought = await client.subscribe({ nodeId: node, ...freshClient(), months: 1, path: "approve" });
       expect(bought.path).to.equal("approve");
       expect(bought.approvals).to.have.length(2); // approve(0), approve(total)
       expect(await client.allowance(alice.address)).to.equal(0n);
-      await expectSdkError(client.subscribe({ nodeId: node, clientId: randomClient(), months: 1, path: "permit" }), "INVALID_ARGUMENT");
+      await expectSdkError(client.subscribe({ nodeId: node, ...freshClient(), months: 1, path: "permit" }), "INVALID_ARGUMENT");
     });
 
     it("subscribes to a free node without moving tokens", async () => {
@@ -168,7 +181,7 @@ describe("SDK subscriptions", function () {
       expect(await client.tokenSupport()).to.deep.equal({ approveAndCall: false, permit: true });
       const clientId = randomClient();
       const nonce = await alice.getNonce();
-      const bought = await client.subscribe({ nodeId: node, clientId, months: 2 });
+      const bought = await client.subscribe({ nodeId: node, clientId, clientKey: keyOf(clientId), months: 2 });
       expect(bought).to.deep.include({ path: "permit", amount: 2n * PRICE });
       expect(bought.approvals).to.deep.equal([]);
       expect(await alice.getNonce()).to.equal(nonce + 1);
@@ -179,7 +192,7 @@ describe("SDK subscriptions", function () {
       expect(extended.path).to.equal("approve");
       expect(extended.approvals).to.have.length(1);
       expect(await client.allowance(alice.address)).to.equal(0n);
-      await expectSdkError(client.subscribe({ nodeId: node, clientId: randomClient(), months: 1, path: "approveAndCall" }), "INVALID_ARGUMENT");
+      await expectSdkError(client.subscribe({ nodeId: node, ...freshClient(), months: 1, path: "approveAndCall" }), "INVALID_ARGUMENT");
       await expectSdkError(client.extend({ nodeId: node, clientId, months: 1, path: "permit" }), "INVALID_ARGUMENT");
     });
 
@@ -187,7 +200,7 @@ describe("SDK subscriptions", function () {
       const client = new SubscriptionClient(options(alice, { escrow: plainEscrow }));
       expect(await client.tokenSupport()).to.deep.equal({ approveAndCall: false, permit: false });
       const clientId = randomClient();
-      const bought = await client.subscribe({ nodeId: node, clientId, months: 1 });
+      const bought = await client.subscribe({ nodeId: node, clientId, clientKey: keyOf(clientId), months: 1 });
       expect(bought.path).to.equal("approve");
       expect(bought.approvals).to.have.length(1);
       expect(await client.allowance(alice.address)).to.equal(0n);
@@ -203,7 +216,7 @@ describe("SDK subscriptions", function () {
     it("refuses what would fail, without sending a transaction", async () => {
       const client = new SubscriptionClient(options(alice));
       const nonce = await alice.getNonce();
-      const above = await expectSdkError(client.subscribe({ nodeId: node, clientId: randomClient(), months: 1, maxPricePerMonth: PRICE - 1n }), "PRICE_ABOVE_MAXIMUM");
+      const above = await expectSdkError(client.subscribe({ nodeId: node, ...freshClient(), months: 1, maxPricePerMonth: PRICE - 1n }), "PRICE_ABOVE_MAXIMUM");
       expect(above.details).to.deep.include({ pricePerMonth: PRICE, maxPricePerMonth: PRICE - 1n });
       await expectSdkError(client.subscribe({ nodeId: inactiveNode, months: 1 }), "UNTRUSTED_NODE");
       await expectSdkError(client.subscribe({ nodeId: nodeIdFromPrivateKey(Wallet.createRandom().privateKey), months: 1 }), "UNKNOWN_NODE");
@@ -212,12 +225,12 @@ describe("SDK subscriptions", function () {
       const poorClient = new SubscriptionClient(options(poor));
       const broke = await expectSdkError(poorClient.subscribe({ nodeId: node, months: 1 }), "INSUFFICIENT_BALANCE");
       expect(broke.details).to.deep.include({ balance: 0n, required: PRICE });
-      await expectSdkError(client.extend({ nodeId: node, clientId: randomClient(), months: 1 }), "NO_SUBSCRIPTION");
+      await expectSdkError(client.extend({ nodeId: node, ...freshClient(), months: 1 }), "NO_SUBSCRIPTION");
       expect(await alice.getNonce()).to.equal(nonce);
 
       const clientId = randomClient();
-      await client.subscribe({ nodeId: node, clientId, months: 1 });
-      await expectSdkError(client.subscribe({ nodeId: node, clientId, months: 1 }), "SUBSCRIPTION_IS_ACTIVE");
+      await client.subscribe({ nodeId: node, clientId, clientKey: keyOf(clientId), months: 1 });
+      await expectSdkError(client.subscribe({ nodeId: node, clientId, clientKey: keyOf(clientId), months: 1 }), "SUBSCRIPTION_IS_ACTIVE");
       await expectSdkError(new SubscriptionClient(options(bob)).extend({ nodeId: node, clientId, months: 1 }), "NOT_SUBSCRIPTION_OWNER");
       // With the policy trusting provider2, the purchase goes through.
       policy.trustProvider(provider2.address);
@@ -243,7 +256,7 @@ describe("SDK subscriptions", function () {
       expect(await provider.cancellationFeeBps(deployer.address)).to.equal(500n);
       const client = new SubscriptionClient(options(alice));
       const clientId = randomClient();
-      await client.subscribe({ nodeId: node, clientId, months: 2 });
+      await client.subscribe({ nodeId: node, clientId, clientKey: keyOf(clientId), months: 2 });
       await connection.networkHelpers.time.increase(Number(10n * DAY));
       const before = await client.status(node, clientId);
       expect(before.fee).to.be.greaterThan(0n);
@@ -262,17 +275,17 @@ describe("SDK subscriptions", function () {
     it("moves a subscription to another client key", async () => {
       const client = new SubscriptionClient(options(alice));
       const [from, to] = [randomClient(), randomClient()];
-      await client.subscribe({ nodeId: node, clientId: from, months: 1 });
-      await client.setClientId(node, from, to);
+      await client.subscribe({ nodeId: node, clientId: from, clientKey: keyOf(from), months: 1 });
+      await client.setClientId(node, from, to, { clientKey: keyOf(to) });
       expect((await client.status(node, to)).active).to.equal(true);
       expect((await client.status(node, from)).owner).to.equal(undefined);
-      await expectSdkError(new SubscriptionClient(options(bob)).setClientId(node, to, from), "NOT_SUBSCRIPTION_OWNER");
+      await expectSdkError(new SubscriptionClient(options(bob)).setClientId(node, to, from, { clientKey: keyOf(from) }), "NOT_SUBSCRIPTION_OWNER");
     });
 
     it("auto-renewal: checkable in advance with a reason, then renewed by anyone", async () => {
       const client = new SubscriptionClient(options(bob));
       const clientId = randomClient();
-      const bought = await client.subscribe({ nodeId: node, clientId, months: 1 });
+      const bought = await client.subscribe({ nodeId: node, clientId, clientKey: keyOf(clientId), months: 1 });
       expect(await client.renewalCheck(node, clientId)).to.deep.equal({ renewable: false, reason: "not-opted-in" });
       expect(await client.renewalCheck(node, randomClient())).to.deep.equal({ renewable: false, reason: "no-subscription" });
       await client.setAutoRenew(node, clientId, { months: 1, maxPricePerMonth: PRICE });
@@ -324,11 +337,11 @@ describe("SDK subscriptions", function () {
       await curator.pause();
       expect(await curator.paused()).to.equal(true);
       const client = new SubscriptionClient(options(alice));
-      await expectSdkError(client.subscribe({ nodeId: node, clientId: randomClient(), months: 1 }), "ENFORCED_PAUSE");
+      await expectSdkError(client.subscribe({ nodeId: node, ...freshClient(), months: 1 }), "ENFORCED_PAUSE");
       expect(await client.allowance(alice.address)).to.equal(0n);
       await curator.unpause();
       expect(await curator.paused()).to.equal(false);
-      expect((await client.subscribe({ nodeId: node, clientId: randomClient(), months: 1 })).path).to.equal("approveAndCall");
+      expect((await client.subscribe({ nodeId: node, ...freshClient(), months: 1 })).path).to.equal("approveAndCall");
     });
   });
 });

@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {TestBase} from "./utils/TestBase.sol";
+import {Secp256k1} from "./utils/Secp256k1.sol";
 import {MailServerRegistry} from "../../contracts/MailServerRegistry.sol";
 import {IMailServerRegistry} from "../../contracts/interfaces/IMailServerRegistry.sol";
 
@@ -34,11 +35,14 @@ contract MailServerRegistryTest is TestBase {
     // Helpers
     // ------------------------------------------------------------------------------------------
 
-    /// @dev A real ENR node id is keccak256(uncompressed public key), whose last 20 bytes are the
-    /// key's Ethereum address. `vm.addr` gives the address but not the public key, so the upper
-    /// 12 bytes are fuzzed instead: the registry only checks the last 20 bytes.
-    function _nodeId(uint256 privateKey, uint96 upper) internal pure returns (bytes32) {
-        return bytes32((uint256(upper) << 160) | uint160(vm.addr(privateKey)));
+    /// @dev The node key's 64-byte uncompressed public key (X || Y), as `addNode` takes it.
+    function _publicKey(uint256 privateKey) internal pure returns (bytes memory) {
+        return Secp256k1.publicKey(privateKey);
+    }
+
+    /// @dev The ENR node id: keccak256 of the public key (its last 20 bytes are the key's address).
+    function _nodeId(uint256 privateKey) internal pure returns (bytes32) {
+        return keccak256(_publicKey(privateKey));
     }
 
     function _sign(uint256 privateKey, bytes32 digest) internal pure returns (bytes memory) {
@@ -90,9 +94,10 @@ contract MailServerRegistryTest is TestBase {
         vm.expectRevert(abi.encodeWithSelector(IMailServerRegistry.InvalidNodeKeyProof.selector, nodeId, recovered));
     }
 
-    function _add(address provider, bytes32 nodeId, bytes32 kind, uint256 deadline, bytes memory proof) internal {
+    function _add(address provider, uint256 privateKey, bytes32 kind, uint256 deadline, bytes memory proof) internal {
+        bytes memory publicKey = _publicKey(privateKey);
         vm.prank(provider);
-        registry.addNode(nodeId, kind, RECORD, 1 ether, deadline, proof);
+        registry.addNode(publicKey, kind, RECORD, 1 ether, deadline, proof);
     }
 
     function _assertNotRegistered(bytes32 nodeId, uint256 revisionBefore) internal view {
@@ -115,18 +120,19 @@ contract MailServerRegistryTest is TestBase {
         );
     }
 
-    function testFuzz_acceptsValidProof(uint256 keySeed, uint96 upper, uint96 price, uint256 ttl, uint256 elapsed)
+    function testFuzz_acceptsValidProof(uint256 keySeed, uint96 price, uint256 ttl, uint256 elapsed)
         public
     {
         uint256 pk = boundPrivateKey(keySeed);
-        bytes32 nodeId = _nodeId(pk, upper);
+        bytes32 nodeId = _nodeId(pk);
         uint256 deadline = block.timestamp + bound(ttl, 0, 365 days);
         bytes memory proof = _sign(pk, registry.nodeKeyProofDigest(PROVIDER, nodeId, KIND, deadline));
         vm.warp(block.timestamp + bound(elapsed, 0, deadline - block.timestamp));
         uint256 revisionBefore = registry.revision();
 
+        bytes memory publicKey = _publicKey(pk);
         vm.prank(PROVIDER);
-        registry.addNode(nodeId, KIND, RECORD, price, deadline, proof);
+        assertEq(registry.addNode(publicKey, KIND, RECORD, price, deadline, proof), nodeId, "returned id");
 
         IMailServerRegistry.Node memory node = registry.getNode(nodeId);
         assertEq(node.provider, PROVIDER, "provider");
@@ -141,39 +147,39 @@ contract MailServerRegistryTest is TestBase {
         assertEq(ids[0], nodeId, "listed id");
     }
 
-    function testFuzz_rejectsProofByAnotherKey(uint256 keySeed, uint256 otherSeed, uint96 upper) public {
+    function testFuzz_rejectsProofByAnotherKey(uint256 keySeed, uint256 otherSeed) public {
         uint256 pk = boundPrivateKey(keySeed);
         uint256 otherPk = boundPrivateKey(otherSeed);
         vm.assume(vm.addr(pk) != vm.addr(otherPk));
-        bytes32 nodeId = _nodeId(pk, upper);
+        bytes32 nodeId = _nodeId(pk);
         uint256 deadline = block.timestamp + 1 hours;
         bytes memory proof = _sign(otherPk, registry.nodeKeyProofDigest(PROVIDER, nodeId, KIND, deadline));
         uint256 revisionBefore = registry.revision();
 
         _expectInvalidProof(nodeId, vm.addr(otherPk));
-        _add(PROVIDER, nodeId, KIND, deadline, proof);
+        _add(PROVIDER, pk, KIND, deadline, proof);
         _assertNotRegistered(nodeId, revisionBefore);
     }
 
-    function testFuzz_rejectsProofForAnotherProvider(uint256 keySeed, uint96 upper, address signedFor) public {
+    function testFuzz_rejectsProofForAnotherProvider(uint256 keySeed, address signedFor) public {
         vm.assume(signedFor != OTHER_PROVIDER);
         uint256 pk = boundPrivateKey(keySeed);
-        bytes32 nodeId = _nodeId(pk, upper);
+        bytes32 nodeId = _nodeId(pk);
         uint256 deadline = block.timestamp + 1 hours;
         bytes memory proof = _sign(pk, registry.nodeKeyProofDigest(signedFor, nodeId, KIND, deadline));
         address recovered = _recovered(proof, OTHER_PROVIDER, nodeId, KIND, deadline);
         uint256 revisionBefore = registry.revision();
 
         _expectInvalidProof(nodeId, recovered);
-        _add(OTHER_PROVIDER, nodeId, KIND, deadline, proof);
+        _add(OTHER_PROVIDER, pk, KIND, deadline, proof);
         _assertNotRegistered(nodeId, revisionBefore);
     }
 
-    function testFuzz_rejectsProofForAnotherChain(uint256 keySeed, uint96 upper, uint64 otherChainId) public {
+    function testFuzz_rejectsProofForAnotherChain(uint256 keySeed, uint64 otherChainId) public {
         uint256 chainId = block.chainid;
         vm.assume(otherChainId != chainId && otherChainId != 0);
         uint256 pk = boundPrivateKey(keySeed);
-        bytes32 nodeId = _nodeId(pk, upper);
+        bytes32 nodeId = _nodeId(pk);
         uint256 deadline = block.timestamp + 1 hours;
 
         // Signed with the registry's own digest while the chain id is another one.
@@ -186,70 +192,71 @@ contract MailServerRegistryTest is TestBase {
         address recovered = _recovered(proof, PROVIDER, nodeId, KIND, deadline);
         uint256 revisionBefore = registry.revision();
         _expectInvalidProof(nodeId, recovered);
-        _add(PROVIDER, nodeId, KIND, deadline, proof);
+        _add(PROVIDER, pk, KIND, deadline, proof);
         _assertNotRegistered(nodeId, revisionBefore);
     }
 
-    function testFuzz_rejectsProofForAnotherRegistry(uint256 keySeed, uint96 upper, address otherRegistry) public {
+    function testFuzz_rejectsProofForAnotherRegistry(uint256 keySeed, address otherRegistry) public {
         vm.assume(otherRegistry != address(registry));
         uint256 pk = boundPrivateKey(keySeed);
-        bytes32 nodeId = _nodeId(pk, upper);
+        bytes32 nodeId = _nodeId(pk);
         uint256 deadline = block.timestamp + 1 hours;
         bytes memory proof = _sign(pk, _digest(otherRegistry, block.chainid, PROVIDER, nodeId, KIND, deadline));
         address recovered = _recovered(proof, PROVIDER, nodeId, KIND, deadline);
         uint256 revisionBefore = registry.revision();
 
         _expectInvalidProof(nodeId, recovered);
-        _add(PROVIDER, nodeId, KIND, deadline, proof);
+        _add(PROVIDER, pk, KIND, deadline, proof);
         _assertNotRegistered(nodeId, revisionBefore);
     }
 
-    function testFuzz_rejectsProofReplayedOnAnotherDeployment(uint256 keySeed, uint96 upper) public {
+    function testFuzz_rejectsProofReplayedOnAnotherDeployment(uint256 keySeed) public {
         MailServerRegistry other = new MailServerRegistry(1 days, address(this));
         other.setKindEnabled(KIND, true);
         other.addProvider(PROVIDER, "Alice", "", PROVIDER);
         uint256 pk = boundPrivateKey(keySeed);
-        bytes32 nodeId = _nodeId(pk, upper);
+        bytes32 nodeId = _nodeId(pk);
         uint256 deadline = block.timestamp + 1 hours;
         bytes memory proof = _sign(pk, registry.nodeKeyProofDigest(PROVIDER, nodeId, KIND, deadline));
-        _add(PROVIDER, nodeId, KIND, deadline, proof);
+        _add(PROVIDER, pk, KIND, deadline, proof);
 
         // Same provider, node, kind and deadline on another deployment: the proof does not carry over.
         _expectInvalidProof(nodeId, _recoveredOn(other, proof, PROVIDER, nodeId, KIND, deadline));
+        bytes memory publicKey = _publicKey(pk);
         vm.prank(PROVIDER);
-        other.addNode(nodeId, KIND, RECORD, 1 ether, deadline, proof);
+        other.addNode(publicKey, KIND, RECORD, 1 ether, deadline, proof);
     }
 
-    function testFuzz_rejectsProofForAnotherKind(uint256 keySeed, uint96 upper, bytes32 signedKind) public {
+    function testFuzz_rejectsProofForAnotherKind(uint256 keySeed, bytes32 signedKind) public {
         vm.assume(signedKind != KIND);
         uint256 pk = boundPrivateKey(keySeed);
-        bytes32 nodeId = _nodeId(pk, upper);
+        bytes32 nodeId = _nodeId(pk);
         uint256 deadline = block.timestamp + 1 hours;
         bytes memory proof = _sign(pk, registry.nodeKeyProofDigest(PROVIDER, nodeId, signedKind, deadline));
         address recovered = _recovered(proof, PROVIDER, nodeId, KIND, deadline);
         uint256 revisionBefore = registry.revision();
 
         _expectInvalidProof(nodeId, recovered);
-        _add(PROVIDER, nodeId, KIND, deadline, proof);
+        _add(PROVIDER, pk, KIND, deadline, proof);
         _assertNotRegistered(nodeId, revisionBefore);
     }
 
-    function testFuzz_rejectsExpiredProof(uint256 keySeed, uint96 upper, uint256 ttl, uint256 lateBy) public {
+    function testFuzz_rejectsExpiredProof(uint256 keySeed, uint256 ttl, uint256 lateBy) public {
         uint256 pk = boundPrivateKey(keySeed);
-        bytes32 nodeId = _nodeId(pk, upper);
+        bytes32 nodeId = _nodeId(pk);
         uint256 deadline = block.timestamp + bound(ttl, 0, 365 days);
         bytes memory proof = _sign(pk, registry.nodeKeyProofDigest(PROVIDER, nodeId, KIND, deadline));
         vm.warp(deadline + bound(lateBy, 1, 365 days));
         uint256 revisionBefore = registry.revision();
 
         vm.expectRevert(abi.encodeWithSelector(IMailServerRegistry.ProofExpired.selector, deadline, block.timestamp));
-        _add(PROVIDER, nodeId, KIND, deadline, proof);
+        _add(PROVIDER, pk, KIND, deadline, proof);
         _assertNotRegistered(nodeId, revisionBefore);
     }
 
-    function testFuzz_rejectsHighS(uint256 keySeed, uint96 upper) public {
+    function testFuzz_rejectsHighS(uint256 keySeed) public {
         uint256 pk = boundPrivateKey(keySeed);
-        bytes32 nodeId = _nodeId(pk, upper);
+        bytes32 nodeId = _nodeId(pk);
         uint256 deadline = block.timestamp + 1 hours;
         bytes32 digest = registry.nodeKeyProofDigest(PROVIDER, nodeId, KIND, deadline);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, digest);
@@ -261,27 +268,27 @@ contract MailServerRegistryTest is TestBase {
         uint256 revisionBefore = registry.revision();
 
         _expectInvalidProof(nodeId, address(0));
-        _add(PROVIDER, nodeId, KIND, deadline, abi.encodePacked(r, highS, flippedV));
+        _add(PROVIDER, pk, KIND, deadline, abi.encodePacked(r, highS, flippedV));
         _assertNotRegistered(nodeId, revisionBefore);
 
         // The canonical signature is still accepted.
-        _add(PROVIDER, nodeId, KIND, deadline, abi.encodePacked(r, s, v));
+        _add(PROVIDER, pk, KIND, deadline, abi.encodePacked(r, s, v));
         assertTrue(registry.isTrusted(nodeId), "canonical accepted");
     }
 
-    function testFuzz_rejectsMalformedProof(uint256 keySeed, uint96 upper, bytes memory proof) public {
+    function testFuzz_rejectsMalformedProof(uint256 keySeed, bytes memory proof) public {
         vm.assume(proof.length != 65);
         uint256 pk = boundPrivateKey(keySeed);
-        bytes32 nodeId = _nodeId(pk, upper);
+        bytes32 nodeId = _nodeId(pk);
         uint256 deadline = block.timestamp + 1 hours;
         _expectInvalidProof(nodeId, address(0));
-        _add(PROVIDER, nodeId, KIND, deadline, proof);
+        _add(PROVIDER, pk, KIND, deadline, proof);
     }
 
-    function testFuzz_recordLength(uint256 keySeed, uint96 upper, uint256 length) public {
+    function testFuzz_recordLength(uint256 keySeed, uint256 length) public {
         length = bound(length, 0, 400);
         uint256 pk = boundPrivateKey(keySeed);
-        bytes32 nodeId = _nodeId(pk, upper);
+        bytes32 nodeId = _nodeId(pk);
         uint256 deadline = block.timestamp + 1 hours;
         bytes memory proof = _sign(pk, registry.nodeKeyProofDigest(PROVIDER, nodeId, KIND, deadline));
         string memory record = string(new bytes(length));
@@ -291,8 +298,33 @@ contract MailServerRegistryTest is TestBase {
         } else if (length > 300) {
             vm.expectRevert(abi.encodeWithSelector(IMailServerRegistry.RecordTooLong.selector, length, 300));
         }
+        bytes memory publicKey = _publicKey(pk);
         vm.prank(PROVIDER);
-        registry.addNode(nodeId, KIND, record, 0, deadline, proof);
+        registry.addNode(publicKey, KIND, record, 0, deadline, proof);
         assertEq(registry.isTrusted(nodeId), length >= 1 && length <= 300, "registered iff 1..300 bytes");
+    }
+
+    /// @dev One key has one node id: a proof for any other id with the key's address in its last
+    /// 20 bytes (what the registry accepted before node ids were computed on chain) is refused.
+    function testFuzz_nodeIdIsBoundToThePublicKey(uint256 keySeed, uint96 upper) public {
+        uint256 pk = boundPrivateKey(keySeed);
+        bytes32 nodeId = _nodeId(pk);
+        bytes32 squatted = bytes32((uint256(upper) << 160) | uint160(vm.addr(pk)));
+        vm.assume(squatted != nodeId);
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes memory proof = _sign(pk, registry.nodeKeyProofDigest(PROVIDER, squatted, KIND, deadline));
+        uint256 revisionBefore = registry.revision();
+
+        _expectInvalidProof(nodeId, _recovered(proof, PROVIDER, nodeId, KIND, deadline));
+        _add(PROVIDER, pk, KIND, deadline, proof);
+        _assertNotRegistered(nodeId, revisionBefore);
+        _assertNotRegistered(squatted, revisionBefore);
+    }
+
+    function testFuzz_rejectsPublicKeyOfWrongLength(bytes memory publicKey) public {
+        vm.assume(publicKey.length != 64);
+        vm.expectRevert(abi.encodeWithSelector(IMailServerRegistry.InvalidPublicKeyLength.selector, publicKey.length));
+        vm.prank(PROVIDER);
+        registry.addNode(publicKey, KIND, RECORD, 0, block.timestamp, "");
     }
 }

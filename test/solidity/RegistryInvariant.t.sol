@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {TestBase} from "./utils/TestBase.sol";
+import {Secp256k1} from "./utils/Secp256k1.sol";
 import {MailServerRegistry} from "../../contracts/MailServerRegistry.sol";
 import {IMailServerRegistry} from "../../contracts/interfaces/IMailServerRegistry.sol";
 
@@ -27,6 +28,8 @@ contract RegistryHandler is TestBase {
     mapping(bytes32 => address) internal _nodeProvider;
     mapping(bytes32 => bytes32) internal _nodeKind;
     mapping(bytes32 => uint256) internal _nodeKey;
+    /// @dev When a disabling of its kind retired the node (0: never).
+    mapping(bytes32 => uint256) internal _nodeRetiredAt;
     uint256 internal _revision;
     string internal _mismatch;
     uint256 internal _calls;
@@ -49,9 +52,9 @@ contract RegistryHandler is TestBase {
         addProvider(0);
         addProvider(1);
         applyAsProvider(2);
-        addNode(0, 0, 1, 0);
-        addNode(1, 1, 2, 0);
-        addNode(0, 1, 3, 0);
+        addNode(0, 0, 1);
+        addNode(1, 1, 2);
+        addNode(0, 1, 3);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -76,6 +79,14 @@ contract RegistryHandler is TestBase {
 
     function ghostKindEnabled(bytes32 kind) external view returns (bool) {
         return _kindEnabled[kind];
+    }
+
+    function ghostRetiredAt(bytes32 nodeId) external view returns (uint256) {
+        return _nodeRetiredAt[nodeId];
+    }
+
+    function _publicKey(uint256 pk) internal pure returns (bytes memory) {
+        return Secp256k1.publicKey(pk);
     }
 
     function ghostNode(bytes32 nodeId)
@@ -181,6 +192,10 @@ contract RegistryHandler is TestBase {
         try registry.setKindEnabled(kind, enabled) {
             _succeeded("setKindEnabled", expected);
             _kindEnabled[kind] = enabled;
+            for (uint256 i = 0; !enabled && i < _nodeIds.length; ++i) {
+                bytes32 id = _nodeIds[i];
+                if (_nodeKind[id] == kind && _nodeRetiredAt[id] == 0) _nodeRetiredAt[id] = block.timestamp;
+            }
         } catch {
             _failed("setKindEnabled", expected);
         }
@@ -192,7 +207,7 @@ contract RegistryHandler is TestBase {
 
     /// @dev Adds a node with a valid proof. One time in eight it reuses a known node id (with that
     /// node's key, so the proof is valid) to exercise the once-only rule.
-    function addNode(uint256 actorSeed, uint256 kindSeed, uint256 keySeed, uint96 upper) public {
+    function addNode(uint256 actorSeed, uint256 kindSeed, uint256 keySeed) public {
         address who = _actor(actorSeed);
         bytes32 kind = _kind(kindSeed);
         uint256 pk;
@@ -202,16 +217,16 @@ contract RegistryHandler is TestBase {
             pk = _nodeKey[nodeId];
         } else {
             pk = boundPrivateKey(uint256(keccak256(abi.encode(keySeed, _nodeIds.length))));
-            // The registry only checks the last 20 bytes (the key's address); see MailServerRegistry.t.sol.
-            nodeId = bytes32((uint256(upper) << 160) | uint160(vm.addr(pk)));
+            nodeId = keccak256(_publicKey(pk));
         }
+        bytes memory publicKey = _publicKey(pk);
         uint256 deadline = block.timestamp + 1 hours;
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, registry.nodeKeyProofDigest(who, nodeId, kind, deadline));
 
         bool expected = _providerStatus[who] == IMailServerRegistry.ProviderStatus.Approved && _kindEnabled[kind]
             && _nodeStatus[nodeId] == IMailServerRegistry.NodeStatus.None;
         vm.prank(who);
-        try registry.addNode(nodeId, kind, "enr:-record", 1 ether, deadline, abi.encodePacked(r, s, v)) {
+        try registry.addNode(publicKey, kind, "enr:-record", 1 ether, deadline, abi.encodePacked(r, s, v)) {
             _succeeded("addNode", expected);
             _nodeIds.push(nodeId);
             _nodeStatus[nodeId] = IMailServerRegistry.NodeStatus.Active;
@@ -316,14 +331,21 @@ contract RegistryInvariantTest is TestBase {
         assertGe(registry.revision(), handler.ghostRevision(), "revision went back");
     }
 
-    /// Trusted exactly when the node is active, its kind enabled and its provider approved.
+    /// Trusted exactly when the node is active, its kind enabled (and not disabled since the node
+    /// registered) and its provider approved.
     function invariant_trust() public view {
         bytes32[] memory ids = handler.nodeIds();
         bool[] memory trusted = registry.areTrusted(ids);
         for (uint256 i = 0; i < ids.length; ++i) {
             (IMailServerRegistry.NodeStatus status, address provider, bytes32 kind) = handler.ghostNode(ids[i]);
+            uint256 retiredAt = handler.ghostRetiredAt(ids[i]);
             bool expected = status == IMailServerRegistry.NodeStatus.Active && handler.ghostKindEnabled(kind)
-                && handler.ghostProviderStatus(provider) == IMailServerRegistry.ProviderStatus.Approved;
+                && retiredAt == 0 && handler.ghostProviderStatus(provider) == IMailServerRegistry.ProviderStatus.Approved;
+            // A node retired by its kind stays terminated, at the latest at that moment.
+            if (retiredAt != 0) {
+                uint256 terminated = registry.terminatedAt(ids[i]);
+                assertTrue(terminated != 0 && terminated <= retiredAt, "retired node terminated");
+            }
             assertEq(registry.isTrusted(ids[i]), expected, "isTrusted");
             assertEq(trusted[i], expected, "areTrusted");
             IMailServerRegistry.Node memory node = registry.getNode(ids[i]);

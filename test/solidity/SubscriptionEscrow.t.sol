@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {EscrowSetup} from "./utils/EscrowSetup.sol";
 import {ISubscriptionEscrow} from "../../contracts/interfaces/ISubscriptionEscrow.sol";
+import {IMailServerRegistry} from "../../contracts/interfaces/IMailServerRegistry.sol";
 
 /// @dev Fuzz tests of the escrow's money: refunds, release, extensions and removals.
 ///
@@ -17,9 +18,9 @@ contract SubscriptionEscrowTest is EscrowSetup {
     address internal constant USER = address(0xA11CE);
     address internal constant USER2 = address(0xCA401);
     address internal constant USER3 = address(0xDA7E);
-    address internal constant CLIENT = address(0xC1);
-    address internal constant CLIENT2 = address(0xC2);
-    address internal constant CLIENT3 = address(0xC3);
+    address internal immutable CLIENT = _clientOf(0xC1);
+    address internal immutable CLIENT2 = _clientOf(0xC2);
+    address internal immutable CLIENT3 = _clientOf(0xC3);
     uint256 internal constant MAX_PRICE = type(uint96).max / 24;
 
     bytes32 internal node;
@@ -236,7 +237,8 @@ contract SubscriptionEscrowTest is EscrowSetup {
     ) public {
         m1 = bound(m1, 1, 24);
         m2 = bound(m2, 1, 24);
-        price2 = bound(price2, 0, MAX_PRICE);
+        // Half the largest price, so that what is carried plus the extension fits in uint96.
+        price2 = bound(price2, 0, MAX_PRICE / 2);
         uint256 paid1 = _buy(USER, node, CLIENT, m1);
         uint256 expiry1 = _endOfDay(START + m1 * MONTH);
         assertEq(escrow.getSubscription(node, CLIENT).expiresAt, expiry1, "expiry rounded up to midnight");
@@ -251,9 +253,8 @@ contract SubscriptionEscrowTest is EscrowSetup {
         if (processFirst) escrow.processExpiries(node, type(uint256).max);
         uint256 unserved1 = _status(node, CLIENT).refundableNow; // no fee set
         uint256 paid2 = price2 * m2;
-        token.mint(USER, paid2);
-        vm.prank(USER);
-        token.approve(address(escrow), paid2);
+        _mint(USER, paid2);
+        _approveEscrow(USER, paid2);
         vm.prank(USER);
         escrow.extend(node, CLIENT, m2, price2);
         uint256 expected = t < expiry1 ? expiry1 + m2 * MONTH : _endOfDay(t + m2 * MONTH);
@@ -306,9 +307,8 @@ contract SubscriptionEscrowTest is EscrowSetup {
         for (uint256 i = 0; i < 2; ++i) {
             vm.warp(block.timestamp + bound(uint256(keccak256(abi.encode(gap, i))), 0, 10 days));
             uint256 price = _price(node);
-            token.mint(USER, price * more[i]);
-            vm.prank(USER);
-            token.approve(address(escrow), price * more[i]);
+            _mint(USER, price * more[i]);
+            _approveEscrow(USER, price * more[i]);
             uint256 next = expiry + more[i] * MONTH;
             uint256 cap = _endOfDay(block.timestamp + MAX_PREPAID);
             if (next > cap) {
@@ -473,17 +473,18 @@ contract SubscriptionEscrowTest is EscrowSetup {
 
         uint256 refund1 = _status(node, CLIENT).refundableNow;
         uint256 refunds;
+        ISubscriptionEscrow.ClientConsent memory consent = _consent(node, CLIENT, USER2);
         if (removeAt < e1) {
             assertGe(refund1, 1, "CLIENT's subscription was running at the removal");
             vm.expectRevert(abi.encodeWithSelector(ISubscriptionEscrow.ClientIdTaken.selector, node, CLIENT));
             vm.prank(USER2);
-            escrow.setClientId(node, CLIENT2, CLIENT);
+            escrow.setClientId(node, CLIENT2, CLIENT, consent);
             refunds += _cancel(node, CLIENT);
             assertEq(refunds, refund1, "the owner still gets the refund");
         } else {
             assertEq(refund1, 0, "ended before the removal");
             vm.prank(USER2);
-            escrow.setClientId(node, CLIENT2, CLIENT);
+            escrow.setClientId(node, CLIENT2, CLIENT, consent);
             assertEq(escrow.getSubscription(node, CLIENT).owner, USER2, "moved onto the free key");
         }
         address client2 = escrow.getSubscription(node, CLIENT2).owner == USER2 ? CLIENT2 : CLIENT;
@@ -511,9 +512,8 @@ contract SubscriptionEscrowTest is EscrowSetup {
             vm.warp(block.timestamp + bound(r >> 150, 0, 20 days));
             if ((r >> 200) % 2 == 0) {
                 uint256 amount = _price(node) * 2;
-                token.mint(users[i], amount);
-                vm.prank(users[i]);
-                token.approve(address(escrow), amount);
+                _mint(users[i], amount);
+                _approveEscrow(users[i], amount);
                 uint256 price = _price(node);
                 vm.prank(users[i]);
                 escrow.extend(node, clients[i], 2, price);
@@ -557,5 +557,160 @@ contract SubscriptionEscrowTest is EscrowSetup {
         }
         assertEq(token.balanceOf(address(escrow)), 0, "escrow empty");
         assertEq(token.balanceOf(PAYOUT) + refunds, total, "paid = withdrawn + refunds");
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Client-key consent, fee bound, switched-off nodes
+    // ------------------------------------------------------------------------------------------
+
+    /// @dev Subscribe for a month; `expected` is the revert data expected ("" for none).
+    function _subscribeAs(
+        address payer,
+        address clientId,
+        ISubscriptionEscrow.ClientConsent memory consent,
+        bytes memory expected
+    ) internal {
+        _mint(payer, 1e18);
+        _approveEscrow(payer, 1e18);
+        if (expected.length != 0) vm.expectRevert(expected);
+        vm.prank(payer);
+        escrow.subscribe(node, clientId, 1, 1e18, 0, consent);
+    }
+
+    /// A stranger cannot occupy a client key: without the key's signature, with a signature for
+    /// another owner, another node or by another key, or an expired one, the purchase reverts and
+    /// the key stays free; the key itself needs no signature, and a consent to a payer works.
+    function testFuzz_strangerCannotOccupyClientKey(address stranger, uint256 otherKeySeed, uint256 late) public {
+        vm.assume(stranger != CLIENT && stranger != address(0) && stranger != address(escrow));
+        uint256 otherPk = boundPrivateKey(otherKeySeed);
+        vm.assume(vm.addr(otherPk) != CLIENT);
+        uint256 deadline = block.timestamp + 1 hours;
+        ISubscriptionEscrow.ClientConsent memory none;
+
+        _subscribeAs(
+            stranger, CLIENT, none, abi.encodeWithSelector(ISubscriptionEscrow.InvalidClientConsent.selector, CLIENT, 0)
+        );
+
+        ISubscriptionEscrow.ClientConsent memory forged = ISubscriptionEscrow.ClientConsent(deadline, "");
+        (uint8 v, bytes32 r, bytes32 s_) = vm.sign(otherPk, escrow.clientConsentDigest(node, stranger, deadline));
+        forged.signature = abi.encodePacked(r, s_, v);
+        _subscribeAs(
+            stranger,
+            CLIENT,
+            forged,
+            abi.encodeWithSelector(ISubscriptionEscrow.InvalidClientConsent.selector, CLIENT, vm.addr(otherPk))
+        );
+
+        // Signed by the key, but for USER: the stranger cannot use it.
+        ISubscriptionEscrow.ClientConsent memory forUser = _consent(node, CLIENT, USER);
+        _mint(stranger, 1e18);
+        _approveEscrow(stranger, 1e18);
+        vm.prank(stranger);
+        try escrow.subscribe(node, CLIENT, 1, 1e18, 0, forUser) {
+            fail("a consent to USER let a stranger in");
+        } catch (bytes memory err) {
+            assertEq(bytes32(bytes4(err)), bytes32(ISubscriptionEscrow.InvalidClientConsent.selector), "error");
+        }
+
+        // Expired.
+        ISubscriptionEscrow.ClientConsent memory consent = _consent(node, CLIENT, stranger);
+        uint256 t = block.timestamp;
+        vm.warp(consent.deadline + bound(late, 1, 365 days));
+        _subscribeAs(
+            stranger,
+            CLIENT,
+            consent,
+            abi.encodeWithSelector(ISubscriptionEscrow.ClientConsentExpired.selector, consent.deadline, block.timestamp)
+        );
+        assertEq(escrow.getSubscription(node, CLIENT).owner, address(0), "the key is still free");
+        vm.warp(t);
+
+        // With the key's consent the stranger may pay for it; the key itself needs none.
+        _subscribeAs(stranger, CLIENT, consent, "");
+        assertEq(escrow.getSubscription(node, CLIENT).owner, stranger, "bought with consent");
+        _subscribeAs(CLIENT2, CLIENT2, none, "");
+        assertEq(escrow.getSubscription(node, CLIENT2).owner, CLIENT2, "the key pays for itself");
+    }
+
+    /// Moving a subscription onto a key needs that key's consent too.
+    function test_setClientIdNeedsTheNewKeysConsent() public {
+        _buy(USER, node, CLIENT, 1);
+        ISubscriptionEscrow.ClientConsent memory none;
+        vm.expectRevert(abi.encodeWithSelector(ISubscriptionEscrow.InvalidClientConsent.selector, CLIENT2, address(0)));
+        vm.prank(USER);
+        escrow.setClientId(node, CLIENT, CLIENT2, none);
+        ISubscriptionEscrow.ClientConsent memory consent = _consent(node, CLIENT2, USER);
+        vm.prank(USER);
+        escrow.setClientId(node, CLIENT, CLIENT2, consent);
+        assertEq(escrow.getSubscription(node, CLIENT2).owner, USER, "moved with consent");
+    }
+
+    /// A fee above the buyer's maximum reverts the purchase; at or below it, it is locked.
+    function testFuzz_feeBound(uint256 feeBps, uint256 maxFeeBps) public {
+        feeBps = bound(feeBps, 0, 1000);
+        maxFeeBps = bound(maxFeeBps, 0, 1000);
+        _setFee(feeBps);
+        _mint(USER, 1e18);
+        _approveEscrow(USER, 1e18);
+        ISubscriptionEscrow.ClientConsent memory consent = _consent(node, CLIENT, USER);
+        if (feeBps > maxFeeBps) {
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    ISubscriptionEscrow.CancellationFeeAboveMaximum.selector, PROVIDER, feeBps, maxFeeBps
+                )
+            );
+        }
+        vm.prank(USER);
+        escrow.subscribe(node, CLIENT, 1, 1e18, maxFeeBps, consent);
+        if (feeBps <= maxFeeBps) assertEq(escrow.getSubscription(node, CLIENT).cancellationFeeBps, feeBps, "locked");
+        else assertEq(token.balanceOf(address(escrow)), 0, "nothing taken");
+    }
+
+    /// A provider cannot switch off a node while subscribers hold paid time; once it all ran
+    /// out it can.
+    function testFuzz_noDeactivationWhilePaid(uint256 months, uint256 warpBy) public {
+        registry.setEscrow(address(escrow));
+        months = bound(months, 1, 24);
+        _buy(USER, node, CLIENT, months);
+        uint256 expiresAt = escrow.getSubscription(node, CLIENT).expiresAt;
+        vm.warp(bound(warpBy, block.timestamp, expiresAt + 30 days));
+        if (block.timestamp < expiresAt) {
+            vm.expectRevert(abi.encodeWithSelector(IMailServerRegistry.NodeHasPaidSubscriptions.selector, node));
+        }
+        vm.prank(PROVIDER);
+        registry.setNodeActive(node, false);
+        assertEq(registry.isTrusted(node), block.timestamp < expiresAt, "switched off only when nothing is owed");
+    }
+
+    /// Disabling the kind ends the node's subscriptions at that moment, as a removal does: the
+    /// refund is the unserved part then, fee-free, whatever happens later (even re-enabling).
+    function testFuzz_kindDisableTerminates(uint256 months, uint256 disableAfter, uint256 later, bool reenable) public {
+        _setFee(1000);
+        months = bound(months, 1, 24);
+        uint256 paid = _buy(USER, node, CLIENT, months);
+        ISubscriptionEscrow.Subscription memory sub = escrow.getSubscription(node, CLIENT);
+        vm.warp(block.timestamp + bound(disableAfter, 0, months * MONTH + 2 days));
+        uint256 disabledAt = block.timestamp;
+        uint256 unserved = disabledAt >= sub.expiresAt
+            ? 0
+            : (((paid * PRECISION) / (sub.expiresAt - sub.start)) * (sub.expiresAt - disabledAt)) / PRECISION;
+        if (unserved > paid) unserved = paid;
+        registry.setKindEnabled(kind, false);
+        if (reenable) registry.setKindEnabled(kind, true);
+        vm.warp(block.timestamp + bound(later, 0, 400 days));
+
+        assertEq(registry.terminatedAt(node), disabledAt, "terminated at the disabling");
+        assertFalse(registry.isTrusted(node), "a retired node stays untrusted");
+        assertEq(_status(node, CLIENT).refundableNow, unserved, "refund as of the disabling, no fee");
+        uint256 refund = disabledAt < sub.expiresAt ? _cancel(node, CLIENT) : 0;
+        assertEq(refund, unserved, "refund paid");
+        ISubscriptionEscrow.NodeEarnings memory e = escrow.nodeEarnings(node);
+        assertEq(e.unreleased, 0, "nothing unreleased");
+        assertEq(e.earned + refund, paid, "earned + refund == paid");
+        if (e.withdrawable != 0) {
+            vm.prank(PROVIDER);
+            escrow.withdraw(node);
+        }
+        assertEq(token.balanceOf(address(escrow)), 0, "escrow empty");
     }
 }
