@@ -214,10 +214,13 @@ export interface WriteContext {
   onSent: (hash: string) => void;
 }
 
-/** Buys `months` at no more than the quoted monthly price (a raise since the quote fails before anything is sent). */
+/**
+ * Buys `months` at no more than the quoted monthly price and cancellation fee (a raise of either
+ * since the quote fails before anything is sent, and the escrow refuses it too).
+ */
 export async function buy(ctx: WriteContext, nodeId: string, months: number, quoted: Quote, policy: TrustPolicy) {
   const subs = await writer(ctx.wallet, ctx.config, ctx.account, ctx.onSent);
-  return subs.subscribe({ nodeId, months, maxPricePerMonth: quoted.pricePerMonth, policy });
+  return subs.subscribe({ nodeId, months, maxPricePerMonth: quoted.pricePerMonth, maxCancellationFeeBps: quoted.cancellationFeeBps, policy });
 }
 
 export async function extend(ctx: WriteContext, nodeId: string, months: number, quoted: Quote) {
