@@ -101,6 +101,8 @@ export type ErrorCode =
   // Node selection: no usable node at all / the pinned node is down or graylisted.
   | "NO_NODE_AVAILABLE"
   | "NODE_UNAVAILABLE"
+  // A mail server refused the access grant presented to it (details.reason says why).
+  | "ACCESS_REFUSED"
   | ContractErrorCode;
 
 /** The only error type the SDK throws. Switch on `code`; `details` holds the facts behind it. */

@@ -107,3 +107,15 @@ export {
 
 export * from "./discovery/index.js";
 export * from "./selection/index.js";
+
+// Waku client side: present access grants to a mail server over the client's libp2p node.
+export {
+  ACCESS_PROTOCOL,
+  AccessSession,
+  presentAccessGrant,
+  type AccessAnswer,
+  type AccessLibp2p,
+  type AccessSessionOptions,
+  type AccessStream,
+  type EncodedGrant,
+} from "./waku/access.js";
