@@ -5,6 +5,7 @@
 import { network } from "hardhat";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
+import { measureBundle, type BundleRow } from "./bundle.js";
 import { measureGas, type GasRow } from "./gas.js";
 import { measureSdk, type SdkRow } from "./sdk.js";
 
@@ -33,6 +34,15 @@ function sdkTable(rows: SdkRow[]): string {
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }
 
+function bundleTable(rows: BundleRow[]): string {
+  const kb = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+  const header = ["bundle", "minified", "gzipped", "of ethers"];
+  const body = rows.map((r) => [r.measure, kb(r.minified), kb(r.gzipped), r.ofEthers === undefined ? "" : `${r.ofEthers.toFixed(2)}x`]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
+}
+
 async function main(): Promise<void> {
   const connection = await network.create();
   const gas = await measureGas(connection);
@@ -44,7 +54,11 @@ async function main(): Promise<void> {
   console.log(sdkTable(sdk.rows));
   for (const note of sdk.notes) console.log(`  - ${note}`);
 
-  const results = { date: new Date().toISOString(), gas, sdk };
+  const bundle = await measureBundle();
+  console.log("\nBrowser bundle of the SDK root (esbuild, platform browser, minified; ethers external, as the peer the app bundles)\n");
+  console.log(bundleTable(bundle));
+
+  const results = { date: new Date().toISOString(), gas, sdk, bundle };
   const file = path.join(import.meta.dirname, "results.json");
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwritten to bench/results.json`);

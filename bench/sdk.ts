@@ -30,10 +30,8 @@ import {
   type JsonRpcResult,
 } from "ethers";
 import {
-  AccessGate,
   MAILSERVER_KIND,
   RegistryClient,
-  SubscriptionIndex,
   nodeIdFromPrivateKey,
   requestDigestOf,
   signNodeKeyProof,
@@ -41,6 +39,7 @@ import {
   verifyNodes,
   type SignedRequest,
 } from "@status/mailserver-sdk";
+import { AccessGate, SubscriptionIndex } from "@status/mailserver-sdk/server";
 
 export interface SdkRow {
   measure: string;

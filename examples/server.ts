@@ -1,6 +1,7 @@
 // Server operators: admit or refuse a peer's signed request, from an index of the escrow's events.
 import type { Provider } from "ethers";
-import { AccessGate, SubscriptionIndex, requestDigestOf, type SignedRequest } from "@status/mailserver-sdk";
+import { requestDigestOf, type SignedRequest } from "@status/mailserver-sdk";
+import { AccessGate, SubscriptionIndex } from "@status/mailserver-sdk/server";
 
 export async function serverExample(
   provider: Provider, chainId: bigint, escrow: string, startBlock: number, nodeId: string,

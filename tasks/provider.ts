@@ -1,12 +1,8 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { readFile } from "node:fs/promises";
 import { formatUnits, isHexString, parseUnits } from "ethers";
-import {
-  ProviderClient,
-  SubscriptionClient,
-  SubscriptionIndex,
-  parseEnr,
-} from "@status/mailserver-sdk";
+import { ProviderClient, SubscriptionClient, parseEnr } from "@status/mailserver-sdk";
+import { SubscriptionIndex } from "@status/mailserver-sdk/server";
 import { address, kindArg, nodeIdArg, printTx, runTask, taskContext, TaskInputError, type CommonArgs, type TaskContext } from "./context.js";
 
 const TOKEN_DECIMALS = 18;

@@ -6,25 +6,25 @@
 import type { NetworkConnection } from "hardhat/types/network";
 import { Wallet, formatUnits, hexlify, parseUnits, randomBytes, type BaseWallet } from "ethers";
 import {
-  AccessGate,
-  Discv5CrawlerSource,
-  MailserverSelector,
   ProviderClient,
   RegistryClient,
   SubscriptionClient,
-  SubscriptionIndex,
   TrustPolicy,
   buildNodeEnr,
   parseEnr,
   requestDigestOf,
   signRequest,
-  startMailserverDiscovery,
   verifyNodes,
-  type AccessDecision,
-  type MailserverDiscoveryHandle,
   type SignedRequest,
   type VerifiedNode,
 } from "@status/mailserver-sdk";
+import {
+  Discv5CrawlerSource,
+  MailserverSelector,
+  startMailserverDiscovery,
+  type MailserverDiscoveryHandle,
+} from "@status/mailserver-sdk/discovery";
+import { AccessGate, SubscriptionIndex, type AccessDecision } from "@status/mailserver-sdk/server";
 import { deployLocal } from "../../deploy/local.js";
 import { table } from "./table.js";
 

@@ -1,4 +1,10 @@
-// Public API of @status/mailserver-sdk.
+// Public API of @status/mailserver-sdk: the isomorphic root (browsers, React Native, Node).
+//
+// Everything exported here must bundle for a browser with no Node built-in, no native module and
+// no polyfill (test/mocha/sdk-entrypoints.test.ts bundles it with esbuild and Vite). Node-only
+// code has its own entry points:
+//   @status/mailserver-sdk/discovery  (src/discovery/index.ts): discv5 node and crawler, selection with probes
+//   @status/mailserver-sdk/server     (src/server/index.ts): access gate, subscription index, native recovery
 
 export {
   MailserverSdkError,
@@ -76,6 +82,7 @@ export {
   type TokenSupport,
 } from "./token.js";
 
+// Request signing (client side; the server that checks requests is in the `/server` entry).
 export {
   signRequest,
   recoverRequestSigner,
@@ -87,23 +94,38 @@ export {
   type SignedRequest,
   type RequestFields,
 } from "./gate/request.js";
-export { loadNativeRecovery, recoverInJs, type RecoverFn } from "./gate/recovery.js";
+export { recoverInJs, type RecoverFn } from "./gate/recovery.js";
+
+// Discovery records (isomorphic): node-role keys in ENRs, building a node's ENR, static and
+// registry sources and their merge. The discv5 node and crawler are in the `/discovery` entry.
+export { SERVICE_KIND_ENR_KEY, MAILSERVER_KIND_NAME, encodeKinds, decodeKinds, enrKinds, enrHasKind } from "./discovery/kind.js";
 export {
-  AccessGate,
-  type AccessGateOptions,
-  type AccessDecision,
-  type AccessReason,
-  type CheckContext,
-  type SubscriptionLookup,
-} from "./gate/accessGate.js";
-export { ReplayGuard } from "./gate/replay.js";
+  MAX_REGISTRY_RECORD_LENGTH,
+  buildNodeEnr,
+  recordSync,
+  type BuildNodeEnrOptions,
+  type NodeEnr,
+  type RecordSyncOptions,
+  type RecordSyncReason,
+  type RecordSyncResult,
+} from "./discovery/publish.js";
 export {
-  SubscriptionIndex,
-  type SubscriptionIndexOptions,
-  type IndexEntry,
-  type IndexSnapshot,
-  type SyncResult,
-} from "./gate/subscriptionIndex.js";
+  StaticEnrSource,
+  RegistrySource,
+  combineSources,
+  mergeEnrs,
+  type CombinedSource,
+  type DiscoverOptions,
+  type DiscoveredNode,
+  type DiscoveryResult,
+  type DiscoverySource,
+  type InvalidEnr,
+  type RegisteredRecord,
+  type RegistryRecordReader,
+  type RegistrySourceOptions,
+  type SkippedRecord,
+  type SourceFailure,
+} from "./discovery/sources.js";
 
 export * from "./discovery/index.js";
 export * from "./selection/index.js";

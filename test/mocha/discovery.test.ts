@@ -4,7 +4,6 @@ import { expect } from "chai";
 import { ethers } from "ethers";
 import { ENR } from "@chainsafe/enr";
 import {
-  Discv5CrawlerSource,
   MailserverSdkError,
   RegistrySource,
   SERVICE_KIND_ENR_KEY,
@@ -14,14 +13,17 @@ import {
   decodeKinds,
   enrHasKind,
   enrKinds,
-  findFreeUdpPort,
   mergeEnrs,
   recordSync,
+  type DiscoverySource,
+} from "@status/mailserver-sdk";
+import {
+  Discv5CrawlerSource,
+  findFreeUdpPort,
   startDiscv5Node,
   startMailserverDiscovery,
-  type DiscoverySource,
   type MailserverDiscoveryHandle,
-} from "@status/mailserver-sdk";
+} from "@status/mailserver-sdk/discovery";
 import { MAILSERVER_KIND, nodeIdOf } from "../helpers/nodeKeys.js";
 
 const LOOPBACK = "127.0.0.1";

@@ -9,17 +9,15 @@ import { getBytes, hexlify, randomBytes, Wallet, type Provider } from "ethers";
 import { network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import {
-  AccessGate,
   MailserverSdkError,
   ProviderClient,
   SubscriptionClient,
-  SubscriptionIndex,
   parseEnr,
   requestDigestOf,
   signRequest,
   type ClientOptions,
-  type SubscriptionIndexOptions,
 } from "@status/mailserver-sdk";
+import { AccessGate, SubscriptionIndex, type SubscriptionIndexOptions } from "@status/mailserver-sdk/server";
 import { deployLocal, type LocalDeployment } from "../../deploy/local.js";
 
 type HardhatSigner = Awaited<ReturnType<NetworkConnection["ethers"]["getSigners"]>>[number];

@@ -4,13 +4,11 @@ import { expect } from "chai";
 import { ENR, SignableENR } from "@chainsafe/enr";
 import { AbiCoder, BaseWallet, getBytes, Interface, keccak256, SigningKey, TypedDataEncoder, verifyTypedData, Wallet, ZeroAddress, ZeroHash, type ParamType } from "ethers";
 import {
-  AccessGate,
   CONTRACT_ERROR_CODES,
   DEPLOYMENTS,
   MAILSERVER_KIND,
   MailserverSdkError,
   NODE_KEY_PROOF_TYPES,
-  ReplayGuard,
   decodeContractError,
   endpointOf,
   isSdkError,
@@ -27,15 +25,19 @@ import {
   signNodeKeyProof,
   signRequest,
   accessTypedDataDomain,
-  loadNativeRecovery,
   recoverInJs,
   requestSigningHash,
   REQUEST_TYPES,
   toSdkError,
   withRetry,
   type SignedRequest,
-  type SubscriptionLookup,
 } from "@status/mailserver-sdk";
+import {
+  AccessGate,
+  ReplayGuard,
+  loadNativeRecovery,
+  type SubscriptionLookup,
+} from "@status/mailserver-sdk/server";
 import { artifacts } from "hardhat";
 
 async function expectSdkError(promise: Promise<unknown> | (() => unknown), code: string): Promise<MailserverSdkError> {

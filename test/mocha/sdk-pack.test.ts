@@ -20,7 +20,10 @@ const [key, enr] = process.argv.slice(2);
 const parsed = parseEnr(enr);
 let invalid = "none";
 try { parseEnr("enr:not-an-enr"); } catch (error) { invalid = error instanceof MailserverSdkError ? error.code : "other"; }
-console.log(JSON.stringify({ nodeId: nodeIdFromPrivateKey(key), enrNodeId: parsed.nodeId, ip: parsed.ip, tcp: parsed.tcp, invalid, kind: MAILSERVER_KIND }));
+const { AccessGate, SubscriptionIndex } = await import("@status/mailserver-sdk/server");
+const { Discv5CrawlerSource, MailserverSelector } = await import("@status/mailserver-sdk/discovery");
+const entries = [AccessGate, SubscriptionIndex, Discv5CrawlerSource, MailserverSelector].map((f) => typeof f);
+console.log(JSON.stringify({ nodeId: nodeIdFromPrivateKey(key), enrNodeId: parsed.nodeId, ip: parsed.ip, tcp: parsed.tcp, invalid, kind: MAILSERVER_KIND, entries }));
 `;
 
 describe("SDK package", function () {
@@ -61,6 +64,7 @@ describe("SDK package", function () {
       tcp: 30303,
       invalid: "INVALID_ENR",
       kind: keccak256(new TextEncoder().encode("mailserver")),
+      entries: ["function", "function", "function", "function"],
     });
   });
 });

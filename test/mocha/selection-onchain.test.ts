@@ -8,24 +8,26 @@ import { network } from "hardhat";
 import { ethers } from "ethers";
 import {
   CuratorClient,
-  Discv5CrawlerSource,
   MailserverSdkError,
-  MailserverSelector,
   ProviderClient,
   RegistryClient,
   RegistrySource,
   TrustPolicy,
   buildNodeEnr,
-  findFreeUdpPort,
   recordSync,
+  verifyNodes,
+  type VerifiedNode,
+} from "@status/mailserver-sdk";
+import {
+  Discv5CrawlerSource,
+  MailserverSelector,
+  findFreeUdpPort,
   startDiscv5Node,
   startMailserverDiscovery,
-  verifyNodes,
   type Discv5Handle,
   type MailserverDiscoveryHandle,
   type SelectorEvents,
-  type VerifiedNode,
-} from "@status/mailserver-sdk";
+} from "@status/mailserver-sdk/discovery";
 import { deployLocal } from "../../deploy/local.js";
 
 const LOOPBACK = "127.0.0.1";

@@ -5,22 +5,24 @@ import { expect } from "chai";
 import { ethers } from "ethers";
 import { ENR } from "@chainsafe/enr";
 import {
-  Discv5CrawlerSource,
   StaticEnrSource,
   buildNodeEnr,
+  type DiscoverySource,
+  MailserverSdkError,
+} from "@status/mailserver-sdk";
+import {
+  Discv5CrawlerSource,
   findFreeUdpPort,
   startDiscv5Node,
   startMailserverDiscovery,
-  type DiscoverySource,
   type MailserverDiscoveryHandle,
-  MailserverSdkError,
   MailserverSelector,
   createDiscv5Probe,
   probeEach,
   type ProbeFn,
   type SelectorEvents,
   type VerifiedNodeLike,
-} from "@status/mailserver-sdk";
+} from "@status/mailserver-sdk/discovery";
 
 const LOOPBACK = "127.0.0.1";
 const QUICK = { requestTimeout: 400 };

@@ -1,15 +1,7 @@
-// Public API of mail-server discovery (re-exported from the package root).
-export { SERVICE_KIND_ENR_KEY, MAILSERVER_KIND_NAME, encodeKinds, decodeKinds, enrKinds, enrHasKind } from "./kind.js";
-export {
-  MAX_REGISTRY_RECORD_LENGTH,
-  buildNodeEnr,
-  recordSync,
-  type BuildNodeEnrOptions,
-  type NodeEnr,
-  type RecordSyncOptions,
-  type RecordSyncReason,
-  type RecordSyncResult,
-} from "./publish.js";
+// Entry point `@status/mailserver-sdk/discovery` (Node-only): what needs UDP sockets or Node
+// crypto: the discv5 node and crawler, and node selection with discv5 probes.
+// The isomorphic discovery pieces (ENR kinds, buildNodeEnr, static/registry sources, merging)
+// are exported from the package root.
 export {
   startMailserverDiscovery,
   startDiscv5Node,
@@ -20,24 +12,7 @@ export {
   type StartDiscv5NodeOptions,
   type StartMailserverDiscoveryOptions,
 } from "./node.js";
-export {
-  StaticEnrSource,
-  RegistrySource,
-  Discv5CrawlerSource,
-  combineSources,
-  mergeEnrs,
-  type CombinedSource,
-  type CrawlStats,
-  type DiscoverOptions,
-  type DiscoveredNode,
-  type DiscoveryResult,
-  type DiscoverySource,
-  type Discv5CrawlerOptions,
-  type InvalidEnr,
-  type RegisteredRecord,
-  type RegistryRecordReader,
-  type RegistrySourceOptions,
-  type SkippedRecord,
-  type SourceFailure,
-} from "./sources.js";
-export { findFreeUdpPort } from "./util.js";
+export { Discv5CrawlerSource, type CrawlStats, type Discv5CrawlerOptions } from "./crawler.js";
+export { findFreeUdpPort } from "./udp.js";
+
+export * from "../selection/index.js";

@@ -6,7 +6,8 @@ import { privateKeyFromRaw } from "@libp2p/crypto/keys";
 import { multiaddr } from "@multiformats/multiaddr";
 import { randomBytes } from "node:crypto";
 import { buildNodeEnr } from "./publish.js";
-import { findFreeUdpPort, enrNodeId, privateKeyBytes } from "./util.js";
+import { findFreeUdpPort } from "./udp.js";
+import { enrNodeId, privateKeyBytes } from "./util.js";
 
 /** discv5 settings (`requestTimeout`, `lookupTimeout`, `pingInterval`, `enrUpdate`, ...). */
 export type Discv5ConfigOverrides = NonNullable<IDiscv5CreateOptions["config"]>;

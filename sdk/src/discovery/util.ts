@@ -1,9 +1,8 @@
-// Small helpers shared by discovery and selection (not part of the public API unless re-exported).
+// Small isomorphic helpers shared by discovery and selection (not part of the public API unless re-exported).
 import type { BaseENR } from "@chainsafe/enr";
 import { getBytes } from "ethers";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId } from "../nodeKey.js";
-import * as dgram from "node:dgram";
 
 /** `@chainsafe/enr` node ids are unprefixed hex; the SDK's are 0x-prefixed lowercase. */
 export function enrNodeId(enr: BaseENR): string {
@@ -30,23 +29,6 @@ export function privateKeyBytes(key: string | Uint8Array): Uint8Array {
   }
   if (bytes.length !== 32) throw invalidArgument("a node private key must be 32 bytes (secp256k1)");
   return bytes;
-}
-
-/**
- * A UDP port that is free on `ip` right now (bind to port 0, read, close). Another process may take
- * it before it is used again; good enough for tests and demos.
- */
-export async function findFreeUdpPort(ip = "127.0.0.1"): Promise<number> {
-  const socket = dgram.createSocket(ip.includes(":") ? "udp6" : "udp4");
-  try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once("error", reject);
-      socket.bind(0, ip, () => resolve());
-    });
-    return socket.address().port;
-  } finally {
-    await new Promise<void>((resolve) => socket.close(() => resolve()));
-  }
 }
 
 /** Rejects with `onTimeout()` after `ms` unless `promise` settles first; the timer never keeps the process alive. */

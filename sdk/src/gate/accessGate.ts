@@ -4,7 +4,8 @@ import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId, type NodeId } from "../nodeKey.js";
 import { ReplayGuard } from "./replay.js";
 import { TypedDataEncoder } from "ethers";
-import { loadNativeRecovery, recoverInJs, type RecoverFn } from "./recovery.js";
+import { loadNativeRecovery } from "./nativeRecovery.js";
+import { recoverInJs, type RecoverFn } from "./recovery.js";
 import { accessTypedDataDomain, requestSigningHash, type SignedRequest } from "./request.js";
 
 /** Where the gate learns subscription expiries. `SubscriptionIndex` implements it. */

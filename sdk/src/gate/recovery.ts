@@ -1,4 +1,4 @@
-import { Signature, dataSlice, getAddress, getBytes, keccak256, recoverAddress } from "ethers";
+import { recoverAddress } from "ethers";
 
 /** Recovers the address that signed a 32-byte digest, or undefined when it cannot. */
 export type RecoverFn = (digest: string, signature: string) => string | undefined;
@@ -11,30 +11,3 @@ export const recoverInJs: RecoverFn = (digest, signature) => {
     return undefined;
   }
 };
-
-/**
- * Signature recovery through libsecp256k1, from the optional `secp256k1` package (its prebuilt
- * binding), when this platform has it: roughly two orders of magnitude faster than JavaScript,
- * which is what bounds a gate's throughput. Undefined where the binding is not available; the
- * package's own pure-JS fallback is deliberately not used, being slower than ethers'.
- */
-export async function loadNativeRecovery(): Promise<RecoverFn | undefined> {
-  let native: typeof import("secp256k1/bindings.js");
-  try {
-    native = await import("secp256k1/bindings.js");
-  } catch {
-    return undefined;
-  }
-  const ecdsaRecover = native.ecdsaRecover ?? (native as unknown as { default: typeof native }).default?.ecdsaRecover;
-  if (typeof ecdsaRecover !== "function") return undefined;
-  return (digest, signature) => {
-    try {
-      const sig = Signature.from(signature);
-      const compact = getBytes(sig.r + sig.s.slice(2));
-      const publicKey = ecdsaRecover(compact, sig.yParity, getBytes(digest), false);
-      return getAddress(dataSlice(keccak256(publicKey.subarray(1)), 12));
-    } catch {
-      return undefined;
-    }
-  };
-}

@@ -1,4 +1,4 @@
-// Public API of node selection (re-exported from the package root).
+// Public API of node selection (re-exported from the `/discovery` entry: its default probe is discv5).
 export {
   MailserverSelector,
   DEFAULT_GRAYLIST_MS,
