@@ -3,7 +3,8 @@
 // SignedRequest (JSON) over the fixed digest GRANT_DIGEST, bound to node, peer and time by
 // `AccessGate.check`; it lives for GRANT_TTL_SECONDS and never beyond the subscription.
 // Replace with `AccessGate.presentGrant` / `checkPeer` / `forgetPeer` and delete this file.
-import { AccessGate, requestDigestOf, type SignedRequest, type SubscriptionLookup } from "@status/mailserver-sdk";
+import { requestDigestOf, type SignedRequest } from "@status/mailserver-sdk";
+import { AccessGate, type SubscriptionLookup } from "@status/mailserver-sdk/server";
 import type { GrantAnswer, GrantGate } from "./access.js";
 
 export const GRANT_DIGEST = requestDigestOf("mailserver-access-grant");

@@ -8,11 +8,11 @@ import {
   AccessSession,
   ProviderClient,
   SubscriptionClient,
-  SubscriptionIndex,
   buildNodeEnr,
   signRequest,
   type AccessAnswer,
 } from "@status/mailserver-sdk";
+import { SubscriptionIndex } from "@status/mailserver-sdk/server";
 import { GRANT_DIGEST } from "@status/mailserver-node";
 import { deployLocal } from "../../deploy/local.js";
 import { rpc, startHardhatNode, type LocalNode } from "./hardhatCli.js";

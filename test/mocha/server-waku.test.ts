@@ -10,7 +10,8 @@ import path from "node:path";
 import { Wallet } from "ethers";
 import { bytesToUtf8, utf8ToBytes, type IDecodedMessage, type LightNode } from "@waku/sdk";
 import { MailServerNode, RequestGrantGate, SqliteArchive } from "@status/mailserver-node";
-import { MailserverSdkError, type SubscriptionIndex } from "@status/mailserver-sdk";
+import { MailserverSdkError } from "@status/mailserver-sdk";
+import type { SubscriptionIndex } from "@status/mailserver-sdk/server";
 import { presentGrant, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
 
 const TOPIC = "/mailserver-test/1/chat/proto";
