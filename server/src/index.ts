@@ -9,3 +9,7 @@ export { answerStoreQuery, STORE_CODEC, StoreStatus, DEFAULT_STORE_LIMITS, type 
 export { acceptPush, LIGHTPUSH_V2_CODEC, LIGHTPUSH_V3_CODEC, PushStatus, type PushLimits } from "./lightpush.js";
 export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./log.js";
 export { RequestGrantGate, GRANT_DIGEST, GRANT_TTL_SECONDS } from "./grantAdapter.js";
+export { PostgresArchive } from "./archive/postgres.js";
+export { loadConfig, parseConfig, ConfigError, type ServerConfig, type ArchiveConfig, type DiscoveryConfig } from "./config.js";
+export { startServer, readNodeKey, type RunningServer } from "./app.js";
+export { buildWakuEnr, encodeMultiaddrs, encodeRelayShards, WAKU2_STORE, WAKU2_LIGHTPUSH, type WakuEnrOptions } from "./enr.js";
