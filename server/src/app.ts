@@ -1,6 +1,6 @@
 // Assembles a running mail server from its configuration: archive, subscription index and gate,
 // the libp2p node, discv5 with the node's Waku ENR. Used by the CLI and by tests.
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { JsonRpcProvider } from "ethers";
 import { nodeIdFromPrivateKey } from "@status/mailserver-sdk";
@@ -11,6 +11,7 @@ import { PostgresArchive } from "./archive/postgres.js";
 import { SqliteArchive } from "./archive/sqlite.js";
 import { ConfigError, type ServerConfig } from "./config.js";
 import { buildWakuEnr } from "./enr.js";
+import { readNodeKey } from "./keyFile.js";
 import { RequestGrantGate } from "./grantAdapter.js";
 import type { Logger } from "./log.js";
 import { MailServerNode } from "./node.js";
@@ -29,18 +30,6 @@ export interface RunningServer {
 /** How often the index is written to its file while running (it is also written on stop). */
 const INDEX_SAVE_MS = 30_000;
 
-export async function readNodeKey(file: string): Promise<Uint8Array> {
-  let text: string;
-  try {
-    text = (await readFile(file, "utf8")).trim();
-  } catch (error) {
-    throw new ConfigError(`cannot read node key file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
-  const hex = text.startsWith("0x") ? text.slice(2) : text;
-  if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new ConfigError(`node key file ${file} must hold 32 bytes of hex`);
-  return Uint8Array.from(Buffer.from(hex, "hex"));
-}
-
 async function openArchive(config: ServerConfig): Promise<Archive> {
   if (config.archive.backend === "sqlite") {
     if (config.archive.path !== ":memory:") await mkdir(path.dirname(config.archive.path), { recursive: true });
@@ -57,8 +46,8 @@ async function openArchive(config: ServerConfig): Promise<Archive> {
   }
 }
 
-export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
-  const privateKey = await readNodeKey(config.nodeKeyFile);
+export async function startServer(config: ServerConfig, logger: Logger, options: { privateKey?: Uint8Array } = {}): Promise<RunningServer> {
+  const privateKey = options.privateKey ?? (await readNodeKey(config.nodeKeyFile));
   const nodeId = nodeIdFromPrivateKey(privateKey);
   const archive = await openArchive(config);
   const cleanup: (() => Promise<unknown>)[] = [() => archive.close()];

@@ -1,6 +1,6 @@
 // `mailserver-node --config <file>`: runs the mail server until SIGINT/SIGTERM.
-import { startServer } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
+import { readNodeKey } from "./keyFile.js";
 import { jsonLogger } from "./log.js";
 
 const USAGE = "usage: mailserver-node --config <file.json>";
@@ -23,7 +23,10 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
   try {
     const config = await loadConfig(file);
     logger = jsonLogger(config.logLevel);
-    running = await startServer(config, logger);
+    const privateKey = await readNodeKey(config.nodeKeyFile);
+    // The node's stack loads only once the configuration is known to be good: errors come fast.
+    const { startServer } = await import("./app.js");
+    running = await startServer(config, logger, { privateKey });
   } catch (error) {
     // Configuration and start-up problems: one line, no stack trace.
     const message = error instanceof ConfigError || error instanceof Error ? error.message : String(error);

@@ -11,5 +11,6 @@ export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./log.js";
 export { RequestGrantGate, GRANT_DIGEST, GRANT_TTL_SECONDS } from "./grantAdapter.js";
 export { PostgresArchive } from "./archive/postgres.js";
 export { loadConfig, parseConfig, ConfigError, type ServerConfig, type ArchiveConfig, type DiscoveryConfig } from "./config.js";
-export { startServer, readNodeKey, type RunningServer } from "./app.js";
+export { startServer, type RunningServer } from "./app.js";
+export { readNodeKey } from "./keyFile.js";
 export { buildWakuEnr, encodeMultiaddrs, encodeRelayShards, WAKU2_STORE, WAKU2_LIGHTPUSH, type WakuEnrOptions } from "./enr.js";
