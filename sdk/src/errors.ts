@@ -98,6 +98,8 @@ export type ErrorCode =
   | "INVALID_ARGUMENT"
   | "RPC_UNAVAILABLE"
   | "CONTRACT_ERROR"
+  // An access grant that does not decode.
+  | "INVALID_GRANT"
   // Node selection: no usable node at all / the pinned node is down or graylisted.
   | "NO_NODE_AVAILABLE"
   | "NODE_UNAVAILABLE"

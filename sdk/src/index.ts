@@ -95,6 +95,19 @@ export {
   type RequestFields,
 } from "./gate/request.js";
 export { recoverInJs, type RecoverFn } from "./gate/recovery.js";
+// Access grants (client side, isomorphic): one signature per connection.
+export {
+  signAccessGrant,
+  encodeAccessGrant,
+  decodeAccessGrant,
+  grantSigningDigest,
+  accessDomainSeparator,
+  GRANT_TYPES,
+  MAX_GRANT_TTL_SECONDS,
+  MAX_GRANT_PEER_ID_BYTES,
+  type AccessGrant,
+  type AccessGrantFields,
+} from "./gate/grant.js";
 
 // Discovery records (isomorphic): node-role keys in ENRs, building a node's ENR, static and
 // registry sources and their merge. The discv5 node and crawler are in the `/discovery` entry.
@@ -134,6 +147,7 @@ export * from "./selection/index.js";
 export {
   ACCESS_PROTOCOL,
   AccessSession,
+  accessGrantMaker,
   presentAccessGrant,
   type AccessAnswer,
   type AccessLibp2p,

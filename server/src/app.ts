@@ -5,14 +5,13 @@ import path from "node:path";
 import { JsonRpcProvider } from "ethers";
 import { nodeIdFromPrivateKey } from "@status/mailserver-sdk";
 import { startDiscv5Node, type Discv5Handle } from "@status/mailserver-sdk/discovery";
-import { SubscriptionIndex } from "@status/mailserver-sdk/server";
+import { AccessGate, SubscriptionIndex } from "@status/mailserver-sdk/server";
 import type { Archive } from "./archive/archive.js";
 import { PostgresArchive } from "./archive/postgres.js";
 import { SqliteArchive } from "./archive/sqlite.js";
 import { ConfigError, type ServerConfig } from "./config.js";
 import { buildWakuEnr } from "./enr.js";
 import { readNodeKey } from "./keyFile.js";
-import { RequestGrantGate } from "./grantAdapter.js";
 import type { Logger } from "./log.js";
 import { MailServerNode } from "./node.js";
 
@@ -56,7 +55,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   };
   try {
     let index: SubscriptionIndex | undefined;
-    let gate: RequestGrantGate | undefined;
+    let gate: AccessGate | undefined;
     if (config.rpcUrl !== undefined) {
       const provider = new JsonRpcProvider(config.rpcUrl, config.chainId, { staticNetwork: true, pollingInterval: 1000 });
       cleanup.push(async () => provider.destroy());
@@ -90,7 +89,13 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
         await running.stop();
         await save();
       });
-      gate = new RequestGrantGate({ nodeId, chainId: config.chainId, escrow: running.escrow, index: running });
+      gate = new AccessGate({
+        nodeId,
+        chainId: config.chainId,
+        escrow: running.escrow,
+        index: running,
+        onError: (error) => logger.log("warn", "gate-error", { error: error.message }),
+      });
     }
 
     const node = await MailServerNode.create({

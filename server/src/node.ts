@@ -11,7 +11,7 @@ import { tcp } from "@libp2p/tcp";
 import { webSockets } from "@libp2p/websockets";
 import { proto_lightpush, proto_metadata, proto_store } from "@waku/proto";
 import { createLibp2p, type Libp2p } from "libp2p";
-import { ACCESS_CODEC, encodeGrantAnswer, type GrantGate } from "./access.js";
+import { ACCESS_CODEC, encodeGrantAnswer, presentEncodedGrant, type GrantGate } from "./access.js";
 import { AdmissionPolicy, PriorityScheduler, type AdmissionLimits, type ServiceMode } from "./admission.js";
 import type { Archive, RetentionPolicy } from "./archive/archive.js";
 import { acceptPush, LIGHTPUSH_V2_CODEC, LIGHTPUSH_V3_CODEC, pushResponseV2, pushResponseV3, PushStatus, type PushLimits } from "./lightpush.js";
@@ -272,7 +272,7 @@ export class MailServerNode {
     const peer = ctx.connection.remotePeer.toString();
     const bytes = await this.#read(ctx, ACCESS_CODEC, 2048);
     if (bytes === undefined) return;
-    const answer = await gate.presentEncodedGrant(bytes, { connectionPeerId: peer });
+    const answer = await presentEncodedGrant(gate, bytes, { connectionPeerId: peer });
     this.#log.log("info", answer.accepted ? "grant-accepted" : "grant-refused", {
       peer,
       ...(answer.accepted ? { clientId: answer.clientId, until: answer.until } : { reason: answer.reason }),

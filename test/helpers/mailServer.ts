@@ -8,12 +8,11 @@ import {
   AccessSession,
   ProviderClient,
   SubscriptionClient,
+  accessGrantMaker,
   buildNodeEnr,
-  signRequest,
   type AccessAnswer,
 } from "@status/mailserver-sdk";
 import { SubscriptionIndex } from "@status/mailserver-sdk/server";
-import { GRANT_DIGEST } from "@status/mailserver-node";
 import { deployLocal } from "../../deploy/local.js";
 import { rpc, startHardhatNode, type LocalNode } from "./hardhatCli.js";
 
@@ -113,10 +112,7 @@ export async function presentGrant(
     libp2p: waku.libp2p,
     peer: serverPeer(waku, serverPeerId),
     now,
-    makeGrant: async (peerId) => {
-      const request = await signRequest(clientKey, { nodeId, peerId, requestDigest: GRANT_DIGEST, issuedAt: now() }, { chainId: CHAIN_ID, escrow });
-      return { bytes: new TextEncoder().encode(JSON.stringify(request)), expiresAt: now() + 86_400 };
-    },
+    makeGrant: accessGrantMaker({ signer: clientKey, domain: { chainId: CHAIN_ID, escrow }, nodeId, now }),
   });
   const answer = await session.start();
   return { session, answer };

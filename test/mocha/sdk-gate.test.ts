@@ -151,7 +151,8 @@ describe("SDK gate: subscription index and access gate on chain", function () {
     const { proxy, counter } = countingProvider(connection.ethers.provider);
     const index = new SubscriptionIndex(indexOptions({ provider: proxy, nodeIds: [node] }));
     let now = await chainNow();
-    const gate = new AccessGate({ nodeId: node, escrow: deployment.addresses.escrow, chainId: deployment.chainId, index, now: () => now });
+    // No contract cache here: the same client is asked again right after it subscribed.
+    const gate = new AccessGate({ nodeId: node, escrow: deployment.addresses.escrow, chainId: deployment.chainId, index, now: () => now, contractCacheSeconds: 0 });
     const ask = async (signer = client, peerId = peer) => {
       const digest = requestDigestOf(hexlify(randomBytes(16)));
       const request = await signRequest(signer, { nodeId: node, requestDigest: digest, peerId, issuedAt: now }, { chainId: deployment.chainId, escrow: deployment.addresses.escrow });
@@ -185,7 +186,7 @@ describe("SDK gate: subscription index and access gate on chain", function () {
     await index.sync();
     await index.save(path);
     const saved = JSON.parse(await readFile(path, "utf8"));
-    expect(saved).to.deep.include({ version: 1, chainId: deployment.chainId.toString(), escrow: deployment.addresses.escrow, lastBlock: index.lastBlock, lastBlockHash: index.lastBlockHash });
+    expect(saved).to.deep.include({ version: 2, nodeIds: null, chainId: deployment.chainId.toString(), escrow: deployment.addresses.escrow, lastBlock: index.lastBlock, lastBlockHash: index.lastBlockHash });
     expect(saved.entries.length).to.equal(index.entries().length);
 
     // While the server is down, someone subscribes.

@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Wallet } from "ethers";
 import { bytesToUtf8, utf8ToBytes, type IDecodedMessage, type LightNode } from "@waku/sdk";
-import { MailServerNode, RequestGrantGate, SqliteArchive } from "@status/mailserver-node";
+import { MailServerNode, SqliteArchive } from "@status/mailserver-node";
 import { MailserverSdkError } from "@status/mailserver-sdk";
-import type { SubscriptionIndex } from "@status/mailserver-sdk/server";
+import { AccessGate, type SubscriptionIndex } from "@status/mailserver-sdk/server";
 import { presentGrant, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
 
 const TOPIC = "/mailserver-test/1/chat/proto";
@@ -65,7 +65,7 @@ describe("mail server with @waku/sdk clients", function () {
       shards: [0, 1, 2, 3, 4, 5, 6, 7],
       mode: "paid-only",
       archive,
-      gate: new RequestGrantGate({ nodeId: chain.nodeId, chainId: 31337, escrow: chain.addresses.escrow, index, now }),
+      gate: new AccessGate({ nodeId: chain.nodeId, chainId: 31337, escrow: chain.addresses.escrow, index, now }),
     });
     await server.start();
   });

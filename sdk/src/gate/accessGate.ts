@@ -1,20 +1,22 @@
-import { getAddress, isAddress, isHexString } from "ethers";
+import { getAddress } from "ethers";
 import { requireAddress, resolveDeployment } from "../deployments.js";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId, type NodeId } from "../nodeKey.js";
+import { hexBytes, hexInto, splitSignature } from "./bytes.js";
+import { accessDomainSeparator, grantSigningDigest, MAX_GRANT_PEER_ID_BYTES, MAX_GRANT_TTL_SECONDS, type AccessGrant } from "./grant.js";
+import { GrantStore } from "./grantStore.js";
+import { loadNativeRecoverBytes } from "./nativeRecovery.js";
+import { recoverBytesFrom, recoverBytesInJs, type RecoverBytesFn, type RecoverFn } from "./recovery.js";
 import { ReplayGuard } from "./replay.js";
-import { TypedDataEncoder } from "ethers";
-import { loadNativeRecovery } from "./nativeRecovery.js";
-import { recoverInJs, type RecoverFn } from "./recovery.js";
-import { accessTypedDataDomain, requestSigningHash, type SignedRequest } from "./request.js";
+import { requestSigningDigest, type SignedRequest } from "./request.js";
 
 /** Where the gate learns subscription expiries. `SubscriptionIndex` implements it. */
 export interface SubscriptionLookup {
-  /** True once the in-memory view is current enough to answer without RPC. */
+  /** True while the in-memory view is current enough (fresh) to answer without RPC. */
   isCaughtUp(): boolean;
   /** Expiry in seconds from memory (0 when none). */
   expiryOf(nodeId: string, clientId: string): bigint;
-  /** Expiry read from the contract, for before the index has caught up. */
+  /** Expiry read from the contract, for when the index is not current. */
   readExpiry(nodeId: string, clientId: string): Promise<bigint>;
 }
 
@@ -26,16 +28,21 @@ export type AccessReason =
   | "bad-signature"
   | "peer-mismatch"
   | "replay"
-  | "stale";
+  | "stale"
+  | "malformed"
+  | "grant-expired"
+  | "not-yet-valid"
+  | "no-grant"
+  /** The index is not current and the contract could not be asked (RPC down, rate limit). */
+  | "unavailable";
 
-export interface AccessDecision {
-  allowed: boolean;
-  reason: AccessReason;
-  /** The verified signer, once the signature checked out. */
-  clientId?: string;
-  /** The subscription's expiry, when one was looked up. */
-  expiresAt?: Date;
-}
+export type AccessDecision =
+  | { allowed: true; reason: "allowed"; clientId: string; expiresAt?: Date }
+  | { allowed: false; reason: Exclude<AccessReason, "allowed">; clientId?: string; expiresAt?: Date };
+
+export type GrantDecision =
+  | { accepted: true; clientId: string; /** Unix seconds: min(grant expiry, subscription expiry). */ until: number }
+  | { accepted: false; reason: Exclude<AccessReason, "allowed"> };
 
 export interface AccessGateOptions {
   /** This server's node id. */
@@ -55,6 +62,21 @@ export interface AccessGateOptions {
    * `secp256k1` package when it loads, else JavaScript; "js" always JavaScript; or a function.
    */
   signatureRecovery?: "auto" | "js" | RecoverFn;
+  /**
+   * While the index is not current: "contract" (default) reads the expiry from the escrow, with
+   * a per-client cache and a rate limit; "deny" answers `unavailable` at once.
+   */
+  whenStale?: "contract" | "deny";
+  /** How long a contract-read expiry is reused for the same client (default 15 s). */
+  contractCacheSeconds?: number;
+  /** Contract reads per second, all clients together (default 20; beyond: `unavailable`). */
+  contractReadsPerSecond?: number;
+  /** Live grants kept (default 100,000; the oldest go first when full). */
+  maxGrants?: number;
+  /** Grants kept per client id (default 8: a few devices; the oldest goes). */
+  maxGrantsPerClient?: number;
+  /** Where failed contract reads are reported (default: console.error). Never thrown. */
+  onError?: (error: MailserverSdkError) => void;
 }
 
 export interface CheckContext {
@@ -64,50 +86,81 @@ export interface CheckContext {
   requestDigest?: string;
 }
 
+interface CachedExpiry {
+  expiry: bigint;
+  readAt: number;
+}
+
+const MAX_CACHED_CLIENTS = 100_000;
+
 /**
- * Decides whether a signed request may be served. Checks, in order: signature (recovers to the
- * claimed client id), node, connection peer, freshness, replay, then the subscription. No RPC per
- * request once the index has caught up.
+ * Decides whether a client may be served, two ways:
+ * - per connection: `presentGrant` verifies an access grant once (signature, node, peer, time
+ *   window, subscription) and `checkPeer` then admits each request on that peer by a lookup
+ *   (grant live, subscription active in the index now);
+ * - per request (connectionless): `check` verifies a signed request: signature, node, peer,
+ *   freshness, subscription, then replay.
+ * No RPC per decision while the index is current; when it is not, expiries come from the
+ * contract through a per-client cache and a global rate limit, or the answer is `unavailable`.
+ * Nothing here throws on what a peer sends.
  */
 export class AccessGate {
   readonly nodeId: NodeId;
   readonly freeMode: boolean;
-  readonly #domainSeparator: string;
-  #recover: RecoverFn | Promise<RecoverFn>;
+  readonly #nodeIdBytes: Uint8Array;
+  readonly #domainSeparator: Uint8Array;
+  #recover: RecoverBytesFn | Promise<RecoverBytesFn>;
   #backend: "native" | "js" | "custom" | undefined;
   readonly #index: SubscriptionLookup;
   readonly #skew: number;
   readonly #now: () => number;
   readonly #replay: ReplayGuard;
+  readonly #grants: GrantStore;
+  readonly #whenStale: "contract" | "deny";
+  readonly #cacheSeconds: number;
+  readonly #readsPerSecond: number;
+  #readTokens: number;
+  #readTokensAt = 0;
+  readonly #cache = new Map<string, CachedExpiry>();
+  readonly #pending = new Map<string, Promise<bigint | undefined>>();
+  readonly #checksummed = new Map<string, string>();
+  readonly #onError: (error: MailserverSdkError) => void;
 
   constructor(options: AccessGateOptions) {
     this.nodeId = normalizeNodeId(options.nodeId);
+    this.#nodeIdBytes = hexBytes(this.nodeId, 32)!;
     const chainId = BigInt(options.chainId);
     const escrow = requireAddress(resolveDeployment(chainId, { escrow: options.escrow }), "escrow", chainId);
-    this.#domainSeparator = TypedDataEncoder.hashDomain(accessTypedDataDomain({ chainId, escrow }));
+    this.#domainSeparator = accessDomainSeparator({ chainId, escrow });
     const recovery = options.signatureRecovery ?? "auto";
     if (typeof recovery === "function") {
-      this.#recover = recovery;
+      this.#recover = recoverBytesFrom(recovery);
       this.#backend = "custom";
     } else if (recovery === "js") {
-      this.#recover = recoverInJs;
+      this.#recover = recoverBytesInJs;
       this.#backend = "js";
     } else {
       // Loaded once, on first use (constructors stay synchronous).
-      this.#recover = loadNativeRecovery().then((native) => {
+      this.#recover = loadNativeRecoverBytes().then((native) => {
         this.#backend = native === undefined ? "js" : "native";
-        this.#recover = native ?? recoverInJs;
+        this.#recover = native ?? recoverBytesInJs;
         return this.#recover;
       });
     }
     this.#index = options.index;
-    this.#skew = options.maxSkewSeconds ?? 60;
-    if (!Number.isInteger(this.#skew) || this.#skew < 0) {
-      throw new MailserverSdkError("INVALID_ARGUMENT", "maxSkewSeconds must be a non-negative integer", { details: { maxSkewSeconds: this.#skew } });
-    }
+    this.#skew = nonNegativeInteger("maxSkewSeconds", options.maxSkewSeconds ?? 60);
+    this.#cacheSeconds = nonNegativeInteger("contractCacheSeconds", options.contractCacheSeconds ?? 15);
+    this.#readsPerSecond = nonNegativeInteger("contractReadsPerSecond", options.contractReadsPerSecond ?? 20);
+    this.#readTokens = this.#readsPerSecond;
+    this.#whenStale = options.whenStale ?? "contract";
     this.freeMode = options.freeMode ?? false;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
     this.#replay = new ReplayGuard(this.#skew);
+    this.#grants = new GrantStore(
+      positiveInteger("maxGrants", options.maxGrants ?? 100_000),
+      positiveInteger("maxGrantsPerClient", options.maxGrantsPerClient ?? 8),
+    );
+    this.#onError = options.onError ?? ((error) => console.error(`[mailserver-sdk gate] ${error.code}: ${error.message}`));
   }
 
   /** Which signature recovery the gate uses (known after the first check with "auto"). */
@@ -120,23 +173,101 @@ export class AccessGate {
     return this.#replay.size;
   }
 
+  /** Grants currently held. */
+  get liveGrants(): number {
+    return this.#grants.size;
+  }
+
+  // ---- per connection ------------------------------------------------------------------------
+
+  /**
+   * Verify an access grant presented on a connection and, when it holds, remember
+   * peer → (client, grant expiry). A peer presenting a new grant replaces its old one. Never
+   * throws: bad input gets a reason.
+   */
+  async presentGrant(grant: AccessGrant, context: { connectionPeerId: string }): Promise<GrantDecision> {
+    if (!isGrantShaped(grant)) return refuse("malformed");
+    const digest = grantSigningDigest(grant, this.#domainSeparator);
+    const signature = splitSignature(grant.signature);
+    const claimed = hexBytes(grant.clientId, 20);
+    if (digest === undefined || signature === undefined || claimed === undefined) return refuse("malformed");
+    if (grant.expiresAt <= grant.issuedAt || grant.expiresAt - grant.issuedAt > MAX_GRANT_TTL_SECONDS) return refuse("malformed");
+    if (!sameNodeId(grant.nodeId, this.#nodeIdBytes)) return refuse("wrong-node");
+    if (typeof context?.connectionPeerId !== "string" || grant.peerId !== context.connectionPeerId) return refuse("peer-mismatch");
+    const now = this.#now();
+    if (grant.issuedAt > now + this.#skew) return refuse("not-yet-valid");
+    if (grant.expiresAt <= now) return refuse("grant-expired");
+    const recover = this.#recover instanceof Promise ? await this.#recover : this.#recover;
+    const signer = recover(digest, signature.compact, signature.recoveryId);
+    if (signer === undefined || !equalBytes(signer, claimed)) return refuse("bad-signature");
+    const clientId = this.#checksum(grant.clientId);
+
+    let until = grant.expiresAt;
+    if (!this.freeMode) {
+      const expiry = await this.#expiryOf(clientId, now);
+      if (expiry === undefined) return refuse("unavailable");
+      if (expiry === 0n) return refuse("no-subscription");
+      if (expiry <= BigInt(now)) return refuse("expired");
+      if (expiry < BigInt(until)) until = Number(expiry);
+    }
+    this.#grants.put(grant.peerId, clientId, grant.expiresAt, now);
+    return { accepted: true, clientId, until };
+  }
+
+  /**
+   * May a request on this peer's connection be served? Synchronous, no RPC: the peer's grant is
+   * live and its client's subscription is active in the index now (a cancellation counts as soon
+   * as the index has read it). While the index is not current: the per-client contract cache, or
+   * `unavailable` (a read is started for the next request).
+   */
+  checkPeer(peerId: string): AccessDecision {
+    const grant = this.#grants.get(peerId);
+    if (grant === undefined) return { allowed: false, reason: "no-grant" };
+    const now = this.#now();
+    if (grant.expiresAt <= now) {
+      this.#grants.delete(peerId);
+      return { allowed: false, reason: "grant-expired", clientId: grant.clientId };
+    }
+    if (this.freeMode) return { allowed: true, reason: "allowed", clientId: grant.clientId };
+    let expiry: bigint;
+    if (this.#index.isCaughtUp()) {
+      expiry = this.#index.expiryOf(this.nodeId, grant.clientId);
+    } else {
+      const cached = this.#cachedExpiry(grant.clientId, now);
+      if (cached === undefined) {
+        if (this.#whenStale === "contract") void this.#expiryOf(grant.clientId, now);
+        return { allowed: false, reason: "unavailable", clientId: grant.clientId };
+      }
+      expiry = cached;
+    }
+    if (expiry === 0n) return { allowed: false, reason: "no-subscription", clientId: grant.clientId };
+    if (expiry <= BigInt(now)) return { allowed: false, reason: "expired", clientId: grant.clientId };
+    return { allowed: true, reason: "allowed", clientId: grant.clientId };
+  }
+
+  /** Drop the peer's grant (on disconnect). */
+  forgetPeer(peerId: string): void {
+    this.#grants.delete(peerId);
+  }
+
+  // ---- per request ---------------------------------------------------------------------------
+
+  /** Decide one signed request (connectionless use). Never throws. */
   async check(request: SignedRequest, context: CheckContext): Promise<AccessDecision> {
     // 1. Signature: who is asking. Hostile input must fail here, not throw.
-    if (!isWellFormed(request) || (context.requestDigest !== undefined && !isHexString(context.requestDigest, 32))) {
-      return deny("bad-signature");
-    }
+    if (typeof request !== "object" || request === null || typeof context !== "object" || context === null) return deny("bad-signature");
+    if (context.requestDigest !== undefined && hexBytes(context.requestDigest, 32) === undefined) return deny("bad-signature");
+    const digest = requestSigningDigest(request, this.#domainSeparator, context.requestDigest ?? request.requestDigest);
+    const signature = splitSignature(request.signature);
+    const claimed = hexBytes(request.clientId, 20);
+    if (digest === undefined || signature === undefined || claimed === undefined) return deny("bad-signature");
     const recover = this.#recover instanceof Promise ? await this.#recover : this.#recover;
-    let recovered: string | undefined;
-    try {
-      recovered = recover(requestSigningHash(request, this.#domainSeparator, context.requestDigest ?? request.requestDigest), request.signature);
-    } catch {
-      recovered = undefined;
-    }
-    if (recovered === undefined || recovered !== getAddress(request.clientId)) return deny("bad-signature");
-    const clientId = recovered;
+    const signer = recover(digest, signature.compact, signature.recoveryId);
+    if (signer === undefined || !equalBytes(signer, claimed)) return deny("bad-signature");
+    const clientId = this.#checksum(request.clientId);
 
     // 2. Node: a request for another node must not be replayable here.
-    if (request.nodeId.toLowerCase() !== this.nodeId) return deny("wrong-node", clientId);
+    if (!sameNodeId(request.nodeId, this.#nodeIdBytes)) return deny("wrong-node", clientId);
 
     // 3. Peer: the request is bound to the key of the connection it arrived on.
     if (request.peerId !== context.connectionPeerId) return deny("peer-mismatch", clientId);
@@ -146,38 +277,133 @@ export class AccessGate {
     this.#replay.prune(now);
     if (Math.abs(request.issuedAt - now) > this.#skew) return deny("stale", clientId);
 
-    // 5. Replay within the window (older requests are already stale).
+    // 5. A replay is refused before any subscription read, but the nonce is only remembered
+    //    once the request is admitted: keys without a subscription cannot fill the memory.
+    if (this.#replay.has(clientId, request.nonce)) return deny("replay", clientId);
+
+    let expiresAt: Date | undefined;
+    if (!this.freeMode) {
+      // 6. Subscription: from the index while it is current, else the contract (cached, limited).
+      const expiry = await this.#expiryOf(clientId, now);
+      if (expiry === undefined) return deny("unavailable", clientId);
+      if (expiry === 0n) return deny("no-subscription", clientId);
+      expiresAt = new Date(Number(expiry) * 1000);
+      if (expiry <= BigInt(now)) return { allowed: false, reason: "expired", clientId, expiresAt };
+    }
+
+    // 7. Replay within the window (older requests are already stale); atomic with admission.
     if (!this.#replay.admit(clientId, request.nonce, request.issuedAt, now)) return deny("replay", clientId);
+    return expiresAt === undefined ? { allowed: true, reason: "allowed", clientId } : { allowed: true, reason: "allowed", clientId, expiresAt };
+  }
 
-    if (this.freeMode) return { allowed: true, reason: "allowed", clientId };
+  // ---- subscription lookups ------------------------------------------------------------------
 
-    // 6. Subscription: from memory once caught up, from the contract before.
-    const expiry = this.#index.isCaughtUp()
-      ? this.#index.expiryOf(this.nodeId, clientId)
-      : await this.#index.readExpiry(this.nodeId, clientId);
-    if (expiry === 0n) return deny("no-subscription", clientId);
-    const expiresAt = new Date(Number(expiry) * 1000);
-    if (expiry <= BigInt(now)) return { allowed: false, reason: "expired", clientId, expiresAt };
-    return { allowed: true, reason: "allowed", clientId, expiresAt };
+  /** The client's expiry, or undefined when it cannot be known now (`unavailable`). */
+  async #expiryOf(clientId: string, now: number): Promise<bigint | undefined> {
+    if (this.#index.isCaughtUp()) return this.#index.expiryOf(this.nodeId, clientId);
+    if (this.#whenStale === "deny") return undefined;
+    const cached = this.#cachedExpiry(clientId, now);
+    if (cached !== undefined) return cached;
+    const key = clientId.toLowerCase();
+    const pending = this.#pending.get(key);
+    if (pending !== undefined) return pending;
+    if (!this.#takeReadToken(now)) return undefined;
+    const read = this.#index
+      .readExpiry(this.nodeId, clientId)
+      .then(
+        (expiry) => {
+          if (this.#cache.size >= MAX_CACHED_CLIENTS) this.#cache.clear();
+          this.#cache.set(key, { expiry, readAt: now });
+          return expiry;
+        },
+        (error: unknown) => {
+          this.#report(error);
+          return undefined;
+        },
+      )
+      .finally(() => this.#pending.delete(key));
+    this.#pending.set(key, read);
+    return read;
+  }
+
+  #cachedExpiry(clientId: string, now: number): bigint | undefined {
+    const cached = this.#cache.get(clientId.toLowerCase());
+    return cached !== undefined && now - cached.readAt < this.#cacheSeconds ? cached.expiry : undefined;
+  }
+
+  /** Token bucket: `contractReadsPerSecond` reads a second at most, as a burst of as many. */
+  #takeReadToken(now: number): boolean {
+    if (now > this.#readTokensAt) {
+      this.#readTokens = Math.min(this.#readsPerSecond, this.#readTokens + (now - this.#readTokensAt) * this.#readsPerSecond);
+      this.#readTokensAt = now;
+    }
+    if (this.#readTokens < 1) return false;
+    this.#readTokens--;
+    return true;
+  }
+
+  #report(error: unknown): void {
+    const sdkError = error instanceof MailserverSdkError ? error : new MailserverSdkError("RPC_UNAVAILABLE", "expiry read failed", { cause: error });
+    try {
+      this.#onError(sdkError);
+    } catch {
+      // A failing reporter must not turn a denial into a crash.
+    }
+  }
+
+  /** EIP-55 form of an address already known to be 20 bytes of hex (cached: checksumming hashes). */
+  #checksum(address: string): string {
+    const lower = address.toLowerCase();
+    let found = this.#checksummed.get(lower);
+    if (found === undefined) {
+      found = getAddress(lower);
+      if (this.#checksummed.size >= MAX_CACHED_CLIENTS) this.#checksummed.clear();
+      this.#checksummed.set(lower, found);
+    }
+    return found;
   }
 }
 
-function deny(reason: AccessReason, clientId?: string): AccessDecision {
+function deny(reason: Exclude<AccessReason, "allowed">, clientId?: string): AccessDecision {
   return clientId === undefined ? { allowed: false, reason } : { allowed: false, reason, clientId };
 }
 
-function isWellFormed(request: SignedRequest): boolean {
+function refuse(reason: Exclude<AccessReason, "allowed">): GrantDecision {
+  return { accepted: false, reason };
+}
+
+function isGrantShaped(grant: AccessGrant): boolean {
   return (
-    typeof request === "object" &&
-    request !== null &&
-    isHexString(request.nodeId, 32) &&
-    typeof request.clientId === "string" &&
-    isAddress(request.clientId) &&
-    isHexString(request.requestDigest, 32) &&
-    Number.isSafeInteger(request.issuedAt) &&
-    request.issuedAt >= 0 &&
-    isHexString(request.nonce, 32) &&
-    typeof request.peerId === "string" &&
-    typeof request.signature === "string"
+    typeof grant === "object" &&
+    grant !== null &&
+    typeof grant.nodeId === "string" &&
+    typeof grant.clientId === "string" &&
+    typeof grant.peerId === "string" &&
+    grant.peerId.length > 0 &&
+    grant.peerId.length <= MAX_GRANT_PEER_ID_BYTES &&
+    Number.isSafeInteger(grant.issuedAt) &&
+    Number.isSafeInteger(grant.expiresAt) &&
+    typeof grant.signature === "string"
   );
+}
+
+function sameNodeId(nodeId: unknown, expected: Uint8Array): boolean {
+  const bytes = new Uint8Array(32);
+  return hexInto(nodeId, 32, bytes, 0) && equalBytes(bytes, expected);
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function nonNegativeInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new MailserverSdkError("INVALID_ARGUMENT", `${name} must be a non-negative integer`, { details: { [name]: value } });
+  return value;
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new MailserverSdkError("INVALID_ARGUMENT", `${name} must be a positive integer`, { details: { [name]: value } });
+  return value;
 }

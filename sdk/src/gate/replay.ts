@@ -15,6 +15,11 @@ export class ReplayGuard {
     this.#windowSeconds = windowSeconds;
   }
 
+  /** Whether the nonce was seen within the window (records nothing). */
+  has(clientId: string, nonce: string): boolean {
+    return this.#seen.has(`${clientId.toLowerCase()}:${nonce.toLowerCase()}`);
+  }
+
   /** Record the nonce; false when it was already seen within the window. */
   admit(clientId: string, nonce: string, issuedAt: number, now: number): boolean {
     this.prune(now);

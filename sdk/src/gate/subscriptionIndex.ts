@@ -1,12 +1,14 @@
-import { getAddress, type Interface, type Log, type Provider } from "ethers";
+import { getAddress, toQuantity, type Provider } from "ethers";
+import { checkAddress } from "../util.js";
 import { requireAddress, resolveDeployment } from "../deployments.js";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId, type NodeId } from "../nodeKey.js";
 import { withRetry, type RetryOptions } from "../rpc.js";
-import { checkAddress } from "../util.js";
 import type { ISubscriptionEscrow } from "../typechain/interfaces/ISubscriptionEscrow.js";
 import { ISubscriptionEscrow__factory } from "../typechain/factories/interfaces/ISubscriptionEscrow__factory.js";
 import type { SubscriptionLookup } from "./accessGate.js";
+import { blockNumberOf, decodeEscrowLog, ESCROW_EVENT_FILTER, type RawLog } from "./escrowLogs.js";
+import { entryKey, type IndexCursor, type IndexMeta, type IndexStore, type StoredEntry } from "./indexStore.js";
 
 export interface SubscriptionIndexOptions {
   provider: Provider;
@@ -18,11 +20,20 @@ export interface SubscriptionIndexOptions {
   startBlock?: number;
   /** Blocks behind head that are not read yet, so shallow reorgs never reach the index (default 6). */
   confirmations?: number;
-  /** Blocks per getLogs call (default 2000). */
+  /** Blocks per getLogs call (default 2000); a range the provider refuses is split further. */
   maxBlockRange?: number;
   /** Only index these nodes (e.g. the server's own). Default: all. */
   nodeIds?: readonly string[];
   retry?: RetryOptions;
+  /**
+   * How old the last successful sync may be before the index stops claiming to be current
+   * (`isCaughtUp()` false; the gate then asks the contract). Default 60 s: a few block times.
+   */
+  maxStalenessSeconds?: number;
+  /** Wall clock in ms (default Date.now); tests move it. */
+  clock?: () => number;
+  /** Called after each range is applied (progress of a long catch-up). */
+  onRange?: (range: { fromBlock: number; toBlock: number; events: number }) => void;
 }
 
 export interface IndexEntry {
@@ -33,16 +44,31 @@ export interface IndexEntry {
   expiresAt: bigint;
 }
 
-/** The saved form: what a restarted server needs to continue where it stopped. */
+/** The JSON export: what a restarted server needs to continue where it stopped. */
 export interface IndexSnapshot {
-  version: 1;
+  version: 2;
   chainId: string;
   escrow: string;
   startBlock: number;
+  /** The nodes indexed (sorted), or null for all. A snapshot of other nodes is not reused. */
+  nodeIds: string[] | null;
   /** Last block fully applied, or null when nothing was read yet. */
   lastBlock: number | null;
   lastBlockHash: string | null;
   entries: { nodeId: string; clientId: string; owner: string; expiresAt: string }[];
+}
+
+export interface IndexFreshness {
+  /** Whether the index claims to be current (what `isCaughtUp()` says). */
+  fresh: boolean;
+  /** When the last successful sync ended. */
+  syncedAt?: Date;
+  /** The chain head seen by that sync. */
+  head?: number;
+  /** Last block applied. */
+  lastBlock?: number;
+  /** The error of the last failed sync, when it failed after the last success. */
+  lastError?: MailserverSdkError;
 }
 
 export interface SyncResult {
@@ -50,38 +76,58 @@ export interface SyncResult {
   toBlock: number | undefined;
   /** Events applied. */
   events: number;
-  /** The last synced block had been replaced: everything was re-read from the start block. */
+  /** The chain no longer held what was read: everything was re-read from the start block. */
   reorg: boolean;
 }
 
-const EVENT_NAMES = ["Subscribed", "Extended", "Cancelled", "ClientIdChanged"] as const;
-
-const key = (nodeId: string, clientId: string) => `${nodeId.toLowerCase()}|${clientId.toLowerCase()}`;
+const ZERO_HASH = `0x${"0".repeat(64)}`;
 
 /** A reorg detected while reading: start over. */
 class ReorgDuringSync extends Error {}
 
+// What providers answer when an eth_getLogs result or range is over their cap (Alchemy, Infura,
+// QuickNode, Ankr, geth's own "query returned more than 10000 results").
+const RANGE_REFUSAL = /more than \d+ results|query returned more than|response size exceeded|range (is )?too (large|wide|big)|block range|exceed(s|ed)? .*(limit|range)|too many (results|logs|blocks)|limited to \d+/i;
+
+function isRangeRefusal(error: unknown, depth = 0): boolean {
+  if (depth > 6 || typeof error !== "object" || error === null) return false;
+  const record = error as Record<string, unknown>;
+  if (typeof record.message === "string" && RANGE_REFUSAL.test(record.message)) return true;
+  return ["error", "cause", "info", "payload"].some((k) => isRangeRefusal(record[k], depth + 1));
+}
+
+const nodeFilterOf = (nodeIds: readonly string[] | undefined) => (nodeIds === undefined ? null : [...new Set(nodeIds.map(normalizeNodeId))].sort());
+const sameFilter = (a: string[] | null, b: string[] | null) => (a === null || b === null ? a === b : a.length === b.length && a.every((x, i) => x === b[i]));
+
+const defaultReport = (error: MailserverSdkError) => console.error(`[mailserver-sdk index] ${error.code}: ${error.message}`);
+
 /**
  * Subscription expiries kept in memory from the escrow's events, so an access check needs no
- * RPC. Reads only up to head − confirmations; remembers the hash of the last block it read and,
- * if that block is no longer on the chain (a reorg deeper than the confirmations), forgets
- * everything and re-reads from the start block.
+ * RPC. Reads only up to head − confirmations, and every range must descend from the last block
+ * read (its first block's parent hash), or everything is re-read from the start block. Knows
+ * when it last synced and stops claiming to be current once that is older than
+ * `maxStalenessSeconds`. Persists, when opened on a file, in SQLite: each range and its cursor in
+ * one transaction.
  */
 export class SubscriptionIndex implements SubscriptionLookup {
   readonly escrow: string;
   readonly chainId: bigint;
   readonly startBlock: number;
   readonly confirmations: number;
+  readonly maxStalenessSeconds: number;
   readonly #provider: Provider;
   readonly #contract: ISubscriptionEscrow;
-  readonly #iface: Interface;
   readonly #maxRange: number;
-  readonly #nodeTopics: string[] | null;
+  readonly #nodeFilter: string[] | null;
   readonly #retry: RetryOptions;
-  #entries = new Map<string, IndexEntry>();
-  #lastBlock: number | undefined;
-  #lastBlockHash: string | undefined;
-  #caughtUp = false;
+  readonly #clock: () => number;
+  readonly #onRange: SubscriptionIndexOptions["onRange"];
+  #store: IndexStore | undefined;
+  #entries = new Map<string, StoredEntry>();
+  #cursor: IndexCursor | undefined;
+  #syncedAt: number | undefined;
+  #syncedHead: number | undefined;
+  #lastError: MailserverSdkError | undefined;
   #chainChecked = false;
   #syncing: Promise<SyncResult> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -93,8 +139,9 @@ export class SubscriptionIndex implements SubscriptionLookup {
     this.escrow = checkAddress(requireAddress(deployment, "escrow", this.chainId), "escrow");
     this.startBlock = deployment.startBlock ?? 0;
     this.confirmations = options.confirmations ?? 6;
+    this.maxStalenessSeconds = options.maxStalenessSeconds ?? 60;
     this.#maxRange = options.maxBlockRange ?? 2000;
-    for (const [name, value] of [["startBlock", this.startBlock], ["confirmations", this.confirmations]] as const) {
+    for (const [name, value] of [["startBlock", this.startBlock], ["confirmations", this.confirmations], ["maxStalenessSeconds", this.maxStalenessSeconds]] as const) {
       if (!Number.isSafeInteger(value) || value < 0) throw new MailserverSdkError("INVALID_ARGUMENT", `${name} must be a non-negative integer`, { details: { [name]: value } });
     }
     if (!Number.isSafeInteger(this.#maxRange) || this.#maxRange < 1) {
@@ -102,12 +149,70 @@ export class SubscriptionIndex implements SubscriptionLookup {
     }
     this.#provider = options.provider;
     this.#contract = ISubscriptionEscrow__factory.connect(this.escrow, options.provider);
-    this.#iface = this.#contract.interface as unknown as Interface;
-    this.#nodeTopics = options.nodeIds === undefined ? null : options.nodeIds.map(normalizeNodeId);
+    this.#nodeFilter = nodeFilterOf(options.nodeIds);
     this.#retry = options.retry ?? {};
+    this.#clock = options.clock ?? Date.now;
+    this.#onRange = options.onRange;
   }
 
-  /** Restore from a file written by `save`; a missing file gives a fresh index. */
+  /**
+   * Open (or create) the index's SQLite file and continue from what it holds. A file written for
+   * another chain (WRONG_CHAIN) or escrow (INVALID_ARGUMENT) is refused; one of another start
+   * block or node filter is emptied and re-read. Node-only (better-sqlite3). `close()` when done.
+   */
+  static async open(path: string, options: SubscriptionIndexOptions): Promise<SubscriptionIndex> {
+    const index = new SubscriptionIndex(options);
+    const { SqliteIndexStore } = await import("./sqliteStore.js");
+    const store = new SqliteIndexStore(path);
+    try {
+      index.#attach(store);
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+    return index;
+  }
+
+  #meta(): IndexMeta {
+    return { chainId: this.chainId.toString(), escrow: this.escrow, startBlock: this.startBlock, nodeFilter: this.#nodeFilter };
+  }
+
+  #checkIdentity(chainId: string, escrow: string): void {
+    let chain: bigint;
+    try {
+      chain = BigInt(chainId);
+    } catch (error) {
+      throw new MailserverSdkError("INVALID_ARGUMENT", `index of an unreadable chain id ${chainId}`, { cause: error });
+    }
+    if (chain !== this.chainId) {
+      throw new MailserverSdkError("WRONG_CHAIN", `index is of chain ${chainId}, expected ${this.chainId}`, { details: { expected: this.chainId, actual: chain } });
+    }
+    if (typeof escrow !== "string" || escrow.toLowerCase() !== this.escrow.toLowerCase()) {
+      throw new MailserverSdkError("INVALID_ARGUMENT", "index is of another escrow", { details: { expected: this.escrow, actual: escrow } });
+    }
+  }
+
+  #attach(store: IndexStore): void {
+    const stored = store.load();
+    if (stored !== undefined) this.#checkIdentity(stored.meta.chainId, stored.meta.escrow);
+    if (stored === undefined || stored.meta.startBlock !== this.startBlock || !sameFilter(stored.meta.nodeFilter, this.#nodeFilter)) {
+      // New, or it covers other blocks or nodes: what it holds cannot be continued.
+      store.reset(this.#meta());
+    } else {
+      this.#cursor = stored.cursor ?? undefined;
+      for (const entry of stored.entries) this.#entries.set(entryKey(entry.nodeId, entry.clientId), entry);
+    }
+    this.#store = store;
+  }
+
+  /** Close the SQLite file (after `stop()`); the in-memory view stays readable. */
+  async close(): Promise<void> {
+    await this.stop();
+    this.#store?.close();
+    this.#store = undefined;
+  }
+
+  /** Restore from a JSON file written by `save`; a missing file gives a fresh index. */
   static async load(path: string, options: SubscriptionIndexOptions): Promise<SubscriptionIndex> {
     const { readFile } = await import("node:fs/promises");
     let text: string;
@@ -126,49 +231,53 @@ export class SubscriptionIndex implements SubscriptionLookup {
     return SubscriptionIndex.fromSnapshot(snapshot, options);
   }
 
-  /** Restore from a snapshot; it must be of the same chain and escrow. */
+  /**
+   * Restore from a snapshot; it must be of the same chain and escrow. One of another start block
+   * or node filter gives an empty index (re-read from the start block). A malformed snapshot is
+   * an INVALID_ARGUMENT error.
+   */
   static fromSnapshot(snapshot: IndexSnapshot, options: SubscriptionIndexOptions): SubscriptionIndex {
     const index = new SubscriptionIndex(options);
-    if (snapshot?.version !== 1) {
-      throw new MailserverSdkError("INVALID_ARGUMENT", "unsupported index snapshot version", { details: { version: snapshot?.version } });
+    const bad = (message: string, cause?: unknown) => new MailserverSdkError("INVALID_ARGUMENT", `index snapshot: ${message}`, { cause });
+    if (typeof snapshot !== "object" || snapshot === null) throw bad("not an object");
+    if (snapshot.version !== 2) throw new MailserverSdkError("INVALID_ARGUMENT", "unsupported index snapshot version", { details: { version: snapshot.version } });
+    index.#checkIdentity(snapshot.chainId, snapshot.escrow);
+    let filter: string[] | null;
+    try {
+      filter = snapshot.nodeIds === null ? null : nodeFilterOf(snapshot.nodeIds);
+    } catch (error) {
+      throw bad("nodeIds is not a list of node ids", error);
     }
-    if (BigInt(snapshot.chainId) !== index.chainId) {
-      throw new MailserverSdkError("WRONG_CHAIN", `index snapshot is of chain ${snapshot.chainId}, expected ${index.chainId}`, {
-        details: { expected: index.chainId, actual: BigInt(snapshot.chainId) },
-      });
-    }
-    if (getAddress(snapshot.escrow) !== index.escrow) {
-      throw new MailserverSdkError("INVALID_ARGUMENT", "index snapshot is of another escrow", { details: { expected: index.escrow, actual: snapshot.escrow } });
-    }
-    if (snapshot.startBlock === index.startBlock && snapshot.lastBlock !== null && snapshot.lastBlockHash !== null) {
-      index.#lastBlock = snapshot.lastBlock;
-      index.#lastBlockHash = snapshot.lastBlockHash;
-      for (const e of snapshot.entries) {
-        index.#entries.set(key(e.nodeId, e.clientId), {
-          nodeId: normalizeNodeId(e.nodeId),
-          clientId: getAddress(e.clientId),
-          owner: getAddress(e.owner),
-          expiresAt: BigInt(e.expiresAt),
-        });
+    if (snapshot.startBlock !== index.startBlock || !sameFilter(filter, index.#nodeFilter) || snapshot.lastBlock === null) return index;
+    if (!Number.isSafeInteger(snapshot.lastBlock) || typeof snapshot.lastBlockHash !== "string" || !Array.isArray(snapshot.entries)) throw bad("lastBlock, lastBlockHash or entries malformed");
+    const entries = new Map<string, StoredEntry>();
+    for (const e of snapshot.entries) {
+      try {
+        const entry = { nodeId: normalizeNodeId(e.nodeId), clientId: checkAddress(e.clientId, "clientId").toLowerCase(), owner: checkAddress(e.owner, "owner").toLowerCase(), expiresAt: BigInt(e.expiresAt) };
+        entries.set(entryKey(entry.nodeId, entry.clientId), entry);
+      } catch (error) {
+        throw bad(`malformed entry ${JSON.stringify(e)}`, error);
       }
     }
-    // Otherwise (nothing read yet, or another start block) the snapshot says nothing usable.
+    index.#entries = entries;
+    index.#cursor = { lastBlock: snapshot.lastBlock, lastBlockHash: snapshot.lastBlockHash };
     return index;
   }
 
   toSnapshot(): IndexSnapshot {
     return {
-      version: 1,
+      version: 2,
       chainId: this.chainId.toString(),
       escrow: this.escrow,
       startBlock: this.startBlock,
-      lastBlock: this.#lastBlock ?? null,
-      lastBlockHash: this.#lastBlockHash ?? null,
-      entries: [...this.#entries.values()].map((e) => ({ nodeId: e.nodeId, clientId: e.clientId, owner: e.owner, expiresAt: e.expiresAt.toString() })),
+      nodeIds: this.#nodeFilter,
+      lastBlock: this.#cursor?.lastBlock ?? null,
+      lastBlockHash: this.#cursor?.lastBlockHash ?? null,
+      entries: [...this.#entries.values()].map((e) => ({ nodeId: e.nodeId, clientId: getAddress(e.clientId), owner: getAddress(e.owner), expiresAt: e.expiresAt.toString() })),
     };
   }
 
-  /** Write the index to a file (atomically: a crash mid-write leaves the previous file). */
+  /** Write the JSON export to a file (atomically: a crash mid-write leaves the previous file). */
   async save(path: string): Promise<void> {
     const { writeFile, rename } = await import("node:fs/promises");
     const temporary = `${path}.${process.pid}.tmp`;
@@ -181,32 +290,49 @@ export class SubscriptionIndex implements SubscriptionLookup {
   }
 
   get lastBlock(): number | undefined {
-    return this.#lastBlock;
+    return this.#cursor?.lastBlock;
   }
 
   get lastBlockHash(): string | undefined {
-    return this.#lastBlockHash;
+    return this.#cursor?.lastBlockHash;
   }
 
-  /** True once a sync reached head − confirmations (since construction or load). */
+  /**
+   * True while the last successful sync (which reached head − confirmations) is at most
+   * `maxStalenessSeconds` old. A loaded index is not current until it has synced.
+   */
   isCaughtUp(): boolean {
-    return this.#caughtUp;
+    return this.#syncedAt !== undefined && this.#clock() - this.#syncedAt <= this.maxStalenessSeconds * 1000;
+  }
+
+  freshness(): IndexFreshness {
+    const result: IndexFreshness = { fresh: this.isCaughtUp() };
+    if (this.#syncedAt !== undefined) result.syncedAt = new Date(this.#syncedAt);
+    if (this.#syncedHead !== undefined) result.head = this.#syncedHead;
+    if (this.#cursor !== undefined) result.lastBlock = this.#cursor.lastBlock;
+    if (this.#lastError !== undefined) result.lastError = this.#lastError;
+    return result;
   }
 
   expiryOf(nodeId: string, clientId: string): bigint {
-    return this.#entries.get(key(nodeId, clientId))?.expiresAt ?? 0n;
+    return this.#entries.get(entryKey(nodeId, clientId))?.expiresAt ?? 0n;
   }
 
   entry(nodeId: string, clientId: string): IndexEntry | undefined {
-    const found = this.#entries.get(key(nodeId, clientId));
-    return found === undefined ? undefined : { ...found };
+    const found = this.#entries.get(entryKey(nodeId, clientId));
+    return found === undefined ? undefined : publicEntry(found);
   }
 
   entries(): IndexEntry[] {
-    return [...this.#entries.values()].map((e) => ({ ...e }));
+    return [...this.#entries.values()].map(publicEntry);
   }
 
-  /** One `expiries` call to the escrow, for before the index has caught up. */
+  /** How many subscriptions are held. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** One `expiries` call to the escrow, for when the index is not current. */
   async readExpiry(nodeId: string, clientId: string): Promise<bigint> {
     await this.#checkChain();
     const id = normalizeNodeId(nodeId);
@@ -218,22 +344,40 @@ export class SubscriptionIndex implements SubscriptionLookup {
   /** Read new events up to head − confirmations. Concurrent calls share one run. */
   sync(): Promise<SyncResult> {
     if (this.#syncing === undefined) {
-      this.#syncing = this.#sync().finally(() => {
-        this.#syncing = undefined;
-      });
+      this.#syncing = this.#sync()
+        .then(
+          (result) => {
+            this.#lastError = undefined;
+            return result;
+          },
+          (error: unknown) => {
+            this.#lastError = error instanceof MailserverSdkError ? error : new MailserverSdkError("CONTRACT_ERROR", "index sync failed", { cause: error });
+            throw this.#lastError;
+          },
+        )
+        .finally(() => {
+          this.#syncing = undefined;
+        });
     }
     return this.#syncing;
   }
 
-  /** Sync now and then every `intervalMs` until `stop()`; errors go to `onError` and the loop goes on. */
-  start(intervalMs: number, onError: (error: MailserverSdkError) => void = () => undefined): void {
+  /**
+   * Sync now and then every `intervalMs` until `stop()`; the loop goes on after errors, which go
+   * to `onError` (default: console.error — a stalled index must not be silent).
+   */
+  start(intervalMs: number, onError: (error: MailserverSdkError) => void = defaultReport): void {
     if (this.#running) return;
     this.#running = true;
     const tick = async () => {
       try {
         await this.sync();
       } catch (error) {
-        onError(error instanceof MailserverSdkError ? error : new MailserverSdkError("CONTRACT_ERROR", "index sync failed", { cause: error }));
+        try {
+          onError(error as MailserverSdkError);
+        } catch {
+          // A failing reporter must not stop the loop.
+        }
       }
       if (this.#running) this.#timer = setTimeout(() => void tick(), intervalMs);
     };
@@ -265,16 +409,15 @@ export class SubscriptionIndex implements SubscriptionLookup {
     this.#chainChecked = true;
   }
 
-  async #blockHash(blockNumber: number): Promise<string | undefined> {
+  async #header(blockNumber: number): Promise<{ hash: string; parentHash: string } | undefined> {
     const block = await this.#read("getBlock", () => this.#provider.getBlock(blockNumber));
-    return block?.hash ?? undefined;
+    return block?.hash == null ? undefined : { hash: block.hash, parentHash: block.parentHash };
   }
 
   #reset(): void {
     this.#entries = new Map();
-    this.#lastBlock = undefined;
-    this.#lastBlockHash = undefined;
-    this.#caughtUp = false;
+    this.#cursor = undefined;
+    this.#store?.reset(this.#meta());
   }
 
   async #sync(): Promise<SyncResult> {
@@ -286,10 +429,8 @@ export class SubscriptionIndex implements SubscriptionLookup {
         return { ...result, reorg: reorg || result.reorg };
       } catch (error) {
         // The chain moved under us mid-read: start over, a few times at most.
-        if (!(error instanceof ReorgDuringSync) || attempt >= 3) {
-          if (error instanceof ReorgDuringSync) throw new MailserverSdkError("RPC_UNAVAILABLE", "the chain keeps reorganizing during sync");
-          throw error;
-        }
+        if (!(error instanceof ReorgDuringSync)) throw error;
+        if (attempt >= 3) throw new MailserverSdkError("RPC_UNAVAILABLE", "the chain keeps reorganizing during sync");
         this.#reset();
         reorg = true;
       }
@@ -298,83 +439,115 @@ export class SubscriptionIndex implements SubscriptionLookup {
 
   async #syncOnce(): Promise<SyncResult> {
     let reorg = false;
-    if (this.#lastBlock !== undefined) {
-      const hash = await this.#blockHash(this.#lastBlock);
-      if (hash !== this.#lastBlockHash) {
+    if (this.#cursor !== undefined) {
+      const last = await this.#header(this.#cursor.lastBlock);
+      if (last?.hash !== this.#cursor.lastBlockHash) {
         this.#reset();
         reorg = true;
       }
     }
     const head = await this.#read("getBlockNumber", () => this.#provider.getBlockNumber());
     const target = head - this.confirmations;
-    const from = this.#lastBlock === undefined ? this.startBlock : this.#lastBlock + 1;
-    if (target < from) {
-      this.#caughtUp = true;
-      return { fromBlock: undefined, toBlock: undefined, events: 0, reorg };
-    }
-
-    const topics: (string | string[] | null)[] = [EVENT_NAMES.map((name) => this.#iface.getEvent(name)!.topicHash)];
-    if (this.#nodeTopics !== null) topics.push(this.#nodeTopics);
+    const from = this.#cursor === undefined ? this.startBlock : this.#cursor.lastBlock + 1;
     let events = 0;
     for (let start = from; start <= target; start += this.#maxRange) {
       const end = Math.min(start + this.#maxRange - 1, target);
-      const hashBefore = await this.#blockHash(end);
-      const logs = await this.#read("getLogs", () => this.#provider.getLogs({ address: this.escrow, topics, fromBlock: start, toBlock: end }));
-      const hashAfter = await this.#blockHash(end);
-      if (hashBefore === undefined || hashBefore !== hashAfter) throw new ReorgDuringSync();
-      for (const log of logs) {
-        if (log.blockNumber === end && log.blockHash !== hashBefore) throw new ReorgDuringSync();
-        if (log.removed) continue;
-        if (this.#apply(log)) events++;
-      }
-      this.#lastBlock = end;
-      this.#lastBlockHash = hashBefore;
+      events += await this.#syncRange(start, end);
     }
-    this.#caughtUp = true;
-    return { fromBlock: from, toBlock: target, events, reorg };
+    this.#syncedAt = this.#clock();
+    this.#syncedHead = head;
+    return from > target ? { fromBlock: undefined, toBlock: undefined, events: 0, reorg } : { fromBlock: from, toBlock: target, events, reorg };
   }
 
-  #apply(log: Log): boolean {
-    let parsed;
-    try {
-      parsed = this.#iface.parseLog(log);
-    } catch {
-      return false;
+  /**
+   * Read and apply one range. It must descend from what was read before: the end block's hash
+   * is the same before and after the logs are read (nothing in between was replaced), the start
+   * block's parent is the last block applied, and every log is of those blocks.
+   */
+  async #syncRange(start: number, end: number): Promise<number> {
+    const endBefore = await this.#header(end);
+    if (endBefore === undefined) throw new ReorgDuringSync();
+    const first = start === end ? endBefore : await this.#header(start);
+    if (first === undefined) throw new ReorgDuringSync();
+    // A zero parent hash is no real block's: Hardhat's `hardhat_mine` leaves it on the blocks it
+    // reserves. Those ranges are checked by the end hash alone.
+    if (this.#cursor !== undefined && first.parentHash !== this.#cursor.lastBlockHash && first.parentHash !== ZERO_HASH) throw new ReorgDuringSync();
+    const logs = await this.#logs(start, end);
+    const endAfter = await this.#header(end);
+    if (endAfter?.hash !== endBefore.hash) throw new ReorgDuringSync();
+
+    const changes = new Map<string, StoredEntry | null>();
+    const current = (key: string) => (changes.has(key) ? (changes.get(key) ?? undefined) : this.#entries.get(key));
+    let events = 0;
+    for (const log of logs) {
+      if (log.removed === true) continue;
+      const block = blockNumberOf(log);
+      if ((block === end && log.blockHash !== endBefore.hash) || (block === start && log.blockHash !== first.hash)) throw new ReorgDuringSync();
+      const event = decodeEscrowLog(log);
+      if (event === undefined) continue;
+      events++;
+      switch (event.kind) {
+        case "subscribed":
+          changes.set(entryKey(event.nodeId, event.clientId), { nodeId: event.nodeId, clientId: event.clientId, owner: event.owner, expiresAt: event.expiresAt });
+          break;
+        case "extended": {
+          const key = entryKey(event.nodeId, event.clientId);
+          changes.set(key, { nodeId: event.nodeId, clientId: event.clientId, owner: current(key)?.owner ?? event.payer, expiresAt: event.expiresAt });
+          break;
+        }
+        case "cancelled":
+          changes.set(entryKey(event.nodeId, event.clientId), null);
+          break;
+        case "clientIdChanged": {
+          const oldKey = entryKey(event.nodeId, event.oldClientId);
+          const previous = current(oldKey);
+          changes.set(oldKey, null);
+          if (previous !== undefined) changes.set(entryKey(event.nodeId, event.newClientId), { ...previous, clientId: event.newClientId, owner: event.owner });
+          break;
+        }
+      }
     }
-    if (parsed === null) return false;
-    const args = parsed.args;
-    const nodeId = normalizeNodeId(args.getValue("nodeId"));
-    switch (parsed.name) {
-      case "Subscribed": {
-        const clientId = getAddress(args.getValue("clientId"));
-        this.#entries.set(key(nodeId, clientId), { nodeId, clientId, owner: getAddress(args.getValue("owner")), expiresAt: args.getValue("expiresAt") });
-        return true;
-      }
-      case "Extended": {
-        const clientId = getAddress(args.getValue("clientId"));
-        const previous = this.#entries.get(key(nodeId, clientId));
-        this.#entries.set(key(nodeId, clientId), {
-          nodeId,
-          clientId,
-          owner: previous?.owner ?? getAddress(args.getValue("payer")),
-          expiresAt: args.getValue("expiresAt"),
-        });
-        return true;
-      }
-      case "Cancelled": {
-        this.#entries.delete(key(nodeId, args.getValue("clientId")));
-        return true;
-      }
-      case "ClientIdChanged": {
-        const oldClientId = getAddress(args.getValue("oldClientId"));
-        const newClientId = getAddress(args.getValue("newClientId"));
-        const previous = this.#entries.get(key(nodeId, oldClientId));
-        this.#entries.delete(key(nodeId, oldClientId));
-        if (previous !== undefined) this.#entries.set(key(nodeId, newClientId), { ...previous, clientId: newClientId, owner: getAddress(args.getValue("owner")) });
-        return true;
-      }
-      default:
-        return false;
+    const cursor = { lastBlock: end, lastBlockHash: endBefore.hash };
+    // Storage first: if it fails, memory still matches what is stored.
+    this.#store?.commit(changes, cursor);
+    for (const [key, entry] of changes) {
+      if (entry === null) this.#entries.delete(key);
+      else this.#entries.set(key, entry);
     }
+    this.#cursor = cursor;
+    this.#onRange?.({ fromBlock: start, toBlock: end, events });
+    return events;
   }
+
+  /** eth_getLogs for the range, split in halves while the provider refuses it as too large. */
+  async #logs(from: number, to: number): Promise<RawLog[]> {
+    const filter = { address: this.escrow, topics: this.#nodeFilter === null ? [ESCROW_EVENT_FILTER] : [ESCROW_EVENT_FILTER, this.#nodeFilter] };
+    const fetchRange = async (a: number, b: number): Promise<RawLog[]> => {
+      try {
+        return await this.#read("getLogs", () => this.#rawLogs(filter, a, b));
+      } catch (error) {
+        if (a === b || !isRangeRefusal(error)) throw error;
+        const mid = Math.floor((a + b) / 2);
+        const left = await fetchRange(a, mid);
+        const right = await fetchRange(mid + 1, b);
+        return left.concat(right);
+      }
+    };
+    return fetchRange(from, to);
+  }
+
+  /** Raw JSON-RPC logs when the provider speaks JSON-RPC (no per-log ethers objects), else getLogs. */
+  async #rawLogs(filter: { address: string; topics: (string[] | string)[] }, from: number, to: number): Promise<RawLog[]> {
+    const send = (this.#provider as { send?: (method: string, params: unknown[]) => Promise<unknown> }).send;
+    if (typeof send === "function") {
+      const logs = await send.call(this.#provider, "eth_getLogs", [{ ...filter, fromBlock: toQuantity(from), toBlock: toQuantity(to) }]);
+      if (!Array.isArray(logs)) throw new MailserverSdkError("CONTRACT_ERROR", "eth_getLogs returned no list");
+      return logs as RawLog[];
+    }
+    return (await this.#provider.getLogs({ ...filter, fromBlock: from, toBlock: to })) as unknown as RawLog[];
+  }
+}
+
+function publicEntry(e: StoredEntry): IndexEntry {
+  return { nodeId: e.nodeId, clientId: getAddress(e.clientId), owner: getAddress(e.owner), expiresAt: e.expiresAt };
 }

@@ -3,7 +3,10 @@
 // present a fresh one before the previous one ends. Isomorphic: no Node built-ins, no libp2p
 // dependency of its own; the caller's libp2p node and peer objects are passed through untouched
 // (objects of one libp2p major version do not work in another).
+import type { Signer } from "ethers";
 import { MailserverSdkError } from "../errors.js";
+import { encodeAccessGrant, signAccessGrant, MAX_GRANT_TTL_SECONDS } from "../gate/grant.js";
+import type { AccessDomain } from "../gate/request.js";
 
 /** Protocol id of the access protocol (must equal the server's). */
 export const ACCESS_PROTOCOL = "/status/mailserver/access/1.0.0";
@@ -58,6 +61,30 @@ export async function presentAccessGrant(libp2p: AccessLibp2p, peer: unknown, gr
   } finally {
     await stream.close?.().catch(() => undefined);
   }
+}
+
+/**
+ * `makeGrant` for {@link AccessSession}: signs an access grant with the client key for the
+ * connection's peer id (`signAccessGrant`) and encodes it for the wire.
+ */
+export function accessGrantMaker(options: {
+  signer: Signer;
+  domain: AccessDomain;
+  nodeId: string;
+  /** Default 24 h, the most a grant may live. */
+  ttlSeconds?: number;
+  /** Clock in unix seconds (default: this machine's). */
+  now?: () => number;
+}): (peerId: string) => Promise<EncodedGrant> {
+  return async (peerId) => {
+    const grant = await signAccessGrant(options.signer, options.domain, {
+      nodeId: options.nodeId,
+      peerId,
+      ttlSeconds: options.ttlSeconds ?? MAX_GRANT_TTL_SECONDS,
+      ...(options.now !== undefined ? { issuedAt: options.now() } : {}),
+    });
+    return { bytes: encodeAccessGrant(grant), expiresAt: grant.expiresAt };
+  };
 }
 
 export interface AccessSessionOptions {

@@ -1,0 +1,45 @@
+/** One subscription as the index keeps it: ids and addresses lowercase hex, expiry in seconds. */
+export interface StoredEntry {
+  nodeId: string;
+  clientId: string;
+  owner: string;
+  expiresAt: bigint;
+}
+
+/** What identifies an index's contents: a store written under other metadata is not reused. */
+export interface IndexMeta {
+  chainId: string;
+  escrow: string;
+  startBlock: number;
+  /** Sorted node ids, or null for all nodes. */
+  nodeFilter: string[] | null;
+}
+
+export interface IndexCursor {
+  /** Last block fully applied. */
+  lastBlock: number;
+  lastBlockHash: string;
+}
+
+export interface StoredIndex {
+  meta: IndexMeta;
+  cursor: IndexCursor | null;
+  entries: StoredEntry[];
+}
+
+/**
+ * Where an index persists. Each call is atomic: a range's entry changes land together with the
+ * cursor that covers them, or not at all, so a crash at any point leaves entries that are exactly
+ * the chain's state at the cursor.
+ */
+export interface IndexStore {
+  /** The stored index, or undefined when the store is new. */
+  load(): StoredIndex | undefined;
+  /** Apply changes (entry or null = deleted, by `nodeId|clientId` key) and move the cursor. */
+  commit(changes: ReadonlyMap<string, StoredEntry | null>, cursor: IndexCursor): void;
+  /** Forget every entry and the cursor, and record the metadata. */
+  reset(meta: IndexMeta): void;
+  close(): void;
+}
+
+export const entryKey = (nodeId: string, clientId: string): string => `${nodeId.toLowerCase()}|${clientId.toLowerCase()}`;
