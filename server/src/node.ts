@@ -16,7 +16,7 @@ import { AdmissionPolicy, PriorityScheduler, type AdmissionLimits, type ServiceM
 import type { Archive, RetentionPolicy } from "./archive/archive.js";
 import { acceptPush, LIGHTPUSH_V2_CODEC, LIGHTPUSH_V3_CODEC, pushResponseV2, pushResponseV3, PushStatus, type PushLimits } from "./lightpush.js";
 import { silentLogger, type Logger } from "./log.js";
-import { answerStoreQuery, DEFAULT_STORE_LIMITS, STORE_CODEC, storeError, StoreStatus, type StoreLimits } from "./store.js";
+import { answerStoreQuery, DEFAULT_STORE_LIMITS, STORE_CODEC, storeError, StoreStatus, type StoreLimits, type StoreResponse } from "./store.js";
 import { readRequest, StreamInputError, writeResponse, type DuplexStream } from "./streams.js";
 
 export const METADATA_CODEC = "/vac/waku/metadata/1.0.0";
@@ -219,17 +219,25 @@ export class MailServerNode {
       return;
     }
     const started = performance.now();
-    const result = await this.#scheduler.run(admission.serviceClass, () => answerStoreQuery(request, this.#options.archive, this.#store));
-    const response = result?.value ?? storeError(request.requestId, StoreStatus.SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE: overloaded, try later");
-    this.#log.log("debug", "store-query", {
+    // The slot is held until the answer is written: that bounds answers in flight, and a slow
+    // reader holds a free slot, not a paid one.
+    let answered: StoreResponse | undefined;
+    const result = await this.#scheduler.run(admission.serviceClass, async () => {
+      answered = await answerStoreQuery(request, this.#options.archive, this.#store);
+      await writeResponse(ctx.stream, proto_store.StoreQueryResponse.encode(answered));
+    });
+    if (result === undefined) {
+      answered = storeError(request.requestId, StoreStatus.SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE: overloaded, try later");
+      await writeResponse(ctx.stream, proto_store.StoreQueryResponse.encode(answered));
+    }
+    this.#log.log(result === undefined ? "info" : "debug", result === undefined ? "store-shed" : "store-query", {
       peer,
       class: admission.serviceClass,
       clientId: access.allowed ? access.clientId : undefined,
-      status: response.statusCode,
-      messages: response.messages.length,
+      status: answered?.statusCode,
+      messages: answered?.messages.length,
       ms: Math.round((performance.now() - started) * 10) / 10,
     });
-    await writeResponse(ctx.stream, proto_store.StoreQueryResponse.encode(response));
   }
 
   async #lightpush(ctx: HandlerContext, version: "v2" | "v3"): Promise<void> {

@@ -3,6 +3,7 @@
 // light nodes (default settings, except that they may dial plain ws on loopback).
 import { network } from "hardhat";
 import { Contract, JsonRpcProvider, Wallet, type Signer } from "ethers";
+import * as lp from "it-length-prefixed";
 import { createLightNode, Protocols, type LightNode } from "@waku/sdk";
 import {
   AccessSession,
@@ -116,4 +117,24 @@ export async function presentGrant(
   });
   const answer = await session.start();
   return { session, answer };
+}
+
+/**
+ * One raw request on a new stream of the client's own libp2p connection (bytes @waku/sdk would
+ * never send). `framed: false` writes the bytes without a length prefix. Resolves to the answer,
+ * or undefined when the server closed or reset the stream without one.
+ */
+export async function rawRequest(waku: LightNode, serverPeerId: string, codec: string, bytes: Uint8Array, options: { framed?: boolean } = {}): Promise<Uint8Array | undefined> {
+  const stream = await waku.libp2p.dialProtocol(serverPeer(waku, serverPeerId) as Parameters<LightNode["libp2p"]["dialProtocol"]>[0], codec);
+  try {
+    await stream.sink([options.framed === false ? bytes : lp.encode.single(bytes).subarray()]);
+    // Read to the end, as @waku/sdk does: leaving early makes the server's close frame arrive for
+    // a stream mplex has forgotten, and a few of those make mplex drop the connection.
+    let first: Uint8Array | undefined;
+    for await (const chunk of lp.decode(stream.source)) first ??= chunk.subarray();
+    return first;
+  } catch (e) {
+    if (process.env.DEBUG_RAW) console.log("raw", e);
+    return undefined;
+  }
 }
