@@ -133,8 +133,7 @@ export async function rawRequest(waku: LightNode, serverPeerId: string, codec: s
     let first: Uint8Array | undefined;
     for await (const chunk of lp.decode(stream.source)) first ??= chunk.subarray();
     return first;
-  } catch (e) {
-    if (process.env.DEBUG_RAW) console.log("raw", e);
+  } catch {
     return undefined;
   }
 }
