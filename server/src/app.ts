@@ -126,20 +126,33 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     if (config.discovery !== undefined) {
       const d = config.discovery;
       const addresses = node.multiaddrs.map((a) => a.replace(/\/p2p\/[^/]+$/, ""));
+      const websockets = addresses.filter((a) => a.includes("/ws"));
+      // The registry takes records of at most 300 characters: with a WebSocket address in
+      // `multiaddrs`, the plain TCP port is left out (the fleet's records do the same trade).
       const tcp = addresses.map((a) => /^\/ip[46]\/[^/]+\/tcp\/(\d+)$/.exec(a)?.[1]).find((p) => p !== undefined);
       const signable = buildWakuEnr({
         privateKey,
         ip: d.ip,
         udp: d.udpPort,
-        ...(tcp !== undefined ? { tcp: Number(tcp) } : {}),
-        multiaddrs: addresses.filter((a) => a.includes("/ws")),
+        ...(tcp !== undefined && websockets.length === 0 ? { tcp: Number(tcp) } : {}),
+        multiaddrs: websockets,
         clusterId: config.clusterId,
         shards: config.shards,
       });
       enr = signable.encodeTxt();
       discovery = await startDiscv5Node({ privateKey, enr: signable, bindIp: d.bindIp ?? d.ip, port: d.udpPort, config: { enrUpdate: false } });
-      cleanup.push(() => discovery!.stop());
-      discovery.addEnrs(d.bootEnrs);
+      const handle = discovery;
+      const lookup = () => void handle.lookup().catch(() => undefined);
+      // Get known to the boot nodes at once, then keep the routing table fresh.
+      const timer = setInterval(lookup, 5 * 60_000);
+      timer.unref();
+      cleanup.push(async () => {
+        clearInterval(timer);
+        await handle.stop();
+      });
+      const boot = handle.addEnrs(d.bootEnrs);
+      for (const bad of boot.invalid) logger.log("warn", "bad-boot-enr", { enr: bad.enr.slice(0, 60), error: bad.error });
+      lookup();
       logger.log("info", "discovery-started", { enr, udp: d.udpPort });
     }
 

@@ -82,8 +82,12 @@ export async function startChain(): Promise<Chain> {
 }
 
 /** A @waku/sdk light node with its defaults, dialing the server directly. */
-export async function wakuClient(serverAddress: string, protocols: Protocols[] = [Protocols.Store, Protocols.LightPush]): Promise<LightNode> {
-  const waku = await createLightNode({ defaultBootstrap: false, libp2p: { filterMultiaddrs: false } });
+export async function wakuClient(
+  serverAddress: string,
+  protocols: Protocols[] = [Protocols.Store, Protocols.LightPush],
+  networkConfig?: NonNullable<Parameters<typeof createLightNode>[0]>["networkConfig"],
+): Promise<LightNode> {
+  const waku = await createLightNode({ defaultBootstrap: false, libp2p: { filterMultiaddrs: false }, ...(networkConfig !== undefined ? { networkConfig } : {}) });
   await waku.start();
   await waku.dial(serverAddress);
   await waku.waitForPeers(protocols, 20_000);
