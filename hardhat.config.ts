@@ -24,6 +24,7 @@ const lazy = (load: () => Promise<object>, name: string) => async () => ({
 });
 const curator = (name: string) => lazy(() => import("./tasks/curator.js"), name);
 const provider = (name: string) => lazy(() => import("./tasks/provider.js"), name);
+const dnsTree = lazy(() => import("./tasks/dnsTree.js"), "dnsTree");
 
 const tasks = [
   emptyTask("curator", "Curate the mail-server registry: providers, node kinds, pause").build(),
@@ -77,6 +78,18 @@ const tasks = [
   withCommon(task(["provider", "withdraw"], "Withdraw earnings to the payout address"))
     .addOption({ name: "node", description: "Only this node (default: every node with earnings)", defaultValue: "" })
     .setAction(provider("withdraw"))
+    .build(),
+
+  withCommon(task("dns-tree", "Build and sign an EIP-1459 DNS tree of node ENRs; print it as zone-file TXT records"))
+    .addOption({ name: "domain", description: "Domain the tree is published under (e.g. nodes.example.org)", defaultValue: "" })
+    .addOption({ name: "seq", description: "Root sequence number: bump it on every publication", defaultValue: "" })
+    .addOption({ name: "kind", description: "Registry kind of the trusted nodes to include", defaultValue: "mailserver" })
+    .addOption({ name: "enrs", description: "File with more ENRs, one per line", defaultValue: "" })
+    .addOption({ name: "link", description: "enrtree:// URLs of other trees to link, comma separated", defaultValue: "" })
+    .addOption({ name: "keyFile", description: "File holding the tree's signing key (hex); default: configuration variable DNS_TREE_KEY", defaultValue: "" })
+    .addOption({ name: "out", description: "Write the zone file here instead of stdout", defaultValue: "" })
+    .addFlag({ name: "noRegistry", description: "Do not read the registry: only --enrs and --link" })
+    .setAction(dnsTree)
     .build(),
 ];
 

@@ -1,7 +1,15 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { readFile } from "node:fs/promises";
 import { formatUnits, isHexString, parseUnits } from "ethers";
-import { ProviderClient, SubscriptionClient, parseEnr } from "@status/mailserver-sdk";
+import {
+  ProviderClient,
+  SubscriptionClient,
+  kindCapability,
+  nodeIdFromPrivateKey,
+  parseEnr,
+  registryRecordFor,
+  type ParsedEnr,
+} from "@status/mailserver-sdk";
 import { SubscriptionIndex } from "@status/mailserver-sdk/server";
 import { address, kindArg, nodeIdArg, printTx, runTask, taskContext, TaskInputError, type CommonArgs, type TaskContext } from "./context.js";
 
@@ -42,7 +50,10 @@ export async function apply(
   });
 }
 
-/** A node key file holds the key as 0x-prefixed or bare hex (what `openssl rand -hex 32` or a node writes). */
+/**
+ * A node key file holds the key as 0x-prefixed or bare hex: what `openssl rand -hex 32` writes,
+ * and what nwaku's `--nodekey` takes (32 bytes hex).
+ */
 async function readNodeKey(file: string): Promise<string> {
   let text: string;
   try {
@@ -55,12 +66,19 @@ async function readNodeKey(file: string): Promise<string> {
   return key;
 }
 
-async function readEnr(value: string): Promise<string> {
+async function readEnr(value: string): Promise<ParsedEnr> {
   const text = value.startsWith("enr:") ? value : await readFile(value, "utf8").then((t) => t.trim(), () => {
     throw new TaskInputError(`--enr must be an ENR text (enr:...) or a file holding one: ${value}`);
   });
-  parseEnr(text); // throws INVALID_ENR with the reason
-  return text;
+  return parseEnr(text); // throws INVALID_ENR with the reason
+}
+
+/** A Waku ENR must announce the capability the kind stands for (a mail server is a store node). */
+function checkWakuKind(enr: ParsedEnr, kind: string, kindName: string): void {
+  const needed = kindCapability(kind);
+  if (enr.waku2 !== undefined && needed !== undefined && !enr.capabilities.includes(needed)) {
+    throw new TaskInputError(`the ENR's waku2 (${enr.capabilities.join(", ") || "nothing"}) does not announce ${needed}, which a ${kindName} node serves`);
+  }
 }
 
 export async function addNode(
@@ -69,13 +87,19 @@ export async function addNode(
 ): Promise<void> {
   await runTask(async () => {
     if (args.enr === "" || args.keyFile === "") throw new TaskInputError("--enr and --key-file are required");
-    const record = await readEnr(args.enr);
+    const enr = await readEnr(args.enr);
     const nodeKey = await readNodeKey(args.keyFile);
+    if (nodeIdFromPrivateKey(nodeKey) !== enr.nodeId) throw new TaskInputError(`${args.keyFile} holds the key of another node than the ENR's (${enr.nodeId})`);
+    const kind = kindArg(args.kind);
+    checkWakuKind(enr, kind, args.kind);
     const pricePerMonth = price(args.price);
+    // A fleet node's ENR is longer than the registry takes: register its address with its peer id.
+    const { record, form } = registryRecordFor(enr);
     const ctx = await taskContext(args, hre);
     const { registry } = clients(ctx);
-    const result = await registry.addNode({ nodeKey, record, pricePerMonth, kind: kindArg(args.kind) });
+    const result = await registry.addNode({ nodeKey, record, pricePerMonth, kind });
     printTx(`added node ${result.nodeId} at ${tokens(pricePerMonth)} per month`, result.hash);
+    if (form === "multiaddr") console.log(`  the ENR is longer than the registry's record limit: registered its address ${record}`);
   });
 }
 

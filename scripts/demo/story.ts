@@ -9,6 +9,7 @@ import {
   ProviderClient,
   RegistryClient,
   SubscriptionClient,
+  STATUS_NETWORK,
   TrustPolicy,
   buildNodeEnr,
   parseEnr,
@@ -65,12 +66,12 @@ export async function runDemo({ connection, print = (line = "") => console.log(l
     ]));
 
     // ------------------------------------------------------------------------------------------
-    step(2, "Three mail servers start on loopback and publish signed ENRs; the default provider registers them");
+    step(2, "Three mail servers start on loopback and publish Waku-style ENRs (waku2 store bit, Status's shards); the default provider registers them");
     const prices = [parseUnits("25", 18), parseUnits("20", 18), parseUnits("30", 18)];
     const keys = prices.map(() => Wallet.createRandom().privateKey);
     for (const key of keys) {
       servers.push(await startMailserverDiscovery({
-        privateKey: key, ip: LOOPBACK, port: 0, bootEnrs: servers.map((s) => s.enr), lookupIntervalMs: 0,
+        privateKey: key, ip: LOOPBACK, port: 0, shards: STATUS_NETWORK, bootEnrs: servers.map((s) => s.enr), lookupIntervalMs: 0,
       }));
     }
     for (const server of servers) await server.lookup();
@@ -83,7 +84,7 @@ export async function runDemo({ connection, print = (line = "") => console.log(l
 
     // A stranger advertises a mail server it never registered; it is on the network all the same.
     const strangerServer = await startMailserverDiscovery({
-      privateKey: Wallet.createRandom().privateKey, ip: LOOPBACK, port: 0, bootEnrs: [servers[0].enr], lookupIntervalMs: 0,
+      privateKey: Wallet.createRandom().privateKey, ip: LOOPBACK, port: 0, shards: STATUS_NETWORK, bootEnrs: [servers[0].enr], lookupIntervalMs: 0,
     });
     servers.push(strangerServer);
     await strangerServer.lookup();
@@ -92,7 +93,7 @@ export async function runDemo({ connection, print = (line = "") => console.log(l
     print("   A stranger also runs an unregistered mail server on the network, and the user has a node of their own.");
 
     // ------------------------------------------------------------------------------------------
-    step(3, "The user's app discovers mail servers over discv5, verifies them in one batched call, and selects one");
+    step(3, "The user's app discovers mail servers over discv5 (by their waku2 store bit), verifies them in one batched call, and selects one");
     const policy = new TrustPolicy({ customNodes: [custom.enr] });
     const verified = new Map<string, VerifiedNode>();
     const selector = new MailserverSelector({

@@ -105,6 +105,11 @@ export type ErrorCode =
   | "NODE_UNAVAILABLE"
   // A mail server refused the access grant presented to it (details.reason says why).
   | "ACCESS_REFUSED"
+  // EIP-1459 DNS trees: a root that is malformed or not signed by the URL's key / whose seq went
+  // backwards / a TXT lookup that failed.
+  | "DNS_TREE_INVALID"
+  | "DNS_TREE_STALE"
+  | "DNS_LOOKUP_FAILED"
   | ContractErrorCode;
 
 /** The only error type the SDK throws. Switch on `code`; `details` holds the facts behind it. */

@@ -35,7 +35,42 @@ export {
   type NodeId,
   type NodeKeyProofRequest,
 } from "./nodeKey.js";
-export { parseEnr, isValidEnr, endpointOf, sameEndpoint, type ParsedEnr, type EnrLike, type Endpoint } from "./enr.js";
+export {
+  parseEnr,
+  isValidEnr,
+  endpointOf,
+  sameEndpoint,
+  MAX_ENR_SIZE,
+  type ParsedEnr,
+  type EnrLike,
+  type Endpoint,
+  type EndpointAddress,
+} from "./enr.js";
+// Waku nodes: capabilities (`waku2`) mapped to registry kinds, relay shards, network filters.
+export {
+  WAKU2_CAPABILITIES,
+  CAPABILITY_KINDS,
+  STATUS_NETWORK,
+  THE_WAKU_NETWORK,
+  STATUS_PROD_ENRTREE,
+  decodeWaku2,
+  encodeWaku2,
+  capabilityKinds,
+  kindCapability,
+  decodeRsv,
+  encodeRs,
+  type WakuCapability,
+  type RelayShards,
+} from "./waku.js";
+export {
+  filterReason,
+  matchesFilter,
+  filterSource,
+  type NodeFilter,
+  type FilterReason,
+  type FilteredOut,
+  type FilteredSource,
+} from "./filter.js";
 
 export {
   RegistryClient,
@@ -109,6 +144,9 @@ export {
   type AccessGrantFields,
 } from "./gate/grant.js";
 
+// EIP-1459 DNS discovery (isomorphic; the Node resolver is on the `/discovery` entry).
+export * from "./dnsdisc/index.js";
+
 // Discovery records (isomorphic): node-role keys in ENRs, building a node's ENR, static and
 // registry sources and their merge. The discv5 node and crawler are in the `/discovery` entry.
 export { SERVICE_KIND_ENR_KEY, MAILSERVER_KIND_NAME, encodeKinds, decodeKinds, enrKinds, enrHasKind } from "./discovery/kind.js";
@@ -116,6 +154,7 @@ export {
   MAX_REGISTRY_RECORD_LENGTH,
   buildNodeEnr,
   recordSync,
+  registryRecordFor,
   type BuildNodeEnrOptions,
   type NodeEnr,
   type RecordSyncOptions,

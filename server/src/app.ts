@@ -3,14 +3,13 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { JsonRpcProvider } from "ethers";
-import { nodeIdFromPrivateKey } from "@status/mailserver-sdk";
+import { buildNodeEnr, nodeIdFromPrivateKey } from "@status/mailserver-sdk";
 import { startDiscv5Node, type Discv5Handle } from "@status/mailserver-sdk/discovery";
 import { AccessGate, SubscriptionIndex } from "@status/mailserver-sdk/server";
 import type { Archive } from "./archive/archive.js";
 import { PostgresArchive } from "./archive/postgres.js";
 import { SqliteArchive } from "./archive/sqlite.js";
 import { ConfigError, type ServerConfig } from "./config.js";
-import { buildWakuEnr } from "./enr.js";
 import { readNodeKey } from "./keyFile.js";
 import type { Logger } from "./log.js";
 import { MailServerNode } from "./node.js";
@@ -127,18 +126,18 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       const d = config.discovery;
       const addresses = node.multiaddrs.map((a) => a.replace(/\/p2p\/[^/]+$/, ""));
       const websockets = addresses.filter((a) => a.includes("/ws"));
-      // The registry takes records of at most 300 characters: with a WebSocket address in
-      // `multiaddrs`, the plain TCP port is left out (the fleet's records do the same trade).
       const tcp = addresses.map((a) => /^\/ip[46]\/[^/]+\/tcp\/(\d+)$/.exec(a)?.[1]).find((p) => p !== undefined);
-      const signable = buildWakuEnr({
+      const built = buildNodeEnr({
         privateKey,
         ip: d.ip,
         udp: d.udpPort,
-        ...(tcp !== undefined && websockets.length === 0 ? { tcp: Number(tcp) } : {}),
+        ...(tcp !== undefined ? { tcp: Number(tcp) } : {}),
+        kind: "mailserver", // waku2: store
+        capabilities: ["lightpush"],
         multiaddrs: websockets,
-        clusterId: config.clusterId,
-        shards: config.shards,
+        shards: { cluster: config.clusterId, shards: config.shards },
       });
+      const signable = built.signableEnr;
       enr = signable.encodeTxt();
       discovery = await startDiscv5Node({ privateKey, enr: signable, bindIp: d.bindIp ?? d.ip, port: d.udpPort, config: { enrUpdate: false } });
       const handle = discovery;

@@ -12,4 +12,3 @@ export { PostgresArchive } from "./archive/postgres.js";
 export { loadConfig, parseConfig, ConfigError, type ServerConfig, type ArchiveConfig, type DiscoveryConfig } from "./config.js";
 export { startServer, type RunningServer } from "./app.js";
 export { readNodeKey } from "./keyFile.js";
-export { buildWakuEnr, encodeMultiaddrs, encodeRelayShards, WAKU2_STORE, WAKU2_LIGHTPUSH, type WakuEnrOptions } from "./enr.js";

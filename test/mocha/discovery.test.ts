@@ -43,8 +43,11 @@ describe("discovery: node ENR", () => {
     expect(enr.udp).to.equal(30303);
     expect(enr.tcp).to.equal(30304);
     expect(enr.seq).to.equal(1n);
-    expect(decodeKinds(enr.kvs.get(SERVICE_KIND_ENR_KEY))).to.deep.equal([MAILSERVER_KIND]);
+    // A mail server is a Waku store node: the `waku2` store bit, no 35-byte `srvkind`.
+    expect([...enr.kvs.get("waku2")!]).to.deep.equal([0x02]);
+    expect(enr.kvs.has(SERVICE_KIND_ENR_KEY)).to.equal(false);
     expect(built.kinds).to.deep.equal([MAILSERVER_KIND]);
+    expect(built.capabilities).to.deep.equal(["store"]);
     expect(enrHasKind(built.enr)).to.equal(true);
     expect(enrHasKind(built.enr, "push-notifications")).to.equal(false);
     expect(built.enr.length).to.be.at.most(300); // fits the registry's record limit
@@ -63,6 +66,39 @@ describe("discovery: node ENR", () => {
     const plain = buildNodeEnr({ privateKey: key.privateKey, ip: LOOPBACK, udp: 9000, kind: [] });
     expect(ENR.decodeTxt(plain.enr).kvs.has(SERVICE_KIND_ENR_KEY)).to.equal(false);
     expect(enrHasKind(plain.enr)).to.equal(false);
+  });
+
+  it("builds a Waku-style ENR: waku2 store+lightpush, multiaddrs, rs, decoded alike by @waku/enr", async () => {
+    const key = newKey();
+    const built = buildNodeEnr({
+      privateKey: key.privateKey,
+      ip: "203.0.113.7",
+      tcp: 30303,
+      udp: 9000,
+      capabilities: ["lightpush"],
+      multiaddrs: ["/dns4/mail.example.org/tcp/443/wss", "/ip4/203.0.113.7/tcp/8000/ws"],
+      shards: { cluster: 16, shards: [32, 1, 64] },
+    });
+    const { EnrDecoder } = await import("@waku/enr");
+    const waku = await EnrDecoder.fromString(built.enr); // js-waku's own decoder
+    expect(waku.waku2).to.deep.equal({ relay: false, store: true, filter: false, lightPush: true });
+    expect(waku.multiaddrs!.map(String)).to.deep.equal(["/dns4/mail.example.org/tcp/443/wss", "/ip4/203.0.113.7/tcp/8000/ws"]);
+    expect(waku.rs).to.deep.equal({ clusterId: 16, shards: [1, 32, 64] });
+    expect(waku.peerId!.toString()).to.equal(built.parsed.peerId);
+    expect(built.parsed.multiaddrs).to.deep.equal(["/dns4/mail.example.org/tcp/443/wss", "/ip4/203.0.113.7/tcp/8000/ws"]);
+    expect(built.parsed.shards).to.deep.equal({ cluster: 16, shards: [1, 32, 64], key: "rs" });
+    expect(built.capabilities).to.deep.equal(["store", "lightpush"]);
+    expect(built.kinds).to.include(MAILSERVER_KIND);
+    expect(built.kinds).to.include(ethers.id("push-notification"));
+    expect(built.parsed.kvs.has(SERVICE_KIND_ENR_KEY)).to.equal(false);
+    // A kind no Waku capability stands for still goes under srvkind; srvkind: true forces it.
+    expect(buildNodeEnr({ privateKey: key.privateKey, ip: LOOPBACK, kind: "bridge" }).parsed.kvs.has(SERVICE_KIND_ENR_KEY)).to.equal(true);
+    expect(decodeKinds(buildNodeEnr({ privateKey: key.privateKey, ip: LOOPBACK, srvkind: true }).parsed.kvs.get(SERVICE_KIND_ENR_KEY))).to.deep.equal([MAILSERVER_KIND]);
+    // A multiaddr with /p2p/ is not a location address.
+    expect(() => buildNodeEnr({ privateKey: key.privateKey, ip: LOOPBACK, multiaddrs: [`/ip4/1.2.3.4/tcp/1/p2p/${built.parsed.peerId}`] }))
+      .to.throw(MailserverSdkError).with.property("code", "INVALID_ARGUMENT");
+    expect(() => buildNodeEnr({ privateKey: key.privateKey, ip: LOOPBACK, shards: { cluster: 70000, shards: [1] } }))
+      .to.throw(MailserverSdkError).with.property("code", "INVALID_ARGUMENT");
   });
 
   it("rejects bad input with MailserverSdkError INVALID_ARGUMENT", () => {

@@ -12,7 +12,11 @@ import {
   CuratorClient,
   RegistryClient,
   SubscriptionClient,
+  STATUS_NETWORK,
+  TrustPolicy,
   buildNodeEnr,
+  formatEnrTreeUrl,
+  verifyNodes,
   type DeploymentOverrides,
 } from "@status/mailserver-sdk";
 import { hardhat, ROOT, rpc, startHardhatNode, type CliResult, type LocalNode } from "../helpers/hardhatCli.js";
@@ -188,6 +192,49 @@ describe("tasks and deploy script against a hardhat node", function () {
       new RegExp(`^set the price of ${nodeId} to 30\\.0 SNT per month`, "m"),
     );
     expect((await registry.getNode(nodeId))?.pricePerMonth).to.equal(30n * UNIT);
+  });
+
+  it("provider add-node registers a Waku store node from its ENR and nwaku-style key file; dns-tree publishes the trusted nodes", async () => {
+    const wakuKey = Wallet.createRandom();
+    const waku = buildNodeEnr({
+      privateKey: wakuKey.privateKey, ip: "127.0.0.1", tcp: 30303, udp: 9000,
+      multiaddrs: ["/dns4/store-01.mail.example.org/tcp/30303", "/dns4/store-01.mail.example.org/tcp/443/wss"],
+      shards: STATUS_NETWORK,
+    });
+    const wakuEnrFile = path.join(tmp, "waku.enr");
+    const wakuKeyFile = path.join(tmp, "nodekey");
+    await writeFile(wakuEnrFile, `${waku.enr}\n`);
+    await writeFile(wakuKeyFile, `${wakuKey.privateKey.slice(2)}\n`); // nwaku's --nodekey: 32 bytes hex
+    const relayOnly = buildNodeEnr({ privateKey: wakuKey.privateKey, ip: "127.0.0.1", kind: [], capabilities: ["relay"] });
+    const [wrongKey, notStore] = await Promise.all([
+      cli("provider", "add-node", "--enr", wakuEnrFile, "--key-file", keyFile, "--account", "1"),
+      cli("provider", "add-node", "--enr", relayOnly.enr, "--key-file", wakuKeyFile, "--account", "1"),
+    ]);
+    refused(wrongKey, /holds the key of another node than the ENR's/);
+    refused(notStore, /does not announce store, which a mailserver node serves/);
+    const out = await sentTx(
+      await cli("provider", "add-node", "--enr", wakuEnrFile, "--key-file", wakuKeyFile, "--price", "10", "--account", "1"),
+      new RegExp(`^added node ${waku.nodeId} at 10\\.0 SNT per month$`, "m"),
+    );
+    // The ENR text is too long for the registry's record limit: its address is registered.
+    const expected = waku.enr.length > 300 ? `/dns4/store-01.mail.example.org/tcp/30303/p2p/${waku.parsed.peerId}` : waku.enr;
+    expect((await registry.getNode(waku.nodeId))?.record).to.equal(expected);
+    if (expected !== waku.enr) expect(out).to.include(`registered its address ${expected}`);
+    const [verdict] = await verifyNodes(registry, [waku.enr], { kind: "mailserver", policy: new TrustPolicy({ providers: [operator] }) });
+    expect(verdict).to.include({ status: "trusted", endpointMismatch: false });
+
+    // dns-tree: the registry's trusted mail servers (both nodes of account 1), signed with a key from a file.
+    const treeKeyFile = path.join(tmp, "tree.key");
+    const treeKey = Wallet.createRandom();
+    await writeFile(treeKeyFile, treeKey.privateKey);
+    const zoneFile = path.join(tmp, "zone.txt");
+    const r = await cli("dns-tree", "--domain", "mail.example.org", "--seq", "2", "--key-file", treeKeyFile, "--out", zoneFile);
+    expect(r.code, describeRun(r)).to.equal(0);
+    const zoneText = await readFile(zoneFile, "utf8");
+    expect(zoneText).to.include(`; ${formatEnrTreeUrl(treeKey.signingKey.publicKey, "mail.example.org")}`);
+    // Only ENR records go into the tree (the Waku node's record is an address when its ENR is long).
+    expect(zoneText).to.include(enr.slice(0, 200));
+    refused(await cli("dns-tree", "--domain", "mail.example.org", "--seq", "2"), /no tree key: pass --key-file or set the configuration variable DNS_TREE_KEY/);
   });
 
   it("account 2 subscribes through the SDK; after time passes provider nodes shows it and provider withdraw pays out", async () => {

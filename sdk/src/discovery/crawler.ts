@@ -2,7 +2,7 @@
 import { ENR } from "@chainsafe/enr";
 import { parseEnr } from "../enr.js";
 import { kindId } from "../nodeKey.js";
-import { MAILSERVER_KIND_NAME, decodeKinds, SERVICE_KIND_ENR_KEY } from "./kind.js";
+import { MAILSERVER_KIND_NAME } from "../serviceKinds.js";
 import { startDiscv5Node, type Discv5ConfigOverrides, type Discv5Handle } from "./node.js";
 import type { DiscoverOptions, DiscoverySource } from "./sources.js";
 import { enrNodeId, withTimeout } from "./util.js";
@@ -55,7 +55,7 @@ const DEFAULT_WALK_DISTANCES: readonly (readonly number[])[] = [[256], [255], [2
  * Crawls the discv5 network: starts an ephemeral discv5 node (or uses `node`), adds the boot
  * ENRs, then runs rounds of one random-target lookup plus a FINDNODE to every newly seen node
  * (bounded by `rounds`, `idleRounds` and `timeoutMs`), and returns the ENRs seen (boot nodes
- * included) that carry the service-kind key for `kind`.
+ * included) that announce `kind` (the `waku2` store bit for mail servers, or `srvkind`).
  */
 export class Discv5CrawlerSource implements DiscoverySource {
   readonly name: string;
@@ -161,7 +161,12 @@ export class Discv5CrawlerSource implements DiscoverySource {
   }
 
   #matches(enr: ENR): boolean {
-    return this.#kind === null || decodeKinds(enr.kvs.get(SERVICE_KIND_ENR_KEY)).includes(this.#kind);
+    if (this.#kind === null) return true;
+    try {
+      return parseEnr(enr.encodeTxt()).kinds.includes(this.#kind);
+    } catch {
+      return false;
+    }
   }
 }
 

@@ -16,3 +16,5 @@ export { Discv5CrawlerSource, type CrawlStats, type Discv5CrawlerOptions } from 
 export { findFreeUdpPort } from "./udp.js";
 
 export * from "../selection/index.js";
+// The Node TXT lookup for EIP-1459 DNS trees (the tree client itself is in the root).
+export { nodeDnsResolver, type NodeDnsResolverOptions } from "./dnsResolver.js";

@@ -1,46 +1,18 @@
-// Service kinds in ENRs. discv5 has no topic registration, so a node announces which server roles
-// it plays with a custom ENR key, and discovery filters on it.
-import { ENR, type BaseENR } from "@chainsafe/enr";
-import { getBytes, hexlify } from "ethers";
+// Which kinds an ENR announces: Waku capabilities (`waku2`) mapped to registry kinds, plus the
+// optional `srvkind` key.
+import { parseEnr, type EnrLike, type ParsedEnr } from "../enr.js";
 import { kindId } from "../nodeKey.js";
-import { invalidArgument } from "./util.js";
+import { MAILSERVER_KIND_NAME } from "../serviceKinds.js";
 
-/**
- * ENR key under which a node lists the service kinds it serves.
- *
- * Value: the concatenation of one or more 32-byte kind ids, each `keccak256(utf8(kindName))`, i.e.
- * exactly the registry's `bytes32 kind` (`MAILSERVER_KIND() == keccak256("mailserver")`, see `kindId`), so a
- * discovered ENR can be matched against on-chain records without any mapping table.
- */
-export const SERVICE_KIND_ENR_KEY = "srvkind";
+export { SERVICE_KIND_ENR_KEY, MAILSERVER_KIND_NAME, encodeKinds, decodeKinds } from "../serviceKinds.js";
 
-/** Name of the mail-server (store node) kind. */
-export const MAILSERVER_KIND_NAME = "mailserver";
-
-/** Encodes kinds (names or ids) as the value of {@link SERVICE_KIND_ENR_KEY}. */
-export function encodeKinds(kinds: readonly string[]): Uint8Array {
-  if (kinds.length === 0) throw invalidArgument("at least one kind is required");
-  const ids = [...new Set(kinds.map(kindId))];
-  const out = new Uint8Array(ids.length * 32);
-  ids.forEach((k, i) => out.set(getBytes(k), i * 32));
-  return out;
+/** Kind ids an ENR (text, object or parsed) announces, from `waku2` and `srvkind`. Invalid ENR text throws INVALID_ENR. */
+export function enrKinds(enr: string | EnrLike | ParsedEnr): string[] {
+  const parsed = typeof enr === "object" && "kinds" in enr && Array.isArray((enr as ParsedEnr).kinds) ? (enr as ParsedEnr) : parseEnr(enr as string | EnrLike);
+  return [...parsed.kinds];
 }
 
-/** Decodes a {@link SERVICE_KIND_ENR_KEY} value; malformed values (length not a multiple of 32) give `[]`. */
-export function decodeKinds(value: Uint8Array | undefined): string[] {
-  if (value === undefined || value.length === 0 || value.length % 32 !== 0) return [];
-  const ids: string[] = [];
-  for (let i = 0; i < value.length; i += 32) ids.push(hexlify(value.subarray(i, i + 32)));
-  return ids;
-}
-
-/** Kind ids an ENR (object or text) announces. Invalid ENR text throws. */
-export function enrKinds(enr: BaseENR | string): string[] {
-  const decoded = typeof enr === "string" ? ENR.decodeTxt(enr) : enr;
-  return decodeKinds(decoded.kvs.get(SERVICE_KIND_ENR_KEY));
-}
-
-/** Whether an ENR announces `kind` (name or id). */
-export function enrHasKind(enr: BaseENR | string, kind: string = MAILSERVER_KIND_NAME): boolean {
+/** Whether an ENR announces `kind` (name or id; default mail server, i.e. the `waku2` store bit or `srvkind`). */
+export function enrHasKind(enr: string | EnrLike | ParsedEnr, kind: string = MAILSERVER_KIND_NAME): boolean {
   return enrKinds(enr).includes(kindId(kind));
 }

@@ -5,7 +5,7 @@ import { ENR as ENRClass, SignableENR } from "@chainsafe/enr";
 import { privateKeyFromRaw } from "@libp2p/crypto/keys";
 import { multiaddr } from "@multiformats/multiaddr";
 import { randomBytes } from "node:crypto";
-import { buildNodeEnr } from "./publish.js";
+import { buildNodeEnr, type BuildNodeEnrOptions } from "./publish.js";
 import { findFreeUdpPort } from "./udp.js";
 import { enrNodeId, privateKeyBytes } from "./util.js";
 
@@ -52,8 +52,14 @@ export interface StartMailserverDiscoveryOptions {
   bindIp?: string;
   /** Optional TCP port announced in the ENR (the mail server's own protocol port). */
   tcp?: number;
-  /** Service kind(s) announced (default `"mailserver"`). */
+  /** Service kind(s) announced (default `"mailserver"`: the `waku2` store bit). */
   kind?: string | readonly string[];
+  /** More Waku capabilities for `waku2` (see `buildNodeEnr`). */
+  capabilities?: BuildNodeEnrOptions["capabilities"];
+  /** Dialable addresses for the `multiaddrs` key (see `buildNodeEnr`). */
+  multiaddrs?: BuildNodeEnrOptions["multiaddrs"];
+  /** Relay cluster and shards for `rs` (see `buildNodeEnr`). */
+  shards?: BuildNodeEnrOptions["shards"];
   /** ENR sequence number (default 1): bump when the endpoint changes. */
   seq?: bigint;
   /** Boot nodes' ENR text. */
@@ -74,8 +80,8 @@ export interface MailserverDiscoveryHandle extends Discv5Handle {
 }
 
 /**
- * Runs a mail server's discv5 node: its ENR carries the node's endpoint and the service-kind key
- * ({@link SERVICE_KIND_ENR_KEY}), so crawlers can find it; boot ENRs seed its routing table.
+ * Runs a mail server's discv5 node: its ENR carries the node's endpoint and what it serves
+ * (`waku2`, see `buildNodeEnr`), so crawlers can find it; boot ENRs seed its routing table.
  */
 export async function startMailserverDiscovery(options: StartMailserverDiscoveryOptions): Promise<MailserverDiscoveryHandle> {
   const bindIp = options.bindIp ?? options.ip;
@@ -87,6 +93,9 @@ export async function startMailserverDiscovery(options: StartMailserverDiscovery
     ...(options.tcp !== undefined ? { tcp: options.tcp } : {}),
     ...(options.kind !== undefined ? { kind: options.kind } : {}),
     ...(options.seq !== undefined ? { seq: options.seq } : {}),
+    ...(options.capabilities !== undefined ? { capabilities: options.capabilities } : {}),
+    ...(options.multiaddrs !== undefined ? { multiaddrs: options.multiaddrs } : {}),
+    ...(options.shards !== undefined ? { shards: options.shards } : {}),
   });
   const handle = await startDiscv5Node({
     privateKey: options.privateKey,

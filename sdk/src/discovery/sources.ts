@@ -2,7 +2,7 @@
 // The discv5 crawler, which needs UDP sockets, is in ./crawler.ts (the Node-only `/discovery` entry).
 import { parseEnr, type ParsedEnr } from "../enr.js";
 import { kindId, normalizeNodeId } from "../nodeKey.js";
-import { MAILSERVER_KIND_NAME, decodeKinds, SERVICE_KIND_ENR_KEY } from "./kind.js";
+import { MAILSERVER_KIND_NAME } from "../serviceKinds.js";
 
 export interface DiscoverOptions {
   /** Abort a running discovery early; what was found so far is returned. */
@@ -147,7 +147,7 @@ export interface DiscoveredNode {
   /** ENR text with the highest sequence number seen. */
   enr: string;
   seq: bigint;
-  /** Kind ids the ENR announces (may be empty for static/registry entries). */
+  /** Kind ids the ENR announces (`waku2` capabilities and `srvkind`; may be empty for static/registry entries). */
   kinds: string[];
   /** Names of the sources that returned this node (any sequence number). */
   sources: string[];
@@ -195,7 +195,7 @@ export function mergeEnrs(batches: readonly { source: string; enrs: readonly str
           nodeId: parsed.nodeId,
           enr: parsed.enr,
           seq: parsed.seq,
-          kinds: decodeKinds(parsed.kvs.get(SERVICE_KIND_ENR_KEY)),
+          kinds: [...parsed.kinds],
           sources: [source],
           parsed,
         });
@@ -205,7 +205,7 @@ export function mergeEnrs(batches: readonly { source: string; enrs: readonly str
       if (parsed.seq > prev.seq) {
         prev.enr = parsed.enr;
         prev.seq = parsed.seq;
-        prev.kinds = decodeKinds(parsed.kvs.get(SERVICE_KIND_ENR_KEY));
+        prev.kinds = [...parsed.kinds];
         prev.parsed = parsed;
       }
     }
