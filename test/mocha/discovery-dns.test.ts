@@ -51,7 +51,7 @@ describe("discovery: EIP-1459 DNS trees on a loopback DNS server", function () {
   const treeKey = Wallet.createRandom().privateKey;
   const enrs = Array.from({ length: 30 }, (_, i) => wakuEnr(i));
   const tree = buildEnrTree({ domain: "nodes.example.org", enrs, seq: 3, privateKey: treeKey });
-  const source = (url = tree.url, extra: Partial<ConstructorParameters<typeof DnsEnrTreeSource>[0]> = {}) =>
+  const source = (url: string | string[] = tree.url, extra: Partial<ConstructorParameters<typeof DnsEnrTreeSource>[0]> = {}) =>
     new DnsEnrTreeSource({ url, resolveTxt: nodeDnsResolver({ servers: [zone.server], timeoutMs: 2000, tries: 1 }), ...extra });
 
   before(async () => {
@@ -120,6 +120,11 @@ describe("discovery: EIP-1459 DNS trees on a loopback DNS server", function () {
     const err = await source(otherUrl).discover().catch((e: unknown) => e);
     expect(err).to.be.instanceOf(MailserverSdkError).with.property("code", "DNS_TREE_INVALID");
     expect((err as Error).message).to.match(/not signed by the URL's key/);
+
+    // With several URLs, the bad one is skipped and the good one still counts.
+    const both = source([otherUrl, tree.url]);
+    expect(await both.discover()).to.have.length(30);
+    expect(both.lastStats!.skipped.map((s) => [s.name, s.reason])).to.deep.equal([[otherUrl, "bad-linked-root"]]);
 
     zone.set("nodes.example.org", tree.rootText.replace("seq=3", "seq=4"));
     const tampered = await source().discover().catch((e: unknown) => e);
@@ -220,6 +225,25 @@ describe("discovery: EIP-1459 DNS trees on a loopback DNS server", function () {
     const result = await combineSources(dead, new StaticEnrSource(enrs.slice(0, 1))).discoverDetailed();
     expect(result.failures.map((f) => f.source)).to.deep.equal([dead.name]);
     expect(result.nodes).to.have.length(1);
+  });
+
+  it("a resolver that throws or answers garbage gives DNS_LOOKUP_FAILED, never a crash", async () => {
+    const resolvers = [
+      () => {
+        throw new Error("boom");
+      },
+      async () => 42 as unknown as string[][],
+      async () => [[1, 2]] as unknown as string[][],
+    ];
+    for (const resolveTxt of resolvers) {
+      const err = await new DnsEnrTreeSource({ url: tree.url, resolveTxt }).discover().catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(MailserverSdkError).with.property("code", "DNS_LOOKUP_FAILED");
+    }
+    // Garbage below the root is skipped: the root verifies, the leaves' lookups fail.
+    const real = nodeDnsResolver({ servers: [zone.server], timeoutMs: 2000, tries: 1 });
+    const flaky = new DnsEnrTreeSource({ url: tree.url, resolveTxt: async (name) => (name === tree.domain ? real(name) : (null as unknown as string[][])) });
+    expect(await flaky.discover()).to.deep.equal([]);
+    expect(flaky.lastStats!.skipped[0]!.reason).to.equal("lookup-failed");
   });
 
   it("DNS-over-HTTPS (JSON) with plain fetch, against an HTTP endpoint answering from the same zone", async () => {

@@ -28,6 +28,7 @@ export type TreeSkipReason =
   | "too-deep"
   | "entry-limit"
   | "link-limit"
+  /** A root (of a linked tree, or one of several URLs) that is malformed or wrongly signed. */
   | "bad-linked-root"
   | "stale-root";
 
@@ -86,7 +87,8 @@ interface Walk {
  * every entry must hash to its label; `enr:` leaves only under `e=`, links only under `l=`; loops,
  * depth and size are bounded. A bad part of the tree is skipped with a reason (`lastStats.skipped`),
  * never thrown: only the URL's own root failing throws (DNS_TREE_INVALID / DNS_TREE_STALE /
- * DNS_LOOKUP_FAILED), which `combineSources` reports as a failed source.
+ * DNS_LOOKUP_FAILED; with several URLs, only when every one fails), which `combineSources`
+ * reports as a failed source.
  */
 export class DnsEnrTreeSource implements DiscoverySource {
   readonly name: string;
@@ -119,7 +121,19 @@ export class DnsEnrTreeSource implements DiscoverySource {
     const walk: Walk = { lookups: 0, trees: 0, skipped: [], enrs: [], visitedTrees: new Set() };
     if (options.signal !== undefined) walk.signal = options.signal;
     try {
-      for (const url of this.urls) await this.#tree(url, 0, walk, true);
+      // With several URLs one bad tree does not hide the others: it throws only when all fail.
+      const errors: unknown[] = [];
+      for (const url of this.urls) {
+        try {
+          await this.#tree(url, 0, walk, true);
+        } catch (error) {
+          if (this.urls.length === 1) throw error;
+          errors.push(error);
+          const reason = isSdkError(error, "DNS_TREE_STALE") ? "stale-root" : isSdkError(error, "DNS_LOOKUP_FAILED") ? "lookup-failed" : "bad-linked-root";
+          walk.skipped.push({ name: url.url, reason, detail: error instanceof Error ? error.message : String(error) });
+        }
+      }
+      if (errors.length === this.urls.length) throw errors[0];
     } finally {
       this.lastStats = { lookups: walk.lookups, trees: walk.trees, enrs: walk.enrs.length, skipped: walk.skipped, elapsedMs: Date.now() - started };
     }
@@ -138,6 +152,9 @@ export class DnsEnrTreeSource implements DiscoverySource {
       records = await this.#options.resolveTxt(name, walk.signal ? { signal: walk.signal } : {});
     } catch (error) {
       throw new MailserverSdkError("DNS_LOOKUP_FAILED", `TXT lookup of ${name} failed: ${error instanceof Error ? error.message : String(error)}`, { details: { name }, cause: error });
+    }
+    if (!Array.isArray(records) || !records.every((r) => typeof r === "string" || (Array.isArray(r) && r.every((x) => typeof x === "string")))) {
+      throw new MailserverSdkError("DNS_LOOKUP_FAILED", `TXT lookup of ${name} returned something other than TXT strings`, { details: { name } });
     }
     // Long entries come back as several character-strings: join them. Several records: take the
     // first that looks like a tree entry (a domain may carry unrelated TXT records).

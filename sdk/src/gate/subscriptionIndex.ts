@@ -162,8 +162,14 @@ export class SubscriptionIndex implements SubscriptionLookup {
    */
   static async open(path: string, options: SubscriptionIndexOptions): Promise<SubscriptionIndex> {
     const index = new SubscriptionIndex(options);
-    const { SqliteIndexStore } = await import("./sqliteStore.js");
-    const store = new SqliteIndexStore(path);
+    // better-sqlite3 is an optional peer dependency: apps that never run a server do not build it.
+    let sqlite: typeof import("./sqliteStore.js");
+    try {
+      sqlite = await import("./sqliteStore.js");
+    } catch (error) {
+      throw new MailserverSdkError("INVALID_ARGUMENT", "SubscriptionIndex.open needs the better-sqlite3 package: npm install better-sqlite3@12", { cause: error, details: { path } });
+    }
+    const store = new sqlite.SqliteIndexStore(path);
     try {
       index.#attach(store);
     } catch (error) {
