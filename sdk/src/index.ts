@@ -179,9 +179,6 @@ export {
   type SourceFailure,
 } from "./discovery/sources.js";
 
-export * from "./discovery/index.js";
-export * from "./selection/index.js";
-
 // Waku client side: present access grants to a mail server over the client's libp2p node.
 export {
   ACCESS_PROTOCOL,
