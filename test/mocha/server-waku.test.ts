@@ -10,9 +10,9 @@ import path from "node:path";
 import { Wallet } from "ethers";
 import { bytesToUtf8, utf8ToBytes, type IDecodedMessage, type LightNode } from "@waku/sdk";
 import { MailServerNode, SqliteArchive } from "@status/mailserver-node";
-import { MailserverSdkError } from "@status/mailserver-sdk";
+import { AccessSession, MailserverSdkError, accessGrantMaker } from "@status/mailserver-sdk";
 import { AccessGate, type SubscriptionIndex } from "@status/mailserver-sdk/server";
-import { presentGrant, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
+import { presentGrant, serverPeer, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
 
 const TOPIC = "/mailserver-test/1/chat/proto";
 
@@ -112,6 +112,25 @@ describe("mail server with @waku/sdk clients", function () {
     const got = await fetchAll(bob);
     expect(got.map((m) => bytesToUtf8(m.payload))).to.deep.equal(sent);
     expect(new Set(got.map((m) => m.contentTopic))).to.deep.equal(new Set([TOPIC]));
+  });
+
+  it("Bob's AccessSession presents a fresh grant before the accepted one ends", async () => {
+    const bob = await client();
+    const session = new AccessSession({
+      libp2p: bob.libp2p,
+      peer: serverPeer(bob, server.peerId),
+      now,
+      // 31 s grants: renewed 30 s before the end, i.e. after one second.
+      makeGrant: accessGrantMaker({ signer: bobKey, domain: { chainId: 31337, escrow: chain.addresses.escrow }, nodeId: chain.nodeId, ttlSeconds: 31, now }),
+    });
+    try {
+      const first = await session.start();
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect(session.until).to.be.greaterThan(first.until);
+      expect((await fetchAll(bob)).map((m) => bytesToUtf8(m.payload))).to.deep.equal(sent);
+    } finally {
+      session.stop();
+    }
   });
 
   it("Carol, with no subscription, is refused with 402 subscription required", async () => {
