@@ -284,6 +284,11 @@ describe("SDK gate and index against a hardhat node", function () {
       const both = await SubscriptionIndex.load(path, indexOptions({ nodeIds: [nodeA, nodeB] }));
       await both.sync();
       expect(both.expiryOf(nodeB, b.clientId)).to.equal(b.expiresAtSeconds);
+      // A version 1 file never said which nodes it covered: it is not continued.
+      const v1 = join(dir, "v1.json");
+      await writeFile(v1, JSON.stringify({ ...onlyA.toSnapshot(), version: 1, nodeIds: undefined }));
+      const fromV1 = await SubscriptionIndex.load(v1, indexOptions({ nodeIds: [nodeA, nodeB] }));
+      expect([fromV1.lastBlock, fromV1.size]).to.deep.equal([undefined, 0]);
 
       const db = join(dir, "filter.sqlite");
       const storedA = await SubscriptionIndex.open(db, indexOptions({ nodeIds: [nodeA] }));

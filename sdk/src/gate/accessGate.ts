@@ -1,8 +1,7 @@
-import { getAddress } from "ethers";
 import { requireAddress, resolveDeployment } from "../deployments.js";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId, type NodeId } from "../nodeKey.js";
-import { hexBytes, hexInto, splitSignature } from "./bytes.js";
+import { checksumAddress, hexBytes, hexInto, keccak, splitSignature, utf8 } from "./bytes.js";
 import { accessDomainSeparator, grantSigningDigest, MAX_GRANT_PEER_ID_BYTES, MAX_GRANT_TTL_SECONDS, type AccessGrant } from "./grant.js";
 import { GrantStore } from "./grantStore.js";
 import { loadNativeRecoverBytes } from "./nativeRecovery.js";
@@ -124,6 +123,9 @@ export class AccessGate {
   readonly #cache = new Map<string, CachedExpiry>();
   readonly #pending = new Map<string, Promise<bigint | undefined>>();
   readonly #checksummed = new Map<string, string>();
+  readonly #peerIdHashes = new Map<string, Uint8Array>();
+  #bigNowAt = -1;
+  #bigNowValue = 0n;
   readonly #onError: (error: MailserverSdkError) => void;
 
   constructor(options: AccessGateOptions) {
@@ -231,7 +233,7 @@ export class AccessGate {
     if (this.freeMode) return { allowed: true, reason: "allowed", clientId: grant.clientId };
     let expiry: bigint;
     if (this.#index.isCaughtUp()) {
-      expiry = this.#index.expiryOf(this.nodeId, grant.clientId);
+      expiry = this.#index.expiryOf(this.nodeId, grant.clientKey);
     } else {
       const cached = this.#cachedExpiry(grant.clientId, now);
       if (cached === undefined) {
@@ -241,7 +243,7 @@ export class AccessGate {
       expiry = cached;
     }
     if (expiry === 0n) return { allowed: false, reason: "no-subscription", clientId: grant.clientId };
-    if (expiry <= BigInt(now)) return { allowed: false, reason: "expired", clientId: grant.clientId };
+    if (expiry <= this.#bigNow(now)) return { allowed: false, reason: "expired", clientId: grant.clientId };
     return { allowed: true, reason: "allowed", clientId: grant.clientId };
   }
 
@@ -257,7 +259,7 @@ export class AccessGate {
     // 1. Signature: who is asking. Hostile input must fail here, not throw.
     if (typeof request !== "object" || request === null || typeof context !== "object" || context === null) return deny("bad-signature");
     if (context.requestDigest !== undefined && hexBytes(context.requestDigest, 32) === undefined) return deny("bad-signature");
-    const digest = requestSigningDigest(request, this.#domainSeparator, context.requestDigest ?? request.requestDigest);
+    const digest = requestSigningDigest(request, this.#domainSeparator, context.requestDigest ?? request.requestDigest, this.#peerIdHash(request.peerId));
     const signature = splitSignature(request.signature);
     const claimed = hexBytes(request.clientId, 20);
     if (digest === undefined || signature === undefined || claimed === undefined) return deny("bad-signature");
@@ -351,12 +353,33 @@ export class AccessGate {
     }
   }
 
+  /** `BigInt(now)`, made once per second rather than once per decision. */
+  #bigNow(now: number): bigint {
+    if (now !== this.#bigNowAt) {
+      this.#bigNowAt = now;
+      this.#bigNowValue = BigInt(now);
+    }
+    return this.#bigNowValue;
+  }
+
+  /** keccak256 of a peer id, kept per peer: a connection sends many requests. */
+  #peerIdHash(peerId: unknown): Uint8Array | undefined {
+    if (typeof peerId !== "string") return undefined;
+    let hash = this.#peerIdHashes.get(peerId);
+    if (hash === undefined) {
+      hash = keccak(utf8(peerId));
+      if (this.#peerIdHashes.size >= MAX_CACHED_CLIENTS) this.#peerIdHashes.clear();
+      this.#peerIdHashes.set(peerId, hash);
+    }
+    return hash;
+  }
+
   /** EIP-55 form of an address already known to be 20 bytes of hex (cached: checksumming hashes). */
   #checksum(address: string): string {
     const lower = address.toLowerCase();
     let found = this.#checksummed.get(lower);
     if (found === undefined) {
-      found = getAddress(lower);
+      found = checksumAddress(lower);
       if (this.#checksummed.size >= MAX_CACHED_CLIENTS) this.#checksummed.clear();
       this.#checksummed.set(lower, found);
     }

@@ -4,7 +4,7 @@
  * hashes one EIP-712 struct per request spends most of its time there, so the hot paths parse
  * fixed-size hex straight into one buffer instead.
  */
-import { keccak_256 } from "@noble/hashes/sha3";
+import { keccak_256 } from "@noble/hashes/sha3.js";
 
 export const keccak = (data: Uint8Array): Uint8Array => keccak_256(data);
 
@@ -59,7 +59,21 @@ export function uintWordInto(value: number, out: Uint8Array, offset: number): vo
   }
 }
 
-export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+const encoder = new TextEncoder();
+export const utf8 = (text: string): Uint8Array => encoder.encode(text);
+
+/** EIP-55 checksum form of a lowercase `0x` address (one keccak, no validation: callers parsed it). */
+export function checksumAddress(lower: string): string {
+  const hex = lower.slice(2);
+  const hash = keccak_256(encoder.encode(hex));
+  let out = "0x";
+  for (let i = 0; i < 40; i++) {
+    const nibble = (hash[i >> 1] >> (i % 2 === 0 ? 4 : 0)) & 0x0f;
+    const c = hex[i];
+    out += nibble >= 8 ? c.toUpperCase() : c;
+  }
+  return out;
+}
 
 /** keccak256(0x1901 ‖ domainSeparator ‖ structHash): the EIP-712 digest. */
 export function eip712Digest(domainSeparator: Uint8Array, structHash: Uint8Array): Uint8Array {

@@ -1,6 +1,8 @@
 /** A live grant: which client a peer acts for, until when (unix seconds). */
 export interface HeldGrant {
   clientId: string;
+  /** The client id in lowercase: what the index is asked with. */
+  clientKey: string;
   expiresAt: number;
 }
 
@@ -39,7 +41,7 @@ export class GrantStore {
     }
     if (peers.size >= this.#maxPerClient) this.delete(peers.values().next().value as string);
     if (this.#byPeer.size >= this.#max) this.#makeRoom(now);
-    this.#byPeer.set(peerId, { clientId, expiresAt });
+    this.#byPeer.set(peerId, { clientId, clientKey: client, expiresAt });
     peers.add(peerId);
     // `delete` above may have dropped the client's now empty set.
     if (!this.#byClient.has(client)) this.#byClient.set(client, peers);

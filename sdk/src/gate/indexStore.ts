@@ -43,3 +43,47 @@ export interface IndexStore {
 }
 
 export const entryKey = (nodeId: string, clientId: string): string => `${nodeId.toLowerCase()}|${clientId.toLowerCase()}`;
+
+/**
+ * Entries by node, then by client (lowercase ids). Two lookups of strings the caller already
+ * holds rather than one of a key concatenated per call: a gate asks for every request.
+ */
+export class EntryMap {
+  readonly #byNode = new Map<string, Map<string, StoredEntry>>();
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get(nodeId: string, clientId: string): StoredEntry | undefined {
+    return this.#byNode.get(nodeId.toLowerCase())?.get(clientId.toLowerCase());
+  }
+
+  /** By an `entryKey`. */
+  getByKey(key: string): StoredEntry | undefined {
+    const bar = key.indexOf("|");
+    return this.#byNode.get(key.slice(0, bar))?.get(key.slice(bar + 1));
+  }
+
+  set(entry: StoredEntry): void {
+    let clients = this.#byNode.get(entry.nodeId);
+    if (clients === undefined) {
+      clients = new Map();
+      this.#byNode.set(entry.nodeId, clients);
+    }
+    if (!clients.has(entry.clientId)) this.#size++;
+    clients.set(entry.clientId, entry);
+  }
+
+  /** By an `entryKey`. */
+  deleteByKey(key: string): void {
+    const bar = key.indexOf("|");
+    const clients = this.#byNode.get(key.slice(0, bar));
+    if (clients?.delete(key.slice(bar + 1))) this.#size--;
+  }
+
+  *values(): IterableIterator<StoredEntry> {
+    for (const clients of this.#byNode.values()) yield* clients.values();
+  }
+}

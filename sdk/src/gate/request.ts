@@ -95,7 +95,13 @@ const REQUEST_TYPEHASH = keccak(utf8("Request(bytes32 nodeId,address clientId,by
  * The EIP-712 digest of `request` as bytes, from the domain separator as bytes; undefined when
  * a field is malformed. One buffer, parsed from hex by offset: the gate's hot path.
  */
-export function requestSigningDigest(request: SignedRequest, domainSeparator: Uint8Array, requestDigest: string = request.requestDigest): Uint8Array | undefined {
+export function requestSigningDigest(
+  request: SignedRequest,
+  domainSeparator: Uint8Array,
+  requestDigest: string = request.requestDigest,
+  /** keccak256 of the UTF-8 peer id, when the caller keeps it per connection. */
+  peerIdHash?: Uint8Array,
+): Uint8Array | undefined {
   const buffer = new Uint8Array(224);
   buffer.set(REQUEST_TYPEHASH, 0);
   if (
@@ -110,7 +116,7 @@ export function requestSigningDigest(request: SignedRequest, domainSeparator: Ui
     return undefined;
   }
   uintWordInto(request.issuedAt, buffer, 128);
-  buffer.set(keccak(utf8(request.peerId)), 192);
+  buffer.set(peerIdHash ?? keccak(utf8(request.peerId)), 192);
   return eip712Digest(domainSeparator, keccak(buffer));
 }
 

@@ -8,7 +8,7 @@ import type { ISubscriptionEscrow } from "../typechain/interfaces/ISubscriptionE
 import { ISubscriptionEscrow__factory } from "../typechain/factories/interfaces/ISubscriptionEscrow__factory.js";
 import type { SubscriptionLookup } from "./accessGate.js";
 import { blockNumberOf, decodeEscrowLog, ESCROW_EVENT_FILTER, type RawLog } from "./escrowLogs.js";
-import { entryKey, type IndexCursor, type IndexMeta, type IndexStore, type StoredEntry } from "./indexStore.js";
+import { EntryMap, entryKey, type IndexCursor, type IndexMeta, type IndexStore, type StoredEntry } from "./indexStore.js";
 
 export interface SubscriptionIndexOptions {
   provider: Provider;
@@ -46,7 +46,8 @@ export interface IndexEntry {
 
 /** The JSON export: what a restarted server needs to continue where it stopped. */
 export interface IndexSnapshot {
-  version: 2;
+  /** 2; a version 1 file (no node filter) loads as an empty index that re-reads. */
+  version: 1 | 2;
   chainId: string;
   escrow: string;
   startBlock: number;
@@ -123,7 +124,8 @@ export class SubscriptionIndex implements SubscriptionLookup {
   readonly #clock: () => number;
   readonly #onRange: SubscriptionIndexOptions["onRange"];
   #store: IndexStore | undefined;
-  #entries = new Map<string, StoredEntry>();
+  #entries = new EntryMap();
+  readonly #nodeIds = new Map<string, string>();
   #cursor: IndexCursor | undefined;
   #syncedAt: number | undefined;
   #syncedHead: number | undefined;
@@ -158,18 +160,20 @@ export class SubscriptionIndex implements SubscriptionLookup {
   /**
    * Open (or create) the index's SQLite file and continue from what it holds. A file written for
    * another chain (WRONG_CHAIN) or escrow (INVALID_ARGUMENT) is refused; one of another start
-   * block or node filter is emptied and re-read. Node-only (better-sqlite3). `close()` when done.
+   * block or node filter is emptied and re-read. Node-only: needs the optional peer dependency
+   * better-sqlite3. `close()` when done.
    */
   static async open(path: string, options: SubscriptionIndexOptions): Promise<SubscriptionIndex> {
     const index = new SubscriptionIndex(options);
-    // better-sqlite3 is an optional peer dependency: apps that never run a server do not build it.
     let sqlite: typeof import("./sqliteStore.js");
     try {
       sqlite = await import("./sqliteStore.js");
     } catch (error) {
-      throw new MailserverSdkError("INVALID_ARGUMENT", "SubscriptionIndex.open needs the better-sqlite3 package: npm install better-sqlite3@12", { cause: error, details: { path } });
+      // better-sqlite3 is an optional peer dependency: only servers that persist need it.
+      throw new MailserverSdkError("INVALID_ARGUMENT", "SubscriptionIndex.open needs the better-sqlite3 package (npm install better-sqlite3@12)", { cause: error, details: { missing: "better-sqlite3" } });
     }
-    const store = new sqlite.SqliteIndexStore(path);
+    const { SqliteIndexStore } = sqlite;
+    const store = new SqliteIndexStore(path);
     try {
       index.#attach(store);
     } catch (error) {
@@ -206,7 +210,10 @@ export class SubscriptionIndex implements SubscriptionLookup {
       store.reset(this.#meta());
     } else {
       this.#cursor = stored.cursor ?? undefined;
-      for (const entry of stored.entries) this.#entries.set(entryKey(entry.nodeId, entry.clientId), entry);
+      for (const entry of stored.entries) {
+        entry.nodeId = this.#intern(entry.nodeId);
+        this.#entries.set(entry);
+      }
     }
     this.#store = store;
   }
@@ -246,8 +253,10 @@ export class SubscriptionIndex implements SubscriptionLookup {
     const index = new SubscriptionIndex(options);
     const bad = (message: string, cause?: unknown) => new MailserverSdkError("INVALID_ARGUMENT", `index snapshot: ${message}`, { cause });
     if (typeof snapshot !== "object" || snapshot === null) throw bad("not an object");
-    if (snapshot.version !== 2) throw new MailserverSdkError("INVALID_ARGUMENT", "unsupported index snapshot version", { details: { version: snapshot.version } });
+    if (snapshot.version !== 1 && snapshot.version !== 2) throw new MailserverSdkError("INVALID_ARGUMENT", "unsupported index snapshot version", { details: { version: snapshot.version } });
     index.#checkIdentity(snapshot.chainId, snapshot.escrow);
+    // Version 1 did not record which nodes it covered: nothing in it can be trusted to be complete.
+    if (snapshot.version === 1) return index;
     let filter: string[] | null;
     try {
       filter = snapshot.nodeIds === null ? null : nodeFilterOf(snapshot.nodeIds);
@@ -256,11 +265,11 @@ export class SubscriptionIndex implements SubscriptionLookup {
     }
     if (snapshot.startBlock !== index.startBlock || !sameFilter(filter, index.#nodeFilter) || snapshot.lastBlock === null) return index;
     if (!Number.isSafeInteger(snapshot.lastBlock) || typeof snapshot.lastBlockHash !== "string" || !Array.isArray(snapshot.entries)) throw bad("lastBlock, lastBlockHash or entries malformed");
-    const entries = new Map<string, StoredEntry>();
+    const entries = new EntryMap();
     for (const e of snapshot.entries) {
       try {
-        const entry = { nodeId: normalizeNodeId(e.nodeId), clientId: checkAddress(e.clientId, "clientId").toLowerCase(), owner: checkAddress(e.owner, "owner").toLowerCase(), expiresAt: BigInt(e.expiresAt) };
-        entries.set(entryKey(entry.nodeId, entry.clientId), entry);
+        const entry = { nodeId: index.#intern(normalizeNodeId(e.nodeId)), clientId: checkAddress(e.clientId, "clientId").toLowerCase(), owner: checkAddress(e.owner, "owner").toLowerCase(), expiresAt: BigInt(e.expiresAt) };
+        entries.set(entry);
       } catch (error) {
         throw bad(`malformed entry ${JSON.stringify(e)}`, error);
       }
@@ -321,11 +330,11 @@ export class SubscriptionIndex implements SubscriptionLookup {
   }
 
   expiryOf(nodeId: string, clientId: string): bigint {
-    return this.#entries.get(entryKey(nodeId, clientId))?.expiresAt ?? 0n;
+    return this.#entries.get(nodeId, clientId)?.expiresAt ?? 0n;
   }
 
   entry(nodeId: string, clientId: string): IndexEntry | undefined {
-    const found = this.#entries.get(entryKey(nodeId, clientId));
+    const found = this.#entries.get(nodeId, clientId);
     return found === undefined ? undefined : publicEntry(found);
   }
 
@@ -421,7 +430,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
   }
 
   #reset(): void {
-    this.#entries = new Map();
+    this.#entries = new EntryMap();
     this.#cursor = undefined;
     this.#store?.reset(this.#meta());
   }
@@ -483,7 +492,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
     if (endAfter?.hash !== endBefore.hash) throw new ReorgDuringSync();
 
     const changes = new Map<string, StoredEntry | null>();
-    const current = (key: string) => (changes.has(key) ? (changes.get(key) ?? undefined) : this.#entries.get(key));
+    const current = (key: string) => (changes.has(key) ? (changes.get(key) ?? undefined) : this.#entries.getByKey(key));
     let events = 0;
     for (const log of logs) {
       if (log.removed === true) continue;
@@ -491,6 +500,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
       if ((block === end && log.blockHash !== endBefore.hash) || (block === start && log.blockHash !== first.hash)) throw new ReorgDuringSync();
       const event = decodeEscrowLog(log);
       if (event === undefined) continue;
+      event.nodeId = this.#intern(event.nodeId);
       events++;
       switch (event.kind) {
         case "subscribed":
@@ -517,12 +527,20 @@ export class SubscriptionIndex implements SubscriptionLookup {
     // Storage first: if it fails, memory still matches what is stored.
     this.#store?.commit(changes, cursor);
     for (const [key, entry] of changes) {
-      if (entry === null) this.#entries.delete(key);
-      else this.#entries.set(key, entry);
+      if (entry === null) this.#entries.deleteByKey(key);
+      else this.#entries.set(entry);
     }
     this.#cursor = cursor;
     this.#onRange?.({ fromBlock: start, toBlock: end, events });
     return events;
+  }
+
+  /** One string per node id for all its entries (memory: a 66-character id per entry adds up). */
+  #intern(nodeId: string): string {
+    const known = this.#nodeIds.get(nodeId);
+    if (known !== undefined) return known;
+    this.#nodeIds.set(nodeId, nodeId);
+    return nodeId;
   }
 
   /** eth_getLogs for the range, split in halves while the provider refuses it as too large. */
