@@ -8,6 +8,7 @@ import path from "node:path";
 import { measureBundle, type BundleRow } from "./bundle.js";
 import { measureGas, type GasRow } from "./gas.js";
 import { measureSdk, type SdkRow } from "./sdk.js";
+import { measureServer, type ServerRow } from "./server.js";
 
 const fmt = (n: number) => n.toLocaleString("en-US");
 
@@ -44,6 +45,14 @@ function bundleTable(rows: BundleRow[]): string {
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }
 
+function serverTable(rows: ServerRow[]): string {
+  const header = ["measure", "value", "baseline", "ratio", "unit"];
+  const body = rows.map((r) => [r.measure, num(r.value), r.baseline === undefined ? "" : num(r.baseline), r.ratio === undefined ? "" : `${r.ratio.toFixed(2)}x`, r.unit]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
+}
+
 async function main(): Promise<void> {
   const connection = await network.create();
   const gas = await measureGas(connection);
@@ -59,7 +68,12 @@ async function main(): Promise<void> {
   console.log("\nBrowser bundle of the SDK root (esbuild, platform browser, minified; ethers external, as the peer the app bundles)\n");
   console.log(bundleTable(bundle));
 
-  const results = { date: new Date().toISOString(), gas, sdk, bundle };
+  const server = await measureServer();
+  console.log("\nMail server (loopback, @waku/sdk 0.0.36 libp2p connections, raw store v3 / lightpush v3; ratio = value / baseline)\n");
+  console.log(serverTable(server.rows));
+  for (const note of server.notes) console.log(`  - ${note}`);
+
+  const results = { date: new Date().toISOString(), gas, sdk, bundle, server };
   const file = path.join(import.meta.dirname, "results.json");
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwritten to bench/results.json`);

@@ -1,16 +1,19 @@
 /**
  * The whole story, told on any network a Hardhat connection points at: deploy, register mail
  * servers with real ENRs, discover them over discv5 on loopback, verify and select, buy through
- * SNT's one-transaction path, gate requests on the server, refund, withdraw.
+ * SNT's one-transaction path, gate requests on the server, fetch offline messages from the
+ * selected mail server with a @waku/sdk node (a stranger is refused), refund, withdraw.
  */
 import type { NetworkConnection } from "hardhat/types/network";
 import { Wallet, formatUnits, hexlify, parseUnits, randomBytes, type BaseWallet } from "ethers";
 import {
+  AccessSession,
   ProviderClient,
   RegistryClient,
   SubscriptionClient,
   STATUS_NETWORK,
   TrustPolicy,
+  accessGrantMaker,
   buildNodeEnr,
   parseEnr,
   requestDigestOf,
@@ -26,6 +29,8 @@ import {
   type MailserverDiscoveryHandle,
 } from "@status/mailserver-sdk/discovery";
 import { AccessGate, SubscriptionIndex, type AccessDecision } from "@status/mailserver-sdk/server";
+import { MailServerNode, SqliteArchive } from "@status/mailserver-node";
+import { bytesToUtf8, createLightNode, Protocols, utf8ToBytes, type LightNode } from "@waku/sdk";
 import { deployLocal } from "../../deploy/local.js";
 import { table } from "./table.js";
 
@@ -43,6 +48,7 @@ export interface DemoOptions {
 export async function runDemo({ connection, print = (line = "") => console.log(line) }: DemoOptions): Promise<void> {
   const { ethers, networkHelpers } = connection;
   const servers: MailserverDiscoveryHandle[] = [];
+  const cleanup: (() => Promise<unknown>)[] = [];
   const chainNow = async () => (await ethers.provider.getBlock("latest"))!.timestamp;
   const step = (n: number, title: string) => {
     print();
@@ -170,6 +176,65 @@ export async function runDemo({ connection, print = (line = "") => console.log(l
     print(`   index: ${synced.events} event(s) read up to block ${synced.toBlock}, no RPC per request from here on`);
     print(table(["request", "decision"], decisions));
 
+    // The same gate in front of the selected server's real store: a Waku store node on loopback.
+    print(`   ${names.get(nodeId)} runs the mail server (Waku store v3 + lightpush + access grants); the user's app is a @waku/sdk node.`);
+    const mailKey = keys[servers.findIndex((server) => server.nodeId === nodeId)]!;
+    const archive = new SqliteArchive(":memory:");
+    const mail = await MailServerNode.create({
+      privateKey: Uint8Array.from(Buffer.from(mailKey.slice(2), "hex")),
+      listen: [`/ip4/${LOOPBACK}/tcp/0/ws`],
+      clusterId: STATUS_NETWORK.cluster,
+      shards: STATUS_NETWORK.shards,
+      mode: "paid-only",
+      archive,
+      gate,
+    });
+    await mail.start();
+    cleanup.push(async () => {
+      await mail.stop();
+      await archive.close();
+    });
+    const wakuNode = async () => {
+      const waku = await createLightNode({ defaultBootstrap: false, networkConfig: { clusterId: STATUS_NETWORK.cluster }, libp2p: { filterMultiaddrs: false } });
+      cleanup.push(() => waku.stop());
+      await waku.start();
+      await waku.dial(mail.multiaddrs[0]!);
+      await waku.waitForPeers([Protocols.Store, Protocols.LightPush], 20_000);
+      return waku;
+    };
+    const contentTopic = "/status-demo/1/chat/proto";
+    const shardId = STATUS_NETWORK.shards[1]!;
+    const sender = await wakuNode();
+    const offline = ["hi, are you there?", "call me when you are back", "see you tomorrow"];
+    for (const text of offline) await sender.lightPush.send(sender.createEncoder({ contentTopic, shardId }), { payload: utf8ToBytes(text) });
+    const fetchHistory = async (waku: LightNode) => {
+      const got: string[] = [];
+      await waku.store.queryWithOrderedCallback([waku.createDecoder({ contentTopic, shardId })], (m) => {
+        got.push(bytesToUtf8(m.payload));
+      });
+      return got;
+    };
+    const app = await wakuNode();
+    const session = new AccessSession({
+      libp2p: app.libp2p,
+      peer: app.libp2p.getConnections().find((c) => c.remotePeer.toString() === mail.peerId)!.remotePeer,
+      makeGrant: accessGrantMaker({ signer: clientKey, domain, nodeId, now: () => clock }),
+    });
+    const accepted = await session.start();
+    session.stop();
+    const history = await fetchHistory(app);
+    const strangerApp = await wakuNode();
+    const strangerOutcome = await fetchHistory(strangerApp).then(
+      (got) => `served ${got.length} message(s)`,
+      (error: Error) => `refused: ${/status code: (\d+), description: (.*)$/.exec(error.message)?.slice(1).join(" ") ?? error.message}`,
+    );
+    print(table(["while the user was offline", "store query result"], [
+      [`someone lightpushed ${offline.length} messages`, `archived on ${names.get(nodeId)}`],
+      ["the user's app presents its access grant", `accepted until ${date(new Date(accepted.until * 1000))}`],
+      ["the user's app fetches its messages", history.map((m) => `"${m}"`).join(", ")],
+      ["a stranger's app asks for them", strangerOutcome],
+    ]));
+
     // ------------------------------------------------------------------------------------------
     step(6, "61 days later the subscription has run out");
     await networkHelpers.time.increase(61 * DAY);
@@ -208,6 +273,7 @@ export async function runDemo({ connection, print = (line = "") => console.log(l
     const escrowBalance = await snTokens.balanceOf(addresses.escrow);
     print(`   The escrow now holds ${snt(escrowBalance)}: every subscription was served and withdrawn, or refunded.`);
   } finally {
+    for (const stop of cleanup.reverse()) await stop().catch(() => undefined);
     await Promise.all(servers.map((s) => s.stop()));
   }
 }

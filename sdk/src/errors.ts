@@ -110,6 +110,8 @@ export type ErrorCode =
   // Node selection: no usable node at all / the pinned node is down or graylisted.
   | "NO_NODE_AVAILABLE"
   | "NODE_UNAVAILABLE"
+  // A mail server refused the access grant presented to it (details.reason says why).
+  | "ACCESS_REFUSED"
   // EIP-1459 DNS trees: a root that is malformed or not signed by the URL's key / whose seq went
   // backwards / a TXT lookup that failed.
   | "DNS_TREE_INVALID"

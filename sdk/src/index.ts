@@ -189,3 +189,16 @@ export {
   type SkippedRecord,
   type SourceFailure,
 } from "./discovery/sources.js";
+
+// Waku client side: present access grants to a mail server over the client's libp2p node.
+export {
+  ACCESS_PROTOCOL,
+  AccessSession,
+  accessGrantMaker,
+  presentAccessGrant,
+  type AccessAnswer,
+  type AccessLibp2p,
+  type AccessSessionOptions,
+  type AccessStream,
+  type EncodedGrant,
+} from "./waku/access.js";

@@ -43,6 +43,12 @@ describe("npm run demo", function () {
     expect(line(/a stranger's signed request/)).to.match(/refused: no-subscription$/);
   });
 
+  it("the user's @waku/sdk app fetches its offline messages from the selected mail server; a stranger is refused", () => {
+    expect(line(/the user's app presents its access grant/)).to.match(/accepted until \d{4}-/);
+    expect(line(/the user's app fetches its messages/)).to.match(/"hi, are you there\?", "call me when you are back", "see you tomorrow"$/);
+    expect(line(/a stranger's app asks for them/)).to.match(/refused: 402 PAYMENT_REQUIRED: subscription required \(no-grant\)$/);
+  });
+
   it("refuses the subscriber once the subscription has run out", () => {
     const after = out.slice(out.indexOf("61 days later"));
     expect(after).to.match(/the user's signed request\s+refused: expired/);

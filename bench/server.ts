@@ -1,0 +1,203 @@
+/**
+ * The mail server on loopback, driven through real @waku/sdk light nodes' libp2p connections
+ * (ws + noise + mplex, as the client ships), raw store v3 / lightpush v3 requests so that the
+ * client's own decoding does not hide the server's cost:
+ *
+ * 1. Store queries/s and p50/p99 through the gate (paid-only, a live access grant, `checkPeer`
+ *    per query) against the same server with the gate off (mode free, no gate).
+ * 2. Lightpush messages/s into the SQLite archive.
+ * 3. Freemium: a subscriber's p99 alone and under a flood of free queries from two other peers.
+ *
+ * Each server runs in its own process (bench/serverChild.mjs). The gate is the SDK's real
+ * AccessGate; its subscription lookup is a fixed in-memory table (the index's own catch-up is
+ * measured in bench/sdk.ts). Nothing fails on speed.
+ */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { Wallet } from "ethers";
+import * as lp from "it-length-prefixed";
+import { createLightNode, Protocols, type LightNode } from "@waku/sdk";
+import { proto_lightpush, proto_store } from "@waku/proto";
+import { LIGHTPUSH_V3_CODEC, STORE_CODEC, type ServiceMode } from "@status/mailserver-node";
+import { accessGrantMaker, nodeIdFromPrivateKey, presentAccessGrant } from "@status/mailserver-sdk";
+
+export interface ServerRow {
+  measure: string;
+  value: number;
+  baseline?: number;
+  /** value / baseline. */
+  ratio?: number;
+  unit: string;
+}
+
+const TOPIC = "/bench/1/chat/proto";
+const CHAIN_ID = 31337;
+const ESCROW = "0x" + "11".repeat(20);
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
+interface Server {
+  node: { peerId: string; multiaddrs: string[] };
+  nodeKey: Wallet;
+  stop(): Promise<void>;
+}
+
+/** Starts bench/serverChild.mjs and waits for its address line. */
+async function startServer(mode: ServiceMode, subscriber: string | undefined, admission = {}): Promise<Server> {
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, "serverChild.mjs"), JSON.stringify({ mode, subscriber, admission, chainId: CHAIN_ID, escrow: ESCROW })], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const exited = once(child, "exit");
+  const [line] = (await Promise.race([once(child.stdout!, "data"), exited.then(() => [undefined])])) as [Buffer | undefined];
+  if (line === undefined) throw new Error("bench server exited before listening");
+  const started = JSON.parse(line.toString()) as { peerId: string; multiaddrs: string[]; nodeKey: string };
+  return {
+    node: { peerId: started.peerId, multiaddrs: started.multiaddrs },
+    nodeKey: new Wallet(started.nodeKey),
+    async stop() {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function client(server: Server): Promise<LightNode> {
+  const waku = await createLightNode({ defaultBootstrap: false, libp2p: { filterMultiaddrs: false } });
+  await waku.start();
+  await waku.dial(server.node.multiaddrs[0]!);
+  await waku.waitForPeers([Protocols.Store, Protocols.LightPush], 20_000);
+  return waku;
+}
+
+function peerOf(waku: LightNode, server: Server) {
+  return waku.libp2p.getConnections().find((c) => c.remotePeer.toString() === server.node.peerId)!.remotePeer;
+}
+
+/** One raw request; resolves to the first answer frame (read to the end, as @waku/sdk does). */
+async function request(waku: LightNode, server: Server, codec: string, bytes: Uint8Array): Promise<Uint8Array> {
+  const stream = await waku.libp2p.dialProtocol(peerOf(waku, server), codec);
+  await stream.sink([lp.encode.single(bytes).subarray()]);
+  let first: Uint8Array | undefined;
+  for await (const chunk of lp.decode(stream.source)) first ??= chunk.subarray();
+  if (first === undefined) throw new Error("no answer");
+  return first;
+}
+
+async function grant(waku: LightNode, server: Server, clientKey: Wallet): Promise<void> {
+  const make = accessGrantMaker({ signer: clientKey, domain: { chainId: CHAIN_ID, escrow: ESCROW }, nodeId: nodeIdFromPrivateKey(server.nodeKey.privateKey) });
+  const { bytes } = await make(waku.libp2p.peerId.toString());
+  const answer = await presentAccessGrant(waku.libp2p, peerOf(waku, server), bytes);
+  if (!answer.accepted) throw new Error(`grant refused: ${answer.reason}`);
+}
+
+async function fill(waku: LightNode, server: Server, count: number): Promise<{ pubsubTopic: string; pushesPerSecond: number }> {
+  const pubsubTopic = waku.createDecoder({ contentTopic: TOPIC }).pubsubTopic;
+  const started = performance.now();
+  await runConcurrent(count, 8, async (i) => {
+    const message = { payload: new TextEncoder().encode(`bench message ${i} ${"x".repeat(200)}`), contentTopic: TOPIC, timestamp: BigInt(Date.now()) * 1_000_000n + BigInt(i) };
+    const answer = proto_lightpush.LightPushResponseV3.decode(await request(waku, server, LIGHTPUSH_V3_CODEC, proto_lightpush.LightPushRequestV3.encode({ requestId: String(i), pubsubTopic, message })));
+    if (answer.statusCode !== 200) throw new Error(`push refused: ${answer.statusCode} ${answer.statusDesc}`);
+  });
+  return { pubsubTopic, pushesPerSecond: count / ((performance.now() - started) / 1000) };
+}
+
+async function runConcurrent(count: number, concurrency: number, task: (i: number) => Promise<void>, stop?: () => boolean): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count && !stop?.()) await task(next++);
+    }),
+  );
+}
+
+/** `count` store queries (page of 20), `concurrency` at a time: queries/s and latencies (ms). */
+async function queries(waku: LightNode, server: Server, pubsubTopic: string, count: number, concurrency: number, stop?: () => boolean) {
+  const bytes = proto_store.StoreQueryRequest.encode({ requestId: "q", includeData: true, pubsubTopic, contentTopics: [TOPIC], messageHashes: [], paginationForward: true, paginationLimit: 20n });
+  const latencies: number[] = [];
+  const started = performance.now();
+  let statuses = 0;
+  await runConcurrent(count, concurrency, async () => {
+    const t = performance.now();
+    const answer = proto_store.StoreQueryResponse.decode(await request(waku, server, STORE_CODEC, bytes));
+    latencies.push(performance.now() - t);
+    if (answer.statusCode === 200 && answer.messages.length === 20) statuses++;
+  }, stop);
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { perSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), served: statuses, done: latencies.length };
+}
+
+export async function measureServer(): Promise<{ rows: ServerRow[]; notes: string[] }> {
+  const rows: ServerRow[] = [];
+  const notes: string[] = [];
+  const clientKey = Wallet.createRandom() as unknown as Wallet;
+  const started: Server[] = [];
+  const clients: LightNode[] = [];
+  try {
+    // 1. Gate on (paid-only + grant) vs gate off (free, no gate): same archive contents.
+    const gated = await startServer("paid-only", clientKey.address);
+    // Gate off: mode free without a gate, free work given the paid class's whole share of slots.
+    const open = await startServer("free", undefined, { maxConcurrentFree: 8 });
+    started.push(gated, open);
+    const [gatedClient, openClient] = await Promise.all([client(gated), client(open)]);
+    clients.push(gatedClient, openClient);
+    await grant(gatedClient, gated, clientKey);
+    const pushes = 1_000;
+    const filled = await fill(gatedClient, gated, pushes);
+    await fill(openClient, open, pushes);
+    // Warm up both, then alternate rounds so that machine noise hits both alike; the median round counts.
+    const round = 500;
+    const rounds = 5;
+    await queries(gatedClient, gated, filled.pubsubTopic, 200, 8);
+    await queries(openClient, open, filled.pubsubTopic, 200, 8);
+    const ons: Awaited<ReturnType<typeof queries>>[] = [];
+    const offs: typeof ons = [];
+    for (let r = 0; r < rounds; r++) {
+      ons.push(await queries(gatedClient, gated, filled.pubsubTopic, round, 8));
+      offs.push(await queries(openClient, open, filled.pubsubTopic, round, 8));
+    }
+    const median = (runs: typeof ons) => [...runs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(runs.length / 2)]!;
+    const on = median(ons);
+    const off = median(offs);
+    const n = round * rounds;
+    const served = (runs: typeof ons) => runs.reduce((s, r) => s + r.served, 0);
+    if (served(ons) !== n || served(offs) !== n) throw new Error(`not every query was served a full page (${served(ons)}, ${served(offs)} of ${n})`);
+    rows.push({ measure: "store queries/s, gate on vs off", value: on.perSecond, baseline: off.perSecond, ratio: on.perSecond / off.perSecond, unit: "queries/s" });
+    rows.push({ measure: "store p50, gate on vs off", value: on.p50, baseline: off.p50, ratio: on.p50 / off.p50, unit: "ms" });
+    rows.push({ measure: "store p99, gate on vs off", value: on.p99, baseline: off.p99, ratio: on.p99 / off.p99, unit: "ms" });
+    notes.push(`store: ${rounds} alternating rounds of ${round} queries (median round) of a 20-message page from a ${pushes}-message archive, 8 in flight, one connection, server in its own process; the gate costs ${((1 - on.perSecond / off.perSecond) * 100).toFixed(1)}% of throughput (target < 5%)`);
+
+    // 2. Lightpush into the archive.
+    rows.push({ measure: "lightpush messages/s into SQLite", value: filled.pushesPerSecond, unit: "msgs/s" });
+    notes.push(`lightpush: ${pushes} messages of ~240 bytes, 8 in flight, each validated, hashed and archived`);
+
+    // 3. Freemium: the subscriber's p99 alone, then under a free flood from two peers.
+    const mixed = await startServer("freemium", clientKey.address, { maxConcurrent: 4, maxConcurrentFree: 2, maxFreeQueue: 16 });
+    started.push(mixed);
+    const [paid, free1, free2] = await Promise.all([client(mixed), client(mixed), client(mixed)]);
+    clients.push(paid, free1, free2);
+    await grant(paid, mixed, clientKey);
+    const mixedTopic = (await fill(paid, mixed, 200)).pubsubTopic;
+    await queries(paid, mixed, mixedTopic, 200, 1);
+    const alone = await queries(paid, mixed, mixedTopic, 500, 1);
+    let flooding = true;
+    const flood = Promise.all([free1, free2].map((c) => queries(c, mixed, mixedTopic, 1e9, 16, () => !flooding)));
+    const underFlood = await queries(paid, mixed, mixedTopic, 500, 1);
+    flooding = false;
+    const floodResult = await flood;
+    rows.push({ measure: "freemium paid p99, free flood vs none", value: underFlood.p99, baseline: alone.p99, ratio: underFlood.p99 / alone.p99, unit: "ms" });
+    rows.push({ measure: "freemium paid p50, free flood vs none", value: underFlood.p50, baseline: alone.p50, ratio: underFlood.p50 / alone.p50, unit: "ms" });
+    const freeDone = floodResult.reduce((s, r) => s + r.done, 0);
+    const freeServed = floodResult.reduce((s, r) => s + r.served, 0);
+    rows.push({ measure: "freemium free queries during the flood, served", value: freeServed, baseline: freeDone, ratio: freeServed / freeDone, unit: "queries" });
+    notes.push("freemium: the subscriber queries one at a time (500 queries) while two free peers keep 16 queries each in flight; free work gets at most 2 of 4 slots and a queue of 16, beyond that 503");
+    return { rows, notes };
+  } finally {
+    await Promise.all(clients.map((c) => c.stop().catch(() => undefined)));
+    for (const s of started) await s.stop().catch(() => undefined);
+  }
+}

@@ -1,0 +1,202 @@
+// Client side of the mail server's access protocol: present an access grant on the libp2p
+// connection a Waku client (e.g. the node inside `@waku/sdk`) uses for its store queries, and
+// present a fresh one before the previous one ends. Isomorphic: no Node built-ins, no libp2p
+// dependency of its own; the caller's libp2p node and peer objects are passed through untouched
+// (objects of one libp2p major version do not work in another).
+import type { Signer } from "ethers";
+import { MailserverSdkError } from "../errors.js";
+import { encodeAccessGrant, signAccessGrant, MAX_GRANT_TTL_SECONDS } from "../gate/grant.js";
+import type { AccessDomain } from "../gate/request.js";
+
+/** Protocol id of the access protocol (must equal the server's). */
+export const ACCESS_PROTOCOL = "/status/mailserver/access/1.0.0";
+
+/** Bytes as libp2p streams yield them: a Uint8Array or a Uint8ArrayList. */
+type Chunk = Uint8Array | { subarray(): Uint8Array };
+
+/** A libp2p 2 stream (`source`/`sink`, as in @waku/sdk 0.0.36) or a libp2p 3 stream (`send`, async iterable). */
+export type AccessStream =
+  | { source: AsyncIterable<Chunk>; sink(source: Iterable<Uint8Array>): Promise<void>; close?(): Promise<void> }
+  | (AsyncIterable<Chunk> & { send(data: Uint8Array): unknown; close?(): Promise<void> });
+
+/** The part of a libp2p node this needs. */
+export interface AccessLibp2p {
+  peerId: { toString(): string };
+  dialProtocol(peer: never, protocol: string, options?: { signal?: AbortSignal }): Promise<unknown>;
+}
+
+/** What the server answered. */
+export type AccessAnswer = { accepted: true; clientId: string; until: number } | { accepted: false; reason: string };
+
+/** An encoded grant and when it ends (unix seconds). */
+export interface EncodedGrant {
+  bytes: Uint8Array;
+  expiresAt: number;
+}
+
+/**
+ * Presents one encoded grant to `peer` (a peer id or multiaddr object of the caller's own libp2p)
+ * and resolves to the server's answer. Throws NODE_UNAVAILABLE when no answer comes.
+ */
+export async function presentAccessGrant(libp2p: AccessLibp2p, peer: unknown, grant: Uint8Array, options: { timeoutMs?: number } = {}): Promise<AccessAnswer> {
+  const signal = AbortSignal.timeout(options.timeoutMs ?? 10_000);
+  let stream: AccessStream;
+  try {
+    stream = (await libp2p.dialProtocol(peer as never, ACCESS_PROTOCOL, { signal })) as AccessStream;
+  } catch (error) {
+    throw new MailserverSdkError("NODE_UNAVAILABLE", "cannot open the access protocol to the mail server", { cause: error, details: { protocol: ACCESS_PROTOCOL } });
+  }
+  try {
+    const framed = frame(grant);
+    if ("sink" in stream) await stream.sink([framed]);
+    else {
+      stream.send(framed);
+    }
+    const reply = await readFrame("source" in stream ? stream.source : stream, 4096, signal);
+    const answer = JSON.parse(new TextDecoder().decode(reply)) as AccessAnswer;
+    if (typeof answer !== "object" || answer === null || typeof answer.accepted !== "boolean") throw new Error("not an access answer");
+    return answer;
+  } catch (error) {
+    throw new MailserverSdkError("NODE_UNAVAILABLE", "the mail server gave no access answer", { cause: error, details: { protocol: ACCESS_PROTOCOL } });
+  } finally {
+    await stream.close?.().catch(() => undefined);
+  }
+}
+
+/**
+ * `makeGrant` for {@link AccessSession}: signs an access grant with the client key for the
+ * connection's peer id (`signAccessGrant`) and encodes it for the wire.
+ */
+export function accessGrantMaker(options: {
+  signer: Signer;
+  domain: AccessDomain;
+  nodeId: string;
+  /** Default 24 h, the most a grant may live. */
+  ttlSeconds?: number;
+  /** Clock in unix seconds (default: this machine's). */
+  now?: () => number;
+}): (peerId: string) => Promise<EncodedGrant> {
+  return async (peerId) => {
+    const grant = await signAccessGrant(options.signer, options.domain, {
+      nodeId: options.nodeId,
+      peerId,
+      ttlSeconds: options.ttlSeconds ?? MAX_GRANT_TTL_SECONDS,
+      ...(options.now !== undefined ? { issuedAt: options.now() } : {}),
+    });
+    return { bytes: encodeAccessGrant(grant), expiresAt: grant.expiresAt };
+  };
+}
+
+export interface AccessSessionOptions {
+  libp2p: AccessLibp2p;
+  /** The mail server: a peer id or multiaddr object of `libp2p`'s own kind. */
+  peer: unknown;
+  /** Makes a grant for the client's current peer id (e.g. with `signAccessGrant` + `encodeAccessGrant`). */
+  makeGrant(peerId: string): Promise<EncodedGrant>;
+  /** Renew this long before the grant or the accepted period ends (default 10 % of it, at least 30 s). */
+  renewBeforeSeconds?: number;
+  /** Called when a background renewal fails (the session keeps trying every minute). */
+  onError?(error: MailserverSdkError): void;
+  now?: () => number;
+  timeoutMs?: number;
+}
+
+/**
+ * Keeps a live grant on a mail server: `start()` presents one (throws ACCESS_REFUSED when
+ * refused), then a timer presents a fresh one before the accepted period ends. `stop()` ends it.
+ */
+export class AccessSession {
+  readonly #options: AccessSessionOptions;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
+  #until = 0;
+
+  constructor(options: AccessSessionOptions) {
+    this.#options = options;
+  }
+
+  /** Until when (unix seconds) the server accepted the current grant; 0 before start. */
+  get until(): number {
+    return this.#until;
+  }
+
+  async start(): Promise<AccessAnswer & { accepted: true }> {
+    this.#stopped = false;
+    return this.#present();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  async #present(): Promise<AccessAnswer & { accepted: true }> {
+    const o = this.#options;
+    const grant = await o.makeGrant(o.libp2p.peerId.toString());
+    const answer = await presentAccessGrant(o.libp2p, o.peer, grant.bytes, o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs });
+    if (!answer.accepted) {
+      throw new MailserverSdkError("ACCESS_REFUSED", `the mail server refused the access grant: ${answer.reason}`, { details: { reason: answer.reason } });
+    }
+    this.#until = answer.until;
+    this.#schedule(answer.until);
+    return answer;
+  }
+
+  #schedule(until: number): void {
+    if (this.#stopped) return;
+    const now = (this.#options.now ?? (() => Math.floor(Date.now() / 1000)))();
+    const span = Math.max(0, until - now);
+    const before = this.#options.renewBeforeSeconds ?? Math.max(30, Math.floor(span / 10));
+    const inMs = Math.max(1_000, (span - before) * 1000);
+    this.#timer = setTimeout(() => {
+      this.#present().catch((error: unknown) => {
+        const sdkError = error instanceof MailserverSdkError ? error : new MailserverSdkError("NODE_UNAVAILABLE", "grant renewal failed", { cause: error });
+        this.#options.onError?.(sdkError);
+        if (!this.#stopped) this.#timer = setTimeout(() => this.#schedule(0), 60_000);
+      });
+    }, Math.min(inMs, 2 ** 31 - 1));
+    // Never keep a process alive just to renew.
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+}
+
+// ---- unsigned-varint length prefix (what it-length-prefixed writes) -----------------------------
+
+function frame(bytes: Uint8Array): Uint8Array {
+  const prefix: number[] = [];
+  let n = bytes.length;
+  while (n >= 0x80) {
+    prefix.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  prefix.push(n);
+  const out = new Uint8Array(prefix.length + bytes.length);
+  out.set(prefix, 0);
+  out.set(bytes, prefix.length);
+  return out;
+}
+
+async function readFrame(source: AsyncIterable<Chunk>, maxBytes: number, signal: AbortSignal): Promise<Uint8Array> {
+  let buffer = new Uint8Array(0);
+  for await (const chunk of source) {
+    if (signal.aborted) throw new Error("timeout");
+    const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray();
+    const joined = new Uint8Array(buffer.length + bytes.length);
+    joined.set(buffer, 0);
+    joined.set(bytes, buffer.length);
+    buffer = joined;
+    let length = 0;
+    let shift = 0;
+    for (let i = 0; i < buffer.length && i < 5; i++) {
+      length |= (buffer[i] & 0x7f) << shift;
+      shift += 7;
+      if ((buffer[i] & 0x80) === 0) {
+        if (length > maxBytes) throw new Error("answer too large");
+        if (buffer.length >= i + 1 + length) return buffer.slice(i + 1, i + 1 + length);
+        break;
+      }
+    }
+  }
+  throw new Error("stream ended before an answer");
+}

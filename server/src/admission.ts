@@ -1,0 +1,161 @@
+// Who gets served, and in what order: the LES-style service model. Paid service (a live access
+// grant for an active subscription) is always admitted and runs first; spare capacity goes to free
+// peers at lower priority, each under a per-peer rate limit, and free work is shed first when the
+// node is overloaded. Pure: no libp2p, no clock of its own (tests pass one).
+
+export type ServiceMode = "paid-only" | "free" | "freemium";
+
+export interface AdmissionLimits {
+  /** Free store queries per peer per minute (token bucket refilled continuously). */
+  freeQueriesPerMinute: number;
+  /** Burst of a free peer's bucket. */
+  freeBurst: number;
+  /** Store queries running at once (paid and free together). */
+  maxConcurrent: number;
+  /** At most this many of the running queries may be free ones, so paid work always finds a slot. */
+  maxConcurrentFree: number;
+  /** Free queries waiting beyond this are refused at once (503): shed first under overload. */
+  maxFreeQueue: number;
+  /** Paid queries waiting beyond this are refused (503): the node is overloaded even for subscribers. */
+  maxPaidQueue: number;
+}
+
+export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = {
+  freeQueriesPerMinute: 60,
+  freeBurst: 10,
+  maxConcurrent: 8,
+  maxConcurrentFree: 4,
+  maxFreeQueue: 32,
+  maxPaidQueue: 1024,
+};
+
+export type ServiceClass = "paid" | "free";
+
+export type Admission =
+  | { admitted: true; serviceClass: ServiceClass }
+  | { admitted: false; statusCode: 402 | 429 | 503; statusDesc: string };
+
+/** The access check's answer for one peer, as the gate gives it. */
+export interface PeerAccess {
+  allowed: boolean;
+  reason?: string;
+}
+
+/** Decides whether a store query from a peer is admitted, and in which class. */
+export class AdmissionPolicy {
+  readonly mode: ServiceMode;
+  readonly limits: AdmissionLimits;
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  readonly #now: () => number;
+
+  constructor(mode: ServiceMode, limits: Partial<AdmissionLimits> = {}, now: () => number = Date.now) {
+    this.mode = mode;
+    this.limits = { ...DEFAULT_ADMISSION_LIMITS, ...limits };
+    this.#now = now;
+  }
+
+  admit(peerId: string, access: PeerAccess): Admission {
+    if (access.allowed) return { admitted: true, serviceClass: "paid" };
+    if (this.mode === "paid-only") {
+      return { admitted: false, statusCode: 402, statusDesc: `PAYMENT_REQUIRED: subscription required (${access.reason ?? "no-grant"})` };
+    }
+    if (!this.#take(peerId)) {
+      return { admitted: false, statusCode: 429, statusDesc: "TOO_MANY_REQUESTS: free query rate limit exceeded" };
+    }
+    return { admitted: true, serviceClass: "free" };
+  }
+
+  /** Forget a peer's bucket (on disconnect); a reconnecting peer starts from a full bucket only after it refilled anyway. */
+  forget(peerId: string): void {
+    const bucket = this.#buckets.get(peerId);
+    if (bucket !== undefined && this.#refilled(bucket) >= this.limits.freeBurst) this.#buckets.delete(peerId);
+  }
+
+  #refilled(bucket: { tokens: number; at: number }): number {
+    const elapsed = Math.max(0, this.#now() - bucket.at);
+    return Math.min(this.limits.freeBurst, bucket.tokens + (elapsed * this.limits.freeQueriesPerMinute) / 60_000);
+  }
+
+  #take(peerId: string): boolean {
+    let bucket = this.#buckets.get(peerId);
+    if (bucket === undefined) {
+      bucket = { tokens: this.limits.freeBurst, at: this.#now() };
+      this.#buckets.set(peerId, bucket);
+    } else {
+      bucket.tokens = this.#refilled(bucket);
+      bucket.at = this.#now();
+    }
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+}
+
+/**
+ * Runs admitted work with bounded concurrency: paid work first, free work only in its own share
+ * of the slots, and free work waiting beyond its queue bound is refused instead of queued.
+ */
+export class PriorityScheduler {
+  readonly #limits: AdmissionLimits;
+  #running = 0;
+  #runningFree = 0;
+  readonly #paid: (() => void)[] = [];
+  readonly #free: (() => void)[] = [];
+
+  constructor(limits: AdmissionLimits) {
+    this.#limits = limits;
+  }
+
+  get running(): number {
+    return this.#running;
+  }
+
+  get queued(): { paid: number; free: number } {
+    return { paid: this.#paid.length, free: this.#free.length };
+  }
+
+  /** Runs `task` when a slot is free; resolves to undefined when the work was shed. */
+  async run<T>(serviceClass: ServiceClass, task: () => Promise<T>): Promise<{ value: T } | undefined> {
+    if (this.#canStart(serviceClass)) {
+      this.#acquire(serviceClass);
+    } else {
+      const queue = serviceClass === "paid" ? this.#paid : this.#free;
+      const bound = serviceClass === "paid" ? this.#limits.maxPaidQueue : this.#limits.maxFreeQueue;
+      if (queue.length >= bound) return undefined;
+      // #next acquires the slot on this task's behalf before waking it.
+      await new Promise<void>((resolve) => queue.push(resolve));
+    }
+    try {
+      return { value: await task() };
+    } finally {
+      this.#running--;
+      if (serviceClass === "free") this.#runningFree--;
+      this.#next();
+    }
+  }
+
+  #acquire(serviceClass: ServiceClass): void {
+    this.#running++;
+    if (serviceClass === "free") this.#runningFree++;
+  }
+
+  #canStart(serviceClass: ServiceClass): boolean {
+    if (this.#running >= this.#limits.maxConcurrent) return false;
+    if (serviceClass === "paid") return this.#paid.length === 0;
+    return this.#paid.length === 0 && this.#free.length === 0 && this.#runningFree < this.#limits.maxConcurrentFree;
+  }
+
+  #next(): void {
+    while (this.#running < this.#limits.maxConcurrent) {
+      if (this.#paid.length > 0) {
+        this.#acquire("paid");
+        this.#paid.shift()!();
+      } else if (this.#free.length > 0 && this.#runningFree < this.#limits.maxConcurrentFree) {
+        this.#acquire("free");
+        this.#free.shift()!();
+      } else {
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,180 @@
+// Assembles a running mail server from its configuration: archive, subscription index and gate,
+// the libp2p node, discv5 with the node's Waku ENR. Used by the CLI and by tests.
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { JsonRpcProvider } from "ethers";
+import { buildNodeEnr, nodeIdFromPrivateKey } from "@status/mailserver-sdk";
+import { startDiscv5Node, type Discv5Handle } from "@status/mailserver-sdk/discovery";
+import { AccessGate, SubscriptionIndex } from "@status/mailserver-sdk/server";
+import type { Archive } from "./archive/archive.js";
+import { PostgresArchive } from "./archive/postgres.js";
+import { SqliteArchive } from "./archive/sqlite.js";
+import { ConfigError, type ServerConfig } from "./config.js";
+import { readNodeKey } from "./keyFile.js";
+import type { Logger } from "./log.js";
+import { MailServerNode } from "./node.js";
+
+export interface RunningServer {
+  node: MailServerNode;
+  archive: Archive;
+  index: SubscriptionIndex | undefined;
+  nodeId: string;
+  /** The node's ENR (when discovery runs). */
+  enr: string | undefined;
+  discovery: Discv5Handle | undefined;
+  stop(): Promise<void>;
+}
+
+/** How often the index is written to its file while running (it is also written on stop). */
+const INDEX_SAVE_MS = 30_000;
+
+async function openArchive(config: ServerConfig): Promise<Archive> {
+  if (config.archive.backend === "sqlite") {
+    if (config.archive.path !== ":memory:") await mkdir(path.dirname(config.archive.path), { recursive: true });
+    try {
+      return new SqliteArchive(config.archive.path);
+    } catch (error) {
+      throw new ConfigError(`cannot open the SQLite archive ${config.archive.path}: ${(error as Error).message}`);
+    }
+  }
+  try {
+    return await PostgresArchive.open(config.archive.url);
+  } catch (error) {
+    throw new ConfigError(`cannot open the PostgreSQL archive: ${(error as Error).message}`);
+  }
+}
+
+export async function startServer(config: ServerConfig, logger: Logger, options: { privateKey?: Uint8Array } = {}): Promise<RunningServer> {
+  const privateKey = options.privateKey ?? (await readNodeKey(config.nodeKeyFile));
+  const nodeId = nodeIdFromPrivateKey(privateKey);
+  const archive = await openArchive(config);
+  const cleanup: (() => Promise<unknown>)[] = [() => archive.close()];
+  const undo = async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+  };
+  try {
+    let index: SubscriptionIndex | undefined;
+    let gate: AccessGate | undefined;
+    if (config.rpcUrl !== undefined) {
+      const provider = new JsonRpcProvider(config.rpcUrl, config.chainId, { staticNetwork: true, pollingInterval: 1000 });
+      cleanup.push(async () => provider.destroy());
+      const options = {
+        provider,
+        chainId: config.chainId,
+        ...(config.escrow !== undefined ? { escrow: config.escrow } : {}),
+        ...(config.startBlock !== undefined ? { startBlock: config.startBlock } : {}),
+        confirmations: config.confirmations,
+        nodeIds: [nodeId],
+      };
+      try {
+        index = await SubscriptionIndex.load(config.indexFile, options);
+      } catch (error) {
+        throw new ConfigError(`cannot load the subscription index: ${(error as Error).message}`);
+      }
+      logger.log("info", "index-loaded", { file: config.indexFile, lastBlock: index.lastBlock ?? null, entries: index.entries().length });
+      try {
+        const synced = await index.sync();
+        logger.log("info", "index-synced", { toBlock: synced.toBlock ?? index.lastBlock ?? null, events: synced.events, entries: index.entries().length });
+      } catch (error) {
+        throw new ConfigError(`cannot sync the subscription index from ${config.rpcUrl}: ${(error as Error).message}`);
+      }
+      const running = index;
+      running.start(config.indexIntervalMs, (error) => logger.log("warn", "index-sync-failed", { error: error.message }));
+      const save = () => running.save(config.indexFile).catch((error: Error) => logger.log("error", "index-save-failed", { error: error.message }));
+      const timer = setInterval(() => void save(), INDEX_SAVE_MS);
+      timer.unref();
+      cleanup.push(async () => {
+        clearInterval(timer);
+        await running.stop();
+        await save();
+      });
+      gate = new AccessGate({
+        nodeId,
+        chainId: config.chainId,
+        escrow: running.escrow,
+        index: running,
+        onError: (error) => logger.log("warn", "gate-error", { error: error.message }),
+      });
+    }
+
+    const node = await MailServerNode.create({
+      privateKey,
+      listen: config.listen,
+      ...(config.announce !== undefined ? { announce: config.announce } : {}),
+      clusterId: config.clusterId,
+      shards: config.shards,
+      mode: config.mode,
+      archive,
+      ...(gate !== undefined ? { gate } : {}),
+      storeLimits: config.store,
+      pushLimits: { maxMessageBytes: config.maxMessageBytes },
+      admission: config.admission,
+      nodeLimits: config.node,
+      retention: config.retention,
+      logger,
+    });
+    try {
+      await node.start();
+    } catch (error) {
+      throw new ConfigError(`cannot listen on ${config.listen.join(", ")}: ${(error as Error).message}`);
+    }
+    cleanup.push(() => node.stop());
+
+    let discovery: Discv5Handle | undefined;
+    let enr: string | undefined;
+    if (config.discovery !== undefined) {
+      const d = config.discovery;
+      const addresses = node.multiaddrs.map((a) => a.replace(/\/p2p\/[^/]+$/, ""));
+      const websockets = addresses.filter((a) => a.includes("/ws"));
+      const tcp = addresses.map((a) => /^\/ip[46]\/[^/]+\/tcp\/(\d+)$/.exec(a)?.[1]).find((p) => p !== undefined);
+      const built = buildNodeEnr({
+        privateKey,
+        ip: d.ip,
+        udp: d.udpPort,
+        ...(tcp !== undefined ? { tcp: Number(tcp) } : {}),
+        kind: "mailserver", // waku2: store
+        capabilities: ["lightpush"],
+        multiaddrs: websockets,
+        shards: { cluster: config.clusterId, shards: config.shards },
+      });
+      enr = built.enr;
+      discovery = await startDiscv5Node({ privateKey, enr: built.enr, bindIp: d.bindIp ?? d.ip, port: d.udpPort, config: { enrUpdate: false } });
+      const handle = discovery;
+      const lookup = () => void handle.lookup().catch(() => undefined);
+      // Get known to the boot nodes at once, then keep the routing table fresh.
+      const timer = setInterval(lookup, 5 * 60_000);
+      timer.unref();
+      cleanup.push(async () => {
+        clearInterval(timer);
+        await handle.stop();
+      });
+      const boot = handle.addEnrs(d.bootEnrs);
+      for (const bad of boot.invalid) logger.log("warn", "bad-boot-enr", { enr: bad.enr.slice(0, 60), error: bad.error });
+      lookup();
+      logger.log("info", "discovery-started", { enr, udp: d.udpPort });
+    }
+
+    logger.log("info", "serving", {
+      nodeId,
+      peerId: node.peerId,
+      mode: config.mode,
+      multiaddrs: node.multiaddrs,
+      archive: config.archive.backend,
+      chainId: config.chainId,
+      escrow: index?.escrow ?? null,
+    });
+    let stopping: Promise<void> | undefined;
+    return {
+      node,
+      archive,
+      index,
+      nodeId,
+      enr,
+      discovery,
+      stop: () => (stopping ??= undo()),
+    };
+  } catch (error) {
+    await undo();
+    throw error;
+  }
+}

@@ -1,0 +1,149 @@
+// The shared archive: PostgreSQL, for a provider running several store nodes on one archive (as
+// Status's fleet does with nwaku). Same schema and queries as the SQLite backend.
+import pg from "pg";
+import type { Archive, ArchivedMessage, ArchivePage, ArchiveQuery, ArchiveStats, RetentionPolicy } from "./archive.js";
+import { UnknownCursorError } from "./archive.js";
+
+type Row = { hash: Buffer; pubsub_topic: string; content_topic: string; timestamp: string; message: Buffer };
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS messages (
+  hash          BYTEA   PRIMARY KEY,
+  pubsub_topic  TEXT    NOT NULL,
+  content_topic TEXT    NOT NULL,
+  timestamp     BIGINT  NOT NULL,
+  received_at   BIGINT  NOT NULL,
+  size          INTEGER NOT NULL,
+  message       BYTEA   NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_topic_time ON messages (pubsub_topic, content_topic, timestamp, hash);
+CREATE INDEX IF NOT EXISTS messages_time ON messages (timestamp, hash);
+CREATE INDEX IF NOT EXISTS messages_received ON messages (received_at, hash);
+`;
+/** Serializes schema creation between nodes starting at once on one database. */
+const SCHEMA_LOCK = 0x6d61696c;
+
+export class PostgresArchive implements Archive {
+  readonly kind = "postgres" as const;
+  readonly #pool: pg.Pool;
+
+  private constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+
+  /** Connects and creates the schema when missing. */
+  static async open(url: string, options: { maxConnections?: number } = {}): Promise<PostgresArchive> {
+    const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 8 });
+    // An idle client that loses its server must not crash the process.
+    pool.on("error", () => undefined);
+    const client = await pool.connect().catch(async (error: unknown) => {
+      await pool.end().catch(() => undefined);
+      throw error;
+    });
+    try {
+      await client.query("SELECT pg_advisory_lock($1)", [SCHEMA_LOCK]);
+      await client.query(SCHEMA);
+      await client.query("SELECT pg_advisory_unlock($1)", [SCHEMA_LOCK]);
+    } finally {
+      client.release();
+    }
+    return new PostgresArchive(pool);
+  }
+
+  async put(messages: readonly ArchivedMessage[], receivedAtMs = Date.now()): Promise<number> {
+    if (messages.length === 0) return 0;
+    const values: unknown[] = [];
+    const rows = messages.map((m, i) => {
+      values.push(Buffer.from(m.hash), m.pubsubTopic, m.contentTopic, m.timestamp.toString(), receivedAtMs, m.message.length, Buffer.from(m.message));
+      const b = i * 7;
+      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7})`;
+    });
+    const result = await this.#pool.query(
+      `INSERT INTO messages (hash, pubsub_topic, content_topic, timestamp, received_at, size, message) VALUES ${rows.join(", ")} ON CONFLICT (hash) DO NOTHING`,
+      values,
+    );
+    return result.rowCount ?? 0;
+  }
+
+  async query(query: ArchiveQuery): Promise<ArchivePage> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const param = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    if (query.pubsubTopic !== undefined) where.push(`pubsub_topic = ${param(query.pubsubTopic)}`);
+    if (query.contentTopics.length > 0) where.push(`content_topic = ANY(${param([...query.contentTopics])})`);
+    if (query.timeStart !== undefined) where.push(`timestamp >= ${param(query.timeStart.toString())}`);
+    if (query.timeEnd !== undefined) where.push(`timestamp <= ${param(query.timeEnd.toString())}`);
+    if (query.cursor !== undefined) {
+      const found = await this.#pool.query<{ timestamp: string }>("SELECT timestamp FROM messages WHERE hash = $1", [Buffer.from(query.cursor)]);
+      if (found.rows.length === 0) throw new UnknownCursorError();
+      where.push(`(timestamp, hash) ${query.forward ? ">" : "<"} (${param(found.rows[0]!.timestamp)}, ${param(Buffer.from(query.cursor))})`);
+    }
+    const order = query.forward ? "ASC" : "DESC";
+    const result = await this.#pool.query<Row>(
+      "SELECT hash, pubsub_topic, content_topic, timestamp, message FROM messages" +
+        (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
+        ` ORDER BY timestamp ${order}, hash ${order} LIMIT ${param(query.limit + 1)}`,
+      params,
+    );
+    const more = result.rows.length > query.limit;
+    const page = result.rows.slice(0, query.limit).map(toMessage);
+    if (!query.forward) page.reverse();
+    return { messages: page, more };
+  }
+
+  async byHashes(hashes: readonly Uint8Array[]): Promise<ArchivedMessage[]> {
+    if (hashes.length === 0) return [];
+    const result = await this.#pool.query<Row>(
+      "SELECT hash, pubsub_topic, content_topic, timestamp, message FROM messages WHERE hash = ANY($1) ORDER BY timestamp, hash",
+      [hashes.map((h) => Buffer.from(h))],
+    );
+    return result.rows.map(toMessage);
+  }
+
+  async stats(): Promise<ArchiveStats> {
+    const result = await this.#pool.query<{ messages: string; bytes: string }>("SELECT count(*) AS messages, coalesce(sum(size), 0) AS bytes FROM messages");
+    return { messages: Number(result.rows[0]!.messages), bytes: Number(result.rows[0]!.bytes) };
+  }
+
+  async prune(policy: RetentionPolicy, nowMs = Date.now()): Promise<number> {
+    let dropped = 0;
+    if (policy.maxAgeSeconds > 0) {
+      dropped += (await this.#pool.query("DELETE FROM messages WHERE received_at < $1", [nowMs - policy.maxAgeSeconds * 1000])).rowCount ?? 0;
+    }
+    if (policy.maxBytes > 0) {
+      const { bytes } = await this.stats();
+      const excess = bytes - policy.maxBytes;
+      if (excess > 0) {
+        // The newest of the oldest messages whose sizes add up to the excess: cut there.
+        const cut = await this.#pool.query<{ received_at: string; hash: Buffer }>(
+          `SELECT received_at, hash FROM (
+             SELECT received_at, hash, sum(size) OVER (ORDER BY received_at, hash) AS running FROM messages
+           ) oldest WHERE running >= $1 ORDER BY received_at, hash LIMIT 1`,
+          [excess],
+        );
+        const last = cut.rows[0];
+        if (last !== undefined) {
+          dropped += (await this.#pool.query("DELETE FROM messages WHERE (received_at, hash) <= ($1, $2)", [last.received_at, last.hash])).rowCount ?? 0;
+        }
+      }
+    }
+    return dropped;
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end().catch(() => undefined);
+  }
+}
+
+function toMessage(row: Row): ArchivedMessage {
+  return {
+    hash: new Uint8Array(row.hash),
+    pubsubTopic: row.pubsub_topic,
+    contentTopic: row.content_topic,
+    timestamp: BigInt(row.timestamp),
+    message: new Uint8Array(row.message),
+  };
+}

@@ -1,0 +1,215 @@
+// The server's configuration: one JSON file, one typed object, validated field by field with
+// one-line errors ("config: mode must be one of paid-only, free, freemium (got "paid")").
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { DEFAULT_ADMISSION_LIMITS, type AdmissionLimits, type ServiceMode } from "./admission.js";
+import type { RetentionPolicy } from "./archive/archive.js";
+import type { LogLevel } from "./log.js";
+import { DEFAULT_NODE_LIMITS, type NodeLimits } from "./node.js";
+import { DEFAULT_STORE_LIMITS, type StoreLimits } from "./store.js";
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+export type ArchiveConfig = { backend: "sqlite"; path: string } | { backend: "postgres"; url: string };
+
+export interface DiscoveryConfig {
+  /** IP announced in the ENR (and bound unless `bindIp`). */
+  ip: string;
+  bindIp?: string;
+  /** discv5 UDP port. */
+  udpPort: number;
+  bootEnrs: string[];
+}
+
+export interface ServerConfig {
+  /** File holding the node key: 32 bytes hex (with or without 0x). */
+  nodeKeyFile: string;
+  listen: string[];
+  announce?: string[];
+  /** JSON-RPC endpoint of the chain the escrow lives on (not needed in `free` mode). */
+  rpcUrl?: string;
+  chainId: number;
+  /** Default: the chain's known deployment. */
+  registry?: string;
+  escrow?: string;
+  /** Block the index starts reading at (default: the known deployment's). */
+  startBlock?: number;
+  /** Blocks behind head the index waits for (default 6). */
+  confirmations: number;
+  /** How often the index reads new events, ms. */
+  indexIntervalMs: number;
+  /** Where the index is saved so a restart continues where it stopped. */
+  indexFile: string;
+  mode: ServiceMode;
+  clusterId: number;
+  shards: number[];
+  archive: ArchiveConfig;
+  retention: RetentionPolicy;
+  store: StoreLimits;
+  admission: AdmissionLimits;
+  node: NodeLimits;
+  maxMessageBytes: number;
+  discovery?: DiscoveryConfig;
+  logLevel: LogLevel;
+}
+
+const MODES: readonly ServiceMode[] = ["paid-only", "free", "freemium"];
+const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+const KNOWN = new Set([
+  "nodeKeyFile", "listen", "announce", "rpcUrl", "chainId", "registry", "escrow", "startBlock", "confirmations", "indexIntervalMs",
+  "indexFile", "mode", "clusterId", "shards", "archive", "retention", "limits", "maxMessageBytes", "discovery", "logLevel",
+]);
+
+/** Reads and validates a config file; relative paths are taken from the file's folder. */
+export async function loadConfig(file: string): Promise<ServerConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`config file ${file} is not JSON: ${(error as Error).message}`);
+  }
+  return parseConfig(raw, path.dirname(path.resolve(file)));
+}
+
+/** Validates a parsed config object. */
+export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
+  const o = object(raw, "config");
+  for (const key of Object.keys(o)) if (!KNOWN.has(key)) fail(`unknown field ${key}`);
+  const resolve = (p: string) => path.resolve(baseDir, p);
+  const mode = oneOf(o.mode ?? "paid-only", MODES, "mode");
+  const rpcUrl = o.rpcUrl === undefined ? undefined : url(o.rpcUrl, "rpcUrl");
+  if (mode !== "free" && rpcUrl === undefined) fail(`rpcUrl is required in mode ${mode}`);
+  const limits = object(o.limits ?? {}, "limits");
+  const archive = object(o.archive ?? { backend: "sqlite", path: "archive.sqlite" }, "archive");
+  const backend = oneOf(archive.backend, ["sqlite", "postgres"] as const, "archive.backend");
+  const retention = object(o.retention ?? {}, "retention");
+  const config: ServerConfig = {
+    nodeKeyFile: resolve(string(o.nodeKeyFile, "nodeKeyFile")),
+    listen: strings(o.listen ?? ["/ip4/0.0.0.0/tcp/60000", "/ip4/0.0.0.0/tcp/8000/ws"], "listen", true),
+    ...(o.announce !== undefined ? { announce: strings(o.announce, "announce", false) } : {}),
+    ...(rpcUrl !== undefined ? { rpcUrl } : {}),
+    chainId: integer(o.chainId ?? 1, "chainId", 1),
+    ...(o.registry !== undefined ? { registry: address(o.registry, "registry") } : {}),
+    ...(o.escrow !== undefined ? { escrow: address(o.escrow, "escrow") } : {}),
+    ...(o.startBlock !== undefined ? { startBlock: integer(o.startBlock, "startBlock", 0) } : {}),
+    confirmations: integer(o.confirmations ?? 6, "confirmations", 0),
+    indexIntervalMs: integer(o.indexIntervalMs ?? 12_000, "indexIntervalMs", 50),
+    indexFile: resolve(o.indexFile === undefined ? "index.json" : string(o.indexFile, "indexFile")),
+    mode,
+    clusterId: integer(o.clusterId ?? 1, "clusterId", 0, 65535),
+    shards: integers(o.shards ?? [0, 1, 2, 3, 4, 5, 6, 7], "shards", 0, 1023),
+    archive:
+      backend === "sqlite"
+        ? { backend, path: archive.path === ":memory:" ? ":memory:" : resolve(string(archive.path ?? "archive.sqlite", "archive.path")) }
+        : { backend, url: postgresUrl(archive.url, "archive.url") },
+    retention: {
+      maxAgeSeconds: integer(retention.maxAgeSeconds ?? 30 * 86_400, "retention.maxAgeSeconds", 0),
+      maxBytes: integer(retention.maxBytes ?? 0, "retention.maxBytes", 0),
+    },
+    store: {
+      defaultPageSize: integer(limits.defaultPageSize ?? DEFAULT_STORE_LIMITS.defaultPageSize, "limits.defaultPageSize", 1, 1000),
+      maxPageSize: integer(limits.maxPageSize ?? DEFAULT_STORE_LIMITS.maxPageSize, "limits.maxPageSize", 1, 1000),
+      maxContentTopics: integer(limits.maxContentTopics ?? DEFAULT_STORE_LIMITS.maxContentTopics, "limits.maxContentTopics", 1, 100),
+      maxMessageHashes: integer(limits.maxMessageHashes ?? DEFAULT_STORE_LIMITS.maxMessageHashes, "limits.maxMessageHashes", 1, 1000),
+    },
+    admission: {
+      freeQueriesPerMinute: integer(limits.freeQueriesPerMinute ?? DEFAULT_ADMISSION_LIMITS.freeQueriesPerMinute, "limits.freeQueriesPerMinute", 0),
+      freeBurst: integer(limits.freeBurst ?? DEFAULT_ADMISSION_LIMITS.freeBurst, "limits.freeBurst", 0),
+      maxConcurrent: integer(limits.maxConcurrent ?? DEFAULT_ADMISSION_LIMITS.maxConcurrent, "limits.maxConcurrent", 1),
+      maxConcurrentFree: integer(limits.maxConcurrentFree ?? DEFAULT_ADMISSION_LIMITS.maxConcurrentFree, "limits.maxConcurrentFree", 0),
+      maxFreeQueue: integer(limits.maxFreeQueue ?? DEFAULT_ADMISSION_LIMITS.maxFreeQueue, "limits.maxFreeQueue", 0),
+      maxPaidQueue: integer(limits.maxPaidQueue ?? DEFAULT_ADMISSION_LIMITS.maxPaidQueue, "limits.maxPaidQueue", 0),
+    },
+    node: {
+      maxStoreRequestBytes: integer(limits.maxStoreRequestBytes ?? DEFAULT_NODE_LIMITS.maxStoreRequestBytes, "limits.maxStoreRequestBytes", 64),
+      requestTimeoutMs: integer(limits.requestTimeoutMs ?? DEFAULT_NODE_LIMITS.requestTimeoutMs, "limits.requestTimeoutMs", 10),
+      maxStreamsPerProtocol: integer(limits.maxStreamsPerProtocol ?? DEFAULT_NODE_LIMITS.maxStreamsPerProtocol, "limits.maxStreamsPerProtocol", 1),
+      maxConnections: integer(limits.maxConnections ?? DEFAULT_NODE_LIMITS.maxConnections, "limits.maxConnections", 1),
+    },
+    maxMessageBytes: integer(o.maxMessageBytes ?? 150 * 1024, "maxMessageBytes", 64, 16 * 1024 * 1024),
+    logLevel: oneOf(o.logLevel ?? "info", LEVELS, "logLevel"),
+  };
+  for (const key of Object.keys(limits)) {
+    if (!(key in config.store) && !(key in config.admission) && !(key in config.node)) fail(`unknown field limits.${key}`);
+  }
+  if (config.store.defaultPageSize > config.store.maxPageSize) fail("limits.defaultPageSize must not exceed limits.maxPageSize");
+  if (o.discovery !== undefined) {
+    const d = object(o.discovery, "discovery");
+    config.discovery = {
+      ip: string(d.ip, "discovery.ip"),
+      ...(d.bindIp !== undefined ? { bindIp: string(d.bindIp, "discovery.bindIp") } : {}),
+      udpPort: integer(d.udpPort, "discovery.udpPort", 0, 65535),
+      bootEnrs: strings(d.bootEnrs ?? [], "discovery.bootEnrs", false),
+    };
+  }
+  return config;
+}
+
+function fail(message: string): never {
+  throw new ConfigError(`config: ${message}`);
+}
+
+const shown = (value: unknown) => (typeof value === "string" ? JSON.stringify(value) : String(JSON.stringify(value) ?? value)).slice(0, 80);
+
+function object(value: unknown, name: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) fail(`${name} must be an object (got ${shown(value)})`);
+  return value as Record<string, unknown>;
+}
+
+function string(value: unknown, name: string): string {
+  if (typeof value !== "string" || value === "") fail(`${name} must be a non-empty string (got ${shown(value)})`);
+  return value;
+}
+
+function strings(value: unknown, name: string, nonEmpty: boolean): string[] {
+  if (!Array.isArray(value) || value.some((v) => typeof v !== "string" || v === "")) fail(`${name} must be a list of strings (got ${shown(value)})`);
+  if (nonEmpty && value.length === 0) fail(`${name} must not be empty`);
+  return value as string[];
+}
+
+function integer(value: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
+    fail(`${name} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? "" : ` to ${max}`} (got ${shown(value)})`);
+  }
+  return value;
+}
+
+function integers(value: unknown, name: string, min: number, max: number): number[] {
+  if (!Array.isArray(value) || value.length === 0) fail(`${name} must be a non-empty list of integers (got ${shown(value)})`);
+  return value.map((v, i) => integer(v, `${name}[${i}]`, min, max));
+}
+
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], name: string): T {
+  if (!allowed.includes(value as T)) fail(`${name} must be one of ${allowed.join(", ")} (got ${shown(value)})`);
+  return value as T;
+}
+
+function address(value: unknown, name: string): string {
+  if (typeof value !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(value)) fail(`${name} must be an address (got ${shown(value)})`);
+  return value;
+}
+
+function url(value: unknown, name: string): string {
+  const text = string(value, name);
+  try {
+    const parsed = new URL(text);
+    if (!["http:", "https:", "ws:", "wss:"].includes(parsed.protocol)) throw new Error();
+  } catch {
+    fail(`${name} must be an http(s) or ws(s) URL (got ${shown(value)})`);
+  }
+  return text;
+}
+
+function postgresUrl(value: unknown, name: string): string {
+  const text = string(value, name);
+  if (!/^postgres(ql)?:\/\//.test(text)) fail(`${name} must be a postgres:// URL (got ${shown(value)})`);
+  return text;
+}

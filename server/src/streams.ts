@@ -1,0 +1,52 @@
+// One length-prefixed request in, one length-prefixed response out, over a libp2p stream, with a
+// size bound and a deadline, so a slow or hostile peer costs one stream and nothing else.
+import * as lp from "it-length-prefixed";
+
+/** The part of a libp2p 2 stream used here (structural: libp2p objects stay behind this line). */
+export interface DuplexStream {
+  source: AsyncIterable<Chunk>;
+  sink(source: Iterable<Chunk> | AsyncIterable<Chunk>): Promise<void>;
+  close(): Promise<void>;
+  abort(error: Error): void;
+}
+
+/** A Uint8Array or a Uint8ArrayList (both have `subarray()` giving the bytes). */
+export type Chunk = Uint8Array | { subarray(): Uint8Array; byteLength: number };
+
+export class StreamInputError extends Error {
+  constructor(
+    readonly kind: "too-large" | "timeout" | "empty" | "broken",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Reads the first length-prefixed message of the stream. */
+export async function readRequest(stream: DuplexStream, maxBytes: number, timeoutMs: number): Promise<Uint8Array> {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stream.abort(new Error("request timeout"));
+  }, timeoutMs);
+  try {
+    for await (const chunk of lp.decode(stream.source as AsyncIterable<Uint8Array>, { maxDataLength: maxBytes })) return chunk.subarray();
+    throw new StreamInputError("empty", "stream ended before a request");
+  } catch (error) {
+    if (error instanceof StreamInputError) throw error;
+    if (timedOut) throw new StreamInputError("timeout", `no request within ${timeoutMs} ms`);
+    const code = (error as { code?: string; name?: string }).code ?? (error as { name?: string }).name;
+    if (code === "ERR_MSG_DATA_TOO_LONG" || code === "InvalidDataLengthError" || code === "ERR_MSG_LENGTH_TOO_LONG" || code === "InvalidDataLengthLengthError") {
+      throw new StreamInputError("too-large", `request over ${maxBytes} bytes`);
+    }
+    throw new StreamInputError("broken", error instanceof Error ? error.message : String(error));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Writes one length-prefixed response and closes the stream. */
+export async function writeResponse(stream: DuplexStream, bytes: Uint8Array): Promise<void> {
+  await stream.sink([lp.encode.single(bytes).subarray()]);
+  await stream.close().catch(() => undefined);
+}

@@ -1,0 +1,158 @@
+// The mail server as an operator runs it: `mailserver-node --config <file>` processes. Bad
+// configuration gets one line; SIGTERM shuts down cleanly; after a restart the archive and the
+// subscription index are still there and a new connection needs a new grant; two processes on one
+// PostgreSQL archive serve each other's messages.
+import { expect } from "chai";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { Wallet } from "ethers";
+import { bytesToUtf8, utf8ToBytes, type LightNode } from "@waku/sdk";
+import { ROOT } from "../helpers/hardhatCli.js";
+import { presentGrant, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
+import { startPostgres, type LocalPostgres } from "../helpers/postgres.js";
+import { BIN, startServerProcess, writeConfig, type ServerProcess } from "../helpers/serverProcess.js";
+
+const run = promisify(execFile);
+const TOPIC = "/mailserver-cli/1/chat/proto";
+
+describe("mailserver-node CLI", function () {
+  this.timeout(180_000);
+  let chain: Chain;
+  let pgServer: LocalPostgres;
+  let tmp: string;
+  let keyFile: string;
+  const bobKey = Wallet.createRandom() as unknown as Wallet;
+  const clients: LightNode[] = [];
+  const processes: ServerProcess[] = [];
+  const now = () => Math.floor(Date.now() / 1000);
+
+  const base = () => ({
+    nodeKeyFile: keyFile,
+    listen: ["/ip4/127.0.0.1/tcp/0/ws"],
+    rpcUrl: chain.node.url,
+    chainId: 31337,
+    escrow: chain.addresses.escrow,
+    startBlock: 0,
+    confirmations: 0,
+    indexIntervalMs: 200,
+    logLevel: "debug",
+  });
+  const serve = async (config: Record<string, unknown>, name: string) => {
+    const server = startServerProcess(await writeConfig(tmp, name, config));
+    processes.push(server);
+    const serving = await server.waitFor("serving");
+    return { server, peerId: serving.peerId as string, address: (serving.multiaddrs as string[]).find((a) => a.includes("/ws/"))! };
+  };
+  const client = async (address: string) => {
+    const waku = await wakuClient(address);
+    clients.push(waku);
+    return waku;
+  };
+  const push = async (address: string, texts: string[]) => {
+    const alice = await client(address);
+    const encoder = alice.createEncoder({ contentTopic: TOPIC });
+    for (const text of texts) expect((await alice.lightPush.send(encoder, { payload: utf8ToBytes(text) })).failures).to.deep.equal([]);
+  };
+  const fetchAll = async (waku: LightNode) => {
+    const got: string[] = [];
+    await waku.store.queryWithOrderedCallback([waku.createDecoder({ contentTopic: TOPIC })], (m) => {
+      got.push(bytesToUtf8(m.payload));
+    });
+    return got;
+  };
+
+  before(async function () {
+    this.timeout(120_000);
+    tmp = await mkdtemp(path.join(tmpdir(), "mailserver-cli-"));
+    [chain, pgServer] = await Promise.all([startChain(), startPostgres()]);
+    await chain.subscribe(2, bobKey.address, 2);
+    keyFile = path.join(tmp, "node.key");
+    await writeFile(keyFile, `${chain.nodeKey.privateKey.slice(2)}\n`);
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    await Promise.all(clients.map((c) => c.stop().catch(() => undefined)));
+    await Promise.all(processes.map((p) => p.stop("SIGKILL")));
+    await chain?.stop();
+    await pgServer?.stop();
+    if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it("`npx mailserver-node` refuses bad configuration with one line and exit code 1", async () => {
+    const cases: [Record<string, unknown> | string, RegExp][] = [
+      ["{not json", /^Error: config file .* is not JSON/],
+      [{ ...base(), mode: "paid" }, /^Error: config: mode must be one of paid-only, free, freemium \(got "paid"\)$/],
+      [{ ...base(), rpcUrl: undefined }, /^Error: config: rpcUrl is required in mode paid-only$/],
+      [{ ...base(), shards: [] }, /^Error: config: shards must be a non-empty list of integers/],
+      [{ ...base(), limits: { maxPageSize: "many" } }, /^Error: config: limits.maxPageSize must be an integer from 1 to 1000 \(got "many"\)$/],
+      [{ ...base(), colour: "blue" }, /^Error: config: unknown field colour$/],
+      [{ ...base(), nodeKeyFile: "missing.key" }, /^Error: cannot read node key file .*missing\.key: ENOENT$/],
+      [{ ...base(), archive: { backend: "postgres", url: "mysql://x" } }, /^Error: config: archive.url must be a postgres:\/\/ URL/],
+    ];
+    // The first through npx, as the README says; the others straight through the bin, at once.
+    await Promise.all(
+      cases.map(async ([config, expected], i) => {
+        const file = path.join(tmp, `bad-${i}.json`);
+        await writeFile(file, typeof config === "string" ? config : JSON.stringify(config));
+        const [command, args] = i === 0 ? ["npx", ["mailserver-node", "--config", file]] : [process.execPath, [BIN, "--config", file]];
+        const result = await run(command as string, args as string[], { cwd: ROOT }).then(
+          () => ({ code: 0, stderr: "" }),
+          (e: { code: number; stderr: string }) => e,
+        );
+        const lines = result.stderr.split("\n").filter((l) => l !== "" && !/^npm warn/i.test(l));
+        expect(result.code, String(config)).to.equal(1);
+        expect(lines, result.stderr).to.have.length(1);
+        expect(lines[0]).to.match(expected);
+      }),
+    );
+  });
+
+  it("restarts with its archive and index; Bob's new connection needs a new grant", async () => {
+    const config = { ...base(), archive: { backend: "sqlite", path: "restart/archive.sqlite" }, indexFile: "restart/index.json" };
+    const first = await serve(config, "restart.json");
+    expect(first.peerId).to.match(/^16Uiu2/);
+    await push(first.address, ["r1", "r2", "r3"]);
+    const bob = await client(first.address);
+    await presentGrant(bob, first.peerId, bobKey, chain.nodeId, chain.addresses.escrow, now).then(({ session }) => session.stop());
+    expect(await fetchAll(bob)).to.deep.equal(["r1", "r2", "r3"]);
+    expect(first.server.events.some((e) => e.event === "grant-accepted" && e.clientId === bobKey.address)).to.equal(true);
+
+    expect(await first.server.stop("SIGTERM")).to.equal(0);
+    expect(first.server.events.map((e) => e.event)).to.include.members(["shutting-down", "stopped", "shutdown-complete"]);
+    const saved = JSON.parse(await readFile(path.join(tmp, "restart", "index.json"), "utf8"));
+    expect(saved.entries.map((e: { clientId: string }) => e.clientId)).to.deep.equal([bobKey.address]);
+
+    const second = await serve(config, "restart.json");
+    const loaded = second.server.events.find((e) => e.event === "index-loaded")!;
+    expect(loaded.entries).to.equal(1);
+    expect(loaded.lastBlock).to.equal(saved.lastBlock);
+    const again = await client(second.address);
+    const refused = await fetchAll(again).catch((e: Error) => e);
+    expect((refused as Error).message).to.match(/status code: 402/).and.match(/no-grant/);
+    await presentGrant(again, second.peerId, bobKey, chain.nodeId, chain.addresses.escrow, now).then(({ session }) => session.stop());
+    expect(await fetchAll(again)).to.deep.equal(["r1", "r2", "r3"]);
+    await second.server.stop("SIGINT");
+  });
+
+  it("two processes share one PostgreSQL archive: lightpushed to one, served by the other", async () => {
+    const url = await pgServer.createDatabase("shared");
+    const otherKey = path.join(tmp, "other.key");
+    await writeFile(otherKey, Wallet.createRandom().privateKey);
+    const [a, b] = await Promise.all([
+      serve({ ...base(), archive: { backend: "postgres", url }, indexFile: "a-index.json" }, "a.json"),
+      // The second node runs free (its own key, no registration needed to serve).
+      serve({ nodeKeyFile: otherKey, listen: ["/ip4/127.0.0.1/tcp/0/ws"], mode: "free", archive: { backend: "postgres", url }, logLevel: "debug" }, "b.json"),
+    ]);
+    expect(a.peerId).to.not.equal(b.peerId);
+    await push(a.address, ["shared 1", "shared 2"]);
+    const reader = await client(b.address);
+    expect(await fetchAll(reader)).to.deep.equal(["shared 1", "shared 2"]);
+    expect(b.server.events.some((e) => e.event === "pushed")).to.equal(false);
+    expect(existsSync(path.join(tmp, "archive.sqlite"))).to.equal(false);
+  });
+});
