@@ -38,8 +38,9 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
     /// @notice Longest provider metadata URI, in bytes.
     uint256 public constant MAX_METADATA_URI_LENGTH = 256;
 
-    /// @notice Longest node record (an ENR is at most 300 bytes), in bytes.
-    uint256 public constant MAX_RECORD_LENGTH = 300;
+    /// @notice Longest node record, in bytes: the text of the largest ENR (300 bytes, EIP-778) is
+    /// `enr:` and 400 base64url characters, so any valid ENR fits (Waku fleet records are 360-400).
+    uint256 public constant MAX_RECORD_LENGTH = 404;
 
     /// @notice Largest page that the paging views return.
     uint256 public constant MAX_PAGE_LIMIT = 1000;

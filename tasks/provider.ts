@@ -7,7 +7,6 @@ import {
   kindCapability,
   nodeIdFromPrivateKey,
   parseEnr,
-  registryRecordFor,
   type ParsedEnr,
 } from "@status/mailserver-sdk";
 import { SubscriptionIndex } from "@status/mailserver-sdk/server";
@@ -93,13 +92,10 @@ export async function addNode(
     const kind = kindArg(args.kind);
     checkWakuKind(enr, kind, args.kind);
     const pricePerMonth = price(args.price);
-    // A fleet node's ENR is longer than the registry takes: register its address with its peer id.
-    const { record, form } = registryRecordFor(enr);
     const ctx = await taskContext(args, hre);
     const { registry } = clients(ctx);
-    const result = await registry.addNode({ nodeKey, record, pricePerMonth, kind });
+    const result = await registry.addNode({ nodeKey, record: enr.enr, pricePerMonth, kind });
     printTx(`added node ${result.nodeId} at ${tokens(pricePerMonth)} per month`, result.hash);
-    if (form === "multiaddr") console.log(`  the ENR is longer than the registry's record limit: registered its address ${record}`);
   });
 }
 

@@ -183,7 +183,7 @@ interface IMailServerRegistry is IAccessControl {
     /// key has exactly one node id; the proof must recover to that key's address.
     /// @param publicKey The node key's uncompressed public key, 64 bytes (X || Y).
     /// @param kind An enabled node kind.
-    /// @param record The node's endpoint record: ENR text or a multiaddr (1..300 bytes).
+    /// @param record The node's endpoint record: ENR text or a multiaddr (1..404 bytes).
     /// @param pricePerMonth Price of 30 days of service in the escrow's token (0 = free).
     /// @param deadline Last timestamp at which the proof is accepted.
     /// @param proof EIP-712 signature of `NodeKeyProof(provider, nodeId, kind, deadline)` by the node key.

@@ -165,7 +165,6 @@ export {
   MAX_REGISTRY_RECORD_LENGTH,
   buildNodeEnr,
   recordSync,
-  registryRecordFor,
   type BuildNodeEnrOptions,
   type NodeEnr,
   type RecordSyncOptions,

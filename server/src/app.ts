@@ -25,9 +25,6 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** How often the index is written to its file while running (it is also written on stop). */
-const INDEX_SAVE_MS = 30_000;
-
 async function openArchive(config: ServerConfig): Promise<Archive> {
   if (config.archive.backend === "sqlite") {
     if (config.archive.path !== ":memory:") await mkdir(path.dirname(config.archive.path), { recursive: true });
@@ -67,7 +64,9 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
         nodeIds: [nodeId],
       };
       try {
-        index = await SubscriptionIndex.load(config.indexFile, options);
+        // SQLite: every synced range is committed with its cursor, so a crash loses nothing
+        // and a restart continues where the last commit ended.
+        index = await SubscriptionIndex.open(config.indexFile, options);
       } catch (error) {
         throw new ConfigError(`cannot load the subscription index: ${(error as Error).message}`);
       }
@@ -80,14 +79,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       }
       const running = index;
       running.start(config.indexIntervalMs, (error) => logger.log("warn", "index-sync-failed", { error: error.message }));
-      const save = () => running.save(config.indexFile).catch((error: Error) => logger.log("error", "index-save-failed", { error: error.message }));
-      const timer = setInterval(() => void save(), INDEX_SAVE_MS);
-      timer.unref();
-      cleanup.push(async () => {
-        clearInterval(timer);
-        await running.stop();
-        await save();
-      });
+      cleanup.push(async () => running.close());
       gate = new AccessGate({
         nodeId,
         chainId: config.chainId,

@@ -102,7 +102,7 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
     ...(o.startBlock !== undefined ? { startBlock: integer(o.startBlock, "startBlock", 0) } : {}),
     confirmations: integer(o.confirmations ?? 6, "confirmations", 0),
     indexIntervalMs: integer(o.indexIntervalMs ?? 12_000, "indexIntervalMs", 50),
-    indexFile: resolve(o.indexFile === undefined ? "index.json" : string(o.indexFile, "indexFile")),
+    indexFile: resolve(o.indexFile === undefined ? "index.sqlite" : string(o.indexFile, "indexFile")),
     mode,
     clusterId: integer(o.clusterId ?? 1, "clusterId", 0, 65535),
     shards: integers(o.shards ?? [0, 1, 2, 3, 4, 5, 6, 7], "shards", 0, 1023),

@@ -33,7 +33,8 @@ export interface Chain {
   /** Moves the chain's clock (and mines a block). */
   advance(seconds: number): Promise<void>;
   /** `owner` (an account of the node) buys `months` for `clientId`. */
-  subscribe(owner: number, clientId: string, months: number): Promise<void>;
+  /** `owner` (a signer index) buys `months` for the client key, which consents. */
+  subscribe(owner: number, clientKey: Wallet, months: number): Promise<void>;
   cancel(owner: number, clientId: string): Promise<void>;
   index(): SubscriptionIndex;
   stop(): Promise<void>;
@@ -64,10 +65,10 @@ export async function startChain(): Promise<Chain> {
       await rpc(node.url, "evm_increaseTime", [seconds]);
       await rpc(node.url, "evm_mine");
     },
-    async subscribe(owner, clientId, months) {
+    async subscribe(owner, clientKey, months) {
       const buyer = signers[owner]!;
       await (await token.getFunction("generateTokens")(await buyer.getAddress(), 1000n * UNIT)).wait();
-      await new SubscriptionClient({ runner: buyer, chainId: CHAIN_ID, addresses }).subscribe({ nodeId, clientId, months });
+      await new SubscriptionClient({ runner: buyer, chainId: CHAIN_ID, addresses }).subscribe({ nodeId, clientId: clientKey.address, clientKey, months });
     },
     async cancel(owner, clientId) {
       await new SubscriptionClient({ runner: signers[owner]!, chainId: CHAIN_ID, addresses }).cancel(nodeId, clientId);

@@ -149,7 +149,7 @@ describe("MailServerRegistry", function () {
       expect(await registry.getRoleAdmin(CURATOR_ROLE)).to.equal(DEFAULT_ADMIN_ROLE);
       expect(await registry.CURATOR_ROLE()).to.equal(CURATOR_ROLE);
       expect(await registry.MAILSERVER_KIND()).to.equal(ethers.id("mailserver"));
-      expect(await registry.MAX_RECORD_LENGTH()).to.equal(300n);
+      expect(await registry.MAX_RECORD_LENGTH()).to.equal(404n);
       expect(await registry.NODE_KEY_PROOF_TYPEHASH()).to.equal(
         ethers.id("NodeKeyProof(address provider,bytes32 nodeId,bytes32 kind,uint256 deadline)"),
       );
@@ -741,9 +741,9 @@ describe("MailServerRegistry", function () {
       await expectNoChange(f, snapshot, async () => {
         await expect(registry.connect(alice).addNode(a.publicKey, a.kind, "", a.price, a.deadline, a.proof)).to.be
           .revertedWithCustomError(registry, "EmptyRecord");
-        await expect(registry.connect(alice).addNode(a.publicKey, a.kind, "r".repeat(301), a.price, a.deadline, a.proof))
+        await expect(registry.connect(alice).addNode(a.publicKey, a.kind, "r".repeat(405), a.price, a.deadline, a.proof))
           .to.be.revertedWithCustomError(registry, "RecordTooLong")
-          .withArgs(301, 300);
+          .withArgs(405, 404);
         await expect(registry.connect(alice).addNode(z.publicKey, z.kind, z.record, z.price, z.deadline, z.proof)).to.be
           .revertedWithCustomError(registry, "ZeroKind");
         await expect(registry.connect(alice).addNode(p.publicKey, p.kind, p.record, p.price, p.deadline, p.proof))
@@ -936,9 +936,9 @@ describe("MailServerRegistry", function () {
           registry,
           "EmptyRecord",
         );
-        await expect(registry.connect(alice).updateNodeRecord(ids[0], "x".repeat(301)))
+        await expect(registry.connect(alice).updateNodeRecord(ids[0], "x".repeat(405)))
           .to.be.revertedWithCustomError(registry, "RecordTooLong")
-          .withArgs(301, 300);
+          .withArgs(405, 404);
       });
     });
 

@@ -3,9 +3,10 @@
 // subscription index are still there and a new connection needs a new grant; two processes on one
 // PostgreSQL archive serve each other's messages.
 import { expect } from "chai";
+import Database from "better-sqlite3";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -69,7 +70,7 @@ describe("mailserver-node CLI", function () {
     this.timeout(120_000);
     tmp = await mkdtemp(path.join(tmpdir(), "mailserver-cli-"));
     [chain, pgServer] = await Promise.all([startChain(), startPostgres()]);
-    await chain.subscribe(2, bobKey.address, 2);
+    await chain.subscribe(2, bobKey, 2);
     keyFile = path.join(tmp, "node.key");
     await writeFile(keyFile, `${chain.nodeKey.privateKey.slice(2)}\n`);
   });
@@ -113,7 +114,7 @@ describe("mailserver-node CLI", function () {
   });
 
   it("restarts with its archive and index; Bob's new connection needs a new grant", async () => {
-    const config = { ...base(), archive: { backend: "sqlite", path: "restart/archive.sqlite" }, indexFile: "restart/index.json" };
+    const config = { ...base(), archive: { backend: "sqlite", path: "restart/archive.sqlite" }, indexFile: "restart/index.sqlite" };
     const first = await serve(config, "restart.json");
     expect(first.peerId).to.match(/^16Uiu2/);
     await push(first.address, ["r1", "r2", "r3"]);
@@ -124,8 +125,12 @@ describe("mailserver-node CLI", function () {
 
     expect(await first.server.stop("SIGTERM")).to.equal(0);
     expect(first.server.events.map((e) => e.event)).to.include.members(["shutting-down", "stopped", "shutdown-complete"]);
-    const saved = JSON.parse(await readFile(path.join(tmp, "restart", "index.json"), "utf8"));
-    expect(saved.entries.map((e: { clientId: string }) => e.clientId)).to.deep.equal([bobKey.address]);
+    // What the stopped server left in its SQLite index, read as another process would.
+    const db = new Database(path.join(tmp, "restart", "index.sqlite"), { readonly: true });
+    const clients = (db.prepare("SELECT client_id FROM entries").all() as { client_id: string }[]).map((r) => r.client_id.toLowerCase());
+    const saved = JSON.parse((db.prepare("SELECT value FROM meta WHERE key = 'cursor'").get() as { value: string }).value) as { lastBlock: number };
+    db.close();
+    expect(clients).to.deep.equal([bobKey.address.toLowerCase()]);
 
     const second = await serve(config, "restart.json");
     const loaded = second.server.events.find((e) => e.event === "index-loaded")!;
@@ -144,7 +149,7 @@ describe("mailserver-node CLI", function () {
     const otherKey = path.join(tmp, "other.key");
     await writeFile(otherKey, Wallet.createRandom().privateKey);
     const [a, b] = await Promise.all([
-      serve({ ...base(), archive: { backend: "postgres", url }, indexFile: "a-index.json" }, "a.json"),
+      serve({ ...base(), archive: { backend: "postgres", url }, indexFile: "a-index.sqlite" }, "a.json"),
       // The second node runs free (its own key, no registration needed to serve).
       serve({ nodeKeyFile: otherKey, listen: ["/ip4/127.0.0.1/tcp/0/ws"], mode: "free", archive: { backend: "postgres", url }, logLevel: "debug" }, "b.json"),
     ]);

@@ -62,7 +62,7 @@ describe("mail server modes: freemium", function () {
     this.timeout(120_000);
     tmp = await mkdtemp(path.join(tmpdir(), "mailserver-modes-"));
     chain = await startChain();
-    await chain.subscribe(2, bobKey.address, 1);
+    await chain.subscribe(2, bobKey, 1);
     index = chain.index();
     await index.sync();
     index.start(200);

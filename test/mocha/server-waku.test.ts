@@ -53,7 +53,7 @@ describe("mail server with @waku/sdk clients", function () {
     this.timeout(120_000);
     tmp = await mkdtemp(path.join(tmpdir(), "mailserver-waku-"));
     chain = await startChain();
-    await chain.subscribe(2, bobKey.address, 1);
+    await chain.subscribe(2, bobKey, 1);
     index = chain.index();
     await index.sync();
     index.start(200);
@@ -170,7 +170,7 @@ describe("mail server with @waku/sdk clients", function () {
 
   it("Bob is refused after he cancelled, once the index saw it", async () => {
     const bob = await client();
-    await chain.subscribe(2, bobKey.address, 1);
+    await chain.subscribe(2, bobKey, 1);
     await synced();
     await presentGrant(bob, server.peerId, bobKey, chain.nodeId, chain.addresses.escrow, now).then(({ session }) => session.stop());
     expect((await fetchAll(bob)).length).to.equal(45);

@@ -286,7 +286,7 @@ contract MailServerRegistryTest is TestBase {
     }
 
     function testFuzz_recordLength(uint256 keySeed, uint256 length) public {
-        length = bound(length, 0, 400);
+        length = bound(length, 0, 500);
         uint256 pk = boundPrivateKey(keySeed);
         bytes32 nodeId = _nodeId(pk);
         uint256 deadline = block.timestamp + 1 hours;
@@ -295,13 +295,13 @@ contract MailServerRegistryTest is TestBase {
 
         if (length == 0) {
             vm.expectRevert(IMailServerRegistry.EmptyRecord.selector);
-        } else if (length > 300) {
-            vm.expectRevert(abi.encodeWithSelector(IMailServerRegistry.RecordTooLong.selector, length, 300));
+        } else if (length > 404) {
+            vm.expectRevert(abi.encodeWithSelector(IMailServerRegistry.RecordTooLong.selector, length, 404));
         }
         bytes memory publicKey = _publicKey(pk);
         vm.prank(PROVIDER);
         registry.addNode(publicKey, KIND, record, 0, deadline, proof);
-        assertEq(registry.isTrusted(nodeId), length >= 1 && length <= 300, "registered iff 1..300 bytes");
+        assertEq(registry.isTrusted(nodeId), length >= 1 && length <= 404, "registered iff 1..404 bytes");
     }
 
     /// @dev One key has one node id: a proof for any other id with the key's address in its last

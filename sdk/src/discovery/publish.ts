@@ -7,28 +7,12 @@ import { MAILSERVER_KIND_NAME, SERVICE_KIND_ENR_KEY, encodeKinds } from "../serv
 import { encodeRs, encodeWaku2, kindCapability, type RelayShards, type WakuCapability } from "../waku.js";
 import { invalidArgument, privateKeyBytes } from "./util.js";
 
-/** Longest record the registry accepts (`RecordTooLong`), in bytes of the record string. */
-export const MAX_REGISTRY_RECORD_LENGTH = 300;
-
 /**
- * What to register for a node: its ENR text when it fits the registry's record limit, else (a
- * fleet node's ENR is 360–400 characters) its first dialable address with its peer id, e.g.
- * `/dns4/store-01.example.org/tcp/30303/p2p/16Uiu2…`. Discovery brings the ENR itself; the
- * verifier compares it with this address (`sameEndpoint`). INVALID_ENR for an invalid ENR,
- * INVALID_ARGUMENT when the ENR names no address.
+ * Longest record the registry accepts (`RecordTooLong`), in bytes of the record string: the text
+ * of the largest ENR (300 bytes, EIP-778) is `enr:` plus 400 base64url characters, so every valid
+ * ENR fits, fleet nodes' 360–400-character records included.
  */
-export function registryRecordFor(enr: string | ParsedEnr): { record: string; form: "enr" | "multiaddr" } {
-  const parsed = typeof enr === "string" ? parseEnr(enr) : enr;
-  if (new TextEncoder().encode(parsed.enr).length <= MAX_REGISTRY_RECORD_LENGTH) return { record: parsed.enr, form: "enr" };
-  const location =
-    parsed.multiaddrs[0] ??
-    (parsed.ip !== undefined && parsed.tcp !== undefined ? `/ip4/${parsed.ip}/tcp/${parsed.tcp}` : undefined) ??
-    (parsed.ip6 !== undefined && (parsed.tcp6 ?? parsed.tcp) !== undefined ? `/ip6/${parsed.ip6}/tcp/${parsed.tcp6 ?? parsed.tcp}` : undefined);
-  if (location === undefined) throw invalidArgument("the ENR is too long for the registry and names no TCP address to register instead", { length: parsed.enr.length });
-  const record = `${location}/p2p/${parsed.peerId}`;
-  if (record.length > MAX_REGISTRY_RECORD_LENGTH) throw invalidArgument("the node's address is too long for the registry", { record });
-  return { record, form: "multiaddr" };
-}
+export const MAX_REGISTRY_RECORD_LENGTH = 404;
 
 export interface BuildNodeEnrOptions {
   /** The node key (secp256k1, 32 bytes, hex or bytes): the same key behind the node id. */
