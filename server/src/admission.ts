@@ -1,7 +1,8 @@
 // Who gets served, and in what order: the LES-style service model. Paid service (a live access
 // grant for an active subscription) is always admitted and runs first; spare capacity goes to free
 // peers at lower priority, each under a per-peer rate limit, and free work is shed first when the
-// node is overloaded. Pure: no libp2p, no clock of its own (tests pass one).
+// node is overloaded. Pure: no libp2p, no clock of its own (tests pass one), the load is passed in
+// (see load.ts for the event-loop monitor).
 
 export type ServiceMode = "paid-only" | "free" | "freemium";
 
@@ -18,6 +19,15 @@ export interface AdmissionLimits {
   maxFreeQueue: number;
   /** Paid queries waiting beyond this are refused (503): the node is overloaded even for subscribers. */
   maxPaidQueue: number;
+  // The four below apply in `freemium` only (in `free` all capacity is free).
+  /** Free store queries per second across all free peers together (the spare capacity given away); beyond, 503 at once. */
+  freeQueriesPerSecond: number;
+  /** Free queries are shed (503, before the archive) while the event loop lags more than this, ms. */
+  maxEventLoopDelayMs: number;
+  /** Free store streams open at once per peer; more are reset before they are read. */
+  maxFreeStreamsPerPeer: number;
+  /** Free store streams open at once across all free peers; more are reset before they are read. */
+  maxFreeStreams: number;
 }
 
 export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = {
@@ -27,7 +37,23 @@ export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = {
   maxConcurrentFree: 4,
   maxFreeQueue: 32,
   maxPaidQueue: 1024,
+  freeQueriesPerSecond: 50,
+  maxEventLoopDelayMs: 20,
+  maxFreeStreamsPerPeer: 4,
+  maxFreeStreams: 16,
 };
+
+/** How busy the node is when a free query arrives: free work uses only spare capacity. */
+export interface Load {
+  /** Paid queries running or waiting. */
+  paidInFlight: number;
+  /** The event loop's recent delay, ms. */
+  eventLoopDelayMs: number;
+}
+
+const IDLE: Load = { paidInFlight: 0, eventLoopDelayMs: 0 };
+
+export const SHED_STATUS = { statusCode: 503, statusDesc: "SERVICE_UNAVAILABLE: overloaded, free service shed" } as const;
 
 export type ServiceClass = "paid" | "free";
 
@@ -46,23 +72,65 @@ export class AdmissionPolicy {
   readonly mode: ServiceMode;
   readonly limits: AdmissionLimits;
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  /** The budget all free peers share: one bucket of a second's worth of free queries. */
+  readonly #global: { tokens: number; at: number };
+  readonly #freeStreams = new Map<string, number>();
+  #freeStreamsTotal = 0;
   readonly #now: () => number;
 
   constructor(mode: ServiceMode, limits: Partial<AdmissionLimits> = {}, now: () => number = Date.now) {
     this.mode = mode;
     this.limits = { ...DEFAULT_ADMISSION_LIMITS, ...limits };
     this.#now = now;
+    this.#global = { tokens: this.limits.freeQueriesPerSecond, at: now() };
   }
 
-  admit(peerId: string, access: PeerAccess): Admission {
+  /**
+   * Decides on a decoded store query. A free one is shed (503) while the node has paid work or
+   * its event loop lags (in `freemium`: free service only from spare capacity), then limited per
+   * peer (429), then by the budget all free peers share (503). Shed queries spend no peer tokens.
+   */
+  admit(peerId: string, access: PeerAccess, load: Load = IDLE): Admission {
     if (access.allowed) return { admitted: true, serviceClass: "paid" };
     if (this.mode === "paid-only") {
       return { admitted: false, statusCode: 402, statusDesc: `PAYMENT_REQUIRED: subscription required (${access.reason ?? "no-grant"})` };
     }
+    if (this.mode === "freemium" && (load.paidInFlight > 0 || load.eventLoopDelayMs > this.limits.maxEventLoopDelayMs)) {
+      return { admitted: false, ...SHED_STATUS };
+    }
     if (!this.#take(peerId)) {
       return { admitted: false, statusCode: 429, statusDesc: "TOO_MANY_REQUESTS: free query rate limit exceeded" };
     }
+    if (this.mode === "freemium" && !this.#takeGlobal()) return { admitted: false, ...SHED_STATUS };
     return { admitted: true, serviceClass: "free" };
+  }
+
+  /**
+   * A free peer opens a store stream: false (reset it unread) beyond the per-peer or the global
+   * cap of free streams, so a flood costs the transport's framing and not the decoding and answering.
+   * Every true must be matched by `closeFreeStream`.
+   */
+  openFreeStream(peerId: string): boolean {
+    // In `free` every peer is free and all capacity is theirs: the per-protocol stream cap applies.
+    if (this.mode !== "freemium") return true;
+    const open = this.#freeStreams.get(peerId) ?? 0;
+    if (open >= this.limits.maxFreeStreamsPerPeer || this.#freeStreamsTotal >= this.limits.maxFreeStreams) return false;
+    this.#freeStreams.set(peerId, open + 1);
+    this.#freeStreamsTotal++;
+    return true;
+  }
+
+  closeFreeStream(peerId: string): void {
+    if (this.mode !== "freemium") return;
+    const open = this.#freeStreams.get(peerId) ?? 0;
+    if (open <= 0) return;
+    if (open === 1) this.#freeStreams.delete(peerId);
+    else this.#freeStreams.set(peerId, open - 1);
+    this.#freeStreamsTotal--;
+  }
+
+  get freeStreamsOpen(): number {
+    return this.#freeStreamsTotal;
   }
 
   /** Forget a peer's bucket (on disconnect); a reconnecting peer starts from a full bucket only after it refilled anyway. */
@@ -74,6 +142,16 @@ export class AdmissionPolicy {
   #refilled(bucket: { tokens: number; at: number }): number {
     const elapsed = Math.max(0, this.#now() - bucket.at);
     return Math.min(this.limits.freeBurst, bucket.tokens + (elapsed * this.limits.freeQueriesPerMinute) / 60_000);
+  }
+
+  #takeGlobal(): boolean {
+    const rate = this.limits.freeQueriesPerSecond;
+    const elapsed = Math.max(0, this.#now() - this.#global.at);
+    this.#global.tokens = Math.min(rate, this.#global.tokens + (elapsed * rate) / 1000);
+    this.#global.at = this.#now();
+    if (this.#global.tokens < 1) return false;
+    this.#global.tokens -= 1;
+    return true;
   }
 
   #take(peerId: string): boolean {
@@ -108,6 +186,11 @@ export class PriorityScheduler {
 
   get running(): number {
     return this.#running;
+  }
+
+  /** Paid work running or waiting. */
+  get paidInFlight(): number {
+    return this.#running - this.#runningFree + this.#paid.length;
   }
 
   get queued(): { paid: number; free: number } {

@@ -127,6 +127,10 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
       maxConcurrentFree: integer(limits.maxConcurrentFree ?? DEFAULT_ADMISSION_LIMITS.maxConcurrentFree, "limits.maxConcurrentFree", 0),
       maxFreeQueue: integer(limits.maxFreeQueue ?? DEFAULT_ADMISSION_LIMITS.maxFreeQueue, "limits.maxFreeQueue", 0),
       maxPaidQueue: integer(limits.maxPaidQueue ?? DEFAULT_ADMISSION_LIMITS.maxPaidQueue, "limits.maxPaidQueue", 0),
+      freeQueriesPerSecond: integer(limits.freeQueriesPerSecond ?? DEFAULT_ADMISSION_LIMITS.freeQueriesPerSecond, "limits.freeQueriesPerSecond", 0),
+      maxEventLoopDelayMs: integer(limits.maxEventLoopDelayMs ?? DEFAULT_ADMISSION_LIMITS.maxEventLoopDelayMs, "limits.maxEventLoopDelayMs", 1),
+      maxFreeStreamsPerPeer: integer(limits.maxFreeStreamsPerPeer ?? DEFAULT_ADMISSION_LIMITS.maxFreeStreamsPerPeer, "limits.maxFreeStreamsPerPeer", 0),
+      maxFreeStreams: integer(limits.maxFreeStreams ?? DEFAULT_ADMISSION_LIMITS.maxFreeStreams, "limits.maxFreeStreams", 0),
     },
     node: {
       maxStoreRequestBytes: integer(limits.maxStoreRequestBytes ?? DEFAULT_NODE_LIMITS.maxStoreRequestBytes, "limits.maxStoreRequestBytes", 64),

@@ -1,9 +1,10 @@
 // @status/mailserver-node: the reference mail server, as a library (the CLI is `mailserver-node`).
 export { MailServerNode, pubsubTopicOf, METADATA_CODEC, DEFAULT_NODE_LIMITS, type MailServerNodeOptions, type NodeLimits } from "./node.js";
 export { ACCESS_CODEC, presentEncodedGrant, type GrantGate, type GrantAnswer } from "./access.js";
-export { AdmissionPolicy, PriorityScheduler, DEFAULT_ADMISSION_LIMITS, type AdmissionLimits, type ServiceMode, type Admission, type ServiceClass } from "./admission.js";
+export { AdmissionPolicy, PriorityScheduler, DEFAULT_ADMISSION_LIMITS, SHED_STATUS, type AdmissionLimits, type Load, type ServiceMode, type Admission, type ServiceClass } from "./admission.js";
 export type { Archive, ArchivedMessage, ArchiveQuery, ArchivePage, ArchiveStats, RetentionPolicy } from "./archive/archive.js";
 export { UnknownCursorError } from "./archive/archive.js";
+export { EventLoopLoad } from "./load.js";
 export { SqliteArchive } from "./archive/sqlite.js";
 export { answerStoreQuery, STORE_CODEC, StoreStatus, DEFAULT_STORE_LIMITS, type StoreLimits } from "./store.js";
 export { acceptPush, LIGHTPUSH_V2_CODEC, LIGHTPUSH_V3_CODEC, PushStatus, type PushLimits } from "./lightpush.js";

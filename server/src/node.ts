@@ -14,6 +14,7 @@ import { createLibp2p, type Libp2p } from "libp2p";
 import { ACCESS_CODEC, encodeGrantAnswer, presentEncodedGrant, type GrantGate } from "./access.js";
 import { AdmissionPolicy, PriorityScheduler, type AdmissionLimits, type ServiceMode } from "./admission.js";
 import type { Archive, RetentionPolicy } from "./archive/archive.js";
+import { EventLoopLoad } from "./load.js";
 import { acceptPush, LIGHTPUSH_V2_CODEC, LIGHTPUSH_V3_CODEC, pushResponseV2, pushResponseV3, PushStatus, type PushLimits } from "./lightpush.js";
 import { silentLogger, type Logger } from "./log.js";
 import { answerStoreQuery, DEFAULT_STORE_LIMITS, STORE_CODEC, storeError, StoreStatus, type StoreLimits, type StoreResponse } from "./store.js";
@@ -74,6 +75,7 @@ export class MailServerNode {
   readonly #limits: NodeLimits;
   readonly #log: Logger;
   #pruneTimer: ReturnType<typeof setInterval> | undefined;
+  #load: EventLoopLoad | undefined;
   #stopped = false;
 
   private constructor(libp2p: Libp2p, options: MailServerNodeOptions) {
@@ -128,6 +130,7 @@ export class MailServerNode {
 
   async start(): Promise<void> {
     await this.libp2p.start();
+    if (this.#options.mode === "freemium") this.#load = new EventLoopLoad();
     const every = this.#options.pruneIntervalMs ?? 60_000;
     if (this.#options.retention !== undefined && (this.#options.retention.maxAgeSeconds > 0 || this.#options.retention.maxBytes > 0)) {
       const retention = this.#options.retention;
@@ -155,6 +158,7 @@ export class MailServerNode {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#pruneTimer !== undefined) clearInterval(this.#pruneTimer);
+    this.#load?.stop();
     await this.libp2p.stop();
     this.#log.log("info", "stopped", { peerId: this.peerId });
   }
@@ -201,6 +205,23 @@ export class MailServerNode {
 
   async #storeQuery(ctx: HandlerContext): Promise<void> {
     const peer = ctx.connection.remotePeer.toString();
+    // The class is known before the request is read: a free peer's stream beyond the free stream
+    // caps is reset unread, so a flood of free streams does not get decoded and answered.
+    const access = this.#options.gate?.checkPeer(peer) ?? { allowed: false as const, reason: "no-gate" };
+    if (access.allowed || this.#options.mode === "paid-only") return this.#storeStream(ctx, peer, access);
+    if (!this.admission.openFreeStream(peer)) {
+      this.#log.log("debug", "store-stream-reset", { peer, freeStreams: this.admission.freeStreamsOpen });
+      ctx.stream.abort(new Error("too many free store streams"));
+      return;
+    }
+    try {
+      await this.#storeStream(ctx, peer, access);
+    } finally {
+      this.admission.closeFreeStream(peer);
+    }
+  }
+
+  async #storeStream(ctx: HandlerContext, peer: string, access: ReturnType<GrantGate["checkPeer"]> | { allowed: false; reason: string }): Promise<void> {
     const bytes = await this.#read(ctx, STORE_CODEC, this.#limits.maxStoreRequestBytes);
     if (bytes === undefined) return;
     let request: proto_store.StoreQueryRequest;
@@ -211,8 +232,13 @@ export class MailServerNode {
       await writeResponse(ctx.stream, proto_store.StoreQueryResponse.encode(storeError("", StoreStatus.BAD_REQUEST, "BAD_REQUEST: malformed request")));
       return;
     }
-    const access = this.#options.gate?.checkPeer(peer) ?? { allowed: false as const, reason: "no-gate" };
-    const admission = this.admission.admit(peer, access);
+    // Checked again: a client may present its grant on another stream while this one opens.
+    // (only a grant that arrived meanwhile counts: the first answer's reason, e.g. grant-expired, stays)
+    if (!access.allowed) {
+      const again = this.#options.gate?.checkPeer(peer);
+      if (again?.allowed) access = again;
+    }
+    const admission = this.admission.admit(peer, access, { paidInFlight: this.#scheduler.paidInFlight, eventLoopDelayMs: this.#load?.delayMs ?? 0 });
     if (!admission.admitted) {
       this.#log.log("info", "store-refused", { peer, status: admission.statusCode, reason: access.allowed ? undefined : access.reason });
       await writeResponse(ctx.stream, proto_store.StoreQueryResponse.encode(storeError(request.requestId, admission.statusCode, admission.statusDesc)));

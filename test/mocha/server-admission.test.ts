@@ -1,7 +1,7 @@
 // The admission policy and the priority scheduler on their own (no network): modes, the per-peer
 // token bucket, paid work first, free work in its own share of the slots and shed beyond its queue.
 import { expect } from "chai";
-import { AdmissionPolicy, PriorityScheduler, DEFAULT_ADMISSION_LIMITS } from "@status/mailserver-node";
+import { AdmissionPolicy, PriorityScheduler, DEFAULT_ADMISSION_LIMITS, EventLoopLoad, SHED_STATUS } from "@status/mailserver-node";
 
 const paid = { allowed: true };
 const unpaid = { allowed: false, reason: "no-grant" };
@@ -34,6 +34,74 @@ describe("admission policy", () => {
   });
 });
 
+describe("admission policy: free service from spare capacity only (freemium)", () => {
+  const shed = { admitted: false, ...SHED_STATUS };
+
+  it("sheds free queries with 503 while paid work is in flight or the event loop lags, without spending the peer's tokens", () => {
+    const policy = new AdmissionPolicy("freemium", { freeBurst: 1, freeQueriesPerMinute: 1, maxEventLoopDelayMs: 20 }, () => 0);
+    expect(policy.admit("carol", unpaid, { paidInFlight: 1, eventLoopDelayMs: 0 })).to.deep.equal(shed);
+    expect(policy.admit("carol", unpaid, { paidInFlight: 0, eventLoopDelayMs: 21 })).to.deep.equal(shed);
+    expect(policy.admit("bob", paid, { paidInFlight: 1000, eventLoopDelayMs: 1000 }), "paid is never shed by load").to.deep.equal({ admitted: true, serviceClass: "paid" });
+    expect(policy.admit("carol", unpaid, { paidInFlight: 0, eventLoopDelayMs: 20 }), "her one token is still there").to.deep.equal({ admitted: true, serviceClass: "free" });
+    expect(policy.admit("carol", unpaid)).to.include({ statusCode: 429 });
+  });
+
+  it("shares a global budget of free queries per second among all free peers (503 beyond), refilled with time", () => {
+    let now = 0;
+    const policy = new AdmissionPolicy("freemium", { freeBurst: 100, freeQueriesPerMinute: 6000, freeQueriesPerSecond: 3 }, () => now);
+    const outcomes = ["a", "b", "c", "d", "a"].map((p) => policy.admit(p, unpaid));
+    expect(outcomes.map((o) => o.admitted)).to.deep.equal([true, true, true, false, false]);
+    expect(outcomes[3]).to.deep.equal(shed);
+    now += 1000;
+    expect(["e", "f", "g", "h"].map((p) => policy.admit(p, unpaid).admitted)).to.deep.equal([true, true, true, false]);
+    for (let i = 0; i < 10; i++) expect(policy.admit("bob", paid).admitted, "paid is outside the free budget").to.equal(true);
+  });
+
+  it("a peer over its own rate gets 429 and does not eat the shared budget", () => {
+    const policy = new AdmissionPolicy("freemium", { freeBurst: 1, freeQueriesPerSecond: 2 }, () => 0);
+    expect(policy.admit("carol", unpaid).admitted).to.equal(true);
+    for (let i = 0; i < 5; i++) expect(policy.admit("carol", unpaid)).to.include({ statusCode: 429 });
+    expect(policy.admit("dave", unpaid).admitted).to.equal(true);
+  });
+
+  it("caps free store streams per peer and in total; closing one frees its place", () => {
+    const policy = new AdmissionPolicy("freemium", { maxFreeStreamsPerPeer: 2, maxFreeStreams: 3 });
+    expect([policy.openFreeStream("a"), policy.openFreeStream("a"), policy.openFreeStream("a")]).to.deep.equal([true, true, false]);
+    expect([policy.openFreeStream("b"), policy.openFreeStream("c")]).to.deep.equal([true, false]);
+    expect(policy.freeStreamsOpen).to.equal(3);
+    policy.closeFreeStream("a");
+    expect(policy.openFreeStream("c")).to.equal(true);
+    expect(policy.openFreeStream("a"), "the total is full again").to.equal(false);
+    policy.closeFreeStream("zed"); // never opened: no effect
+    expect(policy.freeStreamsOpen).to.equal(3);
+  });
+
+  it("mode free keeps all capacity for free peers: no load shedding, no shared budget, no free stream caps", () => {
+    const policy = new AdmissionPolicy("free", { freeBurst: 100, freeQueriesPerSecond: 1, maxFreeStreams: 0 }, () => 0);
+    for (let i = 0; i < 5; i++) expect(policy.admit(`p${i}`, unpaid, { paidInFlight: 1, eventLoopDelayMs: 1000 }).admitted).to.equal(true);
+    expect(policy.openFreeStream("a")).to.equal(true);
+  });
+
+  it("the event-loop monitor reports a blocked loop as delay", async function () {
+    this.timeout(5_000);
+    const load = new EventLoopLoad(50, 5);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      const blockUntil = performance.now() + 80;
+      while (performance.now() < blockUntil); // hold the loop 80 ms
+      // The blocked window is reported once the loop runs again; poll for it, then for its end.
+      const seen = async (want: (ms: number) => boolean) => {
+        for (let i = 0; i < 100 && !want(load.delayMs); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+        return load.delayMs;
+      };
+      expect(await seen((ms) => ms > 40)).to.be.greaterThan(40);
+      expect(await seen((ms) => ms < 40), "the windows after the block no longer show it").to.be.lessThan(40);
+    } finally {
+      load.stop();
+    }
+  });
+});
+
 describe("priority scheduler", () => {
   const limits = { ...DEFAULT_ADMISSION_LIMITS, maxConcurrent: 2, maxConcurrentFree: 1, maxFreeQueue: 2, maxPaidQueue: 10 };
 
@@ -61,6 +129,7 @@ describe("priority scheduler", () => {
     const p2 = gated(order, "p2");
     const paidWaiting = scheduler.run("paid", p2.task);
     expect(scheduler.queued).to.deep.equal({ paid: 1, free: 2 });
+    expect(scheduler.paidInFlight, "p1 running, p2 waiting").to.equal(2);
     f1.release();
     await running;
     await new Promise((resolve) => setImmediate(resolve));

@@ -91,6 +91,8 @@ describe("mailserver-node CLI", function () {
       [{ ...base(), rpcUrl: undefined }, /^Error: config: rpcUrl is required in mode paid-only$/],
       [{ ...base(), shards: [] }, /^Error: config: shards must be a non-empty list of integers/],
       [{ ...base(), limits: { maxPageSize: "many" } }, /^Error: config: limits.maxPageSize must be an integer from 1 to 1000 \(got "many"\)$/],
+      [{ ...base(), limits: { maxEventLoopDelayMs: 0 } }, /^Error: config: limits.maxEventLoopDelayMs must be an integer from 1 \(got 0\)$/],
+      [{ ...base(), limits: { freeQueriesPerSecond: -1 } }, /^Error: config: limits.freeQueriesPerSecond must be an integer from 0 \(got -1\)$/],
       [{ ...base(), colour: "blue" }, /^Error: config: unknown field colour$/],
       [{ ...base(), nodeKeyFile: "missing.key" }, /^Error: cannot read node key file .*missing\.key: ENOENT$/],
       [{ ...base(), archive: { backend: "postgres", url: "mysql://x" } }, /^Error: config: archive.url must be a postgres:\/\/ URL/],

@@ -68,7 +68,8 @@ describe("mail server under hostile input", function () {
       mode: "freemium",
       archive,
       gate: new AccessGate({ nodeId: nodeIdFromPrivateKey(nodeKey.privateKey), chainId: 31337, escrow: Wallet.createRandom().address, index }),
-      admission: { freeBurst: 1000, freeQueriesPerMinute: 100_000 },
+      // Hostile input, not load: no load shedding or shared free budget in the way (server-modes tests those).
+      admission: { freeBurst: 1000, freeQueriesPerMinute: 100_000, freeQueriesPerSecond: 100_000, maxEventLoopDelayMs: 60_000 },
       pushLimits: { maxMessageBytes: MAX_MESSAGE },
       nodeLimits: { maxStoreRequestBytes: 1024, requestTimeoutMs: 500, maxStreamsPerProtocol: 8 },
     });

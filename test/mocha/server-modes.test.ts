@@ -27,6 +27,7 @@ describe("mail server modes: freemium", function () {
 
   async function freemium(admission: Partial<AdmissionLimits>) {
     const archive = new SqliteArchive(path.join(tmp, `${running.length}.sqlite`));
+    const gate = new AccessGate({ nodeId: chain.nodeId, chainId: 31337, escrow: chain.addresses.escrow, index });
     const server = await MailServerNode.create({
       privateKey: Buffer.from(chain.nodeKey.privateKey.slice(2), "hex"),
       listen: ["/ip4/127.0.0.1/tcp/0/ws"],
@@ -34,7 +35,7 @@ describe("mail server modes: freemium", function () {
       shards: [0, 1, 2, 3, 4, 5, 6, 7],
       mode: "freemium",
       archive,
-      gate: new AccessGate({ nodeId: chain.nodeId, chainId: 31337, escrow: chain.addresses.escrow, index }),
+      gate,
       admission,
     });
     await server.start();
@@ -43,7 +44,7 @@ describe("mail server modes: freemium", function () {
     const alice = await client(address);
     const encoder = alice.createEncoder({ contentTopic: TOPIC });
     for (const text of TEXTS) expect((await alice.lightPush.send(encoder, { payload: utf8ToBytes(text) })).failures).to.deep.equal([]);
-    return { server, address };
+    return { server, address, gate };
   }
   const client = async (address: string) => {
     const waku = await wakuClient(address);
@@ -81,7 +82,8 @@ describe("mail server modes: freemium", function () {
   });
 
   it("serves Carol without a subscription, then answers 429 beyond her rate limit; Bob is not limited", async () => {
-    const { server, address } = await freemium({ freeBurst: 4, freeQueriesPerMinute: 1 });
+    // (event-loop lag in this shared process must not turn her queries into 503s: that is the next test)
+    const { server, address } = await freemium({ freeBurst: 4, freeQueriesPerMinute: 1, maxEventLoopDelayMs: 60_000 });
     const carol = await client(address);
     // Each @waku/sdk query is two store requests here (the page, then the empty page that ends it).
     expect(await fetchAll(carol)).to.deep.equal(TEXTS);
@@ -95,26 +97,42 @@ describe("mail server modes: freemium", function () {
     for (let i = 0; i < 6; i++) expect(await fetchAll(bob)).to.deep.equal(TEXTS);
   });
 
-  it("under a flood of free queries Bob's queries still complete; every free request is served or shed (503)", async () => {
-    const { server, address } = await freemium({ freeBurst: 100_000, freeQueriesPerMinute: 1_000_000, maxConcurrent: 2, maxConcurrentFree: 1, maxFreeQueue: 2 });
+  it("under a flood of free queries Bob's queries all complete; free requests beyond the spare capacity are shed (503) or reset", async () => {
+    // A shared free budget of 3 queries/s: most of the 60 flood requests must be shed.
+    const { server, address, gate } = await freemium({
+      freeBurst: 100_000, freeQueriesPerMinute: 1_000_000, maxConcurrent: 2, maxConcurrentFree: 1, maxFreeQueue: 2,
+      freeQueriesPerSecond: 3, maxFreeStreamsPerPeer: 30, maxFreeStreams: 60,
+    });
     const bob = await client(address);
-    await presentGrant(bob, server.peerId, bobKey, chain.nodeId, chain.addresses.escrow, now).then(({ session }) => session.stop());
     // The flood: two free peers, 30 store requests each (within the streams a connection may open), all at once.
     const floods = await Promise.all([client(address), client(address)]);
+    // A fresh @waku/sdk node may replace its first connection right after connecting, and the
+    // server forgets a peer's grant when its last connection closes: present until it holds.
+    for (let i = 0; i === 0 || (i < 5 && !gate.checkPeer(bob.libp2p.peerId.toString()).allowed); i++) {
+      const { session, answer } = await presentGrant(bob, server.peerId, bobKey, chain.nodeId, chain.addresses.escrow, now);
+      session.stop();
+      expect(answer.accepted, JSON.stringify(answer)).to.equal(true);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    expect(gate.checkPeer(bob.libp2p.peerId.toString()).allowed).to.equal(true);
     const pubsubTopic = floods[0]!.createDecoder({ contentTopic: TOPIC }).pubsubTopic;
     const query = proto_store.StoreQueryRequest.encode({ requestId: "flood", includeData: true, pubsubTopic, contentTopics: [TOPIC], messageHashes: [], paginationForward: true });
     const flood = floods.flatMap((carol) =>
       Array.from({ length: 30 }, () =>
-        rawRequest(carol, server.peerId, STORE_CODEC, query).then((answer) => (answer === undefined ? "dropped" : String(proto_store.StoreQueryResponse.decode(answer).statusCode))),
+        rawRequest(carol, server.peerId, STORE_CODEC, query).then((answer) => {
+          if (answer === undefined) return "dropped";
+          const { statusCode, statusDesc } = proto_store.StoreQueryResponse.decode(answer);
+          return `${statusCode} ${statusDesc}`;
+        }),
       ),
     );
     const bobs: string[][] = [];
-    for (let i = 0; i < 5; i++) bobs.push(await fetchAll(bob));
+    for (let i = 0; i < 5; i++) bobs.push(await fetchAll(bob).catch((e: Error) => [`query ${i}: ${e.message}`]));
     const outcomes = await Promise.all(flood);
     expect(bobs).to.deep.equal(Array.from({ length: 5 }, () => TEXTS));
-    // Each free request is answered: served, or shed with 503 when the free share is full
-    // (whether any is shed depends on timing; the scheduler's shedding is tested on its own).
-    expect(outcomes.filter((o) => o !== "200" && o !== "503"), outcomes.join(" ")).to.deep.equal([]);
-    expect(outcomes).to.include("200");
+    const shed = "503 SERVICE_UNAVAILABLE: overloaded, free service shed";
+    // Served, shed before the archive, refused by the free queue (503 too), or reset unread.
+    expect(outcomes.filter((o) => o !== "200 OK" && o !== shed && !o.startsWith("503 ") && o !== "dropped"), outcomes.join(", ")).to.deep.equal([]);
+    expect(outcomes.filter((o) => o === shed).length, outcomes.join(", ")).to.be.greaterThan(30);
   });
 });
