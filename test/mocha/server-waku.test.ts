@@ -133,6 +133,54 @@ describe("mail server with @waku/sdk clients", function () {
     }
   });
 
+  it("Bob's AccessSession presents its grant again when his connection to the mail server is made anew", async () => {
+    const bob = await client();
+    const session = (libp2p: ConstructorParameters<typeof AccessSession>[0]["libp2p"]) =>
+      new AccessSession({
+        libp2p,
+        peer: serverPeer(bob, server.peerId),
+        now,
+        makeGrant: accessGrantMaker({ signer: bobKey, domain: { chainId: 31337, escrow: chain.addresses.escrow }, nodeId: chain.nodeId, now }),
+      });
+    // A new connection, only once the server has seen the old one end (and forgotten its grant).
+    const reconnect = async () => {
+      await bob.libp2p.hangUp(serverPeer(bob, server.peerId) as Parameters<LightNode["libp2p"]["hangUp"]>[0]);
+      const bobId = bob.libp2p.peerId.toString();
+      for (let i = 0; i < 100 && server.libp2p.getConnections().some((c) => c.remotePeer.toString() === bobId); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await bob.dial(wsAddress());
+    };
+
+    // Without libp2p's events a session cannot know: the server forgot the grant with the connection.
+    const blind = session({ peerId: bob.libp2p.peerId, dialProtocol: (peer, protocol, options) => bob.libp2p.dialProtocol(peer, protocol, options) });
+    await blind.start();
+    expect((await fetchAll(bob)).length).to.equal(sent.length);
+    await reconnect();
+    const refused = (await fetchAll(bob).catch((e: Error) => e)) as Error;
+    blind.stop();
+    expect(refused).to.be.instanceOf(Error);
+    expect(refused.message).to.match(/402/);
+
+    // With them, the new connection gets the grant again at once.
+    const live = session(bob.libp2p);
+    try {
+      await live.start();
+      await reconnect();
+      let got: IDecodedMessage[] | Error = new Error("not queried");
+      for (let attempt = 0; attempt < 40; attempt++) {
+        got = await fetchAll(bob).catch((e: Error) => e);
+        if (!(got instanceof Error)) break;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      expect(got).to.not.be.instanceOf(Error);
+      expect((got as IDecodedMessage[]).map((m) => bytesToUtf8(m.payload))).to.deep.equal(sent);
+    } finally {
+      live.stop();
+    }
+  });
+
   it("Carol, with no subscription, is refused with 402 subscription required", async () => {
     const carol = await client();
     const error = await fetchAll(carol).then(

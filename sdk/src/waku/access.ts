@@ -19,10 +19,16 @@ export type AccessStream =
   | { source: AsyncIterable<Chunk>; sink(source: Iterable<Uint8Array>): Promise<void>; close?(): Promise<void> }
   | (AsyncIterable<Chunk> & { send(data: Uint8Array): unknown; close?(): Promise<void> });
 
+/** A `peer:connect` event of libp2p 2 or 3: its detail is the peer id that connected. */
+type PeerConnectEvent = { detail: { toString(): string } };
+
 /** The part of a libp2p node this needs. */
 export interface AccessLibp2p {
   peerId: { toString(): string };
   dialProtocol(peer: never, protocol: string, options?: { signal?: AbortSignal }): Promise<unknown>;
+  /** libp2p's events; with them a session presents its grant again on every new connection. */
+  addEventListener?(type: "peer:connect", listener: (event: PeerConnectEvent) => void): void;
+  removeEventListener?(type: "peer:connect", listener: (event: PeerConnectEvent) => void): void;
 }
 
 /** What the server answered. */
@@ -103,17 +109,28 @@ export interface AccessSessionOptions {
 
 /**
  * Keeps a live grant on a mail server: `start()` presents one (throws ACCESS_REFUSED when
- * refused), then a timer presents a fresh one before the accepted period ends. `stop()` ends it.
+ * refused), then a timer presents a fresh one before the accepted period ends. A server holds a
+ * grant for one connection only, so when the client's libp2p connects to the server again (a
+ * dropped connection re-made, by the client or by a store query's dial), the session presents
+ * its grant again at once. `stop()` ends it.
  */
 export class AccessSession {
   readonly #options: AccessSessionOptions;
+  readonly #serverPeerId: string | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #stopped = false;
+  #stopped = true;
   #until = 0;
 
   constructor(options: AccessSessionOptions) {
     this.#options = options;
+    this.#serverPeerId = peerIdOf(options.peer);
   }
+
+  /** A new connection to the server: the grant of the old one is gone with it. */
+  readonly #onConnect = (event: PeerConnectEvent): void => {
+    if (this.#stopped || this.#serverPeerId === undefined || event.detail?.toString() !== this.#serverPeerId) return;
+    this.#present().catch((error: unknown) => this.#failed(error));
+  };
 
   /** Until when (unix seconds) the server accepted the current grant; 0 before start. */
   get until(): number {
@@ -121,14 +138,31 @@ export class AccessSession {
   }
 
   async start(): Promise<AccessAnswer & { accepted: true }> {
+    if (this.#stopped) this.#options.libp2p.addEventListener?.("peer:connect", this.#onConnect);
     this.#stopped = false;
-    return this.#present();
+    try {
+      return await this.#present();
+    } catch (error) {
+      this.stop();
+      throw error;
+    }
   }
 
   stop(): void {
+    if (!this.#stopped) this.#options.libp2p.removeEventListener?.("peer:connect", this.#onConnect);
     this.#stopped = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+  }
+
+  #failed(error: unknown): void {
+    const sdkError = error instanceof MailserverSdkError ? error : new MailserverSdkError("NODE_UNAVAILABLE", "grant renewal failed", { cause: error });
+    this.#options.onError?.(sdkError);
+    if (!this.#stopped) {
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      this.#timer = setTimeout(() => this.#schedule(0), 60_000);
+      (this.#timer as { unref?: () => void }).unref?.();
+    }
   }
 
   async #present(): Promise<AccessAnswer & { accepted: true }> {
@@ -144,21 +178,29 @@ export class AccessSession {
   }
 
   #schedule(until: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
     if (this.#stopped) return;
     const now = (this.#options.now ?? (() => Math.floor(Date.now() / 1000)))();
     const span = Math.max(0, until - now);
     const before = this.#options.renewBeforeSeconds ?? Math.max(30, Math.floor(span / 10));
     const inMs = Math.max(1_000, (span - before) * 1000);
     this.#timer = setTimeout(() => {
-      this.#present().catch((error: unknown) => {
-        const sdkError = error instanceof MailserverSdkError ? error : new MailserverSdkError("NODE_UNAVAILABLE", "grant renewal failed", { cause: error });
-        this.#options.onError?.(sdkError);
-        if (!this.#stopped) this.#timer = setTimeout(() => this.#schedule(0), 60_000);
-      });
+      this.#present().catch((error: unknown) => this.#failed(error));
     }, Math.min(inMs, 2 ** 31 - 1));
     // Never keep a process alive just to renew.
     (this.#timer as { unref?: () => void }).unref?.();
   }
+}
+
+/** The peer id string of a libp2p peer id object, or of a multiaddr object ending in `/p2p/…`. */
+function peerIdOf(peer: unknown): string | undefined {
+  if (typeof peer !== "object" || peer === null) return undefined;
+  const fromAddress = (peer as { getPeerId?: () => string | null }).getPeerId?.();
+  if (typeof fromAddress === "string") return fromAddress;
+  if ("getPeerId" in peer) return undefined;
+  const text = String(peer);
+  return text.startsWith("/") ? undefined : text;
 }
 
 // ---- unsigned-varint length prefix (what it-length-prefixed writes) -----------------------------
