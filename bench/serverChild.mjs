@@ -1,12 +1,12 @@
 // A mail server in its own process for bench/server.ts, so that the clients' work does not share
-// its event loop. Argument: JSON { mode, subscriber?, admission? }. Prints one JSON line
+// its event loop. Argument: JSON { mode, subscriber?, admission?, gate? }. Prints one JSON line
 // { peerId, multiaddrs, nodeKey } once listening; stops on SIGTERM.
 import { Wallet } from "ethers";
 import { MailServerNode, SqliteArchive } from "@status/mailserver-node";
 import { nodeIdFromPrivateKey } from "@status/mailserver-sdk";
 import { AccessGate } from "@status/mailserver-sdk/server";
 
-const { mode, subscriber, admission = {}, chainId, escrow } = JSON.parse(process.argv[2]);
+const { mode, subscriber, admission = {}, chainId, escrow, gate = "real" } = JSON.parse(process.argv[2]);
 const nodeKey = Wallet.createRandom();
 const far = BigInt(Math.floor(Date.now() / 1000) + 30 * 86_400);
 // The real gate; its subscription lookup is a fixed table (the index is measured in bench/sdk.ts).
@@ -14,6 +14,12 @@ const index = {
   isCaughtUp: () => true,
   expiryOf: (_node, client) => (subscriber !== undefined && client.toLowerCase() === subscriber.toLowerCase() ? far : 0n),
   readExpiry: async () => 0n,
+};
+// "Gate off" for the gate's cost: the same paid path, with a gate that admits every peer unchecked.
+const admitAll = {
+  presentGrant: async () => ({ accepted: true, clientId: subscriber, until: Number(far) }),
+  checkPeer: () => ({ allowed: true, clientId: subscriber }),
+  forgetPeer: () => {},
 };
 const archive = new SqliteArchive(":memory:");
 const node = await MailServerNode.create({
@@ -23,7 +29,7 @@ const node = await MailServerNode.create({
   shards: [0, 1, 2, 3, 4, 5, 6, 7],
   mode,
   archive,
-  ...(mode === "free" ? {} : { gate: new AccessGate({ nodeId: nodeIdFromPrivateKey(nodeKey.privateKey), chainId, escrow, index }) }),
+  ...(mode === "free" ? {} : { gate: gate === "admit-all" ? admitAll : new AccessGate({ nodeId: nodeIdFromPrivateKey(nodeKey.privateKey), chainId, escrow, index }) }),
   admission: { freeBurst: 1e9, freeQueriesPerMinute: 1e9, ...admission },
 });
 await node.start();
