@@ -57,12 +57,8 @@ export async function startHardhatNode(timeoutMs = 60_000): Promise<LocalNode> {
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let alive = true;
   // Should the test process end without stop() (a crash, an interrupt), take the node down too.
-  const onExit = () => killGroup(child, "SIGKILL");
-  process.once("exit", onExit);
-  void exited.then(() => {
-    alive = false;
-    process.off("exit", onExit);
-  });
+  killGroupOnExit(child, exited);
+  void exited.then(() => (alive = false));
 
   const stop = async () => {
     if (!alive) return;
@@ -88,12 +84,20 @@ export async function startHardhatNode(timeoutMs = 60_000): Promise<LocalNode> {
   }
 }
 
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+/** Signals a detached child's whole process group (it may have started children of its own). */
+export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   try {
     process.kill(-child.pid!, signal);
   } catch {
     // already gone
   }
+}
+
+/** Should the test process end first (a crash, an interrupt), take the child's group down too. */
+export function killGroupOnExit(child: ChildProcess, exited: Promise<unknown>): void {
+  const onExit = () => killGroup(child, "SIGKILL");
+  process.once("exit", onExit);
+  void exited.then(() => process.off("exit", onExit));
 }
 
 export interface CliResult {

@@ -10,6 +10,7 @@ import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
+import { killGroup, killGroupOnExit } from "./hardhatCli.js";
 import { freePort } from "./hardhatCli.js";
 
 const run = promisify(execFile);
@@ -54,18 +55,10 @@ export async function startPostgres(): Promise<LocalPostgres> {
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let alive = true;
   void exited.then(() => (alive = false));
-  const kill = (signal: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, signal);
-    } catch {
-      // gone
-    }
-  };
-  const onExit = () => kill("SIGKILL");
-  process.once("exit", onExit);
+  const kill = (signal: NodeJS.Signals) => killGroup(child, signal);
+  killGroupOnExit(child, exited);
   const url = (database = "postgres") => `postgres://${user}@127.0.0.1:${port}/${database}`;
   const stop = async () => {
-    process.off("exit", onExit);
     if (alive) {
       kill("SIGINT"); // fast shutdown
       const timer = setTimeout(() => kill("SIGKILL"), 5_000);

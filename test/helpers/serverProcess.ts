@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { ROOT } from "./hardhatCli.js";
+import { ROOT, killGroup, killGroupOnExit } from "./hardhatCli.js";
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -53,16 +53,7 @@ export function startServerProcess(configFile: string): ServerProcess {
   });
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const kill = (signal: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, signal);
-    } catch {
-      // gone
-    }
-  };
-  const onExit = () => kill("SIGKILL");
-  process.once("exit", onExit);
-  void exited.then(() => process.off("exit", onExit));
+  killGroupOnExit(child, exited);
   return {
     child,
     events,
@@ -88,7 +79,7 @@ export function startServerProcess(configFile: string): ServerProcess {
     },
     async stop(signal = "SIGTERM") {
       if (child.exitCode === null) child.kill(signal);
-      const timer = setTimeout(() => kill("SIGKILL"), 10_000);
+      const timer = setTimeout(() => killGroup(child, "SIGKILL"), 10_000);
       const code = await exited;
       clearTimeout(timer);
       return code;
