@@ -103,10 +103,15 @@ export function newClient(): Wallet {
   return wallet;
 }
 
+/** The client key of an address made by `newClient` (undefined for any other). */
+export function clientKeyOf(address: string): Wallet | undefined {
+  return clientKeys.get(address.toLowerCase());
+}
+
 /** The client key's consent to `owner` holding its subscription to `nodeId` on `escrow`. */
 export async function consentFor(escrow: BaseContract, nodeId: string, clientId: string, owner: string): Promise<Consent> {
   if (clientId.toLowerCase() === owner.toLowerCase()) return NO_CONSENT;
-  const key = clientKeys.get(clientId.toLowerCase());
+  const key = clientKeyOf(clientId);
   if (key === undefined) return NO_CONSENT; // an unknown key: the escrow refuses, as it should
   const provider = escrow.runner?.provider;
   const { chainId } = await provider!.getNetwork();

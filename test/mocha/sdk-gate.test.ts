@@ -19,15 +19,10 @@ import {
 } from "@status/mailserver-sdk";
 import { AccessGate, SubscriptionIndex, type SubscriptionIndexOptions } from "@status/mailserver-sdk/server";
 import { deployLocal, type LocalDeployment } from "../../deploy/local.js";
+import { clientKeyOf as keyOf, newClient } from "../helpers/escrowFixture.js";
 
-// Client keys the tests hold, so a payer can pass the key's consent (the escrow requires it).
-const clientKeys = new Map<string, Wallet>();
-const keyOf = (address: string) => clientKeys.get(address.toLowerCase());
-const newClientAddress = () => {
-  const wallet = new Wallet(Wallet.createRandom().privateKey);
-  clientKeys.set(wallet.address.toLowerCase(), wallet);
-  return wallet.address;
-};
+// Client keys the tests hold (escrowFixture's), so a payer can pass the key's consent.
+const newClientAddress = () => newClient().address;
 
 type HardhatSigner = Awaited<ReturnType<NetworkConnection["ethers"]["getSigners"]>>[number];
 

@@ -14,6 +14,7 @@ import {
   type ClientOptions,
 } from "@status/mailserver-sdk";
 import { deployLocal, type LocalDeployment } from "../../deploy/local.js";
+import { clientKeyOf as keyOf, newClient } from "../helpers/escrowFixture.js";
 
 type HardhatSigner = Awaited<ReturnType<NetworkConnection["ethers"]["getSigners"]>>[number];
 
@@ -36,14 +37,8 @@ async function expectSdkError(promise: Promise<unknown>, code: string): Promise<
 }
 
 const randomClient = () => newClientAddress();
-// Client keys the tests hold, so a payer can pass the key's consent (the escrow requires it).
-const clientKeys = new Map<string, Wallet>();
-const keyOf = (address: string) => clientKeys.get(address.toLowerCase());
-const newClientAddress = () => {
-  const wallet = new Wallet(Wallet.createRandom().privateKey);
-  clientKeys.set(wallet.address.toLowerCase(), wallet);
-  return wallet.address;
-};
+// Client keys the tests hold (escrowFixture's), so a payer can pass the key's consent.
+const newClientAddress = () => newClient().address;
 const freshClient = () => {
   const clientId = newClientAddress();
   return { clientId, clientKey: keyOf(clientId) };
