@@ -4,7 +4,7 @@
 import { network } from "hardhat";
 import { Contract, JsonRpcProvider, Wallet, type Signer } from "ethers";
 import * as lp from "it-length-prefixed";
-import { createLightNode, Protocols, type LightNode } from "@waku/sdk";
+import { createLightNode, Protocols, type IDecodedMessage, type LightNode } from "@waku/sdk";
 import {
   AccessSession,
   ProviderClient,
@@ -93,6 +93,15 @@ export async function wakuClient(
   await waku.dial(serverAddress);
   await waku.waitForPeers(protocols, 20_000);
   return waku;
+}
+
+/** Every stored message on `contentTopic`, through @waku/sdk's own store query (it pages until an empty page). */
+export async function fetchMessages(waku: LightNode, contentTopic: string): Promise<IDecodedMessage[]> {
+  const got: IDecodedMessage[] = [];
+  await waku.store.queryWithOrderedCallback([waku.createDecoder({ contentTopic })], (message) => {
+    got.push(message);
+  });
+  return got;
 }
 
 /** The server's PeerId object as the client's libp2p knows it (objects do not cross libp2p versions). */

@@ -13,7 +13,7 @@ import { promisify } from "node:util";
 import { Wallet } from "ethers";
 import { bytesToUtf8, utf8ToBytes, type LightNode } from "@waku/sdk";
 import { ROOT } from "../helpers/hardhatCli.js";
-import { presentGrant, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
+import { fetchMessages, presentGrant, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
 import { startPostgres, type LocalPostgres } from "../helpers/postgres.js";
 import { BIN, startServerProcess, writeConfig, type ServerProcess } from "../helpers/serverProcess.js";
 
@@ -58,13 +58,7 @@ describe("mailserver-node CLI", function () {
     const encoder = alice.createEncoder({ contentTopic: TOPIC });
     for (const text of texts) expect((await alice.lightPush.send(encoder, { payload: utf8ToBytes(text) })).failures).to.deep.equal([]);
   };
-  const fetchAll = async (waku: LightNode) => {
-    const got: string[] = [];
-    await waku.store.queryWithOrderedCallback([waku.createDecoder({ contentTopic: TOPIC })], (m) => {
-      got.push(bytesToUtf8(m.payload));
-    });
-    return got;
-  };
+  const fetchAll = async (waku: LightNode) => (await fetchMessages(waku, TOPIC)).map((m) => bytesToUtf8(m.payload));
 
   before(async function () {
     this.timeout(120_000);

@@ -10,7 +10,7 @@ import { bytesToUtf8, utf8ToBytes, type LightNode } from "@waku/sdk";
 import { proto_store } from "@waku/proto";
 import { MailServerNode, SqliteArchive, STORE_CODEC, type AdmissionLimits } from "@status/mailserver-node";
 import { AccessGate, type SubscriptionIndex } from "@status/mailserver-sdk/server";
-import { presentGrant, rawRequest, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
+import { fetchMessages, presentGrant, rawRequest, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
 
 const TOPIC = "/mailserver-modes/1/chat/proto";
 const TEXTS = Array.from({ length: 5 }, (_, i) => `free ${i}`);
@@ -51,13 +51,7 @@ describe("mail server modes: freemium", function () {
     clients.push(waku);
     return waku;
   };
-  const fetchAll = async (waku: LightNode) => {
-    const got: string[] = [];
-    await waku.store.queryWithOrderedCallback([waku.createDecoder({ contentTopic: TOPIC })], (m) => {
-      got.push(bytesToUtf8(m.payload));
-    });
-    return got;
-  };
+  const fetchAll = async (waku: LightNode) => (await fetchMessages(waku, TOPIC)).map((m) => bytesToUtf8(m.payload));
 
   before(async function () {
     this.timeout(120_000);

@@ -12,7 +12,7 @@ import { bytesToUtf8, utf8ToBytes, type IDecodedMessage, type LightNode } from "
 import { MailServerNode, SqliteArchive } from "@status/mailserver-node";
 import { AccessSession, MailserverSdkError, accessGrantMaker } from "@status/mailserver-sdk";
 import { AccessGate, type SubscriptionIndex } from "@status/mailserver-sdk/server";
-import { presentGrant, serverPeer, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
+import { fetchMessages, presentGrant, serverPeer, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
 
 const TOPIC = "/mailserver-test/1/chat/proto";
 
@@ -40,14 +40,7 @@ describe("mail server with @waku/sdk clients", function () {
     clients.push(waku);
     return waku;
   };
-  const fetchAll = async (waku: LightNode) => {
-    const decoder = waku.createDecoder({ contentTopic: TOPIC });
-    const got: IDecodedMessage[] = [];
-    await waku.store.queryWithOrderedCallback([decoder], (message) => {
-      got.push(message);
-    });
-    return got;
-  };
+  const fetchAll = (waku: LightNode) => fetchMessages(waku, TOPIC);
 
   before(async function () {
     this.timeout(120_000);
