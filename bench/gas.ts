@@ -5,7 +5,8 @@
  * emit one event); for the registry it is computed from the storage each call must write.
  */
 import type { NetworkConnection } from "hardhat/types/network";
-import { Signature, Wallet, getBytes, type ContractTransactionResponse, type Signer } from "ethers";
+import { Interface, Signature, Wallet, getBytes, type ContractTransactionResponse, type Signer } from "ethers";
+import { SubscriptionEscrow__factory } from "../sdk/src/typechain/factories/SubscriptionEscrow__factory.js";
 import {
   encodeApprovalRequest,
   MAILSERVER_KIND,
@@ -40,6 +41,19 @@ interface Bound {
 }
 
 const fmtGas = (n: number) => n.toLocaleString("en-US");
+
+/** The gas rows as the bench prints them. */
+export function gasTable(rows: GasRow[]): string {
+  const header = ["operation", "gas", "floor", "overhead", "ratio", "bar", "met", "goal", "met"];
+  const yes = (met: boolean | undefined) => (met === undefined ? "" : met ? "yes" : "NO");
+  const body = rows.map((r) => [
+    r.operation, fmtGas(r.gas), fmtGas(r.floor), fmtGas(r.overhead), `${r.ratio.toFixed(2)}x`, r.bar ?? "", yes(r.barMet), r.goal ?? "", yes(r.goalMet),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i >= 5 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
+}
+
 const boundLabel = (b: Bound) =>
   [b.flat ? "flat ±10%" : "", b.overhead === undefined ? "" : `overhead <= ${fmtGas(b.overhead)}`, b.total === undefined ? "" : `total <= ${fmtGas(b.total)}`]
     .filter((part) => part !== "")
@@ -53,6 +67,7 @@ const PRICE = 10n ** 18n * 25n;
 const ANY_FEE = 10_000n;
 /** No consent signature: the payer is the client key itself. */
 const SELF = { deadline: 0n, signature: "0x" };
+const ESCROW_INTERFACE = new Interface(SubscriptionEscrow__factory.abi);
 const COLD_SLOAD = 2_100;
 const NEW_SLOT = 22_100;
 const UPDATE_SLOT = 5_000;
@@ -70,11 +85,27 @@ function stringSlots(value: string): number {
   return length < 32 ? 1 : 1 + Math.ceil(length / 32);
 }
 
-async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<{ gas: number; data: string }> {
+/** A subscription record as the escrow's events carry it (the escrow stores only its hash). */
+type SubscriptionRecord = { owner: string; start: bigint; expiresAt: bigint; cancellationFeeBps: bigint; paid: bigint; renewMonths: bigint; renewMaxPricePerMonth: bigint };
+
+async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<{ gas: number; data: string; record?: SubscriptionRecord }> {
   const sent = await tx;
   const receipt = await sent.wait();
   if (receipt === null) throw new Error("no receipt");
-  return { gas: Number(receipt.gasUsed), data: sent.data };
+  let record: SubscriptionRecord | undefined;
+  for (const log of receipt.logs) {
+    const parsed = (() => { try { return ESCROW_INTERFACE.parseLog(log); } catch { return null; } })();
+    const sub = parsed?.args.getValue("subscription") as SubscriptionRecord | undefined;
+    if (sub !== undefined) record = { owner: sub.owner, start: sub.start, expiresAt: sub.expiresAt, cancellationFeeBps: sub.cancellationFeeBps, paid: sub.paid, renewMonths: sub.renewMonths, renewMaxPricePerMonth: sub.renewMaxPricePerMonth };
+  }
+  return { gas: Number(receipt.gasUsed), data: sent.data, record };
+}
+
+/** Sends and returns the subscription record of the escrow event the transaction emitted. */
+async function recordOf(tx: Promise<ContractTransactionResponse>): Promise<SubscriptionRecord> {
+  const { record } = await gasOf(tx);
+  if (record === undefined) throw new Error("the transaction emitted no subscription record");
+  return record;
 }
 
 function row(operation: string, gas: number, floor: number, targets?: { bar: Bound; goal: Bound }): GasRow {
@@ -186,10 +217,11 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
   await (await testToken.connect(alice).approve(await escrow.getAddress(), PRICE * 2n)).wait();
   const subscribed = await gasOf(escrow.connect(alice).subscribe(nodeId, alice.address, 1, PRICE, ANY_FEE, SELF));
   rows.push(row("escrow: subscribe, approve path (approve not counted)", subscribed.gas, floorSubscribe, SUBSCRIBE_TARGETS));
-  await (await escrow.connect(alice).cancel(nodeId, alice.address)).wait();
+  await (await escrow.connect(alice).cancel(nodeId, alice.address, subscribed.record!)).wait();
   await (await testToken.connect(alice).approve(await escrow.getAddress(), 0n)).wait();
   await (await testToken.connect(alice).approve(await escrow.getAddress(), PRICE * 2n)).wait();
   const newDay = await gasOf(escrow.connect(alice).subscribe(nodeId, alice.address, 2, PRICE, ANY_FEE, SELF));
+  let aliceRecord = newDay.record!;
   rows.push(row("escrow: subscribe, approve path, first expiry of its day", newDay.gas, floorSubscribe, SUBSCRIBE_TARGETS));
 
   // approveAndCall: the approval is part of the one transaction, so its floor includes one.
@@ -219,19 +251,20 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
   rows.push(row("escrow: subscribe, EIP-2612 permit (one tx)", permitted.gas, floorSubscribe + 3_000 + UPDATE_SLOT + NEW_SLOT));
 
   await (await testToken.connect(alice).approve(await escrow.getAddress(), PRICE)).wait();
-  const extended = await gasOf(escrow.connect(alice).extend(nodeId, alice.address, 1, PRICE));
+  const extended = await gasOf(escrow.connect(alice).extend(nodeId, alice.address, aliceRecord, 1, PRICE));
   rows.push(row("escrow: extend", extended.gas, floorExtend, EXTEND_TARGETS));
+  aliceRecord = extended.record!;
 
   await networkHelpers.time.increase(10n * 24n * 3600n);
-  const cancelled = await gasOf(escrow.connect(alice).cancel(nodeId, alice.address));
+  const cancelled = await gasOf(escrow.connect(alice).cancel(nodeId, alice.address, aliceRecord));
   rows.push(row("escrow: cancel with refund", cancelled.gas, floorRefund, CANCEL_TARGETS));
 
   // Renewal by a keeper in the window before expiry, paid from the owner's allowance.
   await (await testToken.connect(bob).approve(await escrow.getAddress(), PRICE * 2n)).wait();
-  await (await escrow.connect(bob).subscribe(nodeId, bob.address, 1, PRICE, ANY_FEE, SELF)).wait();
-  await (await escrow.connect(bob).setAutoRenew(nodeId, bob.address, 1, PRICE)).wait();
+  const bobSubscribed = await recordOf(escrow.connect(bob).subscribe(nodeId, bob.address, 1, PRICE, ANY_FEE, SELF));
+  const bobRecord = await recordOf(escrow.connect(bob).setAutoRenew(nodeId, bob.address, bobSubscribed, 1, PRICE));
   await networkHelpers.time.increase(MONTH - 24n * 3600n);
-  const renewed = await gasOf(escrow.connect(keeper).renew(nodeId, bob.address));
+  const renewed = await gasOf(escrow.connect(keeper).renew(nodeId, bob.address, bobRecord));
   rows.push(row("escrow: renew (by a keeper)", renewed.gas, floorExtend));
 
   // ---- the same with the real MiniMe token (SNT's family, solc 0.4.18 bytecode) ---------
@@ -263,10 +296,10 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
   const miniSubscribed = await gasOf(miniEscrow.connect(alice).subscribe(nodeId, alice.address, 1, PRICE, ANY_FEE, SELF));
   rows.push(row("escrow (real MiniMe): subscribe, approve path", miniSubscribed.gas, miniFloorSubscribe, MINIME_SUBSCRIBE_TARGETS));
   await (await miniApprove(alice, miniEscrowAddress, PRICE)).wait();
-  const miniExtended = await gasOf(miniEscrow.connect(alice).extend(nodeId, alice.address, 1, PRICE));
+  const miniExtended = await gasOf(miniEscrow.connect(alice).extend(nodeId, alice.address, miniSubscribed.record!, 1, PRICE));
   rows.push(row("escrow (real MiniMe): extend, approve path", miniExtended.gas, miniFloorExtend, MINIME_EXTEND_TARGETS));
   await networkHelpers.time.increase(10n * 24n * 3600n);
-  const miniCancelled = await gasOf(miniEscrow.connect(alice).cancel(nodeId, alice.address));
+  const miniCancelled = await gasOf(miniEscrow.connect(alice).cancel(nodeId, alice.address, miniExtended.record!));
   // The cancel bars are totals for a plain ERC-20: with MiniMe the refund transfer alone costs more.
   rows.push(row("escrow (real MiniMe): cancel with refund", miniCancelled.gas, miniFloorRefund));
 

@@ -6,22 +6,11 @@ import { network } from "hardhat";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { measureBundle, type BundleRow } from "./bundle.js";
-import { measureGas, type GasRow } from "./gas.js";
+import { gasTable, measureGas } from "./gas.js";
 import { measureSdk, type SdkRow } from "./sdk.js";
 import { measureServer, type ServerRow } from "./server.js";
 
 const fmt = (n: number) => n.toLocaleString("en-US");
-
-function gasTable(rows: GasRow[]): string {
-  const header = ["operation", "gas", "floor", "overhead", "ratio", "bar", "met", "goal", "met"];
-  const yes = (met: boolean | undefined) => (met === undefined ? "" : met ? "yes" : "NO");
-  const body = rows.map((r) => [
-    r.operation, fmt(r.gas), fmt(r.floor), fmt(r.overhead), `${r.ratio.toFixed(2)}x`, r.bar ?? "", yes(r.barMet), r.goal ?? "", yes(r.goalMet),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i >= 5 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
-}
 
 /** Numbers as the table shows them: thousands separated, at most two decimals. */
 const num = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: Math.abs(n) >= 100 ? 0 : Math.abs(n) >= 10 ? 1 : 2 });

@@ -29,6 +29,10 @@ import {ISubscriptionEscrow} from "./interfaces/ISubscriptionEscrow.sol";
 /// into the node's `released` amount a bucket at a time: the cost grows with the number of
 /// days that had expiries, never with the number of subscribers.
 ///
+/// A subscription takes one storage slot: a commitment to its record (the record's hash and its
+/// expiry). The record itself travels in events and comes back as calldata when it is managed,
+/// which saves a slot written on every purchase and a slot read on every call.
+///
 /// Rounding always favours solvency: what the node still holds is rounded up, what a single
 /// subscription can get back is rounded down. So `token balance == unreleased + withdrawable`
 /// holds exactly, and every refund fits in what is held.
@@ -55,19 +59,6 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
     /// @dev Scale of release rates. Larger than the longest segment in seconds (MAX_PREPAID plus
     /// a day), so flooring a rate loses less than one token unit over the whole segment.
     uint256 private constant PRECISION = 1 << 32;
-
-    /// @dev Two slots. Keyed by keccak256(nodeId, clientId).
-    struct SubscriptionData {
-        // slot 0
-        address owner;
-        uint40 start;
-        uint40 expiresAt;
-        uint16 feeBps;
-        // slot 1
-        uint96 paid;
-        uint8 renewMonths;
-        uint96 renewMaxPricePerMonth;
-    }
 
     /// @dev A node's money, three slots. Slot 0 and 1 change on every purchase; slot 2 on
     /// settlements. `processedDay` and `listed` share slot 1 because every call that reads them
@@ -112,7 +103,9 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
     IMailServerRegistry private immutable _registry;
     IERC20 private immutable _token;
 
-    mapping(bytes32 key => SubscriptionData) private _subscriptions;
+    /// @dev Keyed by keccak256(nodeId, clientId): `hash << 40 | expiresAt` (see {_commitment}).
+    /// The expiry sits in the low bits so that {expiries} and the key's reuse need no record.
+    mapping(bytes32 key => uint256 commitment) private _subscriptions;
     mapping(bytes32 nodeId => NodeStream) private _streams;
     mapping(bytes32 nodeId => mapping(uint256 day => ExpiryBucket)) private _buckets;
     mapping(bytes32 nodeId => mapping(uint256 word => uint256 bits)) private _expiryDays;
@@ -139,9 +132,9 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         uint256 maxPricePerMonth,
         uint256 maxFeeBps,
         ClientConsent calldata consent
-    ) external whenNotPaused nonReentrant {
+    ) external whenNotPaused nonReentrant returns (Subscription memory) {
         _checkConsent(nodeId, clientId, msg.sender, consent);
-        _subscribe(msg.sender, nodeId, clientId, months, maxPricePerMonth, maxFeeBps, _readTerms(nodeId));
+        return _subscribe(msg.sender, nodeId, clientId, months, maxPricePerMonth, maxFeeBps, _readTerms(nodeId));
     }
 
     /// @inheritdoc ISubscriptionEscrow
@@ -153,7 +146,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         uint256 maxFeeBps,
         ClientConsent calldata consent,
         Permit calldata permit
-    ) external whenNotPaused nonReentrant {
+    ) external whenNotPaused nonReentrant returns (Subscription memory) {
         _checkMonths(months);
         _checkConsent(nodeId, clientId, msg.sender, consent);
         Terms memory terms = _readTerms(nodeId);
@@ -162,16 +155,19 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         try IERC20Permit(address(_token)).permit(
             msg.sender, address(this), terms.pricePerMonth * months, permit.deadline, permit.v, permit.r, permit.s
         ) {} catch {}
-        _subscribe(msg.sender, nodeId, clientId, months, maxPricePerMonth, maxFeeBps, terms);
+        return _subscribe(msg.sender, nodeId, clientId, months, maxPricePerMonth, maxFeeBps, terms);
     }
 
     /// @inheritdoc ISubscriptionEscrow
-    function extend(bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth)
-        external
-        whenNotPaused
-        nonReentrant
-    {
-        _extend(msg.sender, nodeId, clientId, months, maxPricePerMonth, _readTerms(nodeId));
+    function extend(
+        bytes32 nodeId,
+        address clientId,
+        Subscription calldata subscription,
+        uint256 months,
+        uint256 maxPricePerMonth
+    ) external whenNotPaused nonReentrant returns (Subscription memory) {
+        Subscription memory sub = _requireOwner(nodeId, clientId, subscription, msg.sender);
+        return _extend(msg.sender, nodeId, clientId, sub, months, maxPricePerMonth, _readTerms(nodeId));
     }
 
     /// @inheritdoc ISubscriptionEscrow
@@ -182,23 +178,29 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
     {
         if (msg.sender != address(_token)) revert CallerNotToken(msg.sender, address(_token));
         if (token_ != address(_token)) revert WrongToken(token_, address(_token));
-        // The shortest valid encoding (an empty consent signature); anything shorter would make
-        // abi.decode revert without a reason.
-        if (data.length < 352) revert InvalidApprovalData();
-        ApprovalRequest memory req = abi.decode(data, (ApprovalRequest));
-        if (req.action > uint8(ApprovalAction.Extend)) revert InvalidApprovalData();
-
-        // The approval must match the price exactly: anything left over would stay approved, and
-        // MiniMe tokens refuse to change a non-zero allowance later.
-        Terms memory terms = _readTerms(req.nodeId);
-        uint256 required = terms.pricePerMonth * _checkMonths(req.months);
-        if (amount != required) revert ApprovedAmountMismatch(amount, required);
-
-        if (req.action == uint8(ApprovalAction.Subscribe)) {
+        // ApprovalRequest has a dynamic member, so its encoding starts with its offset (0x20);
+        // ExtensionRequest is static and starts with its action (Extend = 1). The lengths below
+        // are the shortest valid encodings; anything shorter would make abi.decode revert
+        // without a reason.
+        if (data.length < 32) revert InvalidApprovalData();
+        uint256 head = uint256(bytes32(data[:32]));
+        if (head == 0x20) {
+            if (data.length < 352) revert InvalidApprovalData();
+            ApprovalRequest memory req = abi.decode(data, (ApprovalRequest));
+            if (req.action != uint8(ApprovalAction.Subscribe)) revert InvalidApprovalData();
+            Terms memory terms = _readTerms(req.nodeId);
+            _checkApprovedAmount(amount, terms, req.months);
             _checkConsent(req.nodeId, req.clientId, from, req.consent);
             _subscribe(from, req.nodeId, req.clientId, req.months, req.maxPricePerMonth, req.maxFeeBps, terms);
+        } else if (head == uint8(ApprovalAction.Extend)) {
+            if (data.length < 384) revert InvalidApprovalData();
+            ExtensionRequest memory req = abi.decode(data, (ExtensionRequest));
+            Subscription memory sub = _requireOwner(req.nodeId, req.clientId, req.subscription, from);
+            Terms memory terms = _readTerms(req.nodeId);
+            _checkApprovedAmount(amount, terms, req.months);
+            _extend(from, req.nodeId, req.clientId, sub, req.months, req.maxPricePerMonth, terms);
         } else {
-            _extend(from, req.nodeId, req.clientId, req.months, req.maxPricePerMonth, terms);
+            revert InvalidApprovalData();
         }
     }
 
@@ -207,9 +209,8 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
     // ------------------------------------------------------------------------------------------
 
     /// @inheritdoc ISubscriptionEscrow
-    function cancel(bytes32 nodeId, address clientId) external nonReentrant {
-        bytes32 key = _key(nodeId, clientId);
-        SubscriptionData memory sub = _requireOwner(key, nodeId, clientId);
+    function cancel(bytes32 nodeId, address clientId, Subscription calldata subscription) external nonReentrant {
+        Subscription memory sub = _requireOwner(nodeId, clientId, subscription, msg.sender);
         (, , bool trusted, uint40 terminated) = _registry.nodeTerms(nodeId);
         uint256 at = _effectiveTime(terminated);
         NodeStream storage stream = _streams[nodeId];
@@ -225,52 +226,68 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         if (live) {
             Segment memory seg = _segment(sub);
             uint256 unserved = _unserved(seg, at);
-            fee = trusted ? (unserved * sub.feeBps) / BPS : 0;
+            fee = trusted ? (unserved * sub.cancellationFeeBps) / BPS : 0;
             refund = unserved - fee;
             _removeFromStream(nodeId, stream, seg, refund);
         }
-        delete _subscriptions[key];
+        delete _subscriptions[_key(nodeId, clientId)];
         emit Cancelled(nodeId, clientId, sub.owner, refund, fee);
 
         if (refund != 0) _pay(sub.owner, refund);
     }
 
     /// @inheritdoc ISubscriptionEscrow
-    function setClientId(bytes32 nodeId, address clientId, address newClientId, ClientConsent calldata consent)
-        external
-    {
+    function setClientId(
+        bytes32 nodeId,
+        address clientId,
+        Subscription calldata subscription,
+        address newClientId,
+        ClientConsent calldata consent
+    ) external {
         if (newClientId == address(0)) revert ZeroAddress();
-        bytes32 key = _key(nodeId, clientId);
-        SubscriptionData memory sub = _requireOwner(key, nodeId, clientId);
+        Subscription memory sub = _requireOwner(nodeId, clientId, subscription, msg.sender);
         _checkConsent(nodeId, newClientId, msg.sender, consent);
         bytes32 newKey = _key(nodeId, newClientId);
         (, , , uint40 terminated) = _registry.nodeTerms(nodeId);
-        _clearLapsed(nodeId, newClientId, newKey, _effectiveTime(terminated));
-        if (_subscriptions[newKey].owner != address(0)) revert ClientIdTaken(nodeId, newClientId);
+        if (_isTaken(_subscriptions[newKey], _effectiveTime(terminated))) revert ClientIdTaken(nodeId, newClientId);
 
-        // The release sums depend on the segment only, not on the key, so moving is enough.
-        _subscriptions[newKey] = sub;
+        // The record does not name its client id and the release sums depend on the segment only,
+        // so moving the commitment is enough.
+        bytes32 key = _key(nodeId, clientId);
+        _subscriptions[newKey] = _subscriptions[key];
         delete _subscriptions[key];
-        emit ClientIdChanged(nodeId, clientId, newClientId, sub.owner);
+        emit ClientIdChanged(nodeId, clientId, newClientId, sub);
     }
 
     /// @inheritdoc ISubscriptionEscrow
-    function setAutoRenew(bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth) external {
-        bytes32 key = _key(nodeId, clientId);
-        _requireOwner(key, nodeId, clientId);
+    function setAutoRenew(
+        bytes32 nodeId,
+        address clientId,
+        Subscription calldata subscription,
+        uint256 months,
+        uint256 maxPricePerMonth
+    ) external returns (Subscription memory sub) {
+        sub = _requireOwner(nodeId, clientId, subscription, msg.sender);
         if (months > MAX_MONTHS) revert InvalidMonths(months, MAX_MONTHS);
-        SubscriptionData storage sub = _subscriptions[key];
         sub.renewMonths = uint8(months);
         sub.renewMaxPricePerMonth = months == 0 ? 0 : maxPricePerMonth.toUint96();
-        emit AutoRenewSet(nodeId, clientId, months, months == 0 ? 0 : maxPricePerMonth);
+        _subscriptions[_key(nodeId, clientId)] = _commitment(sub);
+        emit AutoRenewSet(nodeId, clientId, sub);
     }
 
     /// @inheritdoc ISubscriptionEscrow
-    function renew(bytes32 nodeId, address clientId) external whenNotPaused nonReentrant {
-        SubscriptionData memory sub = _subscriptions[_key(nodeId, clientId)];
-        (RenewalBlocker reason, Terms memory terms) = _renewal(nodeId, sub);
+    function renew(bytes32 nodeId, address clientId, Subscription calldata subscription)
+        external
+        whenNotPaused
+        nonReentrant
+        returns (Subscription memory)
+    {
+        Subscription memory sub = subscription;
+        uint256 stored = _subscriptions[_key(nodeId, clientId)];
+        if (stored != 0 && stored != _commitment(sub)) revert SubscriptionRecordMismatch(nodeId, clientId);
+        (RenewalBlocker reason, Terms memory terms) = _renewal(nodeId, stored, sub);
         if (reason != RenewalBlocker.None) revert RenewalNotPossible(nodeId, clientId, reason);
-        _extend(sub.owner, nodeId, clientId, sub.renewMonths, sub.renewMaxPricePerMonth, terms);
+        return _extend(sub.owner, nodeId, clientId, sub, sub.renewMonths, sub.renewMaxPricePerMonth, terms);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -358,23 +375,30 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
     }
 
     /// @inheritdoc ISubscriptionEscrow
-    function getSubscription(bytes32 nodeId, address clientId) external view returns (Subscription memory) {
-        SubscriptionData memory sub = _subscriptions[_key(nodeId, clientId)];
-        return Subscription({
-            owner: sub.owner,
-            start: sub.start,
-            expiresAt: sub.expiresAt,
-            cancellationFeeBps: sub.feeBps,
-            paid: sub.paid,
-            renewMonths: sub.renewMonths,
-            renewMaxPricePerMonth: sub.renewMaxPricePerMonth
-        });
+    function subscriptionCommitment(bytes32 nodeId, address clientId) external view returns (uint256) {
+        return _subscriptions[_key(nodeId, clientId)];
     }
 
     /// @inheritdoc ISubscriptionEscrow
-    function status(bytes32 nodeId, address clientId) external view returns (SubscriptionStatus memory result) {
-        SubscriptionData memory sub = _subscriptions[_key(nodeId, clientId)];
-        if (sub.owner == address(0)) return result;
+    function isCurrent(bytes32 nodeId, address clientId, Subscription calldata subscription)
+        external
+        view
+        returns (bool)
+    {
+        uint256 stored = _subscriptions[_key(nodeId, clientId)];
+        return stored != 0 && stored == _commitment(subscription);
+    }
+
+    /// @inheritdoc ISubscriptionEscrow
+    function status(bytes32 nodeId, address clientId, Subscription calldata subscription)
+        external
+        view
+        returns (SubscriptionStatus memory result)
+    {
+        uint256 stored = _subscriptions[_key(nodeId, clientId)];
+        if (stored == 0) return result;
+        Subscription memory sub = subscription;
+        if (stored != _commitment(sub)) revert SubscriptionRecordMismatch(nodeId, clientId);
         (, , bool trusted, uint40 terminated) = _registry.nodeTerms(nodeId);
         result.owner = sub.owner;
         result.expiresAt = sub.expiresAt;
@@ -384,7 +408,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         uint256 at = _effectiveTime(terminated);
         if (_isLive(_streams[nodeId], sub) && at < sub.expiresAt) {
             uint256 unserved = _unserved(_segment(sub), at);
-            result.cancellationFeeNow = trusted ? (unserved * sub.feeBps) / BPS : 0;
+            result.cancellationFeeNow = trusted ? (unserved * sub.cancellationFeeBps) / BPS : 0;
             result.refundableNow = unserved - result.cancellationFeeNow;
         }
     }
@@ -411,13 +435,20 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         if (nodeIds.length != clientIds.length) revert LengthMismatch(nodeIds.length, clientIds.length);
         result = new uint256[](nodeIds.length);
         for (uint256 i = 0; i < nodeIds.length; ++i) {
-            result[i] = _subscriptions[_key(nodeIds[i], clientIds[i])].expiresAt;
+            result[i] = uint40(_subscriptions[_key(nodeIds[i], clientIds[i])]);
         }
     }
 
     /// @inheritdoc ISubscriptionEscrow
-    function renewalCheck(bytes32 nodeId, address clientId) external view returns (RenewalBlocker reason) {
-        (reason,) = _renewal(nodeId, _subscriptions[_key(nodeId, clientId)]);
+    function renewalCheck(bytes32 nodeId, address clientId, Subscription calldata subscription)
+        external
+        view
+        returns (RenewalBlocker reason)
+    {
+        Subscription memory sub = subscription;
+        uint256 stored = _subscriptions[_key(nodeId, clientId)];
+        if (stored != 0 && stored != _commitment(sub)) revert SubscriptionRecordMismatch(nodeId, clientId);
+        (reason,) = _renewal(nodeId, stored, sub);
     }
 
     /// @inheritdoc ISubscriptionEscrow
@@ -481,76 +512,82 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         uint256 maxPricePerMonth,
         uint256 maxFeeBps,
         Terms memory terms
-    ) internal {
+    ) internal returns (Subscription memory sub) {
         // The client id was checked with its consent (never zero).
         uint256 amount = _checkPurchase(nodeId, terms, months, maxPricePerMonth);
         address provider = terms.provider;
         uint16 feeBps = _cancellationFeeBps[provider];
         if (feeBps > maxFeeBps) revert CancellationFeeAboveMaximum(provider, feeBps, maxFeeBps);
 
+        // A lapsed subscription under the key is simply overwritten: its segment stays in its
+        // expiry bucket, which releases it to the provider. A trusted node is never terminated,
+        // so now is the effective time.
         bytes32 key = _key(nodeId, clientId);
-        // A trusted node is never terminated, so now is the effective time.
-        _clearLapsed(nodeId, clientId, key, block.timestamp);
-        SubscriptionData storage sub = _subscriptions[key];
-        if (sub.owner != address(0)) revert SubscriptionIsActive(nodeId, clientId, sub.expiresAt);
+        uint256 stored = _subscriptions[key];
+        if (_isTaken(stored, block.timestamp)) revert SubscriptionIsActive(nodeId, clientId, uint40(stored));
 
         uint256 expiresAt = _endOfDay(block.timestamp + months * MONTH);
         NodeStream storage stream = _streams[nodeId];
         if (!stream.listed) _listNode(nodeId, provider, stream);
 
-        _subscriptions[key] = SubscriptionData({
-            owner: payer,
-            start: uint40(block.timestamp),
-            expiresAt: uint40(expiresAt),
-            feeBps: feeBps,
-            paid: amount.toUint96(),
-            renewMonths: 0,
-            renewMaxPricePerMonth: 0
-        });
+        sub.owner = payer;
+        sub.start = uint40(block.timestamp);
+        sub.expiresAt = uint40(expiresAt);
+        sub.cancellationFeeBps = feeBps;
+        sub.paid = uint96(amount); // checked against type(uint96).max by _checkPurchase
+        _subscriptions[key] = _commitment(sub);
         if (amount != 0) _addToStream(nodeId, stream, _segmentOf(amount, block.timestamp, expiresAt));
-        emit Subscribed(nodeId, clientId, payer, months, terms.pricePerMonth, amount, expiresAt);
+        emit Subscribed(nodeId, clientId, payer, months, terms.pricePerMonth, sub);
 
         _pull(payer, amount);
     }
 
+    /// @dev `sub` is the current record, owned by `payer`; returns the record as stored.
     function _extend(
         address payer,
         bytes32 nodeId,
         address clientId,
+        Subscription memory sub,
         uint256 months,
         uint256 maxPricePerMonth,
         Terms memory terms
-    ) internal {
-        bytes32 key = _key(nodeId, clientId);
-        SubscriptionData memory sub = _subscriptions[key];
-        if (sub.owner == address(0)) revert NoSubscription(nodeId, clientId);
-        if (sub.owner != payer) revert NotSubscriptionOwner(nodeId, clientId, payer, sub.owner);
+    ) internal returns (Subscription memory) {
         uint256 amount = _checkPurchase(nodeId, terms, months, maxPricePerMonth);
-
-        uint256 expiresAt = _endOfDay(Math.max(sub.expiresAt, block.timestamp) + months * MONTH);
-        uint256 maxExpiresAt = _endOfDay(block.timestamp + MAX_PREPAID);
-        if (expiresAt > maxExpiresAt) revert ExpiryTooFar(expiresAt, maxExpiresAt);
+        uint256 expiresAt = _extendedExpiry(sub.expiresAt, months);
 
         // Close the current segment at `now` (what it consumed is released) and open one that
         // spreads what is left plus the new payment over [now, new expiry].
         NodeStream storage stream = _streams[nodeId];
-        uint256 carried;
-        if (_isLive(stream, sub)) {
-            Segment memory seg = _segment(sub);
-            carried = _unserved(seg, block.timestamp);
-            _removeFromStream(nodeId, stream, seg, carried);
-        }
-        uint256 paid = carried + amount;
+        uint256 paid = _closeSegment(nodeId, stream, sub) + amount;
         if (paid > type(uint96).max) revert AmountTooLarge(paid, type(uint96).max);
 
-        SubscriptionData storage stored = _subscriptions[key];
-        stored.start = uint40(block.timestamp);
-        stored.expiresAt = uint40(expiresAt);
-        stored.paid = paid.toUint96();
+        sub.start = uint40(block.timestamp);
+        sub.expiresAt = uint40(expiresAt);
+        sub.paid = uint96(paid);
+        _subscriptions[_key(nodeId, clientId)] = _commitment(sub);
         if (paid != 0) _addToStream(nodeId, stream, _segmentOf(paid, block.timestamp, expiresAt));
-        emit Extended(nodeId, clientId, payer, months, terms.pricePerMonth, amount, expiresAt);
+        emit Extended(nodeId, clientId, payer, months, terms.pricePerMonth, amount, sub);
 
         _pull(payer, amount);
+        return sub;
+    }
+
+    /// @dev The expiry after adding `months` to one at `expiresAt` (from now if it lapsed).
+    function _extendedExpiry(uint256 expiresAt, uint256 months) internal view returns (uint256 extended) {
+        extended = _endOfDay(Math.max(expiresAt, block.timestamp) + months * MONTH);
+        uint256 maxExpiresAt = _endOfDay(block.timestamp + MAX_PREPAID);
+        if (extended > maxExpiresAt) revert ExpiryTooFar(extended, maxExpiresAt);
+    }
+
+    /// @dev Ends a live subscription's segment now; returns what it had not served yet.
+    function _closeSegment(bytes32 nodeId, NodeStream storage stream, Subscription memory sub)
+        internal
+        returns (uint256 carried)
+    {
+        if (!_isLive(stream, sub)) return 0;
+        Segment memory seg = _segment(sub);
+        carried = _unserved(seg, block.timestamp);
+        _removeFromStream(nodeId, stream, seg, carried);
     }
 
     function _readTerms(bytes32 nodeId) internal view returns (Terms memory terms) {
@@ -574,12 +611,12 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
 
     /// @dev Why a renewal of `sub` would not go through now (`None`: it would), and the terms it
     /// would be bought at (read only once the cheaper checks pass).
-    function _renewal(bytes32 nodeId, SubscriptionData memory sub)
+    function _renewal(bytes32 nodeId, uint256 stored, Subscription memory sub)
         internal
         view
         returns (RenewalBlocker, Terms memory terms)
     {
-        if (sub.owner == address(0)) return (RenewalBlocker.NoSubscription, terms);
+        if (stored == 0) return (RenewalBlocker.NoSubscription, terms);
         if (sub.renewMonths == 0) return (RenewalBlocker.NotOptedIn, terms);
         if (paused()) return (RenewalBlocker.Paused, terms);
         if (block.timestamp >= sub.expiresAt || block.timestamp + RENEWAL_WINDOW < sub.expiresAt) {
@@ -619,19 +656,18 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         return months;
     }
 
-    /// @dev A subscription under `key` that ran out by `at` (now, or the node's termination) is
-    /// released to the provider and forgotten, so the key can be bought again. One that still
-    /// runs, or that a termination cut short (its owner's refund), is left alone.
-    function _clearLapsed(bytes32 nodeId, address clientId, bytes32 key, uint256 at) internal {
-        SubscriptionData memory sub = _subscriptions[key];
-        if (sub.owner == address(0) || at < sub.expiresAt) return;
-        NodeStream storage stream = _streams[nodeId];
-        if (_isLive(stream, sub)) {
-            Segment memory seg = _segment(sub);
-            _removeFromStream(nodeId, stream, seg, 0);
-            emit SubscriptionReleased(nodeId, clientId, seg.paid);
-        }
-        delete _subscriptions[key];
+    /// @dev An approveAndCall approval must match the price exactly: anything left over would stay
+    /// approved, and MiniMe tokens refuse to change a non-zero allowance later.
+    function _checkApprovedAmount(uint256 amount, Terms memory terms, uint256 months) internal pure {
+        uint256 required = terms.pricePerMonth * _checkMonths(months);
+        if (amount != required) revert ApprovedAmountMismatch(amount, required);
+    }
+
+    /// @dev Whether a key holding `stored` is still taken at `at` (now, or the node's termination):
+    /// a subscription that ran out by then may be overwritten, one that still runs or that a
+    /// termination cut short (its owner's refund) may not.
+    function _isTaken(uint256 stored, uint256 at) internal pure returns (bool) {
+        return stored != 0 && at < uint40(stored);
     }
 
     function _listNode(bytes32 nodeId, address provider, NodeStream storage stream) internal {
@@ -644,7 +680,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
     // Internal: release accounting
     // ------------------------------------------------------------------------------------------
 
-    function _segment(SubscriptionData memory sub) internal pure returns (Segment memory) {
+    function _segment(Subscription memory sub) internal pure returns (Segment memory) {
         return _segmentOf(sub.paid, sub.start, sub.expiresAt);
     }
 
@@ -663,7 +699,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
     }
 
     /// @dev Live means: paid, and its expiry day not yet folded into the node's released funds.
-    function _isLive(NodeStream storage stream, SubscriptionData memory sub) internal view returns (bool) {
+    function _isLive(NodeStream storage stream, Subscription memory sub) internal view returns (bool) {
         return sub.paid != 0 && sub.expiresAt / 1 days >= stream.processedDay;
     }
 
@@ -676,11 +712,16 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
 
         uint256 day = seg.end / 1 days;
         ExpiryBucket storage bucket = _buckets[nodeId][day];
-        bucket.rateSum += rate;
-        bucket.paidSum += paid;
-        uint256 bit = 1 << (day & 255);
-        uint256 bits = _expiryDays[nodeId][day >> 8];
-        if (bits & bit == 0) _expiryDays[nodeId][day >> 8] = bits | bit;
+        ExpiryBucket memory sums = bucket;
+        bucket.rateSum = sums.rateSum + rate;
+        bucket.paidSum = sums.paidSum + paid;
+        // A bucket that holds a paid segment has its day flagged already: only the day's first
+        // segment reads the bitmap.
+        if (sums.paidSum == 0) {
+            uint256 bit = 1 << (day & 255);
+            uint256 bits = _expiryDays[nodeId][day >> 8];
+            if (bits & bit == 0) _expiryDays[nodeId][day >> 8] = bits | bit;
+        }
     }
 
     /// @dev Takes a segment's rates out of the node's sums; only `leaving` (a refund, or what an
@@ -797,14 +838,22 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         }
     }
 
-    function _requireOwner(bytes32 key, bytes32 nodeId, address clientId)
+    /// @dev `sub` must be the record stored for (nodeId, clientId) and `caller` its owner.
+    function _requireOwner(bytes32 nodeId, address clientId, Subscription memory sub, address caller)
         internal
         view
-        returns (SubscriptionData memory sub)
+        returns (Subscription memory)
     {
-        sub = _subscriptions[key];
-        if (sub.owner == address(0)) revert NoSubscription(nodeId, clientId);
-        if (sub.owner != msg.sender) revert NotSubscriptionOwner(nodeId, clientId, msg.sender, sub.owner);
+        uint256 stored = _subscriptions[_key(nodeId, clientId)];
+        if (stored == 0) revert NoSubscription(nodeId, clientId);
+        if (stored != _commitment(sub)) revert SubscriptionRecordMismatch(nodeId, clientId);
+        if (sub.owner != caller) revert NotSubscriptionOwner(nodeId, clientId, caller, sub.owner);
+        return sub;
+    }
+
+    /// @dev What is stored for a record: the low 216 bits of its hash above its 40-bit expiry.
+    function _commitment(Subscription memory sub) internal pure returns (uint256) {
+        return (uint256(keccak256(abi.encode(sub))) << 40) | sub.expiresAt;
     }
 
     function _requireCurator() internal view {

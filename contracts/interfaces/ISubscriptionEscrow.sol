@@ -12,6 +12,9 @@ interface ISubscriptionEscrow {
     // Types
     // ------------------------------------------------------------------------------------------
 
+    /// @dev A subscription's record. The escrow stores only a commitment to it (one slot, see
+    /// {subscriptionCommitment}) and every event that leaves a record stored carries it whole, so
+    /// callers pass the current record back to manage it.
     struct Subscription {
         address owner;
         /// @dev Start of the current release segment (purchase, or the last extension).
@@ -94,9 +97,9 @@ interface ISubscriptionEscrow {
         bytes32 s;
     }
 
-    /// @dev The `data` of an `approveAndCall` purchase: `abi.encode(ApprovalRequest)`. For an
-    /// extension `maxFeeBps` and `consent` are not used (the fee stays the one locked at purchase).
-    /// Only ever ABI-decoded into memory, so its order follows the purchase's arguments.
+    /// @dev The `data` of an `approveAndCall` purchase of a new subscription:
+    /// `abi.encode(ApprovalRequest)` with `action` Subscribe. Only ever ABI-decoded into memory,
+    /// so its order follows the purchase's arguments.
     // solhint-disable-next-line gas-struct-packing
     struct ApprovalRequest {
         uint8 action;
@@ -108,19 +111,34 @@ interface ISubscriptionEscrow {
         ClientConsent consent;
     }
 
+    /// @dev The `data` of an `approveAndCall` extension: `abi.encode(ExtensionRequest)` with
+    /// `action` Extend and the subscription's current record. The escrow tells the two requests
+    /// apart by their first word: an ApprovalRequest's encoding starts with its offset (0x20),
+    /// an ExtensionRequest's, being static, with its action (1).
+    // solhint-disable-next-line gas-struct-packing
+    struct ExtensionRequest {
+        uint8 action;
+        bytes32 nodeId;
+        address clientId;
+        uint256 months;
+        uint256 maxPricePerMonth;
+        Subscription subscription;
+    }
+
     // ------------------------------------------------------------------------------------------
     // Events
     // ------------------------------------------------------------------------------------------
 
+    /// @dev `subscription` is the record as stored (its `paid` is the amount pulled).
     event Subscribed(
         bytes32 indexed nodeId,
         address indexed clientId,
         address indexed owner,
         uint256 months,
         uint256 pricePerMonth,
-        uint256 amount,
-        uint256 expiresAt
+        Subscription subscription
     );
+    /// @dev `amount` is what was pulled; `subscription` is the record as stored afterwards.
     event Extended(
         bytes32 indexed nodeId,
         address indexed clientId,
@@ -128,19 +146,21 @@ interface ISubscriptionEscrow {
         uint256 months,
         uint256 pricePerMonth,
         uint256 amount,
-        uint256 expiresAt
+        Subscription subscription
     );
     event Cancelled(
         bytes32 indexed nodeId, address indexed clientId, address indexed owner, uint256 refund, uint256 fee
     );
-    event ClientIdChanged(bytes32 indexed nodeId, address indexed oldClientId, address indexed newClientId, address owner);
-    event AutoRenewSet(bytes32 indexed nodeId, address indexed clientId, uint256 months, uint256 maxPricePerMonth);
+    /// @dev The record moved unchanged from the old client id to the new one.
+    event ClientIdChanged(
+        bytes32 indexed nodeId, address indexed oldClientId, address indexed newClientId, Subscription subscription
+    );
+    /// @dev `subscription` is the record as stored afterwards (its renewal settings changed).
+    event AutoRenewSet(bytes32 indexed nodeId, address indexed clientId, Subscription subscription);
     event Withdrawn(bytes32 indexed nodeId, address indexed provider, address indexed payout, uint256 amount);
     event CancellationFeeSet(address indexed provider, uint256 feeBps);
     /// @dev `throughDay`: the first day (timestamp / 1 days) whose expiries are not processed yet.
     event ExpiriesProcessed(bytes32 indexed nodeId, uint256 throughDay, uint256 released);
-    /// @dev A lapsed subscription was released to the provider on its own, to reuse its key.
-    event SubscriptionReleased(bytes32 indexed nodeId, address indexed clientId, uint256 amount);
 
     // ------------------------------------------------------------------------------------------
     // Errors
@@ -156,6 +176,8 @@ interface ISubscriptionEscrow {
     error AmountTooLarge(uint256 amount, uint256 maxAmount);
     error SubscriptionIsActive(bytes32 nodeId, address clientId, uint256 expiresAt);
     error NoSubscription(bytes32 nodeId, address clientId);
+    /// @dev The record passed is not the one stored for (nodeId, clientId): stale or made up.
+    error SubscriptionRecordMismatch(bytes32 nodeId, address clientId);
     error SubscriptionNotActive(bytes32 nodeId, address clientId, uint256 expiresAt);
     error NotSubscriptionOwner(bytes32 nodeId, address clientId, address caller, address owner);
     error ClientIdTaken(bytes32 nodeId, address clientId);
@@ -188,6 +210,7 @@ interface ISubscriptionEscrow {
     /// @param maxFeeBps Reverts if the provider's cancellation fee is above this.
     /// @param consent The client key's consent to the caller owning its subscription (empty
     /// signature when the caller is `clientId`).
+    /// @return The record as stored.
     function subscribe(
         bytes32 nodeId,
         address clientId,
@@ -195,7 +218,7 @@ interface ISubscriptionEscrow {
         uint256 maxPricePerMonth,
         uint256 maxFeeBps,
         ClientConsent calldata consent
-    ) external;
+    ) external returns (Subscription memory);
 
     /// @notice `subscribe` with an EIP-2612 permit for the total, in one transaction.
     /// @dev A permit already used by a front-runner is tolerated when the allowance is in place.
@@ -207,17 +230,25 @@ interface ISubscriptionEscrow {
         uint256 maxFeeBps,
         ClientConsent calldata consent,
         Permit calldata permit
-    ) external;
+    ) external returns (Subscription memory);
 
     /// @notice Add `months` to a subscription, at any time: after the current expiry, or from now
     /// if it has lapsed. Owner only; paid at the node's current price.
-    function extend(bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth) external;
+    /// @param subscription The current record (from the last event about it).
+    /// @return The record as stored afterwards.
+    function extend(
+        bytes32 nodeId,
+        address clientId,
+        Subscription calldata subscription,
+        uint256 months,
+        uint256 maxPricePerMonth
+    ) external returns (Subscription memory);
 
     /// @notice MiniMe `approveAndCall` entry point: one-transaction subscribe or extend.
     /// @param from The account that approved and pays.
     /// @param amount The approved amount; must equal the price of what `data` asks for.
     /// @param token Must be the payment token, and the caller.
-    /// @param data `abi.encode(ApprovalRequest)`.
+    /// @param data `abi.encode(ApprovalRequest)` to subscribe, `abi.encode(ExtensionRequest)` to extend.
     function receiveApproval(address from, uint256 amount, address token, bytes calldata data) external;
 
     // ------------------------------------------------------------------------------------------
@@ -227,19 +258,34 @@ interface ISubscriptionEscrow {
     /// @notice Cancel and take back the unserved part, minus the fee locked at purchase. There is
     /// no fee when the node is no longer trusted (provider suspended or removed, node removed or
     /// inactive, kind disabled).
-    function cancel(bytes32 nodeId, address clientId) external;
+    function cancel(bytes32 nodeId, address clientId, Subscription calldata subscription) external;
 
     /// @notice Move a subscription to another client key (owner only), with that key's consent
     /// (empty signature when the caller is `newClientId`).
-    function setClientId(bytes32 nodeId, address clientId, address newClientId, ClientConsent calldata consent)
-        external;
+    function setClientId(
+        bytes32 nodeId,
+        address clientId,
+        Subscription calldata subscription,
+        address newClientId,
+        ClientConsent calldata consent
+    ) external;
 
     /// @notice Opt in to (months > 0) or out of (months = 0) automatic renewal (owner only).
-    function setAutoRenew(bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth) external;
+    /// @return The record as stored afterwards.
+    function setAutoRenew(
+        bytes32 nodeId,
+        address clientId,
+        Subscription calldata subscription,
+        uint256 months,
+        uint256 maxPricePerMonth
+    ) external returns (Subscription memory);
 
     /// @notice Renew an opted-in subscription in the window before its expiry, paid from the
     /// owner's allowance. Anyone may call it.
-    function renew(bytes32 nodeId, address clientId) external;
+    /// @return The record as stored afterwards.
+    function renew(bytes32 nodeId, address clientId, Subscription calldata subscription)
+        external
+        returns (Subscription memory);
 
     // ------------------------------------------------------------------------------------------
     // Providers
@@ -285,11 +331,22 @@ interface ISubscriptionEscrow {
     /// @notice The registry this escrow sells the nodes of.
     function registry() external view returns (address);
 
-    /// @notice The stored subscription (owner zero when none).
-    function getSubscription(bytes32 nodeId, address clientId) external view returns (Subscription memory);
+    /// @notice What is stored for (nodeId, clientId): zero when nothing, else
+    /// `uint256(keccak256(abi.encode(subscription))) << 40 | subscription.expiresAt`.
+    function subscriptionCommitment(bytes32 nodeId, address clientId) external view returns (uint256);
 
-    /// @notice Whether it is active, when it ends, months left and what cancelling pays back now.
-    function status(bytes32 nodeId, address clientId) external view returns (SubscriptionStatus memory);
+    /// @notice Whether `subscription` is the record stored for (nodeId, clientId).
+    function isCurrent(bytes32 nodeId, address clientId, Subscription calldata subscription)
+        external
+        view
+        returns (bool);
+
+    /// @notice Whether it is active, when it ends, months left and what cancelling now pays back
+    /// (all zero when nothing is stored; reverts when `subscription` is not the stored record).
+    function status(bytes32 nodeId, address clientId, Subscription calldata subscription)
+        external
+        view
+        returns (SubscriptionStatus memory);
 
     /// @notice Price of `months` of a node's service bought now.
     function quote(bytes32 nodeId, uint256 months) external view returns (Quote memory);
@@ -301,7 +358,11 @@ interface ISubscriptionEscrow {
         returns (uint256[] memory);
 
     /// @notice Whether `renew` would go through now, and why not.
-    function renewalCheck(bytes32 nodeId, address clientId) external view returns (RenewalBlocker);
+    /// @dev Reverts when something is stored and `subscription` is not it.
+    function renewalCheck(bytes32 nodeId, address clientId, Subscription calldata subscription)
+        external
+        view
+        returns (RenewalBlocker);
 
     /// @notice A node's released, withdrawn and withdrawable funds.
     function nodeEarnings(bytes32 nodeId) external view returns (NodeEarnings memory);
