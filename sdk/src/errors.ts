@@ -41,6 +41,8 @@ export const CONTRACT_ERROR_CODES = {
   AmountTooLarge: "AMOUNT_TOO_LARGE",
   SubscriptionIsActive: "SUBSCRIPTION_IS_ACTIVE",
   NoSubscription: "NO_SUBSCRIPTION",
+  // The record passed is not the one stored (stale: the subscription changed since it was read).
+  SubscriptionRecordMismatch: "SUBSCRIPTION_RECORD_MISMATCH",
   SubscriptionNotActive: "SUBSCRIPTION_NOT_ACTIVE",
   NotSubscriptionOwner: "NOT_SUBSCRIPTION_OWNER",
   ClientIdTaken: "CLIENT_ID_TAKEN",
@@ -117,6 +119,9 @@ export type ErrorCode =
   | "DNS_TREE_INVALID"
   | "DNS_TREE_STALE"
   | "DNS_LOOKUP_FAILED"
+  // A subscription is stored but no escrow event from the scanned blocks gives its record
+  // (details.fromBlock: start the scan earlier, e.g. at the escrow's deployment block).
+  | "SUBSCRIPTION_RECORD_NOT_FOUND"
   | ContractErrorCode;
 
 /** The only error type the SDK throws. Switch on `code`; `details` holds the facts behind it. */

@@ -113,10 +113,22 @@ export {
 export {
   signClientConsent,
   clientConsentDomain,
-  encodeApprovalRequest,
   CLIENT_CONSENT_TYPES,
   type ClientConsent,
+  type SubscriptionClientOptions,
 } from "./subscriptions.js";
+// Subscription records (the escrow stores only a commitment to each; issue #15): the commitment
+// computed locally, approveAndCall data, records folded from the escrow's events and receipts.
+export {
+  subscriptionCommitment,
+  encodeApprovalRequest,
+  encodeExtensionRequest,
+  foldSubscriptionLogs,
+  subscriptionFromReceipt,
+  toStoredSubscription,
+  EMPTY_SUBSCRIPTION,
+  SUBSCRIPTION_RECORD_TYPE,
+} from "./subscriptionRecord.js";
 export { nodePublicKey, nodePublicKeyFromPrivateKey } from "./nodeKey.js";
 export {
   TOKEN_ABI,

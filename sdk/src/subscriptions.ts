@@ -1,12 +1,23 @@
-import { AbiCoder, Signature, ZeroAddress, type Contract, type ContractTransactionResponse, type Interface, type Signer } from "ethers";
+import { Signature, ZeroAddress, zeroPadValue, type Contract, type ContractTransactionResponse, type Interface, type Log, type Signer } from "ethers";
 import { ChainContext, type ClientOptions } from "./chain.js";
 import { requireAddress } from "./deployments.js";
-import { MailserverSdkError, type ErrorCode } from "./errors.js";
+import { isSdkError, MailserverSdkError, type ErrorCode } from "./errors.js";
 import { normalizeNodeId, type NodeId } from "./nodeKey.js";
 import { detectTokenSupport, PERMIT_TYPES, readPermitDomain, tokenContract, type PaymentPath, type TokenSupport } from "./token.js";
 import { eventsOf, sendAndWait, type WriteResult } from "./tx.js";
 import { decodeContractError, findRevertData, isTransientError, toSdkError } from "./errors.js";
 import { checkAddress, checkUint, onceUnlessFailed } from "./util.js";
+import {
+  EMPTY_SUBSCRIPTION,
+  encodeApprovalRequest,
+  encodeExtensionRequest,
+  foldSubscriptionLogs,
+  recordKey,
+  subscriptionCommitment,
+  subscriptionFromReceipt,
+  toStoredSubscription,
+  type StoredSubscription,
+} from "./subscriptionRecord.js";
 import type { TrustPolicy } from "./verify.js";
 import type { ISubscriptionEscrow } from "./typechain/interfaces/ISubscriptionEscrow.js";
 import { ISubscriptionEscrow__factory } from "./typechain/factories/interfaces/ISubscriptionEscrow__factory.js";
@@ -40,15 +51,8 @@ export interface SubscriptionState {
   fee: bigint;
 }
 
-export interface StoredSubscription {
-  owner: string;
-  start: bigint;
-  expiresAt: bigint;
-  cancellationFeeBps: bigint;
-  paid: bigint;
-  renewMonths: bigint;
-  renewMaxPricePerMonth: bigint;
-}
+export type { StoredSubscription } from "./subscriptionRecord.js";
+export { encodeApprovalRequest, encodeExtensionRequest } from "./subscriptionRecord.js";
 
 export interface Earnings {
   unreleased: bigint;
@@ -163,6 +167,11 @@ export interface PurchaseParams {
   path?: PaymentPath | "auto";
   /** Also require the node's provider to be trusted by this policy. */
   policy?: TrustPolicy;
+  /**
+   * Extensions: the subscription's current record, to skip looking it up (`getSubscription`).
+   * Checked against the escrow's commitment before anything is sent.
+   */
+  subscription?: StoredSubscription;
 }
 
 export interface PurchaseResult extends WriteResult {
@@ -174,6 +183,18 @@ export interface PurchaseResult extends WriteResult {
   expiresAtSeconds: bigint;
   /** Hashes of the approval transactions sent before the purchase (approve path). */
   approvals: string[];
+  /** The record as stored afterwards: pass it to the next management call to skip the lookup. */
+  subscription: StoredSubscription;
+}
+
+/** A SubscriptionClient's options: the common ones and where the escrow's events start. */
+export interface SubscriptionClientOptions extends ClientOptions {
+  /**
+   * First block of event scans (record lookups, renewal bookkeeping). Default: the deployment's
+   * `startBlock`, else 0. A scan that starts after a subscription's last event cannot find its
+   * record (SUBSCRIPTION_RECORD_NOT_FOUND).
+   */
+  fromBlock?: number;
 }
 
 const enum Action {
@@ -189,9 +210,29 @@ const secondsToDate = (seconds: bigint) => new Date(Number(seconds) * 1000);
  */
 export class SubscriptionClient {
   protected readonly ctx: ChainContext;
+  readonly #fromBlock: number | undefined;
+  /**
+   * Records this client learned from its own receipts, by `recordKey`. Only a hint: every use is
+   * checked against the escrow's commitment first, so a record changed by someone else is
+   * looked up again.
+   */
+  readonly #records = new Map<string, StoredSubscription>();
 
-  constructor(options: ClientOptions) {
+  constructor(options: SubscriptionClientOptions) {
     this.ctx = new ChainContext(options);
+    if (options.fromBlock !== undefined && (!Number.isSafeInteger(options.fromBlock) || options.fromBlock < 0)) {
+      throw new MailserverSdkError("INVALID_ARGUMENT", `fromBlock must be a block number, got ${String(options.fromBlock)}`, {
+        details: { fromBlock: options.fromBlock },
+      });
+    }
+    this.#fromBlock = options.fromBlock;
+  }
+
+  /** Where event scans start: the `fromBlock` option, else the deployment's `startBlock`, else 0. */
+  async fromBlock(): Promise<number> {
+    if (this.#fromBlock !== undefined) return this.#fromBlock;
+    const { deployment } = await this.ctx.info();
+    return deployment.startBlock ?? 0;
   }
 
   async chainId(): Promise<bigint> {
@@ -246,11 +287,15 @@ export class SubscriptionClient {
     };
   }
 
-  /** Whether it is active, when it ends, months left, what cancelling pays back now. */
-  async status(nodeId: string, clientId: string): Promise<SubscriptionState> {
+  /**
+   * Whether it is active, when it ends, months left, what cancelling pays back now. Looks the
+   * record up unless `subscription` is given (SUBSCRIPTION_RECORD_MISMATCH when that is stale).
+   */
+  async status(nodeId: string, clientId: string, subscription?: StoredSubscription): Promise<SubscriptionState> {
     const id = normalizeNodeId(nodeId);
     const client = checkAddress(clientId, "clientId");
-    const s = await this.read("status", (e) => e.status(id, client));
+    const record = subscription ?? (await this.getSubscription(id, client)) ?? EMPTY_SUBSCRIPTION;
+    const s = await this.read("status", (e) => e.status(id, client, record));
     return {
       active: s.active,
       owner: s.owner === ZeroAddress ? undefined : s.owner,
@@ -262,21 +307,99 @@ export class SubscriptionClient {
     };
   }
 
-  /** The stored subscription, or undefined when there is none. */
+  /**
+   * The current record of (node, client), or undefined when nothing is stored. The escrow keeps
+   * only a commitment to it: the record comes from the escrow's events about the key (the last
+   * Subscribed, Extended or AutoRenewSet on it, or ClientIdChanged onto it) and is checked
+   * against the commitment read at the same block. A record this client learned from its own
+   * receipts is used when it still matches (one read, no event scan). A lapsed subscription
+   * that was not bought again is still stored and returned. SUBSCRIPTION_RECORD_NOT_FOUND when
+   * something is stored but no scanned event gives it (see `fromBlock`).
+   */
   async getSubscription(nodeId: string, clientId: string): Promise<StoredSubscription | undefined> {
     const id = normalizeNodeId(nodeId);
     const client = checkAddress(clientId, "clientId");
-    const s = await this.read("getSubscription", (e) => e.getSubscription(id, client));
-    if (s.owner === ZeroAddress) return undefined;
-    return {
-      owner: s.owner,
-      start: s.start,
-      expiresAt: s.expiresAt,
-      cancellationFeeBps: s.cancellationFeeBps,
-      paid: s.paid,
-      renewMonths: s.renewMonths,
-      renewMaxPricePerMonth: s.renewMaxPricePerMonth,
-    };
+    const key = recordKey(id, client);
+    const escrow = await this.escrow();
+    const cached = this.#records.get(key);
+    if (cached !== undefined) {
+      const stored = await this.ctx.read("subscriptionCommitment", () => escrow.subscriptionCommitment(id, client));
+      if (stored === 0n) {
+        this.#records.delete(key);
+        return undefined;
+      }
+      if (stored === subscriptionCommitment(cached)) return cached;
+    }
+    // The commitment and the logs at one block, so that a purchase mined in between cannot make
+    // a current record look stale.
+    const toBlock = await this.ctx.read("block number", () => this.ctx.provider.getBlockNumber());
+    const stored = await this.ctx.read("subscriptionCommitment", () => escrow.subscriptionCommitment(id, client, { blockTag: toBlock }));
+    if (stored === 0n) {
+      this.#records.delete(key);
+      return undefined;
+    }
+    const fromBlock = await this.fromBlock();
+    const record = (await this.#recordLogs(id, client, fromBlock, toBlock)).get(key) ?? undefined;
+    if (record === undefined || subscriptionCommitment(record) !== stored) {
+      throw new MailserverSdkError(
+        "SUBSCRIPTION_RECORD_NOT_FOUND",
+        `a subscription is stored for node ${id} and client ${client} but no escrow event in blocks ${fromBlock}..${toBlock} gives its record: scan from an earlier fromBlock`,
+        { details: { nodeId: id, clientId: client, fromBlock, toBlock, commitment: stored } },
+      );
+    }
+    this.#records.set(key, record);
+    return record;
+  }
+
+  /** The folded escrow events about (node, client) in [fromBlock, toBlock]: two topic-filtered eth_getLogs. */
+  async #recordLogs(nodeId: NodeId, clientId: string, fromBlock: number, toBlock: number) {
+    const escrow = await this.escrow();
+    const address = await this.escrowAddress();
+    const topic = (name: "Subscribed" | "Extended" | "AutoRenewSet" | "Cancelled" | "ClientIdChanged") => escrow.interface.getEvent(name).topicHash;
+    const client = zeroPadValue(clientId, 32);
+    const range = { address, fromBlock, toBlock };
+    const [onKey, movedHere] = await Promise.all([
+      // Events whose second indexed argument is the client id (ClientIdChanged: the old one).
+      this.ctx.read("escrow events", () =>
+        this.ctx.provider.getLogs({
+          ...range,
+          topics: [[topic("Subscribed"), topic("Extended"), topic("AutoRenewSet"), topic("Cancelled"), topic("ClientIdChanged")], nodeId, client],
+        }),
+      ),
+      // Records moved onto the client id.
+      this.ctx.read("escrow events", () => this.ctx.provider.getLogs({ ...range, topics: [topic("ClientIdChanged"), nodeId, null, client] })),
+    ]);
+    return foldSubscriptionLogs([...onKey, ...movedHere], address);
+  }
+
+  /** The record to manage (node, client) with: `given` once checked on chain, else looked up. */
+  async #currentRecord(nodeId: NodeId, clientId: string, given: StoredSubscription | undefined): Promise<StoredSubscription> {
+    if (given === undefined) {
+      const found = await this.getSubscription(nodeId, clientId);
+      if (found === undefined) throw new MailserverSdkError("NO_SUBSCRIPTION", "no subscription", { details: { nodeId, clientId } });
+      return found;
+    }
+    const record = toStoredSubscription(given);
+    const escrow = await this.escrow();
+    const stored = await this.ctx.read("subscriptionCommitment", () => escrow.subscriptionCommitment(nodeId, clientId));
+    if (stored === 0n) throw new MailserverSdkError("NO_SUBSCRIPTION", "no subscription", { details: { nodeId, clientId } });
+    if (stored !== subscriptionCommitment(record)) {
+      throw new MailserverSdkError(
+        "SUBSCRIPTION_RECORD_MISMATCH",
+        "the subscription record given is not the one stored (it changed since it was read): look it up again",
+        { details: { nodeId, clientId, commitment: stored } },
+      );
+    }
+    return record;
+  }
+
+  /** Learn what a receipt of this client says about (node, client): the record, or its removal. */
+  #learn(receipt: { logs: readonly Log[] }, escrow: string, nodeId: string, clientId: string): StoredSubscription | undefined {
+    const record = subscriptionFromReceipt(receipt, escrow, nodeId, clientId);
+    const key = recordKey(nodeId, clientId);
+    if (record === null) this.#records.delete(key);
+    else if (record !== undefined) this.#records.set(key, record);
+    return record ?? undefined;
   }
 
   /** Expiry seconds for many (node, client) pairs in one call (0 when none). */
@@ -288,11 +411,15 @@ export class SubscriptionClient {
     return [...result];
   }
 
-  /** Whether `renew` would go through now, and why not. */
-  async renewalCheck(nodeId: string, clientId: string): Promise<RenewalCheck> {
+  /**
+   * Whether `renew` would go through now, and why not. Looks the record up unless
+   * `subscription` is given (SUBSCRIPTION_RECORD_MISMATCH when that is stale).
+   */
+  async renewalCheck(nodeId: string, clientId: string, subscription?: StoredSubscription): Promise<RenewalCheck> {
     const id = normalizeNodeId(nodeId);
     const client = checkAddress(clientId, "clientId");
-    const raw = await this.read("renewalCheck", (e) => e.renewalCheck(id, client));
+    const record = subscription ?? (await this.getSubscription(id, client)) ?? EMPTY_SUBSCRIPTION;
+    const raw = await this.read("renewalCheck", (e) => e.renewalCheck(id, client, record));
     const reason = RENEWAL_BLOCKERS[Number(raw)];
     if (reason === undefined) {
       throw new MailserverSdkError("CONTRACT_ERROR", `unknown renewal blocker ${raw}`, { details: { value: raw } });
@@ -347,8 +474,7 @@ export class SubscriptionClient {
   async renewalAllowanceNeeded(owner: string): Promise<bigint> {
     const address = checkAddress(owner, "owner");
     const escrow = await this.escrow();
-    const { deployment } = await this.ctx.info();
-    const from = deployment.startBlock ?? 0;
+    const from = await this.fromBlock();
     const [bought, moved] = await Promise.all([
       this.ctx.read("Subscribed events", () => escrow.queryFilter(escrow.filters.Subscribed(undefined, undefined, address), from)),
       this.ctx.read("ClientIdChanged events", () => escrow.queryFilter(escrow.filters.ClientIdChanged(), from)),
@@ -356,7 +482,7 @@ export class SubscriptionClient {
     const keys = new Map<string, { nodeId: string; clientId: string }>();
     const add = (nodeId: string, clientId: string) => keys.set(`${nodeId}:${clientId.toLowerCase()}`, { nodeId, clientId });
     for (const e of bought) add(e.args.nodeId, e.args.clientId);
-    for (const e of moved) if (e.args.owner.toLowerCase() === address.toLowerCase()) add(e.args.nodeId, e.args.newClientId);
+    for (const e of moved) if (e.args.subscription.owner.toLowerCase() === address.toLowerCase()) add(e.args.nodeId, e.args.newClientId);
     if (keys.size === 0) return 0n;
     const latest = await this.ctx.read("latest block", () => this.ctx.provider.getBlock("latest"));
     const nowSeconds = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000));
@@ -418,7 +544,8 @@ export class SubscriptionClient {
         details: { nodeId, pricePerMonth: quote.pricePerMonth, maxPricePerMonth: maxPrice },
       });
     }
-    await this.#checkSubscriptionState(action, nodeId, clientId, payer);
+    // Extensions: the current record, checked on chain (it goes back to the escrow as calldata).
+    const record = await this.#checkSubscriptionState(action, nodeId, clientId, payer, params.subscription);
     const maxFee = params.maxCancellationFeeBps === undefined ? quote.cancellationFeeBps : checkUint(params.maxCancellationFeeBps, "maxCancellationFeeBps");
     if (action === Action.Subscribe && quote.cancellationFeeBps > maxFee) {
       throw new MailserverSdkError("CANCELLATION_FEE_ABOVE_MAXIMUM", `cancellation fee ${quote.cancellationFeeBps} bps is above the maximum ${maxFee}`, {
@@ -433,14 +560,14 @@ export class SubscriptionClient {
 
     const total = quote.total;
     const paid = (result: WriteResult, path: PurchaseResult["path"], approvals: string[]) =>
-      this.#purchaseResult(action, escrowAddress, escrow.interface as unknown as Interface, result, path, approvals, total, quote.pricePerMonth);
+      this.#purchaseResult(action, escrowAddress, escrow.interface as unknown as Interface, result, path, approvals, { nodeId, clientId, total, pricePerMonth: quote.pricePerMonth });
+    const send = () =>
+      record === undefined
+        ? escrow.subscribe(nodeId, clientId, months, maxPrice, maxFee, consent)
+        : escrow.extend(nodeId, clientId, record, months, maxPrice);
 
     if (total === 0n) {
-      const result = await sendAndWait(label, () =>
-        action === Action.Subscribe
-          ? escrow.subscribe(nodeId, clientId, months, maxPrice, maxFee, consent)
-          : escrow.extend(nodeId, clientId, months, maxPrice),
-      );
+      const result = await sendAndWait(label, send);
       return paid(result, "free", []);
     }
 
@@ -459,7 +586,10 @@ export class SubscriptionClient {
     const token = (await this.token()).connect(signer) as Contract;
 
     if (path === "approveAndCall") {
-      const data = encodeApprovalRequest({ action, nodeId, clientId, months, maxPricePerMonth: maxPrice, maxFeeBps: maxFee, consent });
+      const data =
+        record === undefined
+          ? encodeApprovalRequest({ action, nodeId, clientId, months, maxPricePerMonth: maxPrice, maxFeeBps: maxFee, consent })
+          : encodeExtensionRequest({ nodeId, clientId, months, maxPricePerMonth: maxPrice, subscription: record });
       const tokenAddress = await this.tokenAddress();
       // Old MiniMe tokens drop the escrow's revert data: simulate the escrow's side first so that
       // a refused purchase fails here with its own error, before any gas is spent.
@@ -494,11 +624,7 @@ export class SubscriptionClient {
     const approvals = await this.#resetAllowance(token, payer, escrowAddress, reserved + total);
     let result: WriteResult;
     try {
-      result = await sendAndWait(label, () =>
-        action === Action.Subscribe
-          ? escrow.subscribe(nodeId, clientId, months, maxPrice, maxFee, consent)
-          : escrow.extend(nodeId, clientId, months, maxPrice),
-      );
+      result = await sendAndWait(label, send);
     } catch (error) {
       // Do not leave an allowance behind that the next purchase would trip over.
       if (approvals.length > 0) await this.#resetAllowance(token, payer, escrowAddress, reserved).catch(() => undefined);
@@ -546,19 +672,34 @@ export class SubscriptionClient {
     consent?: ClientConsent;
     /** The approved amount (default: months × the current price, what the SDK approves). */
     amount?: bigint;
+    /**
+     * Extensions: the record the request carries (default: the current one, looked up; a stale
+     * one shows as SUBSCRIPTION_RECORD_MISMATCH).
+     */
+    subscription?: StoredSubscription;
   }): Promise<void> {
     const nodeId = normalizeNodeId(params.nodeId);
+    const clientId = checkAddress(params.clientId, "clientId");
     const months = checkUint(params.months, "months");
+    const maxPricePerMonth = checkUint(params.maxPricePerMonth, "maxPricePerMonth");
     const amount = params.amount ?? (await this.quote(nodeId, months)).total;
-    const data = encodeApprovalRequest({
-      action: params.action === "subscribe" ? Action.Subscribe : Action.Extend,
-      nodeId,
-      clientId: checkAddress(params.clientId, "clientId"),
-      months,
-      maxPricePerMonth: checkUint(params.maxPricePerMonth, "maxPricePerMonth"),
-      maxFeeBps: params.maxCancellationFeeBps === undefined ? 10_000n : checkUint(params.maxCancellationFeeBps, "maxCancellationFeeBps"),
-      consent: params.consent ?? NO_CONSENT,
-    });
+    let data: string;
+    if (params.action === "subscribe") {
+      data = encodeApprovalRequest({
+        action: Action.Subscribe,
+        nodeId,
+        clientId,
+        months,
+        maxPricePerMonth,
+        maxFeeBps: params.maxCancellationFeeBps === undefined ? 10_000n : checkUint(params.maxCancellationFeeBps, "maxCancellationFeeBps"),
+        consent: params.consent ?? NO_CONSENT,
+      });
+    } else {
+      // Not checked here: the simulation is what tells a stale record from a current one.
+      const subscription = params.subscription ?? (await this.getSubscription(nodeId, clientId));
+      if (subscription === undefined) throw new MailserverSdkError("NO_SUBSCRIPTION", "no subscription to extend", { details: { nodeId, clientId } });
+      data = encodeExtensionRequest({ nodeId, clientId, months, maxPricePerMonth, subscription: toStoredSubscription(subscription) });
+    }
     await this.#simulateApproval(params.action, await this.escrow(), await this.tokenAddress(), checkAddress(params.from, "from"), amount, data);
   }
 
@@ -597,26 +738,43 @@ export class SubscriptionClient {
     }
   }
 
-  /** Catch the obvious reverts before any approval is sent. */
-  async #checkSubscriptionState(action: Action, nodeId: NodeId, clientId: string, payer: string): Promise<void> {
+  /**
+   * Catch the obvious reverts before any approval is sent. Extensions: returns the current
+   * record (`given` once checked against the escrow's commitment).
+   */
+  async #checkSubscriptionState(
+    action: Action,
+    nodeId: NodeId,
+    clientId: string,
+    payer: string,
+    given: StoredSubscription | undefined,
+  ): Promise<StoredSubscription | undefined> {
     if (action === Action.Subscribe) {
-      const state = await this.status(nodeId, clientId);
-      if (state.active) {
+      // A key is taken while its stored expiry is ahead: the low 40 bits of the commitment.
+      const [expiresAt] = await this.expiries([{ nodeId, clientId }]);
+      const latest = await this.ctx.read("latest block", () => this.ctx.provider.getBlock("latest"));
+      if (expiresAt > BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000))) {
         throw new MailserverSdkError("SUBSCRIPTION_IS_ACTIVE", "an active subscription exists: extend it instead", {
-          details: { nodeId, clientId, expiresAt: state.expiresAtSeconds },
+          details: { nodeId, clientId, expiresAt },
         });
       }
-      return;
+      return undefined;
     }
-    const stored = await this.getSubscription(nodeId, clientId);
-    if (stored === undefined) {
-      throw new MailserverSdkError("NO_SUBSCRIPTION", "no subscription to extend", { details: { nodeId, clientId } });
+    let stored: StoredSubscription;
+    try {
+      stored = await this.#currentRecord(nodeId, clientId, given);
+    } catch (error) {
+      if (isSdkError(error, "NO_SUBSCRIPTION")) {
+        throw new MailserverSdkError("NO_SUBSCRIPTION", "no subscription to extend", { details: { nodeId, clientId } });
+      }
+      throw error;
     }
     if (stored.owner !== payer) {
       throw new MailserverSdkError("NOT_SUBSCRIPTION_OWNER", "only the owner can extend", {
         details: { nodeId, clientId, caller: payer, owner: stored.owner },
       });
     }
+    return stored;
   }
 
   async #choosePath(requested: PaymentPath | "auto", action: Action): Promise<PaymentPath> {
@@ -680,96 +838,130 @@ export class SubscriptionClient {
     result: WriteResult,
     path: PurchaseResult["path"],
     approvals: string[],
-    total: bigint,
-    pricePerMonth: bigint,
+    asked: { nodeId: NodeId; clientId: string; total: bigint; pricePerMonth: bigint },
   ): PurchaseResult {
     const [event] = eventsOf(result.receipt, escrowAddress, iface, action === Action.Subscribe ? "Subscribed" : "Extended");
-    const expiresAtSeconds: bigint = event === undefined ? 0n : event.args.getValue("expiresAt");
-    const amount: bigint = event === undefined ? total : event.args.getValue("amount");
-    const price: bigint = event === undefined ? pricePerMonth : event.args.getValue("pricePerMonth");
-    return { ...result, path, amount, pricePerMonth: price, expiresAt: secondsToDate(expiresAtSeconds), expiresAtSeconds, approvals };
+    const subscription = this.#learn(result.receipt, escrowAddress, asked.nodeId, asked.clientId);
+    if (event === undefined || subscription === undefined) {
+      // A mined purchase always emits its event: its absence means the receipt is not the escrow's.
+      throw new MailserverSdkError("CONTRACT_ERROR", `transaction ${result.hash} has no ${action === Action.Subscribe ? "Subscribed" : "Extended"} event of the escrow`, {
+        details: { hash: result.hash, escrow: escrowAddress },
+      });
+    }
+    // Subscribed's `paid` is the amount pulled; Extended names it.
+    const amount: bigint = action === Action.Subscribe ? subscription.paid : event.args.getValue("amount");
+    const price: bigint = event.args.getValue("pricePerMonth");
+    return { ...result, path, amount, pricePerMonth: price, expiresAt: secondsToDate(subscription.expiresAt), expiresAtSeconds: subscription.expiresAt, approvals, subscription };
   }
 
   // -------------------------------------------------------------------------------------------
   // Managing
   // -------------------------------------------------------------------------------------------
 
-  /** Cancel and take back the unserved part minus the fee locked at purchase. */
-  async cancel(nodeId: string, clientId: string): Promise<WriteResult & { refund: bigint; fee: bigint }> {
+  /**
+   * Cancel and take back the unserved part minus the fee locked at purchase. Looks the record up
+   * unless `subscription` is given (checked on chain first).
+   */
+  async cancel(nodeId: string, clientId: string, subscription?: StoredSubscription): Promise<WriteResult & { refund: bigint; fee: bigint }> {
     this.ctx.signer("cancel");
     const id = normalizeNodeId(nodeId);
     const client = checkAddress(clientId, "clientId");
+    const record = await this.#currentRecord(id, client, subscription);
     const escrow = await this.escrow();
-    const result = await sendAndWait("cancel", () => escrow.cancel(id, client));
-    const [event] = eventsOf(result.receipt, await this.escrowAddress(), escrow.interface as unknown as Interface, "Cancelled");
+    const escrowAddress = await this.escrowAddress();
+    const result = await sendAndWait("cancel", () => escrow.cancel(id, client, record));
+    this.#learn(result.receipt, escrowAddress, id, client);
+    const [event] = eventsOf(result.receipt, escrowAddress, escrow.interface as unknown as Interface, "Cancelled");
     return { ...result, refund: event?.args.getValue("refund") ?? 0n, fee: event?.args.getValue("fee") ?? 0n };
   }
 
   /**
    * Move a subscription to another client key, with that key's consent (its `clientKey` signs
    * here, or pass a `consent` signed elsewhere; none is needed when the signer is the new key).
+   * Looks the record up unless `subscription` is given. The record moves unchanged.
    */
   async setClientId(
     nodeId: string,
     clientId: string,
     newClientId: string,
-    options: { clientKey?: Signer; consent?: ClientConsent } = {},
-  ): Promise<WriteResult> {
+    options: { clientKey?: Signer; consent?: ClientConsent; subscription?: StoredSubscription } = {},
+  ): Promise<WriteResult & { subscription: StoredSubscription }> {
     this.ctx.signer("setClientId");
     const owner = await this.ctx.signerAddress("setClientId");
     const id = normalizeNodeId(nodeId);
     const client = checkAddress(clientId, "clientId");
     const next = checkAddress(newClientId, "newClientId");
-    const consent = await this.#consent(options as PurchaseParams, id, next, owner, await this.escrowAddress());
+    const escrowAddress = await this.escrowAddress();
+    const record = await this.#currentRecord(id, client, options.subscription);
+    const consent = await this.#consent(options as PurchaseParams, id, next, owner, escrowAddress);
     const escrow = await this.escrow();
-    return sendAndWait("setClientId", () => escrow.setClientId(id, client, next, consent));
+    const result = await sendAndWait("setClientId", () => escrow.setClientId(id, client, record, next, consent));
+    this.#learn(result.receipt, escrowAddress, id, client);
+    return { ...result, subscription: this.#learn(result.receipt, escrowAddress, id, next) ?? record };
   }
 
   /**
    * Opt in to automatic renewal (months > 0) or out (months = 0). With `approve`, also sets the
    * escrow's allowance to exactly months × maxPricePerMonth so `renew` can pull the payment.
+   * Looks the record up unless `subscription` is given.
    */
   async setAutoRenew(
     nodeId: string,
     clientId: string,
-    params: { months: bigint | number; maxPricePerMonth: bigint | number; approve?: boolean },
-  ): Promise<WriteResult & { approvals: string[] }> {
+    params: { months: bigint | number; maxPricePerMonth: bigint | number; approve?: boolean; subscription?: StoredSubscription },
+  ): Promise<WriteResult & { approvals: string[]; subscription: StoredSubscription }> {
     const signer = this.ctx.signer("setAutoRenew");
     const id = normalizeNodeId(nodeId);
     const client = checkAddress(clientId, "clientId");
     const months = checkUint(params.months, "months");
     const maxPrice = checkUint(params.maxPricePerMonth, "maxPricePerMonth");
+    const record = await this.#currentRecord(id, client, params.subscription);
     const escrow = await this.escrow();
-    const result = await sendAndWait("setAutoRenew", () => escrow.setAutoRenew(id, client, months, maxPrice));
+    const escrowAddress = await this.escrowAddress();
+    const result = await sendAndWait("setAutoRenew", () => escrow.setAutoRenew(id, client, record, months, maxPrice));
+    const subscription = this.#learn(result.receipt, escrowAddress, id, client);
+    if (subscription === undefined) {
+      throw new MailserverSdkError("CONTRACT_ERROR", `transaction ${result.hash} has no AutoRenewSet event of the escrow`, { details: { hash: result.hash } });
+    }
     let approvals: string[] = [];
     if (params.approve === true) {
       // What every opted-in renewal of the owner needs, this one included: one allowance serves all.
       const owner = await this.ctx.signerAddress("setAutoRenew");
       const token = (await this.token()).connect(signer) as Contract;
-      approvals = await this.#resetAllowance(token, owner, await this.escrowAddress(), await this.renewalAllowanceNeeded(owner));
+      approvals = await this.#resetAllowance(token, owner, escrowAddress, await this.renewalAllowanceNeeded(owner));
     }
-    return { ...result, approvals };
+    return { ...result, approvals, subscription };
   }
 
   /**
    * Renew an opted-in subscription (anyone may). Checks `renewalCheck` first so a blocked renewal
-   * fails with its reason (e.g. INSUFFICIENT_ALLOWANCE) without spending gas.
+   * fails with its reason (e.g. INSUFFICIENT_ALLOWANCE) without spending gas. Looks the record up
+   * unless `subscription` is given.
    */
-  async renew(nodeId: string, clientId: string): Promise<WriteResult & { expiresAt: Date; expiresAtSeconds: bigint; amount: bigint }> {
+  async renew(
+    nodeId: string,
+    clientId: string,
+    subscription?: StoredSubscription,
+  ): Promise<WriteResult & { expiresAt: Date; expiresAtSeconds: bigint; amount: bigint; subscription: StoredSubscription }> {
     this.ctx.signer("renew");
     const id = normalizeNodeId(nodeId);
     const client = checkAddress(clientId, "clientId");
-    const check = await this.renewalCheck(id, client);
-    if (!check.renewable) {
+    const record = subscription ?? (await this.getSubscription(id, client));
+    const check = await this.renewalCheck(id, client, record ?? EMPTY_SUBSCRIPTION);
+    if (!check.renewable || record === undefined) {
       throw new MailserverSdkError(BLOCKER_CODES[check.reason], `renewal not possible: ${check.reason}`, {
         details: { nodeId: id, clientId: client, reason: check.reason },
       });
     }
     const escrow = await this.escrow();
-    const result = await sendAndWait("renew", () => escrow.renew(id, client));
-    const [event] = eventsOf(result.receipt, await this.escrowAddress(), escrow.interface as unknown as Interface, "Extended");
-    const expiresAtSeconds: bigint = event?.args.getValue("expiresAt") ?? 0n;
-    return { ...result, expiresAt: secondsToDate(expiresAtSeconds), expiresAtSeconds, amount: event?.args.getValue("amount") ?? 0n };
+    const escrowAddress = await this.escrowAddress();
+    const result = await sendAndWait("renew", () => escrow.renew(id, client, record));
+    const renewed = this.#learn(result.receipt, escrowAddress, id, client);
+    const [event] = eventsOf(result.receipt, escrowAddress, escrow.interface as unknown as Interface, "Extended");
+    if (renewed === undefined || event === undefined) {
+      throw new MailserverSdkError("CONTRACT_ERROR", `transaction ${result.hash} has no Extended event of the escrow`, { details: { hash: result.hash } });
+    }
+    return { ...result, expiresAt: secondsToDate(renewed.expiresAt), expiresAtSeconds: renewed.expiresAt, amount: event.args.getValue("amount"), subscription: renewed };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -823,20 +1015,4 @@ export class SubscriptionClient {
 
 function toEarnings(e: { unreleased: bigint; earned: bigint; withdrawn: bigint; withdrawable: bigint }): Earnings {
   return { unreleased: e.unreleased, earned: e.earned, withdrawn: e.withdrawn, withdrawable: e.withdrawable };
-}
-
-/** The `data` of an approveAndCall purchase: `abi.encode(ISubscriptionEscrow.ApprovalRequest)`. */
-export function encodeApprovalRequest(req: {
-  action: number;
-  nodeId: string;
-  clientId: string;
-  months: bigint;
-  maxPricePerMonth: bigint;
-  maxFeeBps: bigint;
-  consent: ClientConsent;
-}): string {
-  return AbiCoder.defaultAbiCoder().encode(
-    ["tuple(uint8 action, bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth, uint256 maxFeeBps, tuple(uint256 deadline, bytes signature) consent)"],
-    [req],
-  );
 }

@@ -8,11 +8,15 @@
  */
 import { id } from "ethers";
 
+// ISubscriptionEscrow.Subscription, a static struct: inlined in the data as its 7 words
+// (owner, start, expiresAt, cancellationFeeBps, paid, renewMonths, renewMaxPricePerMonth).
+const RECORD = "(address,uint40,uint40,uint16,uint96,uint8,uint96)";
+
 export const ESCROW_EVENT_SIGNATURES = {
-  Subscribed: "Subscribed(bytes32,address,address,uint256,uint256,uint256,uint256)",
-  Extended: "Extended(bytes32,address,address,uint256,uint256,uint256,uint256)",
+  Subscribed: `Subscribed(bytes32,address,address,uint256,uint256,${RECORD})`,
+  Extended: `Extended(bytes32,address,address,uint256,uint256,uint256,${RECORD})`,
   Cancelled: "Cancelled(bytes32,address,address,uint256,uint256)",
-  ClientIdChanged: "ClientIdChanged(bytes32,address,address,address)",
+  ClientIdChanged: `ClientIdChanged(bytes32,address,address,${RECORD})`,
 } as const;
 
 export const ESCROW_EVENT_TOPICS = {
@@ -36,13 +40,22 @@ export type EscrowEvent =
   | { kind: "subscribed"; nodeId: string; clientId: string; owner: string; expiresAt: bigint }
   | { kind: "extended"; nodeId: string; clientId: string; payer: string; expiresAt: bigint }
   | { kind: "cancelled"; nodeId: string; clientId: string }
-  | { kind: "clientIdChanged"; nodeId: string; oldClientId: string; newClientId: string; owner: string };
+  | { kind: "clientIdChanged"; nodeId: string; oldClientId: string; newClientId: string; owner: string; expiresAt: bigint };
 
-// Subscribed/Extended data: months, pricePerMonth, amount, expiresAt — expiresAt is word 3.
-const EXPIRES_AT_WORD = 3;
+// Data words of the record's fields: Subscribed = months, pricePerMonth, record (owner word 2,
+// expiresAt word 4); Extended = months, pricePerMonth, amount, record (expiresAt word 5);
+// ClientIdChanged = record (owner word 0, expiresAt word 2). Each event's data is at least as
+// long as its last record word, checked before slicing.
+const SUBSCRIBED_EXPIRES_AT_WORD = 4;
+const EXTENDED_EXPIRES_AT_WORD = 5;
+const CHANGED_OWNER_WORD = 0;
+const CHANGED_EXPIRES_AT_WORD = 2;
+const RECORD_WORDS = 7;
+const hasWords = (data: string, n: number) => data.length >= 2 + 64 * n;
 const word = (data: string, i: number) => data.slice(2 + 64 * i, 66 + 64 * i);
 const addressOfTopic = (topic: string) => `0x${topic.slice(26).toLowerCase()}`;
 const addressOfWord = (data: string, i: number) => `0x${word(data, i).slice(24).toLowerCase()}`;
+const uintOfWord = (data: string, i: number) => BigInt(`0x${word(data, i)}`);
 
 const T_SUBSCRIBED = ESCROW_EVENT_TOPICS.Subscribed;
 const T_EXTENDED = ESCROW_EVENT_TOPICS.Extended;
@@ -58,24 +71,32 @@ export function decodeEscrowLog(log: RawLog): EscrowEvent | undefined {
   const data = log.data;
   switch (topic0) {
     case T_SUBSCRIBED:
-    case T_EXTENDED: {
-      if (data.length < 2 + 64 * (EXPIRES_AT_WORD + 1)) return undefined;
-      const expiresAt = BigInt(`0x${word(data, EXPIRES_AT_WORD)}`);
-      return topic0 === T_SUBSCRIBED
-        ? { kind: "subscribed", nodeId, clientId: addressOfTopic(topics[2]), owner: addressOfTopic(topics[3]), expiresAt }
-        : { kind: "extended", nodeId, clientId: addressOfTopic(topics[2]), payer: addressOfTopic(topics[3]), expiresAt };
-    }
+      if (!hasWords(data, 2 + RECORD_WORDS)) return undefined;
+      return { kind: "subscribed", nodeId, clientId: addressOfTopic(topics[2]), owner: addressOfTopic(topics[3]), expiresAt: uintOfWord(data, SUBSCRIBED_EXPIRES_AT_WORD) };
+    case T_EXTENDED:
+      if (!hasWords(data, 3 + RECORD_WORDS)) return undefined;
+      return { kind: "extended", nodeId, clientId: addressOfTopic(topics[2]), payer: addressOfTopic(topics[3]), expiresAt: uintOfWord(data, EXTENDED_EXPIRES_AT_WORD) };
     case T_CANCELLED:
       return { kind: "cancelled", nodeId, clientId: addressOfTopic(topics[2]) };
     case T_CLIENT_ID_CHANGED:
-      if (data.length < 66) return undefined;
-      return { kind: "clientIdChanged", nodeId, oldClientId: addressOfTopic(topics[2]), newClientId: addressOfTopic(topics[3]), owner: addressOfWord(data, 0) };
+      if (!hasWords(data, RECORD_WORDS)) return undefined;
+      return {
+        kind: "clientIdChanged",
+        nodeId,
+        oldClientId: addressOfTopic(topics[2]),
+        newClientId: addressOfTopic(topics[3]),
+        owner: addressOfWord(data, CHANGED_OWNER_WORD),
+        expiresAt: uintOfWord(data, CHANGED_EXPIRES_AT_WORD),
+      };
     default:
       return undefined;
   }
 }
 
-/** The topic-0 filter for the four events. */
+/**
+ * The topic-0 filter for the four events. AutoRenewSet is left out on purpose: it changes
+ * neither the owner nor the expiry, which is all the index keeps.
+ */
 export const ESCROW_EVENT_FILTER: string[] = [T_SUBSCRIBED, T_EXTENDED, T_CANCELLED, T_CLIENT_ID_CHANGED];
 
 /** `blockNumber` of a raw log as a number. */

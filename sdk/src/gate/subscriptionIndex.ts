@@ -515,10 +515,9 @@ export class SubscriptionIndex implements SubscriptionLookup {
           changes.set(entryKey(event.nodeId, event.clientId), null);
           break;
         case "clientIdChanged": {
-          const oldKey = entryKey(event.nodeId, event.oldClientId);
-          const previous = current(oldKey);
-          changes.set(oldKey, null);
-          if (previous !== undefined) changes.set(entryKey(event.nodeId, event.newClientId), { ...previous, clientId: event.newClientId, owner: event.owner });
+          // The event carries the moved record, so the new key's entry needs nothing from the old one.
+          changes.set(entryKey(event.nodeId, event.oldClientId), null);
+          changes.set(entryKey(event.nodeId, event.newClientId), { nodeId: event.nodeId, clientId: event.newClientId, owner: event.owner, expiresAt: event.expiresAt });
           break;
         }
       }
