@@ -6,7 +6,11 @@ export interface AppConfig {
   chainName: string;
   /** JSON-RPC endpoint the page reads from, and offers to a wallet that does not know the chain. */
   rpcUrl: string;
-  addresses: { registry: string; escrow: string; token: string };
+  /**
+   * `startBlock`: the escrow's deployment block, where the SDK's scans for subscription records
+   * start (default 0, which public RPCs may refuse to scan from or answer slowly).
+   */
+  addresses: { registry: string; escrow: string; token: string; startBlock?: number };
   token: { symbol: string; decimals: number };
 }
 

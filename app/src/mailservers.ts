@@ -22,6 +22,7 @@ import {
   type NodeVerdict,
   type Quote,
   type RenewalCheck,
+  type StoredSubscription,
   type UntrustReason,
 } from "@status/mailserver-sdk";
 import type { AppConfig } from "./config.js";
@@ -136,18 +137,22 @@ export interface MySubscription {
   autoRenewMonths: bigint;
   autoRenewMaxPrice: bigint;
   renewal: RenewalCheck;
+  /** The record the escrow holds a commitment to: the writes pass it back. */
+  record: StoredSubscription;
 }
 
 /** The account's subscriptions (client key = the account) on the listed servers: one batched expiry read, then details for those it has. */
 export async function mySubscriptions(reads: Reads, account: string, servers: readonly Server[]): Promise<MySubscription[]> {
   const expiries = await reads.subscriptions.expiries(servers.map((s) => ({ nodeId: s.nodeId, clientId: account })));
   const held = servers.filter((_, i) => expiries[i] !== 0n);
-  return Promise.all(
+  const found = await Promise.all(
     held.map(async (server) => {
-      const [state, stored, renewal] = await Promise.all([
-        reads.subscriptions.status(server.nodeId, account),
-        reads.subscriptions.getSubscription(server.nodeId, account),
-        reads.subscriptions.renewalCheck(server.nodeId, account),
+      // One record lookup (the escrow's events), then both views read with it.
+      const stored = await reads.subscriptions.getSubscription(server.nodeId, account);
+      if (stored === undefined) return undefined; // cancelled since the expiry read
+      const [state, renewal] = await Promise.all([
+        reads.subscriptions.status(server.nodeId, account, stored),
+        reads.subscriptions.renewalCheck(server.nodeId, account, stored),
       ]);
       return {
         server,
@@ -156,12 +161,14 @@ export async function mySubscriptions(reads: Reads, account: string, servers: re
         monthsLeft: state.monthsLeft,
         refundableNow: state.refundableNow,
         fee: state.fee,
-        autoRenewMonths: stored?.renewMonths ?? 0n,
-        autoRenewMaxPrice: stored?.renewMaxPricePerMonth ?? 0n,
+        autoRenewMonths: stored.renewMonths,
+        autoRenewMaxPrice: stored.renewMaxPricePerMonth,
         renewal,
+        record: stored,
       };
     }),
   );
+  return found.filter((sub) => sub !== undefined);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,18 +230,21 @@ export async function buy(ctx: WriteContext, nodeId: string, months: number, quo
   return subs.subscribe({ nodeId, months, maxPricePerMonth: quoted.pricePerMonth, maxCancellationFeeBps: quoted.cancellationFeeBps, policy });
 }
 
-export async function extend(ctx: WriteContext, nodeId: string, months: number, quoted: Quote) {
+// The writes below take the record shown on the page: if the subscription changed meanwhile
+// (another tab, a renewal), the SDK refuses with SUBSCRIPTION_RECORD_MISMATCH before sending.
+export async function extend(ctx: WriteContext, nodeId: string, months: number, quoted: Quote, subscription?: StoredSubscription) {
   const subs = await writer(ctx.wallet, ctx.config, ctx.account, ctx.onSent);
-  return subs.extend({ nodeId, months, maxPricePerMonth: quoted.pricePerMonth });
+  return subs.extend({ nodeId, months, maxPricePerMonth: quoted.pricePerMonth, subscription });
 }
 
-export async function cancel(ctx: WriteContext, nodeId: string) {
+export async function cancel(ctx: WriteContext, nodeId: string, subscription?: StoredSubscription) {
   const subs = await writer(ctx.wallet, ctx.config, ctx.account, ctx.onSent);
-  return subs.cancel(nodeId, ctx.account);
+  return subs.cancel(nodeId, ctx.account, subscription);
 }
 
 /** On: renew one month at a time at no more than today's price, with exactly that allowance. Off: opt out and clear the allowance. */
-export async function setAutoRenew(ctx: WriteContext, nodeId: string, on: boolean, pricePerMonth: bigint) {
+export async function setAutoRenew(ctx: WriteContext, nodeId: string, on: boolean, pricePerMonth: bigint, subscription?: StoredSubscription) {
   const subs = await writer(ctx.wallet, ctx.config, ctx.account, ctx.onSent);
-  return subs.setAutoRenew(nodeId, ctx.account, on ? { months: 1, maxPricePerMonth: pricePerMonth, approve: true } : { months: 0, maxPricePerMonth: 0, approve: true });
+  const terms = on ? { months: 1, maxPricePerMonth: pricePerMonth } : { months: 0, maxPricePerMonth: 0 };
+  return subs.setAutoRenew(nodeId, ctx.account, { ...terms, approve: true, subscription });
 }

@@ -395,7 +395,7 @@ function renderSub(sub: api.MySubscription, index: number): HTMLElement {
           onclick: () =>
             void write(
               `Cancelling ${sub.server.providerName}`,
-              (ctx) => api.cancel(ctx, sub.server.nodeId),
+              (ctx) => api.cancel(ctx, sub.server.nodeId, sub.record),
               (r) => `Refunded ${amount(r.refund, token())}${r.fee > 0n ? ` (fee ${amount(r.fee, token())})` : ""}.`,
             ),
         },
@@ -421,7 +421,7 @@ function renderSub(sub: api.MySubscription, index: number): HTMLElement {
           type: "button",
           "data-write": true,
           onclick: () =>
-            void write(`Extending ${sub.server.providerName}`, (ctx) => api.extend(ctx, sub.server.nodeId, months, quote), (r) => `Paid ${amount(r.amount, token())}; active until ${date(r.expiresAt)}.`),
+            void write(`Extending ${sub.server.providerName}`, (ctx) => api.extend(ctx, sub.server.nodeId, months, quote, sub.record), (r) => `Paid ${amount(r.amount, token())}; active until ${date(r.expiresAt)}.`),
         },
         `Pay ${amount(quote.total, token())}`,
       ),
@@ -438,7 +438,7 @@ function renderSub(sub: api.MySubscription, index: number): HTMLElement {
       const on = (event.target as HTMLInputElement).checked;
       void write(
         on ? "Turning auto-renew on" : "Turning auto-renew off",
-        (ctx) => api.setAutoRenew(ctx, sub.server.nodeId, on, sub.server.pricePerMonth),
+        (ctx) => api.setAutoRenew(ctx, sub.server.nodeId, on, sub.server.pricePerMonth, sub.record),
         () => (on ? `Renews monthly at up to ${amount(sub.server.pricePerMonth, token())} a month.` : "Auto-renew is off."),
       );
     },

@@ -12,6 +12,8 @@ export type Problem =
   | "paused"
   | "untrusted"
   | "already-subscribed"
+  | "changed"
+  | "record-not-found"
   | "failed";
 
 export interface Message {
@@ -54,6 +56,10 @@ export function fromError(error: unknown, token: TokenInfo, rpcUrl: string): Mes
         return { problem: "paused", text: "Purchases are paused by the registry's curators for now. Try again later." };
       case "UNTRUSTED_NODE":
         return { problem: "untrusted", text: "This server is not trusted (any more). Pick another one." };
+      case "SUBSCRIPTION_RECORD_MISMATCH":
+        return { problem: "changed", text: "This subscription changed since the page read it (another tab, or a renewal). Nothing was sent; the list is up to date now, try again." };
+      case "SUBSCRIPTION_RECORD_NOT_FOUND":
+        return { problem: "record-not-found", text: `The subscription's record was not found in the escrow's events from block ${String(d.fromBlock)} on. The app's start block is set too late.` };
       case "SUBSCRIPTION_IS_ACTIVE":
         return { problem: "already-subscribed", text: "You already have an active subscription to this server: extend it below instead." };
       default:
