@@ -16,7 +16,7 @@ export async function appExample(provider: Provider, wallet: Signer, addresses: 
   const quote = await subscriptions.quote(node.nodeId!, 2); // price, total, expiry, cancellation fee
   // The chat key signs its consent to the wallet owning the subscription (nobody else can take it).
   const bought = await subscriptions.subscribe({ nodeId: node.nodeId!, clientId, clientKey, months: 2, maxPricePerMonth: quote.pricePerMonth });
-  const status = await subscriptions.status(node.nodeId!, clientId);
+  const status = await subscriptions.status(node.nodeId!, clientId, bought.subscription); // the record: no event scan
   console.log(`${bought.path}: active until ${status.expiresAt.toISOString()}, ${status.monthsLeft} months left`);
   // README:end
   return { verified, bought, status };
