@@ -5,6 +5,7 @@ import { isSdkError, MailserverSdkError, type ErrorCode } from "./errors.js";
 import { normalizeNodeId, type NodeId } from "./nodeKey.js";
 import { detectTokenSupport, PERMIT_TYPES, readPermitDomain, tokenContract, type PaymentPath, type TokenSupport } from "./token.js";
 import { eventsOf, sendAndWait, type WriteResult } from "./tx.js";
+import { isRangeRefusal } from "./rpc.js";
 import { decodeContractError, findRevertData, isTransientError, toSdkError } from "./errors.js";
 import { checkAddress, checkUint, onceUnlessFailed } from "./util.js";
 import {
@@ -357,17 +358,21 @@ export class SubscriptionClient {
     const address = await this.escrowAddress();
     const topic = (name: "Subscribed" | "Extended" | "AutoRenewSet" | "Cancelled" | "ClientIdChanged") => escrow.interface.getEvent(name).topicHash;
     const client = zeroPadValue(clientId, 32);
-    const range = { address, fromBlock, toBlock };
+    // Hosted providers cap a getLogs range: a refused range is halved until it passes.
+    const logs = async (topics: (string | string[] | null)[], from: number, to: number): Promise<Log[]> => {
+      try {
+        return await this.ctx.read("escrow events", () => this.ctx.provider.getLogs({ address, topics, fromBlock: from, toBlock: to }));
+      } catch (error) {
+        if (from >= to || !isRangeRefusal(error)) throw error;
+        const mid = Math.floor((from + to) / 2);
+        return [...(await logs(topics, from, mid)), ...(await logs(topics, mid + 1, to))];
+      }
+    };
     const [onKey, movedHere] = await Promise.all([
       // Events whose second indexed argument is the client id (ClientIdChanged: the old one).
-      this.ctx.read("escrow events", () =>
-        this.ctx.provider.getLogs({
-          ...range,
-          topics: [[topic("Subscribed"), topic("Extended"), topic("AutoRenewSet"), topic("Cancelled"), topic("ClientIdChanged")], nodeId, client],
-        }),
-      ),
+      logs([[topic("Subscribed"), topic("Extended"), topic("AutoRenewSet"), topic("Cancelled"), topic("ClientIdChanged")], nodeId, client], fromBlock, toBlock),
       // Records moved onto the client id.
-      this.ctx.read("escrow events", () => this.ctx.provider.getLogs({ ...range, topics: [topic("ClientIdChanged"), nodeId, null, client] })),
+      logs([topic("ClientIdChanged"), nodeId, null, client], fromBlock, toBlock),
     ]);
     return foldSubscriptionLogs([...onKey, ...movedHere], address);
   }

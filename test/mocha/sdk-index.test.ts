@@ -406,6 +406,29 @@ describe("SDK gate and index against a hardhat node", function () {
       for (const b of bought) expect(index.expiryOf(nodeA, b.clientId)).to.equal(b.expiresAtSeconds);
     });
 
+    it("SubscriptionClient record lookups halve a refused range too; a client's own receipts need no scan", async () => {
+      const { clientId, subscription } = await subscribe(nodeA);
+      let record = subscription;
+      for (let i = 0; i < 4; i++) record = (await buyer.extend({ nodeId: nodeA, clientId, months: 1, subscription: record })).subscription;
+      const addresses = { registry: deployment.addresses.registry, escrow: deployment.addresses.escrow, startBlock };
+      proxy.maxLogs = 2;
+      const refusals = proxy.refusals;
+      const reader = new SubscriptionClient({ runner: provider, chainId: deployment.chainId, addresses, retry: { attempts: 1 } });
+      expect(await reader.getSubscription(nodeA, clientId)).to.deep.equal(record);
+      expect(proxy.refusals).to.be.greaterThan(refusals);
+
+      proxy.maxLogs = Number.POSITIVE_INFINITY;
+      const owner = new SubscriptionClient({ runner: await provider.getSigner((await connection.ethers.getSigners())[1]!.address), chainId: deployment.chainId, addresses });
+      const extended = await owner.extend({ nodeId: nodeA, clientId, months: 1, subscription: record });
+      const scans = proxy.calls.get("eth_getLogs") ?? 0;
+      const reads = proxy.calls.get("eth_call") ?? 0;
+      expect(await owner.getSubscription(nodeA, clientId)).to.deep.equal(extended.subscription);
+      expect(await owner.status(nodeA, clientId)).to.deep.include({ active: true, expiresAtSeconds: extended.expiresAtSeconds });
+      expect(proxy.calls.get("eth_getLogs") ?? 0, "a learned record needs no event scan").to.equal(scans);
+      // Each use still checks the learned record against the one-word commitment (then the view).
+      expect((proxy.calls.get("eth_call") ?? 0) - reads).to.equal(3);
+    });
+
     it("persists in SQLite (WAL) and a process killed mid-sync leaves a consistent index", async () => {
       const from = await head();
       for (let i = 0; i < 40; i++) await subscribe(i % 2 === 0 ? nodeA : nodeB);

@@ -3,7 +3,7 @@ import { checkAddress } from "../util.js";
 import { requireAddress, resolveDeployment } from "../deployments.js";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId, type NodeId } from "../nodeKey.js";
-import { withRetry, type RetryOptions } from "../rpc.js";
+import { isRangeRefusal, withRetry, type RetryOptions } from "../rpc.js";
 import type { ISubscriptionEscrow } from "../typechain/interfaces/ISubscriptionEscrow.js";
 import { ISubscriptionEscrow__factory } from "../typechain/factories/interfaces/ISubscriptionEscrow__factory.js";
 import type { SubscriptionLookup } from "./accessGate.js";
@@ -85,17 +85,6 @@ const ZERO_HASH = `0x${"0".repeat(64)}`;
 
 /** A reorg detected while reading: start over. */
 class ReorgDuringSync extends Error {}
-
-// What providers answer when an eth_getLogs result or range is over their cap (Alchemy, Infura,
-// QuickNode, Ankr, geth's own "query returned more than 10000 results").
-const RANGE_REFUSAL = /more than \d+ results|query returned more than|response size exceeded|range (is )?too (large|wide|big)|block range|exceed(s|ed)? .*(limit|range)|too many (results|logs|blocks)|limited to \d+/i;
-
-function isRangeRefusal(error: unknown, depth = 0): boolean {
-  if (depth > 6 || typeof error !== "object" || error === null) return false;
-  const record = error as Record<string, unknown>;
-  if (typeof record.message === "string" && RANGE_REFUSAL.test(record.message)) return true;
-  return ["error", "cause", "info", "payload"].some((k) => isRangeRefusal(record[k], depth + 1));
-}
 
 const nodeFilterOf = (nodeIds: readonly string[] | undefined) => (nodeIds === undefined ? null : [...new Set(nodeIds.map(normalizeNodeId))].sort());
 const sameFilter = (a: string[] | null, b: string[] | null) => (a === null || b === null ? a === b : a.length === b.length && a.every((x, i) => x === b[i]));
