@@ -194,6 +194,26 @@ describe("SDK subscription records (commitment ABI)", function () {
     expect(() => new SubscriptionClient(options(alice, { fromBlock: -1 }))).to.throw(MailserverSdkError, /fromBlock/);
   });
 
+  it("renewal bookkeeping reads the owner's opted-in records from the events, moved ones under their new key", async () => {
+    const carol = (await connection.ethers.getSigners())[3]!;
+    await snt.getFunction("generateTokens")(carol.address, 1000n * UNIT);
+    const client = new SubscriptionClient(options(carol));
+    expect(await reader().renewalAllowanceNeeded(carol.address)).to.equal(0n);
+    const [k1, k2, k3] = [fresh(), fresh(), fresh()];
+    await client.subscribe({ nodeId: node, ...k1, months: 1 });
+    await client.setAutoRenew(node, k1.clientId, { months: 2, maxPricePerMonth: PRICE });
+    await client.subscribe({ nodeId: node, ...k2, months: 1 });
+    await client.setAutoRenew(node, k2.clientId, { months: 1, maxPricePerMonth: 3n * PRICE });
+    expect(await reader().renewalAllowanceNeeded(carol.address)).to.equal(5n * PRICE);
+    // ClientIdChanged names no owner in its topics: the owner comes from the record it carries.
+    await client.setClientId(node, k2.clientId, k3.clientId, { clientKey: k3.clientKey });
+    expect(await reader().renewalAllowanceNeeded(carol.address)).to.equal(5n * PRICE);
+    await client.cancel(node, k1.clientId);
+    expect(await reader().renewalAllowanceNeeded(carol.address)).to.equal(3n * PRICE);
+    await client.setAutoRenew(node, k3.clientId, { months: 0, maxPricePerMonth: 0 });
+    expect(await reader().renewalAllowanceNeeded(carol.address)).to.equal(0n);
+  });
+
   it("refuses a stale record passed explicitly with SUBSCRIPTION_RECORD_MISMATCH, sending nothing", async () => {
     const client = new SubscriptionClient(options(alice));
     const { clientId, clientKey } = fresh();
