@@ -1,4 +1,4 @@
-import { Signature, ZeroAddress, zeroPadValue, type Contract, type ContractTransactionResponse, type Interface, type Log, type Signer } from "ethers";
+import { getAddress, Signature, ZeroAddress, zeroPadValue, type Contract, type ContractTransactionResponse, type Interface, type Log, type Signer } from "ethers";
 import { ChainContext, type ClientOptions } from "./chain.js";
 import { requireAddress } from "./deployments.js";
 import { isSdkError, MailserverSdkError, type ErrorCode } from "./errors.js";
@@ -354,27 +354,33 @@ export class SubscriptionClient {
 
   /** The folded escrow events about (node, client) in [fromBlock, toBlock]: two topic-filtered eth_getLogs. */
   async #recordLogs(nodeId: NodeId, clientId: string, fromBlock: number, toBlock: number) {
-    const escrow = await this.escrow();
-    const address = await this.escrowAddress();
-    const topic = (name: "Subscribed" | "Extended" | "AutoRenewSet" | "Cancelled" | "ClientIdChanged") => escrow.interface.getEvent(name).topicHash;
+    const topic = await this.#topics();
     const client = zeroPadValue(clientId, 32);
-    // Hosted providers cap a getLogs range: a refused range is halved until it passes.
-    const logs = async (topics: (string | string[] | null)[], from: number, to: number): Promise<Log[]> => {
-      try {
-        return await this.ctx.read("escrow events", () => this.ctx.provider.getLogs({ address, topics, fromBlock: from, toBlock: to }));
-      } catch (error) {
-        if (from >= to || !isRangeRefusal(error)) throw error;
-        const mid = Math.floor((from + to) / 2);
-        return [...(await logs(topics, from, mid)), ...(await logs(topics, mid + 1, to))];
-      }
-    };
     const [onKey, movedHere] = await Promise.all([
       // Events whose second indexed argument is the client id (ClientIdChanged: the old one).
-      logs([[topic("Subscribed"), topic("Extended"), topic("AutoRenewSet"), topic("Cancelled"), topic("ClientIdChanged")], nodeId, client], fromBlock, toBlock),
+      this.#logs([[topic.Subscribed, topic.Extended, topic.AutoRenewSet, topic.Cancelled, topic.ClientIdChanged], nodeId, client], fromBlock, toBlock),
       // Records moved onto the client id.
-      logs([topic("ClientIdChanged"), nodeId, null, client], fromBlock, toBlock),
+      this.#logs([topic.ClientIdChanged, nodeId, null, client], fromBlock, toBlock),
     ]);
-    return foldSubscriptionLogs([...onKey, ...movedHere], address);
+    return foldSubscriptionLogs([...onKey, ...movedHere], await this.escrowAddress());
+  }
+
+  async #topics() {
+    const iface = (await this.escrow()).interface;
+    const of = (name: "Subscribed" | "Extended" | "AutoRenewSet" | "Cancelled" | "ClientIdChanged") => iface.getEvent(name).topicHash;
+    return { Subscribed: of("Subscribed"), Extended: of("Extended"), AutoRenewSet: of("AutoRenewSet"), Cancelled: of("Cancelled"), ClientIdChanged: of("ClientIdChanged") };
+  }
+
+  /** The escrow's logs matching `topics` in [from, to]; hosted providers cap a range, so a refused one is halved until it passes. */
+  async #logs(topics: (string | string[] | null)[], from: number, to: number): Promise<Log[]> {
+    const address = await this.escrowAddress();
+    try {
+      return await this.ctx.read("escrow events", () => this.ctx.provider.getLogs({ address, topics, fromBlock: from, toBlock: to }));
+    } catch (error) {
+      if (from >= to || !isRangeRefusal(error)) throw error;
+      const mid = Math.floor((from + to) / 2);
+      return [...(await this.#logs(topics, from, mid)), ...(await this.#logs(topics, mid + 1, to))];
+    }
   }
 
   /** The record to manage (node, client) with: `given` once checked on chain, else looked up. */
@@ -472,28 +478,39 @@ export class SubscriptionClient {
 
   /**
    * The most the owner's pending automatic renewals can pull: the sum of months × highest
-   * accepted price over its opted-in subscriptions that have not ended. Found from the escrow's
-   * events (purchases by the owner and keys moved by it) since the deployment's start block, then
-   * read back from storage. `subscribe`, `extend` and `setAutoRenew` keep the allowance at this.
+   * accepted price over its opted-in subscriptions that have not ended. The keys come from the
+   * escrow's events since `fromBlock` (purchases by the owner, and records of the owner moved to
+   * another client id), then each key's current record (`getSubscription`). `subscribe`, `extend`
+   * and `setAutoRenew` keep the allowance at this.
    */
   async renewalAllowanceNeeded(owner: string): Promise<bigint> {
     const address = checkAddress(owner, "owner");
-    const escrow = await this.escrow();
+    const iface = (await this.escrow()).interface;
+    const topic = await this.#topics();
     const from = await this.fromBlock();
+    const to = await this.ctx.read("block number", () => this.ctx.provider.getBlockNumber());
     const [bought, moved] = await Promise.all([
-      this.ctx.read("Subscribed events", () => escrow.queryFilter(escrow.filters.Subscribed(undefined, undefined, address), from)),
-      this.ctx.read("ClientIdChanged events", () => escrow.queryFilter(escrow.filters.ClientIdChanged(), from)),
+      this.#logs([topic.Subscribed, null, null, zeroPadValue(address, 32)], from, to),
+      // Its topics name no owner: the record it carries does.
+      this.#logs([topic.ClientIdChanged], from, to),
     ]);
     const keys = new Map<string, { nodeId: string; clientId: string }>();
-    const add = (nodeId: string, clientId: string) => keys.set(`${nodeId}:${clientId.toLowerCase()}`, { nodeId, clientId });
-    for (const e of bought) add(e.args.nodeId, e.args.clientId);
-    for (const e of moved) if (e.args.subscription.owner.toLowerCase() === address.toLowerCase()) add(e.args.nodeId, e.args.newClientId);
+    const add = (nodeId: string, clientId: string) => keys.set(recordKey(nodeId, clientId), { nodeId, clientId });
+    for (const log of bought) {
+      const e = iface.parseLog(log);
+      if (e !== null) add(e.args.getValue("nodeId"), e.args.getValue("clientId"));
+    }
+    for (const log of moved) {
+      const e = iface.parseLog(log);
+      if (e !== null && getAddress(e.args.getValue("subscription").owner) === address) add(e.args.getValue("nodeId"), e.args.getValue("newClientId"));
+    }
     if (keys.size === 0) return 0n;
     const latest = await this.ctx.read("latest block", () => this.ctx.provider.getBlock("latest"));
     const nowSeconds = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000));
+    // Each key's current record (the owner's own keys, and keys it moved a record onto).
+    const records = await Promise.all([...keys.values()].map(({ nodeId, clientId }) => this.getSubscription(nodeId, clientId)));
     let needed = 0n;
-    for (const { nodeId, clientId } of keys.values()) {
-      const sub = await this.getSubscription(nodeId, clientId);
+    for (const sub of records) {
       if (sub === undefined || sub.owner.toLowerCase() !== address.toLowerCase()) continue;
       if (sub.renewMonths === 0n || sub.expiresAt <= nowSeconds) continue;
       needed += sub.renewMonths * sub.renewMaxPricePerMonth;
