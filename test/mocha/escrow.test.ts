@@ -35,6 +35,9 @@ import {
   type Fx,
   ANY_FEE,
   consentFor,
+  rec,
+  recordOf,
+  extensionData,
 } from "../helpers/escrowFixture.js";
 
 const { ethers, networkHelpers } = await network.create();
@@ -66,9 +69,9 @@ describe("SubscriptionEscrow: subscribe", function () {
     const tx = await as(escrow, alice).subscribe(node1, clientA, 3n, PRICE);
     await expect(tx)
       .to.emit(escrow, "Subscribed")
-      .withArgs(node1, clientA, alice.address, 3n, PRICE, 3n * PRICE, expiry);
+      .withArgs(node1, clientA, alice.address, 3n, PRICE, rec({ paid: 3n * PRICE, expiresAt: expiry }));
     await expect(tx).to.changeTokenBalances(ethers, token, [alice, escrowAddress], [-3n * PRICE, 3n * PRICE]);
-    const sub = await escrow.getSubscription(node1, clientA);
+    const sub = await recordOf(escrow, node1, clientA);
     expect(sub.owner).to.equal(alice.address);
     expect(sub.start).to.equal(t);
     expect(sub.expiresAt).to.equal(expiry);
@@ -88,11 +91,11 @@ describe("SubscriptionEscrow: subscribe", function () {
     const fx = await load(sntFixture);
     const t = await midnightAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 2n, PRICE, t);
-    expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).expiresAt).to.equal(t + 2n * MONTH);
+    expect((await recordOf(fx.escrow, fx.node1, fx.clientA)).expiresAt).to.equal(t + 2n * MONTH);
     expect((await fx.escrow.status(fx.node1, fx.clientA)).monthsLeft).to.equal(2n);
     // An hour after midnight: the rest of that day is added.
     await buy(fx, fx.alice, fx.node1, fx.clientB, 2n, PRICE, t + 3600n);
-    expect((await fx.escrow.getSubscription(fx.node1, fx.clientB)).expiresAt).to.equal(t + 2n * MONTH + DAY);
+    expect((await recordOf(fx.escrow, fx.node1, fx.clientB)).expiresAt).to.equal(t + 2n * MONTH + DAY);
   });
 
   it("accepts 1 and MAX_MONTHS months, rejects 0 and MAX_MONTHS + 1", async function () {
@@ -109,7 +112,7 @@ describe("SubscriptionEscrow: subscribe", function () {
     await setAllowance(fx, alice, MAX_MONTHS * PRICE);
     const tx = await as(escrow, alice).subscribe(node1, clientB, MAX_MONTHS, PRICE);
     const t = await txTime(fx, tx);
-    expect((await escrow.getSubscription(node1, clientB)).expiresAt).to.equal(expiryOf(t, MAX_MONTHS));
+    expect((await recordOf(escrow, node1, clientB)).expiresAt).to.equal(expiryOf(t, MAX_MONTHS));
   });
 
   it("rejects an unknown node", async function () {
@@ -150,7 +153,7 @@ describe("SubscriptionEscrow: subscribe", function () {
     // A higher maximum is fine: the node's price is charged, not the maximum.
     await expect(as(fx.escrow, fx.alice).subscribe(fx.node1, fx.clientA, 2n, PRICE * 10n))
       .to.emit(fx.escrow, "Subscribed")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE, 2n * PRICE, anyValue);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE, rec({ paid: 2n * PRICE }));
   });
 
   it("rejects a zero client id", async function () {
@@ -184,7 +187,7 @@ describe("SubscriptionEscrow: subscribe", function () {
     await networkHelpers.time.increaseTo(expiryOf(t, 1n) - 1n);
     const t2 = await buy(fx, fx.bob, fx.node1, fx.clientA, 2n, PRICE);
     expect((await fx.escrow.status(fx.node1, fx.clientA)).active).to.equal(true);
-    const sub = await fx.escrow.getSubscription(fx.node1, fx.clientA);
+    const sub = await recordOf(fx.escrow, fx.node1, fx.clientA);
     expect(sub.owner).to.equal(fx.bob.address);
     expect(sub.expiresAt).to.equal(expiryOf(t2, 2n));
     expect(sub.paid).to.equal(2n * PRICE);
@@ -202,7 +205,7 @@ describe("SubscriptionEscrow: subscribe", function () {
     const tx = await as(fx.escrow, fx.alice).subscribe(fx.free, fx.clientA, 12n, 0n);
     await expect(tx)
       .to.emit(fx.escrow, "Subscribed")
-      .withArgs(fx.free, fx.clientA, fx.alice.address, 12n, 0n, 0n, t + 12n * MONTH);
+      .withArgs(fx.free, fx.clientA, fx.alice.address, 12n, 0n, rec({ paid: 0n, expiresAt: t + 12n * MONTH }));
     await expect(tx).to.changeTokenBalances(ethers, fx.token, [fx.alice, fx.escrowAddress], [0n, 0n]);
     const st = await fx.escrow.status(fx.free, fx.clientA);
     expect(st.active).to.equal(true);
@@ -344,7 +347,7 @@ describe("SubscriptionEscrow: subscribeWithPermit", function () {
     );
     await expect(tx)
       .to.emit(fx.escrow, "Subscribed")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 3n, PRICE, 3n * PRICE, anyValue);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 3n, PRICE, rec({ paid: 3n * PRICE }));
     await expect(tx).to.changeTokenBalances(ethers, fx.token, [fx.alice, fx.escrowAddress], [-3n * PRICE, 3n * PRICE]);
     expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(0n);
   });
@@ -405,22 +408,30 @@ describe("SubscriptionEscrow: approveAndCall (MiniMe)", function () {
     const tx = await as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, 3n * PRICE, data);
     await expect(tx)
       .to.emit(fx.escrow, "Subscribed")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 3n, PRICE, 3n * PRICE, expiryOf(t, 3n));
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 3n, PRICE, rec({ paid: 3n * PRICE, expiresAt: expiryOf(t, 3n) }));
     await expect(tx).to.changeTokenBalances(ethers, fx.token, [fx.alice, fx.escrowAddress], [-3n * PRICE, 3n * PRICE]);
     expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(0n);
-    expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).owner).to.equal(fx.alice.address);
+    expect((await recordOf(fx.escrow, fx.node1, fx.clientA)).owner).to.equal(fx.alice.address);
   });
 
   it("extends in one transaction", async function () {
     const fx = await load(sntFixture);
     const t = await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE);
-    const data = approvalData(ethers, Action.Extend, fx.node1, fx.clientA, 2n, PRICE);
-    await expect(as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, 2n * PRICE, data))
+    const record = await recordOf(fx.escrow, fx.node1, fx.clientA);
+    const data = extensionData(ethers, fx.node1, fx.clientA, 2n, PRICE, record);
+    // A static struct: 12 words, the first one the action.
+    expect(ethers.dataLength(data)).to.equal(12 * 32);
+    const tx = await as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, 2n * PRICE, data);
+    const te = await txTime(fx, tx);
+    const extended = { ...record, start: te, expiresAt: expiryOf(t, 1n) + 2n * MONTH, paid: unservedAt(PRICE, t, expiryOf(t, 1n), te) + 2n * PRICE };
+    await expect(tx)
       .to.emit(fx.escrow, "Extended")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE, 2n * PRICE, expiryOf(t, 1n) + 2n * MONTH);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE, 2n * PRICE, rec(extended));
+    await expect(tx).to.changeTokenBalances(ethers, fx.token, [fx.alice, fx.escrowAddress], [-2n * PRICE, 2n * PRICE]);
+    expect(await recordOf(fx.escrow, fx.node1, fx.clientA)).to.deep.equal(extended);
     expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(0n);
-    // Only the owner can extend this way too.
-    const bobData = approvalData(ethers, Action.Extend, fx.node1, fx.clientA, 1n, PRICE);
+    // Only the owner can extend this way too (with the true record).
+    const bobData = extensionData(ethers, fx.node1, fx.clientA, 1n, PRICE, extended);
     await expect(as(fx.token, fx.bob).approveAndCall(fx.escrowAddress, PRICE, bobData))
       .to.be.revertedWithCustomError(fx.escrow, "NotSubscriptionOwner")
       .withArgs(fx.node1, fx.clientA, fx.bob.address, fx.alice.address);
@@ -590,7 +601,7 @@ describe("SubscriptionEscrow: views", function () {
     expect(q.expiresAt).to.equal(expiryOf(t, 5n));
     expect(q.cancellationFeeBps).to.equal(250n);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 5n, PRICE, t + 60n);
-    expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).expiresAt).to.equal(q.expiresAt);
+    expect((await recordOf(fx.escrow, fx.node1, fx.clientA)).expiresAt).to.equal(q.expiresAt);
     q = await fx.escrow.quote(fx.node2, 1n);
     expect(q.provider).to.equal(fx.provider2.address);
     expect(q.total).to.equal(PRICE2);
@@ -724,7 +735,7 @@ describe("SubscriptionEscrow: reentrancy", function () {
   it("a token re-entering cancel during the refund transfer is stopped", async function () {
     const fx = await load(reentrantFixture);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 2n, PRICE);
-    const inner = fx.escrow.interface.encodeFunctionData("cancel", [fx.node1, fx.clientA]);
+    const inner = fx.escrow.interface.encodeFunctionData("cancel", [fx.node1, fx.clientA, await recordOf(fx.escrow, fx.node1, fx.clientA)]);
     await (await fx.token.arm(fx.escrowAddress, inner)).wait();
     await expect(as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA)).to.be.revertedWithCustomError(
       fx.escrow,
