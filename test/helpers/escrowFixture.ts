@@ -358,15 +358,31 @@ export async function snapshotState(fx: Fx, keys: [string, string][]) {
   return { balances, subs, allowances };
 }
 
-/** A contract method whose arguments `complete` fills in, with the method's `staticCall` & co. */
+const OVERRIDE_KEYS = ["blockTag", "from", "gasLimit", "gasPrice", "maxFeePerGas", "nonce", "value"];
+
+/** A trailing ethers overrides object (`{ blockTag: "pending" }`), told apart from a record or a consent. */
+function isOverrides(arg: unknown): boolean {
+  if (typeof arg !== "object" || arg === null || Array.isArray(arg)) return false;
+  const keys = Object.keys(arg);
+  return keys.some((k) => OVERRIDE_KEYS.includes(k)) && !keys.includes("owner") && !keys.includes("signature");
+}
+
+/**
+ * A contract method whose arguments `complete` fills in (a trailing overrides object is kept
+ * aside), with the method's `staticCall` & co.
+ */
 function completing(target: Contract, name: string, complete: (args: unknown[]) => Promise<unknown[]>) {
   const fn = target.getFunction(name);
-  const call = async (...args: unknown[]) => fn(...(await complete(args)));
+  const full = async (args: unknown[]) => {
+    const overrides = args.length > 0 && isOverrides(args[args.length - 1]) ? [args[args.length - 1]] : [];
+    return [...(await complete(args.slice(0, args.length - overrides.length))), ...overrides];
+  };
+  const call = async (...args: unknown[]) => fn(...(await full(args)));
   return Object.assign(call, {
-    staticCall: async (...args: unknown[]) => fn.staticCall(...(await complete(args))),
-    send: async (...args: unknown[]) => fn.send(...(await complete(args))),
-    estimateGas: async (...args: unknown[]) => fn.estimateGas(...(await complete(args))),
-    populateTransaction: async (...args: unknown[]) => fn.populateTransaction(...(await complete(args))),
+    staticCall: async (...args: unknown[]) => fn.staticCall(...(await full(args))),
+    send: async (...args: unknown[]) => fn.send(...(await full(args))),
+    estimateGas: async (...args: unknown[]) => fn.estimateGas(...(await full(args))),
+    populateTransaction: async (...args: unknown[]) => fn.populateTransaction(...(await full(args))),
   });
 }
 

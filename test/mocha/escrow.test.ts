@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 import { anyValue } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
-import { Signature } from "ethers";
+import { Signature, type Contract } from "ethers";
 import {
   Action,
   DAY,
@@ -38,6 +38,14 @@ import {
   rec,
   recordOf,
   extensionData,
+  Blocker,
+  EMPTY_RECORD,
+  commitmentOf,
+  eventRecord,
+  forgeries,
+  miniMeFixture,
+  toRecord,
+  type SubRecord,
 } from "../helpers/escrowFixture.js";
 
 const { ethers, networkHelpers } = await network.create();
@@ -759,3 +767,367 @@ describe("SubscriptionEscrow: reentrancy", function () {
     await expect(as(fx.escrow, fx.provider1).withdraw(fx.node1)).to.emit(fx.escrow, "Withdrawn");
   });
 });
+
+describe("SubscriptionEscrow: the subscription record (calldata checked against the commitment)", function () {
+  /** Send at exactly `t`. */
+  async function at<T>(t: bigint, send: () => Promise<T>): Promise<T> {
+    await networkHelpers.time.setNextBlockTimestamp(t);
+    return send();
+  }
+
+  /**
+   * alice's clientA on node1: bought (r0), extended (r1), opted in to a 1-month renewal (r2, the
+   * current record); now in the renewal window with the allowance for a renewal or an extension,
+   * so that every management call would go through with r2.
+   */
+  async function managed(fx: Fx) {
+    const t0 = await middayAhead(fx);
+    await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE, t0);
+    const r0 = await recordOf(fx.escrow, fx.node1, fx.clientA);
+    await setAllowance(fx, fx.alice, PRICE);
+    await (await at(t0 + DAY, () => as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, 1n, PRICE))).wait();
+    const r1 = await recordOf(fx.escrow, fx.node1, fx.clientA);
+    await (await as(fx.escrow, fx.alice).setAutoRenew(fx.node1, fx.clientA, 1n, PRICE)).wait();
+    const r2 = await recordOf(fx.escrow, fx.node1, fx.clientA);
+    await networkHelpers.time.increaseTo(r2.expiresAt - DAY);
+    await setAllowance(fx, fx.alice, PRICE);
+    return { r0, r1, r2 };
+  }
+
+  type Call = (fx: Fx, client: string, r: SubRecord, caller?: "alice" | "bob") => Promise<unknown>;
+  const signer = (fx: Fx, caller: "alice" | "bob" = "alice") => fx[caller];
+  /** Every call that takes a record, with the record given explicitly (full argument lists). */
+  const calls: [string, Call][] = [
+    ["extend", (fx, c, r, who) => as(fx.escrow, signer(fx, who)).extend(fx.node1, c, r, 1n, PRICE)],
+    ["cancel", (fx, c, r, who) => as(fx.escrow, signer(fx, who)).cancel(fx.node1, c, r)],
+    ["setAutoRenew", (fx, c, r, who) => as(fx.escrow, signer(fx, who)).setAutoRenew(fx.node1, c, r, 2n, PRICE)],
+    [
+      "setClientId",
+      async (fx, c, r, who) =>
+        as(fx.escrow, signer(fx, who)).setClientId(
+          fx.node1,
+          c,
+          r,
+          fx.clientC,
+          await consentFor(fx.escrow, fx.node1, fx.clientC, signer(fx, who).address)
+        ),
+    ],
+    ["renew", (fx, c, r) => as(fx.escrow, fx.stranger).renew(fx.node1, c, r)],
+    ["status", (fx, c, r) => fx.escrow.status(fx.node1, c, r)],
+    ["renewalCheck", (fx, c, r) => fx.escrow.renewalCheck(fx.node1, c, r)],
+  ];
+  const KEYS = (fx: Fx): [string, string][] => [
+    [fx.node1, fx.clientA],
+    [fx.node1, fx.clientB],
+    [fx.node1, fx.clientC],
+  ];
+
+  it("every call refuses a stale or forged record (SubscriptionRecordMismatch) and changes nothing", async function () {
+    const fx = await load(sntFixture);
+    const { r0, r1, r2 } = await managed(fx);
+    const bad: [string, SubRecord][] = [
+      ["the purchase's record (stale)", r0],
+      ["the record before the opt-in (stale)", r1],
+      ...forgeries(r2, fx.stranger.address),
+    ];
+    const before = await snapshotState(fx, KEYS(fx));
+    for (const [name, call] of calls) {
+      for (const [what, r] of bad) {
+        await expect(call(fx, fx.clientA, r), `${name} with ${what}`)
+          .to.be.revertedWithCustomError(fx.escrow, "SubscriptionRecordMismatch")
+          .withArgs(fx.node1, fx.clientA);
+        expect(await fx.escrow.isCurrent(fx.node1, fx.clientA, r)).to.equal(false);
+      }
+    }
+    expect(await snapshotState(fx, KEYS(fx))).to.deep.equal(before);
+    expect(await fx.escrow.subscriptionCommitment(fx.node1, fx.clientA)).to.equal(commitmentOf(r2));
+    // With the true record each of them goes through: the record was the only thing wrong.
+    expect((await fx.escrow.status(fx.node1, fx.clientA, r2)).active).to.equal(true);
+    expect(await fx.escrow.renewalCheck(fx.node1, fx.clientA, r2)).to.equal(BigInt(Blocker.None));
+    for (const [name, call] of calls.slice(0, 5)) {
+      const snap = await networkHelpers.takeSnapshot();
+      await expect(call(fx, fx.clientA, r2), name).to.not.revert(ethers);
+      await snap.restore();
+    }
+  });
+
+  it("nothing stored: NoSubscription whatever the record; renew and the views report it", async function () {
+    const fx = await load(sntFixture);
+    const { r2 } = await managed(fx);
+    const before = await snapshotState(fx, KEYS(fx));
+    // clientB was never bought: neither the empty record nor a real one of another key helps.
+    for (const r of [EMPTY_RECORD, r2]) {
+      for (const [name, call] of calls.slice(0, 4)) {
+        await expect(call(fx, fx.clientB, r), name)
+          .to.be.revertedWithCustomError(fx.escrow, "NoSubscription")
+          .withArgs(fx.node1, fx.clientB);
+      }
+      await expect(as(fx.escrow, fx.stranger).renew(fx.node1, fx.clientB, r))
+        .to.be.revertedWithCustomError(fx.escrow, "RenewalNotPossible")
+        .withArgs(fx.node1, fx.clientB, BigInt(Blocker.NoSubscription));
+      const st = await fx.escrow.status(fx.node1, fx.clientB, r);
+      expect([st.active, st.owner, st.expiresAt, st.monthsLeft, st.refundableNow, st.cancellationFeeNow]).to.deep.equal([
+        false,
+        ethers.ZeroAddress,
+        0n,
+        0n,
+        0n,
+        0n,
+      ]);
+      expect(await fx.escrow.renewalCheck(fx.node1, fx.clientB, r)).to.equal(BigInt(Blocker.NoSubscription));
+      expect(await fx.escrow.isCurrent(fx.node1, fx.clientB, r)).to.equal(false);
+    }
+    expect(await snapshotState(fx, KEYS(fx))).to.deep.equal(before);
+    // Moved away or cancelled, the last record of a key is nothing stored either.
+    await (await as(fx.escrow, fx.alice).setClientId(fx.node1, fx.clientA, r2, fx.clientC, await consentFor(fx.escrow, fx.node1, fx.clientC, fx.alice.address))).wait();
+    await expect(as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA, r2))
+      .to.be.revertedWithCustomError(fx.escrow, "NoSubscription")
+      .withArgs(fx.node1, fx.clientA);
+    await (await as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientC, r2)).wait();
+    for (const [name, call] of calls.slice(0, 4)) {
+      await expect(call(fx, fx.clientC, r2), name)
+        .to.be.revertedWithCustomError(fx.escrow, "NoSubscription")
+        .withArgs(fx.node1, fx.clientC);
+    }
+    expect(await fx.escrow.renewalCheck(fx.node1, fx.clientC, r2)).to.equal(BigInt(Blocker.NoSubscription));
+    expect((await fx.escrow.status(fx.node1, fx.clientC, r2)).owner).to.equal(ethers.ZeroAddress);
+  });
+
+  it("a stranger passing the true record: NotSubscriptionOwner, nothing changes; anyone may renew with it", async function () {
+    const fx = await load(sntFixture);
+    const { r2 } = await managed(fx);
+    await setAllowance(fx, fx.bob, PRICE);
+    const before = await snapshotState(fx, KEYS(fx));
+    for (const [name, call] of calls.slice(0, 4)) {
+      await expect(call(fx, fx.clientA, r2, "bob"), name)
+        .to.be.revertedWithCustomError(fx.escrow, "NotSubscriptionOwner")
+        .withArgs(fx.node1, fx.clientA, fx.bob.address, fx.alice.address);
+    }
+    expect(await snapshotState(fx, KEYS(fx))).to.deep.equal(before);
+    // The views answer anyone.
+    expect((await as(fx.escrow, fx.bob).status(fx.node1, fx.clientA, r2)).owner).to.equal(fx.alice.address);
+    // Renewal: the stranger sends it, alice pays (from her allowance), the stranger pays nothing.
+    const tx = await as(fx.escrow, fx.stranger).renew(fx.node1, fx.clientA, r2);
+    const renewed = await eventRecord(fx.escrow, tx, "Extended");
+    await expect(tx)
+      .to.emit(fx.escrow, "Extended")
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 1n, PRICE, PRICE, rec(renewed));
+    await expect(tx).to.changeTokenBalances(ethers, fx.token, [fx.alice, fx.stranger, fx.bob], [-PRICE, 0n, 0n]);
+    expect(renewed.owner).to.equal(fx.alice.address);
+    expect(renewed.expiresAt).to.equal(r2.expiresAt + MONTH);
+    expect(await recordOf(fx.escrow, fx.node1, fx.clientA)).to.deep.equal(renewed);
+  });
+
+  /**
+   * Sends `name(args)` at a fixed time after simulating it at that time: returns what the call
+   * returned, asserted equal to the record its event carries and current on the escrow.
+   */
+  async function returnedAndEmitted(
+    fx: Fx,
+    contract: Contract,
+    name: string,
+    args: unknown[],
+    event: "Subscribed" | "Extended" | "AutoRenewSet",
+    clientId: string
+  ): Promise<SubRecord> {
+    const t = (await now(fx)) + 60n;
+    await networkHelpers.time.setNextBlockTimestamp(t);
+    const returned = toRecord(await contract[name].staticCall(...args, { blockTag: "pending" }));
+    const tx = await contract[name](...args);
+    expect(await txTime(fx, tx)).to.equal(t);
+    expect(returned, `${name} returns what ${event} carries`).to.deep.equal(await eventRecord(fx.escrow, tx, event));
+    expect(await fx.escrow.isCurrent(fx.node1, clientId, returned)).to.equal(true);
+    expect(await fx.escrow.subscriptionCommitment(fx.node1, clientId)).to.equal(commitmentOf(returned));
+    return returned;
+  }
+
+  it("subscribe, extend, setAutoRenew and renew return the record their event carries, and it is current", async function () {
+    const fx = await load(sntFixture);
+    await (await as(fx.escrow, fx.provider1).setCancellationFee(300n)).wait();
+    const alice = as(fx.escrow, fx.alice);
+    await setAllowance(fx, fx.alice, 2n * PRICE);
+    const bought = await returnedAndEmitted(fx, alice, "subscribe", [fx.node1, fx.clientA, 2n, PRICE], "Subscribed", fx.clientA);
+    expect(bought.owner).to.equal(fx.alice.address);
+    expect(bought.expiresAt).to.equal(expiryOf(bought.start, 2n));
+    expect(bought.paid).to.equal(2n * PRICE);
+    expect(bought.cancellationFeeBps).to.equal(300n);
+    expect([bought.renewMonths, bought.renewMaxPricePerMonth]).to.deep.equal([0n, 0n]);
+
+    await setAllowance(fx, fx.alice, PRICE);
+    const extended = await returnedAndEmitted(fx, alice, "extend", [fx.node1, fx.clientA, bought, 1n, PRICE], "Extended", fx.clientA);
+    expect(extended).to.deep.equal({
+      ...bought,
+      start: extended.start,
+      expiresAt: bought.expiresAt + MONTH,
+      paid: unservedAt(bought.paid, bought.start, bought.expiresAt, extended.start) + PRICE,
+    });
+    expect(await fx.escrow.isCurrent(fx.node1, fx.clientA, bought)).to.equal(false);
+
+    const optedIn = await returnedAndEmitted(fx, alice, "setAutoRenew", [fx.node1, fx.clientA, extended, 3n, 2n * PRICE], "AutoRenewSet", fx.clientA);
+    // Only the renewal settings change (the segment is untouched).
+    expect(optedIn).to.deep.equal({ ...extended, renewMonths: 3n, renewMaxPricePerMonth: 2n * PRICE });
+
+    await networkHelpers.time.increaseTo(optedIn.expiresAt - DAY);
+    await setAllowance(fx, fx.alice, 3n * PRICE);
+    const renewed = await returnedAndEmitted(fx, as(fx.escrow, fx.stranger), "renew", [fx.node1, fx.clientA, optedIn], "Extended", fx.clientA);
+    expect(renewed).to.deep.equal({
+      ...optedIn,
+      start: renewed.start,
+      expiresAt: optedIn.expiresAt + 3n * MONTH,
+      paid: unservedAt(optedIn.paid, optedIn.start, optedIn.expiresAt, renewed.start) + 3n * PRICE,
+    });
+
+    // Opting out clears the maximum as well.
+    const optedOut = await returnedAndEmitted(fx, alice, "setAutoRenew", [fx.node1, fx.clientA, renewed, 0n, 5n * PRICE], "AutoRenewSet", fx.clientA);
+    expect(optedOut).to.deep.equal({ ...renewed, renewMonths: 0n, renewMaxPricePerMonth: 0n });
+  });
+
+  it("expiries reads the expiry from the commitment; setClientId moves the commitment unchanged", async function () {
+    const fx = await load(sntFixture);
+    const low40 = (c: bigint) => c & ((1n << 40n) - 1n);
+    const expiryOfKey = async (c: string) => (await fx.escrow.expiries([fx.node1], [c]))[0] as bigint;
+    const t0 = await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE);
+    let r = await recordOf(fx.escrow, fx.node1, fx.clientA);
+    let stored: bigint = await fx.escrow.subscriptionCommitment(fx.node1, fx.clientA);
+    expect(stored).to.equal(commitmentOf(r));
+    expect(low40(stored)).to.equal(expiryOf(t0, 1n));
+    expect(await expiryOfKey(fx.clientA)).to.equal(r.expiresAt);
+    await setAllowance(fx, fx.alice, 2n * PRICE);
+    await (await as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, r, 2n, PRICE)).wait();
+    r = await recordOf(fx.escrow, fx.node1, fx.clientA);
+    stored = await fx.escrow.subscriptionCommitment(fx.node1, fx.clientA);
+    expect(low40(stored)).to.equal(expiryOf(t0, 1n) + 2n * MONTH);
+    expect(await expiryOfKey(fx.clientA)).to.equal(r.expiresAt);
+
+    // The move: the same commitment under the new key, nothing under the old one.
+    const moved = await as(fx.escrow, fx.alice).setClientId(fx.node1, fx.clientA, r, fx.clientB, await consentFor(fx.escrow, fx.node1, fx.clientB, fx.alice.address));
+    await expect(moved).to.emit(fx.escrow, "ClientIdChanged").withArgs(fx.node1, fx.clientA, fx.clientB, rec(r));
+    expect(await eventRecord(fx.escrow, moved, "ClientIdChanged")).to.deep.equal(r);
+    expect(await fx.escrow.subscriptionCommitment(fx.node1, fx.clientB)).to.equal(stored);
+    expect(await fx.escrow.subscriptionCommitment(fx.node1, fx.clientA)).to.equal(0n);
+    expect(await fx.escrow.expiries([fx.node1, fx.node1], [fx.clientA, fx.clientB])).to.deep.equal([0n, r.expiresAt]);
+    expect(await fx.escrow.isCurrent(fx.node1, fx.clientB, r)).to.equal(true);
+
+    // Lapsed, the expiry is still there (in the past); cancelled, it is gone.
+    await networkHelpers.time.increaseTo(r.expiresAt + DAY);
+    expect(await expiryOfKey(fx.clientB)).to.equal(r.expiresAt);
+    expect((await fx.escrow.status(fx.node1, fx.clientB, r)).active).to.equal(false);
+    await buy(fx, fx.bob, fx.node1, fx.clientC, 1n, PRICE);
+    await (await as(fx.escrow, fx.bob).cancel(fx.node1, fx.clientC)).wait();
+    expect(await expiryOfKey(fx.clientC)).to.equal(0n);
+    expect(await fx.escrow.subscriptionCommitment(fx.node1, fx.clientC)).to.equal(0n);
+  });
+});
+
+for (const [tokenName, fixture, forwardsReverts] of [
+  ["SNT-like token", sntFixture, true],
+  ["real MiniMe", miniMeFixture, false],
+] as const) {
+  describe(`SubscriptionEscrow: approveAndCall extension (ExtensionRequest, ${tokenName})`, function () {
+    /**
+     * `data` is refused with `error`: the escrow's side of approveAndCall, simulated as the token
+     * makes it, names the error; the real transaction reverts (with it, where the token forwards
+     * the revert data; old MiniMe drops it).
+     */
+    async function expectRefused(fx: Fx, amount: bigint, data: string, error: string, args?: unknown[]) {
+      const simulated = ethers.provider.call({
+        from: fx.tokenAddress,
+        to: fx.escrowAddress,
+        data: fx.escrow.interface.encodeFunctionData("receiveApproval", [fx.alice.address, amount, fx.tokenAddress, data]),
+      });
+      const s = expect(simulated).to.be.revertedWithCustomError(fx.escrow, error);
+      await (args ? s.withArgs(...args) : s);
+      const sent = as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, amount, data);
+      if (!forwardsReverts) {
+        await expect(sent).to.revert(ethers);
+        return;
+      }
+      const r = expect(sent).to.be.revertedWithCustomError(fx.escrow, error);
+      await (args ? r.withArgs(...args) : r);
+    }
+
+    it("extends with the current record in one transaction, leaving no allowance", async function () {
+      const fx = await load(fixture);
+      const t = await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE);
+      const record = await recordOf(fx.escrow, fx.node1, fx.clientA);
+      const data = extensionData(ethers, fx.node1, fx.clientA, 2n, PRICE, record);
+      expect(ethers.dataLength(data)).to.equal(12 * 32);
+      const tx = await as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, 2n * PRICE, data);
+      const te = await txTime(fx, tx);
+      const extended = {
+        ...record,
+        start: te,
+        expiresAt: expiryOf(t, 1n) + 2n * MONTH,
+        paid: unservedAt(PRICE, t, expiryOf(t, 1n), te) + 2n * PRICE,
+      };
+      await expect(tx)
+        .to.emit(fx.escrow, "Extended")
+        .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE, 2n * PRICE, rec(extended));
+      expect(await recordOf(fx.escrow, fx.node1, fx.clientA)).to.deep.equal(extended);
+      expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(0n);
+      expect(await fx.token.balanceOf(fx.escrowAddress)).to.equal(3n * PRICE);
+      // The record it replaced is stale now: extending with it again is refused.
+      await expectRefused(fx, PRICE, extensionData(ethers, fx.node1, fx.clientA, 1n, PRICE, record), "SubscriptionRecordMismatch", [
+        fx.node1,
+        fx.clientA,
+      ]);
+    });
+
+    it("refuses a stale or forged record, a short encoding and an unknown first word; nothing changes", async function () {
+      const fx = await load(fixture);
+      await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE);
+      const stale = await recordOf(fx.escrow, fx.node1, fx.clientA);
+      await setAllowance(fx, fx.alice, PRICE);
+      await (await as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, stale, 1n, PRICE)).wait();
+      const current = await recordOf(fx.escrow, fx.node1, fx.clientA);
+      await setAllowance(fx, fx.alice, 0n);
+      const ext = (r: SubRecord, months = 1n, action: number = Action.Extend, client = fx.clientA) =>
+        extensionData(ethers, fx.node1, client, months, PRICE, r, action);
+      const coder = ethers.AbiCoder.defaultAbiCoder();
+      const good = ext(current);
+      const before = await snapshotState(fx, [
+        [fx.node1, fx.clientA],
+        [fx.node1, fx.clientB],
+      ]);
+      interface Case {
+        what: string;
+        data: string;
+        error: string;
+        args?: unknown[];
+        amount?: bigint;
+      }
+      const mismatch = { error: "SubscriptionRecordMismatch", args: [fx.node1, fx.clientA] };
+      const invalid = { error: "InvalidApprovalData" };
+      const cases: Case[] = [
+        { what: "the record before the last extension", data: ext(stale), ...mismatch },
+        ...forgeries(current, fx.stranger.address).map(([what, r]) => ({ what: `a forged record (${what})`, data: ext(r), ...mismatch })),
+        { what: "a key with nothing stored", data: ext(current, 1n, Action.Extend, fx.clientB), error: "NoSubscription", args: [fx.node1, fx.clientB] },
+        { what: "an amount that is not the price", amount: PRICE + 1n, data: good, error: "ApprovedAmountMismatch", args: [PRICE + 1n, PRICE] },
+        { what: "the encoding one word short", data: ethers.dataSlice(good, 0, 11 * 32), ...invalid },
+        { what: "the action word alone", data: ethers.dataSlice(good, 0, 32), ...invalid },
+        { what: "31 bytes", data: ethers.dataSlice(good, 0, 31), ...invalid },
+        { what: "no data", data: "0x", ...invalid },
+        { what: "first word 0 (action Subscribe in an ExtensionRequest)", data: ext(current, 1n, Action.Subscribe), ...invalid },
+        { what: "first word 2 (no such action)", data: ext(current, 1n, 2), ...invalid },
+        { what: "first word 0x40", data: ethers.concat([coder.encode(["uint256"], [0x40n]), ethers.dataSlice(good, 32)]), ...invalid },
+        // The old layout (an ApprovalRequest asking to extend) is no longer an extension.
+        { what: "an ApprovalRequest with action Extend", data: approvalData(ethers, Action.Extend, fx.node1, fx.clientA, 1n, PRICE), ...invalid },
+      ];
+      for (const c of cases) {
+        try {
+          await expectRefused(fx, c.amount ?? PRICE, c.data, c.error, c.args);
+        } catch (e) {
+          (e as Error).message = `${c.what}: ${(e as Error).message}`;
+          throw e;
+        }
+      }
+      expect(await snapshotState(fx, [
+        [fx.node1, fx.clientA],
+        [fx.node1, fx.clientB],
+      ])).to.deep.equal(before);
+      expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(0n);
+      // The same request with the current record goes through.
+      await expect(as(fx.token, fx.alice).approveAndCall(fx.escrowAddress, PRICE, good)).to.emit(fx.escrow, "Extended");
+    });
+  });
+}
