@@ -191,19 +191,35 @@ describe("SubscriptionEscrow: subscribe", function () {
   it("lets anyone buy a lapsed (node, client) again, and the old payment goes to the provider", async function () {
     const fx = await load(sntFixture);
     const t = await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE);
+    const alices = await recordOf(fx.escrow, fx.node1, fx.clientA);
     // From its (midnight) expiry on, the key is free.
     await networkHelpers.time.increaseTo(expiryOf(t, 1n) - 1n);
     const t2 = await buy(fx, fx.bob, fx.node1, fx.clientA, 2n, PRICE);
     expect((await fx.escrow.status(fx.node1, fx.clientA)).active).to.equal(true);
+    // Alice's lapsed record is simply overwritten by bob's.
     const sub = await recordOf(fx.escrow, fx.node1, fx.clientA);
     expect(sub.owner).to.equal(fx.bob.address);
+    expect(sub.start).to.equal(t2);
     expect(sub.expiresAt).to.equal(expiryOf(t2, 2n));
     expect(sub.paid).to.equal(2n * PRICE);
+    expect(await fx.escrow.isCurrent(fx.node1, fx.clientA, alices)).to.equal(false);
+    await expect(as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA, alices))
+      .to.be.revertedWithCustomError(fx.escrow, "SubscriptionRecordMismatch")
+      .withArgs(fx.node1, fx.clientA);
     const e = await fx.escrow.nodeEarnings(fx.node1);
     // Alice's month in full, bob's at most a rounding wei.
     expect(e.earned).to.be.gte(PRICE);
     expect(e.earned).to.be.lte(PRICE + 1n);
     expect(e.unreleased + e.withdrawable).to.equal(await fx.token.balanceOf(fx.escrowAddress));
+    // Her segment stayed in its expiry bucket: processing releases exactly her payment.
+    await expect(as(fx.escrow, fx.stranger).processExpiries(fx.node1, 10n))
+      .to.emit(fx.escrow, "ExpiriesProcessed")
+      .withArgs(fx.node1, alices.expiresAt / DAY + 1n, PRICE);
+    // Bob's two months are all his to cancel: only the seconds since his purchase are served.
+    const tc = await txTime(fx, await as(fx.escrow, fx.bob).cancel(fx.node1, fx.clientA));
+    const bobRefund = unservedAt(2n * PRICE, t2, sub.expiresAt, tc);
+    expect((await fx.escrow.nodeEarnings(fx.node1)).earned).to.equal(PRICE + 2n * PRICE - bobRefund);
+    expect(await fx.token.balanceOf(fx.escrowAddress)).to.equal(PRICE + 2n * PRICE - bobRefund);
   });
 
   it("sells a free node (price 0) without any allowance or transfer", async function () {
