@@ -75,17 +75,20 @@ describe("SubscriptionEscrow: subscribe", function () {
     expect(expiryOf(t, 3n)).to.equal(expiry);
     await networkHelpers.time.setNextBlockTimestamp(t);
     const tx = await as(escrow, alice).subscribe(node1, clientA, 3n, PRICE);
-    await expect(tx)
-      .to.emit(escrow, "Subscribed")
-      .withArgs(node1, clientA, alice.address, 3n, PRICE, rec({ paid: 3n * PRICE, expiresAt: expiry }));
+    const expected = {
+      owner: alice.address,
+      start: t,
+      expiresAt: expiry,
+      cancellationFeeBps: 0n,
+      paid: 3n * PRICE,
+      renewMonths: 0n,
+      renewMaxPricePerMonth: 0n,
+    };
+    // The event carries the whole record; the escrow stores only its commitment.
+    await expect(tx).to.emit(escrow, "Subscribed").withArgs(node1, clientA, alice.address, 3n, PRICE, rec(expected));
     await expect(tx).to.changeTokenBalances(ethers, token, [alice, escrowAddress], [-3n * PRICE, 3n * PRICE]);
-    const sub = await recordOf(escrow, node1, clientA);
-    expect(sub.owner).to.equal(alice.address);
-    expect(sub.start).to.equal(t);
-    expect(sub.expiresAt).to.equal(expiry);
-    expect(sub.paid).to.equal(3n * PRICE);
-    expect(sub.cancellationFeeBps).to.equal(0n);
-    expect(sub.renewMonths).to.equal(0n);
+    expect(await recordOf(escrow, node1, clientA)).to.deep.equal(expected);
+    expect(await escrow.subscriptionCommitment(node1, clientA)).to.equal(commitmentOf(expected));
     expect(await token.allowance(alice.address, escrowAddress)).to.equal(0n);
     const st = await escrow.status(node1, clientA);
     expect(st.active).to.equal(true);
@@ -371,9 +374,25 @@ describe("SubscriptionEscrow: subscribeWithPermit", function () {
     );
     await expect(tx)
       .to.emit(fx.escrow, "Subscribed")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 3n, PRICE, rec({ paid: 3n * PRICE }));
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 3n, PRICE, rec({ owner: fx.alice.address, paid: 3n * PRICE }));
     await expect(tx).to.changeTokenBalances(ethers, fx.token, [fx.alice, fx.escrowAddress], [-3n * PRICE, 3n * PRICE]);
     expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(0n);
+    expect(await recordOf(fx.escrow, fx.node1, fx.clientA)).to.deep.equal(await eventRecord(fx.escrow, tx, "Subscribed"));
+  });
+
+  it("returns the record its event carries", async function () {
+    const fx = await load(permitFixture);
+    const deadline = (await now(fx)) + 3600n;
+    const sig = await signPermit(fx, 2n * PRICE, deadline);
+    const t = (await now(fx)) + 60n;
+    await networkHelpers.time.setNextBlockTimestamp(t);
+    const args = [fx.node1, fx.clientA, 2n, PRICE, deadline, sig.v, sig.r, sig.s];
+    const returned = toRecord(await as(fx.escrow, fx.alice).subscribeWithPermit.staticCall(...args, { blockTag: "pending" }));
+    const tx = await as(fx.escrow, fx.alice).subscribeWithPermit(...args);
+    expect(await txTime(fx, tx)).to.equal(t);
+    expect(returned).to.deep.equal(await eventRecord(fx.escrow, tx, "Subscribed"));
+    expect(returned).to.deep.include({ owner: fx.alice.address, start: t, expiresAt: expiryOf(t, 2n), paid: 2n * PRICE });
+    expect(await fx.escrow.isCurrent(fx.node1, fx.clientA, returned)).to.equal(true);
   });
 
   it("still succeeds when a front-runner used the permit first", async function () {
