@@ -23,6 +23,7 @@ import {
   type Fx,
   rec,
   recordOf,
+  EMPTY_RECORD,
 } from "../helpers/escrowFixture.js";
 
 const { ethers, networkHelpers } = await network.create();
@@ -367,14 +368,16 @@ describe("SubscriptionEscrow: automatic renewal", function () {
     it("after cancel there is nothing to renew", async function () {
       const fx = await load();
       const { expiry } = await optedIn(fx);
+      const optedInRecord = await recordOf(fx.escrow, fx.node1, fx.clientA);
       await (await as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA)).wait();
       await time.increaseTo(expiry - DAY);
-      const reason = Number(await fx.escrow.renewalCheck(fx.node1, fx.clientA));
-      expect([Blocker.NoSubscription, Blocker.NotOptedIn, Blocker.OutsideWindow]).to.include(reason);
-      await expect(as(fx.escrow, fx.stranger).renew(fx.node1, fx.clientA)).to.be.revertedWithCustomError(
-        fx.escrow,
-        "RenewalNotPossible"
-      );
+      // The record is deleted: whatever record is passed (the last one, or none), nothing is stored.
+      for (const r of [optedInRecord, EMPTY_RECORD]) {
+        expect(await fx.escrow.renewalCheck(fx.node1, fx.clientA, r)).to.equal(BigInt(Blocker.NoSubscription));
+        await expect(as(fx.escrow, fx.stranger).renew(fx.node1, fx.clientA, r))
+          .to.be.revertedWithCustomError(fx.escrow, "RenewalNotPossible")
+          .withArgs(fx.node1, fx.clientA, BigInt(Blocker.NoSubscription));
+      }
     });
   });
 
