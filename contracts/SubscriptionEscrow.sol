@@ -464,9 +464,10 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         result.withdrawn = _streams[nodeId].withdrawn;
         result.withdrawable = result.earned - result.withdrawn;
         // What is still held: the live rates times the time to their ends, rounded up. Their ends
-        // are the buckets after `at`, at most MAX_PREPAID (plus the rounding day) ahead of now.
+        // are the buckets after `at`; every one was bought by `at` (a terminated node sells
+        // nothing), so it lies at most MAX_PREPAID plus the rounding day after it.
         if (rateSum != 0) {
-            uint256 lastDay = (block.timestamp + MAX_PREPAID) / 1 days + 1;
+            uint256 lastDay = (at + MAX_PREPAID) / 1 days + 1;
             uint256 rateEndSum;
             for (uint256 day = toDay; ; ++day) {
                 day = _nextExpiryDay(nodeId, day, lastDay + 1);
@@ -556,16 +557,30 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         uint256 expiresAt = _extendedExpiry(sub.expiresAt, months);
 
         // Close the current segment at `now` (what it consumed is released) and open one that
-        // spreads what is left plus the new payment over [now, new expiry].
+        // spreads what is left plus the new payment over [now, new expiry]: both buckets change,
+        // the node's line is written once.
         NodeStream storage stream = _streams[nodeId];
-        uint256 paid = _closeSegment(nodeId, stream, sub) + amount;
+        (uint256 rateSum, int256 earnedOffset) = (stream.rateSum, stream.earnedOffset);
+        uint256 carried;
+        if (_isLive(stream, sub, block.timestamp)) {
+            Segment memory old = _segment(sub);
+            carried = _unserved(old, block.timestamp);
+            _takeFromBucket(nodeId, old);
+            (rateSum, earnedOffset) = _lineWithout(rateSum, earnedOffset, old, carried);
+        }
+        uint256 paid = carried + amount;
         if (paid > type(uint96).max) revert AmountTooLarge(paid, type(uint96).max);
+        if (paid != 0) {
+            Segment memory seg = _segmentOf(paid, block.timestamp, expiresAt);
+            _addToBucket(nodeId, seg);
+            (rateSum, earnedOffset) = _lineWith(rateSum, earnedOffset, seg);
+        }
+        _writeLine(stream, rateSum, earnedOffset);
 
         sub.start = uint40(block.timestamp);
         sub.expiresAt = uint40(expiresAt);
         sub.paid = uint96(paid);
         _subscriptions[_key(nodeId, clientId)] = _commitment(sub);
-        if (paid != 0) _addToStream(nodeId, stream, _segmentOf(paid, block.timestamp, expiresAt));
         emit Extended(nodeId, clientId, payer, months, terms.pricePerMonth, amount, sub);
 
         _pull(payer, amount);
@@ -577,17 +592,6 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         extended = _endOfDay(Math.max(expiresAt, block.timestamp) + months * MONTH);
         uint256 maxExpiresAt = _endOfDay(block.timestamp + MAX_PREPAID);
         if (extended > maxExpiresAt) revert ExpiryTooFar(extended, maxExpiresAt);
-    }
-
-    /// @dev Ends a live subscription's segment now; returns what it had not served yet.
-    function _closeSegment(bytes32 nodeId, NodeStream storage stream, Subscription memory sub)
-        internal
-        returns (uint256 carried)
-    {
-        if (!_isLive(stream, sub, block.timestamp)) return 0;
-        Segment memory seg = _segment(sub);
-        carried = _unserved(seg, block.timestamp);
-        _removeFromStream(nodeId, stream, seg, carried);
     }
 
     function _readTerms(bytes32 nodeId) internal view returns (Terms memory terms) {
@@ -705,18 +709,52 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
     }
 
     function _addToStream(bytes32 nodeId, NodeStream storage stream, Segment memory seg) internal {
-        uint256 rate = seg.rate;
-        stream.rateSum = (stream.rateSum + rate).toUint104();
-        stream.earnedOffset = SafeCast.toInt152(
-            int256(stream.earnedOffset) + int256(seg.paid * PRECISION) - int256(rate * seg.end)
-        );
+        _addToBucket(nodeId, seg);
+        (uint256 rateSum, int256 earnedOffset) = _lineWith(stream.rateSum, stream.earnedOffset, seg);
+        _writeLine(stream, rateSum, earnedOffset);
+    }
 
+    /// @dev Takes a live segment off the line; `leaving` (a refund) leaves the node's books, the
+    /// rest of what it was paid is earned.
+    function _removeFromStream(bytes32 nodeId, NodeStream storage stream, Segment memory seg, uint256 leaving)
+        internal
+    {
+        _takeFromBucket(nodeId, seg);
+        (uint256 rateSum, int256 earnedOffset) = _lineWithout(stream.rateSum, stream.earnedOffset, seg, leaving);
+        _writeLine(stream, rateSum, earnedOffset);
+    }
+
+    /// @dev The line with a new segment: its payment comes in, its rate runs until its end.
+    function _lineWith(uint256 rateSum, int256 earnedOffset, Segment memory seg)
+        internal
+        pure
+        returns (uint256, int256)
+    {
+        return (rateSum + seg.rate, earnedOffset + int256(seg.paid * PRECISION) - int256(seg.rate * seg.end));
+    }
+
+    /// @dev The line without a live segment, `leaving` of its payment going out (a refund, or
+    /// what an extension carries into its next segment).
+    function _lineWithout(uint256 rateSum, int256 earnedOffset, Segment memory seg, uint256 leaving)
+        internal
+        pure
+        returns (uint256, int256)
+    {
+        return (rateSum - seg.rate, earnedOffset + int256(seg.rate * seg.end) - int256(leaving * PRECISION));
+    }
+
+    function _writeLine(NodeStream storage stream, uint256 rateSum, int256 earnedOffset) internal {
+        stream.rateSum = rateSum.toUint104();
+        stream.earnedOffset = SafeCast.toInt152(earnedOffset);
+    }
+
+    function _addToBucket(bytes32 nodeId, Segment memory seg) internal {
         uint256 day = seg.end / 1 days;
         ExpiryBucket storage bucket = _buckets[nodeId][day];
         ExpiryBucket memory sums = bucket;
         // Below 2^128: a bucket's sums are parts of the node's (rates below 2^104, paid amounts
         // below 2^96 each).
-        bucket.rateSum = sums.rateSum + uint128(rate);
+        bucket.rateSum = sums.rateSum + uint128(seg.rate);
         bucket.paidSum = sums.paidSum + uint128(seg.paid);
         // A bucket that holds a paid segment has its day flagged already: only the day's first
         // segment reads the bitmap.
@@ -727,19 +765,9 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         }
     }
 
-    /// @dev Takes a live segment off the line; `leaving` (a refund, or what an extension carries
-    /// into its new segment) leaves the node's books, the rest of what it was paid is earned.
-    function _removeFromStream(bytes32 nodeId, NodeStream storage stream, Segment memory seg, uint256 leaving)
-        internal
-    {
-        uint256 rate = seg.rate;
-        stream.rateSum -= uint104(rate);
-        stream.earnedOffset = SafeCast.toInt152(
-            int256(stream.earnedOffset) + int256(rate * seg.end) - int256(leaving * PRECISION)
-        );
-
+    function _takeFromBucket(bytes32 nodeId, Segment memory seg) internal {
         ExpiryBucket storage bucket = _buckets[nodeId][seg.end / 1 days];
-        bucket.rateSum -= uint128(rate);
+        bucket.rateSum -= uint128(seg.rate);
         bucket.paidSum -= uint128(seg.paid);
     }
 
