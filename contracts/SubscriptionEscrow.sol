@@ -556,9 +556,24 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         uint256 amount = _checkPurchase(nodeId, terms, months, maxPricePerMonth);
         uint256 expiresAt = _extendedExpiry(sub.expiresAt, months);
 
-        // Close the current segment at `now` (what it consumed is released) and open one that
-        // spreads what is left plus the new payment over [now, new expiry]: both buckets change,
-        // the node's line is written once.
+        uint256 paid = _resegment(nodeId, sub, amount, expiresAt);
+        sub.start = uint40(block.timestamp);
+        sub.expiresAt = uint40(expiresAt);
+        sub.paid = uint96(paid);
+        _subscriptions[_key(nodeId, clientId)] = _commitment(sub);
+        emit Extended(nodeId, clientId, payer, months, terms.pricePerMonth, amount, sub);
+
+        _pull(payer, amount);
+        return sub;
+    }
+
+    /// @dev Closes the current segment at `now` (what it consumed is released) and opens one that
+    /// spreads what is left plus `amount` over [now, expiresAt]: both buckets change, the node's
+    /// line is written once. Returns the new segment's paid amount.
+    function _resegment(bytes32 nodeId, Subscription memory sub, uint256 amount, uint256 expiresAt)
+        internal
+        returns (uint256 paid)
+    {
         NodeStream storage stream = _streams[nodeId];
         (uint256 rateSum, int256 earnedOffset) = (stream.rateSum, stream.earnedOffset);
         uint256 carried;
@@ -568,7 +583,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
             _takeFromBucket(nodeId, old);
             (rateSum, earnedOffset) = _lineWithout(rateSum, earnedOffset, old, carried);
         }
-        uint256 paid = carried + amount;
+        paid = carried + amount;
         if (paid > type(uint96).max) revert AmountTooLarge(paid, type(uint96).max);
         if (paid != 0) {
             Segment memory seg = _segmentOf(paid, block.timestamp, expiresAt);
@@ -576,15 +591,6 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
             (rateSum, earnedOffset) = _lineWith(rateSum, earnedOffset, seg);
         }
         _writeLine(stream, rateSum, earnedOffset);
-
-        sub.start = uint40(block.timestamp);
-        sub.expiresAt = uint40(expiresAt);
-        sub.paid = uint96(paid);
-        _subscriptions[_key(nodeId, clientId)] = _commitment(sub);
-        emit Extended(nodeId, clientId, payer, months, terms.pricePerMonth, amount, sub);
-
-        _pull(payer, amount);
-        return sub;
     }
 
     /// @dev The expiry after adding `months` to one at `expiresAt` (from now if it lapsed).
