@@ -147,6 +147,18 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
   const floor = await ethers.deployContract("GasFloor", [await testToken.getAddress()]);
 
   const rows: GasRow[] = [];
+  let clients = 0;
+  /** `payer` buys `months` for a fresh client key (with its consent), with an exact allowance. */
+  const subscribeFor = async (target: typeof escrow, payer: Signer, node: string, months: bigint) => {
+    const clientKey = new Wallet(ethers.id(`bench-extra-client:${clients++}`));
+    const owner = await payer.getAddress();
+    const consent = await signClientConsent(clientKey, { escrow: await target.getAddress(), chainId, nodeId: node, owner, deadline: 2n ** 40n });
+    const tokenAddress = await target.token();
+    const erc20 = await ethers.getContractAt("TestToken", tokenAddress);
+    await (await erc20.connect(payer).approve(await target.getAddress(), 0n)).wait();
+    await (await erc20.connect(payer).approve(await target.getAddress(), PRICE * months)).wait();
+    return gasOf(target.connect(payer).subscribe(node, clientKey.address, months, PRICE, ANY_FEE, consent) as Promise<ContractTransactionResponse>);
+  };
 
   // ---- registry --------------------------------------------------------------------------
   const name = "Bench Provider";
@@ -222,6 +234,10 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
   await (await testToken.connect(alice).approve(await escrow.getAddress(), PRICE * 2n)).wait();
   const newDay = await gasOf(escrow.connect(alice).subscribe(nodeId, alice.address, 2, PRICE, ANY_FEE, SELF));
   let aliceRecord = newDay.record!;
+  // The usual app purchase: a wallet pays for the messaging client's key, which signs its
+  // consent (an EIP-712 signature the escrow recovers: 3,000 gas of ecrecover in the floor).
+  const gifted = await subscribeFor(escrow, carol, nodeId, 1n);
+  rows.push(row("escrow: subscribe for another key (with its consent)", gifted.gas, floorSubscribe + 3_000));
   rows.push(row("escrow: subscribe, approve path, first expiry of its day", newDay.gas, floorSubscribe, SUBSCRIBE_TARGETS));
 
   // approveAndCall: the approval is part of the one transaction, so its floor includes one.
@@ -250,10 +266,17 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
   // ecrecover (3,000), the nonce (one slot update) and the allowance (one new slot, then cleared).
   rows.push(row("escrow: subscribe, EIP-2612 permit (one tx)", permitted.gas, floorSubscribe + 3_000 + UPDATE_SLOT + NEW_SLOT));
 
-  await (await testToken.connect(alice).approve(await escrow.getAddress(), PRICE)).wait();
+  // Extensions. The common case on a busy node: both the old and the new expiry day hold other
+  // subscribers (carol pays for two client keys expiring on them). Then one that opens a new
+  // expiry day.
+  await subscribeFor(escrow, carol, nodeId, 2n);
+  await subscribeFor(escrow, carol, nodeId, 3n);
+  await (await testToken.connect(alice).approve(await escrow.getAddress(), PRICE * 2n)).wait();
   const extended = await gasOf(escrow.connect(alice).extend(nodeId, alice.address, aliceRecord, 1, PRICE));
   rows.push(row("escrow: extend", extended.gas, floorExtend, EXTEND_TARGETS));
-  aliceRecord = extended.record!;
+  const extendedNewDay = await gasOf(escrow.connect(alice).extend(nodeId, alice.address, extended.record!, 1, PRICE));
+  rows.push(row("escrow: extend, first expiry of its day", extendedNewDay.gas, floorExtend, EXTEND_TARGETS));
+  aliceRecord = extendedNewDay.record!;
 
   await networkHelpers.time.increase(10n * 24n * 3600n);
   const cancelled = await gasOf(escrow.connect(alice).cancel(nodeId, alice.address, aliceRecord));
@@ -295,6 +318,7 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
   await (await miniApprove(alice, miniEscrowAddress, PRICE)).wait();
   const miniSubscribed = await gasOf(miniEscrow.connect(alice).subscribe(nodeId, alice.address, 1, PRICE, ANY_FEE, SELF));
   rows.push(row("escrow (real MiniMe): subscribe, approve path", miniSubscribed.gas, miniFloorSubscribe, MINIME_SUBSCRIBE_TARGETS));
+  await subscribeFor(miniEscrow, carol, nodeId, 2n);
   await (await miniApprove(alice, miniEscrowAddress, PRICE)).wait();
   const miniExtended = await gasOf(miniEscrow.connect(alice).extend(nodeId, alice.address, miniSubscribed.record!, 1, PRICE));
   rows.push(row("escrow (real MiniMe): extend, approve path", miniExtended.gas, miniFloorExtend, MINIME_EXTEND_TARGETS));
@@ -334,4 +358,67 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
   }
   rows.push(...withdrawRows);
   return rows;
+}
+
+export interface BucketModelRow {
+  salesPerDay: number;
+  /** Share of purchases that open a new expiry bucket (a fresh storage slot). */
+  freshDaily: number;
+  freshWeekly: number;
+  /** Average gas of a purchase: the measured common case plus that share of the measured fresh-bucket extra. */
+  gasDaily: number;
+  gasWeekly: number;
+}
+
+/**
+ * Do coarser expiry buckets pay for themselves? A purchase costs the same whatever the bucket's
+ * width (one bucket slot read and written); a wider bucket only makes it less likely that the
+ * purchase is the first of its bucket and pays for a fresh slot. This models a node selling
+ * `salesPerDay` subscriptions a day for two years (months drawn 1: 50%, 3: 25%, 6: 15%, 12: 10%,
+ * deterministic), counts over the second year how many purchases open a bucket with day-wide and
+ * week-wide buckets, and prices them with the two subscribe rows measured in this run.
+ */
+export function bucketModel(rows: GasRow[]): BucketModelRow[] {
+  const common = rows.find((r) => r.operation === "escrow: subscribe, approve path (approve not counted)")!.gas;
+  const fresh = rows.find((r) => r.operation === "escrow: subscribe, approve path, first expiry of its day")!.gas;
+  const months = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 6, 6, 6, 12, 12];
+  let seed = 0x2545f491;
+  const random = () => {
+    seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  return [1, 10, 100].map((salesPerDay) => {
+    const opened = { daily: new Set<number>(), weekly: new Set<number>() };
+    const counts = { daily: 0, weekly: 0, sales: 0 };
+    for (let day = 0; day < 730; day++) {
+      for (let i = 0; i < salesPerDay; i++) {
+        const t = day + random();
+        const expiryDay = Math.ceil(t + 30 * months[Math.floor(random() * months.length)]);
+        const isFresh = (set: Set<number>, key: number) => (set.has(key) ? false : (set.add(key), true));
+        const daily = isFresh(opened.daily, expiryDay);
+        const weekly = isFresh(opened.weekly, Math.floor(expiryDay / 7));
+        if (day >= 365) {
+          counts.sales++;
+          if (daily) counts.daily++;
+          if (weekly) counts.weekly++;
+        }
+      }
+    }
+    const freshDaily = counts.daily / counts.sales;
+    const freshWeekly = counts.weekly / counts.sales;
+    return {
+      salesPerDay, freshDaily, freshWeekly,
+      gasDaily: Math.round(common + freshDaily * (fresh - common)),
+      gasWeekly: Math.round(common + freshWeekly * (fresh - common)),
+    };
+  });
+}
+
+export function bucketTable(rows: BucketModelRow[]): string {
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const header = ["sales per day", "new bucket, daily", "new bucket, weekly", "avg purchase gas, daily", "avg purchase gas, weekly"];
+  const body = rows.map((r) => [String(r.salesPerDay), pct(r.freshDaily), pct(r.freshWeekly), fmtGas(r.gasDaily), fmtGas(r.gasWeekly)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join("  ").trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }

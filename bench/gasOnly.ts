@@ -3,8 +3,11 @@
  * for working on the contracts. A benchmark, not a test: nothing here fails on gas.
  */
 import { network } from "hardhat";
-import { gasTable, measureGas } from "./gas.js";
+import { bucketModel, bucketTable, gasTable, measureGas } from "./gas.js";
 
 const connection = await network.create();
-console.log(gasTable(await measureGas(connection)));
+const rows = await measureGas(connection);
+console.log(gasTable(rows));
+console.log(`\nExpiry buckets, day-wide vs week-wide (model priced with the rows above)\n`);
+console.log(bucketTable(bucketModel(rows)));
 await connection.close();

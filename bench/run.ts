@@ -6,7 +6,7 @@ import { network } from "hardhat";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { measureBundle, type BundleRow } from "./bundle.js";
-import { gasTable, measureGas } from "./gas.js";
+import { bucketModel, bucketTable, gasTable, measureGas } from "./gas.js";
 import { measureSdk, type SdkRow } from "./sdk.js";
 import { measureServer, type ServerRow } from "./server.js";
 
@@ -47,6 +47,9 @@ async function main(): Promise<void> {
   const gas = await measureGas(connection);
   console.log("\nGas (in-process network, optimizer as shipped; floor = 21,000 + calldata + token transfer + required storage)\n");
   console.log(gasTable(gas));
+  const buckets = bucketModel(gas);
+  console.log("\nExpiry buckets, day-wide vs week-wide (model of a node's sales over two years, priced with the subscribe rows above)\n");
+  console.log(bucketTable(buckets));
 
   const sdk = await measureSdk();
   console.log("\nSDK throughput (hardhat node on 127.0.0.1 over JSON-RPC; ratio = how many times better the SDK/indexed figure is)\n");
@@ -62,7 +65,7 @@ async function main(): Promise<void> {
   console.log(serverTable(server.rows));
   for (const note of server.notes) console.log(`  - ${note}`);
 
-  const results = { date: new Date().toISOString(), gas, sdk, bundle, server };
+  const results = { date: new Date().toISOString(), gas, buckets, sdk, bundle, server };
   const file = path.join(import.meta.dirname, "results.json");
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwritten to bench/results.json`);

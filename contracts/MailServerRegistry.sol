@@ -67,24 +67,25 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
     /// @dev A node as stored, with its positions in the per-kind and per-provider lists (only
     /// meaningful while the node is not removed).
     struct NodeData {
-        // slot 0: provider (20) | pricePerMonth (12) = 32 bytes, read together by {nodeTerms}
+        // slot 0: everything the trust check reads of the node, so that {nodeStanding} reads
+        // three slots (this, the provider's and the kind's) and {nodeTerms} one more, the price.
+        // provider (20) | status (1) | removedAt (5) | kindEpoch (3) | kindNumber (3) = 32 bytes
         address provider;
-        uint96 pricePerMonth;
-        // slot 1
-        bytes32 kind;
-        // slot 2: status (1) | registeredAt (5) | removedAt (5) | kindIndex (4) | providerIndex (4)
-        // | kindEpoch (4) | kindNumber (4) = 27 bytes
         NodeStatus status;
-        uint40 registeredAt;
         uint40 removedAt;
-        uint32 kindIndex;
-        uint32 providerIndex;
         /// @dev How many times the kind had been disabled when the node registered: a later
         /// disabling (the kind's count moved past this) retired the node.
-        uint32 kindEpoch;
+        uint24 kindEpoch;
         /// @dev The kind's small number (see `_kindNumbers`), so the trust check reads the kind's
         /// state without reading the `kind` slot.
-        uint32 kindNumber;
+        uint24 kindNumber;
+        // slot 1
+        bytes32 kind;
+        // slot 2: pricePerMonth (12) | registeredAt (5) | kindIndex (4) | providerIndex (4) = 25 bytes
+        uint96 pricePerMonth;
+        uint40 registeredAt;
+        uint32 kindIndex;
+        uint32 providerIndex;
         // slot 3
         string record;
     }
@@ -457,7 +458,13 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
         returns (address provider, uint96 pricePerMonth, bool trusted, uint40 terminated)
     {
         NodeData storage n = _nodes[nodeId];
-        return (n.provider, n.pricePerMonth, _isTrusted(n), _terminatedAt(n));
+        (provider, trusted, terminated) = _standing(n);
+        pricePerMonth = n.pricePerMonth;
+    }
+
+    /// @inheritdoc IMailServerRegistry
+    function nodeStanding(bytes32 nodeId) external view returns (address provider, bool trusted, uint40 terminated) {
+        return _standing(_nodes[nodeId]);
     }
 
     /// @inheritdoc IMailServerRegistry
@@ -579,8 +586,8 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
         n.kindIndex = SafeCast.toUint32(byKind.length);
         n.providerIndex = SafeCast.toUint32(byProvider.length);
         uint32 number = _kindNumbers[kind];
-        n.kindNumber = number;
-        n.kindEpoch = _kinds[number].disables;
+        n.kindNumber = SafeCast.toUint24(number);
+        n.kindEpoch = SafeCast.toUint24(_kinds[number].disables);
         n.record = record;
         byKind.push(nodeId);
         byProvider.push(nodeId);
@@ -640,6 +647,25 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
     function _kindServes(NodeData storage n) private view returns (bool) {
         KindState memory k = _kinds[n.kindNumber];
         return k.enabled && k.disables == n.kindEpoch;
+    }
+
+    /// @dev The node's provider, whether it is trusted and when it was terminated (see
+    /// {_isTrusted} and {_terminatedAt}), each of the three slots read once: the escrow asks this
+    /// on every purchase, cancellation and withdrawal.
+    function _standing(NodeData storage n) private view returns (address provider, bool trusted, uint40 terminated) {
+        provider = n.provider;
+        NodeStatus status = n.status;
+        uint40 removedAt = n.removedAt;
+        uint24 epoch = n.kindEpoch;
+        uint24 number = n.kindNumber;
+        ProviderData storage p = _providers[provider];
+        ProviderStatus providerStatus = p.status;
+        uint40 providerRemovedAt = p.removedAt;
+        KindState memory k = _kinds[number];
+        trusted = status == NodeStatus.Active && k.enabled && k.disables == epoch
+            && providerStatus == ProviderStatus.Approved;
+        terminated = _earliest(removedAt, providerRemovedAt);
+        if (k.disables > epoch) terminated = _earliest(terminated, _kindDisabledAt[number][epoch]);
     }
 
     /// @dev Earliest non-zero of the node's removal, its provider's removal and the first

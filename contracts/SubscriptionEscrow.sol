@@ -18,16 +18,19 @@ import {ISubscriptionEscrow} from "./interfaces/ISubscriptionEscrow.sol";
 ///
 /// How funds are released without looping over subscribers: each subscription releases its
 /// `paid` amount linearly over its segment [start, expiresAt] at `rate = paid * PRECISION /
-/// (expiresAt - start)`. Per node the escrow keeps the sums of `rate`, `rate * expiresAt` and
-/// `paid` of its live subscriptions, so what they still hold at time t is
-/// `(rateEndSum - rateSum * t) / PRECISION` and the rest of `held` has been released.
+/// (expiresAt - start)`. What a node has earned by time t is a line in t: with `rateSum` the sum
+/// of its live rates and `earnedOffset` everything else (all payments in minus refunds out,
+/// scaled by PRECISION, minus the live `rate * expiresAt`), `earned(t) * PRECISION =
+/// earnedOffset + rateSum * t`. Both fit in one slot, so a purchase, an extension or a
+/// cancellation writes one slot of the node's books.
 ///
 /// A subscription stops releasing at its expiry. Expiries fall on UTC day boundaries (a
 /// purchase's end is rounded up to the next midnight, so the buyer gets up to a day more than
 /// paid for), which lets one storage slot per node and day ("bucket", flagged in a bitmap) hold
-/// everything needed to take that day's expiries out of the sums exactly. Past days are folded
-/// into the node's `released` amount a bucket at a time: the cost grows with the number of
-/// days that had expiries, never with the number of subscribers.
+/// everything needed to take that day's expiries off the line exactly (`rateSum` loses the
+/// day's rates, `earnedOffset` gains them times that midnight). Past days are folded a bucket at
+/// a time: the cost grows with the number of days that had expiries, never with the number of
+/// subscribers.
 ///
 /// A subscription takes one storage slot: a commitment to its record (the record's hash and its
 /// expiry). The record itself travels in events and comes back as calldata when it is managed,
@@ -60,26 +63,24 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
     /// a day), so flooring a rate loses less than one token unit over the whole segment.
     uint256 private constant PRECISION = 1 << 32;
 
-    /// @dev A node's money, three slots. Slot 0 and 1 change on every purchase; slot 2 on
-    /// settlements. `processedDay` and `listed` share slot 1 because every call that reads them
-    /// touches `rateEndSum` too (one cold read fewer per purchase, cancel and withdrawal).
+    /// @dev A node's books, two slots. Slot 0 changes on every purchase, extension and
+    /// cancellation; slot 1 only when expiries are processed, on withdrawals and on the node's
+    /// first sale (running subscriptions never need `processedDay`, see {_isLive}).
     struct NodeStream {
-        // slot 0: sums over live subscriptions
-        uint128 rateSum;
-        uint128 held;
-        // slot 1: rateEndSum (216) | processedDay (32) | listed (8). A rate is below 2^128 and
-        // an end below 2^40, so 2^48 live subscriptions fit in 216 bits.
-        uint216 rateEndSum;
-        // every expiry day before `processedDay` is folded into `released`
+        // slot 0: the earnings line. A segment lasts at least a month (2^21 s) and PRECISION is
+        // 2^32, so a rate is below 2^11 times its paid amount: 2^104 bounds the rates of 2^93
+        // token units held for one node. |earnedOffset| stays below 2^104 * 2^40 + held * 2^32.
+        uint104 rateSum;
+        int152 earnedOffset;
+        // slot 1: every expiry day before `processedDay` is folded into slot 0
+        uint128 withdrawn;
         uint32 processedDay;
         bool listed;
-        // slot 2
-        uint128 released;
-        uint128 withdrawn;
     }
 
     /// @dev Live subscriptions of one node that expire at one midnight (their `rate * end` sum
-    /// is `rateSum * that midnight`, so one slot is enough).
+    /// is `rateSum * that midnight`, so one slot is enough; `paidSum` is what they were paid,
+    /// reported when the day is processed).
     struct ExpiryBucket {
         uint128 rateSum;
         uint128 paidSum;
@@ -211,11 +212,11 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
     /// @inheritdoc ISubscriptionEscrow
     function cancel(bytes32 nodeId, address clientId, Subscription calldata subscription) external nonReentrant {
         Subscription memory sub = _requireOwner(nodeId, clientId, subscription, msg.sender);
-        (, , bool trusted, uint40 terminated) = _registry.nodeTerms(nodeId);
+        (, bool trusted, uint40 terminated) = _registry.nodeStanding(nodeId);
         uint256 at = _effectiveTime(terminated);
         NodeStream storage stream = _streams[nodeId];
 
-        bool live = _isLive(stream, sub);
+        bool live = _isLive(stream, sub, at);
         bool freeAndRunning = sub.paid == 0 && block.timestamp < sub.expiresAt;
         if (!(live && at < sub.expiresAt) && !freeAndRunning) {
             revert SubscriptionNotActive(nodeId, clientId, sub.expiresAt);
@@ -248,7 +249,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         Subscription memory sub = _requireOwner(nodeId, clientId, subscription, msg.sender);
         _checkConsent(nodeId, newClientId, msg.sender, consent);
         bytes32 newKey = _key(nodeId, newClientId);
-        (, , , uint40 terminated) = _registry.nodeTerms(nodeId);
+        (,, uint40 terminated) = _registry.nodeStanding(nodeId);
         if (_isTaken(_subscriptions[newKey], _effectiveTime(terminated))) revert ClientIdTaken(nodeId, newClientId);
 
         // The record does not name its client id and the release sums depend on the segment only,
@@ -308,13 +309,13 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
 
     /// @inheritdoc ISubscriptionEscrow
     function withdraw(bytes32 nodeId) external nonReentrant returns (uint256 amount) {
-        (address provider,,, uint40 terminated) = _registry.nodeTerms(nodeId);
+        (address provider,, uint40 terminated) = _registry.nodeStanding(nodeId);
         if (provider != msg.sender) revert NotNodeProvider(nodeId, msg.sender);
         uint256 at = _effectiveTime(terminated);
         NodeStream storage stream = _streams[nodeId];
         _processExpiries(nodeId, stream, at, type(uint256).max);
 
-        amount = stream.released + _streamed(stream, at) - stream.withdrawn;
+        amount = _earnedAt(stream.rateSum, stream.earnedOffset, at) - stream.withdrawn;
         if (amount == 0) revert NothingToWithdraw(nodeId);
         stream.withdrawn += amount.toUint128();
 
@@ -325,7 +326,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
 
     /// @inheritdoc ISubscriptionEscrow
     function processExpiries(bytes32 nodeId, uint256 maxDays) external {
-        (, , , uint40 terminated) = _registry.nodeTerms(nodeId);
+        (,, uint40 terminated) = _registry.nodeStanding(nodeId);
         _processExpiries(nodeId, _streams[nodeId], _effectiveTime(terminated), maxDays);
     }
 
@@ -356,7 +357,10 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
 
     /// @inheritdoc ISubscriptionEscrow
     function holdsUnservedFunds(bytes32 nodeId) external view returns (bool) {
-        return nodeEarnings(nodeId).unreleased != 0;
+        // A live segment always has a rate (paid * 2^32 over less than 2^32 seconds).
+        (,, uint40 terminated) = _registry.nodeStanding(nodeId);
+        (uint256 rateSum,,) = _foldedLine(nodeId, _effectiveTime(terminated));
+        return rateSum != 0;
     }
 
     /// @inheritdoc ISubscriptionEscrow
@@ -399,14 +403,14 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         if (stored == 0) return result;
         Subscription memory sub = subscription;
         if (stored != _commitment(sub)) revert SubscriptionRecordMismatch(nodeId, clientId);
-        (, , bool trusted, uint40 terminated) = _registry.nodeTerms(nodeId);
+        (, bool trusted, uint40 terminated) = _registry.nodeStanding(nodeId);
         result.owner = sub.owner;
         result.expiresAt = sub.expiresAt;
         result.active = terminated == 0 && block.timestamp < sub.expiresAt;
         if (result.active) result.monthsLeft = _monthsLeft(sub.expiresAt - block.timestamp);
 
         uint256 at = _effectiveTime(terminated);
-        if (_isLive(_streams[nodeId], sub) && at < sub.expiresAt) {
+        if (_isLive(_streams[nodeId], sub, at) && at < sub.expiresAt) {
             uint256 unserved = _unserved(_segment(sub), at);
             result.cancellationFeeNow = trusted ? (unserved * sub.cancellationFeeBps) / BPS : 0;
             result.refundableNow = unserved - result.cancellationFeeNow;
@@ -453,29 +457,25 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
 
     /// @inheritdoc ISubscriptionEscrow
     function nodeEarnings(bytes32 nodeId) public view returns (NodeEarnings memory result) {
-        (, , , uint40 terminated) = _registry.nodeTerms(nodeId);
+        (,, uint40 terminated) = _registry.nodeStanding(nodeId);
         uint256 at = _effectiveTime(terminated);
-        NodeStream memory stream = _streams[nodeId];
-
-        // Fold the past expiry days in memory, exactly as `_processExpiries` would in storage.
-        uint256 day = stream.processedDay;
-        uint256 toDay = at / 1 days + 1;
-        while (stream.listed) {
-            day = _nextExpiryDay(nodeId, day, toDay);
-            if (day >= toDay) break;
-            ExpiryBucket memory bucket = _buckets[nodeId][day];
-            stream.rateSum -= bucket.rateSum;
-            stream.rateEndSum -= uint216(uint256(bucket.rateSum) * (day * 1 days));
-            stream.held -= bucket.paidSum;
-            stream.released += bucket.paidSum;
-            ++day;
+        (uint256 rateSum, int256 earnedOffset, uint256 toDay) = _foldedLine(nodeId, at);
+        result.earned = _earnedAt(rateSum, earnedOffset, at);
+        result.withdrawn = _streams[nodeId].withdrawn;
+        result.withdrawable = result.earned - result.withdrawn;
+        // What is still held: the live rates times the time to their ends, rounded up. Their ends
+        // are the buckets after `at`; every one was bought by `at` (a terminated node sells
+        // nothing), so it lies at most MAX_PREPAID plus the rounding day after it.
+        if (rateSum != 0) {
+            uint256 lastDay = (at + MAX_PREPAID) / 1 days + 1;
+            uint256 rateEndSum;
+            for (uint256 day = toDay; ; ++day) {
+                day = _nextExpiryDay(nodeId, day, lastDay + 1);
+                if (day > lastDay) break;
+                rateEndSum += uint256(_buckets[nodeId][day].rateSum) * (day * 1 days);
+            }
+            result.unreleased = Math.ceilDiv(rateEndSum - rateSum * at, PRECISION);
         }
-
-        uint256 streamed = _streamedAt(stream.rateSum, stream.rateEndSum, stream.held, at);
-        result.unreleased = stream.held - streamed;
-        result.earned = stream.released + streamed;
-        result.withdrawn = stream.withdrawn;
-        result.withdrawable = result.earned - stream.withdrawn;
     }
 
     /// @inheritdoc ISubscriptionEscrow
@@ -528,7 +528,8 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
 
         uint256 expiresAt = _endOfDay(block.timestamp + months * MONTH);
         NodeStream storage stream = _streams[nodeId];
-        if (!stream.listed) _listNode(nodeId, provider, stream);
+        // A node with a non-zero line has sold before: only a zero line needs the `listed` slot.
+        if (stream.rateSum == 0 && stream.earnedOffset == 0 && !stream.listed) _listNode(nodeId, provider, stream);
 
         sub.owner = payer;
         sub.start = uint40(block.timestamp);
@@ -555,21 +556,41 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         uint256 amount = _checkPurchase(nodeId, terms, months, maxPricePerMonth);
         uint256 expiresAt = _extendedExpiry(sub.expiresAt, months);
 
-        // Close the current segment at `now` (what it consumed is released) and open one that
-        // spreads what is left plus the new payment over [now, new expiry].
-        NodeStream storage stream = _streams[nodeId];
-        uint256 paid = _closeSegment(nodeId, stream, sub) + amount;
-        if (paid > type(uint96).max) revert AmountTooLarge(paid, type(uint96).max);
-
+        uint256 paid = _resegment(nodeId, sub, amount, expiresAt);
         sub.start = uint40(block.timestamp);
         sub.expiresAt = uint40(expiresAt);
         sub.paid = uint96(paid);
         _subscriptions[_key(nodeId, clientId)] = _commitment(sub);
-        if (paid != 0) _addToStream(nodeId, stream, _segmentOf(paid, block.timestamp, expiresAt));
         emit Extended(nodeId, clientId, payer, months, terms.pricePerMonth, amount, sub);
 
         _pull(payer, amount);
         return sub;
+    }
+
+    /// @dev Closes the current segment at `now` (what it consumed is released) and opens one that
+    /// spreads what is left plus `amount` over [now, expiresAt]: both buckets change, the node's
+    /// line is written once. Returns the new segment's paid amount.
+    function _resegment(bytes32 nodeId, Subscription memory sub, uint256 amount, uint256 expiresAt)
+        internal
+        returns (uint256 paid)
+    {
+        NodeStream storage stream = _streams[nodeId];
+        (uint256 rateSum, int256 earnedOffset) = (stream.rateSum, stream.earnedOffset);
+        uint256 carried;
+        if (_isLive(stream, sub, block.timestamp)) {
+            Segment memory old = _segment(sub);
+            carried = _unserved(old, block.timestamp);
+            _takeFromBucket(nodeId, old);
+            (rateSum, earnedOffset) = _lineWithout(rateSum, earnedOffset, old, carried);
+        }
+        paid = carried + amount;
+        if (paid > type(uint96).max) revert AmountTooLarge(paid, type(uint96).max);
+        if (paid != 0) {
+            Segment memory seg = _segmentOf(paid, block.timestamp, expiresAt);
+            _addToBucket(nodeId, seg);
+            (rateSum, earnedOffset) = _lineWith(rateSum, earnedOffset, seg);
+        }
+        _writeLine(stream, rateSum, earnedOffset);
     }
 
     /// @dev The expiry after adding `months` to one at `expiresAt` (from now if it lapsed).
@@ -577,17 +598,6 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         extended = _endOfDay(Math.max(expiresAt, block.timestamp) + months * MONTH);
         uint256 maxExpiresAt = _endOfDay(block.timestamp + MAX_PREPAID);
         if (extended > maxExpiresAt) revert ExpiryTooFar(extended, maxExpiresAt);
-    }
-
-    /// @dev Ends a live subscription's segment now; returns what it had not served yet.
-    function _closeSegment(bytes32 nodeId, NodeStream storage stream, Subscription memory sub)
-        internal
-        returns (uint256 carried)
-    {
-        if (!_isLive(stream, sub)) return 0;
-        Segment memory seg = _segment(sub);
-        carried = _unserved(seg, block.timestamp);
-        _removeFromStream(nodeId, stream, seg, carried);
     }
 
     function _readTerms(bytes32 nodeId) internal view returns (Terms memory terms) {
@@ -698,23 +708,60 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         return Math.min((seg.rate * (seg.end - at)) / PRECISION, seg.paid);
     }
 
-    /// @dev Live means: paid, and its expiry day not yet folded into the node's released funds.
-    function _isLive(NodeStream storage stream, Subscription memory sub) internal view returns (bool) {
-        return sub.paid != 0 && sub.expiresAt / 1 days >= stream.processedDay;
+    /// @dev Live means: paid, and its expiry day not yet folded into the node's line. A segment
+    /// that has not ended by `at` is live without looking (days are folded only up to `at`).
+    function _isLive(NodeStream storage stream, Subscription memory sub, uint256 at) internal view returns (bool) {
+        return sub.paid != 0 && (at < sub.expiresAt || sub.expiresAt / 1 days >= stream.processedDay);
     }
 
     function _addToStream(bytes32 nodeId, NodeStream storage stream, Segment memory seg) internal {
-        uint128 rate = seg.rate.toUint128();
-        uint128 paid = seg.paid.toUint128();
-        stream.rateSum += rate;
-        stream.held += paid;
-        stream.rateEndSum += (seg.rate * seg.end).toUint216();
+        _addToBucket(nodeId, seg);
+        (uint256 rateSum, int256 earnedOffset) = _lineWith(stream.rateSum, stream.earnedOffset, seg);
+        _writeLine(stream, rateSum, earnedOffset);
+    }
 
+    /// @dev Takes a live segment off the line; `leaving` (a refund) leaves the node's books, the
+    /// rest of what it was paid is earned.
+    function _removeFromStream(bytes32 nodeId, NodeStream storage stream, Segment memory seg, uint256 leaving)
+        internal
+    {
+        _takeFromBucket(nodeId, seg);
+        (uint256 rateSum, int256 earnedOffset) = _lineWithout(stream.rateSum, stream.earnedOffset, seg, leaving);
+        _writeLine(stream, rateSum, earnedOffset);
+    }
+
+    /// @dev The line with a new segment: its payment comes in, its rate runs until its end.
+    function _lineWith(uint256 rateSum, int256 earnedOffset, Segment memory seg)
+        internal
+        pure
+        returns (uint256, int256)
+    {
+        return (rateSum + seg.rate, earnedOffset + int256(seg.paid * PRECISION) - int256(seg.rate * seg.end));
+    }
+
+    /// @dev The line without a live segment, `leaving` of its payment going out (a refund, or
+    /// what an extension carries into its next segment).
+    function _lineWithout(uint256 rateSum, int256 earnedOffset, Segment memory seg, uint256 leaving)
+        internal
+        pure
+        returns (uint256, int256)
+    {
+        return (rateSum - seg.rate, earnedOffset + int256(seg.rate * seg.end) - int256(leaving * PRECISION));
+    }
+
+    function _writeLine(NodeStream storage stream, uint256 rateSum, int256 earnedOffset) internal {
+        stream.rateSum = rateSum.toUint104();
+        stream.earnedOffset = SafeCast.toInt152(earnedOffset);
+    }
+
+    function _addToBucket(bytes32 nodeId, Segment memory seg) internal {
         uint256 day = seg.end / 1 days;
         ExpiryBucket storage bucket = _buckets[nodeId][day];
         ExpiryBucket memory sums = bucket;
-        bucket.rateSum = sums.rateSum + rate;
-        bucket.paidSum = sums.paidSum + paid;
+        // Below 2^128: a bucket's sums are parts of the node's (rates below 2^104, paid amounts
+        // below 2^96 each).
+        bucket.rateSum = sums.rateSum + uint128(seg.rate);
+        bucket.paidSum = sums.paidSum + uint128(seg.paid);
         // A bucket that holds a paid segment has its day flagged already: only the day's first
         // segment reads the bitmap.
         if (sums.paidSum == 0) {
@@ -724,45 +771,61 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         }
     }
 
-    /// @dev Takes a segment's rates out of the node's sums; only `leaving` (a refund, or what an
-    /// extension carries into its new segment) leaves `held`. The rest, what the segment served,
-    /// stays in `held` without a rate, which `_streamedAt` counts as released: the same books
-    /// as moving it to `released`, without writing that slot.
-    function _removeFromStream(bytes32 nodeId, NodeStream storage stream, Segment memory seg, uint256 leaving)
-        internal
-    {
-        stream.rateSum -= uint128(seg.rate);
-        stream.held -= uint128(leaving);
-        stream.rateEndSum -= uint216(seg.rate * seg.end);
-
+    function _takeFromBucket(bytes32 nodeId, Segment memory seg) internal {
         ExpiryBucket storage bucket = _buckets[nodeId][seg.end / 1 days];
         bucket.rateSum -= uint128(seg.rate);
         bucket.paidSum -= uint128(seg.paid);
     }
 
-    /// @dev Folds the expiries at or before `at` into `released`, at most `maxDays` days with
+    /// @dev Folds the expiries at or before `at` into the line, at most `maxDays` days with
     /// expiries at a time.
     function _processExpiries(bytes32 nodeId, NodeStream storage stream, uint256 at, uint256 maxDays) internal {
         uint256 day = stream.processedDay;
         uint256 toDay = at / 1 days + 1;
         if (!stream.listed || day >= toDay) return;
+        uint256 rateSum = stream.rateSum;
+        int256 earnedOffset = stream.earnedOffset;
         uint256 released;
         uint256 done;
         while (true) {
             day = _nextExpiryDay(nodeId, day, toDay);
             if (day >= toDay || done == maxDays) break;
             ExpiryBucket memory bucket = _buckets[nodeId][day];
-            stream.rateSum -= bucket.rateSum;
-            stream.rateEndSum -= uint216(uint256(bucket.rateSum) * (day * 1 days));
-            stream.held -= bucket.paidSum;
+            rateSum -= bucket.rateSum;
+            earnedOffset += int256(uint256(bucket.rateSum) * (day * 1 days));
             released += bucket.paidSum;
             delete _buckets[nodeId][day];
             ++done;
             ++day;
         }
         stream.processedDay = uint32(day);
-        if (released != 0) stream.released += released.toUint128();
-        if (done != 0) emit ExpiriesProcessed(nodeId, day, released);
+        if (done != 0) {
+            stream.rateSum = uint104(rateSum);
+            stream.earnedOffset = SafeCast.toInt152(earnedOffset);
+            emit ExpiriesProcessed(nodeId, day, released);
+        }
+    }
+
+    /// @dev The node's line with every expiry at or before `at` folded in (in memory, exactly as
+    /// `_processExpiries` would in storage), and the first day not folded.
+    function _foldedLine(bytes32 nodeId, uint256 at)
+        internal
+        view
+        returns (uint256 rateSum, int256 earnedOffset, uint256 toDay)
+    {
+        NodeStream memory stream = _streams[nodeId];
+        rateSum = stream.rateSum;
+        earnedOffset = stream.earnedOffset;
+        toDay = at / 1 days + 1;
+        if (!stream.listed) return (rateSum, earnedOffset, toDay);
+        for (uint256 day = stream.processedDay; ; ++day) {
+            day = _nextExpiryDay(nodeId, day, toDay);
+            if (day >= toDay) break;
+            uint256 rates = _buckets[nodeId][day].rateSum;
+            rateSum -= rates;
+            earnedOffset += int256(rates * (day * 1 days));
+        }
+        toDay = Math.max(toDay, stream.processedDay);
     }
 
     /// @dev The first day in [from, toDay) with expiries, or `toDay` if none.
@@ -776,18 +839,10 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         return toDay;
     }
 
-    /// @dev What the live subscriptions released by `at`, with expiries up to `at` processed.
-    function _streamed(NodeStream storage stream, uint256 at) internal view returns (uint256) {
-        return _streamedAt(stream.rateSum, stream.rateEndSum, stream.held, at);
-    }
-
-    /// @dev `held` minus what the live subscriptions still hold, the latter rounded up.
-    function _streamedAt(uint256 rateSum, uint256 rateEndSum, uint256 held, uint256 at)
-        internal
-        pure
-        returns (uint256)
-    {
-        return held - Math.ceilDiv(rateEndSum - rateSum * at, PRECISION);
+    /// @dev What the line says was earned by `at` (expiries up to `at` folded in), rounded down.
+    function _earnedAt(uint256 rateSum, int256 earnedOffset, uint256 at) internal pure returns (uint256) {
+        // Never negative: it is what was paid in minus refunds minus what live segments still hold.
+        return uint256(earnedOffset + int256(rateSum * at)) / PRECISION;
     }
 
     /// @dev Months left, counting a month once more than a day of it is left: the day that the
@@ -852,8 +907,15 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
     }
 
     /// @dev What is stored for a record: the low 216 bits of its hash above its 40-bit expiry.
-    function _commitment(Subscription memory sub) internal pure returns (uint256) {
-        return (uint256(keccak256(abi.encode(sub))) << 40) | sub.expiresAt;
+    function _commitment(Subscription memory record) internal pure returns (uint256 commitment) {
+        // A memory struct of static fields is its ABI encoding already (seven cleaned words), so
+        // it is hashed in place instead of copied by abi.encode.
+        bytes32 hash;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            hash := keccak256(record, 0xe0)
+        }
+        commitment = (uint256(hash) << 40) | record.expiresAt;
     }
 
     function _requireCurator() internal view {

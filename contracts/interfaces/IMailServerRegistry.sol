@@ -280,6 +280,10 @@ interface IMailServerRegistry is IAccessControl {
     /// @notice Increases on every state change, so clients can cache views until it moves.
     function revision() external view returns (uint256);
 
+    /// @notice What the escrow needs to settle a node's service (cancel, withdraw), in one call:
+    /// {nodeTerms} without the price, one storage read fewer.
+    function nodeStanding(bytes32 nodeId) external view returns (address provider, bool trusted, uint40 terminated);
+
     /// @notice What the escrow needs to sell or settle a node's service, in one call.
     /// @return provider The node's provider (zero for an unknown node).
     /// @return pricePerMonth The current price of 30 days.

@@ -6,6 +6,9 @@ import { expect } from "chai";
 import { Wallet, type BaseContract, type Contract } from "ethers";
 import { deployMiniMe } from "./minime.js";
 import { nodeIdOf, publicKeyOf, signNodeKeyProof } from "./nodeKeys.js";
+import { commitmentOf, currentRecord, recordOrEmpty, type SubRecord } from "./subscriptionRecords.js";
+
+export * from "./subscriptionRecords.js";
 
 export const DAY = 86_400n;
 export const MONTH = 30n * DAY;
@@ -128,10 +131,13 @@ async function deploy(connection: NetworkConnection, kind: TokenKind) {
   const [admin, provider1, provider2, payout1, payout2, alice, bob, carol, stranger] = await ethers.getSigners();
   const registry = await ethers.deployContract("MailServerRegistry", [0, admin.address]);
   const token = kind === "minime" ? await deployMiniMe(admin) : await ethers.deployContract(TOKEN_CONTRACT[kind]);
-  const escrow = await ethers.deployContract("SubscriptionEscrow", [
+  const deployed = await ethers.deployContract("SubscriptionEscrow", [
     await registry.getAddress(),
     await token.getAddress(),
   ]);
+  // The admin's connection with the short call forms of `as` (views and management calls fill
+  // in the current record), so `fx.escrow.status(node, client)` reads as it always did.
+  const escrow = as(deployed, admin);
   const kindMail = kindId(ethers);
   await (await registry.setEscrow(await escrow.getAddress())).wait();
   await (await registry.setKindEnabled(kindMail, true)).wait();
@@ -290,6 +296,28 @@ export function approvalData(
   );
 }
 
+/**
+ * The `data` of an approveAndCall extension: `abi.encode(ExtensionRequest)`, a static struct of
+ * 12 words (action, node, client, months, maximum price, the 7 words of the current record).
+ * `action` is Extend unless a test wants a wrong one.
+ */
+export function extensionData(
+  ethers: HardhatEthers,
+  nodeId: string,
+  clientId: string,
+  months: bigint,
+  maxPrice: bigint,
+  subscription: SubRecord,
+  action: number = Action.Extend
+): string {
+  return ethers.AbiCoder.defaultAbiCoder().encode(
+    [
+      "tuple(uint8 action, bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth, tuple(address owner, uint40 start, uint40 expiresAt, uint16 cancellationFeeBps, uint96 paid, uint8 renewMonths, uint96 renewMaxPricePerMonth) subscription)",
+    ],
+    [{ action, nodeId, clientId, months, maxPricePerMonth: maxPrice, subscription }]
+  );
+}
+
 /** Name of the custom error a reverting call raised (decoded with `contract`'s ABI). */
 export async function revertName(call: () => Promise<unknown>, contract: BaseContract): Promise<string> {
   try {
@@ -318,46 +346,111 @@ export async function snapshotState(fx: Fx, keys: [string, string][]) {
   const accounts = [fx.alice, fx.bob, fx.carol, fx.payout1, fx.payout2].map((s) => s.address);
   const balances: bigint[] = [];
   for (const a of [...accounts, fx.escrowAddress]) balances.push(await fx.token.balanceOf(a));
+  // The commitment is everything stored for a subscription; the record must match it too.
   const subs: string[] = [];
-  for (const [n, c] of keys) subs.push((await fx.escrow.getSubscription(n, c)).toString());
+  for (const [n, c] of keys) {
+    const stored: bigint = await fx.escrow.subscriptionCommitment(n, c);
+    const record = await currentRecord(fx.escrow, n, c);
+    subs.push(`${stored}:${record === undefined ? "none" : commitmentOf(record)}`);
+  }
   const allowances: bigint[] = [];
   for (const a of accounts) allowances.push(await fx.token.allowance(a, fx.escrowAddress));
   return { balances, subs, allowances };
 }
 
+const OVERRIDE_KEYS = ["blockTag", "from", "gasLimit", "gasPrice", "maxFeePerGas", "nonce", "value"];
+
+/** A trailing ethers overrides object (`{ blockTag: "pending" }`), told apart from a record or a consent. */
+function isOverrides(arg: unknown): boolean {
+  if (typeof arg !== "object" || arg === null || Array.isArray(arg)) return false;
+  const keys = Object.keys(arg);
+  return keys.some((k) => OVERRIDE_KEYS.includes(k)) && !keys.includes("owner") && !keys.includes("signature");
+}
+
+/**
+ * A contract method whose arguments `complete` fills in (a trailing overrides object is kept
+ * aside), with the method's `staticCall` & co.
+ */
+function completing(target: Contract, name: string, complete: (args: unknown[]) => Promise<unknown[]>) {
+  const fn = target.getFunction(name);
+  const full = async (args: unknown[]) => {
+    const overrides = args.length > 0 && isOverrides(args[args.length - 1]) ? [args[args.length - 1]] : [];
+    return [...(await complete(args.slice(0, args.length - overrides.length))), ...overrides];
+  };
+  const call = async (...args: unknown[]) => fn(...(await full(args)));
+  return Object.assign(call, {
+    staticCall: async (...args: unknown[]) => fn.staticCall(...(await full(args))),
+    send: async (...args: unknown[]) => fn.send(...(await full(args))),
+    estimateGas: async (...args: unknown[]) => fn.estimateGas(...(await full(args))),
+    populateTransaction: async (...args: unknown[]) => fn.populateTransaction(...(await full(args))),
+  });
+}
+
+/**
+ * Escrow calls that take the subscription's current record after (nodeId, clientId), with the
+ * number of arguments of their short form (without the record).
+ */
+const RECORD_CALLS: Record<string, number> = {
+  extend: 4,
+  cancel: 2,
+  setAutoRenew: 4,
+  renew: 2,
+  status: 2,
+  renewalCheck: 2,
+};
+
 /**
  * `contract.connect(signer)` keeping the untyped method index of `Contract`. For the escrow,
- * `subscribe(node, client, months, maxPrice)`, `setClientId(node, client, newClient)` and
- * `subscribeWithPermit(node, client, months, maxPrice, deadline, v, r, s)` (the calls of tests
- * that are not about consent or the fee bound) sign the client key's consent (for keys made by
- * `newClient`) and accept any fee; full argument lists go through unchanged.
+ * the short call forms of tests that are not about consent, the fee bound or the record:
+ * - `subscribe(node, client, months, maxPrice)` and `subscribeWithPermit(node, client, months,
+ *   maxPrice, deadline, v, r, s)` sign the client key's consent (for keys made by `newClient`)
+ *   and accept any fee;
+ * - `extend(node, client, months, maxPrice)`, `cancel(node, client)`, `setAutoRenew(node,
+ *   client, months, max)`, `renew(node, client)`, `status(node, client)`, `renewalCheck(node,
+ *   client)` insert the current record (read from the events and checked against the stored
+ *   commitment; EMPTY_RECORD when nothing is stored);
+ * - `setClientId(node, client, newClient[, consent])` inserts the record and, when missing, the
+ *   new key's consent; `setClientId(node, client, record, newClient)` only the consent.
+ * Full argument lists go through unchanged.
  */
 export function as(contract: BaseContract, signer: HardhatEthersSigner): Contract {
   const connected = contract.connect(signer) as unknown as Contract;
   if (connected.interface.getFunction("clientConsentDigest") === null) return connected;
+  const withRecord = (target: Contract, shortLength: number) => async (args: unknown[]) => {
+    if (args.length !== shortLength) return args;
+    const [nodeId, clientId, ...rest] = args as [string, string, ...unknown[]];
+    return [nodeId, clientId, await recordOrEmpty(target, nodeId, clientId), ...rest];
+  };
   return new Proxy(connected, {
     get(target, prop, receiver) {
+      if (typeof prop === "string" && Object.hasOwn(RECORD_CALLS, prop)) {
+        return completing(target, prop, withRecord(target, RECORD_CALLS[prop]));
+      }
       if (prop === "subscribe") {
-        return async (...args: unknown[]) => {
-          if (args.length !== 4) return target.getFunction("subscribe")(...args);
+        return completing(target, "subscribe", async (args) => {
+          if (args.length !== 4) return args;
           const [nodeId, clientId] = args as [string, string];
-          return target.getFunction("subscribe")(...args, ANY_FEE, await consentFor(target, nodeId, clientId, signer.address));
-        };
+          return [...args, ANY_FEE, await consentFor(target, nodeId, clientId, signer.address)];
+        });
       }
       if (prop === "setClientId") {
-        return async (...args: unknown[]) => {
-          if (args.length !== 3) return target.getFunction("setClientId")(...args);
-          const [nodeId, , newClientId] = args as [string, string, string];
-          return target.getFunction("setClientId")(...args, await consentFor(target, nodeId, newClientId, signer.address));
-        };
+        return completing(target, "setClientId", async (args) => {
+          if (args.length === 5) return args;
+          const [nodeId, clientId, third, ...rest] = args as [string, string, unknown, ...unknown[]];
+          // A string third argument is the new client id: the record is missing.
+          const full =
+            typeof third === "string" ? [nodeId, clientId, await recordOrEmpty(target, nodeId, clientId), third, ...rest] : args;
+          if (full.length === 4) full.push(await consentFor(target, nodeId, full[3] as string, signer.address));
+          return full;
+        });
       }
       if (prop === "subscribeWithPermit") {
-        return async (...args: unknown[]) => {
-          if (args.length !== 8) return target.getFunction("subscribeWithPermit")(...args);
+        return completing(target, "subscribeWithPermit", async (args) => {
+          if (args.length !== 8) return args;
           const [nodeId, clientId, months, maxPrice, deadline, v, r, s] = args as [string, string, bigint, bigint, bigint, number, string, string];
           const consent = await consentFor(target, nodeId, clientId, signer.address);
-          return target.getFunction("subscribeWithPermit")(nodeId, clientId, months, maxPrice, ANY_FEE, consent, { deadline, v, r, s });
-        };
+          return [nodeId, clientId, months, maxPrice, ANY_FEE, consent, { deadline, v, r, s }];
+        });
       }
       return Reflect.get(target, prop, receiver);
     },

@@ -5,18 +5,21 @@
 import { readFileSync } from "node:fs";
 import { expect } from "chai";
 import { network } from "hardhat";
-import { isSdkError, SubscriptionClient, type ClientOptions, type ErrorCode } from "@status/mailserver-sdk";
+import { isSdkError, subscriptionCommitment, SubscriptionClient, type ClientOptions, type ErrorCode } from "@status/mailserver-sdk";
 import {
   Action,
   approvalData,
   as,
+  commitmentOf,
   consentFor,
   miniMeFixture,
   newClient,
   plainFixture,
   RENEWAL_WINDOW,
   PRICE,
+  recordOf,
   type Fx,
+  type SubRecord,
 } from "../helpers/escrowFixture.js";
 import { MINIME_BYTECODE } from "../helpers/minime.js";
 
@@ -109,7 +112,16 @@ describe("SubscriptionEscrow with the real MiniMe token", function () {
       }],
       ["no consent of the client key", "INVALID_CLIENT_CONSENT", async (fx, client, key) =>
         client.simulateApproveAndCall({ action: "subscribe", from: fx.alice.address, nodeId: fx.node1, clientId: key.address, months: 1, maxPricePerMonth: PRICE })],
+      // The record from before the last extension, as a client that missed an event would hold.
+      ["stale subscription record", "SUBSCRIPTION_RECORD_MISMATCH", async (fx, client, key) => {
+        await client.subscribe({ nodeId: fx.node1, clientId: key.address, clientKey: key, months: 1 });
+        stale.set(key.address, await recordOf(fx.escrow, fx.node1, key.address));
+        await client.extend({ nodeId: fx.node1, clientId: key.address, months: 1 });
+        return client.simulateApproveAndCall({ action: "extend", from: fx.alice.address, nodeId: fx.node1, clientId: key.address, months: 1, maxPricePerMonth: PRICE,
+          subscription: stale.get(key.address) });
+      }],
     ];
+    const stale = new Map<string, SubRecord>();
     for (const [name, code, act] of cases) {
       it(name, async function () {
         const fx = await load();
@@ -127,7 +139,9 @@ describe("SubscriptionEscrow with the real MiniMe token", function () {
         // check names an untrusted node UNTRUSTED_NODE).
         const purchaseCode: ErrorCode = code === "NODE_NOT_TRUSTED" ? "UNTRUSTED_NODE" : code;
         const before = await fx.token.balanceOf(fx.alice.address);
-        if (code !== "EXPIRY_TOO_FAR" && code !== "INVALID_CLIENT_CONSENT") {
+        if (code === "SUBSCRIPTION_RECORD_MISMATCH") {
+          await expectCode(client.extend({ nodeId: fx.node1, clientId: key.address, months: 1, subscription: stale.get(key.address) }), code);
+        } else if (code !== "EXPIRY_TOO_FAR" && code !== "INVALID_CLIENT_CONSENT") {
           await expectCode(client.subscribe({ nodeId: fx.node1, clientId: key.address, clientKey: key, months: 1, maxPricePerMonth: PRICE,
             ...(code === "CANCELLATION_FEE_ABOVE_MAXIMUM" ? { maxCancellationFeeBps: 0n } : {}) }), purchaseCode);
         } else if (code === "EXPIRY_TOO_FAR") {
@@ -138,6 +152,23 @@ describe("SubscriptionEscrow with the real MiniMe token", function () {
         expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(0n);
       });
     }
+  });
+
+  it("the SDK and these tests read the same current record from the events, and the escrow agrees", async function () {
+    const fx = await load();
+    const client = new SubscriptionClient(options(fx, fx.alice));
+    const key = newClient();
+    await client.subscribe({ nodeId: fx.node1, clientId: key.address, clientKey: key, months: 1 });
+    await client.extend({ nodeId: fx.node1, clientId: key.address, months: 2 });
+    await client.setAutoRenew(fx.node1, key.address, { months: 1, maxPricePerMonth: PRICE });
+    // Two independent readings of the event trail (the SDK's and escrowFixture's), each checked
+    // against the stored commitment, and computed commitments that match the chain's.
+    const ours = await recordOf(fx.escrow, fx.node1, key.address);
+    const sdks = await client.getSubscription(fx.node1, key.address);
+    expect(sdks).to.deep.equal(ours);
+    expect(subscriptionCommitment(sdks!)).to.equal(commitmentOf(ours));
+    expect(await fx.escrow.subscriptionCommitment(fx.node1, key.address)).to.equal(commitmentOf(ours));
+    expect(ours.renewMonths).to.equal(1n);
   });
 
   it("cancels with the refund and withdraws with the real token", async function () {

@@ -17,7 +17,6 @@ import {
   buy,
   dayStart,
   exactUnserved,
-  expectRevertOneOf,
   expiryOf,
   newClient,
   middayAhead,
@@ -26,6 +25,9 @@ import {
   sntFixture,
   unservedAt,
   type Fx,
+  rec,
+  recordOf,
+  currentRecord,
 } from "../helpers/escrowFixture.js";
 
 const { ethers, networkHelpers } = await network.create();
@@ -327,7 +329,7 @@ describe("SubscriptionEscrow: cancel", function () {
     expect(await fx.token.balanceOf(fx.escrowAddress)).to.equal(0n);
     // The key is free again.
     await buy(fx, fx.bob, fx.node1, fx.clientA, 1n, PRICE);
-    expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).owner).to.equal(fx.bob.address);
+    expect((await recordOf(fx.escrow, fx.node1, fx.clientA)).owner).to.equal(fx.bob.address);
   });
 
   it("right after purchase refunds (almost) everything; the refund is rounded down", async function () {
@@ -364,7 +366,7 @@ describe("SubscriptionEscrow: cancel", function () {
     expect(await fx.escrow.cancellationFeeBps(fx.provider1.address)).to.equal(500n);
     const t0 = await midnightAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 2n, PRICE, t0);
-    expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).cancellationFeeBps).to.equal(500n);
+    expect((await recordOf(fx.escrow, fx.node1, fx.clientA)).cancellationFeeBps).to.equal(500n);
     await (await as(fx.escrow, fx.provider1).setCancellationFee(1000n)).wait();
     await buy(fx, fx.bob, fx.node1, fx.clientB, 2n, PRICE, t0 + DAY);
     await (await as(fx.escrow, fx.provider1).setCancellationFee(0n)).wait();
@@ -474,17 +476,16 @@ describe("SubscriptionEscrow: cancel", function () {
     await expect(as(fx.escrow, fx.bob).cancel(fx.node1, fx.clientA))
       .to.be.revertedWithCustomError(fx.escrow, "NotSubscriptionOwner")
       .withArgs(fx.node1, fx.clientA, fx.bob.address, fx.alice.address);
-    await expectRevertOneOf(() => as(fx.escrow, fx.alice).cancel.staticCall(fx.node1, fx.clientB), fx.escrow, [
-      "NoSubscription",
-      "SubscriptionNotActive",
-    ]);
+    await expect(as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientB))
+      .to.be.revertedWithCustomError(fx.escrow, "NoSubscription")
+      .withArgs(fx.node1, fx.clientB);
     await buy(fx, fx.bob, fx.node1, fx.clientB, 1n, PRICE);
+    const bobs = await recordOf(fx.escrow, fx.node1, fx.clientB);
     await (await as(fx.escrow, fx.bob).cancel(fx.node1, fx.clientB)).wait();
-    await expectRevertOneOf(() => as(fx.escrow, fx.bob).cancel.staticCall(fx.node1, fx.clientB), fx.escrow, [
-      "NoSubscription",
-      "SubscriptionNotActive",
-    ]);
-    await expect(as(fx.escrow, fx.bob).cancel(fx.node1, fx.clientB)).to.revert(ethers);
+    // Twice: the record is deleted, so even the one just cancelled is nothing stored.
+    await expect(as(fx.escrow, fx.bob).cancel(fx.node1, fx.clientB, bobs))
+      .to.be.revertedWithCustomError(fx.escrow, "NoSubscription")
+      .withArgs(fx.node1, fx.clientB);
     // At its (midnight) expiry it has ended.
     const expiry = expiryOf(t0, 1n);
     await expect(at(expiry, () => as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA)))
@@ -633,15 +634,18 @@ describe("SubscriptionEscrow: setClientId", function () {
     const fx = await load();
     const t0 = await midnightAhead(fx);
     await buy(fx, fx.alice, fx.node1, fx.clientA, 2n, PRICE, t0);
-    const before = await fx.escrow.getSubscription(fx.node1, fx.clientA);
+    const before = await recordOf(fx.escrow, fx.node1, fx.clientA);
+    const commitment: bigint = await fx.escrow.subscriptionCommitment(fx.node1, fx.clientA);
+    // The record moves unchanged (it does not name its client id), and the event carries it whole.
     await expect(as(fx.escrow, fx.alice).setClientId(fx.node1, fx.clientA, fx.clientB))
       .to.emit(fx.escrow, "ClientIdChanged")
-      .withArgs(fx.node1, fx.clientA, fx.clientB, fx.alice.address);
-    const moved = await fx.escrow.getSubscription(fx.node1, fx.clientB);
-    expect(moved.owner).to.equal(fx.alice.address);
-    expect(moved.expiresAt).to.equal(before.expiresAt);
-    expect(moved.paid).to.equal(before.paid);
-    expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).owner).to.equal(ethers.ZeroAddress);
+      .withArgs(fx.node1, fx.clientA, fx.clientB, rec(before));
+    expect(await fx.escrow.subscriptionCommitment(fx.node1, fx.clientB)).to.equal(commitment);
+    expect(await fx.escrow.subscriptionCommitment(fx.node1, fx.clientA)).to.equal(0n);
+    expect(await recordOf(fx.escrow, fx.node1, fx.clientB)).to.deep.equal(before);
+    expect(await currentRecord(fx.escrow, fx.node1, fx.clientA)).to.equal(undefined);
+    expect(await fx.escrow.isCurrent(fx.node1, fx.clientA, before)).to.equal(false);
+    expect(await fx.escrow.expiries([fx.node1, fx.node1], [fx.clientA, fx.clientB])).to.deep.equal([0n, before.expiresAt]);
     expect((await fx.escrow.status(fx.node1, fx.clientA)).active).to.equal(false);
     expect((await fx.escrow.status(fx.node1, fx.clientB)).active).to.equal(true);
     // The old key can be bought again; the moved one cancels under its new key.
@@ -679,14 +683,36 @@ describe("SubscriptionEscrow: setClientId", function () {
     await expect(at(expiryB - 1n, () => as(fx.escrow, fx.alice).setClientId(fx.node1, fx.clientA, fx.clientB)))
       .to.be.revertedWithCustomError(fx.escrow, "ClientIdTaken")
       .withArgs(fx.node1, fx.clientB);
-    const moved = at(expiryB, () => as(fx.escrow, fx.alice).setClientId(fx.node1, fx.clientA, fx.clientB));
-    await expect(moved).to.emit(fx.escrow, "ClientIdChanged");
-    // Bob's lapsed subscription is released to the provider on its own, announced as such.
-    await expect(moved).to.emit(fx.escrow, "SubscriptionReleased").withArgs(fx.node1, fx.clientB, PRICE);
-    expect((await fx.escrow.getSubscription(fx.node1, fx.clientB)).owner).to.equal(fx.alice.address);
+    const alices = await recordOf(fx.escrow, fx.node1, fx.clientA);
+    const bobs = await recordOf(fx.escrow, fx.node1, fx.clientB);
+    const moved = await at(expiryB, () => as(fx.escrow, fx.alice).setClientId(fx.node1, fx.clientA, fx.clientB));
+    await expect(moved).to.emit(fx.escrow, "ClientIdChanged").withArgs(fx.node1, fx.clientA, fx.clientB, rec(alices));
+    // Bob's lapsed record is simply overwritten: the move is the only thing announced, and
+    // bob's record is gone for good.
+    const receipt = await moved.wait();
+    expect(receipt!.logs.map((l: { topics: string[]; data: string }) => fx.escrow.interface.parseLog(l)?.name)).to.deep.equal([
+      "ClientIdChanged",
+    ]);
+    expect(await recordOf(fx.escrow, fx.node1, fx.clientB)).to.deep.equal(alices);
+    expect(await fx.escrow.isCurrent(fx.node1, fx.clientB, bobs)).to.equal(false);
+    // Bob's segment stayed in its expiry bucket, which releases exactly his payment to the
+    // provider when processed (anyone may process; withdraw does it too).
+    await expect(at(expiryB + 1n, () => as(fx.escrow, fx.stranger).processExpiries(fx.node1, 10n)))
+      .to.emit(fx.escrow, "ExpiriesProcessed")
+      .withArgs(fx.node1, expiryB / DAY + 1n, PRICE);
+    const mid = await fx.escrow.nodeEarnings(fx.node1);
+    // What alice's segment released by now is what it no longer holds (rounded as the escrow does).
+    const aliceHeld = (t: bigint) => {
+      const rate = (alices.paid * PRECISION) / (alices.expiresAt - alices.start);
+      return (rate * (alices.expiresAt - t) + PRECISION - 1n) / PRECISION;
+    };
+    // (A view runs at the latest block's time or a second later.)
+    expect([aliceHeld(expiryB + 1n), aliceHeld(expiryB + 2n)]).to.include(mid.unreleased);
+    expect(mid.earned).to.equal(PRICE + 3n * PRICE - mid.unreleased);
     await time.increaseTo(expiryOf(t0 + 100n, 3n));
     const e = await fx.escrow.nodeEarnings(fx.node1);
     expect(e.earned).to.equal(4n * PRICE);
+    expect(e.unreleased).to.equal(0n);
     await (await as(fx.escrow, fx.provider1).withdraw(fx.node1)).wait();
     expect(await fx.token.balanceOf(fx.escrowAddress)).to.equal(0n);
   });
@@ -733,7 +759,7 @@ describe("SubscriptionEscrow: setClientId after a removal", function () {
     expect((await fx.escrow.status(fx.node1, fx.clientB)).refundableNow).to.equal(0n);
     await expect(as(fx.escrow, fx.alice).setClientId(fx.node1, fx.clientA, fx.clientB))
       .to.emit(fx.escrow, "ClientIdChanged")
-      .withArgs(fx.node1, fx.clientA, fx.clientB, fx.alice.address);
+      .withArgs(fx.node1, fx.clientA, fx.clientB, rec({ owner: fx.alice.address }));
     // Bob's month went to the provider; alice cancels under the new key, as of the removal.
     const aliceRefund = unservedAt(3n * PRICE, t0 + 100n, expiryOf(t0 + 100n, 3n), expiryB);
     await expect(as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientB))
@@ -781,7 +807,7 @@ describe("SubscriptionEscrow: nothing is ever trapped", function () {
     await expectBalanced(fx);
     // Bob's month (now under clientD) ended before provider1's removal: not refundable, released
     // to the provider by processing (anyone may call it; withdraw does it too).
-    const subD = await escrow.getSubscription(node1, clientD);
+    const subD = await recordOf(escrow, node1, clientD);
     expect(subD.expiresAt).to.be.lte(t0 + 40n * DAY + 7n);
     await expect(as(escrow, bob).cancel(node1, clientD))
       .to.be.revertedWithCustomError(escrow, "SubscriptionNotActive")

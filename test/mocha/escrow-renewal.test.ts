@@ -21,6 +21,9 @@ import {
   txTime,
   unservedAt,
   type Fx,
+  rec,
+  recordOf,
+  EMPTY_RECORD,
 } from "../helpers/escrowFixture.js";
 
 const { ethers, networkHelpers } = await network.create();
@@ -44,9 +47,9 @@ describe("SubscriptionEscrow: extend", function () {
     // Whole months added to the midnight: the result is a midnight too.
     await expect(tx)
       .to.emit(fx.escrow, "Extended")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE, 2n * PRICE, expiry + 2n * MONTH);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE, 2n * PRICE, rec({ expiresAt: expiry + 2n * MONTH }));
     await expect(tx).to.changeTokenBalances(ethers, fx.token, [fx.alice, fx.escrowAddress], [-2n * PRICE, 2n * PRICE]);
-    const sub = await fx.escrow.getSubscription(fx.node1, fx.clientA);
+    const sub = await recordOf(fx.escrow, fx.node1, fx.clientA);
     expect(sub.expiresAt).to.equal(expiry + 2n * MONTH);
     expect(sub.owner).to.equal(fx.alice.address);
     // A new segment from now: the old one's unserved part plus the new payment.
@@ -57,7 +60,7 @@ describe("SubscriptionEscrow: extend", function () {
     const t2 = await buy(fx, fx.bob, fx.node1, fx.clientB, 1n, PRICE);
     await setAllowance(fx, fx.bob, PRICE);
     await (await as(fx.escrow, fx.bob).extend(fx.node1, fx.clientB, 1n, PRICE)).wait();
-    expect((await fx.escrow.getSubscription(fx.node1, fx.clientB)).expiresAt).to.equal(expiryOf(t2, 1n) + MONTH);
+    expect((await recordOf(fx.escrow, fx.node1, fx.clientB)).expiresAt).to.equal(expiryOf(t2, 1n) + MONTH);
   });
 
   it("extends a lapsed subscription from now, and the lapsed payment stays with the provider", async function () {
@@ -73,11 +76,11 @@ describe("SubscriptionEscrow: extend", function () {
     expect(expiry - t1).to.equal(MONTH + DAY / 2n - 100n);
     await expect(at(t1, () => as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, 1n, PRICE)))
       .to.emit(fx.escrow, "Extended")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 1n, PRICE, PRICE, expiry);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 1n, PRICE, PRICE, rec({ expiresAt: expiry }));
     const st = await fx.escrow.status(fx.node1, fx.clientA);
     expect(st.active).to.equal(true);
     expect(st.expiresAt).to.equal(expiry);
-    const sub = await fx.escrow.getSubscription(fx.node1, fx.clientA);
+    const sub = await recordOf(fx.escrow, fx.node1, fx.clientA);
     expect(sub.start).to.equal(t1);
     expect(sub.paid).to.equal(PRICE); // nothing carried over from the lapsed month
     // The first month was fully served; cancelling now refunds only the new month's unserved part.
@@ -96,7 +99,7 @@ describe("SubscriptionEscrow: extend", function () {
     await buy(fx, fx.alice, fx.node1, fx.clientA, 2n, PRICE, t0);
     const expiry = expiryOf(t0, 2n);
     await (await as(fx.registry, fx.provider1).setNodePrice(fx.node1, 2n * PRICE)).wait();
-    expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).expiresAt).to.equal(expiry);
+    expect((await recordOf(fx.escrow, fx.node1, fx.clientA)).expiresAt).to.equal(expiry);
     expect((await fx.escrow.status(fx.node1, fx.clientA)).expiresAt).to.equal(expiry);
     await setAllowance(fx, fx.alice, 2n * PRICE);
     await expect(as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, 1n, PRICE))
@@ -104,13 +107,13 @@ describe("SubscriptionEscrow: extend", function () {
       .withArgs(fx.node1, 2n * PRICE, PRICE);
     await expect(as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, 1n, 2n * PRICE))
       .to.emit(fx.escrow, "Extended")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 1n, 2n * PRICE, 2n * PRICE, expiry + MONTH);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 1n, 2n * PRICE, 2n * PRICE, rec({ expiresAt: expiry + MONTH }));
     await (await as(fx.registry, fx.provider1).setNodePrice(fx.node1, PRICE / 2n)).wait();
-    expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).expiresAt).to.equal(expiry + MONTH);
+    expect((await recordOf(fx.escrow, fx.node1, fx.clientA)).expiresAt).to.equal(expiry + MONTH);
     await setAllowance(fx, fx.alice, PRICE);
     await expect(as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, 2n, PRICE))
       .to.emit(fx.escrow, "Extended")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE / 2n, PRICE, expiry + 3n * MONTH);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE / 2n, PRICE, rec({ expiresAt: expiry + 3n * MONTH }));
   });
 
   it("refuses a non-owner, an unknown subscription, bad months, an untrusted node and a failed payment", async function () {
@@ -152,7 +155,7 @@ describe("SubscriptionEscrow: prepaid time cap", function () {
     expect(expiry + MAX_MONTHS * MONTH).to.equal(cap1);
     await expect(at(t1, () => as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, MAX_MONTHS, PRICE)))
       .to.emit(fx.escrow, "Extended")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, MAX_MONTHS, PRICE, MAX_MONTHS * PRICE, cap1);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, MAX_MONTHS, PRICE, MAX_MONTHS * PRICE, rec({ expiresAt: cap1 }));
     await setAllowance(fx, fx.alice, PRICE);
     const t2 = t1 + 10n;
     await expect(at(t2, () => as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, 1n, PRICE)))
@@ -163,7 +166,7 @@ describe("SubscriptionEscrow: prepaid time cap", function () {
     expect(endOfDay(t3 + 2n * MAX_MONTHS * MONTH)).to.equal(cap1 + MONTH);
     await expect(at(t3, () => as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, 1n, PRICE)))
       .to.emit(fx.escrow, "Extended")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 1n, PRICE, PRICE, cap1 + MONTH);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 1n, PRICE, PRICE, rec({ expiresAt: cap1 + MONTH }));
   });
 });
 
@@ -175,7 +178,7 @@ describe("SubscriptionEscrow: automatic renewal", function () {
     await (await as(fx.escrow, fx.alice).setAutoRenew(fx.node1, fx.clientA, months, max)).wait();
     await setAllowance(fx, fx.alice, months * PRICE);
     const expiry = expiryOf(t0, 1n);
-    expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).expiresAt).to.equal(expiry);
+    expect((await recordOf(fx.escrow, fx.node1, fx.clientA)).expiresAt).to.equal(expiry);
     return { t0, expiry };
   }
 
@@ -191,8 +194,8 @@ describe("SubscriptionEscrow: automatic renewal", function () {
     await buy(fx, fx.alice, fx.node1, fx.clientA, 1n, PRICE);
     await expect(as(fx.escrow, fx.alice).setAutoRenew(fx.node1, fx.clientA, 3n, 2n * PRICE))
       .to.emit(fx.escrow, "AutoRenewSet")
-      .withArgs(fx.node1, fx.clientA, 3n, 2n * PRICE);
-    const sub = await fx.escrow.getSubscription(fx.node1, fx.clientA);
+      .withArgs(fx.node1, fx.clientA, rec({ renewMonths: 3n, renewMaxPricePerMonth: 2n * PRICE }));
+    const sub = await recordOf(fx.escrow, fx.node1, fx.clientA);
     expect(sub.renewMonths).to.equal(3n);
     expect(sub.renewMaxPricePerMonth).to.equal(2n * PRICE);
     await expect(as(fx.escrow, fx.bob).setAutoRenew(fx.node1, fx.clientA, 1n, PRICE))
@@ -206,8 +209,8 @@ describe("SubscriptionEscrow: automatic renewal", function () {
       .withArgs(fx.node1, fx.clientB);
     await expect(as(fx.escrow, fx.alice).setAutoRenew(fx.node1, fx.clientA, 0n, 0n))
       .to.emit(fx.escrow, "AutoRenewSet")
-      .withArgs(fx.node1, fx.clientA, 0n, 0n);
-    expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).renewMonths).to.equal(0n);
+      .withArgs(fx.node1, fx.clientA, rec({ renewMonths: 0n, renewMaxPricePerMonth: 0n }));
+    expect((await recordOf(fx.escrow, fx.node1, fx.clientA)).renewMonths).to.equal(0n);
     expect(await fx.escrow.renewalCheck(fx.node1, fx.clientA)).to.equal(BigInt(Blocker.NotOptedIn));
   });
 
@@ -221,7 +224,7 @@ describe("SubscriptionEscrow: automatic renewal", function () {
     const tx = await as(fx.escrow, fx.stranger).renew(fx.node1, fx.clientA);
     await expect(tx)
       .to.emit(fx.escrow, "Extended")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE, 2n * PRICE, expiry + 2n * MONTH);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE, 2n * PRICE, rec({ expiresAt: expiry + 2n * MONTH }));
     await expect(tx).to.changeTokenBalances(
       ethers,
       fx.token,
@@ -229,7 +232,7 @@ describe("SubscriptionEscrow: automatic renewal", function () {
       [-2n * PRICE, 0n, 2n * PRICE]
     );
     expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(0n);
-    const sub = await fx.escrow.getSubscription(fx.node1, fx.clientA);
+    const sub = await recordOf(fx.escrow, fx.node1, fx.clientA);
     expect(sub.expiresAt).to.equal(expiry + 2n * MONTH);
     expect(sub.owner).to.equal(fx.alice.address);
     expect(sub.renewMonths).to.equal(2n);
@@ -239,7 +242,7 @@ describe("SubscriptionEscrow: automatic renewal", function () {
     await time.increaseTo(expiry + 2n * MONTH - 3600n);
     await expect(as(fx.escrow, fx.bob).renew(fx.node1, fx.clientA))
       .to.emit(fx.escrow, "Extended")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE, 2n * PRICE, expiry + 4n * MONTH);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 2n, PRICE, 2n * PRICE, rec({ expiresAt: expiry + 4n * MONTH }));
   });
 
   it("the window is [expiry - RENEWAL_WINDOW, expiry)", async function () {
@@ -276,7 +279,7 @@ describe("SubscriptionEscrow: automatic renewal", function () {
     await time.increaseTo(expiry - DAY);
     await expect(as(fx.escrow, fx.stranger).renew(fx.node1, fx.clientA))
       .to.emit(fx.escrow, "Extended")
-      .withArgs(fx.node1, fx.clientA, fx.alice.address, 3n, newPrice, 3n * newPrice, expiry + 3n * MONTH);
+      .withArgs(fx.node1, fx.clientA, fx.alice.address, 3n, newPrice, 3n * newPrice, rec({ expiresAt: expiry + 3n * MONTH }));
   });
 
   describe("renewalCheck and renew report each blocker", function () {
@@ -365,14 +368,16 @@ describe("SubscriptionEscrow: automatic renewal", function () {
     it("after cancel there is nothing to renew", async function () {
       const fx = await load();
       const { expiry } = await optedIn(fx);
+      const optedInRecord = await recordOf(fx.escrow, fx.node1, fx.clientA);
       await (await as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA)).wait();
       await time.increaseTo(expiry - DAY);
-      const reason = Number(await fx.escrow.renewalCheck(fx.node1, fx.clientA));
-      expect([Blocker.NoSubscription, Blocker.NotOptedIn, Blocker.OutsideWindow]).to.include(reason);
-      await expect(as(fx.escrow, fx.stranger).renew(fx.node1, fx.clientA)).to.be.revertedWithCustomError(
-        fx.escrow,
-        "RenewalNotPossible"
-      );
+      // The record is deleted: whatever record is passed (the last one, or none), nothing is stored.
+      for (const r of [optedInRecord, EMPTY_RECORD]) {
+        expect(await fx.escrow.renewalCheck(fx.node1, fx.clientA, r)).to.equal(BigInt(Blocker.NoSubscription));
+        await expect(as(fx.escrow, fx.stranger).renew(fx.node1, fx.clientA, r))
+          .to.be.revertedWithCustomError(fx.escrow, "RenewalNotPossible")
+          .withArgs(fx.node1, fx.clientA, BigInt(Blocker.NoSubscription));
+      }
     });
   });
 
@@ -381,13 +386,15 @@ describe("SubscriptionEscrow: automatic renewal", function () {
     const { expiry } = await optedIn(fx, 2n, PRICE);
     await setAllowance(fx, fx.alice, PRICE);
     await time.increaseTo(expiry - DAY);
-    const sub = (await fx.escrow.getSubscription(fx.node1, fx.clientA)).toString();
+    const sub = await recordOf(fx.escrow, fx.node1, fx.clientA);
+    const commitment: bigint = await fx.escrow.subscriptionCommitment(fx.node1, fx.clientA);
     const bal: bigint = await fx.token.balanceOf(fx.alice.address);
     await expect(as(fx.escrow, fx.stranger).renew(fx.node1, fx.clientA)).to.be.revertedWithCustomError(
       fx.escrow,
       "RenewalNotPossible"
     );
-    expect((await fx.escrow.getSubscription(fx.node1, fx.clientA)).toString()).to.equal(sub);
+    expect(await fx.escrow.subscriptionCommitment(fx.node1, fx.clientA)).to.equal(commitment);
+    expect(await recordOf(fx.escrow, fx.node1, fx.clientA)).to.deep.equal(sub);
     expect(await fx.token.balanceOf(fx.alice.address)).to.equal(bal);
     expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(PRICE);
     const tx = await as(fx.escrow, fx.alice).extend(fx.node1, fx.clientA, 1n, PRICE);
