@@ -18,6 +18,7 @@ import {
   parseEnr,
   requestDigestOf,
   signRequest,
+  subscriptionCommitment,
   verifyNodes,
   type SignedRequest,
   type VerifiedNode,
@@ -140,13 +141,18 @@ export async function runDemo({ connection, print = (line = "") => console.log(l
     const quote = await userEscrow.quote(nodeId, 2);
     // The chat key consents to the wallet owning its subscription (one signature, no gas).
     const bought = await userEscrow.subscribe({ nodeId, clientId: clientKey.address, clientKey, months: 2, maxPricePerMonth: quote.pricePerMonth });
-    const status = await userEscrow.status(nodeId, clientKey.address);
+    // The escrow keeps one word per subscription, a commitment to the record its event carries;
+    // the SDK hands the record back (bought.subscription) for the next call.
+    const status = await userEscrow.status(nodeId, clientKey.address, bought.subscription);
+    const escrowContract = await ethers.getContractAt("SubscriptionEscrow", addresses.escrow);
+    const stored: bigint = await escrowContract.subscriptionCommitment(nodeId, clientKey.address);
     print(table(["", ""], [
       ["payment path", `${bought.path} (one transaction, allowance left: ${snt(await snTokens.allowance(user.address, addresses.escrow))})`],
       ["paid", `${snt(bought.amount)} (${snt(bought.pricePerMonth)} x 2, price locked)`],
       ["client key", clientKey.address],
       ["active until", `${date(bought.expiresAt)} (${status.monthsLeft} months left)`],
       ["refundable now", snt(status.refundableNow)],
+      ["stored by the escrow", `one word ${short(`0x${stored.toString(16).padStart(64, "0")}`)}, the record's commitment computed locally: ${stored === subscriptionCommitment(bought.subscription) ? "yes" : "NO"}`],
       ["tx", bought.hash],
     ]));
 

@@ -34,6 +34,7 @@ describe("npm run demo", function () {
   it("buys 2 months through SNT's one-transaction path and leaves no allowance", () => {
     expect(line(/payment path/)).to.match(/approveAndCall \(one transaction, allowance left: 0 SNT\)/);
     line(/paid\s+\d+ SNT \(\d+ SNT x 2, price locked\)/);
+    expect(line(/stored by the escrow/)).to.match(/one word 0x[0-9a-f]{8}…[0-9a-f]{4}, the record's commitment computed locally: yes$/);
   });
 
   it("gates requests: admits the subscriber, refuses replay, another connection and a stranger", () => {
