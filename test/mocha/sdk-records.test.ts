@@ -68,7 +68,7 @@ describe("SDK subscription records (commitment ABI)", function () {
   });
   /** A client with no records learned: every lookup goes to the events. */
   const reader = () => new SubscriptionClient(options(connection.ethers.provider));
-  const now = async () => BigInt(await connection.networkHelpers.time.latest());
+  const minedAt = async (receipt: { blockNumber: number }) => BigInt((await connection.ethers.provider.getBlock(receipt.blockNumber))!.timestamp);
   const onChain = (clientId: string) => escrow.subscriptionCommitment(node, clientId);
 
   before(async () => {
@@ -114,7 +114,7 @@ describe("SDK subscription records (commitment ABI)", function () {
 
     expect(await reader().getSubscription(node, a)).to.equal(undefined);
     const bought = await client.subscribe({ nodeId: node, clientId: a, clientKey, months: 1 });
-    const t0 = await now();
+    const t0 = await minedAt(bought.receipt);
     expect(bought.subscription).to.deep.equal({
       owner: alice.address,
       start: t0,
@@ -128,7 +128,7 @@ describe("SDK subscription records (commitment ABI)", function () {
 
     const extended = await client.extend({ nodeId: node, clientId: a, months: 2 });
     expect(extended.subscription.expiresAt).to.equal(endOfDay(bought.expiresAtSeconds + 2n * MONTH));
-    expect(extended.subscription.start).to.equal(await now());
+    expect(extended.subscription.start).to.equal(await minedAt(extended.receipt));
     await expectCurrent(a, extended.subscription);
 
     const renewing = await client.setAutoRenew(node, a, { months: 3, maxPricePerMonth: 2n * PRICE });
