@@ -383,18 +383,29 @@ contract EscrowHandler is EscrowSetup {
         }
     }
 
-    function renew(uint256 keySeed, bool intoWindow, bool fund) external checked {
+    /// Renew (as anyone), after opting in when the subscription is not, into the window or not,
+    /// with the owner's allowance or without: renewalCheck predicts exactly whether it goes through.
+    function renew(uint256 keySeed, uint256 optInMonths, bool intoWindow, bool unfunded) external checked {
         (bytes32 nodeId, address clientId, address owner) = _pickKey(keySeed);
         if (owner == address(0)) return;
         ISubscriptionEscrow.Subscription memory sub = _rec(nodeId, clientId);
+        if (sub.renewMonths == 0) {
+            uint256 maxPrice = _price(nodeId) * 2;
+            vm.prank(owner);
+            sub = escrow.setAutoRenew(nodeId, clientId, sub, bound(optInMonths, 1, 3), maxPrice);
+            _supersede(nodeId, clientId, sub);
+        }
         if (intoWindow && block.timestamp + 1 days < sub.expiresAt) vm.warp(sub.expiresAt - 1 days);
-        if (fund) _fund(owner, _price(nodeId) * sub.renewMonths);
+        if (!unfunded) _fund(owner, _price(nodeId) * sub.renewMonths);
+        bool renewable = escrow.renewalCheck(nodeId, clientId, sub) == ISubscriptionEscrow.RenewalBlocker.None;
         uint256 before = token.balanceOf(owner);
         try escrow.renew(nodeId, clientId, sub) returns (ISubscriptionEscrow.Subscription memory renewed) {
+            if (!renewable) _violation("renew went through although renewalCheck said it would not");
             _supersede(nodeId, clientId, renewed);
             _paid(owner, before);
             _did = true;
         } catch (bytes memory err) {
+            if (renewable) _violation("renew failed although renewalCheck said it would go through");
             _checkRecordAccepted("renew", err);
         }
     }
