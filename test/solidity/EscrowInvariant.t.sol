@@ -154,7 +154,6 @@ contract EscrowHandler is EscrowSetup {
         _subscribe(_subscribers[0], _nodes[0], _clients[0], 2);
         _subscribe(_subscribers[1], _nodes[1], _clients[1], 1);
         _subscribe(_subscribers[2], _nodes[0], _clients[2], 3);
-        _did = false;
     }
 
     /// @dev Everything the invariant test reads, in one getter.
