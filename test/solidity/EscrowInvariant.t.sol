@@ -455,38 +455,50 @@ contract EscrowHandler is EscrowSetup {
     }
 
     /// Manage a subscription with a record that is not the stored one: the key's stale record
-    /// (what a client that missed the last event holds) or the current one with one field
-    /// forged. Extend, cancel, setAutoRenew, setClientId and renew must all revert
+    /// (what a client that missed the last event holds), another key's current record, or the
+    /// current one with one field forged (`source` % 3; forged when the other two are not at
+    /// hand). Extend, cancel, setAutoRenew, setClientId and renew must all revert
     /// SubscriptionRecordMismatch and change nothing (records, balances, earnings).
-    function wrongRecordExtend(uint256 keySeed, uint256 field, uint256 delta, bool stale) external checked {
-        _useWrongRecord(0, keySeed, field, delta, stale);
+    function wrongRecordExtend(uint256 keySeed, uint256 source, uint256 field, uint256 delta) external checked {
+        _useWrongRecord(0, keySeed, source, field, delta);
     }
 
-    function wrongRecordCancel(uint256 keySeed, uint256 field, uint256 delta, bool stale) external checked {
-        _useWrongRecord(1, keySeed, field, delta, stale);
+    function wrongRecordCancel(uint256 keySeed, uint256 source, uint256 field, uint256 delta) external checked {
+        _useWrongRecord(1, keySeed, source, field, delta);
     }
 
-    function wrongRecordSetAutoRenew(uint256 keySeed, uint256 field, uint256 delta, bool stale) external checked {
-        _useWrongRecord(2, keySeed, field, delta, stale);
+    function wrongRecordSetAutoRenew(uint256 keySeed, uint256 source, uint256 field, uint256 delta)
+        external
+        checked
+    {
+        _useWrongRecord(2, keySeed, source, field, delta);
     }
 
-    function wrongRecordSetClientId(uint256 keySeed, uint256 field, uint256 delta, bool stale) external checked {
-        _useWrongRecord(3, keySeed, field, delta, stale);
+    function wrongRecordSetClientId(uint256 keySeed, uint256 source, uint256 field, uint256 delta)
+        external
+        checked
+    {
+        _useWrongRecord(3, keySeed, source, field, delta);
     }
 
-    function wrongRecordRenew(uint256 keySeed, uint256 field, uint256 delta, bool stale) external checked {
-        _useWrongRecord(4, keySeed, field, delta, stale);
+    function wrongRecordRenew(uint256 keySeed, uint256 source, uint256 field, uint256 delta) external checked {
+        _useWrongRecord(4, keySeed, source, field, delta);
     }
 
     /// @dev `fn`: 0 extend, 1 cancel, 2 setAutoRenew, 3 setClientId, 4 renew.
-    function _useWrongRecord(uint256 fn, uint256 keySeed, uint256 field, uint256 delta, bool stale) internal {
+    function _useWrongRecord(uint256 fn, uint256 keySeed, uint256 source, uint256 field, uint256 delta) internal {
         (bytes32 nodeId, address clientId, address owner) = _pickKey(keySeed);
         if (owner == address(0)) return;
-        ISubscriptionEscrow.Subscription memory bad = _stale[_keyOf(nodeId, clientId)];
-        // A stale record can equal the current one again (cancelled and bought back alike in
-        // the same second): then forge one instead.
-        if (!stale || bad.owner == address(0) || _commitmentOf(bad) == escrow.subscriptionCommitment(nodeId, clientId))
-        {
+        ISubscriptionEscrow.Subscription memory bad;
+        if (source % 3 == 1) {
+            bad = _stale[_keyOf(nodeId, clientId)];
+        } else if (source % 3 == 2) {
+            (bytes32 otherNode, address otherClient,) = _pickKey(keySeed + 1 + (source >> 8) % (2 * CLIENTS - 1));
+            bad = _rec(otherNode, otherClient);
+        }
+        // The stale or other record can equal the current one (bought alike in the same second
+        // by the same owner): then, or when there is none, forge one.
+        if (bad.owner == address(0) || _commitmentOf(bad) == escrow.subscriptionCommitment(nodeId, clientId)) {
             bad = Records.forged(_rec(nodeId, clientId), field, delta);
         }
         // extend and renew check the pause before the record.
