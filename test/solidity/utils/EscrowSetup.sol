@@ -40,6 +40,9 @@ abstract contract EscrowSetup is TestBase {
     mapping(address clientId => uint256 privateKey) internal _clientKeys;
     /// @dev The current record of each key, see {_rec}.
     mapping(bytes32 key => ISubscriptionEscrow.Subscription) internal _records;
+    /// @dev The current record of each key as an indexer learns it from the escrow's events
+    /// alone, see {_index}.
+    mapping(bytes32 key => ISubscriptionEscrow.Subscription) internal _indexed;
 
     function _deploy() internal {
         _deployWith(false);
@@ -202,6 +205,42 @@ abstract contract EscrowSetup is TestBase {
             }
             return (true, sub);
         }
+    }
+
+    /// @dev Folds the escrow's events among `logs` into {_indexed} by the rule an indexer follows:
+    /// a key's record is the `subscription` of its last Subscribed, Extended or AutoRenewSet, or
+    /// of a ClientIdChanged onto it, unless a later Cancelled or ClientIdChanged away removed it.
+    function _index(Vm.Log[] memory logs) internal {
+        for (uint256 i = 0; i < logs.length; ++i) {
+            Vm.Log memory log = logs[i];
+            if (log.emitter != address(escrow) || log.topics.length < 3) continue;
+            bytes32 topic = log.topics[0];
+            bytes32 nodeId = log.topics[1];
+            address clientId = address(uint160(uint256(log.topics[2])));
+            if (topic == ISubscriptionEscrow.Subscribed.selector) {
+                (,, _indexed[_keyOf(nodeId, clientId)]) =
+                    abi.decode(log.data, (uint256, uint256, ISubscriptionEscrow.Subscription));
+            } else if (topic == ISubscriptionEscrow.Extended.selector) {
+                (,,, _indexed[_keyOf(nodeId, clientId)]) =
+                    abi.decode(log.data, (uint256, uint256, uint256, ISubscriptionEscrow.Subscription));
+            } else if (topic == ISubscriptionEscrow.AutoRenewSet.selector) {
+                _indexed[_keyOf(nodeId, clientId)] = abi.decode(log.data, (ISubscriptionEscrow.Subscription));
+            } else if (topic == ISubscriptionEscrow.ClientIdChanged.selector) {
+                address newClientId = address(uint160(uint256(log.topics[3])));
+                delete _indexed[_keyOf(nodeId, clientId)];
+                _indexed[_keyOf(nodeId, newClientId)] = abi.decode(log.data, (ISubscriptionEscrow.Subscription));
+            } else if (topic == ISubscriptionEscrow.Cancelled.selector) {
+                delete _indexed[_keyOf(nodeId, clientId)];
+            }
+        }
+    }
+
+    /// @dev The indexed record agrees with the kept one (both empty, or the same commitment).
+    function _indexAgrees(bytes32 nodeId, address clientId) internal view returns (bool) {
+        ISubscriptionEscrow.Subscription memory fromEvents = _indexed[_keyOf(nodeId, clientId)];
+        ISubscriptionEscrow.Subscription memory kept = _rec(nodeId, clientId);
+        if (fromEvents.owner == address(0) || kept.owner == address(0)) return fromEvents.owner == kept.owner;
+        return Records.commitment(fromEvents) == Records.commitment(kept);
     }
 
     /// @dev Mint, approve and subscribe at the node's current price; returns what was paid and
