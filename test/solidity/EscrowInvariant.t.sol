@@ -34,7 +34,6 @@ contract EscrowGhosts {
     uint256 public totalPaid;
     uint256 public totalRefunded;
     uint256 public totalWithdrawn;
-    uint256 public successes;
     string public violation;
     /// @dev The first money-out call (cancel, withdraw, expiry processing, client-id move) that
     /// reverted for a reason other than the ones its caller can expect.
@@ -57,23 +56,16 @@ contract EscrowGhosts {
     function addPaid(address subscriber, uint256 amount) external onlyHandler {
         paid[subscriber] += amount;
         totalPaid += amount;
-        ++successes;
     }
 
     function addRefund(address subscriber, uint256 amount) external onlyHandler {
         refunded[subscriber] += amount;
         totalRefunded += amount;
-        ++successes;
     }
 
     function addWithdrawn(address provider, uint256 amount) external onlyHandler {
         withdrawn[provider] += amount;
         totalWithdrawn += amount;
-        ++successes;
-    }
-
-    function success() external onlyHandler {
-        ++successes;
     }
 
     function record(bytes32 nodeId, address clientId) external view returns (ISubscriptionEscrow.Subscription memory) {
@@ -387,7 +379,6 @@ contract EscrowHandler is EscrowSetup {
             ISubscriptionEscrow.Subscription memory sub
         ) {
             _supersede(nodeId, clientId, sub);
-            ghosts.success();
             _did = true;
         } catch (bytes memory err) {
             _checkRecordAccepted("setAutoRenew", err);
@@ -441,7 +432,6 @@ contract EscrowHandler is EscrowSetup {
         (bytes32 nodeId,, address owner) = _pickKey(keySeed);
         if (owner == address(0)) return;
         try escrow.processExpiries(nodeId, type(uint256).max) {
-            ghosts.success();
             _did = true;
         } catch (bytes memory err) {
             _unexpected("processExpiries", err, bytes4(0));
@@ -459,7 +449,6 @@ contract EscrowHandler is EscrowSetup {
         try escrow.setClientId(nodeId, clientId, sub, newClientId, consent) {
             _retire(nodeId, clientId);
             _supersede(nodeId, newClientId, sub);
-            ghosts.success();
             _did = true;
         } catch (bytes memory err) {
             _unexpected("setClientId", err, ISubscriptionEscrow.ClientIdTaken.selector);
