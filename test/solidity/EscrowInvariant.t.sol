@@ -96,8 +96,10 @@ contract EscrowGhosts {
 /// purchases, extensions (also by approveAndCall with the real MiniMe), renewals, cancels, expiry
 /// processing, withdrawals, client-id moves, calls with stale or forged records, time, price and
 /// fee changes, suspensions and removals. Keeps ghost sums of what each subscriber paid and got
-/// back and what each provider withdrew, and a ghost copy of each key's current record, taken
-/// from return values and events only (the escrow stores just a commitment). The handler is the
+/// back and what each provider withdrew, a ghost copy of each key's current record taken from
+/// return values (and from the event for approveAndCall, which returns only a bool), and an
+/// index of the records built from the escrow's events alone, which must agree with it after
+/// every action (the escrow stores just a commitment). The handler is the
 /// registry's admin and curator; it makes the test contract a curator too, so that the test can
 /// end everything.
 contract EscrowHandler is EscrowSetup {
@@ -121,8 +123,9 @@ contract EscrowHandler is EscrowSetup {
     /// @dev Set by an action that did what it names (or recorded a finding), read by {checked}.
     bool internal _did;
 
-    /// @dev An action that did nothing reverts with this (or with the escrow's refusal), so that
-    /// the fuzzer's per-function metrics count `calls - reverts` = actions that went through.
+    /// @dev An action that did nothing (nothing to act on, or the escrow refused) reverts with
+    /// this, so that the fuzzer's per-function metrics count `calls - reverts` = actions that went
+    /// through (see test/solidity/invariantMetrics.ts).
     error NothingDone();
 
     /// @param useMiniMe Pay in the real MiniMe token instead of a plain ERC-20.
@@ -512,7 +515,7 @@ contract EscrowHandler is EscrowSetup {
             abi.encodeWithSelector(ISubscriptionEscrow.SubscriptionRecordMismatch.selector, nodeId, clientId);
         if (keccak256(err) != keccak256(mismatch)) {
             _violation(
-                string.concat("a wrong record was not refused by function ", vm.toString(fn), " with the mismatch error")
+                string.concat("a wrong record was not refused with the mismatch error by function ", vm.toString(fn))
             );
         } else if (_fingerprint() != before) {
             _violation(string.concat("a refused wrong record changed state, function ", vm.toString(fn)));

@@ -4,6 +4,8 @@ pragma solidity 0.8.30;
 import {EscrowSetup} from "./utils/EscrowSetup.sol";
 import {Records} from "./utils/Records.sol";
 import {ISubscriptionEscrow} from "../../contracts/interfaces/ISubscriptionEscrow.sol";
+import {SubscriptionEscrow} from "../../contracts/SubscriptionEscrow.sol";
+import {PermitToken} from "../../contracts/test/PermitToken.sol";
 
 /// @dev The escrow stores one commitment per subscription and takes the record back as calldata:
 /// the record every function returns is the one its event carries and the one stored; a stale or
@@ -152,6 +154,60 @@ contract EscrowRecordsTest is EscrowSetup {
         assertTrue(found, string.concat(what, " carries the record"));
         assertEq(Records.commitment(emitted), Records.commitment(sub), string.concat(what, ": emitted == returned"));
         vm.recordLogs();
+    }
+
+    /// subscribeWithPermit (an EIP-2612 token, the permit possibly front-run) returns the record
+    /// it stores, as subscribe does.
+    function testFuzz_subscribeWithPermitReturnsTheStoredRecord(uint256 months, uint256 keySeed, bool frontRun)
+        public
+    {
+        PermitToken permitToken = new PermitToken();
+        SubscriptionEscrow permitEscrow = new SubscriptionEscrow(address(registry), address(permitToken));
+        uint256 pk = boundPrivateKey(keySeed);
+        address payer = vm.addr(pk);
+        months = bound(months, 1, 24);
+        uint256 amount = _price(node) * months;
+        permitToken.mint(payer, amount);
+        ISubscriptionEscrow.Permit memory permit = _signPermit(permitToken, pk, address(permitEscrow), amount);
+        if (frontRun) {
+            permitToken.permit(payer, address(permitEscrow), amount, permit.deadline, permit.v, permit.r, permit.s);
+        }
+
+        ISubscriptionEscrow.ClientConsent memory none;
+        uint256 price = _price(node);
+        vm.prank(payer);
+        ISubscriptionEscrow.Subscription memory sub =
+            permitEscrow.subscribeWithPermit(node, payer, months, price, 10_000, none, permit);
+        assertEq(
+            permitEscrow.subscriptionCommitment(node, payer), Records.commitment(sub), "the returned record is stored"
+        );
+        assertTrue(permitEscrow.isCurrent(node, payer, sub), "current");
+        assertEq(sub.owner, payer, "owner");
+        assertEq(sub.paid, amount, "paid");
+        assertEq(sub.expiresAt, _endOfDay(block.timestamp + months * MONTH), "expiresAt");
+        assertEq(permitToken.balanceOf(address(permitEscrow)), amount, "escrow holds the payment");
+        assertEq(permitToken.allowance(payer, address(permitEscrow)), 0, "no allowance left");
+    }
+
+    /// @dev An EIP-2612 permit by `pk` for `spender` to take `amount`, valid for an hour.
+    function _signPermit(PermitToken permitToken, uint256 pk, address spender, uint256 amount)
+        internal
+        view
+        returns (ISubscriptionEscrow.Permit memory permit)
+    {
+        permit.deadline = block.timestamp + 1 hours;
+        bytes32 structHash = keccak256(
+            abi.encode(
+                keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"),
+                vm.addr(pk),
+                spender,
+                amount,
+                permitToken.nonces(vm.addr(pk)),
+                permit.deadline
+            )
+        );
+        (permit.v, permit.r, permit.s) =
+            vm.sign(pk, keccak256(abi.encodePacked("\x19\x01", permitToken.DOMAIN_SEPARATOR(), structHash)));
     }
 
     /// A renewal returns (and emits) the record it stores; the record it replaced is refused.
@@ -356,7 +412,9 @@ contract EscrowRecordsTest is EscrowSetup {
         _mint(payer, price * months);
         _approveEscrow(payer, price * months);
         ISubscriptionEscrow.ClientConsent memory consent = _consent(node, CLIENT, payer);
-        vm.expectRevert(abi.encodeWithSelector(ISubscriptionEscrow.SubscriptionIsActive.selector, node, CLIENT, expiresAt));
+        vm.expectRevert(
+            abi.encodeWithSelector(ISubscriptionEscrow.SubscriptionIsActive.selector, node, CLIENT, expiresAt)
+        );
         vm.prank(payer);
         escrow.subscribe(node, CLIENT, months, price, 10_000, consent);
     }

@@ -142,7 +142,12 @@ abstract contract EscrowSetup is TestBase {
     }
 
     /// @dev The current record of (nodeId, clientId) as this test knows it (empty: none).
-    function _rec(bytes32 nodeId, address clientId) internal view virtual returns (ISubscriptionEscrow.Subscription memory) {
+    function _rec(bytes32 nodeId, address clientId)
+        internal
+        view
+        virtual
+        returns (ISubscriptionEscrow.Subscription memory)
+    {
         return _records[_keyOf(nodeId, clientId)];
     }
 
@@ -197,7 +202,8 @@ abstract contract EscrowSetup is TestBase {
             } else if (topic == ISubscriptionEscrow.Extended.selector) {
                 (,,, sub) = abi.decode(log.data, (uint256, uint256, uint256, ISubscriptionEscrow.Subscription));
             } else if (
-                topic == ISubscriptionEscrow.AutoRenewSet.selector || topic == ISubscriptionEscrow.ClientIdChanged.selector
+                topic == ISubscriptionEscrow.AutoRenewSet.selector
+                    || topic == ISubscriptionEscrow.ClientIdChanged.selector
             ) {
                 sub = abi.decode(log.data, (ISubscriptionEscrow.Subscription));
             } else {
