@@ -61,7 +61,7 @@ contract SubscriptionEscrowTest is EscrowSetup {
             abi.encodeWithSelector(ISubscriptionEscrow.SubscriptionNotActive.selector, node, clientId, expiresAt)
         );
         vm.prank(owner);
-        escrow.cancel(node, clientId);
+        escrow.cancel(node, clientId, _rec(node, clientId));
     }
 
     // ------------------------------------------------------------------------------------------
@@ -91,13 +91,15 @@ contract SubscriptionEscrowTest is EscrowSetup {
         assertEq(escrow.quote(node, months).expiresAt, expiry, "quote rounds the expiry up to midnight");
         uint256 paid = _buy(USER, node, CLIENT, months);
         assertEq(paid, price * months, "paid");
-        assertEq(escrow.getSubscription(node, CLIENT).expiresAt, expiry, "expiry rounded up to midnight");
-        assertEq(escrow.getSubscription(node, CLIENT).cancellationFeeBps, feeBps, "fee locked");
+        _assertKept(node, CLIENT, "after the purchase");
+        assertEq(_rec(node, CLIENT).expiresAt, expiry, "expiry rounded up to midnight");
+        assertEq(_rec(node, CLIENT).cancellationFeeBps, feeBps, "fee locked");
         _setFee(feeBps == 0 ? 1000 : 0); // later changes do not apply
 
         vm.warp(start + elapsed);
         ISubscriptionEscrow.SubscriptionStatus memory st = _status(node, CLIENT);
         uint256 refund = _cancel(node, CLIENT);
+        _assertKept(node, CLIENT, "cancel deletes the record");
         assertEq(refund, st.refundableNow, "status predicted the refund");
         uint256 fee = st.cancellationFeeNow;
         assertLe(refund + fee, paid, "refund + fee <= paid");
@@ -131,7 +133,7 @@ contract SubscriptionEscrowTest is EscrowSetup {
         _setPrice(price);
         _setFee(feeBps);
         uint256 paid = _buy(USER, node, CLIENT, months);
-        assertEq(escrow.getSubscription(node, CLIENT).expiresAt, START + duration, "expiry");
+        assertEq(_rec(node, CLIENT).expiresAt, START + duration, "expiry");
 
         vm.warp(START + t1);
         ISubscriptionEscrow.SubscriptionStatus memory a = _status(node, CLIENT);
@@ -241,24 +243,21 @@ contract SubscriptionEscrowTest is EscrowSetup {
         price2 = bound(price2, 0, MAX_PRICE / 2);
         uint256 paid1 = _buy(USER, node, CLIENT, m1);
         uint256 expiry1 = _endOfDay(START + m1 * MONTH);
-        assertEq(escrow.getSubscription(node, CLIENT).expiresAt, expiry1, "expiry rounded up to midnight");
+        assertEq(_rec(node, CLIENT).expiresAt, expiry1, "expiry rounded up to midnight");
         gap = bound(gap, 0, expiry1 - START + 60 days);
 
         _setPrice(price2);
-        assertEq(escrow.getSubscription(node, CLIENT).expiresAt, expiry1, "a price change does not move expiry");
+        assertEq(_rec(node, CLIENT).expiresAt, expiry1, "a price change does not move expiry");
 
         uint256 t = START + gap;
         vm.warp(t);
         // Folding the lapsed purchase first or not must not matter.
         if (processFirst) escrow.processExpiries(node, type(uint256).max);
         uint256 unserved1 = _status(node, CLIENT).refundableNow; // no fee set
-        uint256 paid2 = price2 * m2;
-        _mint(USER, paid2);
-        _approveEscrow(USER, paid2);
-        vm.prank(USER);
-        escrow.extend(node, CLIENT, m2, price2);
+        uint256 paid2 = _extendBy(node, CLIENT, m2); // at price2, the node's price now
+        _assertKept(node, CLIENT, "after extend");
         uint256 expected = t < expiry1 ? expiry1 + m2 * MONTH : _endOfDay(t + m2 * MONTH);
-        ISubscriptionEscrow.Subscription memory sub = escrow.getSubscription(node, CLIENT);
+        ISubscriptionEscrow.Subscription memory sub = _rec(node, CLIENT);
         assertEq(sub.expiresAt, expected, "expiry after extend");
         assertEq(expected % 1 days, 0, "on a midnight");
         assertEq(sub.start, t, "new segment starts now");
@@ -296,7 +295,7 @@ contract SubscriptionEscrowTest is EscrowSetup {
         m3 = bound(m3, 1, 24);
         uint256 quoted = escrow.quote(node, m1).expiresAt;
         _buy(USER, node, CLIENT, m1);
-        uint256 expiry = escrow.getSubscription(node, CLIENT).expiresAt;
+        uint256 expiry = _rec(node, CLIENT).expiresAt;
         assertEq(expiry, quoted, "quote == purchase");
         assertEq(expiry % 1 days, 0, "midnight");
         assertGe(expiry, t0 + m1 * MONTH, "at least what was paid");
@@ -314,10 +313,16 @@ contract SubscriptionEscrowTest is EscrowSetup {
             if (next > cap) {
                 vm.expectRevert(abi.encodeWithSelector(ISubscriptionEscrow.ExpiryTooFar.selector, next, cap));
             }
+            ISubscriptionEscrow.Subscription memory sub = _rec(node, CLIENT);
             vm.prank(USER);
-            escrow.extend(node, CLIENT, more[i], price);
-            if (next <= cap) expiry = next;
-            assertEq(escrow.getSubscription(node, CLIENT).expiresAt, expiry, "expiry after extend");
+            if (next <= cap) {
+                _keep(node, CLIENT, escrow.extend(node, CLIENT, sub, more[i], price));
+                expiry = next;
+            } else {
+                escrow.extend(node, CLIENT, sub, more[i], price);
+            }
+            _assertKept(node, CLIENT, "after extend");
+            assertEq(_rec(node, CLIENT).expiresAt, expiry, "expiry after extend");
             assertEq(_status(node, CLIENT).monthsLeft, _monthsLeft(expiry - block.timestamp), "months left rounded up");
         }
     }
@@ -348,7 +353,7 @@ contract SubscriptionEscrowTest is EscrowSetup {
 
         uint256 refunds;
         for (uint256 i = 0; i < 3; ++i) {
-            ISubscriptionEscrow.Subscription memory sub = escrow.getSubscription(node, clients[i]);
+            ISubscriptionEscrow.Subscription memory sub = _rec(node, clients[i]);
             if (block.timestamp >= sub.expiresAt) {
                 assertEq(_status(node, clients[i]).refundableNow, 0, "ended owes nothing");
                 _expectNotActive(users[i], clients[i], sub.expiresAt);
@@ -396,7 +401,7 @@ contract SubscriptionEscrowTest is EscrowSetup {
             vm.warp(subs[i].start);
             subs[i].paid = _buy(subs[i].owner, node, subs[i].clientId, months);
             subs[i].expiry = _endOfDay(subs[i].start + months * MONTH);
-            assertEq(escrow.getSubscription(node, subs[i].clientId).expiresAt, subs[i].expiry, "expiry");
+            assertEq(_rec(node, subs[i].clientId).expiresAt, subs[i].expiry, "expiry");
         }
 
         // Up to two days past the later expiry; a quarter of the runs exactly on an expiry.
@@ -462,8 +467,8 @@ contract SubscriptionEscrowTest is EscrowSetup {
         uint256 paid = _buy(USER, node, CLIENT, m1);
         vm.warp(START + 1 hours);
         paid += _buy(USER2, node, CLIENT2, m2);
-        uint256 e1 = escrow.getSubscription(node, CLIENT).expiresAt;
-        uint256 e2 = escrow.getSubscription(node, CLIENT2).expiresAt;
+        uint256 e1 = _rec(node, CLIENT).expiresAt;
+        uint256 e2 = _rec(node, CLIENT2).expiresAt;
         uint256 pick = uint256(keccak256(abi.encode(removeAt)));
         if (pick % 4 == 0) removeAt = e1 - ((pick >> 8) % 2); // on, or a second before, CLIENT's expiry
         else removeAt = bound(removeAt, START + 1 hours, (e1 > e2 ? e1 : e2) + 2 days);
@@ -478,16 +483,17 @@ contract SubscriptionEscrowTest is EscrowSetup {
             assertGe(refund1, 1, "CLIENT's subscription was running at the removal");
             vm.expectRevert(abi.encodeWithSelector(ISubscriptionEscrow.ClientIdTaken.selector, node, CLIENT));
             vm.prank(USER2);
-            escrow.setClientId(node, CLIENT2, CLIENT, consent);
+            escrow.setClientId(node, CLIENT2, _rec(node, CLIENT2), CLIENT, consent);
             refunds += _cancel(node, CLIENT);
             assertEq(refunds, refund1, "the owner still gets the refund");
         } else {
             assertEq(refund1, 0, "ended before the removal");
-            vm.prank(USER2);
-            escrow.setClientId(node, CLIENT2, CLIENT, consent);
-            assertEq(escrow.getSubscription(node, CLIENT).owner, USER2, "moved onto the free key");
+            _move(node, CLIENT2, CLIENT);
+            _assertKept(node, CLIENT, "moved onto the lapsed key");
+            _assertKept(node, CLIENT2, "old key empty");
+            assertEq(_rec(node, CLIENT).owner, USER2, "moved onto the free key");
         }
-        address client2 = escrow.getSubscription(node, CLIENT2).owner == USER2 ? CLIENT2 : CLIENT;
+        address client2 = _rec(node, CLIENT2).owner == USER2 ? CLIENT2 : CLIENT;
         if (removeAt < e2) refunds += _cancel(node, client2);
         ISubscriptionEscrow.NodeEarnings memory e = escrow.nodeEarnings(node);
         assertEq(e.unreleased, 0, "nothing unreleased");
@@ -511,13 +517,7 @@ contract SubscriptionEscrowTest is EscrowSetup {
             paid[i] = _buy(users[i], node, clients[i], bound(r >> 100, 1, 3));
             vm.warp(block.timestamp + bound(r >> 150, 0, 20 days));
             if ((r >> 200) % 2 == 0) {
-                uint256 amount = _price(node) * 2;
-                _mint(users[i], amount);
-                _approveEscrow(users[i], amount);
-                uint256 price = _price(node);
-                vm.prank(users[i]);
-                escrow.extend(node, clients[i], 2, price);
-                paid[i] += amount;
+                paid[i] += _extendBy(node, clients[i], 2);
             }
             total += paid[i];
         }
@@ -525,7 +525,7 @@ contract SubscriptionEscrowTest is EscrowSetup {
         uint256 removeAt = block.timestamp + bound(removeAfter, 0, 200 days);
         uint256 pick = uint256(keccak256(abi.encode(removeAfter)));
         if (pick % 2 == 0) {
-            uint256 expiry = escrow.getSubscription(node, clients[(pick >> 8) % 3]).expiresAt;
+            uint256 expiry = _rec(node, clients[(pick >> 8) % 3]).expiresAt;
             uint256 candidate = expiry - ((pick >> 16) % 2);
             if (candidate >= block.timestamp) removeAt = candidate;
         }
@@ -538,7 +538,7 @@ contract SubscriptionEscrowTest is EscrowSetup {
         for (uint256 i = 0; i < 3; ++i) {
             ISubscriptionEscrow.SubscriptionStatus memory st = _status(node, clients[i]);
             vm.prank(users[i]);
-            try escrow.cancel(node, clients[i]) {
+            try escrow.cancel(node, clients[i], _rec(node, clients[i])) {
                 uint256 got = token.balanceOf(users[i]);
                 assertEq(got, st.refundableNow, "refund as predicted");
                 assertEq(st.cancellationFeeNow, 0, "no fee after removal");
@@ -572,9 +572,13 @@ contract SubscriptionEscrowTest is EscrowSetup {
     ) internal {
         _mint(payer, 1e18);
         _approveEscrow(payer, 1e18);
-        if (expected.length != 0) vm.expectRevert(expected);
         vm.prank(payer);
-        escrow.subscribe(node, clientId, 1, 1e18, 0, consent);
+        if (expected.length != 0) {
+            vm.expectRevert(expected);
+            escrow.subscribe(node, clientId, 1, 1e18, 0, consent);
+        } else {
+            _keep(node, clientId, escrow.subscribe(node, clientId, 1, 1e18, 0, consent));
+        }
     }
 
     /// A stranger cannot occupy a client key: without the key's signature, with a signature for
@@ -622,14 +626,16 @@ contract SubscriptionEscrowTest is EscrowSetup {
             consent,
             abi.encodeWithSelector(ISubscriptionEscrow.ClientConsentExpired.selector, consent.deadline, block.timestamp)
         );
-        assertEq(escrow.getSubscription(node, CLIENT).owner, address(0), "the key is still free");
+        assertEq(escrow.subscriptionCommitment(node, CLIENT), 0, "the key is still free");
         vm.warp(t);
 
         // With the key's consent the stranger may pay for it; the key itself needs none.
         _subscribeAs(stranger, CLIENT, consent, "");
-        assertEq(escrow.getSubscription(node, CLIENT).owner, stranger, "bought with consent");
+        assertEq(_rec(node, CLIENT).owner, stranger, "bought with consent");
+        _assertKept(node, CLIENT, "bought with consent");
         _subscribeAs(CLIENT2, CLIENT2, none, "");
-        assertEq(escrow.getSubscription(node, CLIENT2).owner, CLIENT2, "the key pays for itself");
+        assertEq(_rec(node, CLIENT2).owner, CLIENT2, "the key pays for itself");
+        _assertKept(node, CLIENT2, "the key pays for itself");
     }
 
     /// Moving a subscription onto a key needs that key's consent too.
@@ -637,12 +643,14 @@ contract SubscriptionEscrowTest is EscrowSetup {
         _buy(USER, node, CLIENT, 1);
         ISubscriptionEscrow.ClientConsent memory none;
         vm.expectRevert(abi.encodeWithSelector(ISubscriptionEscrow.InvalidClientConsent.selector, CLIENT2, address(0)));
+        ISubscriptionEscrow.Subscription memory sub = _rec(node, CLIENT);
         vm.prank(USER);
-        escrow.setClientId(node, CLIENT, CLIENT2, none);
-        ISubscriptionEscrow.ClientConsent memory consent = _consent(node, CLIENT2, USER);
-        vm.prank(USER);
-        escrow.setClientId(node, CLIENT, CLIENT2, consent);
-        assertEq(escrow.getSubscription(node, CLIENT2).owner, USER, "moved with consent");
+        escrow.setClientId(node, CLIENT, sub, CLIENT2, none);
+        _assertKept(node, CLIENT, "nothing moved without consent");
+        _move(node, CLIENT, CLIENT2);
+        _assertKept(node, CLIENT2, "moved with consent");
+        _assertKept(node, CLIENT, "old key empty");
+        assertEq(_rec(node, CLIENT2).owner, USER, "moved with consent");
     }
 
     /// A fee above the buyer's maximum reverts the purchase; at or below it, it is locked.
@@ -661,8 +669,10 @@ contract SubscriptionEscrowTest is EscrowSetup {
             );
         }
         vm.prank(USER);
-        escrow.subscribe(node, CLIENT, 1, 1e18, maxFeeBps, consent);
-        if (feeBps <= maxFeeBps) assertEq(escrow.getSubscription(node, CLIENT).cancellationFeeBps, feeBps, "locked");
+        if (feeBps <= maxFeeBps) _keep(node, CLIENT, escrow.subscribe(node, CLIENT, 1, 1e18, maxFeeBps, consent));
+        else escrow.subscribe(node, CLIENT, 1, 1e18, maxFeeBps, consent);
+        _assertKept(node, CLIENT, "after the purchase");
+        if (feeBps <= maxFeeBps) assertEq(_rec(node, CLIENT).cancellationFeeBps, feeBps, "locked");
         else assertEq(token.balanceOf(address(escrow)), 0, "nothing taken");
     }
 
@@ -672,7 +682,7 @@ contract SubscriptionEscrowTest is EscrowSetup {
         registry.setEscrow(address(escrow));
         months = bound(months, 1, 24);
         _buy(USER, node, CLIENT, months);
-        uint256 expiresAt = escrow.getSubscription(node, CLIENT).expiresAt;
+        uint256 expiresAt = _rec(node, CLIENT).expiresAt;
         vm.warp(bound(warpBy, block.timestamp, expiresAt + 30 days));
         if (block.timestamp < expiresAt) {
             vm.expectRevert(abi.encodeWithSelector(IMailServerRegistry.NodeHasPaidSubscriptions.selector, node));
@@ -688,7 +698,7 @@ contract SubscriptionEscrowTest is EscrowSetup {
         _setFee(1000);
         months = bound(months, 1, 24);
         uint256 paid = _buy(USER, node, CLIENT, months);
-        ISubscriptionEscrow.Subscription memory sub = escrow.getSubscription(node, CLIENT);
+        ISubscriptionEscrow.Subscription memory sub = _rec(node, CLIENT);
         vm.warp(block.timestamp + bound(disableAfter, 0, months * MONTH + 2 days));
         uint256 disabledAt = block.timestamp;
         uint256 unserved = disabledAt >= sub.expiresAt

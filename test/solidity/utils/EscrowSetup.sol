@@ -2,6 +2,8 @@
 pragma solidity 0.8.30;
 
 import {TestBase} from "./TestBase.sol";
+import {Vm} from "./Vm.sol";
+import {Records} from "./Records.sol";
 import {Secp256k1} from "./Secp256k1.sol";
 import {MailServerRegistry} from "../../../contracts/MailServerRegistry.sol";
 import {SubscriptionEscrow} from "../../../contracts/SubscriptionEscrow.sol";
@@ -14,6 +16,7 @@ import {MiniMeBytecode} from "./MiniMeBytecode.sol";
 interface IMiniMe {
     function generateTokens(address owner, uint256 amount) external returns (bool);
     function changeController(address newController) external;
+    function approveAndCall(address spender, uint256 amount, bytes calldata extraData) external returns (bool);
 }
 
 /// @dev A registry (this contract is its admin and curator), a plain ERC-20 and an escrow, with
@@ -35,6 +38,11 @@ abstract contract EscrowSetup is TestBase {
     bytes32 internal kind;
     /// @dev Private keys of the client ids made by {_clientOf}, to sign their consents.
     mapping(address clientId => uint256 privateKey) internal _clientKeys;
+    /// @dev The current record of each key, see {_rec}.
+    mapping(bytes32 key => ISubscriptionEscrow.Subscription) internal _records;
+    /// @dev The current record of each key as an indexer learns it from the escrow's events
+    /// alone, see {_index}.
+    mapping(bytes32 key => ISubscriptionEscrow.Subscription) internal _indexed;
 
     function _deploy() internal {
         _deployWith(false);
@@ -124,7 +132,125 @@ abstract contract EscrowSetup is TestBase {
         return registry.getNode(nodeId).pricePerMonth;
     }
 
-    /// @dev Mint, approve and subscribe at the node's current price; returns what was paid.
+    // ------------------------------------------------------------------------------------------
+    // Records: the escrow stores only a commitment, so the tests keep each key's current record
+    // (from the functions' return values, as a client keeps it from the events) and pass it back.
+    // ------------------------------------------------------------------------------------------
+
+    function _keyOf(bytes32 nodeId, address clientId) internal pure returns (bytes32) {
+        return keccak256(abi.encode(nodeId, clientId));
+    }
+
+    /// @dev The current record of (nodeId, clientId) as this test knows it (empty: none).
+    function _rec(bytes32 nodeId, address clientId)
+        internal
+        view
+        virtual
+        returns (ISubscriptionEscrow.Subscription memory)
+    {
+        return _records[_keyOf(nodeId, clientId)];
+    }
+
+    function _keep(bytes32 nodeId, address clientId, ISubscriptionEscrow.Subscription memory sub) internal virtual {
+        _records[_keyOf(nodeId, clientId)] = sub;
+    }
+
+    function _forget(bytes32 nodeId, address clientId) internal virtual {
+        delete _records[_keyOf(nodeId, clientId)];
+    }
+
+    /// @dev The commitment the escrow must store for `sub` (computed independently, see {Records}).
+    function _commitmentOf(ISubscriptionEscrow.Subscription memory sub) internal pure returns (uint256) {
+        return Records.commitment(sub);
+    }
+
+    function _expiryOf(bytes32 nodeId, address clientId) internal view returns (uint256) {
+        bytes32[] memory nodeIds = new bytes32[](1);
+        address[] memory clientIds = new address[](1);
+        (nodeIds[0], clientIds[0]) = (nodeId, clientId);
+        return escrow.expiries(nodeIds, clientIds)[0];
+    }
+
+    /// @dev The kept record is the one stored (commitment, isCurrent, expiries agree), or
+    /// nothing is stored and nothing is kept.
+    function _assertKept(bytes32 nodeId, address clientId, string memory what) internal view {
+        ISubscriptionEscrow.Subscription memory sub = _rec(nodeId, clientId);
+        uint256 stored = escrow.subscriptionCommitment(nodeId, clientId);
+        if (sub.owner == address(0)) {
+            assertEq(stored, 0, string.concat(what, ": nothing stored"));
+            assertFalse(escrow.isCurrent(nodeId, clientId, sub), string.concat(what, ": empty record not current"));
+        } else {
+            assertEq(stored, _commitmentOf(sub), string.concat(what, ": commitment of the kept record"));
+            assertTrue(escrow.isCurrent(nodeId, clientId, sub), string.concat(what, ": kept record is current"));
+        }
+        assertEq(_expiryOf(nodeId, clientId), sub.expiresAt, string.concat(what, ": expiries"));
+    }
+
+    /// @dev The record carried by the last Subscribed, Extended, AutoRenewSet or ClientIdChanged
+    /// event of the escrow among `logs` (from vm.getRecordedLogs), as a client learns it.
+    function _recordFromLogs(Vm.Log[] memory logs)
+        internal
+        view
+        returns (bool found, ISubscriptionEscrow.Subscription memory sub)
+    {
+        for (uint256 i = logs.length; i > 0; --i) {
+            Vm.Log memory log = logs[i - 1];
+            if (log.emitter != address(escrow) || log.topics.length == 0) continue;
+            bytes32 topic = log.topics[0];
+            if (topic == ISubscriptionEscrow.Subscribed.selector) {
+                (,, sub) = abi.decode(log.data, (uint256, uint256, ISubscriptionEscrow.Subscription));
+            } else if (topic == ISubscriptionEscrow.Extended.selector) {
+                (,,, sub) = abi.decode(log.data, (uint256, uint256, uint256, ISubscriptionEscrow.Subscription));
+            } else if (
+                topic == ISubscriptionEscrow.AutoRenewSet.selector
+                    || topic == ISubscriptionEscrow.ClientIdChanged.selector
+            ) {
+                sub = abi.decode(log.data, (ISubscriptionEscrow.Subscription));
+            } else {
+                continue;
+            }
+            return (true, sub);
+        }
+    }
+
+    /// @dev Folds the escrow's events among `logs` into {_indexed} by the rule an indexer follows:
+    /// a key's record is the `subscription` of its last Subscribed, Extended or AutoRenewSet, or
+    /// of a ClientIdChanged onto it, unless a later Cancelled or ClientIdChanged away removed it.
+    function _index(Vm.Log[] memory logs) internal {
+        for (uint256 i = 0; i < logs.length; ++i) {
+            Vm.Log memory log = logs[i];
+            if (log.emitter != address(escrow) || log.topics.length < 3) continue;
+            bytes32 topic = log.topics[0];
+            bytes32 nodeId = log.topics[1];
+            address clientId = address(uint160(uint256(log.topics[2])));
+            if (topic == ISubscriptionEscrow.Subscribed.selector) {
+                (,, _indexed[_keyOf(nodeId, clientId)]) =
+                    abi.decode(log.data, (uint256, uint256, ISubscriptionEscrow.Subscription));
+            } else if (topic == ISubscriptionEscrow.Extended.selector) {
+                (,,, _indexed[_keyOf(nodeId, clientId)]) =
+                    abi.decode(log.data, (uint256, uint256, uint256, ISubscriptionEscrow.Subscription));
+            } else if (topic == ISubscriptionEscrow.AutoRenewSet.selector) {
+                _indexed[_keyOf(nodeId, clientId)] = abi.decode(log.data, (ISubscriptionEscrow.Subscription));
+            } else if (topic == ISubscriptionEscrow.ClientIdChanged.selector) {
+                address newClientId = address(uint160(uint256(log.topics[3])));
+                delete _indexed[_keyOf(nodeId, clientId)];
+                _indexed[_keyOf(nodeId, newClientId)] = abi.decode(log.data, (ISubscriptionEscrow.Subscription));
+            } else if (topic == ISubscriptionEscrow.Cancelled.selector) {
+                delete _indexed[_keyOf(nodeId, clientId)];
+            }
+        }
+    }
+
+    /// @dev The indexed record agrees with the kept one (both empty, or the same commitment).
+    function _indexAgrees(bytes32 nodeId, address clientId) internal view returns (bool) {
+        ISubscriptionEscrow.Subscription memory fromEvents = _indexed[_keyOf(nodeId, clientId)];
+        ISubscriptionEscrow.Subscription memory kept = _rec(nodeId, clientId);
+        if (fromEvents.owner == address(0) || kept.owner == address(0)) return fromEvents.owner == kept.owner;
+        return Records.commitment(fromEvents) == Records.commitment(kept);
+    }
+
+    /// @dev Mint, approve and subscribe at the node's current price; returns what was paid and
+    /// keeps the record returned.
     function _buy(address payer, bytes32 nodeId, address clientId, uint256 months) internal returns (uint256 amount) {
         amount = _price(nodeId) * months;
         uint256 price = _price(nodeId);
@@ -132,15 +258,39 @@ abstract contract EscrowSetup is TestBase {
         _approveEscrow(payer, amount);
         ISubscriptionEscrow.ClientConsent memory consent = _consent(nodeId, clientId, payer);
         vm.prank(payer);
-        escrow.subscribe(nodeId, clientId, months, price, 10_000, consent);
+        _keep(nodeId, clientId, escrow.subscribe(nodeId, clientId, months, price, 10_000, consent));
+    }
+
+    /// @dev Extend as the owner at the node's current price; returns what was paid and keeps the
+    /// record returned.
+    function _extendBy(bytes32 nodeId, address clientId, uint256 months) internal returns (uint256 amount) {
+        ISubscriptionEscrow.Subscription memory sub = _rec(nodeId, clientId);
+        uint256 price = _price(nodeId);
+        amount = price * months;
+        _mint(sub.owner, amount);
+        _approveEscrow(sub.owner, amount);
+        vm.prank(sub.owner);
+        _keep(nodeId, clientId, escrow.extend(nodeId, clientId, sub, months, price));
+    }
+
+    /// @dev Move as the owner, with the new key's consent; the record moves unchanged.
+    function _move(bytes32 nodeId, address clientId, address newClientId) internal {
+        ISubscriptionEscrow.Subscription memory sub = _rec(nodeId, clientId);
+        ISubscriptionEscrow.ClientConsent memory consent = _consent(nodeId, newClientId, sub.owner);
+        vm.prank(sub.owner);
+        escrow.setClientId(nodeId, clientId, sub, newClientId, consent);
+        _keep(nodeId, newClientId, sub);
+        _forget(nodeId, clientId);
     }
 
     /// @dev Cancel as the owner; returns what the owner got back.
     function _cancel(bytes32 nodeId, address clientId) internal returns (uint256 refund) {
-        address owner = escrow.getSubscription(nodeId, clientId).owner;
+        ISubscriptionEscrow.Subscription memory sub = _rec(nodeId, clientId);
+        address owner = sub.owner;
         uint256 before = token.balanceOf(owner);
         vm.prank(owner);
-        escrow.cancel(nodeId, clientId);
+        escrow.cancel(nodeId, clientId, sub);
+        _forget(nodeId, clientId);
         refund = token.balanceOf(owner) - before;
     }
 
@@ -149,7 +299,7 @@ abstract contract EscrowSetup is TestBase {
         view
         returns (ISubscriptionEscrow.SubscriptionStatus memory)
     {
-        return escrow.status(nodeId, clientId);
+        return escrow.status(nodeId, clientId, _rec(nodeId, clientId));
     }
 
     /// @dev The escrow's months-left rule, written independently: a month counts once more than

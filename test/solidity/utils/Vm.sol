@@ -5,6 +5,12 @@ pragma solidity ^0.8.24;
 /// address) that this project's Solidity tests use. Declared here rather than pulled from
 /// forge-std because the builds must stay offline and forge-std is not on the npm registry.
 interface Vm {
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
+
     function warp(uint256 newTimestamp) external;
     function roll(uint256 newHeight) external;
     function chainId(uint256 newChainId) external;
@@ -25,6 +31,8 @@ interface Vm {
     function toString(uint256 value) external pure returns (string memory);
     function toString(address value) external pure returns (string memory);
     function toString(bytes32 value) external pure returns (string memory);
+    function recordLogs() external;
+    function getRecordedLogs() external returns (Log[] memory logs);
     function snapshotState() external returns (uint256 snapshotId);
     function revertToState(uint256 snapshotId) external returns (bool success);
 }
