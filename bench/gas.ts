@@ -5,15 +5,16 @@
  * emit one event); for the registry it is computed from the storage each call must write.
  */
 import type { NetworkConnection } from "hardhat/types/network";
-import { Interface, Signature, Wallet, getBytes, type ContractTransactionResponse, type Signer } from "ethers";
-import { SubscriptionEscrow__factory } from "../sdk/src/typechain/factories/SubscriptionEscrow__factory.js";
+import { Signature, Wallet, getBytes, type ContractTransactionResponse, type Signer } from "ethers";
 import {
   encodeApprovalRequest,
+  foldSubscriptionLogs,
   MAILSERVER_KIND,
   nodeIdFromPrivateKey,
   nodePublicKeyFromPrivateKey,
   signClientConsent,
   signNodeKeyProof,
+  type StoredSubscription,
 } from "@status/mailserver-sdk";
 import { deployLocal } from "../deploy/local.js";
 import { deployMiniMe } from "../deploy/minime.js";
@@ -67,7 +68,6 @@ const PRICE = 10n ** 18n * 25n;
 const ANY_FEE = 10_000n;
 /** No consent signature: the payer is the client key itself. */
 const SELF = { deadline: 0n, signature: "0x" };
-const ESCROW_INTERFACE = new Interface(SubscriptionEscrow__factory.abi);
 const COLD_SLOAD = 2_100;
 const NEW_SLOT = 22_100;
 const UPDATE_SLOT = 5_000;
@@ -85,24 +85,20 @@ function stringSlots(value: string): number {
   return length < 32 ? 1 : 1 + Math.ceil(length / 32);
 }
 
-/** A subscription record as the escrow's events carry it (the escrow stores only its hash). */
-type SubscriptionRecord = { owner: string; start: bigint; expiresAt: bigint; cancellationFeeBps: bigint; paid: bigint; renewMonths: bigint; renewMaxPricePerMonth: bigint };
-
-async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<{ gas: number; data: string; record?: SubscriptionRecord }> {
+/**
+ * Gas of a mined transaction, and the subscription record an escrow call left stored (the
+ * escrow keeps only its commitment; management calls take the record back).
+ */
+async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<{ gas: number; data: string; record?: StoredSubscription }> {
   const sent = await tx;
   const receipt = await sent.wait();
   if (receipt === null) throw new Error("no receipt");
-  let record: SubscriptionRecord | undefined;
-  for (const log of receipt.logs) {
-    const parsed = (() => { try { return ESCROW_INTERFACE.parseLog(log); } catch { return null; } })();
-    const sub = parsed?.args.getValue("subscription") as SubscriptionRecord | undefined;
-    if (sub !== undefined) record = { owner: sub.owner, start: sub.start, expiresAt: sub.expiresAt, cancellationFeeBps: sub.cancellationFeeBps, paid: sub.paid, renewMonths: sub.renewMonths, renewMaxPricePerMonth: sub.renewMaxPricePerMonth };
-  }
-  return { gas: Number(receipt.gasUsed), data: sent.data, record };
+  const stored = [...foldSubscriptionLogs(receipt.logs, sent.to ?? "").values()];
+  return { gas: Number(receipt.gasUsed), data: sent.data, record: stored.find((r) => r !== null) ?? undefined };
 }
 
 /** Sends and returns the subscription record of the escrow event the transaction emitted. */
-async function recordOf(tx: Promise<ContractTransactionResponse>): Promise<SubscriptionRecord> {
+async function recordOf(tx: Promise<ContractTransactionResponse>): Promise<StoredSubscription> {
   const { record } = await gasOf(tx);
   if (record === undefined) throw new Error("the transaction emitted no subscription record");
   return record;

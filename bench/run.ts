@@ -10,7 +10,6 @@ import { bucketModel, bucketTable, gasTable, measureGas } from "./gas.js";
 import { measureSdk, type SdkRow } from "./sdk.js";
 import { measureServer, type ServerRow } from "./server.js";
 
-const fmt = (n: number) => n.toLocaleString("en-US");
 
 /** Numbers as the table shows them: thousands separated, at most two decimals. */
 const num = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: Math.abs(n) >= 100 ? 0 : Math.abs(n) >= 10 ? 1 : 2 });

@@ -65,7 +65,9 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
     }
 
     /// @dev A node as stored, with its positions in the per-kind and per-provider lists (only
-    /// meaningful while the node is not removed).
+    /// meaningful while the node is not removed). Laid out by what is read together, not by
+    /// size: the trust check's fields fill slot 0, the price sits apart in slot 2.
+    // solhint-disable-next-line gas-struct-packing
     struct NodeData {
         // slot 0: everything the trust check reads of the node, so that {nodeStanding} reads
         // three slots (this, the provider's and the kind's) and {nodeTerms} one more, the price.
