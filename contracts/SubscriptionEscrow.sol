@@ -246,10 +246,10 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         ClientConsent calldata consent
     ) external {
         if (newClientId == address(0)) revert ZeroAddress();
+        Subscription memory sub = _requireOwner(nodeId, clientId, subscription, msg.sender);
         // Onto itself would write the commitment and then delete it (one slot): refused, like any
         // other key that is taken.
         if (newClientId == clientId) revert ClientIdTaken(nodeId, newClientId);
-        Subscription memory sub = _requireOwner(nodeId, clientId, subscription, msg.sender);
         _checkConsent(nodeId, newClientId, msg.sender, consent);
         bytes32 newKey = _key(nodeId, newClientId);
         (,, uint40 terminated) = _registry.nodeStanding(nodeId);
