@@ -144,7 +144,11 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
 
   const rows: GasRow[] = [];
   let clients = 0;
-  /** `payer` buys `months` for a fresh client key (with its consent), with an exact allowance. */
+  /**
+   * `payer` buys `months` for a fresh client key (with its consent). One unit more is approved
+   * than the purchase pulls, so that, as in the floor's runs, the allowance stays non-zero (a
+   * cleared allowance would refund gas that no other row gets).
+   */
   const subscribeFor = async (target: typeof escrow, payer: Signer, node: string, months: bigint) => {
     const clientKey = new Wallet(ethers.id(`bench-extra-client:${clients++}`));
     const owner = await payer.getAddress();
@@ -152,7 +156,7 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
     const tokenAddress = await target.token();
     const erc20 = await ethers.getContractAt("TestToken", tokenAddress);
     await (await erc20.connect(payer).approve(await target.getAddress(), 0n)).wait();
-    await (await erc20.connect(payer).approve(await target.getAddress(), PRICE * months)).wait();
+    await (await erc20.connect(payer).approve(await target.getAddress(), PRICE * months + 1n)).wait();
     return gasOf(target.connect(payer).subscribe(node, clientKey.address, months, PRICE, ANY_FEE, consent) as Promise<ContractTransactionResponse>);
   };
 
@@ -221,13 +225,15 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
   const floorRefund = (await gasOf(floor.connect(alice).refund())).gas;
 
   // A new subscriber whose expiry day already has a bucket (someone bought the same months
-  // the same day: the common case on a busy node), and one who opens a new expiry day.
+  // the same day: the common case on a busy node), and one who opens a new expiry day. Every
+  // measured purchase leaves some allowance, as the floor's do: clearing it would refund gas
+  // (4,800) that the floor does not get.
   await (await testToken.connect(alice).approve(await escrow.getAddress(), PRICE * 2n)).wait();
   const subscribed = await gasOf(escrow.connect(alice).subscribe(nodeId, alice.address, 1, PRICE, ANY_FEE, SELF));
   rows.push(row("escrow: subscribe, approve path (approve not counted)", subscribed.gas, floorSubscribe, SUBSCRIBE_TARGETS));
   await (await escrow.connect(alice).cancel(nodeId, alice.address, subscribed.record!)).wait();
   await (await testToken.connect(alice).approve(await escrow.getAddress(), 0n)).wait();
-  await (await testToken.connect(alice).approve(await escrow.getAddress(), PRICE * 2n)).wait();
+  await (await testToken.connect(alice).approve(await escrow.getAddress(), PRICE * 2n + 1n)).wait();
   const newDay = await gasOf(escrow.connect(alice).subscribe(nodeId, alice.address, 2, PRICE, ANY_FEE, SELF));
   let aliceRecord = newDay.record!;
   // The usual app purchase: a wallet pays for the messaging client's key, which signs its
@@ -267,7 +273,7 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
   // expiry day.
   await subscribeFor(escrow, carol, nodeId, 2n);
   await subscribeFor(escrow, carol, nodeId, 3n);
-  await (await testToken.connect(alice).approve(await escrow.getAddress(), PRICE * 2n)).wait();
+  await (await testToken.connect(alice).approve(await escrow.getAddress(), PRICE * 2n + 1n)).wait();
   const extended = await gasOf(escrow.connect(alice).extend(nodeId, alice.address, aliceRecord, 1, PRICE));
   rows.push(row("escrow: extend", extended.gas, floorExtend, EXTEND_TARGETS));
   const extendedNewDay = await gasOf(escrow.connect(alice).extend(nodeId, alice.address, extended.record!, 1, PRICE));
@@ -279,7 +285,7 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
   rows.push(row("escrow: cancel with refund", cancelled.gas, floorRefund, CANCEL_TARGETS));
 
   // Renewal by a keeper in the window before expiry, paid from the owner's allowance.
-  await (await testToken.connect(bob).approve(await escrow.getAddress(), PRICE * 2n)).wait();
+  await (await testToken.connect(bob).approve(await escrow.getAddress(), PRICE * 2n + 1n)).wait();
   const bobSubscribed = await recordOf(escrow.connect(bob).subscribe(nodeId, bob.address, 1, PRICE, ANY_FEE, SELF));
   const bobRecord = await recordOf(escrow.connect(bob).setAutoRenew(nodeId, bob.address, bobSubscribed, 1, PRICE));
   await networkHelpers.time.increase(MONTH - 24n * 3600n);
@@ -311,11 +317,12 @@ export async function measureGas(connection: NetworkConnection): Promise<GasRow[
   const miniAac = await gasOf(miniMe.connect(bob).getFunction("approveAndCall")(miniEscrowAddress, PRICE, miniAacData) as Promise<ContractTransactionResponse>);
   rows.push(row("escrow (real MiniMe): subscribe, approveAndCall (one tx)", miniAac.gas, miniFloorSubscribe + miniApproveMarginal,
     MINIME_AAC_TARGETS));
-  await (await miniApprove(alice, miniEscrowAddress, PRICE)).wait();
+  await (await miniApprove(alice, miniEscrowAddress, PRICE + 1n)).wait();
   const miniSubscribed = await gasOf(miniEscrow.connect(alice).subscribe(nodeId, alice.address, 1, PRICE, ANY_FEE, SELF));
   rows.push(row("escrow (real MiniMe): subscribe, approve path", miniSubscribed.gas, miniFloorSubscribe, MINIME_SUBSCRIBE_TARGETS));
   await subscribeFor(miniEscrow, carol, nodeId, 2n);
-  await (await miniApprove(alice, miniEscrowAddress, PRICE)).wait();
+  await (await miniApprove(alice, miniEscrowAddress, 0n)).wait();
+  await (await miniApprove(alice, miniEscrowAddress, PRICE + 1n)).wait();
   const miniExtended = await gasOf(miniEscrow.connect(alice).extend(nodeId, alice.address, miniSubscribed.record!, 1, PRICE));
   rows.push(row("escrow (real MiniMe): extend, approve path", miniExtended.gas, miniFloorExtend, MINIME_EXTEND_TARGETS));
   await networkHelpers.time.increase(10n * 24n * 3600n);
