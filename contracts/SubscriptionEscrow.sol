@@ -287,8 +287,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         returns (Subscription memory)
     {
         Subscription memory sub = subscription;
-        uint256 stored = _subscriptions[_key(nodeId, clientId)];
-        if (stored != 0 && stored != _commitment(sub)) revert SubscriptionRecordMismatch(nodeId, clientId);
+        uint256 stored = _storedUnlessOther(nodeId, clientId, sub);
         (RenewalBlocker reason, Terms memory terms) = _renewal(nodeId, stored, sub);
         if (reason != RenewalBlocker.None) revert RenewalNotPossible(nodeId, clientId, reason);
         return _extend(sub.owner, nodeId, clientId, sub, sub.renewMonths, sub.renewMaxPricePerMonth, terms);
@@ -402,10 +401,8 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         view
         returns (SubscriptionStatus memory result)
     {
-        uint256 stored = _subscriptions[_key(nodeId, clientId)];
-        if (stored == 0) return result;
         Subscription memory sub = subscription;
-        if (stored != _commitment(sub)) revert SubscriptionRecordMismatch(nodeId, clientId);
+        if (_storedUnlessOther(nodeId, clientId, sub) == 0) return result;
         (, bool trusted, uint40 terminated) = _registry.nodeStanding(nodeId);
         result.owner = sub.owner;
         result.expiresAt = sub.expiresAt;
@@ -453,9 +450,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         returns (RenewalBlocker reason)
     {
         Subscription memory sub = subscription;
-        uint256 stored = _subscriptions[_key(nodeId, clientId)];
-        if (stored != 0 && stored != _commitment(sub)) revert SubscriptionRecordMismatch(nodeId, clientId);
-        (reason,) = _renewal(nodeId, stored, sub);
+        (reason,) = _renewal(nodeId, _storedUnlessOther(nodeId, clientId, sub), sub);
     }
 
     /// @inheritdoc ISubscriptionEscrow
@@ -907,6 +902,17 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         if (stored != _commitment(sub)) revert SubscriptionRecordMismatch(nodeId, clientId);
         if (sub.owner != caller) revert NotSubscriptionOwner(nodeId, clientId, caller, sub.owner);
         return sub;
+    }
+
+    /// @dev What is stored for (nodeId, clientId), 0 when nothing; reverts when something else
+    /// than `sub` is stored (for the calls that answer "nothing stored" rather than revert).
+    function _storedUnlessOther(bytes32 nodeId, address clientId, Subscription memory sub)
+        internal
+        view
+        returns (uint256 stored)
+    {
+        stored = _subscriptions[_key(nodeId, clientId)];
+        if (stored != 0 && stored != _commitment(sub)) revert SubscriptionRecordMismatch(nodeId, clientId);
     }
 
     /// @dev What is stored for a record: the low 216 bits of its hash above its 40-bit expiry.

@@ -50,15 +50,7 @@ export function subscriptionCommitment(record: StoredSubscription): bigint {
 }
 
 /** A record from an ABI-decoded struct (an event argument or a function result). */
-export function toStoredSubscription(s: {
-  owner: string;
-  start: bigint;
-  expiresAt: bigint;
-  cancellationFeeBps: bigint;
-  paid: bigint;
-  renewMonths: bigint;
-  renewMaxPricePerMonth: bigint;
-}): StoredSubscription {
+export function toStoredSubscription(s: Readonly<StoredSubscription>): StoredSubscription {
   return {
     owner: getAddress(s.owner),
     start: BigInt(s.start),

@@ -6,17 +6,11 @@
 import { expect } from "chai";
 import { AbiCoder, keccak256, type BaseContract, type Contract, type Log } from "ethers";
 import { anyValue } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
+import type { StoredSubscription } from "@status/mailserver-sdk";
 
-/** `ISubscriptionEscrow.Subscription`, field for field. */
-export interface SubRecord {
-  owner: string;
-  start: bigint;
-  expiresAt: bigint;
-  cancellationFeeBps: bigint;
-  paid: bigint;
-  renewMonths: bigint;
-  renewMaxPricePerMonth: bigint;
-}
+/** `ISubscriptionEscrow.Subscription`, field for field (the SDK's type; the commitment below is
+ * computed here on its own, as an independent check of the SDK's and the contract's). */
+export type SubRecord = StoredSubscription;
 
 export const RECORD_FIELDS = [
   "owner",
