@@ -640,9 +640,9 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
     // Internal: views
     // ------------------------------------------------------------------------------------------
 
-    function _isTrusted(NodeData storage n) private view returns (bool) {
-        return n.status == NodeStatus.Active && _kindServes(n)
-            && _providers[n.provider].status == ProviderStatus.Approved;
+    /// @dev Active, its kind serving and its provider approved (see {_standing}).
+    function _isTrusted(NodeData storage n) private view returns (bool trusted) {
+        (, trusted,) = _standing(n);
     }
 
     /// @dev The kind is enabled and was not disabled since the node registered.
@@ -651,9 +651,11 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
         return k.enabled && k.disables == n.kindEpoch;
     }
 
-    /// @dev The node's provider, whether it is trusted and when it was terminated (see
-    /// {_isTrusted} and {_terminatedAt}), each of the three slots read once: the escrow asks this
-    /// on every purchase, cancellation and withdrawal.
+    /// @dev The node's provider, whether it is trusted (active, its kind enabled and not disabled
+    /// since it registered, its provider approved) and when it was terminated (earliest non-zero
+    /// of the node's removal, its provider's removal and the first disabling of its kind since it
+    /// registered; 0 if none). Each of the three slots is read once: the escrow asks this on
+    /// every purchase, cancellation and withdrawal.
     function _standing(NodeData storage n) private view returns (address provider, bool trusted, uint40 terminated) {
         provider = n.provider;
         NodeStatus status = n.status;
@@ -670,13 +672,9 @@ contract MailServerRegistry is IMailServerRegistry, AccessControlDefaultAdminRul
         if (k.disables > epoch) terminated = _earliest(terminated, _kindDisabledAt[number][epoch]);
     }
 
-    /// @dev Earliest non-zero of the node's removal, its provider's removal and the first
-    /// disabling of its kind since it registered (0 if none).
+    /// @dev When the node was terminated (see {_standing}).
     function _terminatedAt(NodeData storage n) private view returns (uint40 at) {
-        at = _earliest(n.removedAt, _providers[n.provider].removedAt);
-        uint32 epoch = n.kindEpoch;
-        uint32 number = n.kindNumber;
-        if (_kinds[number].disables > epoch) at = _earliest(at, _kindDisabledAt[number][epoch]);
+        (,, at) = _standing(n);
     }
 
     function _earliest(uint40 a, uint40 b) private pure returns (uint40) {
