@@ -408,7 +408,7 @@ const RECORD_CALLS: Record<string, number> = {
  * - `extend(node, client, months, maxPrice)`, `cancel(node, client)`, `setAutoRenew(node,
  *   client, months, max)`, `renew(node, client)`, `status(node, client)`, `renewalCheck(node,
  *   client)` insert the current record (read from the events and checked against the stored
- *   commitment; EMPTY_RECORD when nothing is stored);
+ *   commitment; EMPTY_SUBSCRIPTION when nothing is stored);
  * - `setClientId(node, client, newClient[, consent])` inserts the record and, when missing, the
  *   new key's consent; `setClientId(node, client, record, newClient)` only the consent.
  * Full argument lists go through unchanged.

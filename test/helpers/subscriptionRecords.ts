@@ -6,7 +6,7 @@
 import { expect } from "chai";
 import { AbiCoder, keccak256, type BaseContract, type Contract, type Log } from "ethers";
 import { anyValue } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
-import type { StoredSubscription } from "@status/mailserver-sdk";
+import { EMPTY_SUBSCRIPTION, toStoredSubscription, type StoredSubscription } from "@status/mailserver-sdk";
 
 /** `ISubscriptionEscrow.Subscription`, field for field (the SDK's type; the commitment below is
  * computed here on its own, as an independent check of the SDK's and the contract's). */
@@ -25,32 +25,7 @@ export const RECORD_FIELDS = [
 const RECORD_TUPLE =
   "tuple(address owner, uint40 start, uint40 expiresAt, uint16 cancellationFeeBps, uint96 paid, uint8 renewMonths, uint96 renewMaxPricePerMonth)";
 
-/** The record passed when nothing is stored (the escrow then answers NoSubscription / empty status). */
-export const EMPTY_RECORD: SubRecord = {
-  owner: "0x0000000000000000000000000000000000000000",
-  start: 0n,
-  expiresAt: 0n,
-  cancellationFeeBps: 0n,
-  paid: 0n,
-  renewMonths: 0n,
-  renewMaxPricePerMonth: 0n,
-};
-
 const MASK_256 = (1n << 256n) - 1n;
-
-/** A record from an ethers `Result` (an event's or a call's struct) or any object with its fields. */
-export function toRecord(value: unknown): SubRecord {
-  const v = value as Record<string, unknown>;
-  return {
-    owner: String(v.owner),
-    start: BigInt(v.start as bigint),
-    expiresAt: BigInt(v.expiresAt as bigint),
-    cancellationFeeBps: BigInt(v.cancellationFeeBps as bigint),
-    paid: BigInt(v.paid as bigint),
-    renewMonths: BigInt(v.renewMonths as bigint),
-    renewMaxPricePerMonth: BigInt(v.renewMaxPricePerMonth as bigint),
-  };
-}
 
 /** What the escrow stores for `record`, computed here independently of the contract. */
 export function commitmentOf(record: SubRecord): bigint {
@@ -96,11 +71,11 @@ export async function recordFromEvents(escrow: EscrowLike, nodeId: string, clien
       case "Subscribed":
       case "Extended":
       case "AutoRenewSet":
-        if (String(a.clientId).toLowerCase() === client) current = toRecord(a.subscription);
+        if (String(a.clientId).toLowerCase() === client) current = toStoredSubscription(a.subscription);
         break;
       case "ClientIdChanged":
         if (String(a.oldClientId).toLowerCase() === client) current = undefined;
-        if (String(a.newClientId).toLowerCase() === client) current = toRecord(a.subscription);
+        if (String(a.newClientId).toLowerCase() === client) current = toStoredSubscription(a.subscription);
         break;
       case "Cancelled":
         if (String(a.clientId).toLowerCase() === client) current = undefined;
@@ -138,9 +113,9 @@ export async function recordOf(escrow: EscrowLike, nodeId: string, clientId: str
   return record!;
 }
 
-/** The current record, or EMPTY_RECORD when nothing is stored (what a short call form passes). */
+/** The current record, or EMPTY_SUBSCRIPTION when nothing is stored (what a short call form passes). */
 export async function recordOrEmpty(escrow: EscrowLike, nodeId: string, clientId: string): Promise<SubRecord> {
-  return (await currentRecord(escrow, nodeId, clientId)) ?? EMPTY_RECORD;
+  return (await currentRecord(escrow, nodeId, clientId)) ?? EMPTY_SUBSCRIPTION;
 }
 
 /** The `subscription` of the (only) `eventName` event the transaction emitted. */
@@ -156,7 +131,7 @@ export async function eventRecord(
     .map((l) => escrow.interface.parseLog(l))
     .filter((p) => p?.name === eventName);
   expect(found, `${eventName} events`).to.have.length(1);
-  return toRecord(found[0]!.args.subscription);
+  return toStoredSubscription(found[0]!.args.subscription);
 }
 
 /**

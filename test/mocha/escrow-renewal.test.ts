@@ -23,8 +23,8 @@ import {
   type Fx,
   rec,
   recordOf,
-  EMPTY_RECORD,
 } from "../helpers/escrowFixture.js";
+import { EMPTY_SUBSCRIPTION } from "@status/mailserver-sdk";
 
 const { ethers, networkHelpers } = await network.create();
 const load = (): Promise<Fx> => networkHelpers.loadFixture(sntFixture);
@@ -372,7 +372,7 @@ describe("SubscriptionEscrow: automatic renewal", function () {
       await (await as(fx.escrow, fx.alice).cancel(fx.node1, fx.clientA)).wait();
       await time.increaseTo(expiry - DAY);
       // The record is deleted: whatever record is passed (the last one, or none), nothing is stored.
-      for (const r of [optedInRecord, EMPTY_RECORD]) {
+      for (const r of [optedInRecord, EMPTY_SUBSCRIPTION]) {
         expect(await fx.escrow.renewalCheck(fx.node1, fx.clientA, r)).to.equal(BigInt(Blocker.NoSubscription));
         await expect(as(fx.escrow, fx.stranger).renew(fx.node1, fx.clientA, r))
           .to.be.revertedWithCustomError(fx.escrow, "RenewalNotPossible")

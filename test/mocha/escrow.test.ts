@@ -39,14 +39,13 @@ import {
   recordOf,
   extensionData,
   Blocker,
-  EMPTY_RECORD,
   commitmentOf,
   eventRecord,
   forgeries,
   miniMeFixture,
-  toRecord,
   type SubRecord,
 } from "../helpers/escrowFixture.js";
+import { EMPTY_SUBSCRIPTION, toStoredSubscription } from "@status/mailserver-sdk";
 
 const { ethers, networkHelpers } = await network.create();
 const load = (f: typeof sntFixture): Promise<Fx> => networkHelpers.loadFixture(f);
@@ -387,7 +386,7 @@ describe("SubscriptionEscrow: subscribeWithPermit", function () {
     const t = (await now(fx)) + 60n;
     await networkHelpers.time.setNextBlockTimestamp(t);
     const args = [fx.node1, fx.clientA, 2n, PRICE, deadline, sig.v, sig.r, sig.s];
-    const returned = toRecord(await as(fx.escrow, fx.alice).subscribeWithPermit.staticCall(...args, { blockTag: "pending" }));
+    const returned = toStoredSubscription(await as(fx.escrow, fx.alice).subscribeWithPermit.staticCall(...args, { blockTag: "pending" }));
     const tx = await as(fx.escrow, fx.alice).subscribeWithPermit(...args);
     expect(await txTime(fx, tx)).to.equal(t);
     expect(returned).to.deep.equal(await eventRecord(fx.escrow, tx, "Subscribed"));
@@ -891,7 +890,7 @@ describe("SubscriptionEscrow: the subscription record (calldata checked against 
     const { r2 } = await managed(fx);
     const before = await snapshotState(fx, KEYS(fx));
     // clientB was never bought: neither the empty record nor a real one of another key helps.
-    for (const r of [EMPTY_RECORD, r2]) {
+    for (const r of [EMPTY_SUBSCRIPTION, r2]) {
       for (const [name, call] of calls.slice(0, 4)) {
         await expect(call(fx, fx.clientB, r), name)
           .to.be.revertedWithCustomError(fx.escrow, "NoSubscription")
@@ -967,7 +966,7 @@ describe("SubscriptionEscrow: the subscription record (calldata checked against 
   ): Promise<SubRecord> {
     const t = (await now(fx)) + 60n;
     await networkHelpers.time.setNextBlockTimestamp(t);
-    const returned = toRecord(await contract[name].staticCall(...args, { blockTag: "pending" }));
+    const returned = toStoredSubscription(await contract[name].staticCall(...args, { blockTag: "pending" }));
     const tx = await contract[name](...args);
     expect(await txTime(fx, tx)).to.equal(t);
     expect(returned, `${name} returns what ${event} carries`).to.deep.equal(await eventRecord(fx.escrow, tx, event));

@@ -20,6 +20,7 @@ import {
 import { AccessGate, SubscriptionIndex, type SubscriptionIndexOptions } from "@status/mailserver-sdk/server";
 import { deployLocal, type LocalDeployment } from "../../deploy/local.js";
 import { clientKeyOf as keyOf, newClient } from "../helpers/escrowFixture.js";
+import { expectSdkError } from "../helpers/sdkErrors.js";
 
 // Client keys the tests hold (escrowFixture's), so a payer can pass the key's consent.
 const newClientAddress = () => newClient().address;
@@ -30,16 +31,6 @@ const UNIT = 10n ** 18n;
 const PRICE = 10n * UNIT;
 const MONTH = 30n * 24n * 3600n;
 
-async function expectSdkError(promise: Promise<unknown>, code: string): Promise<MailserverSdkError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error, String(error)).to.be.instanceOf(MailserverSdkError);
-    expect((error as MailserverSdkError).code, (error as Error).message).to.equal(code);
-    return error as MailserverSdkError;
-  }
-  expect.fail(`expected MailserverSdkError ${code}`);
-}
 
 const peerIdOf = (privateKey: string) => parseEnr(SignableENR.createV4(getBytes(privateKey)).encodeTxt()).peerId;
 

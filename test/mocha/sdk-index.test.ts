@@ -30,22 +30,11 @@ import { AccessGate, ESCROW_EVENT_TOPICS, SubscriptionIndex, type SubscriptionIn
 import { deployLocal, type LocalDeployment } from "../../deploy/local.js";
 import { ROOT, startHardhatNode, type LocalNode } from "../helpers/hardhatCli.js";
 import { startRpcProxy, type RpcProxy } from "../helpers/rpcProxy.js";
+import { expectSdkError } from "../helpers/sdkErrors.js";
 
 const UNIT = 10n ** 18n;
 const PRICE = 10n * UNIT;
 
-function expectSdkError(fn: () => unknown, code: string): Promise<MailserverSdkError> {
-  return (async () => {
-    try {
-      await fn();
-    } catch (error) {
-      expect(error, String(error)).to.be.instanceOf(MailserverSdkError);
-      expect((error as MailserverSdkError).code, (error as Error).message).to.equal(code);
-      return error as MailserverSdkError;
-    }
-    return expect.fail(`expected MailserverSdkError ${code}`);
-  })();
-}
 
 const peerOf = () => `16Uiu2HAm${hexlify(randomBytes(20)).slice(2)}`;
 

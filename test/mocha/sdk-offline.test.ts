@@ -39,18 +39,8 @@ import {
   type SubscriptionLookup,
 } from "@status/mailserver-sdk/server";
 import { artifacts } from "hardhat";
+import { expectSdkError } from "../helpers/sdkErrors.js";
 
-async function expectSdkError(promise: Promise<unknown> | (() => unknown), code: string): Promise<MailserverSdkError> {
-  try {
-    if (typeof promise === "function") await promise();
-    else await promise;
-  } catch (error) {
-    expect(error).to.be.instanceOf(MailserverSdkError);
-    expect((error as MailserverSdkError).code).to.equal(code);
-    return error as MailserverSdkError;
-  }
-  expect.fail(`expected MailserverSdkError ${code}`);
-}
 
 function makeEnr(privateKey: string, endpoint: { ip?: string; tcp?: number; udp?: number } = {}): string {
   const enr = SignableENR.createV4(getBytes(privateKey));

@@ -25,6 +25,7 @@ import { decodeEscrowLog, ESCROW_EVENT_TOPICS } from "@status/mailserver-sdk/ser
 import { ISubscriptionEscrow__factory } from "../../sdk/src/typechain/factories/interfaces/ISubscriptionEscrow__factory.js";
 import { deployLocal, type LocalDeployment } from "../../deploy/local.js";
 import { clientKeyOf as keyOf, miniMeFixture, newClient, PRICE as FX_PRICE, type Fx } from "../helpers/escrowFixture.js";
+import { expectSdkError } from "../helpers/sdkErrors.js";
 
 type HardhatSigner = Awaited<ReturnType<NetworkConnection["ethers"]["getSigners"]>>[number];
 
@@ -34,16 +35,6 @@ const DAY = 24n * 3600n;
 const MONTH = 30n * DAY;
 const endOfDay = (t: bigint) => ((t + DAY - 1n) / DAY) * DAY;
 
-async function expectSdkError(promise: Promise<unknown>, code: string): Promise<MailserverSdkError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error, String(error)).to.be.instanceOf(MailserverSdkError);
-    expect((error as MailserverSdkError).code, (error as Error).message).to.equal(code);
-    return error as MailserverSdkError;
-  }
-  return expect.fail(`expected MailserverSdkError ${code}`);
-}
 
 const fresh = () => {
   const clientId = newClient().address;

@@ -20,21 +20,11 @@ import {
   verifyNodes,
 } from "@status/mailserver-sdk";
 import { deployLocal, type LocalDeployment } from "../../deploy/local.js";
+import { expectSdkError } from "../helpers/sdkErrors.js";
 
 type Connection = NetworkConnection;
 type HardhatSigner = Awaited<ReturnType<Connection["ethers"]["getSigners"]>>[number];
 
-async function expectSdkError(promise: Promise<unknown> | (() => unknown), code: string): Promise<MailserverSdkError> {
-  try {
-    if (typeof promise === "function") await promise();
-    else await promise;
-  } catch (error) {
-    expect(error, String(error)).to.be.instanceOf(MailserverSdkError);
-    expect((error as MailserverSdkError).code, (error as Error).message).to.equal(code);
-    return error as MailserverSdkError;
-  }
-  expect.fail(`expected MailserverSdkError ${code}`);
-}
 
 function makeEnr(privateKey: string, ip = "10.0.0.1", tcp = 30303, seqBump = 0): string {
   const enr = SignableENR.createV4(getBytes(privateKey));

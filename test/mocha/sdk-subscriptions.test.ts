@@ -6,7 +6,6 @@ import { network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import {
   CuratorClient,
-  MailserverSdkError,
   ProviderClient,
   SubscriptionClient,
   TrustPolicy,
@@ -15,6 +14,7 @@ import {
 } from "@status/mailserver-sdk";
 import { deployLocal, type LocalDeployment } from "../../deploy/local.js";
 import { clientKeyOf as keyOf, newClient } from "../helpers/escrowFixture.js";
+import { expectSdkError } from "../helpers/sdkErrors.js";
 
 type HardhatSigner = Awaited<ReturnType<NetworkConnection["ethers"]["getSigners"]>>[number];
 
@@ -25,16 +25,6 @@ const MONTH = 30n * 24n * 3600n;
 const monthsLeft = (remaining: bigint) => (remaining <= 86_400n ? 1n : (remaining - 86_400n + MONTH - 1n) / MONTH);
 const DAY = 24n * 3600n;
 
-async function expectSdkError(promise: Promise<unknown>, code: string): Promise<MailserverSdkError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error, String(error)).to.be.instanceOf(MailserverSdkError);
-    expect((error as MailserverSdkError).code, (error as Error).message).to.equal(code);
-    return error as MailserverSdkError;
-  }
-  expect.fail(`expected MailserverSdkError ${code}`);
-}
 
 const randomClient = () => newClientAddress();
 // Client keys the tests hold (escrowFixture's), so a payer can pass the key's consent.
