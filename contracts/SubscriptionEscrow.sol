@@ -747,6 +747,16 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         return (rateSum - seg.rate, earnedOffset + int256(seg.rate * seg.end) - int256(leaving * PRECISION));
     }
 
+    /// @dev The line once the rates ending at `day`'s midnight have ended (its earnings there
+    /// are what they were paid, so `earnedOffset` takes over `rates * midnight`).
+    function _lineAfter(uint256 rateSum, int256 earnedOffset, uint256 rates, uint256 day)
+        internal
+        pure
+        returns (uint256, int256)
+    {
+        return (rateSum - rates, earnedOffset + int256(rates * (day * 1 days)));
+    }
+
     function _writeLine(NodeStream storage stream, uint256 rateSum, int256 earnedOffset) internal {
         stream.rateSum = rateSum.toUint104();
         stream.earnedOffset = SafeCast.toInt152(earnedOffset);
@@ -789,8 +799,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
             day = _nextExpiryDay(nodeId, day, toDay);
             if (day >= toDay || done == maxDays) break;
             ExpiryBucket memory bucket = _buckets[nodeId][day];
-            rateSum -= bucket.rateSum;
-            earnedOffset += int256(uint256(bucket.rateSum) * (day * 1 days));
+            (rateSum, earnedOffset) = _lineAfter(rateSum, earnedOffset, bucket.rateSum, day);
             released += bucket.paidSum;
             delete _buckets[nodeId][day];
             ++done;
@@ -798,8 +807,7 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         }
         stream.processedDay = uint32(day);
         if (done != 0) {
-            stream.rateSum = uint104(rateSum);
-            stream.earnedOffset = SafeCast.toInt152(earnedOffset);
+            _writeLine(stream, rateSum, earnedOffset);
             emit ExpiriesProcessed(nodeId, day, released);
         }
     }
@@ -819,11 +827,8 @@ contract SubscriptionEscrow is ISubscriptionEscrow, EIP712, Pausable, Reentrancy
         for (uint256 day = stream.processedDay; ; ++day) {
             day = _nextExpiryDay(nodeId, day, toDay);
             if (day >= toDay) break;
-            uint256 rates = _buckets[nodeId][day].rateSum;
-            rateSum -= rates;
-            earnedOffset += int256(rates * (day * 1 days));
+            (rateSum, earnedOffset) = _lineAfter(rateSum, earnedOffset, _buckets[nodeId][day].rateSum, day);
         }
-        toDay = Math.max(toDay, stream.processedDay);
     }
 
     /// @dev The first day in [from, toDay) with expiries, or `toDay` if none.
