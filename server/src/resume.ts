@@ -42,8 +42,10 @@ export interface ResumeLimits {
    * offline may carry a timestamp up to the allowed clock drift (20 s) earlier than its arrival.
    */
   overlapMs: number;
-  /** Consecutive 429 answers from one peer waited out (1 s, 2 s, 4 s, ...) before moving to the next peer. */
+  /** Consecutive 429 answers from one peer waited out (doubling waits) before moving to the next peer. */
   rateLimitRetries: number;
+  /** The first wait after a 429, ms. */
+  rateLimitDelayMs: number;
   /** Runs at start when every peer failed (nwaku: 3 tries, 30 s apart). */
   attempts: number;
   retryDelayMs: number;
@@ -62,6 +64,7 @@ export const DEFAULT_RESUME_LIMITS: ResumeLimits = {
   maxMessageBytes: 150 * 1024,
   overlapMs: 20_000,
   rateLimitRetries: 3,
+  rateLimitDelayMs: 1000,
   attempts: 3,
   retryDelayMs: 30_000,
   saveIntervalMs: 60_000,
@@ -219,18 +222,25 @@ export function checkResumed(entry: proto_store.WakuMessageKeyValue, check: Resu
 
 /** The saved last-online time, ms; undefined when the file is missing or not a valid record. */
 export async function readLastOnline(file: string): Promise<number | undefined> {
+  return (await loadLastOnline(file)).ms;
+}
+
+/** The saved time, or why there is none that can be used (a missing file is no problem: a first start). */
+async function loadLastOnline(file: string): Promise<{ ms?: number; problem?: string }> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
-  } catch {
-    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === "ENOENT" ? {} : { problem: `cannot read it: ${code ?? message(error)}` };
   }
+  let value: unknown;
   try {
-    const value = (JSON.parse(text) as { lastOnlineMs?: unknown }).lastOnlineMs;
-    return typeof value === "number" && Number.isSafeInteger(value) && value > 0 ? value : undefined;
+    value = (JSON.parse(text) as { lastOnlineMs?: unknown } | null)?.lastOnlineMs;
   } catch {
-    return undefined;
+    return { problem: "not JSON" };
   }
+  return typeof value === "number" && Number.isSafeInteger(value) && value > 0 ? { ms: value } : { problem: "no valid lastOnlineMs" };
 }
 
 /** Saves the last-online time: a temporary file flushed, then renamed over the old one. */
@@ -278,7 +288,7 @@ export class StoreResume {
     for (const key of Object.keys(DEFAULT_RESUME_LIMITS) as (keyof ResumeLimits)[]) {
       const value = init[key];
       if (value === undefined) continue;
-      const min = key === "maxResponseBytes" || key === "overlapMs" || key === "rateLimitRetries" || key === "retryDelayMs" ? 0 : 1;
+      const min = key === "maxResponseBytes" || key === "overlapMs" || key === "rateLimitRetries" || key === "rateLimitDelayMs" || key === "retryDelayMs" ? 0 : 1;
       if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`store resume: ${key} must be an integer >= ${min} (got ${String(value)})`);
       limits[key] = value;
     }
@@ -330,7 +340,9 @@ export class StoreResume {
     const started = performance.now();
     const now = Date.now();
     const { windowMs, overlapMs } = this.limits;
-    let lastOnline = await readLastOnline(this.#init.lastOnlineFile);
+    const saved = await loadLastOnline(this.#init.lastOnlineFile);
+    if (saved.problem !== undefined) this.#log.log("warn", "resume-last-online-unreadable", { file: this.#init.lastOnlineFile, problem: saved.problem });
+    let lastOnline = saved.ms;
     if (lastOnline !== undefined && lastOnline > now + overlapMs) {
       this.#log.log("warn", "resume-last-online-ahead", { lastOnline, now });
       lastOnline = undefined;
@@ -428,7 +440,7 @@ export class StoreResume {
       const response = await queryStore(this.#init.dial, peer, request, { timeoutMs: this.limits.requestTimeoutMs, maxResponseBytes: this.#maxResponseBytes, signal: state.signal });
       if (response.requestId !== requestId) throw new StoreClientError("malformed", "answer to another request id");
       if (response.statusCode === StoreStatus.TOO_MANY_REQUESTS && rateLimited < this.limits.rateLimitRetries) {
-        await sleep(1000 * 2 ** rateLimited++, state.signal);
+        await sleep(this.limits.rateLimitDelayMs * 2 ** rateLimited++, state.signal);
         continue;
       }
       if (response.statusCode !== StoreStatus.OK) {

@@ -206,6 +206,7 @@ describe("server: Store Resume", function () {
     await writeFile(lastFile(r), "{not json");
     expect(await readLastOnline(lastFile(r))).to.equal(undefined);
     expect((await r.resume()).archived).to.equal(100);
+    expect(events.find((e) => e.event === "resume-last-online-unreadable")?.fields).to.include({ problem: "not JSON" });
     await writeFile(lastFile(r), JSON.stringify({ lastOnlineMs: -5 }));
     expect((await r.resume()).lastOnline).to.equal(undefined);
   });
@@ -336,9 +337,14 @@ describe("server: Store Resume", function () {
       if (refused++ < 2) return { requestId: request.requestId, statusCode: 429, statusDesc: "TOO_MANY_REQUESTS", messages: [] };
       return { requestId: request.requestId, statusCode: 200, messages: [] };
     };
-    const report = await resume({ peers: [addressOf(c)] }).resume();
+    const report = await resume({ peers: [addressOf(c)], rateLimitDelayMs: 20 }).resume();
     expect(report).to.deep.include({ complete: true, peer: addressOf(c) });
     expect(cRequests).to.have.length(4); // two refused, then one page per topic
+    // Beyond rateLimitRetries in a row, the peer has failed.
+    refused = -100;
+    const gaveUp = await resume({ peers: [addressOf(c)], rateLimitDelayMs: 1, rateLimitRetries: 2 }).resume();
+    expect(gaveUp).to.deep.include({ complete: false, stoppedBy: "no-peer" });
+    expect(gaveUp.failures[0]!.error).to.match(/status 429/);
   });
 
   it("a dead peer list logs and returns without throwing; start() retries, then gives up without saving", async () => {
