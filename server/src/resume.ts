@@ -139,6 +139,7 @@ export async function queryStore(dial: Dial, peer: string, request: proto_store.
   const controller = new AbortController();
   let stream: DuplexStream | undefined;
   let failure: StoreClientError | undefined;
+  let answer: proto_store.StoreQueryResponse | undefined;
   const stop = (error: StoreClientError) => {
     failure ??= error;
     controller.abort(failure);
@@ -166,16 +167,20 @@ export async function queryStore(dial: Dial, peer: string, request: proto_store.
       break;
     }
     if (bytes === undefined) throw new StoreClientError("empty", "stream ended without an answer");
-    await stream.close().catch(() => undefined);
     try {
-      return proto_store.StoreQueryResponse.decode(bytes);
+      answer = proto_store.StoreQueryResponse.decode(bytes);
     } catch (error) {
       throw new StoreClientError("malformed", `undecodable answer: ${message(error)}`);
     }
+    // Awaited: the node allows one outbound store stream at a time, so the next request needs this one gone.
+    await stream.close().catch(() => undefined);
+    return answer;
   })();
   try {
     return await Promise.race([exchange, deadline]);
   } catch (error) {
+    // An answer in hand is kept when only the closing ran out of time (the timer aborted the stream).
+    if (answer !== undefined && failure?.kind === "timeout") return answer;
     if (failure !== undefined) throw failure;
     stream?.abort(error instanceof Error ? error : new Error(String(error)));
     if (error instanceof StoreClientError) throw error;

@@ -14,7 +14,9 @@ import {
   MailServerNode,
   SqliteArchive,
   STORE_CODEC,
+  StoreClientError,
   StoreResume,
+  queryStore,
   readLastOnline,
   writeLastOnline,
   type ArchivedMessage,
@@ -382,10 +384,76 @@ describe("server: Store Resume", function () {
     expect(await r.whenResumed()).to.deep.include({ stoppedBy: "stopped", complete: false });
   });
 
+  it("takes its peers from a function (e.g. discovery), skipping addresses it cannot dial", async () => {
+    const report = await resume({ peers: async () => ["/ip4/127.0.0.1/tcp/1", addressOf(a)] }).resume();
+    expect(report).to.deep.include({ peer: addressOf(a), complete: true, archived: 100 });
+    expect(events.find((e) => e.event === "resume-bad-peer")?.fields).to.include({ peer: "/ip4/127.0.0.1/tcp/1" });
+  });
+
   it("refuses a peer address without /p2p/ and bad limits with a clear error", () => {
     expect(() => resume({ peers: ["/ip4/127.0.0.1/tcp/60000"] })).to.throw(/must be a multiaddr ending in \/p2p\/<peer id>/);
     expect(() => resume({ peers: [], pageSize: 0 })).to.throw(/pageSize must be an integer >= 1/);
   });
 
   const lastFile = (r: StoreResume) => fileOf.get(r)!;
+});
+
+// The store client's deadline holds whatever the transport does: a dial that never resolves and
+// ignores its signal, a stream that ignores abort and never sends, an answer that never ends.
+describe("server: store v3 client deadline", () => {
+  const request: proto_store.StoreQueryRequest = { requestId: "r", includeData: true, contentTopics: [], messageHashes: [], paginationForward: true };
+  const options = { timeoutMs: 200, maxResponseBytes: 1024 };
+  const never = new Promise<never>(() => undefined);
+  const deafStream = (source: AsyncIterable<Uint8Array>): DuplexStream => ({
+    source,
+    sink: async () => undefined,
+    close: async () => undefined,
+    abort: () => undefined,
+  });
+  const expectError = async (promise: Promise<unknown>, kind: string) => {
+    const error = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).to.be.instanceOf(StoreClientError);
+    expect((error as StoreClientError).kind).to.equal(kind);
+  };
+
+  it("a dial that never resolves", async () => {
+    let signalled = false;
+    const dial: Dial = async (_peer, _protocol, { signal }) => {
+      signal.addEventListener("abort", () => (signalled = true));
+      return never;
+    };
+    await expectError(queryStore(dial, "/ip4/127.0.0.1/tcp/1/p2p/x", request, options), "timeout");
+    expect(signalled).to.equal(true);
+  });
+
+  it("a stream that ignores abort and never answers, or trickles an endless frame", async () => {
+    await expectError(queryStore(async () => deafStream((async function* () { await never; })()), "p", request, options), "timeout");
+    const trickle = async function* () {
+      yield Uint8Array.of(0xff, 0x07); // a frame of 1023 bytes announced, never completed
+      for (;;) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        yield Uint8Array.of(1);
+      }
+    };
+    await expectError(queryStore(async () => deafStream(trickle()), "p", request, options), "timeout");
+  });
+
+  it("an answer whose stream never finishes closing is still the answer", async () => {
+    const frame = lp.encode.single(proto_store.StoreQueryResponse.encode({ requestId: "r", statusCode: 200, messages: [] })).subarray();
+    const stream = { ...deafStream((async function* () { yield frame; })()), close: () => never };
+    expect(await queryStore(async () => stream, "p", request, options)).to.deep.include({ requestId: "r", statusCode: 200 });
+  });
+
+  it("a frame over the bound, an empty stream, garbage, and a stop", async () => {
+    await expectError(queryStore(async () => deafStream((async function* () { yield Uint8Array.of(0x80, 0x10); })()), "p", request, options), "too-large");
+    await expectError(queryStore(async () => deafStream((async function* () {})()), "p", request, options), "empty");
+    await expectError(queryStore(async () => deafStream((async function* () { yield Uint8Array.of(3, 0xff, 0xff, 0xff); })()), "p", request, options), "malformed");
+    await expectError(queryStore(async () => { throw new Error("connection refused"); }, "p", request, options), "dial");
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 20);
+    await expectError(queryStore(async () => deafStream((async function* () { await never; })()), "p", request, { ...options, timeoutMs: 60_000, signal: stop.signal }), "aborted");
+  });
 });
