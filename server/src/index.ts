@@ -18,3 +18,8 @@ export { PostgresArchive } from "./archive/postgres.js";
 export { loadConfig, parseConfig, ConfigError, type ServerConfig, type ArchiveConfig, type DiscoveryConfig } from "./config.js";
 export { startServer, type RunningServer } from "./app.js";
 export { readNodeKey } from "./keyFile.js";
+export {
+  StoreResume, queryStore, checkResumed, readLastOnline, writeLastOnline, StoreClientError, DEFAULT_RESUME_LIMITS,
+  type StoreResumeInit, type ResumeLimits, type ResumeReport, type ResumeStop, type RejectReason, type Dial, type StoreQueryOptions, type ResumedCheck,
+} from "./resume.js";
+export type { DuplexStream, Chunk } from "./streams.js";
