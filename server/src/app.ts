@@ -2,6 +2,7 @@
 // the libp2p node, discv5 with the node's Waku ENR. Used by the CLI and by tests.
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import { multiaddr } from "@multiformats/multiaddr";
 import { JsonRpcProvider } from "ethers";
 import { buildNodeEnr, nodeIdFromPrivateKey } from "@status/mailserver-sdk";
 import { startDiscv5Node, type Discv5Handle } from "@status/mailserver-sdk/discovery";
@@ -13,6 +14,8 @@ import { ConfigError, type ServerConfig } from "./config.js";
 import { readNodeKey } from "./keyFile.js";
 import type { Logger } from "./log.js";
 import { MailServerNode } from "./node.js";
+import { StoreResume } from "./resume.js";
+import type { DuplexStream } from "./streams.js";
 
 export interface RunningServer {
   node: MailServerNode;
@@ -22,6 +25,8 @@ export interface RunningServer {
   /** The node's ENR (when discovery runs). */
   enr: string | undefined;
   discovery: Discv5Handle | undefined;
+  /** Store Resume, when `resume.peers` names peers. */
+  resume: StoreResume | undefined;
   stop(): Promise<void>;
 }
 
@@ -100,6 +105,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       ...(gate !== undefined ? { gate } : {}),
       storeLimits: config.store,
       pushLimits: { maxMessageBytes: config.maxMessageBytes },
+      relay: { enabled: config.relay.enabled, peers: config.relay.peers, redialIntervalMs: config.relay.redialIntervalMs },
       admission: config.admission,
       nodeLimits: config.node,
       retention: config.retention,
@@ -111,6 +117,24 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       throw new ConfigError(`cannot listen on ${config.listen.join(", ")}: ${(error as Error).message}`);
     }
     cleanup.push(() => node.stop());
+
+    let resume: StoreResume | undefined;
+    if (config.resume.peers.length > 0) {
+      const running = new StoreResume({
+        dial: async (peer, protocol, { signal }) => (await node.libp2p.dialProtocol(multiaddr(peer), protocol, { signal })) as unknown as DuplexStream,
+        archive,
+        pubsubTopics: node.pubsubTopics,
+        peers: config.resume.peers,
+        lastOnlineFile: config.resume.lastOnlineFile,
+        windowMs: config.resume.windowSeconds * 1000,
+        maxMessageBytes: config.maxMessageBytes,
+        logger,
+      });
+      // In the background: the node serves what it has while it fills the gap.
+      running.start();
+      cleanup.push(() => running.stop());
+      resume = running;
+    }
 
     let discovery: Discv5Handle | undefined;
     let enr: string | undefined;
@@ -125,7 +149,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
         udp: d.udpPort,
         ...(tcp !== undefined ? { tcp: Number(tcp) } : {}),
         kind: "mailserver", // waku2: store
-        capabilities: ["lightpush"],
+        // As nwaku's store nodes: relay with store (0x03), lightpush where relay runs it.
+        capabilities: config.relay.enabled ? ["relay", "lightpush"] : [],
         multiaddrs: websockets,
         shards: { cluster: config.clusterId, shards: config.shards },
       });
@@ -163,6 +188,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       nodeId,
       enr,
       discovery,
+      resume,
       stop: () => (stopping ??= undo()),
     };
   } catch (error) {
