@@ -26,6 +26,7 @@ const lazy = (load: () => Promise<object>, name: string) => async () => ({
 const curator = (name: string) => lazy(() => import("./tasks/curator.js"), name);
 const provider = (name: string) => lazy(() => import("./tasks/provider.js"), name);
 const dnsTree = lazy(() => import("./tasks/dnsTree.js"), "dnsTree");
+const token = (name: string) => lazy(() => import("./tasks/token.js"), name);
 
 const tasks = [
   emptyTask("curator", "Curate the mail-server registry: providers, node kinds, pause").build(),
@@ -41,6 +42,7 @@ const tasks = [
   withCommon(task(["curator", "kind"], "Enable (or --disable: retires its nodes, as a removal) a node kind"))
     .addPositionalArgument({ name: "kind", description: "Kind name (e.g. mailserver) or bytes32 id" })
     .addFlag({ name: "disable", description: "Disable instead of enable" })
+    .addFlag({ name: "new", description: "Confirm enabling a kind that is not enabled now (a new name, or one disabled before)" })
     .setAction(curator("kind"))
     .build(),
   withCommon(task(["curator", "pause"], "Pause (or --unpause) purchases and renewals in the escrow"))
@@ -79,6 +81,13 @@ const tasks = [
   withCommon(task(["provider", "withdraw"], "Withdraw earnings to the payout address"))
     .addOption({ name: "node", description: "Only this node (default: every node with earnings)", defaultValue: "" })
     .setAction(provider("withdraw"))
+    .build(),
+
+  emptyTask("token", "Test SNT on a local chain").build(),
+  withCommon(task(["token", "mint"], "Mint test SNT on a local chain (31337) to an address or account index"))
+    .addOption({ name: "to", description: "Recipient: an address or an account index", defaultValue: "" })
+    .addOption({ name: "amount", description: "Amount in SNT (e.g. 1000)", defaultValue: "1000" })
+    .setAction(token("mint"))
     .build(),
 
   withCommon(task("dns-tree", "Build and sign an EIP-1459 DNS tree of node ENRs; print it as zone-file TXT records"))
