@@ -36,7 +36,7 @@ export interface ServerConfig {
   escrow?: string;
   /** Block the index starts reading at (default: the known deployment's). */
   startBlock?: number;
-  /** Blocks behind head the index waits for (default 6). */
+  /** Blocks behind head the index waits for (default 6; 0 on the local chain 31337). */
   confirmations: number;
   /** How often the index reads new events, ms. */
   indexIntervalMs: number;
@@ -100,7 +100,9 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
     ...(o.registry !== undefined ? { registry: address(o.registry, "registry") } : {}),
     ...(o.escrow !== undefined ? { escrow: address(o.escrow, "escrow") } : {}),
     ...(o.startBlock !== undefined ? { startBlock: integer(o.startBlock, "startBlock", 0) } : {}),
-    confirmations: integer(o.confirmations ?? 6, "confirmations", 0),
+    // A local chain (31337) mines a block only per transaction: waiting for blocks there would
+    // keep a paying client out until someone else sends something.
+    confirmations: integer(o.confirmations ?? (o.chainId === 31337 ? 0 : 6), "confirmations", 0),
     indexIntervalMs: integer(o.indexIntervalMs ?? 12_000, "indexIntervalMs", 50),
     indexFile: resolve(o.indexFile === undefined ? "index.sqlite" : string(o.indexFile, "indexFile")),
     mode,

@@ -90,6 +90,9 @@ describe("mailserver-node CLI", function () {
       [{ ...base(), colour: "blue" }, /^Error: config: unknown field colour$/],
       [{ ...base(), nodeKeyFile: "missing.key" }, /^Error: cannot read node key file .*missing\.key: ENOENT$/],
       [{ ...base(), archive: { backend: "postgres", url: "mysql://x" } }, /^Error: config: archive.url must be a postgres:\/\/ URL/],
+      // The RPC serves 31337: a config left at chainId 1 is caught at start, not by silent refusals.
+      [{ ...base(), chainId: 1 }, /^Error: config: chainId is 1 but rpcUrl serves chain 31337: set chainId to 31337, or point rpcUrl at chain 1$/],
+      [{ ...base(), escrow: undefined }, /^Error: config: escrow is required on chain 31337, where no deployment is known: set escrow \(and startBlock\) to the escrow contract's address \(and deployment block\)$/],
     ];
     // The first through npx, as the README says; the others straight through the bin, at once.
     await Promise.all(
