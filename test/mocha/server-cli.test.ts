@@ -3,12 +3,12 @@
 // subscription index are still there and a new connection needs a new grant; two processes on one
 // PostgreSQL archive serve each other's messages.
 import { expect } from "chai";
-import Database from "better-sqlite3";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { promisify } from "node:util";
 import { Wallet } from "ethers";
 import { bytesToUtf8, utf8ToBytes, type LightNode } from "@waku/sdk";
@@ -125,7 +125,8 @@ describe("mailserver-node CLI", function () {
     expect(await first.server.stop("SIGTERM")).to.equal(0);
     expect(first.server.events.map((e) => e.event)).to.include.members(["shutting-down", "stopped", "shutdown-complete"]);
     // What the stopped server left in its SQLite index, read as another process would.
-    const db = new Database(path.join(tmp, "restart", "index.sqlite"), { readonly: true });
+    // (node:sqlite, built into Node: the test loads no native addon either.)
+    const db = new DatabaseSync(path.join(tmp, "restart", "index.sqlite"), { readOnly: true });
     const clients = (db.prepare("SELECT client_id FROM entries").all() as { client_id: string }[]).map((r) => r.client_id.toLowerCase());
     const saved = JSON.parse((db.prepare("SELECT value FROM meta WHERE key = 'cursor'").get() as { value: string }).value) as { lastBlock: number };
     db.close();
