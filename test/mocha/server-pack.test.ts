@@ -35,6 +35,11 @@ describe("mail server package", function () {
     for (const workspace of ["@status/mailserver-sdk", "@status/mailserver-node"]) {
       await run("npm", ["pack", "-w", workspace, "--ignore-scripts", "--pack-destination", tarballs], { cwd: ROOT });
     }
+    // Publishable as they are: not private, and nothing npm would "correct" (and so drop) on
+    // publish, as it drops a bin path written "./bin/...". A dry run sends nothing.
+    const published = await run("npm", ["publish", "--dry-run", "--ignore-scripts", "-w", "@status/mailserver-sdk", "-w", "@status/mailserver-node"], { cwd: ROOT });
+    expect(published.stdout, published.stderr).to.include("+ @status/mailserver-sdk@0.1.0").and.include("+ @status/mailserver-node@0.1.0");
+    expect(published.stderr).to.not.match(/auto-corrected|errors corrected|EPRIVATE/);
     const files = (await readdir(tarballs)).sort();
     expect(files).to.deep.equal(["status-mailserver-node-0.1.0.tgz", "status-mailserver-sdk-0.1.0.tgz"]);
 
