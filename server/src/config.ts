@@ -54,9 +54,9 @@ export interface ServerConfig {
   escrow?: string;
   /** Block the index starts reading at (default: the known deployment's). */
   startBlock?: number;
-  /** Blocks behind head the index waits for (default 6). */
+  /** Blocks behind head the index waits for (default 6; 0 on the local chain 31337). */
   confirmations: number;
-  /** How often the index reads new events, ms. */
+  /** How often the index reads new events, ms (default 12 s; 1 s on the local chain 31337). */
   indexIntervalMs: number;
   /** Where the index is saved so a restart continues where it stopped. */
   indexFile: string;
@@ -124,8 +124,11 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
     ...(o.registry !== undefined ? { registry: address(o.registry, "registry") } : {}),
     ...(o.escrow !== undefined ? { escrow: address(o.escrow, "escrow") } : {}),
     ...(o.startBlock !== undefined ? { startBlock: integer(o.startBlock, "startBlock", 0) } : {}),
-    confirmations: integer(o.confirmations ?? 6, "confirmations", 0),
-    indexIntervalMs: integer(o.indexIntervalMs ?? 12_000, "indexIntervalMs", 50),
+    // A local chain (31337) mines a block only per transaction: waiting for blocks there would
+    // keep a paying client out until someone else sends something.
+    confirmations: integer(o.confirmations ?? (o.chainId === 31337 ? 0 : 6), "confirmations", 0),
+    // And blocks come when a test sends a transaction, not every 12 s: read them soon after.
+    indexIntervalMs: integer(o.indexIntervalMs ?? (o.chainId === 31337 ? 1_000 : 12_000), "indexIntervalMs", 50),
     indexFile: resolve(o.indexFile === undefined ? "index.sqlite" : string(o.indexFile, "indexFile")),
     mode,
     clusterId: integer(o.clusterId ?? 1, "clusterId", 0, 65535),
