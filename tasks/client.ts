@@ -73,7 +73,7 @@ export async function messages(
 
     // @waku/sdk's defaults do not fit a single mail server: no bootstrap fleet, its cluster,
     // and the server's plain ws:// address kept (it drops non-wss addresses by default).
-    const { createLightNode, Protocols, bytesToUtf8, utf8ToBytes } = await import("@waku/sdk");
+    const { createLightNode, Protocols, bytesToUtf8 } = await import("@waku/sdk");
     const cluster = enr.shards.cluster;
     const shardId = enr.shards.shards[0]!;
     const waku = await createLightNode({ defaultBootstrap: false, networkConfig: { clusterId: cluster }, libp2p: { filterMultiaddrs: false } });
@@ -81,20 +81,13 @@ export async function messages(
       await waku.start();
       try {
         await waku.dial(address);
-        await waku.waitForPeers([Protocols.Store, Protocols.LightPush], CONNECT_TIMEOUT_MS);
+        await waku.waitForPeers([Protocols.Store], CONNECT_TIMEOUT_MS);
       } catch (error) {
         throw new TaskInputError(`cannot reach the mail server at ${address}: is it running? (${(error as Error).message.split("\n")[0]})`);
       }
       const server = waku.libp2p.getConnections().find((c) => c.remotePeer.toString() === enr.peerId)?.remotePeer;
       if (server === undefined) throw new TaskInputError(`connected, but not to the ENR's peer ${enr.peerId}`);
-      if (args.send !== "") {
-        const sent = await waku.lightPush.send(waku.createEncoder({ contentTopic: args.topic, shardId }), { payload: utf8ToBytes(args.send) });
-        const failure = sent.failures[0]?.error;
-        // 505: the server relayed it to nobody (it has no relay peers yet, as on a lone local
-        // node); it archived it all the same, as nwaku does with its own publishes.
-        if (failure !== undefined && String(failure) !== "No relay peers available") throw new TaskInputError(`the mail server did not take the message: ${String(failure)}`);
-        console.log(failure === undefined ? `sent "${args.send}" on ${args.topic}` : `sent "${args.send}" on ${args.topic}: stored by the mail server, which has no relay peers, so nobody else online received it`);
-      }
+      if (args.send !== "") await sendByRelay(address, enr.peerId, cluster, shardId, args.topic, args.send);
       const session = new AccessSession({
         libp2p: waku.libp2p,
         peer: server,
@@ -119,4 +112,36 @@ export async function messages(
       await waku.stop();
     }
   });
+}
+
+/**
+ * Publishes `text` as a Waku Relay node would (js-waku's relay node, in the mail server's mesh):
+ * the way messages reach a store node on the network. The node leaves once the message is sent.
+ */
+async function sendByRelay(address: string, serverPeerId: string, clusterId: number, shard: number, contentTopic: string, text: string): Promise<void> {
+  const { createRelayNode } = await import("waku-relay-sdk/relay");
+  const { createEncoder, utf8ToBytes } = await import("waku-relay-sdk");
+  const relay = await createRelayNode({
+    defaultBootstrap: false,
+    networkConfig: { clusterId, shards: [shard] },
+    libp2p: { filterMultiaddrs: false, hideWebSocketInfo: true },
+  } as Parameters<typeof createRelayNode>[0]);
+  try {
+    await relay.start();
+    await relay.dial(address);
+    const pubsubTopic = `/waku/2/rs/${clusterId}/${shard}`;
+    const deadline = Date.now() + CONNECT_TIMEOUT_MS;
+    // Gossipsub grafts a new peer into the mesh at its next heartbeat (1 s).
+    while (!relay.relay.getMeshPeers(pubsubTopic).includes(serverPeerId)) {
+      if (Date.now() > deadline) throw new TaskInputError(`the mail server at ${address} did not join the relay mesh of ${pubsubTopic}: does it run relay on shard ${shard}?`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const sent = await relay.relay.send(createEncoder({ contentTopic, pubsubTopicShardInfo: { clusterId, shard } }), { payload: utf8ToBytes(text) });
+    if ((sent.successes ?? []).length === 0) throw new TaskInputError(`the message was not relayed: ${String(sent.failures?.[0]?.error ?? "no relay peer took it")}`);
+    console.log(`sent "${text}" on ${contentTopic} by relay`);
+    // Let the server's archive take it before the store query that follows.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  } finally {
+    await relay.stop();
+  }
 }

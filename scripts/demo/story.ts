@@ -32,6 +32,8 @@ import {
 import { AccessGate, SubscriptionIndex, type AccessDecision } from "@status/mailserver-sdk/server";
 import { MailServerNode, SqliteArchive } from "@status/mailserver-node";
 import { bytesToUtf8, createLightNode, Protocols, utf8ToBytes, type LightNode } from "@waku/sdk";
+import { createEncoder as relayEncoder } from "waku-relay-sdk";
+import { createRelayNode } from "waku-relay-sdk/relay";
 import { deployLocal } from "../../deploy/local.js";
 import { table } from "./table.js";
 
@@ -183,7 +185,7 @@ export async function runDemo({ connection, print = (line = "") => console.log(l
     print(table(["request", "decision"], decisions));
 
     // The same gate in front of the selected server's real store: a Waku store node on loopback.
-    print(`   ${names.get(nodeId)} runs the mail server (Waku store v3 + lightpush + access grants); the user's app is a @waku/sdk node.`);
+    print(`   ${names.get(nodeId)} runs the mail server (Waku relay + store v3 + lightpush + access grants); a friend's app is a js-waku relay node, the user's app a @waku/sdk light node.`);
     const mailKey = keys[servers.findIndex((server) => server.nodeId === nodeId)]!;
     const archive = new SqliteArchive(":memory:");
     const mail = await MailServerNode.create({
@@ -210,9 +212,26 @@ export async function runDemo({ connection, print = (line = "") => console.log(l
     };
     const contentTopic = "/status-demo/1/chat/proto";
     const shardId = STATUS_NETWORK.shards[1]!;
-    const sender = await wakuNode();
+    // A friend's app on the network: a js-waku relay node in the mail server's mesh. Its messages
+    // travel by Waku Relay; the mail server, a relay node of the shard, archives what passes.
+    const friend = await createRelayNode({
+      defaultBootstrap: false,
+      networkConfig: { clusterId: STATUS_NETWORK.cluster, shards: [shardId] },
+      libp2p: { filterMultiaddrs: false, hideWebSocketInfo: true },
+    } as Parameters<typeof createRelayNode>[0]);
+    cleanup.push(() => friend.stop());
+    await friend.start();
+    await friend.dial(mail.multiaddrs[0]!);
+    const pubsubTopic = `/waku/2/rs/${STATUS_NETWORK.cluster}/${shardId}`;
+    for (let waited = 0; !friend.relay.getMeshPeers(pubsubTopic).includes(mail.peerId) && waited < 20_000; waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     const offline = ["hi, are you there?", "call me when you are back", "see you tomorrow"];
-    for (const text of offline) await sender.lightPush.send(sender.createEncoder({ contentTopic, shardId }), { payload: utf8ToBytes(text) });
+    const encoder = relayEncoder({ contentTopic, pubsubTopicShardInfo: { clusterId: STATUS_NETWORK.cluster, shard: shardId } });
+    for (const text of offline) await friend.relay.send(encoder, { payload: utf8ToBytes(text) });
+    for (let waited = 0; (await archive.stats()).messages < offline.length && waited < 20_000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const fetchHistory = async (waku: LightNode) => {
       const got: string[] = [];
       await waku.store.queryWithOrderedCallback([waku.createDecoder({ contentTopic, shardId })], (m) => {
@@ -235,7 +254,7 @@ export async function runDemo({ connection, print = (line = "") => console.log(l
       (error: Error) => `refused: ${/status code: (\d+), description: (.*)$/.exec(error.message)?.slice(1).join(" ") ?? error.message}`,
     );
     print(table(["while the user was offline", "store query result"], [
-      [`someone lightpushed ${offline.length} messages`, `archived on ${names.get(nodeId)}`],
+      [`a friend's app relayed ${offline.length} messages on shard ${shardId}`, `archived by ${names.get(nodeId)} from the relay mesh`],
       ["the user's app presents its access grant", `accepted until ${date(new Date(accepted.until * 1000))}`],
       ["the user's app fetches its messages", history.map((m) => `"${m}"`).join(", ")],
       ["a stranger's app asks for them", strangerOutcome],

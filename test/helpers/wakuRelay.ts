@@ -57,9 +57,9 @@ export function collect(node: RelayNode, contentTopic: string, clusterId: number
  * A js-waku relay node in a mail server's mesh on every shard it serves: the network a lightpush
  * to that server reaches (without one, the server answers pushes with 505, as nwaku does).
  */
-export async function relayPeerOf(server: { multiaddrs: string[]; pubsubTopics: readonly string[] }, clusterId: number, shards: number[]): Promise<RelayNode> {
+export async function relayPeerOf(server: string | { multiaddrs: string[] }, clusterId: number, shards: number[]): Promise<RelayNode> {
   const node = await jsWakuRelayNode({ clusterId, shards });
-  const ws = server.multiaddrs.find((a) => a.includes("/ws/"));
+  const ws = typeof server === "string" ? server : server.multiaddrs.find((a) => a.includes("/ws/"));
   if (ws === undefined) throw new Error("the server has no ws address for js-waku's relay node");
   for (const topic of shards.map((s) => `/waku/2/rs/${clusterId}/${s}`)) await connectRelay(node, ws, topic);
   return node;

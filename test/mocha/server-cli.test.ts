@@ -15,6 +15,7 @@ import { parseEnr } from "@status/mailserver-sdk";
 import { bytesToUtf8, utf8ToBytes, type LightNode } from "@waku/sdk";
 import { ROOT } from "../helpers/hardhatCli.js";
 import { fetchMessages, presentGrant, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
+import { relayPeerOf, type RelayNode } from "../helpers/wakuRelay.js";
 import { startPostgres, type LocalPostgres } from "../helpers/postgres.js";
 import { BIN, startServerProcess, writeConfig, type ServerProcess } from "../helpers/serverProcess.js";
 
@@ -29,6 +30,7 @@ describe("mailserver-node CLI", function () {
   let keyFile: string;
   const bobKey = Wallet.createRandom() as unknown as Wallet;
   const clients: LightNode[] = [];
+  const relays: RelayNode[] = [];
   const processes: ServerProcess[] = [];
   const now = () => Math.floor(Date.now() / 1000);
 
@@ -55,6 +57,9 @@ describe("mailserver-node CLI", function () {
     return waku;
   };
   const push = async (address: string, texts: string[]) => {
+    // The network the pushes reach: a js-waku relay node in the server's mesh (a server with no
+    // relay peer answers pushes 505, as nwaku does).
+    relays.push(await relayPeerOf(address, 1, [0, 1, 2, 3, 4, 5, 6, 7]));
     const alice = await client(address);
     const encoder = alice.createEncoder({ contentTopic: TOPIC });
     for (const text of texts) expect((await alice.lightPush.send(encoder, { payload: utf8ToBytes(text) })).failures).to.deep.equal([]);
@@ -72,7 +77,7 @@ describe("mailserver-node CLI", function () {
 
   after(async function () {
     this.timeout(60_000);
-    await Promise.all(clients.map((c) => c.stop().catch(() => undefined)));
+    await Promise.all([...clients, ...relays].map((c) => c.stop().catch(() => undefined)));
     await Promise.all(processes.map((p) => p.stop("SIGKILL")));
     await chain?.stop();
     await pgServer?.stop();
