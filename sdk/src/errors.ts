@@ -104,6 +104,8 @@ export type ErrorCode =
   | "INVALID_ENR"
   | "INVALID_ARGUMENT"
   | "RPC_UNAVAILABLE"
+  // An RPC call that neither answered nor failed within its deadline (details.timeoutMs).
+  | "RPC_TIMEOUT"
   // The wallet's user declined to sign (EIP-1193 code 4001, ethers ACTION_REJECTED).
   | "USER_REJECTED"
   | "CONTRACT_ERROR"

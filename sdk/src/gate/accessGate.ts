@@ -17,6 +17,41 @@ export interface SubscriptionLookup {
   expiryOf(nodeId: string, clientId: string): bigint;
   /** Expiry read from the contract, for when the index is not current. */
   readExpiry(nodeId: string, clientId: string): Promise<bigint>;
+  /**
+   * Seconds since the last successful sync, undefined when it never synced in this process.
+   * Without it the gate never admits from a view that is not current.
+   */
+  staleForSeconds?(): number | undefined;
+}
+
+/**
+ * How the gate decides now: `fresh` from a current index; `stale` from the contract where it can
+ * read it, else from the last good index (within `staleGraceSeconds`); `degraded` from the
+ * contract only (never synced, or stale beyond the grace): what it cannot read is `unavailable`.
+ */
+export type GateMode = "fresh" | "stale" | "degraded";
+
+export interface GateModeChange {
+  mode: GateMode;
+  previous: GateMode;
+  /** One sentence for the log. */
+  message: string;
+  staleForSeconds: number | undefined;
+}
+
+/** What an operator alerts on (`AccessGate.health()`). */
+export interface GateHealth {
+  mode: GateMode;
+  /** Seconds since the index's last successful sync (undefined: never synced). */
+  staleForSeconds: number | undefined;
+  /** The configured grace, seconds. */
+  staleGraceSeconds: number;
+  /** Decisions answered from the last good index because the contract could not be asked. */
+  graceAdmissions: number;
+  /** Decisions answered `unavailable`. */
+  unavailable: number;
+  /** Contract reads that failed (RPC down, timeout). */
+  contractReadFailures: number;
 }
 
 export type AccessReason =
@@ -63,19 +98,36 @@ export interface AccessGateOptions {
   signatureRecovery?: "auto" | "js" | RecoverFn;
   /**
    * While the index is not current: "contract" (default) reads the expiry from the escrow, with
-   * a per-client cache and a rate limit; "deny" answers `unavailable` at once.
+   * a per-client cache and rate limits; "deny" reads nothing (the last good index answers within
+   * `staleGraceSeconds`, else `unavailable`).
    */
   whenStale?: "contract" | "deny";
   /** How long a contract-read expiry is reused for the same client (default 15 s). */
   contractCacheSeconds?: number;
-  /** Contract reads per second, all clients together (default 20; beyond: `unavailable`). */
+  /**
+   * Contract reads per second for keys the index knew or the gate admitted before (default 20).
+   * Beyond it the last good index answers (within the grace), else `unavailable`.
+   */
   contractReadsPerSecond?: number;
+  /** Contract reads per second for keys never seen before (default 2): strangers cannot spend the budget of known subscribers. */
+  unknownKeyReadsPerSecond?: number;
+  /** Contract reads per minute per connection peer (default 6). */
+  contractReadsPerPeerPerMinute?: number;
+  /**
+   * While the index is not current and the contract cannot be asked (RPC down, budget spent),
+   * keep admitting what the last good index knew active, for at most this long after its last
+   * successful sync (default 21,600 = 6 h; 0 = never). The risk is a cancellation not yet seen,
+   * bounded by this. Keys the last index did not know stay `unavailable`.
+   */
+  staleGraceSeconds?: number;
   /** Live grants kept (default 100,000; the oldest go first when full). */
   maxGrants?: number;
   /** Grants kept per client id (default 8: a few devices; the oldest goes). */
   maxGrantsPerClient?: number;
   /** Where failed contract reads are reported (default: console.error). Never thrown. */
   onError?: (error: MailserverSdkError) => void;
+  /** Told when `health().mode` changes (default: console.warn of the message). */
+  onModeChange?: (change: GateModeChange) => void;
 }
 
 export interface CheckContext {
@@ -117,9 +169,16 @@ export class AccessGate {
   readonly #grants: GrantStore;
   readonly #whenStale: "contract" | "deny";
   readonly #cacheSeconds: number;
-  readonly #readsPerSecond: number;
-  #readTokens: number;
-  #readTokensAt = 0;
+  readonly #knownBucket: TokenBucket;
+  readonly #unknownBucket: TokenBucket;
+  readonly #peerBuckets = new Map<string, TokenBucket>();
+  readonly #peerReadsPerMinute: number;
+  readonly #graceSeconds: number;
+  readonly #admitted = new Set<string>();
+  #mode: GateMode = "fresh";
+  #graceAdmissions = 0;
+  #unavailable = 0;
+  #readFailures = 0;
   readonly #cache = new Map<string, CachedExpiry>();
   readonly #pending = new Map<string, Promise<bigint | undefined>>();
   readonly #checksummed = new Map<string, string>();
@@ -127,6 +186,7 @@ export class AccessGate {
   #bigNowAt = -1;
   #bigNowValue = 0n;
   readonly #onError: (error: MailserverSdkError) => void;
+  readonly #onModeChange: (change: GateModeChange) => void;
 
   constructor(options: AccessGateOptions) {
     this.nodeId = normalizeNodeId(options.nodeId);
@@ -152,8 +212,10 @@ export class AccessGate {
     this.#index = options.index;
     this.#skew = nonNegativeInteger("maxSkewSeconds", options.maxSkewSeconds ?? 60);
     this.#cacheSeconds = nonNegativeInteger("contractCacheSeconds", options.contractCacheSeconds ?? 15);
-    this.#readsPerSecond = nonNegativeInteger("contractReadsPerSecond", options.contractReadsPerSecond ?? 20);
-    this.#readTokens = this.#readsPerSecond;
+    this.#knownBucket = new TokenBucket(nonNegativeInteger("contractReadsPerSecond", options.contractReadsPerSecond ?? 20), 1);
+    this.#unknownBucket = new TokenBucket(nonNegativeInteger("unknownKeyReadsPerSecond", options.unknownKeyReadsPerSecond ?? 2), 1);
+    this.#peerReadsPerMinute = nonNegativeInteger("contractReadsPerPeerPerMinute", options.contractReadsPerPeerPerMinute ?? 6);
+    this.#graceSeconds = nonNegativeInteger("staleGraceSeconds", options.staleGraceSeconds ?? 21_600);
     this.#whenStale = options.whenStale ?? "contract";
     this.freeMode = options.freeMode ?? false;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
@@ -163,6 +225,7 @@ export class AccessGate {
       positiveInteger("maxGrantsPerClient", options.maxGrantsPerClient ?? 8),
     );
     this.#onError = options.onError ?? ((error) => console.error(`[mailserver-sdk gate] ${error.code}: ${error.message}`));
+    this.#onModeChange = options.onModeChange ?? ((change) => console.warn(`[mailserver-sdk gate] ${change.mode}: ${change.message}`));
   }
 
   /** Which signature recovery the gate uses (known after the first check with "auto"). */
@@ -206,11 +269,12 @@ export class AccessGate {
 
     let until = grant.expiresAt;
     if (!this.freeMode) {
-      const expiry = await this.#expiryOf(clientId, now);
-      if (expiry === undefined) return refuse("unavailable");
+      const expiry = await this.#expiryOf(clientId, now, grant.peerId);
+      if (expiry === undefined) return this.#unavailableGrant();
       if (expiry === 0n) return refuse("no-subscription");
       if (expiry <= BigInt(now)) return refuse("expired");
       if (expiry < BigInt(until)) until = Number(expiry);
+      this.#remember(clientId);
     }
     this.#grants.put(grant.peerId, clientId, grant.expiresAt, now);
     return { accepted: true, clientId, until };
@@ -235,12 +299,14 @@ export class AccessGate {
     if (this.#index.isCaughtUp()) {
       expiry = this.#index.expiryOf(this.nodeId, grant.clientKey);
     } else {
-      const cached = this.#cachedExpiry(grant.clientId, now);
-      if (cached === undefined) {
-        if (this.#whenStale === "contract") void this.#expiryOf(grant.clientId, now);
-        return { allowed: false, reason: "unavailable", clientId: grant.clientId };
+      let known = this.#cachedExpiry(grant.clientId, now);
+      if (known === undefined) {
+        // Read for the next request; this one is answered by the last good index (grace) or not at all.
+        if (this.#whenStale === "contract") void this.#expiryOf(grant.clientId, now, peerId);
+        known = this.#fromLastIndex(grant.clientId);
       }
-      expiry = cached;
+      if (known === undefined) return this.#unavailableDecision(grant.clientId);
+      expiry = known;
     }
     if (expiry === 0n) return { allowed: false, reason: "no-subscription", clientId: grant.clientId };
     if (expiry <= this.#bigNow(now)) return { allowed: false, reason: "expired", clientId: grant.clientId };
@@ -286,8 +352,8 @@ export class AccessGate {
     let expiresAt: Date | undefined;
     if (!this.freeMode) {
       // 6. Subscription: from the index while it is current, else the contract (cached, limited).
-      const expiry = await this.#expiryOf(clientId, now);
-      if (expiry === undefined) return deny("unavailable", clientId);
+      const expiry = await this.#expiryOf(clientId, now, context.connectionPeerId);
+      if (expiry === undefined) return this.#unavailableDecision(clientId);
       if (expiry === 0n) return deny("no-subscription", clientId);
       expiresAt = new Date(Number(expiry) * 1000);
       if (expiry <= BigInt(now)) return { allowed: false, reason: "expired", clientId, expiresAt };
@@ -295,21 +361,31 @@ export class AccessGate {
 
     // 7. Replay within the window (older requests are already stale); atomic with admission.
     if (!this.#replay.admit(clientId, request.nonce, request.issuedAt, now)) return deny("replay", clientId);
+    if (!this.freeMode) this.#remember(clientId);
     return expiresAt === undefined ? { allowed: true, reason: "allowed", clientId } : { allowed: true, reason: "allowed", clientId, expiresAt };
   }
 
   // ---- subscription lookups ------------------------------------------------------------------
 
-  /** The client's expiry, or undefined when it cannot be known now (`unavailable`). */
-  async #expiryOf(clientId: string, now: number): Promise<bigint | undefined> {
-    if (this.#index.isCaughtUp()) return this.#index.expiryOf(this.nodeId, clientId);
-    if (this.#whenStale === "deny") return undefined;
+  /**
+   * The client's expiry, or undefined when it cannot be known now (`unavailable`). While the
+   * index is not current: the per-client cache, else a contract read within the budgets (known
+   * keys and strangers apart, and per peer), else the last good index within the grace.
+   */
+  async #expiryOf(clientId: string, now: number, peerId: string): Promise<bigint | undefined> {
+    if (this.#index.isCaughtUp()) {
+      this.#setMode("fresh");
+      return this.#index.expiryOf(this.nodeId, clientId);
+    }
+    if (this.#whenStale === "deny") return this.#fromLastIndex(clientId);
     const cached = this.#cachedExpiry(clientId, now);
     if (cached !== undefined) return cached;
     const key = clientId.toLowerCase();
     const pending = this.#pending.get(key);
     if (pending !== undefined) return pending;
-    if (!this.#takeReadToken(now)) return undefined;
+    const known = this.#admitted.has(key) || this.#index.expiryOf(this.nodeId, clientId) > 0n;
+    if (!this.#peerBucket(peerId, now).peek(now) || !(known ? this.#knownBucket : this.#unknownBucket).take(now)) return this.#fromLastIndex(clientId);
+    this.#peerBucket(peerId, now).take(now);
     const read = this.#index
       .readExpiry(this.nodeId, clientId)
       .then(
@@ -319,8 +395,9 @@ export class AccessGate {
           return expiry;
         },
         (error: unknown) => {
+          this.#readFailures++;
           this.#report(error);
-          return undefined;
+          return this.#fromLastIndex(clientId);
         },
       )
       .finally(() => this.#pending.delete(key));
@@ -328,20 +405,96 @@ export class AccessGate {
     return read;
   }
 
+  /**
+   * What the last good index says, while it is within the grace and knew this client; undefined
+   * (cannot know) otherwise. A client it did not know may have paid since: not refused as
+   * unsubscribed, but as `unavailable`.
+   */
+  #fromLastIndex(clientId: string): bigint | undefined {
+    const staleFor = this.#index.staleForSeconds?.();
+    if (staleFor === undefined || staleFor > this.#graceSeconds) {
+      this.#setMode("degraded");
+      return undefined;
+    }
+    this.#setMode("stale");
+    // A contract read made since (older than the cache time, but after the last good sync) knows
+    // more than the index: a cancellation it saw is not undone by the grace.
+    const read = this.#cache.get(clientId.toLowerCase());
+    if (read !== undefined) return read.expiry;
+    const expiry = this.#index.expiryOf(this.nodeId, clientId);
+    if (expiry === 0n) return undefined;
+    this.#graceAdmissions++;
+    return expiry;
+  }
+
+  #setMode(mode: GateMode): void {
+    if (mode === this.#mode) return;
+    const previous = this.#mode;
+    this.#mode = mode;
+    // Contract reads made while stale are older than a current index: never prefer them to it.
+    if (mode === "fresh") this.#cache.clear();
+    const staleFor = this.#index.staleForSeconds?.();
+    const message =
+      mode === "fresh"
+        ? "the subscription index is current again: deciding from it"
+        : mode === "stale"
+          ? `the subscription index is not current (last sync ${staleFor ?? "?"} s ago): reading the contract where possible, else admitting what the last good index knew active (for up to ${this.#graceSeconds} s after its last sync)`
+          : `the subscription index is not current (${staleFor === undefined ? "never synced" : `last sync ${staleFor} s ago, beyond the ${this.#graceSeconds} s grace`}): only contract reads admit; what cannot be read is refused as unavailable`;
+    try {
+      this.#onModeChange({ mode, previous, message, staleForSeconds: staleFor });
+    } catch {
+      // A failing reporter must not turn a decision into a crash.
+    }
+  }
+
+  /** How the gate decides now, and counters an operator can alert on. */
+  health(): GateHealth {
+    if (this.#index.isCaughtUp()) this.#setMode("fresh");
+    else if (this.#mode === "fresh") this.#fromLastIndexMode();
+    return {
+      mode: this.#mode,
+      staleForSeconds: this.#index.staleForSeconds?.(),
+      staleGraceSeconds: this.#graceSeconds,
+      graceAdmissions: this.#graceAdmissions,
+      unavailable: this.#unavailable,
+      contractReadFailures: this.#readFailures,
+    };
+  }
+
+  #fromLastIndexMode(): void {
+    const staleFor = this.#index.staleForSeconds?.();
+    this.#setMode(staleFor === undefined || staleFor > this.#graceSeconds ? "degraded" : "stale");
+  }
+
+  #unavailableDecision(clientId: string): AccessDecision {
+    this.#unavailable++;
+    return deny("unavailable", clientId);
+  }
+
+  #unavailableGrant(): GrantDecision {
+    this.#unavailable++;
+    return refuse("unavailable");
+  }
+
+  /** A client admitted once counts as known: its reads come from the known keys' budget. */
+  #remember(clientId: string): void {
+    if (this.#admitted.size >= MAX_CACHED_CLIENTS) this.#admitted.clear();
+    this.#admitted.add(clientId.toLowerCase());
+  }
+
+  #peerBucket(peerId: string, now: number): TokenBucket {
+    let bucket = this.#peerBuckets.get(peerId);
+    if (bucket === undefined) {
+      if (this.#peerBuckets.size >= MAX_CACHED_CLIENTS) this.#peerBuckets.clear();
+      bucket = new TokenBucket(this.#peerReadsPerMinute, 60, now);
+      this.#peerBuckets.set(peerId, bucket);
+    }
+    return bucket;
+  }
+
   #cachedExpiry(clientId: string, now: number): bigint | undefined {
     const cached = this.#cache.get(clientId.toLowerCase());
     return cached !== undefined && now - cached.readAt < this.#cacheSeconds ? cached.expiry : undefined;
-  }
-
-  /** Token bucket: `contractReadsPerSecond` reads a second at most, as a burst of as many. */
-  #takeReadToken(now: number): boolean {
-    if (now > this.#readTokensAt) {
-      this.#readTokens = Math.min(this.#readsPerSecond, this.#readTokens + (now - this.#readTokensAt) * this.#readsPerSecond);
-      this.#readTokensAt = now;
-    }
-    if (this.#readTokens < 1) return false;
-    this.#readTokens--;
-    return true;
   }
 
   #report(error: unknown): void {
@@ -384,6 +537,39 @@ export class AccessGate {
       this.#checksummed.set(lower, found);
     }
     return found;
+  }
+}
+
+/** `capacity` tokens per `periodSeconds`, refilled continuously, as a burst of as many. */
+class TokenBucket {
+  #tokens: number;
+  #at: number;
+
+  constructor(
+    readonly capacity: number,
+    readonly periodSeconds: number,
+    now = 0,
+  ) {
+    this.#tokens = capacity;
+    this.#at = now;
+  }
+
+  #refill(now: number): void {
+    if (now > this.#at) {
+      this.#tokens = Math.min(this.capacity, this.#tokens + ((now - this.#at) * this.capacity) / this.periodSeconds);
+      this.#at = now;
+    }
+  }
+
+  peek(now: number): boolean {
+    this.#refill(now);
+    return this.#tokens >= 1;
+  }
+
+  take(now: number): boolean {
+    if (!this.peek(now)) return false;
+    this.#tokens--;
+    return true;
   }
 }
 

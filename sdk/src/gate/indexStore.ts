@@ -39,6 +39,8 @@ export interface IndexStore {
   commit(changes: ReadonlyMap<string, StoredEntry | null>, cursor: IndexCursor): void;
   /** Forget every entry and the cursor, and record the metadata. */
   reset(meta: IndexMeta): void;
+  /** `reset`, then store these entries and this cursor: one atomic swap (a re-read built aside). */
+  replace(meta: IndexMeta, entries: Iterable<StoredEntry>, cursor: IndexCursor | null): void;
   close(): void;
 }
 

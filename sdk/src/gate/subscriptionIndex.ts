@@ -86,6 +86,17 @@ const ZERO_HASH = `0x${"0".repeat(64)}`;
 /** A reorg detected while reading: start over. */
 class ReorgDuringSync extends Error {}
 
+/** What a sync reads into: the live state, or a new one built aside during a re-read. */
+interface ReadState {
+  entries: EntryMap;
+  cursor: IndexCursor | undefined;
+  live: boolean;
+}
+
+/** The RPC has no header for a block it should have: it lags behind its own head (retry later). */
+const missingHeader = (block: number) =>
+  new MailserverSdkError("RPC_UNAVAILABLE", `the RPC returned no header for block ${block} (lagging behind its head); retrying on the next sync`, { details: { block } });
+
 const nodeFilterOf = (nodeIds: readonly string[] | undefined) => (nodeIds === undefined ? null : [...new Set(nodeIds.map(normalizeNodeId))].sort());
 const sameFilter = (a: string[] | null, b: string[] | null) => (a === null || b === null ? a === b : a.length === b.length && a.every((x, i) => x === b[i]));
 
@@ -149,17 +160,17 @@ export class SubscriptionIndex implements SubscriptionLookup {
   /**
    * Open (or create) the index's SQLite file and continue from what it holds. A file written for
    * another chain (WRONG_CHAIN) or escrow (INVALID_ARGUMENT) is refused; one of another start
-   * block or node filter is emptied and re-read. Node-only: needs the optional peer dependency
-   * better-sqlite3. `close()` when done.
+   * block or node filter is emptied and re-read. Node-only: needs Node.js >= 22.13 (built-in
+   * `node:sqlite`, no native addon). `close()` when done.
    */
   static async open(path: string, options: SubscriptionIndexOptions): Promise<SubscriptionIndex> {
     const index = new SubscriptionIndex(options);
     let sqlite: typeof import("./sqliteStore.js");
     try {
-      sqlite = await import("./sqliteStore.js");
+      sqlite = await importQuietly(() => import("./sqliteStore.js"));
     } catch (error) {
-      // better-sqlite3 is an optional peer dependency: only servers that persist need it.
-      throw new MailserverSdkError("INVALID_ARGUMENT", "SubscriptionIndex.open needs the better-sqlite3 package (npm install better-sqlite3@12)", { cause: error, details: { missing: "better-sqlite3" } });
+      // node:sqlite is built into Node >= 22.13; older Nodes (and browsers) do not have it.
+      throw new MailserverSdkError("INVALID_ARGUMENT", "SubscriptionIndex.open needs Node.js >= 22.13 (its built-in node:sqlite)", { cause: error, details: { missing: "node:sqlite" } });
     }
     const { SqliteIndexStore } = sqlite;
     const store = new SqliteIndexStore(path);
@@ -309,6 +320,11 @@ export class SubscriptionIndex implements SubscriptionLookup {
     return this.#syncedAt !== undefined && this.#clock() - this.#syncedAt <= this.maxStalenessSeconds * 1000;
   }
 
+  /** Seconds since the last successful sync; undefined before the first one in this process. */
+  staleForSeconds(): number | undefined {
+    return this.#syncedAt === undefined ? undefined : Math.max(0, Math.floor((this.#clock() - this.#syncedAt) / 1000));
+  }
+
   freshness(): IndexFreshness {
     const result: IndexFreshness = { fresh: this.isCaughtUp() };
     if (this.#syncedAt !== undefined) result.syncedAt = new Date(this.#syncedAt);
@@ -418,70 +434,97 @@ export class SubscriptionIndex implements SubscriptionLookup {
     return block?.hash == null ? undefined : { hash: block.hash, parentHash: block.parentHash };
   }
 
-  #reset(): void {
-    this.#entries = new EntryMap();
-    this.#cursor = undefined;
-    this.#store?.reset(this.#meta());
-  }
-
+  /**
+   * Read new events, or re-read from the start block when the chain no longer holds the last
+   * block read (a reorg). A re-read builds the new state aside and swaps it in whole: until then
+   * the gate keeps answering from the previous state, never from a half-read one.
+   */
   async #sync(): Promise<SyncResult> {
     await this.#checkChain();
-    let reorg = false;
+    let rebuild = !(await this.#continuesChain());
     for (let attempt = 0; ; attempt++) {
       try {
-        const result = await this.#syncOnce();
-        return { ...result, reorg: reorg || result.reorg };
+        if (!rebuild) {
+          const live: ReadState = { entries: this.#entries, cursor: this.#cursor, live: true };
+          const { result, head } = await this.#readForward(live);
+          this.#synced(head);
+          return { ...result, reorg: false };
+        }
+        const aside: ReadState = { entries: new EntryMap(), cursor: undefined, live: false };
+        const { result, head } = await this.#readForward(aside);
+        this.#swapIn(aside);
+        this.#synced(head);
+        return { ...result, reorg: true };
       } catch (error) {
-        // The chain moved under us mid-read: start over, a few times at most.
+        // The chain moved under us mid-read: read it all again (aside), a few times at most.
         if (!(error instanceof ReorgDuringSync)) throw error;
         if (attempt >= 3) throw new MailserverSdkError("RPC_UNAVAILABLE", "the chain keeps reorganizing during sync");
-        this.#reset();
-        reorg = true;
+        rebuild = true;
       }
     }
   }
 
-  async #syncOnce(): Promise<SyncResult> {
-    let reorg = false;
-    if (this.#cursor !== undefined) {
-      const last = await this.#header(this.#cursor.lastBlock);
-      if (last?.hash !== this.#cursor.lastBlockHash) {
-        this.#reset();
-        reorg = true;
-      }
-    }
-    const head = await this.#read("getBlockNumber", () => this.#provider.getBlockNumber());
-    const target = head - this.confirmations;
-    const from = this.#cursor === undefined ? this.startBlock : this.#cursor.lastBlock + 1;
-    let events = 0;
-    for (let start = from; start <= target; start += this.#maxRange) {
-      const end = Math.min(start + this.#maxRange - 1, target);
-      events += await this.#syncRange(start, end);
-    }
+  #synced(head: number): void {
     this.#syncedAt = this.#clock();
     this.#syncedHead = head;
-    return from > target ? { fromBlock: undefined, toBlock: undefined, events: 0, reorg } : { fromBlock: from, toBlock: target, events, reorg };
   }
 
   /**
-   * Read and apply one range. It must descend from what was read before: the end block's hash
-   * is the same before and after the logs are read (nothing in between was replaced), the start
-   * block's parent is the last block applied, and every log is of those blocks.
+   * Whether the last block read is still the chain's. A missing header is a lagging RPC (a
+   * transient error), not a reorg, unless the chain is now shorter than that block.
    */
-  async #syncRange(start: number, end: number): Promise<number> {
+  async #continuesChain(): Promise<boolean> {
+    if (this.#cursor === undefined) return true;
+    const last = await this.#header(this.#cursor.lastBlock);
+    if (last === undefined) {
+      const head = await this.#read("getBlockNumber", () => this.#provider.getBlockNumber());
+      if (head < this.#cursor.lastBlock) return false;
+      throw missingHeader(this.#cursor.lastBlock);
+    }
+    return last.hash === this.#cursor.lastBlockHash;
+  }
+
+  /** Replace the live state (memory and storage) by one read aside. */
+  #swapIn(aside: ReadState): void {
+    // Storage first, in one transaction: if it fails, memory still matches what is stored.
+    this.#store?.replace(this.#meta(), aside.entries.values(), aside.cursor ?? null);
+    this.#entries = aside.entries;
+    this.#cursor = aside.cursor;
+  }
+
+  async #readForward(state: ReadState): Promise<{ result: Omit<SyncResult, "reorg">; head: number }> {
+    const head = await this.#read("getBlockNumber", () => this.#provider.getBlockNumber());
+    const target = head - this.confirmations;
+    const from = state.cursor === undefined ? this.startBlock : state.cursor.lastBlock + 1;
+    let events = 0;
+    for (let start = from; start <= target; start += this.#maxRange) {
+      const end = Math.min(start + this.#maxRange - 1, target);
+      events += await this.#syncRange(state, start, end);
+    }
+    return { result: from > target ? { fromBlock: undefined, toBlock: undefined, events: 0 } : { fromBlock: from, toBlock: target, events }, head };
+  }
+
+  /**
+   * Read and apply one range to `state`. It must descend from what was read before: the end
+   * block's hash is the same before and after the logs are read (nothing in between was
+   * replaced), the start block's parent is the last block applied, and every log is of those
+   * blocks.
+   */
+  async #syncRange(state: ReadState, start: number, end: number): Promise<number> {
     const endBefore = await this.#header(end);
-    if (endBefore === undefined) throw new ReorgDuringSync();
+    if (endBefore === undefined) throw missingHeader(end);
     const first = start === end ? endBefore : await this.#header(start);
-    if (first === undefined) throw new ReorgDuringSync();
+    if (first === undefined) throw missingHeader(start);
     // A zero parent hash is no real block's: Hardhat's `hardhat_mine` leaves it on the blocks it
     // reserves. Those ranges are checked by the end hash alone.
-    if (this.#cursor !== undefined && first.parentHash !== this.#cursor.lastBlockHash && first.parentHash !== ZERO_HASH) throw new ReorgDuringSync();
+    if (state.cursor !== undefined && first.parentHash !== state.cursor.lastBlockHash && first.parentHash !== ZERO_HASH) throw new ReorgDuringSync();
     const logs = await this.#logs(start, end);
     const endAfter = await this.#header(end);
-    if (endAfter?.hash !== endBefore.hash) throw new ReorgDuringSync();
+    if (endAfter === undefined) throw missingHeader(end);
+    if (endAfter.hash !== endBefore.hash) throw new ReorgDuringSync();
 
     const changes = new Map<string, StoredEntry | null>();
-    const current = (key: string) => (changes.has(key) ? (changes.get(key) ?? undefined) : this.#entries.getByKey(key));
+    const current = (key: string) => (changes.has(key) ? (changes.get(key) ?? undefined) : state.entries.getByKey(key));
     let events = 0;
     for (const log of logs) {
       if (log.removed === true) continue;
@@ -512,13 +555,15 @@ export class SubscriptionIndex implements SubscriptionLookup {
       }
     }
     const cursor = { lastBlock: end, lastBlockHash: endBefore.hash };
-    // Storage first: if it fails, memory still matches what is stored.
-    this.#store?.commit(changes, cursor);
+    // Storage first: if it fails, memory still matches what is stored. A state read aside is
+    // stored whole when it is swapped in.
+    if (state.live) this.#store?.commit(changes, cursor);
     for (const [key, entry] of changes) {
-      if (entry === null) this.#entries.deleteByKey(key);
-      else this.#entries.set(entry);
+      if (entry === null) state.entries.deleteByKey(key);
+      else state.entries.set(entry);
     }
-    this.#cursor = cursor;
+    state.cursor = cursor;
+    if (state.live) this.#cursor = cursor;
     this.#onRange?.({ fromBlock: start, toBlock: end, events });
     return events;
   }
@@ -531,14 +576,19 @@ export class SubscriptionIndex implements SubscriptionLookup {
     return nodeId;
   }
 
-  /** eth_getLogs for the range, split in halves while the provider refuses it as too large. */
+  /**
+   * eth_getLogs for the range, split in halves while the provider refuses it as too large. A
+   * single block it still refuses (more events than it returns in one answer) is read another
+   * way: its receipts, else one event type at a time.
+   */
   async #logs(from: number, to: number): Promise<RawLog[]> {
     const filter = { address: this.escrow, topics: this.#nodeFilter === null ? [ESCROW_EVENT_FILTER] : [ESCROW_EVENT_FILTER, this.#nodeFilter] };
     const fetchRange = async (a: number, b: number): Promise<RawLog[]> => {
       try {
         return await this.#read("getLogs", () => this.#rawLogs(filter, a, b));
       } catch (error) {
-        if (a === b || !isRangeRefusal(error)) throw error;
+        if (!isRangeRefusal(error)) throw error;
+        if (a === b) return this.#blockLogs(a, error);
         const mid = Math.floor((a + b) / 2);
         const left = await fetchRange(a, mid);
         const right = await fetchRange(mid + 1, b);
@@ -546,6 +596,36 @@ export class SubscriptionIndex implements SubscriptionLookup {
       }
     };
     return fetchRange(from, to);
+  }
+
+  /** The escrow's logs of one block the provider refuses to return by eth_getLogs. */
+  async #blockLogs(block: number, refusal: unknown): Promise<RawLog[]> {
+    const wanted = (log: RawLog & { address?: string }) =>
+      typeof log.address === "string" &&
+      log.address.toLowerCase() === this.escrow.toLowerCase() &&
+      ESCROW_EVENT_FILTER.includes(log.topics[0]?.toLowerCase() ?? "") &&
+      (this.#nodeFilter === null || this.#nodeFilter.includes(log.topics[1]?.toLowerCase() ?? ""));
+    const send = (this.#provider as { send?: (method: string, params: unknown[]) => Promise<unknown> }).send;
+    if (typeof send === "function") {
+      try {
+        const receipts = await this.#read("eth_getBlockReceipts", () => send.call(this.#provider, "eth_getBlockReceipts", [toQuantity(block)]));
+        if (Array.isArray(receipts)) return (receipts as { logs?: (RawLog & { address?: string })[] }[]).flatMap((r) => r.logs ?? []).filter(wanted);
+      } catch {
+        // Not every provider has eth_getBlockReceipts: try one event type at a time.
+      }
+    }
+    const logs: RawLog[] = [];
+    for (const topic of ESCROW_EVENT_FILTER) {
+      const filter = { address: this.escrow, topics: this.#nodeFilter === null ? [topic] : [topic, this.#nodeFilter] };
+      try {
+        logs.push(...(await this.#read("getLogs", () => this.#rawLogs(filter, block, block))));
+      } catch (error) {
+        if (!isRangeRefusal(error)) throw error;
+        throw new MailserverSdkError("RPC_UNAVAILABLE", `the RPC refuses the escrow's logs of block ${block} even one event type at a time, and has no eth_getBlockReceipts; use an RPC with a higher log limit`, { cause: refusal, details: { block } });
+      }
+    }
+    // Events are applied in chain order: a cancellation after a purchase in the same block.
+    return logs.sort((x, y) => logIndexOf(x) - logIndexOf(y));
   }
 
   /** Raw JSON-RPC logs when the provider speaks JSON-RPC (no per-log ethers objects), else getLogs. */
@@ -559,6 +639,28 @@ export class SubscriptionIndex implements SubscriptionLookup {
     return (await this.#provider.getLogs({ ...filter, fromBlock: from, toBlock: to })) as unknown as RawLog[];
   }
 }
+
+/**
+ * Run a dynamic import while hiding the one ExperimentalWarning `node:sqlite` prints when it is
+ * first loaded (it works as documented; the warning would only alarm operators). Every other
+ * warning passes through.
+ */
+async function importQuietly<T>(load: () => Promise<T>): Promise<T> {
+  const original = process.emitWarning;
+  process.emitWarning = function (this: unknown, warning: string | Error, ...rest: unknown[]) {
+    const type = typeof rest[0] === "string" ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+    const text = typeof warning === "string" ? warning : warning.message;
+    if (type === "ExperimentalWarning" && /SQLite/i.test(text)) return;
+    return (original as (...args: unknown[]) => void).call(process, warning, ...rest);
+  } as typeof process.emitWarning;
+  try {
+    return await load();
+  } finally {
+    process.emitWarning = original;
+  }
+}
+
+const logIndexOf = (log: RawLog & { logIndex?: string | number }): number => (typeof log.logIndex === "number" ? log.logIndex : Number.parseInt(log.logIndex ?? "0", 16));
 
 function publicEntry(e: StoredEntry): IndexEntry {
   return { nodeId: e.nodeId, clientId: getAddress(e.clientId), owner: getAddress(e.owner), expiresAt: e.expiresAt };
