@@ -99,6 +99,8 @@ export {
 
 export {
   SubscriptionClient,
+  DEFAULT_RENEWAL_CYCLES,
+  RENEWAL_WINDOW_SECONDS,
   type Quote,
   type SubscriptionState,
   type StoredSubscription,

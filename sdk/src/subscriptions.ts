@@ -101,7 +101,26 @@ const BLOCKER_CODES: Record<RenewalBlocker, ErrorCode> = {
 export interface RenewalCheck {
   renewable: boolean;
   reason: RenewalBlocker;
+  /**
+   * Opted in only: how many more renewals of all the owner's opted-in subscriptions (at their
+   * current prices) the owner's allowance and balance cover. The escrow renews from one shared
+   * allowance, so at 0 the next renewal fails.
+   */
+  renewalsCovered?: number;
+  /** Opted in only: "allowance-low" / "balance-low" when fewer than 2 renewals are covered: prompt the owner now, not in the window. */
+  warning?: "allowance-low" | "balance-low";
+  /**
+   * Opted in only: until when (unix seconds) opting out is safe. From then on (the renewal
+   * window) anyone may renew first, and leaving costs the cancellation fee on the renewed months.
+   */
+  optOutSafeUntil?: bigint;
 }
+
+/** Renewals an owner's allowance covers when `setAutoRenew` approves (default): a year of monthly renewals. */
+export const DEFAULT_RENEWAL_CYCLES = 12;
+
+/** The escrow's RENEWAL_WINDOW: renewals are possible in [expiry − window, expiry). */
+export const RENEWAL_WINDOW_SECONDS = 3n * 24n * 3600n;
 
 /** A client key's consent to another account owning its subscription (ISubscriptionEscrow.ClientConsent). */
 export interface ClientConsent {
@@ -275,6 +294,8 @@ export class SubscriptionClient {
     const id = normalizeNodeId(nodeId);
     const m = checkUint(months, "months");
     const q = await this.read("quote", (e) => e.quote(id, m));
+    // An unregistered node quotes price 0: an app must never show that as "free".
+    if (q.provider === ZeroAddress) throw new MailserverSdkError("UNKNOWN_NODE", `node ${id} is not registered`, { details: { nodeId: id } });
     return {
       nodeId: id,
       trusted: q.trusted,
@@ -435,7 +456,18 @@ export class SubscriptionClient {
     if (reason === undefined) {
       throw new MailserverSdkError("CONTRACT_ERROR", `unknown renewal blocker ${raw}`, { details: { value: raw } });
     }
-    return { renewable: reason === "none", reason };
+    const check: RenewalCheck = { renewable: reason === "none", reason };
+    if (record.renewMonths === 0n || record.owner === ZeroAddress || reason === "no-subscription") return check;
+    // How long it keeps renewing: the owner's allowance and balance against one round of all its renewals.
+    const [needed, allowance, balance] = await Promise.all([this.renewalAllowanceNeeded(record.owner), this.allowance(record.owner), this.balanceOf(record.owner)]);
+    const perRound = needed > 0n ? needed : record.renewMonths * record.renewMaxPricePerMonth;
+    const byAllowance = perRound === 0n ? Number.MAX_SAFE_INTEGER : Number(allowance / perRound);
+    const byBalance = perRound === 0n ? Number.MAX_SAFE_INTEGER : Number(balance / perRound);
+    check.renewalsCovered = Math.min(byAllowance, byBalance);
+    if (byAllowance < 2) check.warning = "allowance-low";
+    else if (byBalance < 2) check.warning = "balance-low";
+    check.optOutSafeUntil = record.expiresAt > RENEWAL_WINDOW_SECONDS ? record.expiresAt - RENEWAL_WINDOW_SECONDS : 0n;
+    return check;
   }
 
   async nodeEarnings(nodeId: string): Promise<Earnings> {
@@ -477,11 +509,12 @@ export class SubscriptionClient {
   }
 
   /**
-   * The most the owner's pending automatic renewals can pull: the sum of months × highest
-   * accepted price over its opted-in subscriptions that have not ended. The keys come from the
-   * escrow's events since `fromBlock` (purchases by the owner, and records of the owner moved to
-   * another client id), then each key's current record (`getSubscription`). `subscribe`, `extend`
-   * and `setAutoRenew` keep the allowance at this.
+   * The most one round of the owner's pending automatic renewals can pull: the sum of months ×
+   * highest accepted price over its opted-in subscriptions that have not ended. Costs O(the
+   * owner's own subscriptions), never O(the escrow's history): the keys are the owner's purchases
+   * (Subscribed, whose owner is indexed) and the moves of those records to other client ids
+   * (ClientIdChanged filtered by node and old client id, followed hop by hop; a record's owner
+   * never changes), then each key's current record.
    */
   async renewalAllowanceNeeded(owner: string): Promise<bigint> {
     const address = checkAddress(owner, "owner");
@@ -489,20 +522,31 @@ export class SubscriptionClient {
     const topic = await this.#topics();
     const from = await this.fromBlock();
     const to = await this.ctx.read("block number", () => this.ctx.provider.getBlockNumber());
-    const [bought, moved] = await Promise.all([
-      this.#logs([topic.Subscribed, null, null, zeroPadValue(address, 32)], from, to),
-      // Its topics name no owner: the record it carries does.
-      this.#logs([topic.ClientIdChanged], from, to),
-    ]);
     const keys = new Map<string, { nodeId: string; clientId: string }>();
-    const add = (nodeId: string, clientId: string) => keys.set(recordKey(nodeId, clientId), { nodeId, clientId });
-    for (const log of bought) {
+    let frontier: { nodeId: string; clientId: string }[] = [];
+    const add = (nodeId: string, clientId: string) => {
+      const key = recordKey(nodeId, clientId);
+      if (keys.has(key)) return;
+      keys.set(key, { nodeId, clientId });
+      frontier.push({ nodeId, clientId });
+    };
+    for (const log of await this.#logs([topic.Subscribed, null, null, zeroPadValue(address, 32)], from, to)) {
       const e = iface.parseLog(log);
       if (e !== null) add(e.args.getValue("nodeId"), e.args.getValue("clientId"));
     }
-    for (const log of moved) {
-      const e = iface.parseLog(log);
-      if (e !== null && getAddress(e.args.getValue("subscription").owner) === address) add(e.args.getValue("nodeId"), e.args.getValue("newClientId"));
+    while (frontier.length > 0) {
+      const hop = frontier;
+      frontier = [];
+      // One query per hop for all keys; the topic lists cross node and client ids, so matches are
+      // checked pair by pair.
+      const wanted = new Set(hop.map((k) => recordKey(k.nodeId, k.clientId)));
+      const nodeIds = [...new Set(hop.map((k) => k.nodeId.toLowerCase()))];
+      const clientIds = [...new Set(hop.map((k) => zeroPadValue(k.clientId, 32).toLowerCase()))];
+      for (const log of await this.#logs([topic.ClientIdChanged, nodeIds, clientIds], from, to)) {
+        const e = iface.parseLog(log);
+        if (e === null || !wanted.has(recordKey(e.args.getValue("nodeId"), e.args.getValue("oldClientId")))) continue;
+        if (getAddress(e.args.getValue("subscription").owner) === address) add(e.args.getValue("nodeId"), e.args.getValue("newClientId"));
+      }
     }
     if (keys.size === 0) return 0n;
     const latest = await this.ctx.read("latest block", () => this.ctx.provider.getBlock("latest"));
@@ -516,6 +560,18 @@ export class SubscriptionClient {
       needed += sub.renewMonths * sub.renewMaxPricePerMonth;
     }
     return needed;
+  }
+
+  /**
+   * What a purchase leaves approved for renewals: at least one round of them, and no less than
+   * the owner already approved for them (`setAutoRenew` approves several rounds: a purchase must
+   * not cut that back to one). Nothing when no renewal is pending.
+   */
+  async #renewalReserve(token: Contract, owner: string, spender: string): Promise<bigint> {
+    const needed = await this.renewalAllowanceNeeded(owner);
+    if (needed === 0n) return 0n;
+    const current: bigint = await this.ctx.read("allowance", () => token.getFunction("allowance")(owner, spender));
+    return current > needed ? current : needed;
   }
 
   /** What the payment token supports, from its bytecode (read once). */
@@ -553,9 +609,6 @@ export class SubscriptionClient {
     const escrowAddress = await this.escrowAddress();
 
     const quote = await this.quote(nodeId, months);
-    if (quote.provider === ZeroAddress) {
-      throw new MailserverSdkError("UNKNOWN_NODE", `node ${nodeId} is not registered`, { details: { nodeId } });
-    }
     if (!quote.trusted) {
       throw new MailserverSdkError("UNTRUSTED_NODE", `node ${nodeId} is not trusted by the registry`, { details: { nodeId } });
     }
@@ -600,12 +653,12 @@ export class SubscriptionClient {
       });
     }
 
+    const token = (await this.token()).connect(signer) as Contract;
     // The allowance is shared by every opted-in renewal of this owner: keep what they need.
-    const reserved = await this.renewalAllowanceNeeded(payer);
+    const reserved = await this.#renewalReserve(token, payer, escrowAddress);
     // approveAndCall and permit set the allowance to the purchase's total, wiping the renewals'
     // share, so with renewals pending "auto" pays by approve (which keeps it in one approval).
     const path = await this.#choosePath(params.path ?? (reserved > 0n ? "approve" : "auto"), action);
-    const token = (await this.token()).connect(signer) as Contract;
 
     if (path === "approveAndCall") {
       const data =
@@ -924,19 +977,28 @@ export class SubscriptionClient {
 
   /**
    * Opt in to automatic renewal (months > 0) or out (months = 0). With `approve`, also sets the
-   * escrow's allowance to exactly months × maxPricePerMonth so `renew` can pull the payment.
-   * Looks the record up unless `subscription` is given.
+   * escrow's allowance to `cycles` rounds (default {@link DEFAULT_RENEWAL_CYCLES}) of all the
+   * owner's opted-in renewals (each months × maxPricePerMonth), so it keeps renewing that many
+   * times; `renewalCheck` warns (`warning`) when fewer than 2 are left. Looks the record up unless
+   * `subscription` is given.
+   *
+   * Opting out is only safe before the renewal window (`renewalCheck().optOutSafeUntil`): inside
+   * it anyone may renew first, and leaving then costs the cancellation fee on the renewed months.
    */
   async setAutoRenew(
     nodeId: string,
     clientId: string,
-    params: { months: bigint | number; maxPricePerMonth: bigint | number; approve?: boolean; subscription?: StoredSubscription },
+    params: { months: bigint | number; maxPricePerMonth: bigint | number; approve?: boolean; cycles?: number; subscription?: StoredSubscription },
   ): Promise<WriteResult & { approvals: string[]; subscription: StoredSubscription }> {
     const signer = this.ctx.signer("setAutoRenew");
     const id = normalizeNodeId(nodeId);
     const client = checkAddress(clientId, "clientId");
     const months = checkUint(params.months, "months");
     const maxPrice = checkUint(params.maxPricePerMonth, "maxPricePerMonth");
+    const cycles = params.cycles ?? DEFAULT_RENEWAL_CYCLES;
+    if (!Number.isSafeInteger(cycles) || cycles < 1 || cycles > 120) {
+      throw new MailserverSdkError("INVALID_ARGUMENT", "cycles must be an integer from 1 to 120", { details: { cycles } });
+    }
     const record = await this.#currentRecord(id, client, params.subscription);
     const escrow = await this.escrow();
     const escrowAddress = await this.escrowAddress();
@@ -950,7 +1012,7 @@ export class SubscriptionClient {
       // What every opted-in renewal of the owner needs, this one included: one allowance serves all.
       const owner = await this.ctx.signerAddress("setAutoRenew");
       const token = (await this.token()).connect(signer) as Contract;
-      approvals = await this.#resetAllowance(token, owner, escrowAddress, await this.renewalAllowanceNeeded(owner));
+      approvals = await this.#resetAllowance(token, owner, escrowAddress, (await this.renewalAllowanceNeeded(owner)) * BigInt(cycles));
     }
     return { ...result, approvals, subscription };
   }

@@ -31,6 +31,8 @@ export interface RpcProxy {
   calls: Map<string, number>;
   /** eth_getLogs calls refused for their size. */
   refusals: number;
+  /** Logs returned by eth_getLogs calls, in total. */
+  logsServed: number;
   /** Runs before a call is forwarded (awaited). */
   beforeForward?: (call: RpcCall) => Promise<void> | void;
   close(): Promise<void>;
@@ -51,6 +53,7 @@ export async function startRpcProxy(target: string): Promise<RpcProxy> {
     blockReceipts: false,
     calls: new Map(),
     refusals: 0,
+    logsServed: 0,
     close: async () => {
       server.closeAllConnections();
       server.close();
@@ -78,6 +81,7 @@ export async function startRpcProxy(target: string): Promise<RpcProxy> {
       proxy.refusals++;
       return { jsonrpc: "2.0", id: call.id, error: { code: -32005, message: `query returned more than ${proxy.maxLogs} results` } };
     }
+    if (call.method === "eth_getLogs" && Array.isArray(answer.result)) proxy.logsServed += answer.result.length;
     return answer;
   };
   const server: Server = createServer((request, response) => {
