@@ -215,3 +215,6 @@ export {
   type AccessStream,
   type EncodedGrant,
 } from "./waku/access.js";
+// Store answers an app acts on (pay, or try later) and a @waku/sdk client set up for one server.
+export { storeRefusal, storeStatusOf, isRetryable } from "./waku/storeAnswers.js";
+export { wakuClientOptions, type MailserverEndpoint, type WakuClientOptions } from "./waku/clientOptions.js";

@@ -135,7 +135,8 @@ export interface AccessSessionOptions {
 
 /**
  * Keeps a live grant on a mail server: `start()` presents one (throws ACCESS_REFUSED when
- * refused), then a timer presents a fresh one before the accepted period ends. A server holds a
+ * refused, NODE_UNAVAILABLE with `details.retryable` when the server cannot check subscriptions
+ * now or gives no answer in time), then a timer presents a fresh one before the accepted period ends. A server holds a
  * grant for one connection only, so when the client's libp2p connects to the server again (a
  * dropped connection re-made, by the client or by a store query's dial), the session presents
  * its grant again at once. `stop()` ends it.
@@ -196,7 +197,12 @@ export class AccessSession {
     const grant = await o.makeGrant(o.libp2p.peerId.toString());
     const answer = await presentAccessGrant(o.libp2p, o.peer, grant.bytes, o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs });
     if (!answer.accepted) {
-      throw new MailserverSdkError("ACCESS_REFUSED", `the mail server refused the access grant: ${answer.reason}`, { details: { reason: answer.reason } });
+      // "unavailable": the server cannot check subscriptions now (its chain RPC is away). Paying
+      // would not help: it is a try-later, like a 503 store answer.
+      if (answer.reason === "unavailable") {
+        throw new MailserverSdkError("NODE_UNAVAILABLE", "the mail server cannot check subscriptions right now; try again later", { details: { reason: answer.reason, retryable: true } });
+      }
+      throw new MailserverSdkError("ACCESS_REFUSED", `the mail server refused the access grant: ${answer.reason}`, { details: { reason: answer.reason, retryable: false } });
     }
     this.#until = answer.until;
     this.#schedule(answer.until);
