@@ -71,7 +71,8 @@ describe("SDK package", function () {
       sqlite: "opened",
     });
     expect(stderr, "node:sqlite's ExperimentalWarning is silenced").to.not.match(/ExperimentalWarning/);
-    // An app's install builds no native module.
+    // An app's install builds no native module (libsecp256k1 is an optional peer, for servers).
     expect(existsSync(join(project, "node_modules/better-sqlite3"))).to.equal(false);
+    expect(existsSync(join(project, "node_modules/secp256k1"))).to.equal(false);
   });
 });
