@@ -3,6 +3,9 @@
 // null: deadlines (7), outages (6), re-reads built aside (4), over-full blocks and read budgets
 // (3). The client side's deadlines use a libp2p double whose stream is accepted and never answered.
 import { expect } from "chai";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { hexlify, JsonRpcProvider, Network, randomBytes, toQuantity, Wallet, type Signer } from "ethers";
 import { network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
@@ -179,6 +182,39 @@ describe("SDK gate and index: deadlines, outages, re-reads, over-full blocks", f
       expect((await ask(gate, late.key, now)).reason).to.equal("allowed");
       expect(gate.health().mode).to.equal("fresh");
       expect(changes.map((c) => c.mode)).to.deep.equal(["stale", "degraded", "fresh"]);
+    });
+  });
+
+  describe("6b: a restart during an outage", () => {
+    it("serves from the saved index within the grace (SQLite and JSON), and not beyond it", async () => {
+      const dir = await mkdtemp(join(tmpdir(), "sdk-resilience-"));
+      try {
+        const member = await subscribe();
+        let clock = Date.now();
+        const saved = await SubscriptionIndex.open(join(dir, "index.sqlite"), indexOptions({ clock: () => clock }));
+        await saved.sync();
+        await saved.save(join(dir, "index.json"));
+        await saved.close();
+        proxy.down = true;
+        clock += 30 * 60_000; // restarted half an hour into the outage
+        const now = await chainNow();
+        for (const restarted of [
+          await SubscriptionIndex.open(join(dir, "index.sqlite"), indexOptions({ clock: () => clock })),
+          await SubscriptionIndex.load(join(dir, "index.json"), indexOptions({ clock: () => clock })),
+        ]) {
+          await expectSdkError(restarted.sync(), "RPC_UNAVAILABLE");
+          expect(restarted.isCaughtUp()).to.equal(false);
+          const gate = new AccessGate({ nodeId: nodeA, ...domain(), index: restarted, now: () => now, staleGraceSeconds: 3_600, onError: () => undefined, onModeChange: () => undefined });
+          expect((await ask(gate, member.key, now)).reason).to.equal("allowed");
+          expect((await ask(gate, Wallet.createRandom(), now)).reason).to.equal("unavailable");
+          expect(gate.health()).to.deep.include({ mode: "stale" });
+          const strict = new AccessGate({ nodeId: nodeA, ...domain(), index: restarted, now: () => now, staleGraceSeconds: 600, onError: () => undefined, onModeChange: () => undefined });
+          expect((await ask(strict, member.key, now)).reason).to.equal("unavailable");
+          await restarted.close();
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
   });
 

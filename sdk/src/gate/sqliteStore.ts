@@ -70,7 +70,8 @@ export class SqliteIndexStore implements IndexStore {
     for (const row of rowsOf) {
       entries.push({ nodeId: row.node_id, clientId: row.client_id, owner: row.owner, expiresAt: BigInt(row.expires_at) });
     }
-    return { meta: index, cursor, entries };
+    const syncedAt = Number(meta.get("syncedAt"));
+    return Number.isSafeInteger(syncedAt) && syncedAt > 0 ? { meta: index, cursor, entries, syncedAt } : { meta: index, cursor, entries };
   }
 
   commit(changes: ReadonlyMap<string, StoredEntry | null>, cursor: IndexCursor): void {
@@ -85,6 +86,10 @@ export class SqliteIndexStore implements IndexStore {
       }
       this.#setMeta.run("cursor", JSON.stringify(cursor));
     });
+  }
+
+  markSynced(at: number): void {
+    this.#setMeta.run("syncedAt", String(at));
   }
 
   reset(meta: IndexMeta): void {

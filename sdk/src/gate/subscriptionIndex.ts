@@ -57,6 +57,8 @@ export interface IndexSnapshot {
   lastBlock: number | null;
   lastBlockHash: string | null;
   entries: { nodeId: string; clientId: string; owner: string; expiresAt: string }[];
+  /** When the saving process last synced successfully (ms since 1970); absent in older files. */
+  syncedAt?: number;
 }
 
 export interface IndexFreshness {
@@ -128,6 +130,11 @@ export class SubscriptionIndex implements SubscriptionLookup {
   readonly #nodeIds = new Map<string, string>();
   #cursor: IndexCursor | undefined;
   #syncedAt: number | undefined;
+  /**
+   * When the state held was last known current (ms): the last sync of this process, or of the
+   * process that saved it. Only the gate's outage grace uses it; `isCaughtUp()` needs a sync.
+   */
+  #lastGoodAt: number | undefined;
   #syncedHead: number | undefined;
   #lastError: MailserverSdkError | undefined;
   #chainChecked = false;
@@ -210,6 +217,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
       store.reset(this.#meta());
     } else {
       this.#cursor = stored.cursor ?? undefined;
+      if (stored.syncedAt !== undefined && this.#cursor !== undefined) this.#lastGoodAt = stored.syncedAt;
       for (const entry of stored.entries) {
         entry.nodeId = this.#intern(entry.nodeId);
         this.#entries.set(entry);
@@ -276,6 +284,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
     }
     index.#entries = entries;
     index.#cursor = { lastBlock: snapshot.lastBlock, lastBlockHash: snapshot.lastBlockHash };
+    if (Number.isSafeInteger(snapshot.syncedAt)) index.#lastGoodAt = snapshot.syncedAt;
     return index;
   }
 
@@ -289,6 +298,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
       lastBlock: this.#cursor?.lastBlock ?? null,
       lastBlockHash: this.#cursor?.lastBlockHash ?? null,
       entries: [...this.#entries.values()].map((e) => ({ nodeId: e.nodeId, clientId: getAddress(e.clientId), owner: getAddress(e.owner), expiresAt: e.expiresAt.toString() })),
+      ...(this.#lastGoodAt === undefined ? {} : { syncedAt: this.#lastGoodAt }),
     };
   }
 
@@ -322,7 +332,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
 
   /** Seconds since the last successful sync; undefined before the first one in this process. */
   staleForSeconds(): number | undefined {
-    return this.#syncedAt === undefined ? undefined : Math.max(0, Math.floor((this.#clock() - this.#syncedAt) / 1000));
+    return this.#lastGoodAt === undefined ? undefined : Math.max(0, Math.floor((this.#clock() - this.#lastGoodAt) / 1000));
   }
 
   freshness(): IndexFreshness {
@@ -466,6 +476,8 @@ export class SubscriptionIndex implements SubscriptionLookup {
 
   #synced(head: number): void {
     this.#syncedAt = this.#clock();
+    this.#lastGoodAt = this.#syncedAt;
+    this.#store?.markSynced?.(this.#syncedAt);
     this.#syncedHead = head;
   }
 
