@@ -1,3 +1,4 @@
+import { findInError } from "./core/errorWalk.js";
 import { isTransientError, MailserverSdkError, toSdkError } from "./errors.js";
 
 /** How reads are retried when the RPC endpoint fails transiently. */
@@ -83,9 +84,6 @@ export async function guarded<T>(label: string, step: () => Promise<T>): Promise
 const RANGE_REFUSAL = /more than \d+ results|query returned more than|response size exceeded|range (is )?too (large|wide|big)|block range|exceed(s|ed)? .*(limit|range)|too many (results|logs|blocks)|limited to \d+/i;
 
 /** Whether an eth_getLogs failure is the provider refusing the range as too large (split it and retry). */
-export function isRangeRefusal(error: unknown, depth = 0): boolean {
-  if (depth > 6 || typeof error !== "object" || error === null) return false;
-  const record = error as Record<string, unknown>;
-  if (typeof record.message === "string" && RANGE_REFUSAL.test(record.message)) return true;
-  return ["error", "cause", "info", "payload"].some((k) => isRangeRefusal(record[k], depth + 1));
+export function isRangeRefusal(error: unknown): boolean {
+  return findInError(error, ["error", "cause", "info", "payload"], (node) => (typeof node.message === "string" && RANGE_REFUSAL.test(node.message) ? true : undefined)) ?? false;
 }
