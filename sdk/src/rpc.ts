@@ -1,4 +1,3 @@
-import { findInError } from "./core/errorWalk.js";
 import { isTransientError, MailserverSdkError, toSdkError } from "./errors.js";
 
 /** How reads are retried when the RPC endpoint fails transiently. */
@@ -77,13 +76,4 @@ export async function guarded<T>(label: string, step: () => Promise<T>): Promise
   } catch (error) {
     throw toSdkError(error, label);
   }
-}
-
-// What providers answer when an eth_getLogs result or range is over their cap (Alchemy, Infura,
-// QuickNode, Ankr, geth's own "query returned more than 10000 results").
-const RANGE_REFUSAL = /more than \d+ results|query returned more than|response size exceeded|range (is )?too (large|wide|big)|block range|exceed(s|ed)? .*(limit|range)|too many (results|logs|blocks)|limited to \d+/i;
-
-/** Whether an eth_getLogs failure is the provider refusing the range as too large (split it and retry). */
-export function isRangeRefusal(error: unknown): boolean {
-  return findInError(error, ["error", "cause", "info", "payload"], (node) => (typeof node.message === "string" && RANGE_REFUSAL.test(node.message) ? true : undefined)) ?? false;
 }

@@ -5,7 +5,7 @@ import { isSdkError, MailserverSdkError, type ErrorCode } from "./errors.js";
 import { normalizeNodeId, type NodeId } from "./nodeKey.js";
 import { detectTokenSupport, PERMIT_TYPES, readPermitDomain, tokenContract, type PaymentPath, type TokenSupport } from "./token.js";
 import { eventsOf, sendAndWait, type WriteResult } from "./tx.js";
-import { isRangeRefusal } from "./rpc.js";
+import { scanLogs } from "./core/logScan.js";
 import { decodeContractError, findRevertData, isTransientError, toSdkError } from "./errors.js";
 import { checkAddress, checkUint, onceUnlessFailed } from "./util.js";
 import {
@@ -395,13 +395,7 @@ export class SubscriptionClient {
   /** The escrow's logs matching `topics` in [from, to]; hosted providers cap a range, so a refused one is halved until it passes. */
   async #logs(topics: (string | string[] | null)[], from: number, to: number): Promise<Log[]> {
     const address = await this.escrowAddress();
-    try {
-      return await this.ctx.read("escrow events", () => this.ctx.provider.getLogs({ address, topics, fromBlock: from, toBlock: to }));
-    } catch (error) {
-      if (from >= to || !isRangeRefusal(error)) throw error;
-      const mid = Math.floor((from + to) / 2);
-      return [...(await this.#logs(topics, from, mid)), ...(await this.#logs(topics, mid + 1, to))];
-    }
+    return scanLogs(from, to, { fetch: (a, b) => this.ctx.read("escrow events", () => this.ctx.provider.getLogs({ address, topics, fromBlock: a, toBlock: b })) });
   }
 
   /** The record to manage (node, client) with: `given` once checked on chain, else looked up. */

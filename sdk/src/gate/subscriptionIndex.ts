@@ -3,7 +3,8 @@ import { checkAddress } from "../util.js";
 import { requireAddress, resolveDeployment } from "../deployments.js";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId, type NodeId } from "../nodeKey.js";
-import { isRangeRefusal, withRetry, type RetryOptions } from "../rpc.js";
+import { isRangeRefusal, scanLogs } from "../core/logScan.js";
+import { withRetry, type RetryOptions } from "../rpc.js";
 import type { ISubscriptionEscrow } from "../typechain/interfaces/ISubscriptionEscrow.js";
 import { ISubscriptionEscrow__factory } from "../typechain/factories/interfaces/ISubscriptionEscrow__factory.js";
 import type { SubscriptionLookup } from "./accessGate.js";
@@ -595,19 +596,10 @@ export class SubscriptionIndex implements SubscriptionLookup {
    */
   async #logs(from: number, to: number): Promise<RawLog[]> {
     const filter = { address: this.escrow, topics: this.#nodeFilter === null ? [ESCROW_EVENT_FILTER] : [ESCROW_EVENT_FILTER, this.#nodeFilter] };
-    const fetchRange = async (a: number, b: number): Promise<RawLog[]> => {
-      try {
-        return await this.#read("getLogs", () => this.#rawLogs(filter, a, b));
-      } catch (error) {
-        if (!isRangeRefusal(error)) throw error;
-        if (a === b) return this.#blockLogs(a, error);
-        const mid = Math.floor((a + b) / 2);
-        const left = await fetchRange(a, mid);
-        const right = await fetchRange(mid + 1, b);
-        return left.concat(right);
-      }
-    };
-    return fetchRange(from, to);
+    return scanLogs(from, to, {
+      fetch: (a, b) => this.#read("getLogs", () => this.#rawLogs(filter, a, b)),
+      singleBlock: (block, refusal) => this.#blockLogs(block, refusal),
+    });
   }
 
   /** The escrow's logs of one block the provider refuses to return by eth_getLogs. */
