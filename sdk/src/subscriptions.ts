@@ -543,8 +543,7 @@ export class SubscriptionClient {
       }
     }
     if (keys.size === 0) return 0n;
-    const latest = await this.ctx.read("latest block", () => this.ctx.provider.getBlock("latest"));
-    const nowSeconds = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000));
+    const nowSeconds = await this.ctx.latestBlockTime();
     // Each key's current record (the owner's own keys, and keys it moved a record onto).
     const records = await Promise.all([...keys.values()].map(({ nodeId, clientId }) => this.getSubscription(nodeId, clientId)));
     let needed = 0n;
@@ -718,8 +717,7 @@ export class SubscriptionClient {
   /** Sign a client key's consent for `owner`, valid for an hour from the latest block. */
   async signConsent(clientKey: Signer, nodeId: string, owner: string, escrow?: string): Promise<ClientConsent> {
     const { chainId } = await this.ctx.info();
-    const latest = await this.ctx.read("latest block", () => this.ctx.provider.getBlock("latest"));
-    const deadline = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000)) + 3600n;
+    const deadline = (await this.ctx.latestBlockTime()) + 3600n;
     return signClientConsent(clientKey, { escrow: escrow ?? (await this.escrowAddress()), chainId, nodeId, owner, deadline });
   }
 
@@ -821,8 +819,7 @@ export class SubscriptionClient {
     if (action === Action.Subscribe) {
       // A key is taken while its stored expiry is ahead: the low 40 bits of the commitment.
       const [expiresAt] = await this.expiries([{ nodeId, clientId }]);
-      const latest = await this.ctx.read("latest block", () => this.ctx.provider.getBlock("latest"));
-      if (expiresAt > BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000))) {
+      if (expiresAt > (await this.ctx.latestBlockTime())) {
         throw new MailserverSdkError("SUBSCRIPTION_IS_ACTIVE", "an active subscription exists: extend it instead", {
           details: { nodeId, clientId, expiresAt },
         });
@@ -888,8 +885,7 @@ export class SubscriptionClient {
       });
     }
     const nonce: bigint = await this.ctx.read("nonces", () => token.getFunction("nonces")(owner));
-    const latest = await this.ctx.read("latest block", () => this.ctx.provider.getBlock("latest"));
-    const deadline = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000)) + 3600n;
+    const deadline = (await this.ctx.latestBlockTime()) + 3600n;
     let signature: string;
     try {
       signature = await signer.signTypedData(domain, PERMIT_TYPES, { owner, spender, value, nonce, deadline });

@@ -4,6 +4,7 @@ import { requireAddress, resolveDeployment } from "../deployments.js";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId, type NodeId } from "../nodeKey.js";
 import { isRangeRefusal, scanLogs } from "../core/logScan.js";
+import { readChainId } from "../chain.js";
 import { withRetry, type RetryOptions } from "../rpc.js";
 import type { ISubscriptionEscrow } from "../typechain/interfaces/ISubscriptionEscrow.js";
 import { ISubscriptionEscrow__factory } from "../typechain/factories/interfaces/ISubscriptionEscrow__factory.js";
@@ -431,12 +432,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
 
   async #checkChain(): Promise<void> {
     if (this.#chainChecked) return;
-    const { chainId } = await this.#read("read chain id", () => this.#provider.getNetwork());
-    if (chainId !== this.chainId) {
-      throw new MailserverSdkError("WRONG_CHAIN", `connected to chain ${chainId}, expected chain ${this.chainId}`, {
-        details: { expected: this.chainId, actual: chainId },
-      });
-    }
+    await readChainId(this.#provider, this.#retry, this.chainId);
     this.#chainChecked = true;
   }
 
