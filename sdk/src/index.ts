@@ -112,13 +112,8 @@ export {
 } from "./subscriptions.js";
 // Client-key consent, approveAndCall data and 64-byte node public keys (the escrow's and
 // registry's ABIs since the client-key and node-id binding).
-export {
-  signClientConsent,
-  clientConsentDomain,
-  CLIENT_CONSENT_TYPES,
-  type ClientConsent,
-  type SubscriptionClientOptions,
-} from "./subscriptions.js";
+export { signClientConsent, clientConsentDomain, CLIENT_CONSENT_TYPES, type ClientConsent } from "./escrow/consent.js";
+export type { SubscriptionClientOptions } from "./subscriptions.js";
 // Subscription records (the escrow stores only a commitment to each; issue #15): the commitment
 // computed locally, approveAndCall data, records folded from the escrow's events and receipts.
 export {

@@ -6,6 +6,7 @@ import { normalizeNodeId, type NodeId } from "./nodeKey.js";
 import { detectTokenSupport, PERMIT_TYPES, readPermitDomain, tokenContract, type PaymentPath, type TokenSupport } from "./token.js";
 import { eventsOf, sendAndWait, type WriteResult } from "./tx.js";
 import { scanLogs } from "./core/logScan.js";
+import { NO_CONSENT, signClientConsent, type ClientConsent } from "./escrow/consent.js";
 import { decodeContractError, findRevertData, isTransientError, toSdkError } from "./errors.js";
 import { checkAddress, checkUint, onceUnlessFailed } from "./util.js";
 import {
@@ -122,48 +123,8 @@ export const DEFAULT_RENEWAL_CYCLES = 12;
 /** The escrow's RENEWAL_WINDOW: renewals are possible in [expiry − window, expiry). */
 export const RENEWAL_WINDOW_SECONDS = 3n * 24n * 3600n;
 
-/** A client key's consent to another account owning its subscription (ISubscriptionEscrow.ClientConsent). */
-export interface ClientConsent {
-  deadline: bigint;
-  signature: string;
-}
-
-/** EIP-712 types of a client consent (must match the escrow's `CLIENT_CONSENT_TYPEHASH`). */
-export const CLIENT_CONSENT_TYPES = {
-  ClientConsent: [
-    { name: "nodeId", type: "bytes32" },
-    { name: "owner", type: "address" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
-
-export function clientConsentDomain(escrow: string, chainId: bigint | number) {
-  return { name: "SubscriptionEscrow", version: "1", chainId, verifyingContract: escrow };
-}
-
-/**
- * Sign, with the client key, its consent to `owner` holding its subscription to `nodeId` until
- * `deadline`. The escrow requires it whenever the payer is not the client key itself, so that
- * nobody can occupy a stranger's client id.
- */
-export async function signClientConsent(
-  clientKey: Signer,
-  req: { escrow: string; chainId: bigint | number; nodeId: string; owner: string; deadline: bigint | number },
-): Promise<ClientConsent> {
-  let signature: string;
-  try {
-    signature = await clientKey.signTypedData(clientConsentDomain(req.escrow, req.chainId), CLIENT_CONSENT_TYPES, {
-      nodeId: normalizeNodeId(req.nodeId),
-      owner: checkAddress(req.owner, "owner"),
-      deadline: req.deadline,
-    });
-  } catch (error) {
-    throw new MailserverSdkError("INVALID_ARGUMENT", "the client key could not sign the consent", { cause: error });
-  }
-  return { deadline: BigInt(req.deadline), signature };
-}
-
-const NO_CONSENT: ClientConsent = { deadline: 0n, signature: "0x" };
+// Client-key consent lives in escrow/consent.ts; re-exported here for existing imports.
+export { CLIENT_CONSENT_TYPES, clientConsentDomain, signClientConsent, type ClientConsent } from "./escrow/consent.js";
 
 /** Errors a pre-flight simulation of `receiveApproval` raises only because no allowance exists yet. */
 const TOKEN_SIDE_ERRORS = new Set(["TokenTransferFailed", "ERC20InsufficientAllowance", "ReceivedAmountMismatch"]);
