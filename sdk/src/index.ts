@@ -99,20 +99,17 @@ export {
 
 export {
   SubscriptionClient,
-  DEFAULT_RENEWAL_CYCLES,
-  RENEWAL_WINDOW_SECONDS,
   type Quote,
   type SubscriptionState,
   type StoredSubscription,
   type Earnings,
-  type RenewalBlocker,
-  type RenewalCheck,
   type PurchaseParams,
   type PurchaseResult,
 } from "./subscriptions.js";
 // Client-key consent, approveAndCall data and 64-byte node public keys (the escrow's and
 // registry's ABIs since the client-key and node-id binding).
 export { signClientConsent, clientConsentDomain, CLIENT_CONSENT_TYPES, type ClientConsent } from "./escrow/consent.js";
+export { DEFAULT_RENEWAL_CYCLES, RENEWAL_WINDOW_SECONDS, type RenewalBlocker, type RenewalCheck } from "./escrow/renewal.js";
 export type { SubscriptionClientOptions } from "./subscriptions.js";
 // Subscription records (the escrow stores only a commitment to each; issue #15): the commitment
 // computed locally, approveAndCall data, records folded from the escrow's events and receipts.

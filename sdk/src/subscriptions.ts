@@ -1,12 +1,13 @@
 import { getAddress, Signature, ZeroAddress, zeroPadValue, type Contract, type ContractTransactionResponse, type Interface, type Log, type Signer } from "ethers";
 import { ChainContext, type ClientOptions } from "./chain.js";
 import { requireAddress } from "./deployments.js";
-import { isSdkError, MailserverSdkError, type ErrorCode } from "./errors.js";
+import { isSdkError, MailserverSdkError } from "./errors.js";
 import { normalizeNodeId, type NodeId } from "./nodeKey.js";
 import { detectTokenSupport, PERMIT_TYPES, readPermitDomain, tokenContract, type PaymentPath, type TokenSupport } from "./token.js";
 import { eventsOf, sendAndWait, type WriteResult } from "./tx.js";
 import { scanLogs } from "./core/logScan.js";
 import { NO_CONSENT, signClientConsent, type ClientConsent } from "./escrow/consent.js";
+import { BLOCKER_CODES, DEFAULT_RENEWAL_CYCLES, renewalBlockerOf, renewalOutlook, type RenewalCheck } from "./escrow/renewal.js";
 import { decodeContractError, findRevertData, isTransientError, toSdkError } from "./errors.js";
 import { checkAddress, checkUint, onceUnlessFailed } from "./util.js";
 import {
@@ -63,65 +64,8 @@ export interface Earnings {
   withdrawable: bigint;
 }
 
-export type RenewalBlocker =
-  | "none"
-  | "no-subscription"
-  | "not-opted-in"
-  | "outside-window"
-  | "node-not-trusted"
-  | "price-above-maximum"
-  | "insufficient-allowance"
-  | "insufficient-balance"
-  | "paused";
-
-const RENEWAL_BLOCKERS: readonly RenewalBlocker[] = [
-  "none",
-  "no-subscription",
-  "not-opted-in",
-  "outside-window",
-  "node-not-trusted",
-  "price-above-maximum",
-  "insufficient-allowance",
-  "insufficient-balance",
-  "paused",
-];
-
-/** The SDK code a renewal blocker is reported with by `renew`. */
-const BLOCKER_CODES: Record<RenewalBlocker, ErrorCode> = {
-  none: "CONTRACT_ERROR",
-  "no-subscription": "NO_SUBSCRIPTION",
-  "not-opted-in": "RENEWAL_NOT_POSSIBLE",
-  "outside-window": "RENEWAL_NOT_POSSIBLE",
-  "node-not-trusted": "UNTRUSTED_NODE",
-  "price-above-maximum": "PRICE_ABOVE_MAXIMUM",
-  "insufficient-allowance": "INSUFFICIENT_ALLOWANCE",
-  "insufficient-balance": "INSUFFICIENT_BALANCE",
-  paused: "ENFORCED_PAUSE",
-};
-
-export interface RenewalCheck {
-  renewable: boolean;
-  reason: RenewalBlocker;
-  /**
-   * Opted in only: how many more renewals of all the owner's opted-in subscriptions (at their
-   * current prices) the owner's allowance and balance cover. The escrow renews from one shared
-   * allowance, so at 0 the next renewal fails.
-   */
-  renewalsCovered?: number;
-  /** Opted in only: "allowance-low" / "balance-low" when fewer than 2 renewals are covered: prompt the owner now, not in the window. */
-  warning?: "allowance-low" | "balance-low";
-  /**
-   * Opted in only: until when (unix seconds) opting out is safe. From then on (the renewal
-   * window) anyone may renew first, and leaving costs the cancellation fee on the renewed months.
-   */
-  optOutSafeUntil?: bigint;
-}
-
-/** Renewals an owner's allowance covers when `setAutoRenew` approves (default): a year of monthly renewals. */
-export const DEFAULT_RENEWAL_CYCLES = 12;
-
-/** The escrow's RENEWAL_WINDOW: renewals are possible in [expiry − window, expiry). */
-export const RENEWAL_WINDOW_SECONDS = 3n * 24n * 3600n;
+// Renewal reasons, outlook and constants live in escrow/renewal.ts; re-exported here for existing imports.
+export { DEFAULT_RENEWAL_CYCLES, RENEWAL_WINDOW_SECONDS, type RenewalBlocker, type RenewalCheck } from "./escrow/renewal.js";
 
 // Client-key consent lives in escrow/consent.ts; re-exported here for existing imports.
 export { CLIENT_CONSENT_TYPES, clientConsentDomain, signClientConsent, type ClientConsent } from "./escrow/consent.js";
@@ -406,23 +350,10 @@ export class SubscriptionClient {
     const id = normalizeNodeId(nodeId);
     const client = checkAddress(clientId, "clientId");
     const record = subscription ?? (await this.getSubscription(id, client)) ?? EMPTY_SUBSCRIPTION;
-    const raw = await this.read("renewalCheck", (e) => e.renewalCheck(id, client, record));
-    const reason = RENEWAL_BLOCKERS[Number(raw)];
-    if (reason === undefined) {
-      throw new MailserverSdkError("CONTRACT_ERROR", `unknown renewal blocker ${raw}`, { details: { value: raw } });
-    }
-    const check: RenewalCheck = { renewable: reason === "none", reason };
-    if (record.renewMonths === 0n || record.owner === ZeroAddress || reason === "no-subscription") return check;
-    // How long it keeps renewing: the owner's allowance and balance against one round of all its renewals.
+    const reason = renewalBlockerOf(await this.read("renewalCheck", (e) => e.renewalCheck(id, client, record)));
+    if (record.renewMonths === 0n || record.owner === ZeroAddress || reason === "no-subscription") return { renewable: reason === "none", reason };
     const [needed, allowance, balance] = await Promise.all([this.renewalAllowanceNeeded(record.owner), this.allowance(record.owner), this.balanceOf(record.owner)]);
-    const perRound = needed > 0n ? needed : record.renewMonths * record.renewMaxPricePerMonth;
-    const byAllowance = perRound === 0n ? Number.MAX_SAFE_INTEGER : Number(allowance / perRound);
-    const byBalance = perRound === 0n ? Number.MAX_SAFE_INTEGER : Number(balance / perRound);
-    check.renewalsCovered = Math.min(byAllowance, byBalance);
-    if (byAllowance < 2) check.warning = "allowance-low";
-    else if (byBalance < 2) check.warning = "balance-low";
-    check.optOutSafeUntil = record.expiresAt > RENEWAL_WINDOW_SECONDS ? record.expiresAt - RENEWAL_WINDOW_SECONDS : 0n;
-    return check;
+    return renewalOutlook(reason, record, { needed, allowance, balance });
   }
 
   async nodeEarnings(nodeId: string): Promise<Earnings> {
