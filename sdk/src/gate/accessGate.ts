@@ -6,6 +6,7 @@ import { accessDomainSeparator, grantSigningDigest, MAX_GRANT_PEER_ID_BYTES, MAX
 import { GrantStore } from "./grantStore.js";
 import { loadNativeRecoverBytes } from "./nativeRecovery.js";
 import { recoverBytesFrom, recoverBytesInJs, type RecoverBytesFn, type RecoverFn } from "./recovery.js";
+import { ReadBudgets } from "./readBudgets.js";
 import { ReplayGuard } from "./replay.js";
 import { requestSigningDigest, type SignedRequest } from "./request.js";
 
@@ -169,10 +170,7 @@ export class AccessGate {
   readonly #grants: GrantStore;
   readonly #whenStale: "contract" | "deny";
   readonly #cacheSeconds: number;
-  readonly #knownBucket: TokenBucket;
-  readonly #unknownBucket: TokenBucket;
-  readonly #peerBuckets = new Map<string, TokenBucket>();
-  readonly #peerReadsPerMinute: number;
+  readonly #budgets: ReadBudgets;
   readonly #graceSeconds: number;
   readonly #admitted = new Set<string>();
   #mode: GateMode = "fresh";
@@ -212,9 +210,12 @@ export class AccessGate {
     this.#index = options.index;
     this.#skew = nonNegativeInteger("maxSkewSeconds", options.maxSkewSeconds ?? 60);
     this.#cacheSeconds = nonNegativeInteger("contractCacheSeconds", options.contractCacheSeconds ?? 15);
-    this.#knownBucket = new TokenBucket(nonNegativeInteger("contractReadsPerSecond", options.contractReadsPerSecond ?? 20), 1);
-    this.#unknownBucket = new TokenBucket(nonNegativeInteger("unknownKeyReadsPerSecond", options.unknownKeyReadsPerSecond ?? 2), 1);
-    this.#peerReadsPerMinute = nonNegativeInteger("contractReadsPerPeerPerMinute", options.contractReadsPerPeerPerMinute ?? 6);
+    this.#budgets = new ReadBudgets({
+      knownPerSecond: nonNegativeInteger("contractReadsPerSecond", options.contractReadsPerSecond ?? 20),
+      unknownPerSecond: nonNegativeInteger("unknownKeyReadsPerSecond", options.unknownKeyReadsPerSecond ?? 2),
+      perPeerPerMinute: nonNegativeInteger("contractReadsPerPeerPerMinute", options.contractReadsPerPeerPerMinute ?? 6),
+      maxPeers: MAX_CACHED_CLIENTS,
+    });
     this.#graceSeconds = nonNegativeInteger("staleGraceSeconds", options.staleGraceSeconds ?? 21_600);
     this.#whenStale = options.whenStale ?? "contract";
     this.freeMode = options.freeMode ?? false;
@@ -384,8 +385,7 @@ export class AccessGate {
     const pending = this.#pending.get(key);
     if (pending !== undefined) return pending;
     const known = this.#admitted.has(key) || this.#index.expiryOf(this.nodeId, clientId) > 0n;
-    if (!this.#peerBucket(peerId, now).peek(now) || !(known ? this.#knownBucket : this.#unknownBucket).take(now)) return this.#fromLastIndex(clientId);
-    this.#peerBucket(peerId, now).take(now);
+    if (!this.#budgets.take(peerId, known, now)) return this.#fromLastIndex(clientId);
     const read = this.#index
       .readExpiry(this.nodeId, clientId)
       .then(
@@ -482,16 +482,6 @@ export class AccessGate {
     this.#admitted.add(clientId.toLowerCase());
   }
 
-  #peerBucket(peerId: string, now: number): TokenBucket {
-    let bucket = this.#peerBuckets.get(peerId);
-    if (bucket === undefined) {
-      if (this.#peerBuckets.size >= MAX_CACHED_CLIENTS) this.#peerBuckets.clear();
-      bucket = new TokenBucket(this.#peerReadsPerMinute, 60, now);
-      this.#peerBuckets.set(peerId, bucket);
-    }
-    return bucket;
-  }
-
   #cachedExpiry(clientId: string, now: number): bigint | undefined {
     const cached = this.#cache.get(clientId.toLowerCase());
     return cached !== undefined && now - cached.readAt < this.#cacheSeconds ? cached.expiry : undefined;
@@ -537,39 +527,6 @@ export class AccessGate {
       this.#checksummed.set(lower, found);
     }
     return found;
-  }
-}
-
-/** `capacity` tokens per `periodSeconds`, refilled continuously, as a burst of as many. */
-class TokenBucket {
-  #tokens: number;
-  #at: number;
-
-  constructor(
-    readonly capacity: number,
-    readonly periodSeconds: number,
-    now = 0,
-  ) {
-    this.#tokens = capacity;
-    this.#at = now;
-  }
-
-  #refill(now: number): void {
-    if (now > this.#at) {
-      this.#tokens = Math.min(this.capacity, this.#tokens + ((now - this.#at) * this.capacity) / this.periodSeconds);
-      this.#at = now;
-    }
-  }
-
-  peek(now: number): boolean {
-    this.#refill(now);
-    return this.#tokens >= 1;
-  }
-
-  take(now: number): boolean {
-    if (!this.peek(now)) return false;
-    this.#tokens--;
-    return true;
   }
 }
 
