@@ -24,10 +24,10 @@ class DeadlineExceeded extends Error {
  * Settle with `promise` or reject once `ms` have passed, whichever comes first. The call behind a
  * timed-out promise is abandoned, not cancelled: its late answer is ignored.
  */
-export function withDeadline<T>(promise: Promise<T>, ms: number, label: string): Promise<T> {
+export function withDeadline<T>(promise: Promise<T>, ms: number, label: string, onTimeout?: () => Error): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineExceeded(`${label}: no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(onTimeout?.() ?? new DeadlineExceeded(`${label}: no answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

@@ -106,6 +106,12 @@ describe("SDK gate and index: deadlines, outages, re-reads, over-full blocks", f
       const now = await chainNow();
       const gate = new AccessGate({ nodeId: nodeA, ...domain(), index: fresh, now: () => now, onError: () => undefined, onModeChange: () => undefined });
       expect((await grant(gate, member.key, now)).decision).to.deep.equal({ accepted: false, reason: "unavailable" });
+      // Whatever the index's retry policy (here 4 attempts of 10 s), a decision waits no longer than the gate's deadline.
+      const patient = new SubscriptionIndex(indexOptions({ retry: {} }));
+      const errors: { code: string; details: Readonly<Record<string, unknown>> }[] = [];
+      const quick = new AccessGate({ nodeId: nodeA, ...domain(), index: patient, now: () => now, contractReadTimeoutMs: 500, onError: (e) => errors.push(e), onModeChange: () => undefined });
+      expect((await grant(quick, member.key, now)).decision).to.deep.equal({ accepted: false, reason: "unavailable" });
+      expect(errors.map((e) => [e.code, e.details.timeoutMs]), "the gate's deadline ended it, not the index's").to.deep.equal([["RPC_TIMEOUT", 500]]);
       proxy.hang = false;
       expect((await index.sync()).reorg).to.equal(false);
       await fresh.sync();

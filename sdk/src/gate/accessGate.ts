@@ -6,6 +6,7 @@ import { accessDomainSeparator, grantSigningDigest, MAX_GRANT_PEER_ID_BYTES, MAX
 import { GrantStore } from "./grantStore.js";
 import { loadNativeRecoverBytes } from "./nativeRecovery.js";
 import { recoverBytesFrom, recoverBytesInJs, type RecoverBytesFn, type RecoverFn } from "./recovery.js";
+import { withDeadline } from "../rpc.js";
 import { ReadBudgets } from "./readBudgets.js";
 import { ReplayGuard } from "./replay.js";
 import { requestSigningDigest, type SignedRequest } from "./request.js";
@@ -110,6 +111,8 @@ export interface AccessGateOptions {
    * Beyond it the last good index answers (within the grace), else `unavailable`.
    */
   contractReadsPerSecond?: number;
+  /** Deadline of one contract read while the index is not current (default 5,000 ms); then the read counts as failed. */
+  contractReadTimeoutMs?: number;
   /** Contract reads per second for keys never seen before (default 2): strangers cannot spend the budget of known subscribers. */
   unknownKeyReadsPerSecond?: number;
   /** Contract reads per minute per connection peer (default 6). */
@@ -171,6 +174,7 @@ export class AccessGate {
   readonly #whenStale: "contract" | "deny";
   readonly #cacheSeconds: number;
   readonly #budgets: ReadBudgets;
+  readonly #readTimeoutMs: number;
   readonly #graceSeconds: number;
   readonly #admitted = new Set<string>();
   #mode: GateMode = "fresh";
@@ -216,6 +220,7 @@ export class AccessGate {
       perPeerPerMinute: nonNegativeInteger("contractReadsPerPeerPerMinute", options.contractReadsPerPeerPerMinute ?? 6),
       maxPeers: MAX_CACHED_CLIENTS,
     });
+    this.#readTimeoutMs = positiveInteger("contractReadTimeoutMs", options.contractReadTimeoutMs ?? 5_000);
     this.#graceSeconds = nonNegativeInteger("staleGraceSeconds", options.staleGraceSeconds ?? 21_600);
     this.#whenStale = options.whenStale ?? "contract";
     this.freeMode = options.freeMode ?? false;
@@ -386,8 +391,9 @@ export class AccessGate {
     if (pending !== undefined) return pending;
     const known = this.#admitted.has(key) || this.#index.expiryOf(this.nodeId, clientId) > 0n;
     if (!this.#budgets.take(peerId, known, now)) return this.#fromLastIndex(clientId);
-    const read = this.#index
-      .readExpiry(this.nodeId, clientId)
+    // The gate's own deadline, whatever the index's retry policy: a decision waits seconds at most.
+    const timeout = () => new MailserverSdkError("RPC_TIMEOUT", `expiry read: no answer within ${this.#readTimeoutMs} ms`, { details: { timeoutMs: this.#readTimeoutMs } });
+    const read = withDeadline(this.#index.readExpiry(this.nodeId, clientId), this.#readTimeoutMs, "expiry read", timeout)
       .then(
         (expiry) => {
           if (this.#cache.size >= MAX_CACHED_CLIENTS) this.#cache.clear();
