@@ -118,6 +118,18 @@ describe("SDK gate and index: deadlines, outages, re-reads, over-full blocks", f
       expect((await grant(gate, member.key, now)).decision.accepted).to.equal(true);
     });
 
+    it("stop() does not wait for a sync hanging on the RPC (a shutdown during an outage)", async () => {
+      const index = new SubscriptionIndex(indexOptions({ retry: { timeoutMs: 2_000 }, stopWaitMs: 200 }));
+      await index.sync();
+      proxy.hang = true;
+      let settled = false;
+      const running = index.sync().finally(() => (settled = true)).catch(() => undefined);
+      await index.stop();
+      expect(settled, "stop() returned while the sync still waits for the RPC").to.equal(false);
+      proxy.hang = false;
+      await running;
+    });
+
     it("presentAccessGrant and AccessSession.start end with NODE_UNAVAILABLE when the server accepts the stream and never answers", async () => {
       // libp2p 2 streams (`sink`/`source`, as in @waku/sdk) and libp2p 3 streams (`send`, iterable).
       const silent = <T>() => ({ [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<T>>(() => undefined) }) });

@@ -34,6 +34,8 @@ export interface SubscriptionIndexOptions {
   maxStalenessSeconds?: number;
   /** Wall clock in ms (default Date.now); tests move it. */
   clock?: () => number;
+  /** How long `stop()` waits for a sync in progress (default 2,000 ms). */
+  stopWaitMs?: number;
   /** Called after each range is applied (progress of a long catch-up). */
   onRange?: (range: { fromBlock: number; toBlock: number; events: number }) => void;
 }
@@ -127,6 +129,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
   readonly #retry: RetryOptions;
   readonly #clock: () => number;
   readonly #onRange: SubscriptionIndexOptions["onRange"];
+  readonly #stopWaitMs: number;
   #store: IndexStore | undefined;
   #entries = new EntryMap();
   readonly #nodeIds = new Map<string, string>();
@@ -164,6 +167,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
     this.#retry = options.retry ?? {};
     this.#clock = options.clock ?? Date.now;
     this.#onRange = options.onRange;
+    this.#stopWaitMs = options.stopWaitMs ?? 2_000;
   }
 
   /**
@@ -416,12 +420,22 @@ export class SubscriptionIndex implements SubscriptionLookup {
     void tick();
   }
 
-  /** Stop the loop; resolves once a sync in progress has ended. */
+  /**
+   * Stop the loop; resolves once a sync in progress has ended, or after `stopWaitMs` (default
+   * 2 s) when it has not: a shutdown during an RPC outage must not wait for the RPC. A sync left
+   * running ends at its own deadlines; after `close()` it no longer writes the file.
+   */
   async stop(): Promise<void> {
     this.#running = false;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    await this.#syncing?.catch(() => undefined);
+    const running = this.#syncing;
+    if (running === undefined) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#stopWaitMs);
+    });
+    await Promise.race([running.catch(() => undefined), waited]).finally(() => clearTimeout(timer));
   }
 
   // -------------------------------------------------------------------------------------------
