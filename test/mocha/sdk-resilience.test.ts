@@ -301,6 +301,41 @@ describe("SDK gate and index: deadlines, outages, re-reads, over-full blocks", f
       for (const c of clients) expect(index.expiryOf(nodeA, c.address)).to.be.greaterThan(0n);
     });
 
+    it("without eth_getBlockReceipts, reads such a block one event type at a time, in chain order", async () => {
+      const from = await head();
+      const [deployer, alice] = await connection.ethers.getSigners();
+      const leaving = await subscribe(); // alice owns it
+      const bulk = await connection.ethers.deployContract("BulkSubscriber", [deployment.addresses.escrow, deployment.addresses.token], deployer);
+      const bulkAddress = await bulk.getAddress();
+      const snt = await connection.ethers.getContractAt("SNTLikeToken", deployment.addresses.token);
+      await (await snt.generateTokens(bulkAddress, 2n * PRICE)).wait();
+      await (await bulk.approveEscrow(2n * PRICE)).wait();
+      const clients = [Wallet.createRandom(), Wallet.createRandom()];
+      const consents = await Promise.all(clients.map((c) => signClientConsent(c, { ...domain(), nodeId: nodeA, owner: bulkAddress, deadline: 2n ** 40n })));
+      const escrow = await connection.ethers.getContractAt("ISubscriptionEscrow", deployment.addresses.escrow, alice);
+      // One block: two Subscribed and a Cancelled.
+      await rpc("evm_setAutomine", [false]);
+      let sent;
+      try {
+        sent = [await bulk.subscribeMany(nodeA, clients.map((c) => c.address), 1, PRICE, consents), await escrow.cancel(nodeA, leaving.clientId, leaving.subscription)];
+        await rpc("evm_mine");
+      } finally {
+        await rpc("evm_setAutomine", [true]);
+      }
+      const blocks = await Promise.all(sent.map(async (tx) => (await tx.wait())!.blockNumber));
+      expect(blocks[0]).to.equal(blocks[1]);
+      proxy.maxLogs = 2;
+      const index = new SubscriptionIndex(indexOptions({ startBlock: from + 1 }));
+      const refusals = proxy.refusals;
+      const asked = proxy.calls.get("eth_getBlockReceipts") ?? 0;
+      const result = await index.sync();
+      expect(proxy.refusals).to.be.greaterThan(refusals);
+      expect(proxy.calls.get("eth_getBlockReceipts") ?? 0).to.be.greaterThan(asked); // asked, refused
+      expect(result.events).to.equal(4); // the purchase of `leaving` in its own block, then 3
+      for (const c of clients) expect(index.expiryOf(nodeA, c.address)).to.be.greaterThan(0n);
+      expect(index.expiryOf(nodeA, leaving.clientId)).to.equal(0n);
+    });
+
     it("while stale, strangers cannot spend the contract reads of known subscribers; each peer has its own budget", async () => {
       let clock = Date.now();
       const index = new SubscriptionIndex(indexOptions({ maxStalenessSeconds: 60, clock: () => clock }));
