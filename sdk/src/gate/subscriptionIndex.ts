@@ -1,15 +1,15 @@
-import { getAddress, toQuantity, type Provider } from "ethers";
+import { getAddress, type Provider } from "ethers";
 import { checkAddress } from "../util.js";
 import { requireAddress, resolveDeployment } from "../deployments.js";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId, type NodeId } from "../nodeKey.js";
-import { isRangeRefusal, scanLogs } from "../core/logScan.js";
 import { readChainId } from "../chain.js";
 import { withRetry, type RetryOptions } from "../rpc.js";
 import type { ISubscriptionEscrow } from "../typechain/interfaces/ISubscriptionEscrow.js";
 import { ISubscriptionEscrow__factory } from "../typechain/factories/interfaces/ISubscriptionEscrow__factory.js";
 import type { SubscriptionLookup } from "./accessGate.js";
-import { blockNumberOf, decodeEscrowLog, ESCROW_EVENT_FILTER, type RawLog } from "./escrowLogs.js";
+import { blockNumberOf, decodeEscrowLog } from "./escrowLogs.js";
+import { EscrowLogReader } from "./escrowLogReader.js";
 import { EntryMap, entryKey, type IndexCursor, type IndexMeta, type IndexStore, type StoredEntry } from "./indexStore.js";
 
 export interface SubscriptionIndexOptions {
@@ -130,6 +130,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
   readonly #clock: () => number;
   readonly #onRange: SubscriptionIndexOptions["onRange"];
   readonly #stopWaitMs: number;
+  readonly #reader: EscrowLogReader;
   #store: IndexStore | undefined;
   #entries = new EntryMap();
   readonly #nodeIds = new Map<string, string>();
@@ -168,6 +169,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
     this.#clock = options.clock ?? Date.now;
     this.#onRange = options.onRange;
     this.#stopWaitMs = options.stopWaitMs ?? 2_000;
+    this.#reader = new EscrowLogReader({ provider: this.#provider, escrow: this.escrow, nodeFilter: this.#nodeFilter, read: (label, call) => this.#read(label, call) });
   }
 
   /**
@@ -541,7 +543,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
     // A zero parent hash is no real block's: Hardhat's `hardhat_mine` leaves it on the blocks it
     // reserves. Those ranges are checked by the end hash alone.
     if (state.cursor !== undefined && first.parentHash !== state.cursor.lastBlockHash && first.parentHash !== ZERO_HASH) throw new ReorgDuringSync();
-    const logs = await this.#logs(start, end);
+    const logs = await this.#reader.logs(start, end);
     const endAfter = await this.#header(end);
     if (endAfter === undefined) throw missingHeader(end);
     if (endAfter.hash !== endBefore.hash) throw new ReorgDuringSync();
@@ -598,60 +600,6 @@ export class SubscriptionIndex implements SubscriptionLookup {
     this.#nodeIds.set(nodeId, nodeId);
     return nodeId;
   }
-
-  /**
-   * eth_getLogs for the range, split in halves while the provider refuses it as too large. A
-   * single block it still refuses (more events than it returns in one answer) is read another
-   * way: its receipts, else one event type at a time.
-   */
-  async #logs(from: number, to: number): Promise<RawLog[]> {
-    const filter = { address: this.escrow, topics: this.#nodeFilter === null ? [ESCROW_EVENT_FILTER] : [ESCROW_EVENT_FILTER, this.#nodeFilter] };
-    return scanLogs(from, to, {
-      fetch: (a, b) => this.#read("getLogs", () => this.#rawLogs(filter, a, b)),
-      singleBlock: (block, refusal) => this.#blockLogs(block, refusal),
-    });
-  }
-
-  /** The escrow's logs of one block the provider refuses to return by eth_getLogs. */
-  async #blockLogs(block: number, refusal: unknown): Promise<RawLog[]> {
-    const wanted = (log: RawLog & { address?: string }) =>
-      typeof log.address === "string" &&
-      log.address.toLowerCase() === this.escrow.toLowerCase() &&
-      ESCROW_EVENT_FILTER.includes(log.topics[0]?.toLowerCase() ?? "") &&
-      (this.#nodeFilter === null || this.#nodeFilter.includes(log.topics[1]?.toLowerCase() ?? ""));
-    const send = (this.#provider as { send?: (method: string, params: unknown[]) => Promise<unknown> }).send;
-    if (typeof send === "function") {
-      try {
-        const receipts = await this.#read("eth_getBlockReceipts", () => send.call(this.#provider, "eth_getBlockReceipts", [toQuantity(block)]));
-        if (Array.isArray(receipts)) return (receipts as { logs?: (RawLog & { address?: string })[] }[]).flatMap((r) => r.logs ?? []).filter(wanted);
-      } catch {
-        // Not every provider has eth_getBlockReceipts: try one event type at a time.
-      }
-    }
-    const logs: RawLog[] = [];
-    for (const topic of ESCROW_EVENT_FILTER) {
-      const filter = { address: this.escrow, topics: this.#nodeFilter === null ? [topic] : [topic, this.#nodeFilter] };
-      try {
-        logs.push(...(await this.#read("getLogs", () => this.#rawLogs(filter, block, block))));
-      } catch (error) {
-        if (!isRangeRefusal(error)) throw error;
-        throw new MailserverSdkError("RPC_UNAVAILABLE", `the RPC refuses the escrow's logs of block ${block} even one event type at a time, and has no eth_getBlockReceipts; use an RPC with a higher log limit`, { cause: refusal, details: { block } });
-      }
-    }
-    // Events are applied in chain order: a cancellation after a purchase in the same block.
-    return logs.sort((x, y) => logIndexOf(x) - logIndexOf(y));
-  }
-
-  /** Raw JSON-RPC logs when the provider speaks JSON-RPC (no per-log ethers objects), else getLogs. */
-  async #rawLogs(filter: { address: string; topics: (string[] | string)[] }, from: number, to: number): Promise<RawLog[]> {
-    const send = (this.#provider as { send?: (method: string, params: unknown[]) => Promise<unknown> }).send;
-    if (typeof send === "function") {
-      const logs = await send.call(this.#provider, "eth_getLogs", [{ ...filter, fromBlock: toQuantity(from), toBlock: toQuantity(to) }]);
-      if (!Array.isArray(logs)) throw new MailserverSdkError("CONTRACT_ERROR", "eth_getLogs returned no list");
-      return logs as RawLog[];
-    }
-    return (await this.#provider.getLogs({ ...filter, fromBlock: from, toBlock: to })) as unknown as RawLog[];
-  }
 }
 
 /**
@@ -673,8 +621,6 @@ async function importQuietly<T>(load: () => Promise<T>): Promise<T> {
     process.emitWarning = original;
   }
 }
-
-const logIndexOf = (log: RawLog & { logIndex?: string | number }): number => (typeof log.logIndex === "number" ? log.logIndex : Number.parseInt(log.logIndex ?? "0", 16));
 
 function publicEntry(e: StoredEntry): IndexEntry {
   return { nodeId: e.nodeId, clientId: getAddress(e.clientId), owner: getAddress(e.owner), expiresAt: e.expiresAt };
