@@ -6,55 +6,12 @@ import { accessDomainSeparator, grantSigningDigest, MAX_GRANT_PEER_ID_BYTES, MAX
 import { GrantStore } from "./grantStore.js";
 import { loadNativeRecoverBytes } from "./nativeRecovery.js";
 import { recoverBytesFrom, recoverBytesInJs, type RecoverBytesFn, type RecoverFn } from "./recovery.js";
-import { withDeadline } from "../rpc.js";
-import { ReadBudgets } from "./readBudgets.js";
+import { ExpiryLookup, type GateHealth, type GateModeChange, type SubscriptionLookup } from "./expiryLookup.js";
 import { ReplayGuard } from "./replay.js";
 import { requestSigningDigest, type SignedRequest } from "./request.js";
 
-/** Where the gate learns subscription expiries. `SubscriptionIndex` implements it. */
-export interface SubscriptionLookup {
-  /** True while the in-memory view is current enough (fresh) to answer without RPC. */
-  isCaughtUp(): boolean;
-  /** Expiry in seconds from memory (0 when none). */
-  expiryOf(nodeId: string, clientId: string): bigint;
-  /** Expiry read from the contract, for when the index is not current. */
-  readExpiry(nodeId: string, clientId: string): Promise<bigint>;
-  /**
-   * Seconds since the last successful sync, undefined when it never synced in this process.
-   * Without it the gate never admits from a view that is not current.
-   */
-  staleForSeconds?(): number | undefined;
-}
-
-/**
- * How the gate decides now: `fresh` from a current index; `stale` from the contract where it can
- * read it, else from the last good index (within `staleGraceSeconds`); `degraded` from the
- * contract only (never synced, or stale beyond the grace): what it cannot read is `unavailable`.
- */
-export type GateMode = "fresh" | "stale" | "degraded";
-
-export interface GateModeChange {
-  mode: GateMode;
-  previous: GateMode;
-  /** One sentence for the log. */
-  message: string;
-  staleForSeconds: number | undefined;
-}
-
-/** What an operator alerts on (`AccessGate.health()`). */
-export interface GateHealth {
-  mode: GateMode;
-  /** Seconds since the index's last successful sync (undefined: never synced). */
-  staleForSeconds: number | undefined;
-  /** The configured grace, seconds. */
-  staleGraceSeconds: number;
-  /** Decisions answered from the last good index because the contract could not be asked. */
-  graceAdmissions: number;
-  /** Decisions answered `unavailable`. */
-  unavailable: number;
-  /** Contract reads that failed (RPC down, timeout). */
-  contractReadFailures: number;
-}
+// The lookup interface and the health types belong to the expiry lookup; exported here too.
+export type { GateHealth, GateMode, GateModeChange, SubscriptionLookup } from "./expiryLookup.js";
 
 export type AccessReason =
   | "allowed"
@@ -141,11 +98,6 @@ export interface CheckContext {
   requestDigest?: string;
 }
 
-interface CachedExpiry {
-  expiry: bigint;
-  readAt: number;
-}
-
 const MAX_CACHED_CLIENTS = 100_000;
 
 /**
@@ -166,29 +118,15 @@ export class AccessGate {
   readonly #domainSeparator: Uint8Array;
   #recover: RecoverBytesFn | Promise<RecoverBytesFn>;
   #backend: "native" | "js" | "custom" | undefined;
-  readonly #index: SubscriptionLookup;
   readonly #skew: number;
   readonly #now: () => number;
   readonly #replay: ReplayGuard;
   readonly #grants: GrantStore;
-  readonly #whenStale: "contract" | "deny";
-  readonly #cacheSeconds: number;
-  readonly #budgets: ReadBudgets;
-  readonly #readTimeoutMs: number;
-  readonly #graceSeconds: number;
-  readonly #admitted = new Set<string>();
-  #mode: GateMode = "fresh";
-  #graceAdmissions = 0;
-  #unavailable = 0;
-  #readFailures = 0;
-  readonly #cache = new Map<string, CachedExpiry>();
-  readonly #pending = new Map<string, Promise<bigint | undefined>>();
+  readonly #expiries: ExpiryLookup;
   readonly #checksummed = new Map<string, string>();
   readonly #peerIdHashes = new Map<string, Uint8Array>();
   #bigNowAt = -1;
   #bigNowValue = 0n;
-  readonly #onError: (error: MailserverSdkError) => void;
-  readonly #onModeChange: (change: GateModeChange) => void;
 
   constructor(options: AccessGateOptions) {
     this.nodeId = normalizeNodeId(options.nodeId);
@@ -211,18 +149,7 @@ export class AccessGate {
         return this.#recover;
       });
     }
-    this.#index = options.index;
     this.#skew = nonNegativeInteger("maxSkewSeconds", options.maxSkewSeconds ?? 60);
-    this.#cacheSeconds = nonNegativeInteger("contractCacheSeconds", options.contractCacheSeconds ?? 15);
-    this.#budgets = new ReadBudgets({
-      knownPerSecond: nonNegativeInteger("contractReadsPerSecond", options.contractReadsPerSecond ?? 20),
-      unknownPerSecond: nonNegativeInteger("unknownKeyReadsPerSecond", options.unknownKeyReadsPerSecond ?? 2),
-      perPeerPerMinute: nonNegativeInteger("contractReadsPerPeerPerMinute", options.contractReadsPerPeerPerMinute ?? 6),
-      maxPeers: MAX_CACHED_CLIENTS,
-    });
-    this.#readTimeoutMs = positiveInteger("contractReadTimeoutMs", options.contractReadTimeoutMs ?? 5_000);
-    this.#graceSeconds = nonNegativeInteger("staleGraceSeconds", options.staleGraceSeconds ?? 21_600);
-    this.#whenStale = options.whenStale ?? "contract";
     this.freeMode = options.freeMode ?? false;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
     this.#replay = new ReplayGuard(this.#skew);
@@ -230,8 +157,23 @@ export class AccessGate {
       positiveInteger("maxGrants", options.maxGrants ?? 100_000),
       positiveInteger("maxGrantsPerClient", options.maxGrantsPerClient ?? 8),
     );
-    this.#onError = options.onError ?? ((error) => console.error(`[mailserver-sdk gate] ${error.code}: ${error.message}`));
-    this.#onModeChange = options.onModeChange ?? ((change) => console.warn(`[mailserver-sdk gate] ${change.mode}: ${change.message}`));
+    this.#expiries = new ExpiryLookup({
+      nodeId: this.nodeId,
+      index: options.index,
+      whenStale: options.whenStale ?? "contract",
+      cacheSeconds: nonNegativeInteger("contractCacheSeconds", options.contractCacheSeconds ?? 15),
+      budgets: {
+        knownPerSecond: nonNegativeInteger("contractReadsPerSecond", options.contractReadsPerSecond ?? 20),
+        unknownPerSecond: nonNegativeInteger("unknownKeyReadsPerSecond", options.unknownKeyReadsPerSecond ?? 2),
+        perPeerPerMinute: nonNegativeInteger("contractReadsPerPeerPerMinute", options.contractReadsPerPeerPerMinute ?? 6),
+        maxPeers: MAX_CACHED_CLIENTS,
+      },
+      readTimeoutMs: positiveInteger("contractReadTimeoutMs", options.contractReadTimeoutMs ?? 5_000),
+      graceSeconds: nonNegativeInteger("staleGraceSeconds", options.staleGraceSeconds ?? 21_600),
+      maxCached: MAX_CACHED_CLIENTS,
+      onError: options.onError ?? ((error) => console.error(`[mailserver-sdk gate] ${error.code}: ${error.message}`)),
+      onModeChange: options.onModeChange ?? ((change) => console.warn(`[mailserver-sdk gate] ${change.mode}: ${change.message}`)),
+    });
   }
 
   /** Which signature recovery the gate uses (known after the first check with "auto"). */
@@ -275,12 +217,15 @@ export class AccessGate {
 
     let until = grant.expiresAt;
     if (!this.freeMode) {
-      const expiry = await this.#expiryOf(clientId, now, grant.peerId);
-      if (expiry === undefined) return this.#unavailableGrant();
+      const expiry = await this.#expiries.expiryOf(clientId, now, grant.peerId);
+      if (expiry === undefined) {
+        this.#expiries.noteUnavailable();
+        return refuse("unavailable");
+      }
       if (expiry === 0n) return refuse("no-subscription");
       if (expiry <= BigInt(now)) return refuse("expired");
       if (expiry < BigInt(until)) until = Number(expiry);
-      this.#remember(clientId);
+      this.#expiries.remember(clientId);
     }
     this.#grants.put(grant.peerId, clientId, grant.expiresAt, now);
     return { accepted: true, clientId, until };
@@ -301,18 +246,10 @@ export class AccessGate {
       return { allowed: false, reason: "grant-expired", clientId: grant.clientId };
     }
     if (this.freeMode) return { allowed: true, reason: "allowed", clientId: grant.clientId };
-    let expiry: bigint;
-    if (this.#index.isCaughtUp()) {
-      expiry = this.#index.expiryOf(this.nodeId, grant.clientKey);
-    } else {
-      let known = this.#cachedExpiry(grant.clientId, now);
-      if (known === undefined) {
-        // Read for the next request; this one is answered by the last good index (grace) or not at all.
-        if (this.#whenStale === "contract") void this.#expiryOf(grant.clientId, now, peerId);
-        known = this.#fromLastIndex(grant.clientId);
-      }
-      if (known === undefined) return this.#unavailableDecision(grant.clientId);
-      expiry = known;
+    const expiry = this.#expiries.expiryNow(grant.clientId, grant.clientKey, now, peerId);
+    if (expiry === undefined) {
+      this.#expiries.noteUnavailable();
+      return deny("unavailable", grant.clientId);
     }
     if (expiry === 0n) return { allowed: false, reason: "no-subscription", clientId: grant.clientId };
     if (expiry <= this.#bigNow(now)) return { allowed: false, reason: "expired", clientId: grant.clientId };
@@ -358,8 +295,11 @@ export class AccessGate {
     let expiresAt: Date | undefined;
     if (!this.freeMode) {
       // 6. Subscription: from the index while it is current, else the contract (cached, limited).
-      const expiry = await this.#expiryOf(clientId, now, context.connectionPeerId);
-      if (expiry === undefined) return this.#unavailableDecision(clientId);
+      const expiry = await this.#expiries.expiryOf(clientId, now, context.connectionPeerId);
+      if (expiry === undefined) {
+        this.#expiries.noteUnavailable();
+        return deny("unavailable", clientId);
+      }
       if (expiry === 0n) return deny("no-subscription", clientId);
       expiresAt = new Date(Number(expiry) * 1000);
       if (expiry <= BigInt(now)) return { allowed: false, reason: "expired", clientId, expiresAt };
@@ -367,139 +307,13 @@ export class AccessGate {
 
     // 7. Replay within the window (older requests are already stale); atomic with admission.
     if (!this.#replay.admit(clientId, request.nonce, request.issuedAt, now)) return deny("replay", clientId);
-    if (!this.freeMode) this.#remember(clientId);
+    if (!this.freeMode) this.#expiries.remember(clientId);
     return expiresAt === undefined ? { allowed: true, reason: "allowed", clientId } : { allowed: true, reason: "allowed", clientId, expiresAt };
-  }
-
-  // ---- subscription lookups ------------------------------------------------------------------
-
-  /**
-   * The client's expiry, or undefined when it cannot be known now (`unavailable`). While the
-   * index is not current: the per-client cache, else a contract read within the budgets (known
-   * keys and strangers apart, and per peer), else the last good index within the grace.
-   */
-  async #expiryOf(clientId: string, now: number, peerId: string): Promise<bigint | undefined> {
-    if (this.#index.isCaughtUp()) {
-      this.#setMode("fresh");
-      return this.#index.expiryOf(this.nodeId, clientId);
-    }
-    if (this.#whenStale === "deny") return this.#fromLastIndex(clientId);
-    const cached = this.#cachedExpiry(clientId, now);
-    if (cached !== undefined) return cached;
-    const key = clientId.toLowerCase();
-    const pending = this.#pending.get(key);
-    if (pending !== undefined) return pending;
-    const known = this.#admitted.has(key) || this.#index.expiryOf(this.nodeId, clientId) > 0n;
-    if (!this.#budgets.take(peerId, known, now)) return this.#fromLastIndex(clientId);
-    // The gate's own deadline, whatever the index's retry policy: a decision waits seconds at most.
-    const timeout = () => new MailserverSdkError("RPC_TIMEOUT", `expiry read: no answer within ${this.#readTimeoutMs} ms`, { details: { timeoutMs: this.#readTimeoutMs } });
-    const read = withDeadline(this.#index.readExpiry(this.nodeId, clientId), this.#readTimeoutMs, "expiry read", timeout)
-      .then(
-        (expiry) => {
-          if (this.#cache.size >= MAX_CACHED_CLIENTS) this.#cache.clear();
-          this.#cache.set(key, { expiry, readAt: now });
-          return expiry;
-        },
-        (error: unknown) => {
-          this.#readFailures++;
-          this.#report(error);
-          return this.#fromLastIndex(clientId);
-        },
-      )
-      .finally(() => this.#pending.delete(key));
-    this.#pending.set(key, read);
-    return read;
-  }
-
-  /**
-   * What the last good index says, while it is within the grace and knew this client; undefined
-   * (cannot know) otherwise. A client it did not know may have paid since: not refused as
-   * unsubscribed, but as `unavailable`.
-   */
-  #fromLastIndex(clientId: string): bigint | undefined {
-    const staleFor = this.#index.staleForSeconds?.();
-    if (staleFor === undefined || staleFor > this.#graceSeconds) {
-      this.#setMode("degraded");
-      return undefined;
-    }
-    this.#setMode("stale");
-    // A contract read made since (older than the cache time, but after the last good sync) knows
-    // more than the index: a cancellation it saw is not undone by the grace.
-    const read = this.#cache.get(clientId.toLowerCase());
-    if (read !== undefined) return read.expiry;
-    const expiry = this.#index.expiryOf(this.nodeId, clientId);
-    if (expiry === 0n) return undefined;
-    this.#graceAdmissions++;
-    return expiry;
-  }
-
-  #setMode(mode: GateMode): void {
-    if (mode === this.#mode) return;
-    const previous = this.#mode;
-    this.#mode = mode;
-    // Contract reads made while stale are older than a current index: never prefer them to it.
-    if (mode === "fresh") this.#cache.clear();
-    const staleFor = this.#index.staleForSeconds?.();
-    const message =
-      mode === "fresh"
-        ? "the subscription index is current again: deciding from it"
-        : mode === "stale"
-          ? `the subscription index is not current (last sync ${staleFor ?? "?"} s ago): reading the contract where possible, else admitting what the last good index knew active (for up to ${this.#graceSeconds} s after its last sync)`
-          : `the subscription index is not current (${staleFor === undefined ? "never synced" : `last sync ${staleFor} s ago, beyond the ${this.#graceSeconds} s grace`}): only contract reads admit; what cannot be read is refused as unavailable`;
-    try {
-      this.#onModeChange({ mode, previous, message, staleForSeconds: staleFor });
-    } catch {
-      // A failing reporter must not turn a decision into a crash.
-    }
   }
 
   /** How the gate decides now, and counters an operator can alert on. */
   health(): GateHealth {
-    if (this.#index.isCaughtUp()) this.#setMode("fresh");
-    else if (this.#mode === "fresh") this.#fromLastIndexMode();
-    return {
-      mode: this.#mode,
-      staleForSeconds: this.#index.staleForSeconds?.(),
-      staleGraceSeconds: this.#graceSeconds,
-      graceAdmissions: this.#graceAdmissions,
-      unavailable: this.#unavailable,
-      contractReadFailures: this.#readFailures,
-    };
-  }
-
-  #fromLastIndexMode(): void {
-    const staleFor = this.#index.staleForSeconds?.();
-    this.#setMode(staleFor === undefined || staleFor > this.#graceSeconds ? "degraded" : "stale");
-  }
-
-  #unavailableDecision(clientId: string): AccessDecision {
-    this.#unavailable++;
-    return deny("unavailable", clientId);
-  }
-
-  #unavailableGrant(): GrantDecision {
-    this.#unavailable++;
-    return refuse("unavailable");
-  }
-
-  /** A client admitted once counts as known: its reads come from the known keys' budget. */
-  #remember(clientId: string): void {
-    if (this.#admitted.size >= MAX_CACHED_CLIENTS) this.#admitted.clear();
-    this.#admitted.add(clientId.toLowerCase());
-  }
-
-  #cachedExpiry(clientId: string, now: number): bigint | undefined {
-    const cached = this.#cache.get(clientId.toLowerCase());
-    return cached !== undefined && now - cached.readAt < this.#cacheSeconds ? cached.expiry : undefined;
-  }
-
-  #report(error: unknown): void {
-    const sdkError = error instanceof MailserverSdkError ? error : new MailserverSdkError("RPC_UNAVAILABLE", "expiry read failed", { cause: error });
-    try {
-      this.#onError(sdkError);
-    } catch {
-      // A failing reporter must not turn a denial into a crash.
-    }
+    return this.#expiries.health();
   }
 
   /** `BigInt(now)`, made once per second rather than once per decision. */

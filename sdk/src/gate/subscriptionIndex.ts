@@ -7,7 +7,7 @@ import { readChainId } from "../chain.js";
 import { withRetry, type RetryOptions } from "../rpc.js";
 import type { ISubscriptionEscrow } from "../typechain/interfaces/ISubscriptionEscrow.js";
 import { ISubscriptionEscrow__factory } from "../typechain/factories/interfaces/ISubscriptionEscrow__factory.js";
-import type { SubscriptionLookup } from "./accessGate.js";
+import type { SubscriptionLookup } from "./expiryLookup.js";
 import { blockNumberOf, decodeEscrowLog } from "./escrowLogs.js";
 import { EscrowLogReader } from "./escrowLogReader.js";
 import { EntryMap, entryKey, type IndexCursor, type IndexMeta, type IndexStore, type StoredEntry } from "./indexStore.js";
