@@ -5,6 +5,7 @@ import { isSdkError, MailserverSdkError } from "./errors.js";
 import { normalizeNodeId, type NodeId } from "./nodeKey.js";
 import { detectTokenSupport, PERMIT_TYPES, readPermitDomain, tokenContract, type PaymentPath, type TokenSupport } from "./token.js";
 import { eventsOf, sendAndWait, type WriteResult } from "./tx.js";
+import { integerIn } from "./core/args.js";
 import { scanLogs } from "./core/logScan.js";
 import { NO_CONSENT, signClientConsent, type ClientConsent } from "./escrow/consent.js";
 import { BLOCKER_CODES, DEFAULT_RENEWAL_CYCLES, renewalBlockerOf, renewalOutlook, type RenewalCheck } from "./escrow/renewal.js";
@@ -877,10 +878,7 @@ export class SubscriptionClient {
     const client = checkAddress(clientId, "clientId");
     const months = checkUint(params.months, "months");
     const maxPrice = checkUint(params.maxPricePerMonth, "maxPricePerMonth");
-    const cycles = params.cycles ?? DEFAULT_RENEWAL_CYCLES;
-    if (!Number.isSafeInteger(cycles) || cycles < 1 || cycles > 120) {
-      throw new MailserverSdkError("INVALID_ARGUMENT", "cycles must be an integer from 1 to 120", { details: { cycles } });
-    }
+    const cycles = integerIn("cycles", params.cycles ?? DEFAULT_RENEWAL_CYCLES, 1, 120);
     const record = await this.#currentRecord(id, client, params.subscription);
     const escrow = await this.escrow();
     const escrowAddress = await this.escrowAddress();

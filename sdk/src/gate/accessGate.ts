@@ -6,6 +6,7 @@ import { accessDomainSeparator, grantSigningDigest, MAX_GRANT_PEER_ID_BYTES, MAX
 import { GrantStore } from "./grantStore.js";
 import { loadNativeRecoverBytes } from "./nativeRecovery.js";
 import { recoverBytesFrom, recoverBytesInJs, type RecoverBytesFn, type RecoverFn } from "./recovery.js";
+import { nonNegativeInteger, positiveInteger } from "../core/args.js";
 import { ExpiryLookup, type GateHealth, type GateModeChange, type SubscriptionLookup } from "./expiryLookup.js";
 import { ReplayGuard } from "./replay.js";
 import { requestSigningDigest, type SignedRequest } from "./request.js";
@@ -382,14 +383,4 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function nonNegativeInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 0) throw new MailserverSdkError("INVALID_ARGUMENT", `${name} must be a non-negative integer`, { details: { [name]: value } });
-  return value;
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) throw new MailserverSdkError("INVALID_ARGUMENT", `${name} must be a positive integer`, { details: { [name]: value } });
-  return value;
 }

@@ -4,6 +4,7 @@ import { requireAddress, resolveDeployment } from "../deployments.js";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId, type NodeId } from "../nodeKey.js";
 import { readChainId } from "../chain.js";
+import { nonNegativeInteger, positiveInteger } from "../core/args.js";
 import { withRetry, type RetryOptions } from "../rpc.js";
 import type { ISubscriptionEscrow } from "../typechain/interfaces/ISubscriptionEscrow.js";
 import { ISubscriptionEscrow__factory } from "../typechain/factories/interfaces/ISubscriptionEscrow__factory.js";
@@ -156,19 +157,17 @@ export class SubscriptionIndex implements SubscriptionLookup {
     this.confirmations = options.confirmations ?? 6;
     this.maxStalenessSeconds = options.maxStalenessSeconds ?? 60;
     this.#maxRange = options.maxBlockRange ?? 2000;
-    for (const [name, value] of [["startBlock", this.startBlock], ["confirmations", this.confirmations], ["maxStalenessSeconds", this.maxStalenessSeconds]] as const) {
-      if (!Number.isSafeInteger(value) || value < 0) throw new MailserverSdkError("INVALID_ARGUMENT", `${name} must be a non-negative integer`, { details: { [name]: value } });
-    }
-    if (!Number.isSafeInteger(this.#maxRange) || this.#maxRange < 1) {
-      throw new MailserverSdkError("INVALID_ARGUMENT", "maxBlockRange must be a positive integer", { details: { maxBlockRange: this.#maxRange } });
-    }
+    nonNegativeInteger("startBlock", this.startBlock);
+    nonNegativeInteger("confirmations", this.confirmations);
+    nonNegativeInteger("maxStalenessSeconds", this.maxStalenessSeconds);
+    positiveInteger("maxBlockRange", this.#maxRange);
     this.#provider = options.provider;
     this.#contract = ISubscriptionEscrow__factory.connect(this.escrow, options.provider);
     this.#nodeFilter = nodeFilterOf(options.nodeIds);
     this.#retry = options.retry ?? {};
     this.#clock = options.clock ?? Date.now;
     this.#onRange = options.onRange;
-    this.#stopWaitMs = options.stopWaitMs ?? 2_000;
+    this.#stopWaitMs = nonNegativeInteger("stopWaitMs", options.stopWaitMs ?? 2_000);
     this.#reader = new EscrowLogReader({ provider: this.#provider, escrow: this.escrow, nodeFilter: this.#nodeFilter, read: (label, call) => this.#read(label, call) });
   }
 
