@@ -6,6 +6,8 @@ import { normalizeNodeId, type NodeId } from "./nodeKey.js";
 import { detectTokenSupport, PERMIT_TYPES, readPermitDomain, tokenContract, type PaymentPath, type TokenSupport } from "./token.js";
 import { eventsOf, sendAndWait, type WriteResult } from "./tx.js";
 import { integerIn } from "./core/args.js";
+import * as actions from "./escrow/providerActions.js";
+import type { EscrowAccess } from "./escrow/providerActions.js";
 import { scanLogs } from "./core/logScan.js";
 import { NO_CONSENT, signClientConsent, type ClientConsent } from "./escrow/consent.js";
 import { BLOCKER_CODES, DEFAULT_RENEWAL_CYCLES, renewalBlockerOf, renewalOutlook, type RenewalCheck } from "./escrow/renewal.js";
@@ -929,51 +931,36 @@ export class SubscriptionClient {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Providers
+  // Providers and curators (escrow/providerActions.ts)
   // -------------------------------------------------------------------------------------------
 
   /** Pay a node's released funds to its provider's payout address. */
-  async withdraw(nodeId: string): Promise<WriteResult & { amount: bigint; payout: string | undefined }> {
-    this.ctx.signer("withdraw");
-    const id = normalizeNodeId(nodeId);
-    const escrow = await this.escrow();
-    const result = await sendAndWait("withdraw", () => escrow.withdraw(id));
-    const [event] = eventsOf(result.receipt, await this.escrowAddress(), escrow.interface as unknown as Interface, "Withdrawn");
-    return { ...result, amount: event?.args.getValue("amount") ?? 0n, payout: event?.args.getValue("payout") };
+  withdraw(nodeId: string): Promise<WriteResult & { amount: bigint; payout: string | undefined }> {
+    return actions.withdraw(this.#access, nodeId);
   }
 
   /** Set the caller's cancellation fee for future purchases, in basis points (at most 10%). */
-  async setCancellationFee(feeBps: bigint | number): Promise<WriteResult> {
-    this.ctx.signer("setCancellationFee");
-    const fee = checkUint(feeBps, "feeBps");
-    const escrow = await this.escrow();
-    return sendAndWait("setCancellationFee", () => escrow.setCancellationFee(fee));
+  setCancellationFee(feeBps: bigint | number): Promise<WriteResult> {
+    return actions.setCancellationFee(this.#access, feeBps);
   }
 
   /** Release funds of subscriptions that ended on past days (anyone may). */
-  async processExpiries(nodeId: string, maxDays: bigint | number): Promise<WriteResult> {
-    this.ctx.signer("processExpiries");
-    const id = normalizeNodeId(nodeId);
-    const days = checkUint(maxDays, "maxDays");
-    const escrow = await this.escrow();
-    return sendAndWait("processExpiries", () => escrow.processExpiries(id, days));
+  processExpiries(nodeId: string, maxDays: bigint | number): Promise<WriteResult> {
+    return actions.processExpiries(this.#access, nodeId, maxDays);
   }
-
-  // -------------------------------------------------------------------------------------------
-  // Curators
-  // -------------------------------------------------------------------------------------------
 
   /** Stop purchases, extensions and renewals (registry curator only). */
-  async pause(): Promise<WriteResult> {
-    this.ctx.signer("pause");
-    const escrow = await this.escrow();
-    return sendAndWait("pause", () => escrow.pause());
+  pause(): Promise<WriteResult> {
+    return actions.pause(this.#access);
   }
 
-  async unpause(): Promise<WriteResult> {
-    this.ctx.signer("unpause");
-    const escrow = await this.escrow();
-    return sendAndWait("unpause", () => escrow.unpause());
+  unpause(): Promise<WriteResult> {
+    return actions.unpause(this.#access);
+  }
+
+  /** What the actions in escrow/ need of this client. */
+  get #access(): EscrowAccess {
+    return { ctx: this.ctx, escrow: this.escrow, escrowAddress: () => this.escrowAddress() };
   }
 }
 
