@@ -17,6 +17,7 @@ import {
   EMPTY_SUBSCRIPTION,
   encodeApprovalRequest,
   encodeExtensionRequest,
+  escrowEventsInterface,
   foldSubscriptionLogs,
   recordKey,
   subscriptionCommitment,
@@ -523,7 +524,7 @@ export class SubscriptionClient {
 
     const total = quote.total;
     const paid = (result: WriteResult, path: PurchaseResult["path"], approvals: string[]) =>
-      this.#purchaseResult(action, escrowAddress, escrow.interface as unknown as Interface, result, path, approvals, { nodeId, clientId, total, pricePerMonth: quote.pricePerMonth });
+      this.#purchaseResult(action, escrowAddress, escrowEventsInterface(), result, path, approvals, { nodeId, clientId, total, pricePerMonth: quote.pricePerMonth });
     const send = () =>
       record === undefined
         ? escrow.subscribe(nodeId, clientId, months, maxPrice, maxFee, consent)
@@ -831,7 +832,7 @@ export class SubscriptionClient {
     const escrowAddress = await this.escrowAddress();
     const result = await sendAndWait("cancel", () => escrow.cancel(id, client, record));
     this.#learn(result.receipt, escrowAddress, id, client);
-    const [event] = eventsOf(result.receipt, escrowAddress, escrow.interface as unknown as Interface, "Cancelled");
+    const [event] = eventsOf(result.receipt, escrowAddress, escrowEventsInterface(), "Cancelled");
     return { ...result, refund: event?.args.getValue("refund") ?? 0n, fee: event?.args.getValue("fee") ?? 0n };
   }
 
@@ -923,7 +924,7 @@ export class SubscriptionClient {
     const escrowAddress = await this.escrowAddress();
     const result = await sendAndWait("renew", () => escrow.renew(id, client, record));
     const renewed = this.#learn(result.receipt, escrowAddress, id, client);
-    const [event] = eventsOf(result.receipt, escrowAddress, escrow.interface as unknown as Interface, "Extended");
+    const [event] = eventsOf(result.receipt, escrowAddress, escrowEventsInterface(), "Extended");
     if (renewed === undefined || event === undefined) {
       throw new MailserverSdkError("CONTRACT_ERROR", `transaction ${result.hash} has no Extended event of the escrow`, { details: { hash: result.hash } });
     }

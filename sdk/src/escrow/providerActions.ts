@@ -1,8 +1,8 @@
 // What providers and curators do with the escrow, as plain functions over the client's access
 // (chain context and escrow contract): withdraw, cancellation fee, expiry processing, pause.
-import type { Interface } from "ethers";
 import type { ChainContext } from "../chain.js";
 import { normalizeNodeId } from "../nodeKey.js";
+import { escrowEventsInterface } from "../subscriptionRecord.js";
 import { eventsOf, sendAndWait, type WriteResult } from "../tx.js";
 import type { ISubscriptionEscrow } from "../typechain/interfaces/ISubscriptionEscrow.js";
 import { checkUint } from "../util.js";
@@ -20,7 +20,7 @@ export async function withdraw(access: EscrowAccess, nodeId: string): Promise<Wr
   const id = normalizeNodeId(nodeId);
   const escrow = await access.escrow();
   const result = await sendAndWait("withdraw", () => escrow.withdraw(id));
-  const [event] = eventsOf(result.receipt, await access.escrowAddress(), escrow.interface as unknown as Interface, "Withdrawn");
+  const [event] = eventsOf(result.receipt, await access.escrowAddress(), escrowEventsInterface(), "Withdrawn");
   return { ...result, amount: event?.args.getValue("amount") ?? 0n, payout: event?.args.getValue("payout") };
 }
 
