@@ -242,7 +242,10 @@ export async function cancel(ctx: WriteContext, nodeId: string, subscription?: S
   return subs.cancel(nodeId, ctx.account, subscription);
 }
 
-/** On: renew one month at a time at no more than today's price, with exactly that allowance. Off: opt out and clear the allowance. */
+/**
+ * On: renew one month at a time at no more than today's price, approving a year of such renewals
+ * (the SDK's default cycles). Off: opt out and clear the allowance.
+ */
 export async function setAutoRenew(ctx: WriteContext, nodeId: string, on: boolean, pricePerMonth: bigint, subscription?: StoredSubscription) {
   const subs = await writer(ctx.wallet, ctx.config, ctx.account, ctx.onSent);
   const terms = on ? { months: 1, maxPricePerMonth: pricePerMonth } : { months: 0, maxPricePerMonth: 0 };

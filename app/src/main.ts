@@ -443,7 +443,7 @@ function renderSub(sub: api.MySubscription, index: number): HTMLElement {
       );
     },
   });
-  const renewal =
+  const renewalState =
     sub.autoRenewMonths === 0n
       ? "off"
       : sub.renewal.renewable
@@ -451,6 +451,22 @@ function renderSub(sub: api.MySubscription, index: number): HTMLElement {
         : sub.renewal.reason === "outside-window"
           ? "on: renews in the 3 days before it ends"
           : `on, but it would not go through now (${sub.renewal.reason.replace(/-/g, " ")})`;
+  // Warn while it still renews, not once it has lapsed; and say when turning it off stops being safe.
+  const notes: string[] = [];
+  if (sub.autoRenewMonths > 0n && sub.renewal.warning === "allowance-low") {
+    notes.push(`approved for ${sub.renewal.renewalsCovered ?? 0} more renewal(s): turn auto-renew off and on again to approve a year more`);
+  } else if (sub.autoRenewMonths > 0n && sub.renewal.warning === "balance-low") {
+    notes.push(`your balance pays for ${sub.renewal.renewalsCovered ?? 0} more renewal(s): top up to keep renewing`);
+  }
+  if (sub.autoRenewMonths > 0n && sub.renewal.optOutSafeUntil !== undefined) {
+    const safeUntil = new Date(Number(sub.renewal.optOutSafeUntil) * 1000);
+    notes.push(
+      safeUntil.getTime() > Date.now()
+        ? `to stop it, turn it off before ${date(safeUntil)}: from then on anyone may renew first, and leaving costs the cancellation fee on the renewed month`
+        : "turning it off now may come too late: anyone may renew first, and leaving then costs the cancellation fee on the renewed month",
+    );
+  }
+  const renewal = notes.length === 0 ? renewalState : `${renewalState}. ${notes.join("; ")}.`;
   return h(
     "li",
     { class: `sub ${sub.active ? "active" : "expired"}`, "data-node-id": sub.server.nodeId },

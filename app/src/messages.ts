@@ -9,6 +9,7 @@ export type Problem =
   | "price-changed"
   | "rejected"
   | "rpc-down"
+  | "try-later"
   | "paused"
   | "untrusted"
   | "already-subscribed"
@@ -51,7 +52,11 @@ export function fromError(error: unknown, token: TokenInfo, rpcUrl: string): Mes
       case "WRONG_CHAIN":
         return { problem: "wrong-chain", text: `Your wallet is on the wrong network (chain ${String(d.actual)}, expected ${String(d.expected)}). Switch networks to continue.` };
       case "RPC_UNAVAILABLE":
+      case "RPC_TIMEOUT":
         return { problem: "rpc-down", text: `The network cannot be reached (${rpcUrl}). Check your connection and try again.` };
+      case "NODE_UNAVAILABLE":
+        // A mail server that cannot check subscriptions right now (503): paying again would not help.
+        return { problem: "try-later", text: "The mail server cannot serve you right now (it is temporarily unable to check subscriptions, or unreachable). Nothing to pay: try again in a few minutes." };
       case "ENFORCED_PAUSE":
         return { problem: "paused", text: "Purchases are paused by the registry's curators for now. Try again later." };
       case "UNTRUSTED_NODE":

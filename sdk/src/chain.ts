@@ -30,6 +30,18 @@ function isSigner(runner: ContractRunner): runner is Signer {
 }
 
 /**
+ * The provider's chain id, checked against `expected` when given (WRONG_CHAIN): the one chain
+ * check of the clients and the subscription index.
+ */
+export async function readChainId(provider: Provider, retry: RetryOptions, expected: bigint | undefined): Promise<bigint> {
+  const { chainId: actual } = await withRetry("read chain id", () => provider.getNetwork(), retry);
+  if (expected !== undefined && expected !== actual) {
+    throw new MailserverSdkError("WRONG_CHAIN", `connected to chain ${actual}, expected chain ${expected}`, { details: { expected, actual } });
+  }
+  return actual;
+}
+
+/**
  * The runner, provider and chain check shared by a client. The chain id is read once, on first
  * use (constructors stay synchronous and offline); a failed check is not cached, so a client
  * recovers when the RPC comes back.
@@ -59,15 +71,15 @@ export class ChainContext {
   }
 
   async #check(): Promise<ChainInfo> {
-    const network = await withRetry("read chain id", () => this.provider.getNetwork(), this.retry);
-    const actual = network.chainId;
-    const expected = this.#expectedChainId;
-    if (expected !== undefined && expected !== actual) {
-      throw new MailserverSdkError("WRONG_CHAIN", `connected to chain ${actual}, expected chain ${expected}`, {
-        details: { expected, actual },
-      });
-    }
+    const actual = await readChainId(this.provider, this.retry, this.#expectedChainId);
     return { chainId: actual, deployment: resolveDeployment(actual, this.#overrides) };
+  }
+
+  /** The latest block's timestamp (seconds): the chain's clock, which deadlines and expiries use. */
+  async latestBlockTime(): Promise<bigint> {
+    const block = await this.read("latest block", () => this.provider.getBlock("latest"));
+    if (block === null) throw new MailserverSdkError("RPC_UNAVAILABLE", "the provider returned no latest block");
+    return BigInt(block.timestamp);
   }
 
   /** The signer, or INVALID_ARGUMENT for a read-only client. */

@@ -1,4 +1,5 @@
 import { Interface, isHexString, type ErrorDescription } from "ethers";
+import { findInError, SKIP } from "./core/errorWalk.js";
 import { IMailServerRegistry__factory } from "./typechain/factories/interfaces/IMailServerRegistry__factory.js";
 import { ISubscriptionEscrow__factory } from "./typechain/factories/interfaces/ISubscriptionEscrow__factory.js";
 
@@ -104,6 +105,8 @@ export type ErrorCode =
   | "INVALID_ENR"
   | "INVALID_ARGUMENT"
   | "RPC_UNAVAILABLE"
+  // An RPC call that neither answered nor failed within its deadline (details.timeoutMs).
+  | "RPC_TIMEOUT"
   // The wallet's user declined to sign (EIP-1193 code 4001, ethers ACTION_REJECTED).
   | "USER_REJECTED"
   | "CONTRACT_ERROR"
@@ -246,42 +249,33 @@ function fieldOf(value: unknown, key: string): unknown {
   return typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined;
 }
 
+// Node's fetch says "fetch failed"; browsers say "Failed to fetch" (Chromium), "NetworkError when
+// attempting to fetch resource." (Firefox) or "Load failed" (Safari).
+const TRANSIENT_MESSAGE = /fetch failed|failed to fetch|networkerror|load failed|socket hang up|network error|ECONNREFUSED|ECONNRESET/i;
+
 /**
  * Whether an error looks like a network failure worth retrying (not a revert, not a bad
- * argument). Walks nested `error` / `cause` / `info` fields since providers wrap errors.
+ * argument). Looks through nested `error` / `cause` / `info` fields since providers wrap errors.
  */
-export function isTransientError(error: unknown, depth = 0): boolean {
-  if (depth > 6 || typeof error !== "object" || error === null) return false;
-  if (fieldOf(error, "code") === "CALL_EXCEPTION") return false;
-  const code = fieldOf(error, "code");
-  if (typeof code === "string" && (TRANSIENT_ETHERS_CODES.has(code) || TRANSIENT_NODE_CODES.has(code))) return true;
-  const message = fieldOf(error, "message");
-  // Node's fetch says "fetch failed"; browsers say "Failed to fetch" (Chromium), "NetworkError when
-  // attempting to fetch resource." (Firefox) or "Load failed" (Safari).
-  if (typeof message === "string" && /fetch failed|failed to fetch|networkerror|load failed|socket hang up|network error|ECONNREFUSED|ECONNRESET/i.test(message)) {
-    return true;
-  }
-  return ["error", "cause", "info"].some((key) => isTransientError(fieldOf(error, key), depth + 1));
+export function isTransientError(error: unknown): boolean {
+  return (
+    findInError(error, ["error", "cause", "info"], (node) => {
+      const code = node.code;
+      if (code === "CALL_EXCEPTION") return SKIP;
+      if (typeof code === "string" && (TRANSIENT_ETHERS_CODES.has(code) || TRANSIENT_NODE_CODES.has(code))) return true;
+      return typeof node.message === "string" && TRANSIENT_MESSAGE.test(node.message) ? true : undefined;
+    }) ?? false
+  );
 }
 
 /** Whether the wallet's user declined the request (EIP-1193 4001 / ethers ACTION_REJECTED), however wrapped. */
-export function isUserRejection(error: unknown, depth = 0): boolean {
-  if (depth > 6 || typeof error !== "object" || error === null) return false;
-  const code = fieldOf(error, "code");
-  if (code === "ACTION_REJECTED" || code === 4001) return true;
-  return ["error", "cause", "info"].some((key) => isUserRejection(fieldOf(error, key), depth + 1));
+export function isUserRejection(error: unknown): boolean {
+  return findInError(error, ["error", "cause", "info"], (node) => (node.code === "ACTION_REJECTED" || node.code === 4001 ? true : undefined)) ?? false;
 }
 
 /** Find revert data in whatever shape a provider or library wrapped it. */
-export function findRevertData(error: unknown, depth = 0): string | undefined {
-  if (depth > 6 || typeof error !== "object" || error === null) return undefined;
-  const data = fieldOf(error, "data");
-  if (typeof data === "string" && isHexString(data) && data.length >= 10) return data;
-  for (const key of ["data", "error", "cause", "info", "revert"]) {
-    const found = findRevertData(fieldOf(error, key), depth + 1);
-    if (found !== undefined) return found;
-  }
-  return undefined;
+export function findRevertData(error: unknown): string | undefined {
+  return findInError(error, ["data", "error", "cause", "info", "revert"], (node) => (typeof node.data === "string" && isHexString(node.data) && node.data.length >= 10 ? node.data : undefined));
 }
 
 function reasonOf(error: unknown): string | undefined {

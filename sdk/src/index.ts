@@ -103,20 +103,14 @@ export {
   type SubscriptionState,
   type StoredSubscription,
   type Earnings,
-  type RenewalBlocker,
-  type RenewalCheck,
   type PurchaseParams,
   type PurchaseResult,
 } from "./subscriptions.js";
 // Client-key consent, approveAndCall data and 64-byte node public keys (the escrow's and
 // registry's ABIs since the client-key and node-id binding).
-export {
-  signClientConsent,
-  clientConsentDomain,
-  CLIENT_CONSENT_TYPES,
-  type ClientConsent,
-  type SubscriptionClientOptions,
-} from "./subscriptions.js";
+export { signClientConsent, clientConsentDomain, CLIENT_CONSENT_TYPES, type ClientConsent } from "./escrow/consent.js";
+export { DEFAULT_RENEWAL_CYCLES, RENEWAL_WINDOW_SECONDS, type RenewalBlocker, type RenewalCheck } from "./escrow/renewal.js";
+export type { SubscriptionClientOptions } from "./subscriptions.js";
 // Subscription records (the escrow stores only a commitment to each; issue #15): the commitment
 // computed locally, approveAndCall data, records folded from the escrow's events and receipts.
 export {
@@ -213,3 +207,6 @@ export {
   type AccessStream,
   type EncodedGrant,
 } from "./waku/access.js";
+// Store answers an app acts on (pay, or try later) and a @waku/sdk client set up for one server.
+export { storeRefusal, storeStatusOf, isRetryable } from "./waku/storeAnswers.js";
+export { wakuClientOptions, type MailserverEndpoint, type WakuClientOptions } from "./waku/clientOptions.js";

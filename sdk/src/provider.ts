@@ -63,7 +63,7 @@ export class ProviderClient extends RegistryClient {
     let deadline: bigint;
     if ("nodeKey" in params) {
       publicKey = nodePublicKeyFromPrivateKey(params.nodeKey);
-      deadline = (await this.latestTimestamp()) + BigInt(params.proofTtlSeconds ?? 3600);
+      deadline = (await this.ctx.latestBlockTime()) + BigInt(params.proofTtlSeconds ?? 3600);
       const { chainId } = await this.ctx.info();
       proof = await signNodeKeyProof({
         nodeKey: params.nodeKey,
@@ -134,12 +134,6 @@ export class ProviderClient extends RegistryClient {
     this.ctx.signer("setMetadata");
     const registry = await this.contract();
     return sendAndWait("setProviderMetadata", () => registry.setProviderMetadata(name, metadataURI));
-  }
-
-  private async latestTimestamp(): Promise<bigint> {
-    const block = await this.ctx.read("latest block", () => this.ctx.provider.getBlock("latest"));
-    if (block === null) throw new MailserverSdkError("RPC_UNAVAILABLE", "the provider returned no latest block");
-    return BigInt(block.timestamp);
   }
 }
 

@@ -8,6 +8,28 @@ export interface RetryOptions {
   baseDelayMs?: number;
   /** Upper bound of one delay (default 3 s). */
   maxDelayMs?: number;
+  /**
+   * Deadline of one attempt (default 10 s). An RPC that hangs instead of failing costs this much,
+   * then counts as a network failure (retried; `RPC_TIMEOUT` once the attempts are spent).
+   */
+  timeoutMs?: number;
+}
+
+/** A read that did not answer within its deadline. */
+class DeadlineExceeded extends Error {
+  readonly code = "TIMEOUT";
+}
+
+/**
+ * Settle with `promise` or reject once `ms` have passed, whichever comes first. The call behind a
+ * timed-out promise is abandoned, not cancelled: its late answer is ignored.
+ */
+export function withDeadline<T>(promise: Promise<T>, ms: number, label: string, onTimeout?: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout?.() ?? new DeadlineExceeded(`${label}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -23,15 +45,23 @@ export async function withRetry<T>(label: string, read: () => Promise<T>, option
   const attempts = Math.max(1, options.attempts ?? 4);
   const baseDelayMs = options.baseDelayMs ?? 200;
   const maxDelayMs = options.maxDelayMs ?? 3_000;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new MailserverSdkError("INVALID_ARGUMENT", "retry.timeoutMs must be a positive number", { details: { timeoutMs } });
   let lastError: unknown;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
-      return await read();
+      return await withDeadline(read(), timeoutMs, label);
     } catch (error) {
-      if (error instanceof MailserverSdkError || !isTransientError(error)) throw toSdkError(error, label);
+      if (!(error instanceof DeadlineExceeded) && (error instanceof MailserverSdkError || !isTransientError(error))) throw toSdkError(error, label);
       lastError = error;
       if (attempt < attempts) await sleep(Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)));
     }
+  }
+  if (lastError instanceof DeadlineExceeded) {
+    throw new MailserverSdkError("RPC_TIMEOUT", `${label}: the RPC did not answer within ${timeoutMs} ms (${attempts} attempts)`, {
+      details: { attempts, timeoutMs },
+      cause: lastError,
+    });
   }
   throw new MailserverSdkError("RPC_UNAVAILABLE", `${label}: RPC unavailable after ${attempts} attempts`, {
     details: { attempts },
@@ -46,16 +76,4 @@ export async function guarded<T>(label: string, step: () => Promise<T>): Promise
   } catch (error) {
     throw toSdkError(error, label);
   }
-}
-
-// What providers answer when an eth_getLogs result or range is over their cap (Alchemy, Infura,
-// QuickNode, Ankr, geth's own "query returned more than 10000 results").
-const RANGE_REFUSAL = /more than \d+ results|query returned more than|response size exceeded|range (is )?too (large|wide|big)|block range|exceed(s|ed)? .*(limit|range)|too many (results|logs|blocks)|limited to \d+/i;
-
-/** Whether an eth_getLogs failure is the provider refusing the range as too large (split it and retry). */
-export function isRangeRefusal(error: unknown, depth = 0): boolean {
-  if (depth > 6 || typeof error !== "object" || error === null) return false;
-  const record = error as Record<string, unknown>;
-  if (typeof record.message === "string" && RANGE_REFUSAL.test(record.message)) return true;
-  return ["error", "cause", "info", "payload"].some((k) => isRangeRefusal(record[k], depth + 1));
 }

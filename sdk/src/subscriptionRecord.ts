@@ -4,7 +4,7 @@
  * back as calldata to manage the subscription. Isomorphic: ethers' ABI coder and keccak only.
  */
 import { AbiCoder, getAddress, keccak256, type Interface, type Log, type LogDescription, type Result } from "ethers";
-import type { ClientConsent } from "./subscriptions.js";
+import type { ClientConsent } from "./escrow/consent.js";
 import { ISubscriptionEscrow__factory } from "./typechain/factories/interfaces/ISubscriptionEscrow__factory.js";
 
 /** A subscription's record (ISubscriptionEscrow.Subscription), as the escrow's events carry it. */

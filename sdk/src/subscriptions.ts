@@ -1,17 +1,23 @@
 import { getAddress, Signature, ZeroAddress, zeroPadValue, type Contract, type ContractTransactionResponse, type Interface, type Log, type Signer } from "ethers";
 import { ChainContext, type ClientOptions } from "./chain.js";
 import { requireAddress } from "./deployments.js";
-import { isSdkError, MailserverSdkError, type ErrorCode } from "./errors.js";
+import { isSdkError, MailserverSdkError } from "./errors.js";
 import { normalizeNodeId, type NodeId } from "./nodeKey.js";
 import { detectTokenSupport, PERMIT_TYPES, readPermitDomain, tokenContract, type PaymentPath, type TokenSupport } from "./token.js";
 import { eventsOf, sendAndWait, type WriteResult } from "./tx.js";
-import { isRangeRefusal } from "./rpc.js";
+import { integerIn } from "./core/args.js";
+import * as actions from "./escrow/providerActions.js";
+import type { EscrowAccess } from "./escrow/providerActions.js";
+import { scanLogs } from "./core/logScan.js";
+import { NO_CONSENT, signClientConsent, type ClientConsent } from "./escrow/consent.js";
+import { BLOCKER_CODES, DEFAULT_RENEWAL_CYCLES, renewalBlockerOf, renewalOutlook, type RenewalCheck } from "./escrow/renewal.js";
 import { decodeContractError, findRevertData, isTransientError, toSdkError } from "./errors.js";
 import { checkAddress, checkUint, onceUnlessFailed } from "./util.js";
 import {
   EMPTY_SUBSCRIPTION,
   encodeApprovalRequest,
   encodeExtensionRequest,
+  escrowEventsInterface,
   foldSubscriptionLogs,
   recordKey,
   subscriptionCommitment,
@@ -62,89 +68,11 @@ export interface Earnings {
   withdrawable: bigint;
 }
 
-export type RenewalBlocker =
-  | "none"
-  | "no-subscription"
-  | "not-opted-in"
-  | "outside-window"
-  | "node-not-trusted"
-  | "price-above-maximum"
-  | "insufficient-allowance"
-  | "insufficient-balance"
-  | "paused";
+// Renewal reasons, outlook and constants live in escrow/renewal.ts; re-exported here for existing imports.
+export { DEFAULT_RENEWAL_CYCLES, RENEWAL_WINDOW_SECONDS, type RenewalBlocker, type RenewalCheck } from "./escrow/renewal.js";
 
-const RENEWAL_BLOCKERS: readonly RenewalBlocker[] = [
-  "none",
-  "no-subscription",
-  "not-opted-in",
-  "outside-window",
-  "node-not-trusted",
-  "price-above-maximum",
-  "insufficient-allowance",
-  "insufficient-balance",
-  "paused",
-];
-
-/** The SDK code a renewal blocker is reported with by `renew`. */
-const BLOCKER_CODES: Record<RenewalBlocker, ErrorCode> = {
-  none: "CONTRACT_ERROR",
-  "no-subscription": "NO_SUBSCRIPTION",
-  "not-opted-in": "RENEWAL_NOT_POSSIBLE",
-  "outside-window": "RENEWAL_NOT_POSSIBLE",
-  "node-not-trusted": "UNTRUSTED_NODE",
-  "price-above-maximum": "PRICE_ABOVE_MAXIMUM",
-  "insufficient-allowance": "INSUFFICIENT_ALLOWANCE",
-  "insufficient-balance": "INSUFFICIENT_BALANCE",
-  paused: "ENFORCED_PAUSE",
-};
-
-export interface RenewalCheck {
-  renewable: boolean;
-  reason: RenewalBlocker;
-}
-
-/** A client key's consent to another account owning its subscription (ISubscriptionEscrow.ClientConsent). */
-export interface ClientConsent {
-  deadline: bigint;
-  signature: string;
-}
-
-/** EIP-712 types of a client consent (must match the escrow's `CLIENT_CONSENT_TYPEHASH`). */
-export const CLIENT_CONSENT_TYPES = {
-  ClientConsent: [
-    { name: "nodeId", type: "bytes32" },
-    { name: "owner", type: "address" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
-
-export function clientConsentDomain(escrow: string, chainId: bigint | number) {
-  return { name: "SubscriptionEscrow", version: "1", chainId, verifyingContract: escrow };
-}
-
-/**
- * Sign, with the client key, its consent to `owner` holding its subscription to `nodeId` until
- * `deadline`. The escrow requires it whenever the payer is not the client key itself, so that
- * nobody can occupy a stranger's client id.
- */
-export async function signClientConsent(
-  clientKey: Signer,
-  req: { escrow: string; chainId: bigint | number; nodeId: string; owner: string; deadline: bigint | number },
-): Promise<ClientConsent> {
-  let signature: string;
-  try {
-    signature = await clientKey.signTypedData(clientConsentDomain(req.escrow, req.chainId), CLIENT_CONSENT_TYPES, {
-      nodeId: normalizeNodeId(req.nodeId),
-      owner: checkAddress(req.owner, "owner"),
-      deadline: req.deadline,
-    });
-  } catch (error) {
-    throw new MailserverSdkError("INVALID_ARGUMENT", "the client key could not sign the consent", { cause: error });
-  }
-  return { deadline: BigInt(req.deadline), signature };
-}
-
-const NO_CONSENT: ClientConsent = { deadline: 0n, signature: "0x" };
+// Client-key consent lives in escrow/consent.ts; re-exported here for existing imports.
+export { CLIENT_CONSENT_TYPES, clientConsentDomain, signClientConsent, type ClientConsent } from "./escrow/consent.js";
 
 /** Errors a pre-flight simulation of `receiveApproval` raises only because no allowance exists yet. */
 const TOKEN_SIDE_ERRORS = new Set(["TokenTransferFailed", "ERC20InsufficientAllowance", "ReceivedAmountMismatch"]);
@@ -275,6 +203,8 @@ export class SubscriptionClient {
     const id = normalizeNodeId(nodeId);
     const m = checkUint(months, "months");
     const q = await this.read("quote", (e) => e.quote(id, m));
+    // An unregistered node quotes price 0: an app must never show that as "free".
+    if (q.provider === ZeroAddress) throw new MailserverSdkError("UNKNOWN_NODE", `node ${id} is not registered`, { details: { nodeId: id } });
     return {
       nodeId: id,
       trusted: q.trusted,
@@ -374,13 +304,7 @@ export class SubscriptionClient {
   /** The escrow's logs matching `topics` in [from, to]; hosted providers cap a range, so a refused one is halved until it passes. */
   async #logs(topics: (string | string[] | null)[], from: number, to: number): Promise<Log[]> {
     const address = await this.escrowAddress();
-    try {
-      return await this.ctx.read("escrow events", () => this.ctx.provider.getLogs({ address, topics, fromBlock: from, toBlock: to }));
-    } catch (error) {
-      if (from >= to || !isRangeRefusal(error)) throw error;
-      const mid = Math.floor((from + to) / 2);
-      return [...(await this.#logs(topics, from, mid)), ...(await this.#logs(topics, mid + 1, to))];
-    }
+    return scanLogs(from, to, { fetch: (a, b) => this.ctx.read("escrow events", () => this.ctx.provider.getLogs({ address, topics, fromBlock: a, toBlock: b })) });
   }
 
   /** The record to manage (node, client) with: `given` once checked on chain, else looked up. */
@@ -430,12 +354,10 @@ export class SubscriptionClient {
     const id = normalizeNodeId(nodeId);
     const client = checkAddress(clientId, "clientId");
     const record = subscription ?? (await this.getSubscription(id, client)) ?? EMPTY_SUBSCRIPTION;
-    const raw = await this.read("renewalCheck", (e) => e.renewalCheck(id, client, record));
-    const reason = RENEWAL_BLOCKERS[Number(raw)];
-    if (reason === undefined) {
-      throw new MailserverSdkError("CONTRACT_ERROR", `unknown renewal blocker ${raw}`, { details: { value: raw } });
-    }
-    return { renewable: reason === "none", reason };
+    const reason = renewalBlockerOf(await this.read("renewalCheck", (e) => e.renewalCheck(id, client, record)));
+    if (record.renewMonths === 0n || record.owner === ZeroAddress || reason === "no-subscription") return { renewable: reason === "none", reason };
+    const [needed, allowance, balance] = await Promise.all([this.renewalAllowanceNeeded(record.owner), this.allowance(record.owner), this.balanceOf(record.owner)]);
+    return renewalOutlook(reason, record, { needed, allowance, balance });
   }
 
   async nodeEarnings(nodeId: string): Promise<Earnings> {
@@ -477,11 +399,12 @@ export class SubscriptionClient {
   }
 
   /**
-   * The most the owner's pending automatic renewals can pull: the sum of months × highest
-   * accepted price over its opted-in subscriptions that have not ended. The keys come from the
-   * escrow's events since `fromBlock` (purchases by the owner, and records of the owner moved to
-   * another client id), then each key's current record (`getSubscription`). `subscribe`, `extend`
-   * and `setAutoRenew` keep the allowance at this.
+   * The most one round of the owner's pending automatic renewals can pull: the sum of months ×
+   * highest accepted price over its opted-in subscriptions that have not ended. Costs O(the
+   * owner's own subscriptions), never O(the escrow's history): the keys are the owner's purchases
+   * (Subscribed, whose owner is indexed) and the moves of those records to other client ids
+   * (ClientIdChanged filtered by node and old client id, followed hop by hop; a record's owner
+   * never changes), then each key's current record.
    */
   async renewalAllowanceNeeded(owner: string): Promise<bigint> {
     const address = checkAddress(owner, "owner");
@@ -489,24 +412,34 @@ export class SubscriptionClient {
     const topic = await this.#topics();
     const from = await this.fromBlock();
     const to = await this.ctx.read("block number", () => this.ctx.provider.getBlockNumber());
-    const [bought, moved] = await Promise.all([
-      this.#logs([topic.Subscribed, null, null, zeroPadValue(address, 32)], from, to),
-      // Its topics name no owner: the record it carries does.
-      this.#logs([topic.ClientIdChanged], from, to),
-    ]);
     const keys = new Map<string, { nodeId: string; clientId: string }>();
-    const add = (nodeId: string, clientId: string) => keys.set(recordKey(nodeId, clientId), { nodeId, clientId });
-    for (const log of bought) {
+    let frontier: { nodeId: string; clientId: string }[] = [];
+    const add = (nodeId: string, clientId: string) => {
+      const key = recordKey(nodeId, clientId);
+      if (keys.has(key)) return;
+      keys.set(key, { nodeId, clientId });
+      frontier.push({ nodeId, clientId });
+    };
+    for (const log of await this.#logs([topic.Subscribed, null, null, zeroPadValue(address, 32)], from, to)) {
       const e = iface.parseLog(log);
       if (e !== null) add(e.args.getValue("nodeId"), e.args.getValue("clientId"));
     }
-    for (const log of moved) {
-      const e = iface.parseLog(log);
-      if (e !== null && getAddress(e.args.getValue("subscription").owner) === address) add(e.args.getValue("nodeId"), e.args.getValue("newClientId"));
+    while (frontier.length > 0) {
+      const hop = frontier;
+      frontier = [];
+      // One query per hop for all keys; the topic lists cross node and client ids, so matches are
+      // checked pair by pair.
+      const wanted = new Set(hop.map((k) => recordKey(k.nodeId, k.clientId)));
+      const nodeIds = [...new Set(hop.map((k) => k.nodeId.toLowerCase()))];
+      const clientIds = [...new Set(hop.map((k) => zeroPadValue(k.clientId, 32).toLowerCase()))];
+      for (const log of await this.#logs([topic.ClientIdChanged, nodeIds, clientIds], from, to)) {
+        const e = iface.parseLog(log);
+        if (e === null || !wanted.has(recordKey(e.args.getValue("nodeId"), e.args.getValue("oldClientId")))) continue;
+        if (getAddress(e.args.getValue("subscription").owner) === address) add(e.args.getValue("nodeId"), e.args.getValue("newClientId"));
+      }
     }
     if (keys.size === 0) return 0n;
-    const latest = await this.ctx.read("latest block", () => this.ctx.provider.getBlock("latest"));
-    const nowSeconds = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000));
+    const nowSeconds = await this.ctx.latestBlockTime();
     // Each key's current record (the owner's own keys, and keys it moved a record onto).
     const records = await Promise.all([...keys.values()].map(({ nodeId, clientId }) => this.getSubscription(nodeId, clientId)));
     let needed = 0n;
@@ -516,6 +449,18 @@ export class SubscriptionClient {
       needed += sub.renewMonths * sub.renewMaxPricePerMonth;
     }
     return needed;
+  }
+
+  /**
+   * What a purchase leaves approved for renewals: at least one round of them, and no less than
+   * the owner already approved for them (`setAutoRenew` approves several rounds: a purchase must
+   * not cut that back to one). Nothing when no renewal is pending.
+   */
+  async #renewalReserve(token: Contract, owner: string, spender: string): Promise<bigint> {
+    const needed = await this.renewalAllowanceNeeded(owner);
+    if (needed === 0n) return 0n;
+    const current: bigint = await this.ctx.read("allowance", () => token.getFunction("allowance")(owner, spender));
+    return current > needed ? current : needed;
   }
 
   /** What the payment token supports, from its bytecode (read once). */
@@ -553,9 +498,6 @@ export class SubscriptionClient {
     const escrowAddress = await this.escrowAddress();
 
     const quote = await this.quote(nodeId, months);
-    if (quote.provider === ZeroAddress) {
-      throw new MailserverSdkError("UNKNOWN_NODE", `node ${nodeId} is not registered`, { details: { nodeId } });
-    }
     if (!quote.trusted) {
       throw new MailserverSdkError("UNTRUSTED_NODE", `node ${nodeId} is not trusted by the registry`, { details: { nodeId } });
     }
@@ -582,7 +524,7 @@ export class SubscriptionClient {
 
     const total = quote.total;
     const paid = (result: WriteResult, path: PurchaseResult["path"], approvals: string[]) =>
-      this.#purchaseResult(action, escrowAddress, escrow.interface as unknown as Interface, result, path, approvals, { nodeId, clientId, total, pricePerMonth: quote.pricePerMonth });
+      this.#purchaseResult(action, escrowAddress, escrowEventsInterface(), result, path, approvals, { nodeId, clientId, total, pricePerMonth: quote.pricePerMonth });
     const send = () =>
       record === undefined
         ? escrow.subscribe(nodeId, clientId, months, maxPrice, maxFee, consent)
@@ -600,12 +542,12 @@ export class SubscriptionClient {
       });
     }
 
+    const token = (await this.token()).connect(signer) as Contract;
     // The allowance is shared by every opted-in renewal of this owner: keep what they need.
-    const reserved = await this.renewalAllowanceNeeded(payer);
+    const reserved = await this.#renewalReserve(token, payer, escrowAddress);
     // approveAndCall and permit set the allowance to the purchase's total, wiping the renewals'
     // share, so with renewals pending "auto" pays by approve (which keeps it in one approval).
     const path = await this.#choosePath(params.path ?? (reserved > 0n ? "approve" : "auto"), action);
-    const token = (await this.token()).connect(signer) as Contract;
 
     if (path === "approveAndCall") {
       const data =
@@ -671,8 +613,7 @@ export class SubscriptionClient {
   /** Sign a client key's consent for `owner`, valid for an hour from the latest block. */
   async signConsent(clientKey: Signer, nodeId: string, owner: string, escrow?: string): Promise<ClientConsent> {
     const { chainId } = await this.ctx.info();
-    const latest = await this.ctx.read("latest block", () => this.ctx.provider.getBlock("latest"));
-    const deadline = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000)) + 3600n;
+    const deadline = (await this.ctx.latestBlockTime()) + 3600n;
     return signClientConsent(clientKey, { escrow: escrow ?? (await this.escrowAddress()), chainId, nodeId, owner, deadline });
   }
 
@@ -774,8 +715,7 @@ export class SubscriptionClient {
     if (action === Action.Subscribe) {
       // A key is taken while its stored expiry is ahead: the low 40 bits of the commitment.
       const [expiresAt] = await this.expiries([{ nodeId, clientId }]);
-      const latest = await this.ctx.read("latest block", () => this.ctx.provider.getBlock("latest"));
-      if (expiresAt > BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000))) {
+      if (expiresAt > (await this.ctx.latestBlockTime())) {
         throw new MailserverSdkError("SUBSCRIPTION_IS_ACTIVE", "an active subscription exists: extend it instead", {
           details: { nodeId, clientId, expiresAt },
         });
@@ -841,8 +781,7 @@ export class SubscriptionClient {
       });
     }
     const nonce: bigint = await this.ctx.read("nonces", () => token.getFunction("nonces")(owner));
-    const latest = await this.ctx.read("latest block", () => this.ctx.provider.getBlock("latest"));
-    const deadline = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000)) + 3600n;
+    const deadline = (await this.ctx.latestBlockTime()) + 3600n;
     let signature: string;
     try {
       signature = await signer.signTypedData(domain, PERMIT_TYPES, { owner, spender, value, nonce, deadline });
@@ -893,7 +832,7 @@ export class SubscriptionClient {
     const escrowAddress = await this.escrowAddress();
     const result = await sendAndWait("cancel", () => escrow.cancel(id, client, record));
     this.#learn(result.receipt, escrowAddress, id, client);
-    const [event] = eventsOf(result.receipt, escrowAddress, escrow.interface as unknown as Interface, "Cancelled");
+    const [event] = eventsOf(result.receipt, escrowAddress, escrowEventsInterface(), "Cancelled");
     return { ...result, refund: event?.args.getValue("refund") ?? 0n, fee: event?.args.getValue("fee") ?? 0n };
   }
 
@@ -924,19 +863,25 @@ export class SubscriptionClient {
 
   /**
    * Opt in to automatic renewal (months > 0) or out (months = 0). With `approve`, also sets the
-   * escrow's allowance to exactly months × maxPricePerMonth so `renew` can pull the payment.
-   * Looks the record up unless `subscription` is given.
+   * escrow's allowance to `cycles` rounds (default {@link DEFAULT_RENEWAL_CYCLES}) of all the
+   * owner's opted-in renewals (each months × maxPricePerMonth), so it keeps renewing that many
+   * times; `renewalCheck` warns (`warning`) when fewer than 2 are left. Looks the record up unless
+   * `subscription` is given.
+   *
+   * Opting out is only safe before the renewal window (`renewalCheck().optOutSafeUntil`): inside
+   * it anyone may renew first, and leaving then costs the cancellation fee on the renewed months.
    */
   async setAutoRenew(
     nodeId: string,
     clientId: string,
-    params: { months: bigint | number; maxPricePerMonth: bigint | number; approve?: boolean; subscription?: StoredSubscription },
+    params: { months: bigint | number; maxPricePerMonth: bigint | number; approve?: boolean; cycles?: number; subscription?: StoredSubscription },
   ): Promise<WriteResult & { approvals: string[]; subscription: StoredSubscription }> {
     const signer = this.ctx.signer("setAutoRenew");
     const id = normalizeNodeId(nodeId);
     const client = checkAddress(clientId, "clientId");
     const months = checkUint(params.months, "months");
     const maxPrice = checkUint(params.maxPricePerMonth, "maxPricePerMonth");
+    const cycles = integerIn("cycles", params.cycles ?? DEFAULT_RENEWAL_CYCLES, 1, 120);
     const record = await this.#currentRecord(id, client, params.subscription);
     const escrow = await this.escrow();
     const escrowAddress = await this.escrowAddress();
@@ -950,7 +895,7 @@ export class SubscriptionClient {
       // What every opted-in renewal of the owner needs, this one included: one allowance serves all.
       const owner = await this.ctx.signerAddress("setAutoRenew");
       const token = (await this.token()).connect(signer) as Contract;
-      approvals = await this.#resetAllowance(token, owner, escrowAddress, await this.renewalAllowanceNeeded(owner));
+      approvals = await this.#resetAllowance(token, owner, escrowAddress, (await this.renewalAllowanceNeeded(owner)) * BigInt(cycles));
     }
     return { ...result, approvals, subscription };
   }
@@ -979,7 +924,7 @@ export class SubscriptionClient {
     const escrowAddress = await this.escrowAddress();
     const result = await sendAndWait("renew", () => escrow.renew(id, client, record));
     const renewed = this.#learn(result.receipt, escrowAddress, id, client);
-    const [event] = eventsOf(result.receipt, escrowAddress, escrow.interface as unknown as Interface, "Extended");
+    const [event] = eventsOf(result.receipt, escrowAddress, escrowEventsInterface(), "Extended");
     if (renewed === undefined || event === undefined) {
       throw new MailserverSdkError("CONTRACT_ERROR", `transaction ${result.hash} has no Extended event of the escrow`, { details: { hash: result.hash } });
     }
@@ -987,51 +932,36 @@ export class SubscriptionClient {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Providers
+  // Providers and curators (escrow/providerActions.ts)
   // -------------------------------------------------------------------------------------------
 
   /** Pay a node's released funds to its provider's payout address. */
-  async withdraw(nodeId: string): Promise<WriteResult & { amount: bigint; payout: string | undefined }> {
-    this.ctx.signer("withdraw");
-    const id = normalizeNodeId(nodeId);
-    const escrow = await this.escrow();
-    const result = await sendAndWait("withdraw", () => escrow.withdraw(id));
-    const [event] = eventsOf(result.receipt, await this.escrowAddress(), escrow.interface as unknown as Interface, "Withdrawn");
-    return { ...result, amount: event?.args.getValue("amount") ?? 0n, payout: event?.args.getValue("payout") };
+  withdraw(nodeId: string): Promise<WriteResult & { amount: bigint; payout: string | undefined }> {
+    return actions.withdraw(this.#access, nodeId);
   }
 
   /** Set the caller's cancellation fee for future purchases, in basis points (at most 10%). */
-  async setCancellationFee(feeBps: bigint | number): Promise<WriteResult> {
-    this.ctx.signer("setCancellationFee");
-    const fee = checkUint(feeBps, "feeBps");
-    const escrow = await this.escrow();
-    return sendAndWait("setCancellationFee", () => escrow.setCancellationFee(fee));
+  setCancellationFee(feeBps: bigint | number): Promise<WriteResult> {
+    return actions.setCancellationFee(this.#access, feeBps);
   }
 
   /** Release funds of subscriptions that ended on past days (anyone may). */
-  async processExpiries(nodeId: string, maxDays: bigint | number): Promise<WriteResult> {
-    this.ctx.signer("processExpiries");
-    const id = normalizeNodeId(nodeId);
-    const days = checkUint(maxDays, "maxDays");
-    const escrow = await this.escrow();
-    return sendAndWait("processExpiries", () => escrow.processExpiries(id, days));
+  processExpiries(nodeId: string, maxDays: bigint | number): Promise<WriteResult> {
+    return actions.processExpiries(this.#access, nodeId, maxDays);
   }
-
-  // -------------------------------------------------------------------------------------------
-  // Curators
-  // -------------------------------------------------------------------------------------------
 
   /** Stop purchases, extensions and renewals (registry curator only). */
-  async pause(): Promise<WriteResult> {
-    this.ctx.signer("pause");
-    const escrow = await this.escrow();
-    return sendAndWait("pause", () => escrow.pause());
+  pause(): Promise<WriteResult> {
+    return actions.pause(this.#access);
   }
 
-  async unpause(): Promise<WriteResult> {
-    this.ctx.signer("unpause");
-    const escrow = await this.escrow();
-    return sendAndWait("unpause", () => escrow.unpause());
+  unpause(): Promise<WriteResult> {
+    return actions.unpause(this.#access);
+  }
+
+  /** What the actions in escrow/ need of this client. */
+  get #access(): EscrowAccess {
+    return { ctx: this.ctx, escrow: this.escrow, escrowAddress: () => this.escrowAddress() };
   }
 }
 

@@ -1,4 +1,5 @@
 import { endpointOf, parseEnr, sameEndpoint, type EnrLike, type ParsedEnr } from "./enr.js";
+import { positiveInteger } from "./core/args.js";
 import { MailserverSdkError } from "./errors.js";
 import { kindId, normalizeNodeId, type NodeId } from "./nodeKey.js";
 import type { NodeTrust, RegistryClient } from "./registry.js";
@@ -160,10 +161,7 @@ function prepare(input: NodeInput): Prepared {
 export async function verifyNodes(registry: RegistryClient, inputs: readonly NodeInput[], options: VerifyOptions = {}): Promise<VerifiedNode[]> {
   const policy = options.policy ?? new TrustPolicy();
   const expectedKind = options.kind === undefined ? undefined : kindId(options.kind);
-  const chunkSize = options.chunkSize ?? 100;
-  if (!Number.isInteger(chunkSize) || chunkSize < 1) {
-    throw new MailserverSdkError("INVALID_ARGUMENT", "chunkSize must be a positive integer", { details: { chunkSize } });
-  }
+  const chunkSize = positiveInteger("chunkSize", options.chunkSize ?? 100);
 
   const prepared = inputs.map(prepare);
   const ids = [...new Set(prepared.flatMap((p) => (p.nodeId === undefined ? [] : [p.nodeId])))];

@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { once } from "node:events";
 
-interface RpcCall {
+export interface RpcCall {
   jsonrpc: "2.0";
   id: number | string;
   method: string;
@@ -18,10 +18,21 @@ export interface RpcProxy {
   maxLogs: number;
   /** Answer every call with HTTP 503 (an outage). */
   down: boolean;
+  /** Hold every call without answering (an RPC that hangs instead of failing); held calls never get an answer. */
+  hang: boolean;
+  /**
+   * Answer eth_getBlockReceipts (which geth, Erigon and hosted providers have and the hardhat
+   * node does not) from the block's transactions' receipts; false: "method not found".
+   */
+  blockReceipts: boolean;
+  /** Answer a call itself instead of forwarding it, when this returns something other than undefined. */
+  answer?: (call: RpcCall) => unknown;
   /** Calls forwarded, by method. */
   calls: Map<string, number>;
   /** eth_getLogs calls refused for their size. */
   refusals: number;
+  /** Logs returned by eth_getLogs calls, in total. */
+  logsServed: number;
   /** Runs before a call is forwarded (awaited). */
   beforeForward?: (call: RpcCall) => Promise<void> | void;
   close(): Promise<void>;
@@ -38,28 +49,45 @@ export async function startRpcProxy(target: string): Promise<RpcProxy> {
     url: "",
     maxLogs: Number.POSITIVE_INFINITY,
     down: false,
+    hang: false,
+    blockReceipts: false,
     calls: new Map(),
     refusals: 0,
+    logsServed: 0,
     close: async () => {
       server.closeAllConnections();
       server.close();
       await once(server, "close");
     },
   };
+  const ask = async (method: string, params: unknown[]): Promise<unknown> => {
+    const response = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+    return ((await response.json()) as { result?: unknown }).result;
+  };
   const forward = async (call: RpcCall): Promise<unknown> => {
     proxy.calls.set(call.method, (proxy.calls.get(call.method) ?? 0) + 1);
     await proxy.beforeForward?.(call);
+    const own = proxy.answer?.(call);
+    if (own !== undefined) return { jsonrpc: "2.0", id: call.id, ...(own as object) };
+    if (call.method === "eth_getBlockReceipts") {
+      if (!proxy.blockReceipts) return { jsonrpc: "2.0", id: call.id, error: { code: -32601, message: "Method eth_getBlockReceipts not found" } };
+      const block = (await ask("eth_getBlockByNumber", [call.params?.[0], false])) as { transactions: string[] } | null;
+      const receipts = block === null ? null : await Promise.all(block.transactions.map((hash) => ask("eth_getTransactionReceipt", [hash])));
+      return { jsonrpc: "2.0", id: call.id, result: receipts };
+    }
     const response = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(call) });
     const answer = (await response.json()) as { result?: unknown };
     if (call.method === "eth_getLogs" && Array.isArray(answer.result) && answer.result.length > proxy.maxLogs) {
       proxy.refusals++;
       return { jsonrpc: "2.0", id: call.id, error: { code: -32005, message: `query returned more than ${proxy.maxLogs} results` } };
     }
+    if (call.method === "eth_getLogs" && Array.isArray(answer.result)) proxy.logsServed += answer.result.length;
     return answer;
   };
   const server: Server = createServer((request, response) => {
     void (async () => {
       const body = await readBody(request);
+      if (proxy.hang) return;
       if (proxy.down) {
         response.writeHead(503).end("service unavailable");
         return;

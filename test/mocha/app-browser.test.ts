@@ -299,8 +299,10 @@ describe("mail-server page in Chromium", function () {
     await item.getByRole("switch").check();
     await page.locator('[data-stage="confirmed"]', { hasText: "Renews monthly at up to 22 SNT a month." }).waitFor();
     expect((await subs.getSubscription(cheap().nodeId, chain.user))!.renewMonths).to.equal(1n);
-    expect(await subs.allowance(chain.user)).to.equal(snt("22"));
+    // A year of renewals is approved, and the page says until when turning it off is safe.
+    expect(await subs.allowance(chain.user)).to.equal(12n * snt("22"));
     await item.locator(".renewal", { hasText: "on: renews in the 3 days before it ends" }).waitFor();
+    await item.locator(".renewal", { hasText: "to stop it, turn it off before" }).waitFor();
     // Subscribed already: the page offers Extend, not a second purchase.
     await page.locator("#quote-subscribed").waitFor();
     expect(await page.locator("#pay").isDisabled()).to.equal(true);

@@ -187,7 +187,7 @@ describe("SubscriptionEscrow with the real MiniMe token", function () {
   // Pending automatic renewals are paid from the owner's one allowance to the escrow: buying
   // anything else through the SDK must neither wipe it nor leave more behind.
   for (const [name, fixture] of [["real MiniMe", miniMeFixture], ["plain ERC-20", plainFixture]] as const) {
-    it(`a purchase keeps exactly the allowance pending renewals need (${name})`, async function () {
+    it(`a purchase keeps the allowance approved for renewals, which keep renewing (${name})`, async function () {
       const fx = await networkHelpers.loadFixture(fixture);
       const client = new SubscriptionClient(options(fx, fx.alice));
       const a = newClient();
@@ -195,28 +195,36 @@ describe("SubscriptionEscrow with the real MiniMe token", function () {
       const optIn = await client.setAutoRenew(fx.node1, a.address, { months: 2, maxPricePerMonth: PRICE, approve: true });
       expect(optIn.approvals.length).to.be.greaterThan(0);
       expect(await client.renewalAllowanceNeeded(fx.alice.address)).to.equal(2n * PRICE);
-      expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(2n * PRICE);
+      // DEFAULT_RENEWAL_CYCLES (12) rounds of what the renewals need.
+      expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(24n * PRICE);
 
-      // A stale leftover on top, as a failed purchase elsewhere might leave.
-      await (await as(fx.token, fx.alice).approve(fx.escrowAddress, 0n)).wait();
-      await (await as(fx.token, fx.alice).approve(fx.escrowAddress, 2n * PRICE + 7n)).wait();
       const b = newClient();
       const bought = await client.subscribe({ nodeId: fx.node2, clientId: b.address, clientKey: b, months: 1 });
       expect(bought.path).to.equal("approve");
-      expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(2n * PRICE);
+      expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(24n * PRICE);
       // Extending (another purchase) keeps it too.
       await client.extend({ nodeId: fx.node2, clientId: b.address, months: 1 });
-      expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(2n * PRICE);
+      expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(24n * PRICE);
 
-      // So the renewal still goes through in its window.
-      const { expiresAtSeconds } = await client.status(fx.node1, a.address);
+      // So it renews, and renews again.
+      const keeper = new SubscriptionClient(options(fx, fx.carol));
+      let { expiresAtSeconds } = await client.status(fx.node1, a.address);
+      for (let round = 0; round < 2; round++) {
+        await networkHelpers.time.increaseTo(expiresAtSeconds - RENEWAL_WINDOW + 1n);
+        expect((await client.renewalCheck(fx.node1, a.address)).reason).to.equal("none");
+        const renewed = await keeper.renew(fx.node1, a.address);
+        expect(renewed.amount).to.equal(2n * PRICE);
+        expiresAtSeconds = renewed.expiresAtSeconds;
+      }
+      expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(20n * PRICE);
+
+      // An owner who approves one round only is warned before it runs out, then told why it stops.
+      await client.setAutoRenew(fx.node1, a.address, { months: 2, maxPricePerMonth: PRICE, approve: true, cycles: 1 });
+      expect(await client.renewalCheck(fx.node1, a.address)).to.deep.include({ renewalsCovered: 1, warning: "allowance-low" });
       await networkHelpers.time.increaseTo(expiresAtSeconds - RENEWAL_WINDOW + 1n);
-      expect((await client.renewalCheck(fx.node1, a.address)).reason).to.equal("none");
-      const renewed = await new SubscriptionClient(options(fx, fx.carol)).renew(fx.node1, a.address);
-      expect(renewed.amount).to.equal(2n * PRICE);
-      // Spent: the next renewal is reported, not silently failing.
+      const last = await keeper.renew(fx.node1, a.address);
       expect(await fx.token.allowance(fx.alice.address, fx.escrowAddress)).to.equal(0n);
-      await networkHelpers.time.increaseTo(renewed.expiresAtSeconds - RENEWAL_WINDOW + 1n);
+      await networkHelpers.time.increaseTo(last.expiresAtSeconds - RENEWAL_WINDOW + 1n);
       expect((await client.renewalCheck(fx.node1, a.address)).reason).to.equal("insufficient-allowance");
     });
   }

@@ -23,9 +23,9 @@ try { parseEnr("enr:not-an-enr"); } catch (error) { invalid = error instanceof M
 const { AccessGate, SubscriptionIndex } = await import("@status/mailserver-sdk/server");
 const { Discv5CrawlerSource, MailserverSelector } = await import("@status/mailserver-sdk/discovery");
 const entries = [AccessGate, SubscriptionIndex, Discv5CrawlerSource, MailserverSelector].map((f) => typeof f);
-// better-sqlite3 is an optional peer: not installed here, so SQLite storage says what to install.
+// SQLite storage is Node's built-in node:sqlite: nothing to install, and no ExperimentalWarning.
 let sqlite = "opened";
-try { await SubscriptionIndex.open("index.sqlite", { provider: {}, chainId: 1n, escrow: "0x" + "11".repeat(20), startBlock: 0 }); } catch (error) { sqlite = error.code + ": " + error.message; }
+try { await (await SubscriptionIndex.open("index.sqlite", { provider: {}, chainId: 1n, escrow: "0x" + "11".repeat(20), startBlock: 0 })).close(); } catch (error) { sqlite = error.code + ": " + error.message; }
 console.log(JSON.stringify({ nodeId: nodeIdFromPrivateKey(key), enrNodeId: parsed.nodeId, ip: parsed.ip, tcp: parsed.tcp, invalid, kind: MAILSERVER_KIND, entries, sqlite }));
 `;
 
@@ -64,7 +64,7 @@ describe("SDK package", function () {
     const enr = SignableENR.createV4(getBytes(key));
     enr.ip = "10.9.8.7";
     enr.tcp = 30303;
-    const { stdout } = await run(process.execPath, ["check.mjs", key, enr.encodeTxt()], { cwd: project });
+    const { stdout, stderr } = await run(process.execPath, ["check.mjs", key, enr.encodeTxt()], { cwd: project });
     const output = JSON.parse(stdout.trim());
     const expectedId = keccak256("0x" + new SigningKey(key).publicKey.slice(4));
     expect(output).to.deep.equal({
@@ -75,10 +75,12 @@ describe("SDK package", function () {
       invalid: "INVALID_ENR",
       kind: keccak256(new TextEncoder().encode("mailserver")),
       entries: ["function", "function", "function", "function"],
-      sqlite: "INVALID_ARGUMENT: SubscriptionIndex.open needs the better-sqlite3 package (npm install better-sqlite3@12)",
+      sqlite: "opened",
     });
-    // An app's install builds no native SQLite module.
+    expect(stderr, "node:sqlite's ExperimentalWarning is silenced").to.not.match(/ExperimentalWarning/);
+    // An app's install builds no native module (libsecp256k1 is an optional peer, for servers).
     expect(existsSync(join(project, "node_modules/better-sqlite3"))).to.equal(false);
+    expect(existsSync(join(project, "node_modules/secp256k1"))).to.equal(false);
 
     // Node 22+ can require ES modules: CommonJS code takes the same entry points.
     await writeFile(join(project, "check.cjs"), REQUIRE_SCRIPT);

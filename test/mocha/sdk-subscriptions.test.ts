@@ -282,11 +282,12 @@ describe("SDK subscriptions", function () {
 
       const optedIn = await client.setAutoRenew(node, clientId, { months: 1, maxPricePerMonth: PRICE, approve: true });
       expect(optedIn.approvals).to.have.length(1);
-      expect(await client.renewalCheck(node, clientId)).to.deep.equal({ renewable: true, reason: "none" });
+      expect(await client.renewalCheck(node, clientId)).to.deep.include({ renewable: true, reason: "none", renewalsCovered: 12 });
       const renewed = await keeper.renew(node, clientId);
       expect(renewed.expiresAtSeconds).to.equal(bought.expiresAtSeconds + MONTH);
       expect(renewed.amount).to.equal(PRICE);
-      expect(await client.allowance(bob.address)).to.equal(0n);
+      // The default approval covers 12 renewals: 11 are left.
+      expect(await client.allowance(bob.address)).to.equal(11n * PRICE);
 
       await new ProviderClient(options(deployer)).setNodePrice(node, PRICE * 2n);
       await client.setAutoRenew(node, clientId, { months: 1, maxPricePerMonth: PRICE });

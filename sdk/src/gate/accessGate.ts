@@ -6,18 +6,13 @@ import { accessDomainSeparator, grantSigningDigest, MAX_GRANT_PEER_ID_BYTES, MAX
 import { GrantStore } from "./grantStore.js";
 import { loadNativeRecoverBytes } from "./nativeRecovery.js";
 import { recoverBytesFrom, recoverBytesInJs, type RecoverBytesFn, type RecoverFn } from "./recovery.js";
+import { nonNegativeInteger, positiveInteger } from "../core/args.js";
+import { ExpiryLookup, type GateHealth, type GateModeChange, type SubscriptionLookup } from "./expiryLookup.js";
 import { ReplayGuard } from "./replay.js";
 import { requestSigningDigest, type SignedRequest } from "./request.js";
 
-/** Where the gate learns subscription expiries. `SubscriptionIndex` implements it. */
-export interface SubscriptionLookup {
-  /** True while the in-memory view is current enough (fresh) to answer without RPC. */
-  isCaughtUp(): boolean;
-  /** Expiry in seconds from memory (0 when none). */
-  expiryOf(nodeId: string, clientId: string): bigint;
-  /** Expiry read from the contract, for when the index is not current. */
-  readExpiry(nodeId: string, clientId: string): Promise<bigint>;
-}
+// The lookup interface and the health types belong to the expiry lookup; exported here too.
+export type { GateHealth, GateMode, GateModeChange, SubscriptionLookup } from "./expiryLookup.js";
 
 export type AccessReason =
   | "allowed"
@@ -63,19 +58,38 @@ export interface AccessGateOptions {
   signatureRecovery?: "auto" | "js" | RecoverFn;
   /**
    * While the index is not current: "contract" (default) reads the expiry from the escrow, with
-   * a per-client cache and a rate limit; "deny" answers `unavailable` at once.
+   * a per-client cache and rate limits; "deny" reads nothing (the last good index answers within
+   * `staleGraceSeconds`, else `unavailable`).
    */
   whenStale?: "contract" | "deny";
   /** How long a contract-read expiry is reused for the same client (default 15 s). */
   contractCacheSeconds?: number;
-  /** Contract reads per second, all clients together (default 20; beyond: `unavailable`). */
+  /**
+   * Contract reads per second for keys the index knew or the gate admitted before (default 20).
+   * Beyond it the last good index answers (within the grace), else `unavailable`.
+   */
   contractReadsPerSecond?: number;
+  /** Deadline of one contract read while the index is not current (default 5,000 ms); then the read counts as failed. */
+  contractReadTimeoutMs?: number;
+  /** Contract reads per second for keys never seen before (default 2): strangers cannot spend the budget of known subscribers. */
+  unknownKeyReadsPerSecond?: number;
+  /** Contract reads per minute per connection peer (default 6). */
+  contractReadsPerPeerPerMinute?: number;
+  /**
+   * While the index is not current and the contract cannot be asked (RPC down, budget spent),
+   * keep admitting what the last good index knew active, for at most this long after its last
+   * successful sync (default 21,600 = 6 h; 0 = never). The risk is a cancellation not yet seen,
+   * bounded by this. Keys the last index did not know stay `unavailable`.
+   */
+  staleGraceSeconds?: number;
   /** Live grants kept (default 100,000; the oldest go first when full). */
   maxGrants?: number;
   /** Grants kept per client id (default 8: a few devices; the oldest goes). */
   maxGrantsPerClient?: number;
   /** Where failed contract reads are reported (default: console.error). Never thrown. */
   onError?: (error: MailserverSdkError) => void;
+  /** Told when `health().mode` changes (default: console.warn of the message). */
+  onModeChange?: (change: GateModeChange) => void;
 }
 
 export interface CheckContext {
@@ -83,11 +97,6 @@ export interface CheckContext {
   connectionPeerId: string;
   /** The digest the server computed from the payload it received; overrides the claimed one. */
   requestDigest?: string;
-}
-
-interface CachedExpiry {
-  expiry: bigint;
-  readAt: number;
 }
 
 const MAX_CACHED_CLIENTS = 100_000;
@@ -110,23 +119,15 @@ export class AccessGate {
   readonly #domainSeparator: Uint8Array;
   #recover: RecoverBytesFn | Promise<RecoverBytesFn>;
   #backend: "native" | "js" | "custom" | undefined;
-  readonly #index: SubscriptionLookup;
   readonly #skew: number;
   readonly #now: () => number;
   readonly #replay: ReplayGuard;
   readonly #grants: GrantStore;
-  readonly #whenStale: "contract" | "deny";
-  readonly #cacheSeconds: number;
-  readonly #readsPerSecond: number;
-  #readTokens: number;
-  #readTokensAt = 0;
-  readonly #cache = new Map<string, CachedExpiry>();
-  readonly #pending = new Map<string, Promise<bigint | undefined>>();
+  readonly #expiries: ExpiryLookup;
   readonly #checksummed = new Map<string, string>();
   readonly #peerIdHashes = new Map<string, Uint8Array>();
   #bigNowAt = -1;
   #bigNowValue = 0n;
-  readonly #onError: (error: MailserverSdkError) => void;
 
   constructor(options: AccessGateOptions) {
     this.nodeId = normalizeNodeId(options.nodeId);
@@ -149,12 +150,7 @@ export class AccessGate {
         return this.#recover;
       });
     }
-    this.#index = options.index;
     this.#skew = nonNegativeInteger("maxSkewSeconds", options.maxSkewSeconds ?? 60);
-    this.#cacheSeconds = nonNegativeInteger("contractCacheSeconds", options.contractCacheSeconds ?? 15);
-    this.#readsPerSecond = nonNegativeInteger("contractReadsPerSecond", options.contractReadsPerSecond ?? 20);
-    this.#readTokens = this.#readsPerSecond;
-    this.#whenStale = options.whenStale ?? "contract";
     this.freeMode = options.freeMode ?? false;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
     this.#replay = new ReplayGuard(this.#skew);
@@ -162,7 +158,23 @@ export class AccessGate {
       positiveInteger("maxGrants", options.maxGrants ?? 100_000),
       positiveInteger("maxGrantsPerClient", options.maxGrantsPerClient ?? 8),
     );
-    this.#onError = options.onError ?? ((error) => console.error(`[mailserver-sdk gate] ${error.code}: ${error.message}`));
+    this.#expiries = new ExpiryLookup({
+      nodeId: this.nodeId,
+      index: options.index,
+      whenStale: options.whenStale ?? "contract",
+      cacheSeconds: nonNegativeInteger("contractCacheSeconds", options.contractCacheSeconds ?? 15),
+      budgets: {
+        knownPerSecond: nonNegativeInteger("contractReadsPerSecond", options.contractReadsPerSecond ?? 20),
+        unknownPerSecond: nonNegativeInteger("unknownKeyReadsPerSecond", options.unknownKeyReadsPerSecond ?? 2),
+        perPeerPerMinute: nonNegativeInteger("contractReadsPerPeerPerMinute", options.contractReadsPerPeerPerMinute ?? 6),
+        maxPeers: MAX_CACHED_CLIENTS,
+      },
+      readTimeoutMs: positiveInteger("contractReadTimeoutMs", options.contractReadTimeoutMs ?? 5_000),
+      graceSeconds: nonNegativeInteger("staleGraceSeconds", options.staleGraceSeconds ?? 21_600),
+      maxCached: MAX_CACHED_CLIENTS,
+      onError: options.onError ?? ((error) => console.error(`[mailserver-sdk gate] ${error.code}: ${error.message}`)),
+      onModeChange: options.onModeChange ?? ((change) => console.warn(`[mailserver-sdk gate] ${change.mode}: ${change.message}`)),
+    });
   }
 
   /** Which signature recovery the gate uses (known after the first check with "auto"). */
@@ -206,11 +218,15 @@ export class AccessGate {
 
     let until = grant.expiresAt;
     if (!this.freeMode) {
-      const expiry = await this.#expiryOf(clientId, now);
-      if (expiry === undefined) return refuse("unavailable");
+      const expiry = await this.#expiries.expiryOf(clientId, now, grant.peerId);
+      if (expiry === undefined) {
+        this.#expiries.noteUnavailable();
+        return refuse("unavailable");
+      }
       if (expiry === 0n) return refuse("no-subscription");
       if (expiry <= BigInt(now)) return refuse("expired");
       if (expiry < BigInt(until)) until = Number(expiry);
+      this.#expiries.remember(clientId);
     }
     this.#grants.put(grant.peerId, clientId, grant.expiresAt, now);
     return { accepted: true, clientId, until };
@@ -231,16 +247,10 @@ export class AccessGate {
       return { allowed: false, reason: "grant-expired", clientId: grant.clientId };
     }
     if (this.freeMode) return { allowed: true, reason: "allowed", clientId: grant.clientId };
-    let expiry: bigint;
-    if (this.#index.isCaughtUp()) {
-      expiry = this.#index.expiryOf(this.nodeId, grant.clientKey);
-    } else {
-      const cached = this.#cachedExpiry(grant.clientId, now);
-      if (cached === undefined) {
-        if (this.#whenStale === "contract") void this.#expiryOf(grant.clientId, now);
-        return { allowed: false, reason: "unavailable", clientId: grant.clientId };
-      }
-      expiry = cached;
+    const expiry = this.#expiries.expiryNow(grant.clientId, grant.clientKey, now, peerId);
+    if (expiry === undefined) {
+      this.#expiries.noteUnavailable();
+      return deny("unavailable", grant.clientId);
     }
     if (expiry === 0n) return { allowed: false, reason: "no-subscription", clientId: grant.clientId };
     if (expiry <= this.#bigNow(now)) return { allowed: false, reason: "expired", clientId: grant.clientId };
@@ -286,8 +296,11 @@ export class AccessGate {
     let expiresAt: Date | undefined;
     if (!this.freeMode) {
       // 6. Subscription: from the index while it is current, else the contract (cached, limited).
-      const expiry = await this.#expiryOf(clientId, now);
-      if (expiry === undefined) return deny("unavailable", clientId);
+      const expiry = await this.#expiries.expiryOf(clientId, now, context.connectionPeerId);
+      if (expiry === undefined) {
+        this.#expiries.noteUnavailable();
+        return deny("unavailable", clientId);
+      }
       if (expiry === 0n) return deny("no-subscription", clientId);
       expiresAt = new Date(Number(expiry) * 1000);
       if (expiry <= BigInt(now)) return { allowed: false, reason: "expired", clientId, expiresAt };
@@ -295,62 +308,13 @@ export class AccessGate {
 
     // 7. Replay within the window (older requests are already stale); atomic with admission.
     if (!this.#replay.admit(clientId, request.nonce, request.issuedAt, now)) return deny("replay", clientId);
+    if (!this.freeMode) this.#expiries.remember(clientId);
     return expiresAt === undefined ? { allowed: true, reason: "allowed", clientId } : { allowed: true, reason: "allowed", clientId, expiresAt };
   }
 
-  // ---- subscription lookups ------------------------------------------------------------------
-
-  /** The client's expiry, or undefined when it cannot be known now (`unavailable`). */
-  async #expiryOf(clientId: string, now: number): Promise<bigint | undefined> {
-    if (this.#index.isCaughtUp()) return this.#index.expiryOf(this.nodeId, clientId);
-    if (this.#whenStale === "deny") return undefined;
-    const cached = this.#cachedExpiry(clientId, now);
-    if (cached !== undefined) return cached;
-    const key = clientId.toLowerCase();
-    const pending = this.#pending.get(key);
-    if (pending !== undefined) return pending;
-    if (!this.#takeReadToken(now)) return undefined;
-    const read = this.#index
-      .readExpiry(this.nodeId, clientId)
-      .then(
-        (expiry) => {
-          if (this.#cache.size >= MAX_CACHED_CLIENTS) this.#cache.clear();
-          this.#cache.set(key, { expiry, readAt: now });
-          return expiry;
-        },
-        (error: unknown) => {
-          this.#report(error);
-          return undefined;
-        },
-      )
-      .finally(() => this.#pending.delete(key));
-    this.#pending.set(key, read);
-    return read;
-  }
-
-  #cachedExpiry(clientId: string, now: number): bigint | undefined {
-    const cached = this.#cache.get(clientId.toLowerCase());
-    return cached !== undefined && now - cached.readAt < this.#cacheSeconds ? cached.expiry : undefined;
-  }
-
-  /** Token bucket: `contractReadsPerSecond` reads a second at most, as a burst of as many. */
-  #takeReadToken(now: number): boolean {
-    if (now > this.#readTokensAt) {
-      this.#readTokens = Math.min(this.#readsPerSecond, this.#readTokens + (now - this.#readTokensAt) * this.#readsPerSecond);
-      this.#readTokensAt = now;
-    }
-    if (this.#readTokens < 1) return false;
-    this.#readTokens--;
-    return true;
-  }
-
-  #report(error: unknown): void {
-    const sdkError = error instanceof MailserverSdkError ? error : new MailserverSdkError("RPC_UNAVAILABLE", "expiry read failed", { cause: error });
-    try {
-      this.#onError(sdkError);
-    } catch {
-      // A failing reporter must not turn a denial into a crash.
-    }
+  /** How the gate decides now, and counters an operator can alert on. */
+  health(): GateHealth {
+    return this.#expiries.health();
   }
 
   /** `BigInt(now)`, made once per second rather than once per decision. */
@@ -419,14 +383,4 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function nonNegativeInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 0) throw new MailserverSdkError("INVALID_ARGUMENT", `${name} must be a non-negative integer`, { details: { [name]: value } });
-  return value;
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) throw new MailserverSdkError("INVALID_ARGUMENT", `${name} must be a positive integer`, { details: { [name]: value } });
-  return value;
 }

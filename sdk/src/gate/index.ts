@@ -6,6 +6,9 @@ export {
   type AccessDecision,
   type AccessReason,
   type GrantDecision,
+  type GateHealth,
+  type GateMode,
+  type GateModeChange,
   type CheckContext,
   type SubscriptionLookup,
 } from "./accessGate.js";

@@ -25,6 +25,8 @@ export interface StoredIndex {
   meta: IndexMeta;
   cursor: IndexCursor | null;
   entries: StoredEntry[];
+  /** When the index was last synced successfully (ms since 1970), if recorded. */
+  syncedAt?: number;
 }
 
 /**
@@ -39,6 +41,10 @@ export interface IndexStore {
   commit(changes: ReadonlyMap<string, StoredEntry | null>, cursor: IndexCursor): void;
   /** Forget every entry and the cursor, and record the metadata. */
   reset(meta: IndexMeta): void;
+  /** Record when a sync last succeeded (ms since 1970): a restart during an RPC outage serves from it within the gate's grace. */
+  markSynced?(at: number): void;
+  /** `reset`, then store these entries and this cursor: one atomic swap (a re-read built aside). */
+  replace(meta: IndexMeta, entries: Iterable<StoredEntry>, cursor: IndexCursor | null): void;
   close(): void;
 }
 

@@ -1,13 +1,16 @@
-import { getAddress, toQuantity, type Provider } from "ethers";
+import { getAddress, type Provider } from "ethers";
 import { checkAddress } from "../util.js";
 import { requireAddress, resolveDeployment } from "../deployments.js";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId, type NodeId } from "../nodeKey.js";
-import { isRangeRefusal, withRetry, type RetryOptions } from "../rpc.js";
+import { readChainId } from "../chain.js";
+import { nonNegativeInteger, positiveInteger } from "../core/args.js";
+import { withRetry, type RetryOptions } from "../rpc.js";
 import type { ISubscriptionEscrow } from "../typechain/interfaces/ISubscriptionEscrow.js";
 import { ISubscriptionEscrow__factory } from "../typechain/factories/interfaces/ISubscriptionEscrow__factory.js";
-import type { SubscriptionLookup } from "./accessGate.js";
-import { blockNumberOf, decodeEscrowLog, ESCROW_EVENT_FILTER, type RawLog } from "./escrowLogs.js";
+import type { SubscriptionLookup } from "./expiryLookup.js";
+import { blockNumberOf, decodeEscrowLog } from "./escrowLogs.js";
+import { EscrowLogReader } from "./escrowLogReader.js";
 import { EntryMap, entryKey, type IndexCursor, type IndexMeta, type IndexStore, type StoredEntry } from "./indexStore.js";
 
 export interface SubscriptionIndexOptions {
@@ -32,6 +35,8 @@ export interface SubscriptionIndexOptions {
   maxStalenessSeconds?: number;
   /** Wall clock in ms (default Date.now); tests move it. */
   clock?: () => number;
+  /** How long `stop()` waits for a sync in progress (default 2,000 ms). */
+  stopWaitMs?: number;
   /** Called after each range is applied (progress of a long catch-up). */
   onRange?: (range: { fromBlock: number; toBlock: number; events: number }) => void;
 }
@@ -57,6 +62,8 @@ export interface IndexSnapshot {
   lastBlock: number | null;
   lastBlockHash: string | null;
   entries: { nodeId: string; clientId: string; owner: string; expiresAt: string }[];
+  /** When the saving process last synced successfully (ms since 1970); absent in older files. */
+  syncedAt?: number;
 }
 
 export interface IndexFreshness {
@@ -86,6 +93,17 @@ const ZERO_HASH = `0x${"0".repeat(64)}`;
 /** A reorg detected while reading: start over. */
 class ReorgDuringSync extends Error {}
 
+/** What a sync reads into: the live state, or a new one built aside during a re-read. */
+interface ReadState {
+  entries: EntryMap;
+  cursor: IndexCursor | undefined;
+  live: boolean;
+}
+
+/** The RPC has no header for a block it should have: it lags behind its own head (retry later). */
+const missingHeader = (block: number) =>
+  new MailserverSdkError("RPC_UNAVAILABLE", `the RPC returned no header for block ${block} (lagging behind its head); retrying on the next sync`, { details: { block } });
+
 const nodeFilterOf = (nodeIds: readonly string[] | undefined) => (nodeIds === undefined ? null : [...new Set(nodeIds.map(normalizeNodeId))].sort());
 const sameFilter = (a: string[] | null, b: string[] | null) => (a === null || b === null ? a === b : a.length === b.length && a.every((x, i) => x === b[i]));
 
@@ -112,11 +130,18 @@ export class SubscriptionIndex implements SubscriptionLookup {
   readonly #retry: RetryOptions;
   readonly #clock: () => number;
   readonly #onRange: SubscriptionIndexOptions["onRange"];
+  readonly #stopWaitMs: number;
+  readonly #reader: EscrowLogReader;
   #store: IndexStore | undefined;
   #entries = new EntryMap();
   readonly #nodeIds = new Map<string, string>();
   #cursor: IndexCursor | undefined;
   #syncedAt: number | undefined;
+  /**
+   * When the state held was last known current (ms): the last sync of this process, or of the
+   * process that saved it. Only the gate's outage grace uses it; `isCaughtUp()` needs a sync.
+   */
+  #lastGoodAt: number | undefined;
   #syncedHead: number | undefined;
   #lastError: MailserverSdkError | undefined;
   #chainChecked = false;
@@ -132,34 +157,34 @@ export class SubscriptionIndex implements SubscriptionLookup {
     this.confirmations = options.confirmations ?? 6;
     this.maxStalenessSeconds = options.maxStalenessSeconds ?? 60;
     this.#maxRange = options.maxBlockRange ?? 2000;
-    for (const [name, value] of [["startBlock", this.startBlock], ["confirmations", this.confirmations], ["maxStalenessSeconds", this.maxStalenessSeconds]] as const) {
-      if (!Number.isSafeInteger(value) || value < 0) throw new MailserverSdkError("INVALID_ARGUMENT", `${name} must be a non-negative integer`, { details: { [name]: value } });
-    }
-    if (!Number.isSafeInteger(this.#maxRange) || this.#maxRange < 1) {
-      throw new MailserverSdkError("INVALID_ARGUMENT", "maxBlockRange must be a positive integer", { details: { maxBlockRange: this.#maxRange } });
-    }
+    nonNegativeInteger("startBlock", this.startBlock);
+    nonNegativeInteger("confirmations", this.confirmations);
+    nonNegativeInteger("maxStalenessSeconds", this.maxStalenessSeconds);
+    positiveInteger("maxBlockRange", this.#maxRange);
     this.#provider = options.provider;
     this.#contract = ISubscriptionEscrow__factory.connect(this.escrow, options.provider);
     this.#nodeFilter = nodeFilterOf(options.nodeIds);
     this.#retry = options.retry ?? {};
     this.#clock = options.clock ?? Date.now;
     this.#onRange = options.onRange;
+    this.#stopWaitMs = nonNegativeInteger("stopWaitMs", options.stopWaitMs ?? 2_000);
+    this.#reader = new EscrowLogReader({ provider: this.#provider, escrow: this.escrow, nodeFilter: this.#nodeFilter, read: (label, call) => this.#read(label, call) });
   }
 
   /**
    * Open (or create) the index's SQLite file and continue from what it holds. A file written for
    * another chain (WRONG_CHAIN) or escrow (INVALID_ARGUMENT) is refused; one of another start
-   * block or node filter is emptied and re-read. Node-only: needs the optional peer dependency
-   * better-sqlite3. `close()` when done.
+   * block or node filter is emptied and re-read. Node-only: needs Node.js >= 22.13 (built-in
+   * `node:sqlite`, no native addon). `close()` when done.
    */
   static async open(path: string, options: SubscriptionIndexOptions): Promise<SubscriptionIndex> {
     const index = new SubscriptionIndex(options);
     let sqlite: typeof import("./sqliteStore.js");
     try {
-      sqlite = await import("./sqliteStore.js");
+      sqlite = await importQuietly(() => import("./sqliteStore.js"));
     } catch (error) {
-      // better-sqlite3 is an optional peer dependency: only servers that persist need it.
-      throw new MailserverSdkError("INVALID_ARGUMENT", "SubscriptionIndex.open needs the better-sqlite3 package (npm install better-sqlite3@12)", { cause: error, details: { missing: "better-sqlite3" } });
+      // node:sqlite is built into Node >= 22.13; older Nodes (and browsers) do not have it.
+      throw new MailserverSdkError("INVALID_ARGUMENT", "SubscriptionIndex.open needs Node.js >= 22.13 (its built-in node:sqlite)", { cause: error, details: { missing: "node:sqlite" } });
     }
     const { SqliteIndexStore } = sqlite;
     const store = new SqliteIndexStore(path);
@@ -199,6 +224,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
       store.reset(this.#meta());
     } else {
       this.#cursor = stored.cursor ?? undefined;
+      if (stored.syncedAt !== undefined && this.#cursor !== undefined) this.#lastGoodAt = stored.syncedAt;
       for (const entry of stored.entries) {
         entry.nodeId = this.#intern(entry.nodeId);
         this.#entries.set(entry);
@@ -265,6 +291,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
     }
     index.#entries = entries;
     index.#cursor = { lastBlock: snapshot.lastBlock, lastBlockHash: snapshot.lastBlockHash };
+    if (Number.isSafeInteger(snapshot.syncedAt)) index.#lastGoodAt = snapshot.syncedAt;
     return index;
   }
 
@@ -278,6 +305,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
       lastBlock: this.#cursor?.lastBlock ?? null,
       lastBlockHash: this.#cursor?.lastBlockHash ?? null,
       entries: [...this.#entries.values()].map((e) => ({ nodeId: e.nodeId, clientId: getAddress(e.clientId), owner: getAddress(e.owner), expiresAt: e.expiresAt.toString() })),
+      ...(this.#lastGoodAt === undefined ? {} : { syncedAt: this.#lastGoodAt }),
     };
   }
 
@@ -307,6 +335,11 @@ export class SubscriptionIndex implements SubscriptionLookup {
    */
   isCaughtUp(): boolean {
     return this.#syncedAt !== undefined && this.#clock() - this.#syncedAt <= this.maxStalenessSeconds * 1000;
+  }
+
+  /** Seconds since the last successful sync; undefined before the first one in this process. */
+  staleForSeconds(): number | undefined {
+    return this.#lastGoodAt === undefined ? undefined : Math.max(0, Math.floor((this.#clock() - this.#lastGoodAt) / 1000));
   }
 
   freshness(): IndexFreshness {
@@ -388,12 +421,22 @@ export class SubscriptionIndex implements SubscriptionLookup {
     void tick();
   }
 
-  /** Stop the loop; resolves once a sync in progress has ended. */
+  /**
+   * Stop the loop; resolves once a sync in progress has ended, or after `stopWaitMs` (default
+   * 2 s) when it has not: a shutdown during an RPC outage must not wait for the RPC. A sync left
+   * running ends at its own deadlines; after `close()` it no longer writes the file.
+   */
   async stop(): Promise<void> {
     this.#running = false;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    await this.#syncing?.catch(() => undefined);
+    const running = this.#syncing;
+    if (running === undefined) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#stopWaitMs);
+    });
+    await Promise.race([running.catch(() => undefined), waited]).finally(() => clearTimeout(timer));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -404,12 +447,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
 
   async #checkChain(): Promise<void> {
     if (this.#chainChecked) return;
-    const { chainId } = await this.#read("read chain id", () => this.#provider.getNetwork());
-    if (chainId !== this.chainId) {
-      throw new MailserverSdkError("WRONG_CHAIN", `connected to chain ${chainId}, expected chain ${this.chainId}`, {
-        details: { expected: this.chainId, actual: chainId },
-      });
-    }
+    await readChainId(this.#provider, this.#retry, this.chainId);
     this.#chainChecked = true;
   }
 
@@ -418,70 +456,99 @@ export class SubscriptionIndex implements SubscriptionLookup {
     return block?.hash == null ? undefined : { hash: block.hash, parentHash: block.parentHash };
   }
 
-  #reset(): void {
-    this.#entries = new EntryMap();
-    this.#cursor = undefined;
-    this.#store?.reset(this.#meta());
-  }
-
+  /**
+   * Read new events, or re-read from the start block when the chain no longer holds the last
+   * block read (a reorg). A re-read builds the new state aside and swaps it in whole: until then
+   * the gate keeps answering from the previous state, never from a half-read one.
+   */
   async #sync(): Promise<SyncResult> {
     await this.#checkChain();
-    let reorg = false;
+    let rebuild = !(await this.#continuesChain());
     for (let attempt = 0; ; attempt++) {
       try {
-        const result = await this.#syncOnce();
-        return { ...result, reorg: reorg || result.reorg };
+        if (!rebuild) {
+          const live: ReadState = { entries: this.#entries, cursor: this.#cursor, live: true };
+          const { result, head } = await this.#readForward(live);
+          this.#synced(head);
+          return { ...result, reorg: false };
+        }
+        const aside: ReadState = { entries: new EntryMap(), cursor: undefined, live: false };
+        const { result, head } = await this.#readForward(aside);
+        this.#swapIn(aside);
+        this.#synced(head);
+        return { ...result, reorg: true };
       } catch (error) {
-        // The chain moved under us mid-read: start over, a few times at most.
+        // The chain moved under us mid-read: read it all again (aside), a few times at most.
         if (!(error instanceof ReorgDuringSync)) throw error;
         if (attempt >= 3) throw new MailserverSdkError("RPC_UNAVAILABLE", "the chain keeps reorganizing during sync");
-        this.#reset();
-        reorg = true;
+        rebuild = true;
       }
     }
   }
 
-  async #syncOnce(): Promise<SyncResult> {
-    let reorg = false;
-    if (this.#cursor !== undefined) {
-      const last = await this.#header(this.#cursor.lastBlock);
-      if (last?.hash !== this.#cursor.lastBlockHash) {
-        this.#reset();
-        reorg = true;
-      }
-    }
-    const head = await this.#read("getBlockNumber", () => this.#provider.getBlockNumber());
-    const target = head - this.confirmations;
-    const from = this.#cursor === undefined ? this.startBlock : this.#cursor.lastBlock + 1;
-    let events = 0;
-    for (let start = from; start <= target; start += this.#maxRange) {
-      const end = Math.min(start + this.#maxRange - 1, target);
-      events += await this.#syncRange(start, end);
-    }
+  #synced(head: number): void {
     this.#syncedAt = this.#clock();
+    this.#lastGoodAt = this.#syncedAt;
+    this.#store?.markSynced?.(this.#syncedAt);
     this.#syncedHead = head;
-    return from > target ? { fromBlock: undefined, toBlock: undefined, events: 0, reorg } : { fromBlock: from, toBlock: target, events, reorg };
   }
 
   /**
-   * Read and apply one range. It must descend from what was read before: the end block's hash
-   * is the same before and after the logs are read (nothing in between was replaced), the start
-   * block's parent is the last block applied, and every log is of those blocks.
+   * Whether the last block read is still the chain's. A missing header is a lagging RPC (a
+   * transient error), not a reorg, unless the chain is now shorter than that block.
    */
-  async #syncRange(start: number, end: number): Promise<number> {
+  async #continuesChain(): Promise<boolean> {
+    if (this.#cursor === undefined) return true;
+    const last = await this.#header(this.#cursor.lastBlock);
+    if (last === undefined) {
+      const head = await this.#read("getBlockNumber", () => this.#provider.getBlockNumber());
+      if (head < this.#cursor.lastBlock) return false;
+      throw missingHeader(this.#cursor.lastBlock);
+    }
+    return last.hash === this.#cursor.lastBlockHash;
+  }
+
+  /** Replace the live state (memory and storage) by one read aside. */
+  #swapIn(aside: ReadState): void {
+    // Storage first, in one transaction: if it fails, memory still matches what is stored.
+    this.#store?.replace(this.#meta(), aside.entries.values(), aside.cursor ?? null);
+    this.#entries = aside.entries;
+    this.#cursor = aside.cursor;
+  }
+
+  async #readForward(state: ReadState): Promise<{ result: Omit<SyncResult, "reorg">; head: number }> {
+    const head = await this.#read("getBlockNumber", () => this.#provider.getBlockNumber());
+    const target = head - this.confirmations;
+    const from = state.cursor === undefined ? this.startBlock : state.cursor.lastBlock + 1;
+    let events = 0;
+    for (let start = from; start <= target; start += this.#maxRange) {
+      const end = Math.min(start + this.#maxRange - 1, target);
+      events += await this.#syncRange(state, start, end);
+    }
+    return { result: from > target ? { fromBlock: undefined, toBlock: undefined, events: 0 } : { fromBlock: from, toBlock: target, events }, head };
+  }
+
+  /**
+   * Read and apply one range to `state`. It must descend from what was read before: the end
+   * block's hash is the same before and after the logs are read (nothing in between was
+   * replaced), the start block's parent is the last block applied, and every log is of those
+   * blocks.
+   */
+  async #syncRange(state: ReadState, start: number, end: number): Promise<number> {
     const endBefore = await this.#header(end);
-    if (endBefore === undefined) throw new ReorgDuringSync();
+    if (endBefore === undefined) throw missingHeader(end);
     const first = start === end ? endBefore : await this.#header(start);
-    if (first === undefined) throw new ReorgDuringSync();
+    if (first === undefined) throw missingHeader(start);
     // A zero parent hash is no real block's: Hardhat's `hardhat_mine` leaves it on the blocks it
     // reserves. Those ranges are checked by the end hash alone.
-    if (this.#cursor !== undefined && first.parentHash !== this.#cursor.lastBlockHash && first.parentHash !== ZERO_HASH) throw new ReorgDuringSync();
-    const logs = await this.#logs(start, end);
+    if (state.cursor !== undefined && first.parentHash !== state.cursor.lastBlockHash && first.parentHash !== ZERO_HASH) throw new ReorgDuringSync();
+    const logs = await this.#reader.logs(start, end);
     const endAfter = await this.#header(end);
-    if (endAfter?.hash !== endBefore.hash) throw new ReorgDuringSync();
+    if (endAfter === undefined) throw missingHeader(end);
+    if (endAfter.hash !== endBefore.hash) throw new ReorgDuringSync();
 
     const changes = new Map<string, StoredEntry | null>();
-    const current = (key: string) => (changes.has(key) ? (changes.get(key) ?? undefined) : this.#entries.getByKey(key));
+    const current = (key: string) => (changes.has(key) ? (changes.get(key) ?? undefined) : state.entries.getByKey(key));
     let events = 0;
     for (const log of logs) {
       if (log.removed === true) continue;
@@ -512,13 +579,15 @@ export class SubscriptionIndex implements SubscriptionLookup {
       }
     }
     const cursor = { lastBlock: end, lastBlockHash: endBefore.hash };
-    // Storage first: if it fails, memory still matches what is stored.
-    this.#store?.commit(changes, cursor);
+    // Storage first: if it fails, memory still matches what is stored. A state read aside is
+    // stored whole when it is swapped in.
+    if (state.live) this.#store?.commit(changes, cursor);
     for (const [key, entry] of changes) {
-      if (entry === null) this.#entries.deleteByKey(key);
-      else this.#entries.set(entry);
+      if (entry === null) state.entries.deleteByKey(key);
+      else state.entries.set(entry);
     }
-    this.#cursor = cursor;
+    state.cursor = cursor;
+    if (state.live) this.#cursor = cursor;
     this.#onRange?.({ fromBlock: start, toBlock: end, events });
     return events;
   }
@@ -530,33 +599,25 @@ export class SubscriptionIndex implements SubscriptionLookup {
     this.#nodeIds.set(nodeId, nodeId);
     return nodeId;
   }
+}
 
-  /** eth_getLogs for the range, split in halves while the provider refuses it as too large. */
-  async #logs(from: number, to: number): Promise<RawLog[]> {
-    const filter = { address: this.escrow, topics: this.#nodeFilter === null ? [ESCROW_EVENT_FILTER] : [ESCROW_EVENT_FILTER, this.#nodeFilter] };
-    const fetchRange = async (a: number, b: number): Promise<RawLog[]> => {
-      try {
-        return await this.#read("getLogs", () => this.#rawLogs(filter, a, b));
-      } catch (error) {
-        if (a === b || !isRangeRefusal(error)) throw error;
-        const mid = Math.floor((a + b) / 2);
-        const left = await fetchRange(a, mid);
-        const right = await fetchRange(mid + 1, b);
-        return left.concat(right);
-      }
-    };
-    return fetchRange(from, to);
-  }
-
-  /** Raw JSON-RPC logs when the provider speaks JSON-RPC (no per-log ethers objects), else getLogs. */
-  async #rawLogs(filter: { address: string; topics: (string[] | string)[] }, from: number, to: number): Promise<RawLog[]> {
-    const send = (this.#provider as { send?: (method: string, params: unknown[]) => Promise<unknown> }).send;
-    if (typeof send === "function") {
-      const logs = await send.call(this.#provider, "eth_getLogs", [{ ...filter, fromBlock: toQuantity(from), toBlock: toQuantity(to) }]);
-      if (!Array.isArray(logs)) throw new MailserverSdkError("CONTRACT_ERROR", "eth_getLogs returned no list");
-      return logs as RawLog[];
-    }
-    return (await this.#provider.getLogs({ ...filter, fromBlock: from, toBlock: to })) as unknown as RawLog[];
+/**
+ * Run a dynamic import while hiding the one ExperimentalWarning `node:sqlite` prints when it is
+ * first loaded (it works as documented; the warning would only alarm operators). Every other
+ * warning passes through.
+ */
+async function importQuietly<T>(load: () => Promise<T>): Promise<T> {
+  const original = process.emitWarning;
+  process.emitWarning = function (this: unknown, warning: string | Error, ...rest: unknown[]) {
+    const type = typeof rest[0] === "string" ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+    const text = typeof warning === "string" ? warning : warning.message;
+    if (type === "ExperimentalWarning" && /SQLite/i.test(text)) return;
+    return (original as (...args: unknown[]) => void).call(process, warning, ...rest);
+  } as typeof process.emitWarning;
+  try {
+    return await load();
+  } finally {
+    process.emitWarning = original;
   }
 }
 

@@ -9,17 +9,21 @@ import {
   type DiscoveryResult,
   type DiscoverySource,
 } from "../discovery/sources.js";
+import type { NodeVerdict } from "../verify.js";
 import { TypedEmitter } from "./emitter.js";
 import { createDiscv5Probe, type ProbeFn, type ProbeResult } from "./probe.js";
 
-/** How the verifier classifies a node. */
-export type NodeTrustStatus = "trusted" | "custom" | "untrusted";
+/**
+ * How the verifier classifies a node.
+ * @deprecated The same concept as `NodeVerdict` (root entry); use that name.
+ */
+export type NodeTrustStatus = NodeVerdict;
 
 /** What the selector needs from a verification result (the SDK's `verifyNodes` returns more). */
 export interface VerifiedNodeLike {
   /** May be undefined for an ENR the verifier could not decode (matched by position then). */
   nodeId: string | undefined;
-  status: NodeTrustStatus;
+  status: NodeVerdict;
   reasons: readonly string[];
   /** The discovered ENR's endpoint differs from the registered record (see `rejectEndpointMismatch`). */
   endpointMismatch?: boolean;

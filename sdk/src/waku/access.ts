@@ -45,28 +45,54 @@ export interface EncodedGrant {
  * and resolves to the server's answer. Throws NODE_UNAVAILABLE when no answer comes.
  */
 export async function presentAccessGrant(libp2p: AccessLibp2p, peer: unknown, grant: Uint8Array, options: { timeoutMs?: number } = {}): Promise<AccessAnswer> {
-  const signal = AbortSignal.timeout(options.timeoutMs ?? 10_000);
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const signal = AbortSignal.timeout(timeoutMs);
+  const details = { protocol: ACCESS_PROTOCOL, timeoutMs };
   let stream: AccessStream;
   try {
-    stream = (await libp2p.dialProtocol(peer as never, ACCESS_PROTOCOL, { signal })) as AccessStream;
+    stream = (await untilAborted(libp2p.dialProtocol(peer as never, ACCESS_PROTOCOL, { signal }), signal)) as AccessStream;
   } catch (error) {
-    throw new MailserverSdkError("NODE_UNAVAILABLE", "cannot open the access protocol to the mail server", { cause: error, details: { protocol: ACCESS_PROTOCOL } });
+    throw new MailserverSdkError("NODE_UNAVAILABLE", signal.aborted ? `the mail server did not open the access protocol within ${timeoutMs} ms` : "cannot open the access protocol to the mail server", { cause: error, details: { ...details, timedOut: signal.aborted } });
   }
   try {
-    const framed = frame(grant);
-    if ("sink" in stream) await stream.sink([framed]);
-    else {
-      stream.send(framed);
-    }
-    const reply = await readFrame("source" in stream ? stream.source : stream, 4096, signal);
+    // A server that accepts the stream and never reads or answers must not hold the caller: every
+    // step races the deadline, and the stream is aborted when it passes.
+    const exchange = async () => {
+      const framed = frame(grant);
+      if ("sink" in stream) await stream.sink([framed]);
+      else stream.send(framed);
+      return readFrame("source" in stream ? stream.source : stream, 4096);
+    };
+    const reply = await untilAborted(exchange(), signal);
     const answer = JSON.parse(new TextDecoder().decode(reply)) as AccessAnswer;
     if (typeof answer !== "object" || answer === null || typeof answer.accepted !== "boolean") throw new Error("not an access answer");
     return answer;
   } catch (error) {
-    throw new MailserverSdkError("NODE_UNAVAILABLE", "the mail server gave no access answer", { cause: error, details: { protocol: ACCESS_PROTOCOL } });
+    if (signal.aborted) (stream as { abort?: (error: Error) => void }).abort?.(new Error("access answer timed out"));
+    throw new MailserverSdkError("NODE_UNAVAILABLE", signal.aborted ? `the mail server gave no access answer within ${timeoutMs} ms` : "the mail server gave no access answer", { cause: error, details: { ...details, timedOut: signal.aborted } });
   } finally {
-    await stream.close?.().catch(() => undefined);
+    // close() waits for the remote to close its side too: bounded like the rest.
+    if (!signal.aborted) await untilAborted(stream.close?.() ?? Promise.resolve(), AbortSignal.timeout(1_000)).catch(() => undefined);
   }
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts (the work behind it is abandoned). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error as Error);
+      },
+    );
+  });
 }
 
 /**
@@ -109,7 +135,8 @@ export interface AccessSessionOptions {
 
 /**
  * Keeps a live grant on a mail server: `start()` presents one (throws ACCESS_REFUSED when
- * refused), then a timer presents a fresh one before the accepted period ends. A server holds a
+ * refused, NODE_UNAVAILABLE with `details.retryable` when the server cannot check subscriptions
+ * now or gives no answer in time), then a timer presents a fresh one before the accepted period ends. A server holds a
  * grant for one connection only, so when the client's libp2p connects to the server again (a
  * dropped connection re-made, by the client or by a store query's dial), the session presents
  * its grant again at once. `stop()` ends it.
@@ -170,7 +197,12 @@ export class AccessSession {
     const grant = await o.makeGrant(o.libp2p.peerId.toString());
     const answer = await presentAccessGrant(o.libp2p, o.peer, grant.bytes, o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs });
     if (!answer.accepted) {
-      throw new MailserverSdkError("ACCESS_REFUSED", `the mail server refused the access grant: ${answer.reason}`, { details: { reason: answer.reason } });
+      // "unavailable": the server cannot check subscriptions now (its chain RPC is away). Paying
+      // would not help: it is a try-later, like a 503 store answer.
+      if (answer.reason === "unavailable") {
+        throw new MailserverSdkError("NODE_UNAVAILABLE", "the mail server cannot check subscriptions right now; try again later", { details: { reason: answer.reason, retryable: true } });
+      }
+      throw new MailserverSdkError("ACCESS_REFUSED", `the mail server refused the access grant: ${answer.reason}`, { details: { reason: answer.reason, retryable: false } });
     }
     this.#until = answer.until;
     this.#schedule(answer.until);
@@ -219,10 +251,9 @@ function frame(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-async function readFrame(source: AsyncIterable<Chunk>, maxBytes: number, signal: AbortSignal): Promise<Uint8Array> {
+async function readFrame(source: AsyncIterable<Chunk>, maxBytes: number): Promise<Uint8Array> {
   let buffer = new Uint8Array(0);
   for await (const chunk of source) {
-    if (signal.aborted) throw new Error("timeout");
     const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray();
     const joined = new Uint8Array(buffer.length + bytes.length);
     joined.set(buffer, 0);
