@@ -213,3 +213,6 @@ export {
   type AccessStream,
   type EncodedGrant,
 } from "./waku/access.js";
+
+// Signed offers of mail servers (what a node sells), fetched over the client's libp2p node.
+export * from "./offer.js";

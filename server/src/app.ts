@@ -14,7 +14,7 @@ import { ConfigError, type ServerConfig } from "./config.js";
 import { serverEnr } from "./enr.js";
 import { readNodeKey } from "./keyFile.js";
 import type { Logger } from "./log.js";
-import { MailServerNode } from "./node.js";
+import { MailServerNode, type MailServerNodeOptions } from "./node.js";
 import { StoreResume } from "./resume.js";
 import type { DuplexStream } from "./streams.js";
 
@@ -72,6 +72,25 @@ async function checkChain(rpcUrl: string, config: ServerConfig): Promise<void> {
   if (actual !== config.chainId) {
     throw new ConfigError(`config: chainId is ${config.chainId} but rpcUrl serves chain ${actual}: set chainId to ${actual}, or point rpcUrl at chain ${config.chainId}`);
   }
+}
+
+/** The offer's terms: the operator's, and the chain's contracts as the node knows them. */
+function offerTerms(config: ServerConfig, escrow: string | undefined): NonNullable<MailServerNodeOptions["offer"]> {
+  const offer = config.offer!;
+  const known = resolveDeployment(config.chainId);
+  const registry = config.registry ?? known.registry;
+  const token = offer.token ?? known.token;
+  escrow ??= config.escrow ?? known.escrow;
+  return {
+    contact: offer.contact,
+    chainId: config.chainId,
+    ...(registry !== undefined ? { registry } : {}),
+    ...(escrow !== undefined ? { escrow } : {}),
+    ...(token !== undefined ? { token } : {}),
+    ...(offer.pricePerMonth !== undefined ? { pricePerMonth: offer.pricePerMonth } : {}),
+    months: offer.months,
+    refreshSeconds: offer.refreshSeconds,
+  };
 }
 
 export async function startServer(config: ServerConfig, logger: Logger, options: { privateKey?: Uint8Array } = {}): Promise<RunningServer> {
@@ -148,6 +167,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       admission: config.admission,
       nodeLimits: config.node,
       retention: config.retention,
+      ...(config.offer !== undefined ? { offer: offerTerms(config, index?.escrow) } : {}),
       logger,
     });
     try {

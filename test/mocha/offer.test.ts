@@ -1,0 +1,235 @@
+// The signed offer (issue 23, part 1): a real server on loopback serves it over
+// /status/mailserver/offer/1.0.0, a real @waku/sdk light node fetches it with the SDK and
+// verifies it; forged, foreign, oversized, garbage, mispriced and silent answers are refused or
+// reported with reasons, never a crash.
+import { expect } from "chai";
+import { randomBytes } from "node:crypto";
+import { Wallet } from "ethers";
+import * as lp from "it-length-prefixed";
+import type { LightNode } from "@waku/sdk";
+import {
+  DEFAULT_ADMISSION_LIMITS,
+  MailServerNode,
+  OFFER_CODEC,
+  SOFTWARE,
+  SqliteArchive,
+  offerFields,
+  parseConfig,
+} from "@status/mailserver-node";
+import {
+  MAX_OFFER_BYTES,
+  OFFER_PROTOCOL,
+  decodeOffer,
+  encodeOffer,
+  fetchOffer,
+  nodeIdFromPrivateKey,
+  signOffer,
+  verifyOffer,
+  type SignedOffer,
+} from "@status/mailserver-sdk";
+import { serverPeer, wakuClient } from "../helpers/mailServer.js";
+import { expectSdkError } from "../helpers/sdkErrors.js";
+
+const CLUSTER = 16;
+const REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+const ESCROW = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512";
+
+describe("signed offer over /status/mailserver/offer/1.0.0", function () {
+  this.timeout(120_000);
+  const key = randomBytes(32);
+  const nodeId = nodeIdFromPrivateKey(key);
+  // A second node whose offer protocol misbehaves on purpose (handler swapped per test).
+  const hostileKey = randomBytes(32);
+  let archive: SqliteArchive;
+  let hostileArchive: SqliteArchive;
+  let server: MailServerNode;
+  let hostile: MailServerNode;
+  let waku: LightNode;
+  const ws = (node: MailServerNode) => node.multiaddrs.find((a) => a.includes("/ws/"))!;
+  const peerOf = (node: MailServerNode) => serverPeer(waku, node.peerId);
+
+  before(async () => {
+    archive = new SqliteArchive(":memory:");
+    hostileArchive = new SqliteArchive(":memory:");
+    server = await MailServerNode.create({
+      privateKey: key,
+      listen: ["/ip4/127.0.0.1/tcp/0/ws"],
+      clusterId: CLUSTER,
+      shards: [1, 32],
+      mode: "free",
+      archive,
+      retention: { maxAgeSeconds: 7 * 86_400, maxBytes: 1 << 30 },
+      offer: { contact: "ops@example.org", chainId: 31337, registry: REGISTRY, escrow: ESCROW },
+    });
+    await server.start();
+    hostile = await MailServerNode.create({ privateKey: hostileKey, listen: ["/ip4/127.0.0.1/tcp/0/ws"], clusterId: CLUSTER, shards: [1, 32], mode: "free", archive: hostileArchive });
+    await hostile.start();
+    waku = await wakuClient(ws(server), undefined, { clusterId: CLUSTER });
+    await waku.dial(ws(hostile));
+  });
+  after(async () => {
+    await waku?.stop();
+    await server?.stop();
+    await hostile?.stop();
+    await archive?.close();
+    await hostileArchive?.close();
+  });
+
+  /** Serves `answer` raw (already framed or not) on the hostile node's offer protocol. */
+  const hostileAnswers = async (answer: ((stream: { sink(s: Iterable<Uint8Array>): Promise<void>; close(): Promise<void> }) => Promise<void>) | undefined) => {
+    await hostile.libp2p.unhandle(OFFER_CODEC);
+    if (answer === undefined) return;
+    await hostile.libp2p.handle(OFFER_CODEC, ({ stream }) => void answer(stream as never).catch(() => undefined));
+  };
+  const serveSigned = (signed: SignedOffer) => hostileAnswers(async (stream) => {
+    await stream.sink([lp.encode.single(encodeOffer(signed)).subarray()]);
+    await stream.close();
+  });
+
+  it("a @waku/sdk light node fetches the offer and it verifies against the node id; it says what the node's config says", async () => {
+    expect(OFFER_CODEC).to.equal(OFFER_PROTOCOL);
+    expect(server.libp2p.getProtocols()).to.include(OFFER_PROTOCOL);
+    const signed = await fetchOffer({ libp2p: waku.libp2p, peer: peerOf(server), timeoutMs: 10_000 });
+    const verdict = verifyOffer(signed, { nodeId, chainId: 31337 });
+    expect(verdict.valid, verdict.valid ? "" : verdict.message).to.equal(true);
+    expect(signed.offer).to.deep.include({
+      type: "status-mailserver-offer",
+      version: 1,
+      nodeId,
+      chainId: 31337,
+      registry: REGISTRY,
+      escrow: ESCROW,
+      token: null,
+      pricePerMonth: "0",
+      months: { min: 1, max: 12 },
+      mode: "free",
+      retention: { maxAgeSeconds: 7 * 86_400, maxBytes: 1 << 30 },
+      capacity: { maxConcurrentQueries: DEFAULT_ADMISSION_LIMITS.maxConcurrent, maxPaidQueue: DEFAULT_ADMISSION_LIMITS.maxPaidQueue },
+      clusterId: CLUSTER,
+      shards: [1, 32],
+      software: SOFTWARE,
+      contact: "ops@example.org",
+    });
+    expect(Math.abs(signed.offer.issuedAt - Date.now() / 1000)).to.be.below(600);
+    // The same offer again: signed once, served as it is until refreshSeconds.
+    const again = await fetchOffer({ libp2p: waku.libp2p, peer: peerOf(server) });
+    expect(again.signature).to.equal(signed.signature);
+    // Canonical: decoding the encoding gives the same bytes back.
+    expect(encodeOffer(decodeOffer(encodeOffer(signed)))).to.deep.equal(encodeOffer(signed));
+  });
+
+  it("the signature is EIP-191 by the node key: ethers recovers the node id's address", async () => {
+    const signed = await fetchOffer({ libp2p: waku.libp2p, peer: peerOf(server) });
+    const { verifyMessage } = await import("ethers");
+    const signer = verifyMessage(new TextEncoder().encode(JSON.stringify(signed.offer)), signed.signature);
+    expect(signer.toLowerCase()).to.equal(`0x${nodeId.slice(-40)}`);
+    expect(signer).to.equal(new Wallet(`0x${key.toString("hex")}`).address);
+  });
+
+  it("a forged offer (signed by another key, or altered after signing) is refused: bad-signature", async () => {
+    const genuine = await fetchOffer({ libp2p: waku.libp2p, peer: peerOf(server) });
+    // Another key signs a document naming our node id.
+    const forger = new Wallet(`0x${randomBytes(32).toString("hex")}`);
+    const forged: SignedOffer = { offer: genuine.offer, signature: await forger.signMessage(new TextEncoder().encode(JSON.stringify(genuine.offer))) };
+    await serveSigned(forged);
+    const fetched = await fetchOffer({ libp2p: waku.libp2p, peer: peerOf(hostile) });
+    const verdict = verifyOffer(fetched, { nodeId });
+    expect(verdict).to.deep.include({ valid: false, reason: "bad-signature" });
+    // The node's own signature over a cheaper price.
+    const altered: SignedOffer = { offer: { ...genuine.offer, retention: { maxAgeSeconds: 365 * 86_400, maxBytes: 0 } }, signature: genuine.signature };
+    expect(verifyOffer(altered, { nodeId })).to.deep.include({ valid: false, reason: "bad-signature" });
+    // A signature that recovers to nothing.
+    expect(verifyOffer({ offer: genuine.offer, signature: `0x${"00".repeat(65)}` }, { nodeId })).to.deep.include({ valid: false, reason: "bad-signature" });
+  });
+
+  it("another node's genuine offer is refused for this node id: wrong-node; an old or future one: expired / not-yet-valid; another chain: wrong-chain", async () => {
+    const other = await fetchOffer({ libp2p: waku.libp2p, peer: peerOf(server) });
+    const hostileId = nodeIdFromPrivateKey(hostileKey);
+    expect(verifyOffer(other, { nodeId: hostileId })).to.deep.include({ valid: false, reason: "wrong-node" });
+    const now = other.offer.issuedAt;
+    expect(verifyOffer(other, { nodeId, now: now + 8 * 86_400 })).to.deep.include({ valid: false, reason: "expired" });
+    expect(verifyOffer(other, { nodeId, now: now + 3600, maxAgeSeconds: 60 })).to.deep.include({ valid: false, reason: "expired" });
+    expect(verifyOffer(other, { nodeId, now: now - 3600 })).to.deep.include({ valid: false, reason: "not-yet-valid" });
+    expect(verifyOffer(other, { nodeId, chainId: 1 })).to.deep.include({ valid: false, reason: "wrong-chain" });
+  });
+
+  it("a price that disagrees with the registry is reported and the registry's price is the one in force", async () => {
+    const signed = await signOffer(hostileKey, {
+      ...offerFields({ contact: "x", chainId: 31337, pricePerMonth: 5n * 10n ** 18n }, { mode: "freemium", admission: DEFAULT_ADMISSION_LIMITS, retention: undefined, clusterId: CLUSTER, shards: [32] }),
+      issuedAt: Math.floor(Date.now() / 1000),
+    });
+    await serveSigned(signed);
+    const fetched = await fetchOffer({ libp2p: waku.libp2p, peer: peerOf(hostile) });
+    const hostileId = nodeIdFromPrivateKey(hostileKey);
+    const verdict = verifyOffer(fetched, { nodeId: hostileId, registryPrice: 7n * 10n ** 18n });
+    expect(verdict.valid).to.equal(true);
+    if (!verdict.valid) return;
+    expect(verdict.pricePerMonth).to.equal(7n * 10n ** 18n);
+    expect(verdict.mismatches).to.deep.equal([{ field: "pricePerMonth", offered: (5n * 10n ** 18n).toString(), registry: (7n * 10n ** 18n).toString() }]);
+    // Agreeing prices: nothing reported; free tier as the admission policy allows it.
+    const agreeing = verifyOffer(fetched, { nodeId: hostileId, registryPrice: 5n * 10n ** 18n });
+    expect(agreeing).to.deep.include({ valid: true, mismatches: [], pricePerMonth: 5n * 10n ** 18n });
+    expect(fetched.offer.free).to.deep.equal({ queriesPerMinute: DEFAULT_ADMISSION_LIMITS.freeQueriesPerMinute, burst: DEFAULT_ADMISSION_LIMITS.freeBurst, maxConcurrent: DEFAULT_ADMISSION_LIMITS.maxConcurrentFree });
+  });
+
+  it("oversized and garbage answers give INVALID_OFFER, a closed stream NODE_UNAVAILABLE; the client and the server keep working", async () => {
+    const big = new Uint8Array(MAX_OFFER_BYTES + 1).fill(0x20);
+    await hostileAnswers(async (stream) => {
+      await stream.sink([lp.encode.single(big).subarray()]);
+      await stream.close();
+    });
+    const oversized = await expectSdkError(fetchOffer({ libp2p: waku.libp2p, peer: peerOf(hostile) }), "INVALID_OFFER");
+    expect(oversized.details.size).to.equal(MAX_OFFER_BYTES + 1);
+    for (const garbage of [new TextEncoder().encode("not json"), new TextEncoder().encode('{"offer":{},"signature":"0x00"}'), new Uint8Array([0xc3, 0x28])]) {
+      await hostileAnswers(async (stream) => {
+        await stream.sink([lp.encode.single(garbage).subarray()]);
+        await stream.close();
+      });
+      await expectSdkError(fetchOffer({ libp2p: waku.libp2p, peer: peerOf(hostile) }), "INVALID_OFFER");
+    }
+    // A valid document of an unknown version or with an extra field.
+    const genuine = await fetchOffer({ libp2p: waku.libp2p, peer: peerOf(server) });
+    expect(() => decodeOffer(new TextEncoder().encode(JSON.stringify({ ...genuine, offer: { ...genuine.offer, version: 2 } })))).to.throw(/unsupported version/);
+    await expectSdkError(() => decodeOffer(new TextEncoder().encode(JSON.stringify({ ...genuine, offer: { ...genuine.offer, extra: 1 } }))), "INVALID_OFFER");
+    await hostileAnswers(async (stream) => stream.close());
+    await expectSdkError(fetchOffer({ libp2p: waku.libp2p, peer: peerOf(hostile) }), "NODE_UNAVAILABLE");
+    // A node without the protocol at all.
+    await hostileAnswers(undefined);
+    await expectSdkError(fetchOffer({ libp2p: waku.libp2p, peer: peerOf(hostile) }), "NODE_UNAVAILABLE");
+    const after = await fetchOffer({ libp2p: waku.libp2p, peer: peerOf(server) });
+    expect(verifyOffer(after, { nodeId }).valid).to.equal(true);
+  });
+
+  it("a server that never answers hits the deadline with NODE_UNAVAILABLE", async () => {
+    const held: (() => void)[] = [];
+    await hostileAnswers(() => new Promise<void>((resolve) => held.push(resolve)));
+    const error = await expectSdkError(fetchOffer({ libp2p: waku.libp2p, peer: peerOf(hostile), timeoutMs: 1_000 }), "NODE_UNAVAILABLE");
+    expect(error.details.timeoutMs).to.equal(1_000);
+    for (const release of held) release();
+  });
+
+  it("an endless answer is cut at the first frame's bound (INVALID_OFFER); the client's mplex then drops that node, not the others", async () => {
+    // A length prefix that never ends, then 100 KiB.
+    await hostileAnswers(async (stream) => {
+      await stream.sink((function* () {
+        for (let i = 0; i < 100; i++) yield new Uint8Array(1024).fill(0xff);
+      })());
+    });
+    await expectSdkError(fetchOffer({ libp2p: waku.libp2p, peer: peerOf(hostile) }), "INVALID_OFFER");
+    // The hostile node kept writing to a stream the client had closed: @libp2p/mplex drops such a
+    // connection ("Too many messages for missing streams"). The honest server is untouched.
+    const honest = await fetchOffer({ libp2p: waku.libp2p, peer: peerOf(server) });
+    expect(verifyOffer(honest, { nodeId }).valid).to.equal(true);
+  });
+
+  it("the config's offer section is validated with one-line errors and defaults", () => {
+    const base = { nodeKeyFile: "key", mode: "free" };
+    const config = parseConfig({ ...base, offer: { contact: "ops@example.org", pricePerMonth: "1000" } }, "/");
+    expect(config.offer).to.deep.equal({ contact: "ops@example.org", pricePerMonth: 1000n, months: { min: 1, max: 12 }, refreshSeconds: 3600 });
+    expect(parseConfig(base, "/").offer).to.equal(undefined);
+    expect(() => parseConfig({ ...base, offer: {} }, "/")).to.throw(/offer.contact must be a non-empty string/);
+    expect(() => parseConfig({ ...base, offer: { contact: "a", pricePerMonth: 10 } }, "/")).to.throw(/offer.pricePerMonth must be a decimal string/);
+    expect(() => parseConfig({ ...base, offer: { contact: "a", months: { min: 3, max: 2 } } }, "/")).to.throw(/offer.months.max must be an integer from 3/);
+    expect(() => parseConfig({ ...base, offer: { contact: "a", price: "1" } }, "/")).to.throw(/unknown field offer.price/);
+  });
+});
