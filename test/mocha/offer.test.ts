@@ -11,10 +11,13 @@ import {
   DEFAULT_ADMISSION_LIMITS,
   MailServerNode,
   OFFER_CODEC,
+  OfferService,
   SOFTWARE,
   SqliteArchive,
   offerFields,
   parseConfig,
+  silentLogger,
+  startServer,
 } from "@status/mailserver-node";
 import {
   MAX_OFFER_BYTES,
@@ -222,6 +225,60 @@ describe("signed offer over /status/mailserver/offer/1.0.0", function () {
     expect(verifyOffer(honest, { nodeId }).valid).to.equal(true);
   });
 
+  it("startServer serves the offer from the config file's terms: contracts from the config, token and price from the offer section", async () => {
+    const token = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0";
+    const config = parseConfig(
+      {
+        nodeKeyFile: "unused",
+        mode: "free",
+        chainId: 31337,
+        registry: REGISTRY,
+        escrow: ESCROW,
+        listen: ["/ip4/127.0.0.1/tcp/0/ws"],
+        clusterId: CLUSTER,
+        shards: [64],
+        archive: { backend: "sqlite", path: ":memory:" },
+        relay: { enabled: false },
+        offer: { contact: "https://example.org/ops", token, months: { min: 1, max: 6 } },
+      },
+      "/",
+    );
+    const running = await startServer(config, silentLogger, { privateKey: randomBytes(32) });
+    try {
+      await waku.dial(running.node.multiaddrs.find((a) => a.includes("/ws/"))!);
+      const signed = await fetchOffer({ libp2p: waku.libp2p, peer: serverPeer(waku, running.node.peerId) });
+      expect(verifyOffer(signed, { nodeId: running.nodeId, chainId: 31337 }).valid).to.equal(true);
+      expect(signed.offer).to.deep.include({ registry: REGISTRY, escrow: ESCROW, token, months: { min: 1, max: 6 }, shards: [64], contact: "https://example.org/ops", pricePerMonth: "0" });
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it("the service signs again once its offer is older than refreshSeconds, and serves the same bytes until then", async () => {
+    let now = 1_800_000_000;
+    const service = new OfferService(
+      { registrar: { handle: async () => undefined, unhandle: async () => undefined } },
+      {
+        privateKey: key,
+        fields: offerFields({ contact: "c", chainId: 1 }, { mode: "free", admission: DEFAULT_ADMISSION_LIMITS, retention: undefined, clusterId: 1, shards: [0] }),
+        refreshSeconds: 600,
+        streams: { requestTimeoutMs: 1000, maxStreamsPerProtocol: 1 },
+        logger: silentLogger,
+        now: () => now,
+      },
+    );
+    await service.start();
+    const first = decodeOffer(await service.current());
+    expect(first.offer.issuedAt).to.equal(now);
+    now += 599;
+    expect(decodeOffer(await service.current())).to.deep.equal(first);
+    now += 1;
+    const [a, b] = await Promise.all([service.current(), service.current()]);
+    expect(a).to.deep.equal(b);
+    expect(decodeOffer(a).offer.issuedAt).to.equal(now);
+    expect(verifyOffer(decodeOffer(a), { nodeId, now }).valid).to.equal(true);
+  });
+
   it("the config's offer section is validated with one-line errors and defaults", () => {
     const base = { nodeKeyFile: "key", mode: "free" };
     const config = parseConfig({ ...base, offer: { contact: "ops@example.org", pricePerMonth: "1000" } }, "/");
@@ -231,5 +288,8 @@ describe("signed offer over /status/mailserver/offer/1.0.0", function () {
     expect(() => parseConfig({ ...base, offer: { contact: "a", pricePerMonth: 10 } }, "/")).to.throw(/offer.pricePerMonth must be a decimal string/);
     expect(() => parseConfig({ ...base, offer: { contact: "a", months: { min: 3, max: 2 } } }, "/")).to.throw(/offer.months.max must be an integer from 3/);
     expect(() => parseConfig({ ...base, offer: { contact: "a", price: "1" } }, "/")).to.throw(/unknown field offer.price/);
+    // A paid-only node offers no free tier, whatever its admission limits say.
+    const paidOnly = offerFields({ contact: "a", chainId: 1, pricePerMonth: 3n }, { mode: "paid-only", admission: DEFAULT_ADMISSION_LIMITS, retention: undefined, clusterId: 1, shards: [0] });
+    expect(paidOnly).to.deep.include({ pricePerMonth: "3", free: { queriesPerMinute: 0, burst: 0, maxConcurrent: 0 }, retention: { maxAgeSeconds: 0, maxBytes: 0 } });
   });
 });
