@@ -6,7 +6,10 @@ import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import { Wallet } from "ethers";
 import * as lp from "it-length-prefixed";
-import type { LightNode } from "@waku/sdk";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Protocols, type LightNode } from "@waku/sdk";
 import {
   DEFAULT_ADMISSION_LIMITS,
   MailServerNode,
@@ -25,12 +28,13 @@ import {
   decodeOffer,
   encodeOffer,
   fetchOffer,
+  RegistryClient,
   nodeIdFromPrivateKey,
   signOffer,
   verifyOffer,
   type SignedOffer,
 } from "@status/mailserver-sdk";
-import { serverPeer, wakuClient } from "../helpers/mailServer.js";
+import { CHAIN_ID, UNIT, serverPeer, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
 import { expectSdkError } from "../helpers/sdkErrors.js";
 
 const CLUSTER = 16;
@@ -156,7 +160,7 @@ describe("signed offer over /status/mailserver/offer/1.0.0", function () {
     expect(verifyOffer(other, { nodeId, chainId: 1 })).to.deep.include({ valid: false, reason: "wrong-chain" });
   });
 
-  it("a price that disagrees with the registry is reported and the registry's price is the one in force", async () => {
+  it("a price that disagrees with the registry price passed in is reported and the registry's price is the one in force", async () => {
     const signed = await signOffer(hostileKey, {
       ...offerFields({ contact: "x", chainId: 31337, pricePerMonth: 5n * 10n ** 18n }, { mode: "freemium", admission: DEFAULT_ADMISSION_LIMITS, retention: undefined, clusterId: CLUSTER, shards: [32] }),
       issuedAt: Math.floor(Date.now() / 1000),
@@ -291,5 +295,70 @@ describe("signed offer over /status/mailserver/offer/1.0.0", function () {
     // A paid-only node offers no free tier, whatever its admission limits say.
     const paidOnly = offerFields({ contact: "a", chainId: 1, pricePerMonth: 3n }, { mode: "paid-only", admission: DEFAULT_ADMISSION_LIMITS, retention: undefined, clusterId: 1, shards: [0] });
     expect(paidOnly).to.deep.include({ pricePerMonth: "3", free: { queriesPerMinute: 0, burst: 0, maxConcurrent: 0 }, retention: { maxAgeSeconds: 0, maxBytes: 0 } });
+  });
+});
+
+describe("signed offer of a registered paid-only node, price checked against the registry on a local chain", function () {
+  this.timeout(120_000);
+  let chain: Chain;
+  let waku: LightNode | undefined;
+  const stops: (() => Promise<unknown>)[] = [];
+
+  let dir: string;
+
+  before(async () => {
+    chain = await startChain();
+    dir = await mkdtemp(path.join(tmpdir(), "offer-"));
+    stops.push(() => rm(dir, { recursive: true, force: true }));
+  });
+  after(async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await chain?.stop();
+  });
+
+  /** Starts the registered node (10 SNT a month on the registry) offering `pricePerMonth`. */
+  const startOffering = async (pricePerMonth: string) => {
+    const config = parseConfig(
+      {
+        nodeKeyFile: "unused",
+        mode: "paid-only",
+        rpcUrl: chain.node.url,
+        chainId: CHAIN_ID,
+        registry: chain.addresses.registry,
+        escrow: chain.addresses.escrow,
+        startBlock: 0,
+        indexFile: `index-${pricePerMonth}.sqlite`,
+        listen: ["/ip4/127.0.0.1/tcp/0/ws"],
+        clusterId: CLUSTER,
+        shards: [32],
+        archive: { backend: "sqlite", path: ":memory:" },
+        relay: { enabled: false },
+        offer: { contact: "ops@example.org", pricePerMonth, token: chain.addresses.token },
+      },
+      dir,
+    );
+    const running = await startServer(config, silentLogger, { privateKey: Buffer.from(chain.nodeKey.privateKey.slice(2), "hex") });
+    stops.push(() => running.stop());
+    const address = running.node.multiaddrs.find((a) => a.includes("/ws/"))!;
+    if (waku === undefined) {
+      waku = await wakuClient(address, [Protocols.Store], { clusterId: CLUSTER });
+      stops.push(() => waku!.stop());
+    } else await waku.dial(address);
+    return fetchOffer({ libp2p: waku.libp2p, peer: serverPeer(waku, running.node.peerId) }).finally(() => running.stop());
+  };
+
+  it("an offer below the registry's price is reported and the registry's price is in force; an agreeing one reports nothing", async () => {
+    const registry = new RegistryClient({ runner: chain.provider, chainId: CHAIN_ID, addresses: chain.addresses });
+    const registered = (await registry.getNode(chain.nodeId))!;
+    expect(registered.pricePerMonth).to.equal(10n * UNIT);
+
+    const cheap = await startOffering((9n * UNIT).toString());
+    expect(cheap.offer).to.deep.include({ nodeId: chain.nodeId, mode: "paid-only", registry: chain.addresses.registry, escrow: chain.addresses.escrow, token: chain.addresses.token });
+    const verdict = verifyOffer(cheap, { nodeId: chain.nodeId, chainId: CHAIN_ID, registryPrice: registered.pricePerMonth });
+    expect(verdict).to.deep.include({ valid: true, pricePerMonth: 10n * UNIT });
+    expect(verdict.valid && verdict.mismatches).to.deep.equal([{ field: "pricePerMonth", offered: (9n * UNIT).toString(), registry: (10n * UNIT).toString() }]);
+
+    const honest = await startOffering((10n * UNIT).toString());
+    expect(verifyOffer(honest, { nodeId: chain.nodeId, chainId: CHAIN_ID, registryPrice: registered.pricePerMonth })).to.deep.include({ valid: true, mismatches: [] });
   });
 });
