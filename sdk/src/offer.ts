@@ -356,3 +356,63 @@ async function readFrame(source: AsyncIterable<Chunk>): Promise<Uint8Array> {
   }
   throw new Error("stream ended before an offer");
 }
+
+export interface FetchOfferHttpOptions {
+  /** Deadline for the whole answer, ms (default 10 s). */
+  timeoutMs?: number;
+  /** The fetch to use (default: the global one). */
+  fetch?: typeof fetch;
+}
+
+/**
+ * Reads a mail server's offer over HTTP (`offer.http` of the reference server: `GET …/offer`, the
+ * same bytes as the libp2p frame payload), for pages that cannot speak libp2p. Reads at most
+ * MAX_OFFER_BYTES. NODE_UNAVAILABLE when unreachable, not 200 or late; INVALID_OFFER otherwise.
+ */
+export async function fetchOfferHttp(url: string, options: FetchOfferHttpOptions = {}): Promise<SignedOffer> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const signal = AbortSignal.timeout(timeoutMs);
+  const unavailable = (message: string, cause?: unknown) =>
+    new MailserverSdkError("NODE_UNAVAILABLE", message, { details: { url, timeoutMs }, ...(cause !== undefined ? { cause } : {}) });
+  let response: Response;
+  try {
+    response = await (options.fetch ?? fetch)(url, { signal, headers: { accept: "application/json" } });
+  } catch (error) {
+    throw unavailable("cannot fetch the mail server's offer", error);
+  }
+  if (response.status !== 200) {
+    await response.body?.cancel().catch(() => undefined);
+    throw unavailable(`the mail server's offer answered HTTP ${response.status}`);
+  }
+  const declared = Number(response.headers.get("content-length") ?? "0");
+  if (declared > MAX_OFFER_BYTES) {
+    await response.body?.cancel().catch(() => undefined);
+    throw invalid(`the answer announces ${declared} bytes, above ${MAX_OFFER_BYTES}`, { size: declared });
+  }
+  // Bounded read: a server may send more than it announced, or announce nothing.
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    const reader = response.body?.getReader();
+    for (;;) {
+      const next = reader === undefined ? { done: true as const, value: undefined } : await reader.read();
+      if (next.done) break;
+      size += next.value.length;
+      if (size > MAX_OFFER_BYTES) {
+        await reader!.cancel().catch(() => undefined);
+        throw invalid(`answer above ${MAX_OFFER_BYTES} bytes`, { size });
+      }
+      chunks.push(next.value);
+    }
+  } catch (error) {
+    if (error instanceof MailserverSdkError) throw error;
+    throw unavailable("the mail server's offer did not arrive in time", error);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return decodeOffer(bytes);
+}

@@ -15,6 +15,7 @@ import { serverEnr } from "./enr.js";
 import { readNodeKey } from "./keyFile.js";
 import type { Logger } from "./log.js";
 import { MailServerNode, type MailServerNodeOptions } from "./node.js";
+import { startOfferHttp } from "./offerHttp.js";
 import { StoreResume } from "./resume.js";
 import type { DuplexStream } from "./streams.js";
 
@@ -28,6 +29,8 @@ export interface RunningServer {
   discovery: Discv5Handle | undefined;
   /** Store Resume, when `resume.peers` names peers. */
   resume: StoreResume | undefined;
+  /** Where the signed offer is served over HTTP (`offer.http`). */
+  offerUrl: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -177,6 +180,20 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     }
     cleanup.push(() => node.stop());
 
+    let offerUrl: string | undefined;
+    const offer = node.offer;
+    if (config.offer?.http !== undefined && offer !== undefined) {
+      const { host, port } = config.offer.http;
+      let http;
+      try {
+        http = await startOfferHttp({ host, port, offer: () => offer.current(), logger });
+      } catch (error) {
+        throw new ConfigError(`cannot serve the offer over HTTP on ${host}:${port}: ${(error as Error).message}`);
+      }
+      cleanup.push(() => http.close());
+      offerUrl = http.url;
+    }
+
     let resume: StoreResume | undefined;
     if (config.resume.peers.length > 0) {
       const running = new StoreResume({
@@ -224,6 +241,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       archive: config.archive.backend,
       chainId: config.chainId,
       escrow: index?.escrow ?? null,
+      offerUrl: offerUrl ?? null,
     });
     let stopping: Promise<void> | undefined;
     return {
@@ -234,6 +252,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       enr,
       discovery,
       resume,
+      offerUrl,
       stop: () => (stopping ??= undo()),
     };
   } catch (error) {

@@ -52,6 +52,8 @@ export interface OfferConfig {
   months: { min: number; max: number };
   /** How often the offer is signed again, seconds (default 1 h). */
   refreshSeconds: number;
+  /** Also serve it at `http://<host>:<port>/offer` (off unless set). */
+  http?: { host: string; port: number };
 }
 
 export interface ServerConfig {
@@ -212,7 +214,7 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
 
 function offerConfig(value: unknown): OfferConfig {
   const offer = object(value, "offer");
-  for (const key of Object.keys(offer)) if (!["contact", "pricePerMonth", "token", "months", "refreshSeconds"].includes(key)) fail(`unknown field offer.${key}`);
+  for (const key of Object.keys(offer)) if (!["contact", "pricePerMonth", "token", "months", "refreshSeconds", "http"].includes(key)) fail(`unknown field offer.${key}`);
   const contact = string(offer.contact, "offer.contact");
   if (contact.length > 256) fail("offer.contact must be at most 256 characters");
   if (offer.pricePerMonth !== undefined && (typeof offer.pricePerMonth !== "string" || !/^(0|[1-9][0-9]{0,77})$/.test(offer.pricePerMonth))) {
@@ -227,7 +229,14 @@ function offerConfig(value: unknown): OfferConfig {
     ...(offer.token !== undefined ? { token: address(offer.token, "offer.token") } : {}),
     months: { min, max },
     refreshSeconds: integer(offer.refreshSeconds ?? 3600, "offer.refreshSeconds", 60),
+    ...(offer.http !== undefined ? { http: offerHttp(offer.http) } : {}),
   };
+}
+
+function offerHttp(value: unknown): { host: string; port: number } {
+  const http = object(value, "offer.http");
+  for (const key of Object.keys(http)) if (!["host", "port"].includes(key)) fail(`unknown field offer.http.${key}`);
+  return { host: string(http.host ?? "0.0.0.0", "offer.http.host"), port: integer(http.port, "offer.http.port", 0, 65535) };
 }
 
 function fail(message: string): never {

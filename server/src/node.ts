@@ -20,7 +20,7 @@ import { offerFields, type OfferTerms } from "./offer.js";
 import { accessService } from "./services/access.js";
 import { DEFAULT_PUSH_LIMITS, lightpushService, type PushLimits } from "./services/lightpush.js";
 import { metadataService } from "./services/metadata.js";
-import { offerService } from "./services/offer.js";
+import { offerService, type OfferService } from "./services/offer.js";
 import { DEFAULT_RELAY_LIMITS, wakuGossipsub, wakuRelay, type RelayLimits, type WakuRelay } from "./services/relay.js";
 import { storeService } from "./services/store.js";
 import { DEFAULT_STORE_LIMITS, type StoreLimits } from "./store.js";
@@ -192,6 +192,11 @@ export class MailServerNode {
   /** The Waku Relay service (undefined when relay is off). */
   get relay(): WakuRelay | undefined {
     return (this.libp2p.services as { relay?: WakuRelay }).relay;
+  }
+
+  /** The offer service (undefined without the `offer` option). */
+  get offer(): OfferService | undefined {
+    return (this.libp2p.services as { offer?: OfferService }).offer;
   }
 
   get ingestStats(): IngestStats {

@@ -4,6 +4,8 @@
 // reported with reasons, never a crash.
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Wallet } from "ethers";
 import * as lp from "it-length-prefixed";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -28,6 +30,7 @@ import {
   decodeOffer,
   encodeOffer,
   fetchOffer,
+  fetchOfferHttp,
   RegistryClient,
   nodeIdFromPrivateKey,
   signOffer,
@@ -243,7 +246,7 @@ describe("signed offer over /status/mailserver/offer/1.0.0", function () {
         shards: [64],
         archive: { backend: "sqlite", path: ":memory:" },
         relay: { enabled: false },
-        offer: { contact: "https://example.org/ops", token, months: { min: 1, max: 6 } },
+        offer: { contact: "https://example.org/ops", token, months: { min: 1, max: 6 }, http: { host: "127.0.0.1", port: 0 } },
       },
       "/",
     );
@@ -253,9 +256,47 @@ describe("signed offer over /status/mailserver/offer/1.0.0", function () {
       const signed = await fetchOffer({ libp2p: waku.libp2p, peer: serverPeer(waku, running.node.peerId) });
       expect(verifyOffer(signed, { nodeId: running.nodeId, chainId: 31337 }).valid).to.equal(true);
       expect(signed.offer).to.deep.include({ registry: REGISTRY, escrow: ESCROW, token, months: { min: 1, max: 6 }, shards: [64], contact: "https://example.org/ops", pricePerMonth: "0" });
+      // Over HTTP for pages: the same signed document, readable from any origin.
+      expect(running.offerUrl).to.match(/^http:\/\/127\.0\.0\.1:\d+\/offer$/);
+      expect(await fetchOfferHttp(running.offerUrl!)).to.deep.equal(signed);
+      const response = await fetch(running.offerUrl!);
+      expect(response.headers.get("access-control-allow-origin")).to.equal("*");
+      expect(response.headers.get("content-type")).to.equal("application/json");
+      expect(new Uint8Array(await response.arrayBuffer())).to.deep.equal(encodeOffer(signed));
+      expect((await fetch(running.offerUrl!, { method: "POST", body: "x" })).status).to.equal(405);
+      expect((await fetch(running.offerUrl!.replace("/offer", "/other"))).status).to.equal(404);
     } finally {
       await running.stop();
     }
+  });
+
+  it("over HTTP: oversized, garbage, error statuses and silence give INVALID_OFFER / NODE_UNAVAILABLE", async () => {
+    let answer: (response: import("node:http").ServerResponse) => void = () => undefined;
+    const http: Server = createServer((_request, response) => answer(response));
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/offer`;
+    try {
+      answer = (response) => response.writeHead(200, { "content-length": MAX_OFFER_BYTES + 1 }).end(new Uint8Array(MAX_OFFER_BYTES + 1));
+      expect((await expectSdkError(fetchOfferHttp(url), "INVALID_OFFER")).details.size).to.equal(MAX_OFFER_BYTES + 1);
+      // No length announced, and far more than an offer.
+      answer = (response) => {
+        response.writeHead(200);
+        for (let i = 0; i < 64; i++) response.write(new Uint8Array(1024));
+        response.end();
+      };
+      await expectSdkError(fetchOfferHttp(url), "INVALID_OFFER");
+      answer = (response) => response.writeHead(200).end("<html>not an offer</html>");
+      await expectSdkError(fetchOfferHttp(url), "INVALID_OFFER");
+      answer = (response) => response.writeHead(500).end();
+      await expectSdkError(fetchOfferHttp(url), "NODE_UNAVAILABLE");
+      answer = () => undefined;
+      const late = await expectSdkError(fetchOfferHttp(url, { timeoutMs: 500 }), "NODE_UNAVAILABLE");
+      expect(late.details.timeoutMs).to.equal(500);
+    } finally {
+      http.closeAllConnections();
+      await new Promise((resolve) => http.close(resolve));
+    }
+    await expectSdkError(fetchOfferHttp(url, { timeoutMs: 2_000 }), "NODE_UNAVAILABLE");
   });
 
   it("the service signs again once its offer is older than refreshSeconds, and serves the same bytes until then", async () => {
@@ -287,6 +328,8 @@ describe("signed offer over /status/mailserver/offer/1.0.0", function () {
     const base = { nodeKeyFile: "key", mode: "free" };
     const config = parseConfig({ ...base, offer: { contact: "ops@example.org", pricePerMonth: "1000" } }, "/");
     expect(config.offer).to.deep.equal({ contact: "ops@example.org", pricePerMonth: 1000n, months: { min: 1, max: 12 }, refreshSeconds: 3600 });
+    expect(parseConfig({ ...base, offer: { contact: "a", http: { port: 8080 } } }, "/").offer?.http).to.deep.equal({ host: "0.0.0.0", port: 8080 });
+    expect(() => parseConfig({ ...base, offer: { contact: "a", http: { port: 70000 } } }, "/")).to.throw(/offer.http.port must be an integer from 0 to 65535/);
     expect(parseConfig(base, "/").offer).to.equal(undefined);
     expect(() => parseConfig({ ...base, offer: {} }, "/")).to.throw(/offer.contact must be a non-empty string/);
     expect(() => parseConfig({ ...base, offer: { contact: "a", pricePerMonth: 10 } }, "/")).to.throw(/offer.pricePerMonth must be a decimal string/);
