@@ -125,6 +125,8 @@ export type ErrorCode =
   // A subscription is stored but no escrow event from the scanned blocks gives its record
   // (details.fromBlock: start the scan earlier, e.g. at the escrow's deployment block).
   | "SUBSCRIPTION_RECORD_NOT_FOUND"
+  // A mail server's offer that is oversized, not JSON or not a well-formed offer document.
+  | "INVALID_OFFER"
   | ContractErrorCode;
 
 /** The only error type the SDK throws. Switch on `code`; `details` holds the facts behind it. */

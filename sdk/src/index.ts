@@ -210,3 +210,6 @@ export {
 // Store answers an app acts on (pay, or try later) and a @waku/sdk client set up for one server.
 export { storeRefusal, storeStatusOf, isRetryable } from "./waku/storeAnswers.js";
 export { wakuClientOptions, type MailserverEndpoint, type WakuClientOptions } from "./waku/clientOptions.js";
+
+// Signed offers of mail servers (what a node sells), fetched over the client's libp2p node.
+export * from "./offer.js";

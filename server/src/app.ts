@@ -14,7 +14,8 @@ import { ConfigError, type ServerConfig } from "./config.js";
 import { serverEnr } from "./enr.js";
 import { readNodeKey } from "./keyFile.js";
 import type { Logger } from "./log.js";
-import { MailServerNode } from "./node.js";
+import { MailServerNode, type MailServerNodeOptions } from "./node.js";
+import { startOfferHttp } from "./offerHttp.js";
 import { StoreResume } from "./resume.js";
 import type { DuplexStream } from "./streams.js";
 
@@ -28,6 +29,8 @@ export interface RunningServer {
   discovery: Discv5Handle | undefined;
   /** Store Resume, when `resume.peers` names peers. */
   resume: StoreResume | undefined;
+  /** Where the signed offer is served over HTTP (`offer.http`). */
+  offerUrl: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -72,6 +75,25 @@ async function checkChain(rpcUrl: string, config: ServerConfig): Promise<void> {
   if (actual !== config.chainId) {
     throw new ConfigError(`config: chainId is ${config.chainId} but rpcUrl serves chain ${actual}: set chainId to ${actual}, or point rpcUrl at chain ${config.chainId}`);
   }
+}
+
+/** The offer's terms: the operator's, and the chain's contracts as the node knows them. */
+function offerTerms(config: ServerConfig, escrow: string | undefined): NonNullable<MailServerNodeOptions["offer"]> {
+  const offer = config.offer!;
+  const known = resolveDeployment(config.chainId);
+  const registry = config.registry ?? known.registry;
+  const token = offer.token ?? known.token;
+  escrow ??= config.escrow ?? known.escrow;
+  return {
+    contact: offer.contact,
+    chainId: config.chainId,
+    ...(registry !== undefined ? { registry } : {}),
+    ...(escrow !== undefined ? { escrow } : {}),
+    ...(token !== undefined ? { token } : {}),
+    ...(offer.pricePerMonth !== undefined ? { pricePerMonth: offer.pricePerMonth } : {}),
+    months: offer.months,
+    refreshSeconds: offer.refreshSeconds,
+  };
 }
 
 export async function startServer(config: ServerConfig, logger: Logger, options: { privateKey?: Uint8Array } = {}): Promise<RunningServer> {
@@ -148,6 +170,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       admission: config.admission,
       nodeLimits: config.node,
       retention: config.retention,
+      ...(config.offer !== undefined ? { offer: offerTerms(config, index?.escrow) } : {}),
       logger,
     });
     try {
@@ -156,6 +179,20 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       throw new ConfigError(`cannot listen on ${config.listen.join(", ")}: ${(error as Error).message}`);
     }
     cleanup.push(() => node.stop());
+
+    let offerUrl: string | undefined;
+    const offer = node.offer;
+    if (config.offer?.http !== undefined && offer !== undefined) {
+      const { host, port } = config.offer.http;
+      let http;
+      try {
+        http = await startOfferHttp({ host, port, offer: () => offer.current(), logger });
+      } catch (error) {
+        throw new ConfigError(`cannot serve the offer over HTTP on ${host}:${port}: ${(error as Error).message}`);
+      }
+      cleanup.push(() => http.close());
+      offerUrl = http.url;
+    }
 
     let resume: StoreResume | undefined;
     if (config.resume.peers.length > 0) {
@@ -204,6 +241,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       archive: config.archive.backend,
       chainId: config.chainId,
       escrow: index?.escrow ?? null,
+      offerUrl: offerUrl ?? null,
     });
     let stopping: Promise<void> | undefined;
     return {
@@ -214,6 +252,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       enr,
       discovery,
       resume,
+      offerUrl,
       stop: () => (stopping ??= undo()),
     };
   } catch (error) {

@@ -41,6 +41,21 @@ export interface ResumeConfig {
   windowSeconds: number;
 }
 
+export interface OfferConfig {
+  /** Operator contact published in the offer (e-mail, URL, handle). */
+  contact: string;
+  /** Price per month in token base units, as set on the registry (the registry stays the source of truth). */
+  pricePerMonth?: bigint;
+  /** Token address (default: the chain's known deployment). */
+  token?: string;
+  /** Months sold in one purchase (default 1..12). */
+  months: { min: number; max: number };
+  /** How often the offer is signed again, seconds (default 1 h). */
+  refreshSeconds: number;
+  /** Also serve it at `http://<host>:<port>/offer` (off unless set). */
+  http?: { host: string; port: number };
+}
+
 export interface ServerConfig {
   /** File holding the node key: 32 bytes hex (with or without 0x). */
   nodeKeyFile: string;
@@ -72,6 +87,8 @@ export interface ServerConfig {
   discovery?: DiscoveryConfig;
   relay: RelayConfig;
   resume: ResumeConfig;
+  /** Serve a signed offer over `/status/mailserver/offer/1.0.0` (off unless set). */
+  offer?: OfferConfig;
   logLevel: LogLevel;
 }
 
@@ -79,7 +96,7 @@ const MODES: readonly ServiceMode[] = ["paid-only", "free", "freemium"];
 const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 const KNOWN = new Set([
   "nodeKeyFile", "listen", "announce", "rpcUrl", "chainId", "registry", "escrow", "startBlock", "confirmations", "indexIntervalMs",
-  "indexFile", "mode", "clusterId", "shards", "archive", "retention", "limits", "maxMessageBytes", "discovery", "relay", "resume", "logLevel",
+  "indexFile", "mode", "clusterId", "shards", "archive", "retention", "limits", "maxMessageBytes", "discovery", "relay", "resume", "offer", "logLevel",
 ]);
 
 /** Reads and validates a config file; relative paths are taken from the file's folder. */
@@ -182,6 +199,7 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
     if (!(key in config.store) && !(key in config.admission) && !(key in config.node)) fail(`unknown field limits.${key}`);
   }
   if (config.store.defaultPageSize > config.store.maxPageSize) fail("limits.defaultPageSize must not exceed limits.maxPageSize");
+  if (o.offer !== undefined) config.offer = offerConfig(o.offer);
   if (o.discovery !== undefined) {
     const d = object(o.discovery, "discovery");
     config.discovery = {
@@ -192,6 +210,33 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
     };
   }
   return config;
+}
+
+function offerConfig(value: unknown): OfferConfig {
+  const offer = object(value, "offer");
+  for (const key of Object.keys(offer)) if (!["contact", "pricePerMonth", "token", "months", "refreshSeconds", "http"].includes(key)) fail(`unknown field offer.${key}`);
+  const contact = string(offer.contact, "offer.contact");
+  if (contact.length > 256) fail("offer.contact must be at most 256 characters");
+  if (offer.pricePerMonth !== undefined && (typeof offer.pricePerMonth !== "string" || !/^(0|[1-9][0-9]{0,77})$/.test(offer.pricePerMonth))) {
+    fail(`offer.pricePerMonth must be a decimal string of token base units, e.g. "1000000000000000000" (got ${shown(offer.pricePerMonth)})`);
+  }
+  const months = object(offer.months ?? { min: 1, max: 12 }, "offer.months");
+  const min = integer(months.min ?? 1, "offer.months.min", 1);
+  const max = integer(months.max ?? 12, "offer.months.max", min);
+  return {
+    contact,
+    ...(offer.pricePerMonth !== undefined ? { pricePerMonth: BigInt(offer.pricePerMonth as string) } : {}),
+    ...(offer.token !== undefined ? { token: address(offer.token, "offer.token") } : {}),
+    months: { min, max },
+    refreshSeconds: integer(offer.refreshSeconds ?? 3600, "offer.refreshSeconds", 60),
+    ...(offer.http !== undefined ? { http: offerHttp(offer.http) } : {}),
+  };
+}
+
+function offerHttp(value: unknown): { host: string; port: number } {
+  const http = object(value, "offer.http");
+  for (const key of Object.keys(http)) if (!["host", "port"].includes(key)) fail(`unknown field offer.http.${key}`);
+  return { host: string(http.host ?? "0.0.0.0", "offer.http.host"), port: integer(http.port, "offer.http.port", 0, 65535) };
 }
 
 function fail(message: string): never {

@@ -15,8 +15,10 @@ export { answerStoreQuery, STORE_CODEC, StoreStatus, DEFAULT_STORE_LIMITS, type 
 export { LIGHTPUSH_V2_CODEC, LIGHTPUSH_V3_CODEC, PushStatus, type PushOutcome } from "./lightpush.js";
 export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./log.js";
 export { PostgresArchive } from "./archive/postgres.js";
-export { loadConfig, parseConfig, ConfigError, type ServerConfig, type ArchiveConfig, type DiscoveryConfig } from "./config.js";
+export { loadConfig, parseConfig, ConfigError, type ServerConfig, type ArchiveConfig, type DiscoveryConfig, type OfferConfig } from "./config.js";
 export { startServer, type RunningServer } from "./app.js";
+export { OFFER_CODEC, OfferService, type OfferInit } from "./services/offer.js";
+export { offerFields, SOFTWARE, type OfferTerms, type OfferNodeFacts } from "./offer.js";
 export { readNodeKey } from "./keyFile.js";
 export {
   StoreResume, queryStore, checkResumed, readLastOnline, writeLastOnline, StoreClientError, DEFAULT_RESUME_LIMITS,

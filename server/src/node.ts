@@ -11,20 +11,23 @@ import { tcp } from "@libp2p/tcp";
 import { webSockets } from "@libp2p/websockets";
 import { createLibp2p, type Libp2p } from "libp2p";
 import type { GrantGate } from "./access.js";
-import { AdmissionPolicy, type AdmissionLimits, type ServiceMode } from "./admission.js";
+import { AdmissionPolicy, DEFAULT_ADMISSION_LIMITS, type AdmissionLimits, type ServiceMode } from "./admission.js";
 import type { Archive, RetentionPolicy } from "./archive/archive.js";
 import { ArchiveWriter, type IngestLimits, type IngestStats } from "./ingest.js";
 import { silentLogger, type Logger } from "./log.js";
 import { DEFAULT_MESSAGE_RULES, pubsubTopicOf, type MessageRules } from "./message.js";
+import { offerFields, type OfferTerms } from "./offer.js";
 import { accessService } from "./services/access.js";
 import { DEFAULT_PUSH_LIMITS, lightpushService, type PushLimits } from "./services/lightpush.js";
 import { metadataService } from "./services/metadata.js";
+import { offerService, type OfferService } from "./services/offer.js";
 import { DEFAULT_RELAY_LIMITS, wakuGossipsub, wakuRelay, type RelayLimits, type WakuRelay } from "./services/relay.js";
 import { storeService } from "./services/store.js";
 import { DEFAULT_STORE_LIMITS, type StoreLimits } from "./store.js";
 
 export { pubsubTopicOf } from "./message.js";
 export { METADATA_CODEC } from "./services/metadata.js";
+export { OFFER_CODEC } from "./services/offer.js";
 
 export interface NodeLimits {
   /** Largest store request accepted, bytes. */
@@ -66,6 +69,8 @@ export interface MailServerNodeOptions {
   retention?: RetentionPolicy;
   /** How often retention runs, ms (default 60 s). */
   pruneIntervalMs?: number;
+  /** Serve a signed offer (`/status/mailserver/offer/1.0.0`) with these terms; re-signed every `refreshSeconds` (default 1 h). */
+  offer?: OfferTerms & { refreshSeconds?: number };
   logger?: Logger;
 }
 
@@ -122,6 +127,23 @@ export class MailServerNode {
         logger,
       }),
       ...(options.gate !== undefined ? { access: accessService({ gate: options.gate, streams, logger }) } : {}),
+      ...(options.offer !== undefined
+        ? {
+            offer: offerService({
+              privateKey: options.privateKey,
+              fields: offerFields(options.offer, {
+                mode: options.mode,
+                admission: { ...DEFAULT_ADMISSION_LIMITS, ...options.admission },
+                retention: options.retention,
+                clusterId: options.clusterId,
+                shards: options.shards,
+              }),
+              ...(options.offer.refreshSeconds !== undefined ? { refreshSeconds: options.offer.refreshSeconds } : {}),
+              streams,
+              logger,
+            }),
+          }
+        : {}),
       // Lightpush only with relay, as nwaku mounts it: a push must reach the network, not only this node.
       ...(relayOn
         ? {
@@ -170,6 +192,11 @@ export class MailServerNode {
   /** The Waku Relay service (undefined when relay is off). */
   get relay(): WakuRelay | undefined {
     return (this.libp2p.services as { relay?: WakuRelay }).relay;
+  }
+
+  /** The offer service (undefined without the `offer` option). */
+  get offer(): OfferService | undefined {
+    return (this.libp2p.services as { offer?: OfferService }).offer;
   }
 
   get ingestStats(): IngestStats {

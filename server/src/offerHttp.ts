@@ -1,0 +1,70 @@
+// The signed offer over HTTP, for web pages that cannot speak libp2p: `GET /offer` answers the
+// same bytes as the libp2p protocol's frame payload (`{"offer":…,"signature":…}`), readable from
+// any origin (the document is public and signed; nothing else is served here).
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "./log.js";
+
+export interface OfferHttpOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** The encoded signed offer now served. */
+  offer(): Promise<Uint8Array>;
+  logger: Logger;
+}
+
+export interface OfferHttp {
+  /** e.g. `http://127.0.0.1:8080/offer`. */
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startOfferHttp(options: OfferHttpOptions): Promise<OfferHttp> {
+  const server: Server = createServer((request, response) => {
+    const headers = { "access-control-allow-origin": "*", "access-control-allow-methods": "GET, HEAD, OPTIONS" };
+    const path = (request.url ?? "").split("?")[0];
+    if (path !== "/offer") {
+      response.writeHead(404, headers).end();
+      return;
+    }
+    if (request.method === "OPTIONS") {
+      response.writeHead(204, headers).end();
+      return;
+    }
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      response.writeHead(405, { ...headers, allow: "GET, HEAD, OPTIONS" }).end();
+      return;
+    }
+    options.offer().then(
+      (bytes) => {
+        response.writeHead(200, { ...headers, "content-type": "application/json", "content-length": bytes.length, "cache-control": "max-age=60" });
+        response.end(request.method === "HEAD" ? undefined : bytes);
+      },
+      (error: unknown) => {
+        options.logger.log("error", "offer-failed", { error: String(error) });
+        response.writeHead(503, headers).end();
+      },
+    );
+  });
+  // A slow client must not hold a socket: the answer is a few KiB.
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(":") ? `[${address}]` : address;
+  return {
+    url: `http://${host}:${port}/offer`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
