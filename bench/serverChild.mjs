@@ -31,6 +31,8 @@ const node = await MailServerNode.create({
   archive,
   ...(mode === "free" ? {} : { gate: gate === "admit-all" ? admitAll : new AccessGate({ nodeId: nodeIdFromPrivateKey(nodeKey.privateKey), chainId, escrow, index }) }),
   admission: { freeBurst: 1e9, freeQueriesPerMinute: 1e9, ...admission },
+  // The archive's fill rate is measured, not the push rate limit.
+  pushLimits: { perSecond: 0, totalPerSecond: 0 },
 });
 await node.start();
 console.log(JSON.stringify({ peerId: node.peerId, multiaddrs: node.multiaddrs, nodeKey: nodeKey.privateKey }));

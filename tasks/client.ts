@@ -142,6 +142,9 @@ async function sendByRelay(address: string, serverPeerId: string, clusterId: num
     // Let the server's archive take it before the store query that follows.
     await new Promise((resolve) => setTimeout(resolve, 500));
   } finally {
+    // js-waku's relay node (libp2p 1) leaves its WebSocket open after stop() until the server
+    // closes it, which would keep this command from exiting: end the connections first.
+    for (const connection of relay.libp2p.getConnections()) connection.abort(new Error("done"));
     await relay.stop();
   }
 }

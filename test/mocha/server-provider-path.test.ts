@@ -144,7 +144,7 @@ describe("a provider's path as server/README.md gives it", function () {
     expect(await hardhatStep("npx hardhat token mint")).to.match(/^minted 1000\.0 test SNT to 0x[0-9a-fA-F]{40} \(balance 1000\.0 SNT\)$/m);
     expect(await hardhatStep("npx hardhat client subscribe")).to.match(new RegExp(`^subscribed 0x[0-9a-fA-F]{40} to ${nodeId} for 1 month\\(s\\), 25\\.0 SNT, until `, "m"));
     const fetched = await hardhatStep("npx hardhat client messages");
-    expect(fetched).to.match(/^sent "hello" on \/mailserver-try\/1\/chat\/proto$/m);
+    expect(fetched).to.match(/^sent "hello" on \/mailserver-try\/1\/chat\/proto by relay$/m);
     expect(fetched).to.match(/^access granted until \d{4}-/m);
     expect(fetched).to.match(/^1 message\(s\) on \/mailserver-try\/1\/chat\/proto\n {2}hello$/m);
     expect(server.events.some((e) => e.event === "grant-accepted")).to.equal(true);
