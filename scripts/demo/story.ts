@@ -219,7 +219,12 @@ export async function runDemo({ connection, print = (line = "") => console.log(l
       networkConfig: { clusterId: STATUS_NETWORK.cluster, shards: [shardId] },
       libp2p: { filterMultiaddrs: false, hideWebSocketInfo: true },
     } as Parameters<typeof createRelayNode>[0]);
-    cleanup.push(() => friend.stop());
+    cleanup.push(async () => {
+      // js-waku 0.0.27 keeps a keep-alive timer per connected peer until that peer disconnects,
+      // not until stop(): end the connections first, or the demo would not exit.
+      for (const connection of friend.libp2p.getConnections()) connection.abort(new Error("demo over"));
+      await friend.stop();
+    });
     await friend.start();
     await friend.dial(mail.multiaddrs[0]!);
     const pubsubTopic = `/waku/2/rs/${STATUS_NETWORK.cluster}/${shardId}`;

@@ -20,6 +20,13 @@ export async function jsWakuRelayNode(options: RelayPeerOptions): Promise<RelayN
     libp2p: { filterMultiaddrs: false, hideWebSocketInfo: true, ...(options.listen ? { addresses: { listen: ["/ip4/127.0.0.1/tcp/0/ws"] } } : {}) },
   } as Parameters<typeof createRelayNode>[0]);
   await node.start();
+  // js-waku 0.0.27 keeps a keep-alive timer per connected peer until that peer disconnects, not
+  // until stop(): end the connections first, so a stopped node leaves nothing running.
+  const stop = node.stop.bind(node);
+  node.stop = async () => {
+    for (const connection of node.libp2p.getConnections()) connection.abort(new Error("stopping"));
+    await stop();
+  };
   return node;
 }
 
