@@ -1,9 +1,11 @@
-// The embedded archive: one SQLite file (WAL), indexed for the store queries.
-import Database from "better-sqlite3";
+// The embedded archive: one SQLite file (WAL), indexed for the store queries. Node's built-in
+// `node:sqlite` (Node >= 22.13): no native addon to build against the right Node headers.
+import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import { openDatabase } from "./nodeSqlite.js";
 import type { Archive, ArchivedMessage, ArchivePage, ArchiveQuery, ArchiveStats, RetentionPolicy } from "./archive.js";
 import { UnknownCursorError } from "./archive.js";
 
-type Row = { hash: Buffer; pubsub_topic: string; content_topic: string; timestamp: bigint; message: Buffer };
+type Row = { hash: Uint8Array; pubsub_topic: string; content_topic: string; timestamp: bigint; message: Uint8Array };
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS messages (
@@ -32,38 +34,56 @@ END;
 
 export class SqliteArchive implements Archive {
   readonly kind = "sqlite" as const;
-  readonly #db: Database.Database;
-  readonly #insert: Database.Statement;
-  readonly #cursor: Database.Statement;
-  readonly #queries = new Map<string, Database.Statement>();
-  readonly #putMany: (messages: readonly ArchivedMessage[], receivedAt: number) => number;
+  readonly #db: DatabaseSync;
+  readonly #insert: StatementSync;
+  readonly #cursor: StatementSync;
+  readonly #queries = new Map<string, StatementSync>();
+  #open = true;
 
   /** `path` is a file (created when missing) or ":memory:". */
   constructor(path: string) {
-    this.#db = new Database(path);
-    this.#db.pragma("journal_mode = WAL");
-    this.#db.pragma("synchronous = NORMAL");
+    this.#db = openDatabase(path);
+    this.#db.exec("PRAGMA journal_mode = WAL");
+    this.#db.exec("PRAGMA synchronous = NORMAL");
     this.#db.exec(SCHEMA);
     this.#insert = this.#db.prepare(
       "INSERT OR IGNORE INTO messages (hash, pubsub_topic, content_topic, timestamp, received_at, size, message) VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
-    this.#cursor = this.#db.prepare("SELECT timestamp FROM messages WHERE hash = ?").safeIntegers(true);
-    this.#putMany = this.#db.transaction((messages: readonly ArchivedMessage[], receivedAt: number) => {
+    this.#cursor = this.#prepare("SELECT timestamp FROM messages WHERE hash = ?");
+  }
+
+  /** A statement whose integers come back as bigint (timestamps are nanoseconds). */
+  #prepare(sql: string): StatementSync {
+    const statement = this.#db.prepare(sql);
+    statement.setReadBigInts(true);
+    return statement;
+  }
+
+  #transaction<T>(work: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  async put(messages: readonly ArchivedMessage[], receivedAtMs = Date.now()): Promise<number> {
+    return this.#transaction(() => {
       let added = 0;
       for (const m of messages) {
-        added += this.#insert.run(Buffer.from(m.hash), m.pubsubTopic, m.contentTopic, m.timestamp, receivedAt, m.message.length, Buffer.from(m.message)).changes;
+        added += Number(this.#insert.run(m.hash, m.pubsubTopic, m.contentTopic, m.timestamp, receivedAtMs, m.message.length, m.message).changes);
       }
       return added;
     });
   }
 
-  async put(messages: readonly ArchivedMessage[], receivedAtMs = Date.now()): Promise<number> {
-    return this.#putMany(messages, receivedAtMs);
-  }
-
   async query(query: ArchiveQuery): Promise<ArchivePage> {
     const where: string[] = [];
-    const params: unknown[] = [];
+    const params: SQLInputValue[] = [];
     if (query.pubsubTopic !== undefined) {
       where.push("pubsub_topic = ?");
       params.push(query.pubsubTopic);
@@ -81,10 +101,10 @@ export class SqliteArchive implements Archive {
       params.push(query.timeEnd);
     }
     if (query.cursor !== undefined) {
-      const found = this.#cursor.get(Buffer.from(query.cursor)) as { timestamp: bigint } | undefined;
+      const found = this.#cursor.get(query.cursor) as { timestamp: bigint } | undefined;
       if (found === undefined) throw new UnknownCursorError();
       where.push(query.forward ? "(timestamp, hash) > (?, ?)" : "(timestamp, hash) < (?, ?)");
-      params.push(found.timestamp, Buffer.from(query.cursor));
+      params.push(found.timestamp, query.cursor);
     }
     const order = query.forward ? "ASC" : "DESC";
     const sql =
@@ -93,11 +113,11 @@ export class SqliteArchive implements Archive {
       ` ORDER BY timestamp ${order}, hash ${order} LIMIT ?`;
     let statement = this.#queries.get(sql);
     if (statement === undefined) {
-      statement = this.#db.prepare(sql).safeIntegers(true);
+      statement = this.#prepare(sql);
       // Bounded: the shapes vary only by which filters are present and the number of topics.
       if (this.#queries.size < 512) this.#queries.set(sql, statement);
     }
-    const rows = statement.all(...params, query.limit + 1) as Row[];
+    const rows = statement.all(...params, query.limit + 1) as unknown as Row[];
     const more = rows.length > query.limit;
     const page = rows.slice(0, query.limit).map(toMessage);
     if (!query.forward) page.reverse();
@@ -106,12 +126,9 @@ export class SqliteArchive implements Archive {
 
   async byHashes(hashes: readonly Uint8Array[]): Promise<ArchivedMessage[]> {
     if (hashes.length === 0) return [];
-    const rows = this.#db
-      .prepare(
-        `SELECT hash, pubsub_topic, content_topic, timestamp, message FROM messages WHERE hash IN (${hashes.map(() => "?").join(", ")}) ORDER BY timestamp, hash`,
-      )
-      .safeIntegers(true)
-      .all(...hashes.map((h) => Buffer.from(h))) as Row[];
+    const rows = this.#prepare(
+      `SELECT hash, pubsub_topic, content_topic, timestamp, message FROM messages WHERE hash IN (${hashes.map(() => "?").join(", ")}) ORDER BY timestamp, hash`,
+    ).all(...hashes) as unknown as Row[];
     return rows.map(toMessage);
   }
 
@@ -123,7 +140,7 @@ export class SqliteArchive implements Archive {
   async prune(policy: RetentionPolicy, nowMs = Date.now()): Promise<number> {
     let dropped = 0;
     if (policy.maxAgeSeconds > 0) {
-      dropped += this.#db.prepare("DELETE FROM messages WHERE received_at < ?").run(nowMs - policy.maxAgeSeconds * 1000).changes;
+      dropped += Number(this.#db.prepare("DELETE FROM messages WHERE received_at < ?").run(nowMs - policy.maxAgeSeconds * 1000).changes);
     }
     if (policy.maxBytes > 0) {
       const { bytes } = await this.stats();
@@ -132,17 +149,17 @@ export class SqliteArchive implements Archive {
         // Walk the oldest first and cut once enough bytes are covered.
         const oldest = this.#db.prepare("SELECT received_at, hash, size FROM messages ORDER BY received_at, hash").iterate() as IterableIterator<{
           received_at: number;
-          hash: Buffer;
+          hash: Uint8Array;
           size: number;
         }>;
-        let last: { received_at: number; hash: Buffer } | undefined;
+        let last: { received_at: number; hash: Uint8Array } | undefined;
         for (const row of oldest) {
           last = row;
           excess -= row.size;
           if (excess <= 0) break;
         }
         if (last !== undefined) {
-          dropped += this.#db.prepare("DELETE FROM messages WHERE (received_at, hash) <= (?, ?)").run(last.received_at, last.hash).changes;
+          dropped += Number(this.#db.prepare("DELETE FROM messages WHERE (received_at, hash) <= (?, ?)").run(last.received_at, last.hash).changes);
         }
       }
     }
@@ -150,7 +167,9 @@ export class SqliteArchive implements Archive {
   }
 
   async close(): Promise<void> {
-    if (this.#db.open) this.#db.close();
+    if (!this.#open) return;
+    this.#open = false;
+    this.#db.close();
   }
 }
 
