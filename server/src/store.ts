@@ -52,13 +52,11 @@ export async function answerStoreQuery(request: proto_store.StoreQueryRequest, a
   const limit = requested === undefined || requested === 0n ? limits.defaultPageSize : Number(requested > BigInt(limits.maxPageSize) ? BigInt(limits.maxPageSize) : requested);
 
   try {
-    if (request.messageHashes.length > 0) {
-      const found = await archive.byHashes(request.messageHashes);
-      return ok(requestId, found, request.includeData, undefined);
-    }
+    // A hash lookup pages like any query (js-waku repeats it with the cursor until an empty page).
     const page = await archive.query({
       ...(request.pubsubTopic ? { pubsubTopic: request.pubsubTopic } : {}),
       contentTopics: request.contentTopics,
+      ...(request.messageHashes.length > 0 ? { hashes: request.messageHashes } : {}),
       ...(request.timeStart !== undefined ? { timeStart: request.timeStart } : {}),
       ...(request.timeEnd !== undefined ? { timeEnd: request.timeEnd } : {}),
       ...(request.paginationCursor !== undefined ? { cursor: request.paginationCursor } : {}),

@@ -78,8 +78,14 @@ for (const backend of ["sqlite", "postgres"] as const) {
       expect(await collect(archive, true, 3)).to.deep.equal([["m0", "m1", "m2"], ["m3", "m4", "m5"], ["m6"]]);
       expect(await collect(archive, false, 3)).to.deep.equal([["m4", "m5", "m6"], ["m1", "m2", "m3"], ["m0"]]);
       expect(await collect(archive, true, 10, { timeStart: wanted[2]!.timestamp, timeEnd: wanted[4]!.timestamp })).to.deep.equal([["m2", "m3", "m4"]]);
-      const found = await archive.byHashes([wanted[5]!.hash, wanted[1]!.hash, new Uint8Array(32)]);
-      expect(payloads(found)).to.deep.equal(["m1", "m5"]);
+      const hashes = [wanted[5]!.hash, wanted[1]!.hash, new Uint8Array(32), wanted[3]!.hash];
+      const found = await archive.query({ contentTopics: [], hashes, forward: true, limit: 10 });
+      expect(payloads(found.messages)).to.deep.equal(["m1", "m3", "m5"]);
+      // A hash lookup pages like any query: limit, cursor, direction.
+      const first = await archive.query({ contentTopics: [], hashes, forward: false, limit: 2 });
+      expect([payloads(first.messages), first.more]).to.deep.equal([["m3", "m5"], true]);
+      const next = await archive.query({ contentTopics: [], hashes, forward: false, limit: 2, cursor: first.messages[0]!.hash });
+      expect([payloads(next.messages), next.more]).to.deep.equal([["m1"], false]);
     });
 
     it("rejects a cursor that names no archived message", async () => {

@@ -1,8 +1,8 @@
 // The shared archive: PostgreSQL, for a provider running several store nodes on one archive (as
 // Status's fleet does with nwaku). Same schema and queries as the SQLite backend.
 import pg from "pg";
-import type { Archive, ArchivedMessage, ArchivePage, ArchiveQuery, ArchiveStats, RetentionPolicy } from "./archive.js";
-import { UnknownCursorError } from "./archive.js";
+import type { Archive, ArchivedMessage, ArchivePage, ArchiveQuery, ArchiveReader, ArchiveStats, RetentionPolicy } from "./archive.js";
+import { readPage } from "./archive.js";
 
 type Row = { hash: Buffer; pubsub_topic: string; content_topic: string; timestamp: string; message: Buffer };
 
@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS messages (
   message       BYTEA   NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_topic_time ON messages (pubsub_topic, content_topic, timestamp, hash);
+CREATE INDEX IF NOT EXISTS messages_pubsub_time ON messages (pubsub_topic, timestamp, hash);
 CREATE INDEX IF NOT EXISTS messages_time ON messages (timestamp, hash);
 CREATE INDEX IF NOT EXISTS messages_received ON messages (received_at, hash);
 `;
@@ -66,42 +67,53 @@ export class PostgresArchive implements Archive {
   }
 
   async query(query: ArchiveQuery): Promise<ArchivePage> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const param = (value: unknown) => {
-      params.push(value);
-      return `$${params.length}`;
-    };
-    if (query.pubsubTopic !== undefined) where.push(`pubsub_topic = ${param(query.pubsubTopic)}`);
-    if (query.contentTopics.length > 0) where.push(`content_topic = ANY(${param([...query.contentTopics])})`);
-    if (query.timeStart !== undefined) where.push(`timestamp >= ${param(query.timeStart.toString())}`);
-    if (query.timeEnd !== undefined) where.push(`timestamp <= ${param(query.timeEnd.toString())}`);
-    if (query.cursor !== undefined) {
-      const found = await this.#pool.query<{ timestamp: string }>("SELECT timestamp FROM messages WHERE hash = $1", [Buffer.from(query.cursor)]);
-      if (found.rows.length === 0) throw new UnknownCursorError();
-      where.push(`(timestamp, hash) ${query.forward ? ">" : "<"} (${param(found.rows[0]!.timestamp)}, ${param(Buffer.from(query.cursor))})`);
-    }
-    const order = query.forward ? "ASC" : "DESC";
-    const result = await this.#pool.query<Row>(
-      "SELECT hash, pubsub_topic, content_topic, timestamp, message FROM messages" +
-        (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
-        ` ORDER BY timestamp ${order}, hash ${order} LIMIT ${param(query.limit + 1)}`,
-      params,
-    );
-    const more = result.rows.length > query.limit;
-    const page = result.rows.slice(0, query.limit).map(toMessage);
-    if (!query.forward) page.reverse();
-    return { messages: page, more };
+    return readPage(this.#reader, query);
   }
 
-  async byHashes(hashes: readonly Uint8Array[]): Promise<ArchivedMessage[]> {
-    if (hashes.length === 0) return [];
-    const result = await this.#pool.query<Row>(
-      "SELECT hash, pubsub_topic, content_topic, timestamp, message FROM messages WHERE hash = ANY($1) ORDER BY timestamp, hash",
-      [hashes.map((h) => Buffer.from(h))],
-    );
-    return result.rows.map(toMessage);
-  }
+  readonly #reader: ArchiveReader = {
+    cursorTimestamp: async (hash) => {
+      const found = await this.#pool.query<{ timestamp: string }>("SELECT timestamp FROM messages WHERE hash = $1", [Buffer.from(hash)]);
+      return found.rows.length === 0 ? undefined : BigInt(found.rows[0]!.timestamp);
+    },
+    keys: async (range) => {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      const param = (value: unknown) => {
+        params.push(value);
+        return `$${params.length}`;
+      };
+      if (range.pubsubTopic !== undefined) where.push(`pubsub_topic = ${param(range.pubsubTopic)}`);
+      if (range.contentTopic !== undefined) where.push(`content_topic = ${param(range.contentTopic)}`);
+      if (range.timeStart !== undefined) where.push(`timestamp >= ${param(range.timeStart.toString())}`);
+      if (range.timeEnd !== undefined) where.push(`timestamp <= ${param(range.timeEnd.toString())}`);
+      if (range.after !== undefined) {
+        where.push(`(timestamp, hash) ${range.forward ? ">" : "<"} (${param(range.after.timestamp.toString())}, ${param(Buffer.from(range.after.hash))})`);
+      }
+      const order = range.forward ? "ASC" : "DESC";
+      const result = await this.#pool.query<{ hash: Buffer; timestamp: string; size: number }>(
+        "SELECT hash, timestamp, size FROM messages" +
+          (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
+          ` ORDER BY timestamp ${order}, hash ${order} LIMIT ${param(range.limit)}`,
+        params,
+      );
+      return result.rows.map((r) => ({ hash: new Uint8Array(r.hash), timestamp: BigInt(r.timestamp), size: r.size }));
+    },
+    keysOf: async (hashes) => {
+      if (hashes.length === 0) return [];
+      const result = await this.#pool.query<{ hash: Buffer; pubsub_topic: string; content_topic: string; timestamp: string; size: number }>(
+        "SELECT hash, pubsub_topic, content_topic, timestamp, size FROM messages WHERE hash = ANY($1)",
+        [hashes.map((h) => Buffer.from(h))],
+      );
+      return result.rows.map((r) => ({ hash: new Uint8Array(r.hash), pubsubTopic: r.pubsub_topic, contentTopic: r.content_topic, timestamp: BigInt(r.timestamp), size: r.size }));
+    },
+    bodies: async (hashes) => {
+      if (hashes.length === 0) return [];
+      const result = await this.#pool.query<Row>("SELECT hash, pubsub_topic, content_topic, timestamp, message FROM messages WHERE hash = ANY($1)", [
+        hashes.map((h) => Buffer.from(h)),
+      ]);
+      return result.rows.map(toMessage);
+    },
+  };
 
   async stats(): Promise<ArchiveStats> {
     const result = await this.#pool.query<{ messages: string; bytes: string }>("SELECT count(*) AS messages, coalesce(sum(size), 0) AS bytes FROM messages");

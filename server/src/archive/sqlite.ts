@@ -2,8 +2,8 @@
 // `node:sqlite` (Node >= 22.13): no native addon to build against the right Node headers.
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import { openDatabase } from "./nodeSqlite.js";
-import type { Archive, ArchivedMessage, ArchivePage, ArchiveQuery, ArchiveStats, RetentionPolicy } from "./archive.js";
-import { UnknownCursorError } from "./archive.js";
+import type { Archive, ArchivedMessage, ArchivePage, ArchiveQuery, ArchiveReader, ArchiveStats, KeyRange, RetentionPolicy } from "./archive.js";
+import { readPage } from "./archive.js";
 
 type Row = { hash: Uint8Array; pubsub_topic: string; content_topic: string; timestamp: bigint; message: Uint8Array };
 
@@ -17,8 +17,10 @@ CREATE TABLE IF NOT EXISTS messages (
   size          INTEGER NOT NULL,
   message       BLOB    NOT NULL
 ) WITHOUT ROWID;
--- Content-filtered queries walk (pubsub, content topic, time, hash); hash lookups use the key.
+-- Every query walks one of these in (time, hash) order: (pubsub, content topic, ...) per content
+-- topic, (pubsub, ...) for a whole shard, (time, hash) for no filter; hash lookups use the key.
 CREATE INDEX IF NOT EXISTS messages_topic_time ON messages (pubsub_topic, content_topic, timestamp, hash);
+CREATE INDEX IF NOT EXISTS messages_pubsub_time ON messages (pubsub_topic, timestamp, hash);
 CREATE INDEX IF NOT EXISTS messages_time ON messages (timestamp, hash);
 CREATE INDEX IF NOT EXISTS messages_received ON messages (received_at, hash);
 -- Running totals, so that size retention needs no full scan.
@@ -82,54 +84,61 @@ export class SqliteArchive implements Archive {
   }
 
   async query(query: ArchiveQuery): Promise<ArchivePage> {
-    const where: string[] = [];
-    const params: SQLInputValue[] = [];
-    if (query.pubsubTopic !== undefined) {
-      where.push("pubsub_topic = ?");
-      params.push(query.pubsubTopic);
-    }
-    if (query.contentTopics.length > 0) {
-      where.push(`content_topic IN (${query.contentTopics.map(() => "?").join(", ")})`);
-      params.push(...query.contentTopics);
-    }
-    if (query.timeStart !== undefined) {
-      where.push("timestamp >= ?");
-      params.push(query.timeStart);
-    }
-    if (query.timeEnd !== undefined) {
-      where.push("timestamp <= ?");
-      params.push(query.timeEnd);
-    }
-    if (query.cursor !== undefined) {
-      const found = this.#cursor.get(query.cursor) as { timestamp: bigint } | undefined;
-      if (found === undefined) throw new UnknownCursorError();
-      where.push(query.forward ? "(timestamp, hash) > (?, ?)" : "(timestamp, hash) < (?, ?)");
-      params.push(found.timestamp, query.cursor);
-    }
-    const order = query.forward ? "ASC" : "DESC";
-    const sql =
-      "SELECT hash, pubsub_topic, content_topic, timestamp, message FROM messages" +
-      (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
-      ` ORDER BY timestamp ${order}, hash ${order} LIMIT ?`;
+    return readPage(this.#reader, query);
+  }
+
+  readonly #reader: ArchiveReader = {
+    cursorTimestamp: async (hash) => (this.#cursor.get(hash) as { timestamp: bigint } | undefined)?.timestamp,
+    keys: async (range) => {
+      const where: string[] = [];
+      const params: SQLInputValue[] = [];
+      if (range.pubsubTopic !== undefined) {
+        where.push("pubsub_topic = ?");
+        params.push(range.pubsubTopic);
+      }
+      if (range.contentTopic !== undefined) {
+        where.push("content_topic = ?");
+        params.push(range.contentTopic);
+      }
+      if (range.timeStart !== undefined) {
+        where.push("timestamp >= ?");
+        params.push(range.timeStart);
+      }
+      if (range.timeEnd !== undefined) {
+        where.push("timestamp <= ?");
+        params.push(range.timeEnd);
+      }
+      if (range.after !== undefined) {
+        where.push(range.forward ? "(timestamp, hash) > (?, ?)" : "(timestamp, hash) < (?, ?)");
+        params.push(range.after.timestamp, range.after.hash);
+      }
+      const rows = this.#statement(keysSql(range, where)).all(...params, range.limit) as unknown as { hash: Uint8Array; timestamp: bigint; size: bigint }[];
+      return rows.map((r) => ({ hash: r.hash, timestamp: r.timestamp, size: Number(r.size) }));
+    },
+    keysOf: async (hashes) => {
+      if (hashes.length === 0) return [];
+      const rows = this.#statement(`SELECT hash, pubsub_topic, content_topic, timestamp, size FROM messages WHERE hash IN (${placeholders(hashes.length)})`).all(
+        ...hashes,
+      ) as unknown as { hash: Uint8Array; pubsub_topic: string; content_topic: string; timestamp: bigint; size: bigint }[];
+      return rows.map((r) => ({ hash: r.hash, pubsubTopic: r.pubsub_topic, contentTopic: r.content_topic, timestamp: r.timestamp, size: Number(r.size) }));
+    },
+    bodies: async (hashes) => {
+      if (hashes.length === 0) return [];
+      const rows = this.#statement(`SELECT hash, pubsub_topic, content_topic, timestamp, message FROM messages WHERE hash IN (${placeholders(hashes.length)})`).all(
+        ...hashes,
+      ) as unknown as Row[];
+      return rows.map(toMessage);
+    },
+  };
+
+  /** Prepared once per shape: shapes vary only by which filters are present and how many hashes. */
+  #statement(sql: string): StatementSync {
     let statement = this.#queries.get(sql);
     if (statement === undefined) {
       statement = this.#prepare(sql);
-      // Bounded: the shapes vary only by which filters are present and the number of topics.
       if (this.#queries.size < 512) this.#queries.set(sql, statement);
     }
-    const rows = statement.all(...params, query.limit + 1) as unknown as Row[];
-    const more = rows.length > query.limit;
-    const page = rows.slice(0, query.limit).map(toMessage);
-    if (!query.forward) page.reverse();
-    return { messages: page, more };
-  }
-
-  async byHashes(hashes: readonly Uint8Array[]): Promise<ArchivedMessage[]> {
-    if (hashes.length === 0) return [];
-    const rows = this.#prepare(
-      `SELECT hash, pubsub_topic, content_topic, timestamp, message FROM messages WHERE hash IN (${hashes.map(() => "?").join(", ")}) ORDER BY timestamp, hash`,
-    ).all(...hashes) as unknown as Row[];
-    return rows.map(toMessage);
+    return statement;
   }
 
   async stats(): Promise<ArchiveStats> {
@@ -171,6 +180,22 @@ export class SqliteArchive implements Archive {
     this.#open = false;
     this.#db.close();
   }
+}
+
+const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ");
+
+/**
+ * The index each range walks, named: the planner must not pick one that needs a sort (a
+ * pubsub-topic-only query walking the content-topic index would sort the whole shard).
+ */
+function keysSql(range: KeyRange, where: string[]): string {
+  const index = range.contentTopic !== undefined ? "messages_topic_time" : range.pubsubTopic !== undefined ? "messages_pubsub_time" : "messages_time";
+  const order = range.forward ? "ASC" : "DESC";
+  return (
+    `SELECT hash, timestamp, size FROM messages INDEXED BY ${index}` +
+    (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
+    ` ORDER BY timestamp ${order}, hash ${order} LIMIT ?`
+  );
 }
 
 function toMessage(row: Row): ArchivedMessage {

@@ -1,0 +1,102 @@
+// The store as the Waku project's own client uses it: a real @waku/sdk 0.0.36 light node against
+// the real server on loopback (mode free, default limits unless a test says otherwise). js-waku
+// pages every query until it gets an empty page, whatever the cursor, so every query shape must
+// end, and a whole history read must not hit the free rate limit.
+import { expect } from "chai";
+import { proto_store } from "@waku/proto";
+import { bytesToUtf8, utf8ToBytes, type IDecodedMessage, type LightNode } from "@waku/sdk";
+import { MailServerNode, SqliteArchive, STORE_CODEC, type MailServerNodeOptions } from "@status/mailserver-node";
+import { Wallet } from "ethers";
+import { rawRequest, wakuClient } from "../helpers/mailServer.js";
+
+const TOPIC = "/mailserver-store/1/chat/proto";
+
+describe("store with @waku/sdk clients (nwaku's behaviour)", function () {
+  this.timeout(180_000);
+  const clients: LightNode[] = [];
+  const servers: { server: MailServerNode; archive: SqliteArchive }[] = [];
+
+  const serve = async (options: Partial<MailServerNodeOptions> = {}) => {
+    const archive = new SqliteArchive(":memory:");
+    const server = await MailServerNode.create({
+      privateKey: Buffer.from(Wallet.createRandom().privateKey.slice(2), "hex"),
+      listen: ["/ip4/127.0.0.1/tcp/0/ws"],
+      clusterId: 1,
+      shards: [0, 1, 2, 3, 4, 5, 6, 7],
+      mode: "free",
+      archive,
+      ...options,
+    });
+    await server.start();
+    servers.push({ server, archive });
+    return server;
+  };
+  const client = async (server: MailServerNode) => {
+    const waku = await wakuClient(server.multiaddrs[0]!);
+    clients.push(waku);
+    return waku;
+  };
+  const pushAll = async (waku: LightNode, texts: string[], contentTopic = TOPIC) => {
+    const encoder = waku.createEncoder({ contentTopic });
+    for (const text of texts) {
+      const result = await waku.lightPush.send(encoder, { payload: utf8ToBytes(text) });
+      expect(result.failures, text).to.deep.equal([]);
+    }
+  };
+  /** The pages @waku/sdk's queryGenerator yields; fails instead of looping forever. */
+  const pages = async (waku: LightNode, options: Parameters<LightNode["store"]["queryGenerator"]>[1], contentTopic = TOPIC, maxPages = 50) => {
+    const got: string[][] = [];
+    for await (const page of waku.store.queryGenerator([waku.createDecoder({ contentTopic })], options)) {
+      const messages = (await Promise.all(page)).filter((m): m is IDecodedMessage => m !== undefined);
+      got.push(messages.map((m) => bytesToUtf8(m.payload)));
+      if (got.length > maxPages) throw new Error(`still paging after ${maxPages} pages: ${JSON.stringify(got.slice(-3))}`);
+    }
+    return got;
+  };
+
+  after(async function () {
+    this.timeout(60_000);
+    await Promise.all(clients.map((c) => c.stop().catch(() => undefined)));
+    for (const { server, archive } of servers) {
+      await server.stop();
+      await archive.close();
+    }
+  });
+
+  it("hash lookups honour cursor, page limit, direction and pubsub topic, so queryGenerator({ messageHashes }) ends", async () => {
+    // (no rate limit in the way: a loop must show as a loop)
+    const server = await serve({ admission: { freeBurst: 100_000, freeQueriesPerMinute: 100_000 } });
+    const alice = await client(server);
+    const texts = Array.from({ length: 30 }, (_, i) => `h${String(i).padStart(2, "0")}`);
+    await pushAll(alice, texts);
+    const all = (await alice.store.queryGenerator([alice.createDecoder({ contentTopic: TOPIC })]).next()).value as Promise<IDecodedMessage | undefined>[];
+    const first20 = (await Promise.all(all)).map((m) => m!);
+    expect(first20.map((m) => bytesToUtf8(m.payload))).to.deep.equal(texts.slice(0, 20));
+    const hashes = first20.map((m) => m.hash);
+
+    // 20 hashes, pages of 7: three pages then the empty page that ends it.
+    expect(await pages(alice, { messageHashes: hashes, paginationLimit: 7 })).to.deep.equal([texts.slice(0, 7), texts.slice(7, 14), texts.slice(14, 20)]);
+    expect(await pages(alice, { messageHashes: hashes, paginationLimit: 8, paginationForward: false })).to.deep.equal([
+      texts.slice(12, 20),
+      texts.slice(4, 12),
+      texts.slice(0, 4),
+    ]);
+    // What ReliableChannel does every 10 s for a missing message: one hash, default page.
+    expect(await pages(alice, { messageHashes: [hashes[3]!] })).to.deep.equal([[texts[3]]]);
+    // The pubsub topic is a filter too: the same hashes on another shard match nothing.
+    expect(await pages(alice, { messageHashes: hashes, pubsubTopic: "/waku/2/rs/1/6" })).to.deep.equal([]);
+
+    // Raw: the answer carries the cursor of its last message, and the cursor's page is the next one.
+    const pubsubTopic = alice.createDecoder({ contentTopic: TOPIC }).pubsubTopic;
+    const ask = async (fields: Partial<proto_store.StoreQueryRequest>) =>
+      proto_store.StoreQueryResponse.decode(
+        (await rawRequest(alice, server.peerId, STORE_CODEC, proto_store.StoreQueryRequest.encode({ requestId: "r", includeData: true, pubsubTopic, contentTopics: [], messageHashes: hashes, paginationForward: true, ...fields })))!,
+      );
+    const first = await ask({ paginationLimit: 5n });
+    expect(first.messages.map((m) => m.messageHash)).to.deep.equal(hashes.slice(0, 5));
+    expect(first.paginationCursor).to.deep.equal(hashes[4]);
+    const last = await ask({ paginationLimit: 50n, paginationCursor: hashes[17]! });
+    expect(last.messages.map((m) => m.messageHash)).to.deep.equal(hashes.slice(18));
+    expect(last.paginationCursor).to.equal(undefined);
+  });
+});
