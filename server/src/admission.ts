@@ -7,9 +7,15 @@
 export type ServiceMode = "paid-only" | "free" | "freemium";
 
 export interface AdmissionLimits {
-  /** Free store queries per peer per minute (token bucket refilled continuously). */
+  /**
+   * Free store queries per peer per minute (token bucket refilled continuously). Sized for polling:
+   * js-waku's ReliableChannel looks a missing message up by hash every 10 s (two queries each).
+   */
   freeQueriesPerMinute: number;
-  /** Burst of a free peer's bucket. */
+  /**
+   * Burst of a free peer's bucket. Sized for a whole history read: js-waku pages back to back until
+   * an empty page and does not back off on 429 (200 pages: 4,000 messages at its default page of 20).
+   */
   freeBurst: number;
   /** Store queries running at once (paid and free together). */
   maxConcurrent: number;
@@ -31,8 +37,8 @@ export interface AdmissionLimits {
 }
 
 export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = {
-  freeQueriesPerMinute: 60,
-  freeBurst: 10,
+  freeQueriesPerMinute: 120,
+  freeBurst: 200,
   maxConcurrent: 8,
   maxConcurrentFree: 4,
   maxFreeQueue: 32,

@@ -26,6 +26,21 @@ describe("admission policy", () => {
     expect(policy.admit("carol", unpaid).admitted).to.equal(false);
   });
 
+  it("default limits: a js-waku history read, then ReliableChannel's hash polling, never get 429; asking flat out does", () => {
+    let now = 0;
+    const policy = new AdmissionPolicy("free", {}, () => now);
+    // 250 messages at js-waku's default page of 20: 13 pages and the empty page that ends it, back to back.
+    for (let page = 0; page < 14; page++) expect(policy.admit("reader", unpaid), `page ${page}`).to.deep.equal({ admitted: true, serviceClass: "free" });
+    // Then a missing message looked up by hash every 10 s (the page and the empty page after it), for an hour.
+    for (let poll = 0; poll < 360; poll++) {
+      now += 10_000;
+      for (let q = 0; q < 2; q++) expect(policy.admit("reader", unpaid).admitted, `poll ${poll}`).to.equal(true);
+    }
+    // A peer asking as fast as it can is held to the bucket's rate.
+    const outcomes = Array.from({ length: 1000 }, () => policy.admit("greedy", unpaid).admitted);
+    expect(outcomes.filter(Boolean).length).to.equal(DEFAULT_ADMISSION_LIMITS.freeBurst);
+  });
+
   it("forgetting a peer on disconnect does not hand it a fresh bucket", () => {
     const policy = new AdmissionPolicy("free", { freeBurst: 1, freeQueriesPerMinute: 1 }, () => 0);
     expect(policy.admit("carol", unpaid).admitted).to.equal(true);

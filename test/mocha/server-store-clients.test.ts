@@ -5,7 +5,9 @@
 import { expect } from "chai";
 import { proto_store } from "@waku/proto";
 import { bytesToUtf8, utf8ToBytes, type IDecodedMessage, type LightNode } from "@waku/sdk";
-import { MailServerNode, SqliteArchive, STORE_CODEC, type MailServerNodeOptions } from "@status/mailserver-node";
+import { messageHash } from "@waku/core";
+import { proto_message } from "@waku/proto";
+import { MailServerNode, SqliteArchive, STORE_CODEC, type ArchivedMessage, type MailServerNodeOptions } from "@status/mailserver-node";
 import { Wallet } from "ethers";
 import { rawRequest, wakuClient } from "../helpers/mailServer.js";
 
@@ -42,6 +44,14 @@ describe("store with @waku/sdk clients (nwaku's behaviour)", function () {
       const result = await waku.lightPush.send(encoder, { payload: utf8ToBytes(text) });
       expect(result.failures, text).to.deep.equal([]);
     }
+  };
+  /** Archived as if pushed (straight into the archive: the pushes are not what is tested). */
+  const archived = (pubsubTopic: string, texts: string[], contentTopic = TOPIC, payload = (text: string) => utf8ToBytes(text)): ArchivedMessage[] => {
+    const start = BigInt(Date.now() - 60_000) * 1_000_000n;
+    return texts.map((text, i) => {
+      const wire = { payload: payload(text), contentTopic, timestamp: start + BigInt(i) * 1_000_000n };
+      return { hash: messageHash(pubsubTopic, wire as unknown as Parameters<typeof messageHash>[1]), pubsubTopic, contentTopic, timestamp: wire.timestamp, message: proto_message.WakuMessage.encode(wire) };
+    });
   };
   /** The pages @waku/sdk's queryGenerator yields; fails instead of looping forever. */
   const pages = async (waku: LightNode, options: Parameters<LightNode["store"]["queryGenerator"]>[1], contentTopic = TOPIC, maxPages = 50) => {
@@ -98,5 +108,21 @@ describe("store with @waku/sdk clients (nwaku's behaviour)", function () {
     const last = await ask({ paginationLimit: 50n, paginationCursor: hashes[17]! });
     expect(last.messages.map((m) => m.messageHash)).to.deep.equal(hashes.slice(18));
     expect(last.paginationCursor).to.equal(undefined);
+  });
+
+  it("with the default free limits, @waku/sdk reads 250 messages and polls by hash without a 429", async () => {
+    const server = await serve();
+    const reader = await client(server);
+    const pubsubTopic = reader.createDecoder({ contentTopic: TOPIC }).pubsubTopic;
+    const texts = Array.from({ length: 250 }, (_, i) => `r${String(i).padStart(3, "0")}`);
+    const messages = archived(pubsubTopic, texts);
+    await servers.at(-1)!.archive.put(messages);
+    const got: string[] = [];
+    await reader.store.queryWithOrderedCallback([reader.createDecoder({ contentTopic: TOPIC })], (m) => {
+      got.push(bytesToUtf8(m.payload));
+    });
+    expect(got).to.deep.equal(texts);
+    // ReliableChannel's lookups of missing messages right after (each is a page and an empty page).
+    for (let i = 0; i < 5; i++) expect(await pages(reader, { messageHashes: [messages[i * 7]!.hash] })).to.deep.equal([[texts[i * 7]]]);
   });
 });
