@@ -116,7 +116,7 @@ for (const backend of ["sqlite", "postgres"] as const) {
       expect(await archive.put([message("/a/1/x/proto", 2)])).to.equal(0);
     });
 
-    it("the store handler: pages, hash lookups, data-less answers and 400s for bad requests", async () => {
+    it("the store handler: pages, hash lookups, data-less answers, nwaku's statuses for bad requests", async () => {
       await archive.put(Array.from({ length: 5 }, (_, i) => message("/a/1/x/proto", i)));
       const request = (fields: Partial<proto_store.StoreQueryRequest>): proto_store.StoreQueryRequest => ({
         requestId: "r1",
@@ -139,20 +139,26 @@ for (const backend of ["sqlite", "postgres"] as const) {
       expect(bare.messages.every((m) => m.message === undefined && m.messageHash?.length === 32)).to.equal(true);
       const byHash = await answerStoreQuery(request({ contentTopics: [], messageHashes: [first.messages[0]!.messageHash!] }), archive);
       expect(byHash.messages).to.have.length(1);
+      // As nwaku: a start after the end is an empty page; a hash lookup takes every other filter too.
+      expect(await answerStoreQuery(request({ timeStart: 10n, timeEnd: 5n }), archive)).to.deep.equal({ requestId: "r1", statusCode: 200, statusDesc: "OK", messages: [] });
+      const hashes = first.messages.map((m) => m.messageHash!);
+      expect((await answerStoreQuery(request({ messageHashes: hashes, contentTopics: ["/b/1/y/proto"] }), archive)).messages).to.deep.equal([]);
+      expect((await answerStoreQuery(request({ messageHashes: hashes, timeStart: BASE + 1_000_000n }), archive)).messages.map((m) => m.messageHash)).to.deep.equal([hashes[1]]);
       const capped = await answerStoreQuery(request({ paginationLimit: 10_000n }), archive, { defaultPageSize: 20, maxPageSize: 3, maxContentTopics: 10, maxMessageHashes: 100 });
       expect(capped.messages).to.have.length(3);
 
-      const bad: [Partial<proto_store.StoreQueryRequest>, RegExp][] = [
-        [{ paginationCursor: new Uint8Array(5) }, /invalid cursor/],
-        [{ paginationCursor: new Uint8Array(32).fill(1) }, /invalid cursor/],
-        [{ pubsubTopic: undefined }, /need a pubsub topic/],
-        [{ contentTopics: Array.from({ length: 11 }, (_, i) => `/t/${i}`) }, /more than 10 content topics/],
-        [{ messageHashes: [new Uint8Array(3)], contentTopics: [] }, /not 32 bytes/],
-        [{ timeStart: 10n, timeEnd: 5n }, /time start after time end/],
+      const bad: [Partial<proto_store.StoreQueryRequest>, number, RegExp][] = [
+        [{ paginationCursor: new Uint8Array(5).fill(1) }, 300, /^BAD_RESPONSE: archive error: DRIVER_ERROR: cursor not found$/],
+        [{ paginationCursor: new Uint8Array(32).fill(1) }, 300, /cursor not found/],
+        [{ paginationCursor: new Uint8Array(32) }, 300, /^BAD_RESPONSE: archive error: INVALID_QUERY: all zeroes cursor hash$/],
+        [{ paginationCursor: new Uint8Array(3) }, 300, /all zeroes cursor hash/],
+        [{ pubsubTopic: undefined }, 400, /need a pubsub topic/],
+        [{ contentTopics: Array.from({ length: 101 }, (_, i) => `/t/${i}`) }, 400, /more than 100 content topics/],
+        [{ requestId: "" }, 400, /^decoding rpc failed: MissingRequiredField request_id$/],
       ];
-      for (const [fields, why] of bad) {
+      for (const [fields, status, why] of bad) {
         const answer = await answerStoreQuery(request(fields), archive);
-        expect(answer.statusCode, String(why)).to.equal(400);
+        expect(answer.statusCode, String(why)).to.equal(status);
         expect(answer.statusDesc).to.match(why);
         expect(answer.messages).to.deep.equal([]);
       }

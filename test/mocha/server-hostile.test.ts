@@ -84,11 +84,11 @@ describe("mail server under hostile input", function () {
     await archive?.close();
   });
 
-  it("store: malformed protobuf → 400; invalid cursor → 400; a huge page limit is capped", async () => {
+  it("store: malformed protobuf → 400; unknown or short cursor → nwaku's 300; a huge page limit is capped", async () => {
     const garbage = await rawRequest(mallory, server.peerId, STORE_CODEC, Uint8Array.from([0xff, 0xff, 0xff, 0x0f, 0x01, 0x02]));
     expect(proto_store.StoreQueryResponse.decode(garbage!)).to.include({ statusCode: 400, statusDesc: "BAD_REQUEST: malformed request" });
-    expect(await store({ paginationCursor: new Uint8Array(32).fill(9) })).to.include({ statusCode: 400, statusDesc: "BAD_REQUEST: invalid cursor" });
-    expect(await store({ paginationCursor: new Uint8Array(7) })).to.include({ statusCode: 400 });
+    expect(await store({ paginationCursor: new Uint8Array(32).fill(9) })).to.include({ statusCode: 300, statusDesc: "BAD_RESPONSE: archive error: DRIVER_ERROR: cursor not found" });
+    expect(await store({ paginationCursor: new Uint8Array(7) })).to.include({ statusCode: 300, statusDesc: "BAD_RESPONSE: archive error: INVALID_QUERY: all zeroes cursor hash" });
     const capped = await store({ paginationLimit: 10n ** 15n });
     expect(capped).to.include({ statusCode: 200 });
     await stillServing("after bad store requests");

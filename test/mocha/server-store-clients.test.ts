@@ -46,8 +46,8 @@ describe("store with @waku/sdk clients (nwaku's behaviour)", function () {
     }
   };
   /** Archived as if pushed (straight into the archive: the pushes are not what is tested). */
-  const archived = (pubsubTopic: string, texts: string[], contentTopic = TOPIC, payload = (text: string) => utf8ToBytes(text)): ArchivedMessage[] => {
-    const start = BigInt(Date.now() - 60_000) * 1_000_000n;
+  const archived = (pubsubTopic: string, texts: string[], contentTopic = TOPIC, payload = (text: string) => utf8ToBytes(text), startMs = Date.now() - 60_000): ArchivedMessage[] => {
+    const start = BigInt(startMs) * 1_000_000n;
     return texts.map((text, i) => {
       const wire = { payload: payload(text), contentTopic, timestamp: start + BigInt(i) * 1_000_000n };
       return { hash: messageHash(pubsubTopic, wire as unknown as Parameters<typeof messageHash>[1]), pubsubTopic, contentTopic, timestamp: wire.timestamp, message: proto_message.WakuMessage.encode(wire) };
@@ -124,5 +124,51 @@ describe("store with @waku/sdk clients (nwaku's behaviour)", function () {
     expect(got).to.deep.equal(texts);
     // ReliableChannel's lookups of missing messages right after (each is a page and an empty page).
     for (let i = 0; i < 5; i++) expect(await pages(reader, { messageHashes: [messages[i * 7]!.hash] })).to.deep.equal([[texts[i * 7]]]);
+  });
+
+  it("answers as nwaku does: a reversed time range is an empty page, more than 10 content topics are served, bad cursors get nwaku's 300s, a request without request_id a 400", async () => {
+    const server = await serve();
+    const reader = await client(server);
+    const pubsubTopic = reader.createDecoder({ contentTopic: TOPIC }).pubsubTopic;
+    const topics = Array.from({ length: 12 }, (_, i) => `/mailserver-store/1/t${i}/proto`);
+    const texts = Array.from({ length: 30 }, (_, i) => `t${String(i).padStart(2, "0")}`);
+    const { archive } = servers.at(-1)!;
+    const start = Date.now() - 60_000;
+    const messages = [...archived(pubsubTopic, texts.slice(0, 15), topics[0], undefined, start), ...archived(pubsubTopic, texts.slice(15), topics[11], undefined, start + 15)];
+    await archive.put(messages);
+    const decoders = topics.map((contentTopic) => reader.createDecoder({ contentTopic }));
+    const read = async (options: Parameters<LightNode["store"]["queryWithOrderedCallback"]>[2] = {}) => {
+      const got: string[] = [];
+      await reader.store.queryWithOrderedCallback(decoders, (m) => {
+        got.push(bytesToUtf8(m.payload));
+      }, options);
+      return got;
+    };
+
+    // 12 content topics, 30 messages, pages of 20: all of them (nwaku serves the first page; see server/README.md).
+    expect((await read()).sort()).to.deep.equal([...texts].sort());
+    // js-waku's time-filter test: start after end is no error, just nothing.
+    const at = (i: number) => new Date(Number(messages[i]!.timestamp / 1_000_000n));
+    expect(await read({ timeStart: at(20), timeEnd: at(10) })).to.deep.equal([]);
+    expect((await read({ timeStart: at(10), timeEnd: at(20) })).length).to.equal(11);
+
+    // js-waku's cursor test accepts an error that says "cursor not found" (nwaku pads a short cursor to 32 bytes).
+    const failure = async (paginationCursor: Uint8Array) => ((await read({ paginationCursor }).catch((e: Error) => e)) as Error).message;
+    expect(await failure(new Uint8Array([2, 3]))).to.equal(
+      "Store query failed with status code: 300, description: BAD_RESPONSE: archive error: DRIVER_ERROR: cursor not found",
+    );
+    expect(await failure(new Uint8Array(32).fill(9))).to.match(/status code: 300, description: .*cursor not found$/);
+    expect(await failure(new Uint8Array(32))).to.equal(
+      "Store query failed with status code: 300, description: BAD_RESPONSE: archive error: INVALID_QUERY: all zeroes cursor hash",
+    );
+
+    // A request without request_id: nwaku's decoder refuses it.
+    const answer = await rawRequest(
+      reader,
+      server.peerId,
+      STORE_CODEC,
+      proto_store.StoreQueryRequest.encode({ requestId: "", includeData: true, pubsubTopic, contentTopics: [topics[0]!], messageHashes: [], paginationForward: true }),
+    );
+    expect(proto_store.StoreQueryResponse.decode(answer!)).to.include({ statusCode: 400, statusDesc: "decoding rpc failed: MissingRequiredField request_id" });
   });
 });
