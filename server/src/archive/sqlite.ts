@@ -38,7 +38,6 @@ export class SqliteArchive implements Archive {
   readonly kind = "sqlite" as const;
   readonly #db: DatabaseSync;
   readonly #insert: StatementSync;
-  readonly #cursor: StatementSync;
   readonly #queries = new Map<string, StatementSync>();
   #open = true;
 
@@ -51,7 +50,6 @@ export class SqliteArchive implements Archive {
     this.#insert = this.#db.prepare(
       "INSERT OR IGNORE INTO messages (hash, pubsub_topic, content_topic, timestamp, received_at, size, message) VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
-    this.#cursor = this.#prepare("SELECT timestamp FROM messages WHERE hash = ?");
   }
 
   /** A statement whose integers come back as bigint (timestamps are nanoseconds). */
@@ -84,11 +82,27 @@ export class SqliteArchive implements Archive {
   }
 
   async query(query: ArchiveQuery): Promise<ArchivePage> {
-    return readPage(this.#reader, query);
+    return readPage(this.#reader(), query);
   }
 
-  readonly #reader: ArchiveReader = {
-    cursorTimestamp: async (hash) => (this.#cursor.get(hash) as { timestamp: bigint } | undefined)?.timestamp,
+  /** The query plan (`EXPLAIN QUERY PLAN`) of every statement `query` runs, one line per plan step. */
+  async explain(query: ArchiveQuery): Promise<string[]> {
+    const plans: string[] = [];
+    await readPage(this.#reader(plans), query);
+    return plans;
+  }
+
+  /** Runs a read; with `plans`, records its plan first. */
+  #all(sql: string, params: SQLInputValue[], plans?: string[]): Record<string, unknown>[] {
+    if (plans !== undefined) {
+      const steps = this.#db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[];
+      plans.push(...steps.map((step) => step.detail));
+    }
+    return this.#statement(sql).all(...params) as Record<string, unknown>[];
+  }
+
+  readonly #reader = (plans?: string[]): ArchiveReader => ({
+    cursorTimestamp: async (hash) => (this.#all("SELECT timestamp FROM messages WHERE hash = ?", [hash], plans)[0] as { timestamp: bigint } | undefined)?.timestamp,
     keys: async (range) => {
       const where: string[] = [];
       const params: SQLInputValue[] = [];
@@ -112,24 +126,20 @@ export class SqliteArchive implements Archive {
         where.push(range.forward ? "(timestamp, hash) > (?, ?)" : "(timestamp, hash) < (?, ?)");
         params.push(range.after.timestamp, range.after.hash);
       }
-      const rows = this.#statement(keysSql(range, where)).all(...params, range.limit) as unknown as { hash: Uint8Array; timestamp: bigint; size: bigint }[];
+      const rows = this.#all(keysSql(range, where), [...params, range.limit], plans) as unknown as { hash: Uint8Array; timestamp: bigint; size: bigint }[];
       return rows.map((r) => ({ hash: r.hash, timestamp: r.timestamp, size: Number(r.size) }));
     },
     keysOf: async (hashes) => {
       if (hashes.length === 0) return [];
-      const rows = this.#statement(`SELECT hash, pubsub_topic, content_topic, timestamp, size FROM messages WHERE hash IN (${placeholders(hashes.length)})`).all(
-        ...hashes,
-      ) as unknown as { hash: Uint8Array; pubsub_topic: string; content_topic: string; timestamp: bigint; size: bigint }[];
+      const rows = this.#all(`SELECT hash, pubsub_topic, content_topic, timestamp, size FROM messages WHERE hash IN (${placeholders(hashes.length)})`, [...hashes], plans) as unknown as { hash: Uint8Array; pubsub_topic: string; content_topic: string; timestamp: bigint; size: bigint }[];
       return rows.map((r) => ({ hash: r.hash, pubsubTopic: r.pubsub_topic, contentTopic: r.content_topic, timestamp: r.timestamp, size: Number(r.size) }));
     },
     bodies: async (hashes) => {
       if (hashes.length === 0) return [];
-      const rows = this.#statement(`SELECT hash, pubsub_topic, content_topic, timestamp, message FROM messages WHERE hash IN (${placeholders(hashes.length)})`).all(
-        ...hashes,
-      ) as unknown as Row[];
+      const rows = this.#all(`SELECT hash, pubsub_topic, content_topic, timestamp, message FROM messages WHERE hash IN (${placeholders(hashes.length)})`, [...hashes], plans) as unknown as Row[];
       return rows.map(toMessage);
     },
-  };
+  });
 
   /** Prepared once per shape: shapes vary only by which filters are present and how many hashes. */
   #statement(sql: string): StatementSync {
