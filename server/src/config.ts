@@ -119,6 +119,8 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
       maxPageSize: integer(limits.maxPageSize ?? DEFAULT_STORE_LIMITS.maxPageSize, "limits.maxPageSize", 1, 1000),
       maxContentTopics: integer(limits.maxContentTopics ?? DEFAULT_STORE_LIMITS.maxContentTopics, "limits.maxContentTopics", 1, 100),
       maxMessageHashes: integer(limits.maxMessageHashes ?? DEFAULT_STORE_LIMITS.maxMessageHashes, "limits.maxMessageHashes", 1, 1000),
+      // Under the 4 MiB a libp2p length-prefixed reader accepts; at least one largest message.
+      maxResponseBytes: integer(limits.maxResponseBytes ?? DEFAULT_STORE_LIMITS.maxResponseBytes, "limits.maxResponseBytes", 64 * 1024, 4 * 1024 * 1024 - 64 * 1024),
     },
     admission: {
       freeQueriesPerMinute: integer(limits.freeQueriesPerMinute ?? DEFAULT_ADMISSION_LIMITS.freeQueriesPerMinute, "limits.freeQueriesPerMinute", 0),

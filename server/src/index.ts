@@ -3,7 +3,7 @@ export { MailServerNode, pubsubTopicOf, METADATA_CODEC, DEFAULT_NODE_LIMITS, typ
 export { ACCESS_CODEC, presentEncodedGrant, type GrantGate, type GrantAnswer } from "./access.js";
 export { AdmissionPolicy, PriorityScheduler, DEFAULT_ADMISSION_LIMITS, SHED_STATUS, type AdmissionLimits, type Load, type ServiceMode, type Admission, type ServiceClass } from "./admission.js";
 export type { Archive, ArchivedMessage, ArchiveQuery, ArchivePage, ArchiveStats, RetentionPolicy } from "./archive/archive.js";
-export { UnknownCursorError } from "./archive/archive.js";
+export { UnknownCursorError, MESSAGE_OVERHEAD_BYTES } from "./archive/archive.js";
 export { EventLoopLoad } from "./load.js";
 export { SqliteArchive } from "./archive/sqlite.js";
 export { answerStoreQuery, STORE_CODEC, StoreStatus, DEFAULT_STORE_LIMITS, type StoreLimits } from "./store.js";

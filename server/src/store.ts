@@ -23,9 +23,15 @@ export interface StoreLimits {
   /** More content topics get a 400; each is one index range of a page's work. */
   maxContentTopics: number;
   maxMessageHashes: number;
+  /**
+   * A page with its messages' data stops before this many bytes (with a cursor to the rest; one
+   * message at least): 100 messages of 150 KiB would exceed the 4 MiB a libp2p length-prefixed
+   * reader accepts (js-waku's), and the client would get no answer at all.
+   */
+  maxResponseBytes: number;
 }
 
-export const DEFAULT_STORE_LIMITS: StoreLimits = { defaultPageSize: 20, maxPageSize: 100, maxContentTopics: 100, maxMessageHashes: 100 };
+export const DEFAULT_STORE_LIMITS: StoreLimits = { defaultPageSize: 20, maxPageSize: 100, maxContentTopics: 100, maxMessageHashes: 100, maxResponseBytes: 3 * 1024 * 1024 };
 
 export type StoreResponse = proto_store.StoreQueryResponse;
 
@@ -76,6 +82,7 @@ export async function answerStoreQuery(request: proto_store.StoreQueryRequest, a
       ...(cursor !== undefined ? { cursor } : {}),
       forward: request.paginationForward,
       limit,
+      ...(request.includeData ? { maxBytes: limits.maxResponseBytes } : {}),
     });
     // The cursor of the next page: the last message in the direction of travel.
     const edge = page.messages.length === 0 ? undefined : request.paginationForward ? page.messages.at(-1) : page.messages[0];

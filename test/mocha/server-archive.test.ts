@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { messageHash } from "@waku/core";
 import { proto_message, proto_store } from "@waku/proto";
-import { PostgresArchive, SqliteArchive, UnknownCursorError, answerStoreQuery, type Archive, type ArchivedMessage } from "@status/mailserver-node";
+import { DEFAULT_STORE_LIMITS, MESSAGE_OVERHEAD_BYTES, PostgresArchive, SqliteArchive, UnknownCursorError, answerStoreQuery, type Archive, type ArchivedMessage } from "@status/mailserver-node";
 import { startPostgres, type LocalPostgres } from "../helpers/postgres.js";
 
 const PUBSUB = "/waku/2/rs/1/3";
@@ -81,6 +81,12 @@ for (const backend of ["sqlite", "postgres"] as const) {
       const hashes = [wanted[5]!.hash, wanted[1]!.hash, new Uint8Array(32), wanted[3]!.hash];
       const found = await archive.query({ contentTopics: [], hashes, forward: true, limit: 10 });
       expect(payloads(found.messages)).to.deep.equal(["m1", "m3", "m5"]);
+      // A byte bound cuts the page (never below one message) and says there is more.
+      const size = wanted[0]!.message.length + MESSAGE_OVERHEAD_BYTES;
+      const cut = await archive.query({ pubsubTopic: PUBSUB, contentTopics: ["/a/1/x/proto"], forward: true, limit: 5, maxBytes: 2 * size + 1 });
+      expect([payloads(cut.messages), cut.more]).to.deep.equal([["m0", "m1"], true]);
+      const one = await archive.query({ pubsubTopic: PUBSUB, contentTopics: ["/a/1/x/proto"], forward: false, limit: 5, maxBytes: 1 });
+      expect([payloads(one.messages), one.more]).to.deep.equal([["m6"], true]);
       // A hash lookup pages like any query: limit, cursor, direction.
       const first = await archive.query({ contentTopics: [], hashes, forward: false, limit: 2 });
       expect([payloads(first.messages), first.more]).to.deep.equal([["m3", "m5"], true]);
@@ -144,7 +150,7 @@ for (const backend of ["sqlite", "postgres"] as const) {
       const hashes = first.messages.map((m) => m.messageHash!);
       expect((await answerStoreQuery(request({ messageHashes: hashes, contentTopics: ["/b/1/y/proto"] }), archive)).messages).to.deep.equal([]);
       expect((await answerStoreQuery(request({ messageHashes: hashes, timeStart: BASE + 1_000_000n }), archive)).messages.map((m) => m.messageHash)).to.deep.equal([hashes[1]]);
-      const capped = await answerStoreQuery(request({ paginationLimit: 10_000n }), archive, { defaultPageSize: 20, maxPageSize: 3, maxContentTopics: 10, maxMessageHashes: 100 });
+      const capped = await answerStoreQuery(request({ paginationLimit: 10_000n }), archive, { ...DEFAULT_STORE_LIMITS, maxPageSize: 3 });
       expect(capped.messages).to.have.length(3);
 
       const bad: [Partial<proto_store.StoreQueryRequest>, number, RegExp][] = [
