@@ -8,6 +8,17 @@ import type { LogLevel } from "./log.js";
 import { DEFAULT_NODE_LIMITS, type NodeLimits } from "./node.js";
 import { DEFAULT_STORE_LIMITS, type StoreLimits } from "./store.js";
 
+/**
+ * Retention by default: 30 days at most, 10 GiB at most, and within that a day that a flood of
+ * others' messages cannot shorten (new messages are refused instead), and 1 GiB of disk left free.
+ */
+export const DEFAULT_RETENTION: Required<RetentionPolicy> = {
+  maxAgeSeconds: 30 * 86_400,
+  maxBytes: 10 * 1024 ** 3,
+  minAgeSeconds: 86_400,
+  minFreeDiskBytes: 1024 ** 3,
+};
+
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
@@ -111,8 +122,10 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
         ? { backend, path: archive.path === ":memory:" ? ":memory:" : resolve(string(archive.path ?? "archive.sqlite", "archive.path")) }
         : { backend, url: postgresUrl(archive.url, "archive.url") },
     retention: {
-      maxAgeSeconds: integer(retention.maxAgeSeconds ?? 30 * 86_400, "retention.maxAgeSeconds", 0),
-      maxBytes: integer(retention.maxBytes ?? 0, "retention.maxBytes", 0),
+      maxAgeSeconds: integer(retention.maxAgeSeconds ?? DEFAULT_RETENTION.maxAgeSeconds, "retention.maxAgeSeconds", 0),
+      maxBytes: integer(retention.maxBytes ?? DEFAULT_RETENTION.maxBytes, "retention.maxBytes", 0),
+      minAgeSeconds: integer(retention.minAgeSeconds ?? DEFAULT_RETENTION.minAgeSeconds, "retention.minAgeSeconds", 0),
+      minFreeDiskBytes: integer(retention.minFreeDiskBytes ?? DEFAULT_RETENTION.minFreeDiskBytes, "retention.minFreeDiskBytes", 0),
     },
     store: {
       defaultPageSize: integer(limits.defaultPageSize ?? DEFAULT_STORE_LIMITS.defaultPageSize, "limits.defaultPageSize", 1, 1000),
@@ -143,6 +156,10 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
     maxMessageBytes: integer(o.maxMessageBytes ?? 150 * 1024, "maxMessageBytes", 64, 16 * 1024 * 1024),
     logLevel: oneOf(o.logLevel ?? "info", LEVELS, "logLevel"),
   };
+  for (const key of Object.keys(retention)) if (!(key in config.retention)) fail(`unknown field retention.${key}`);
+  if (config.retention.maxAgeSeconds > 0 && config.retention.minAgeSeconds! > config.retention.maxAgeSeconds) {
+    fail("retention.minAgeSeconds must not exceed retention.maxAgeSeconds");
+  }
   for (const key of Object.keys(limits)) {
     if (!(key in config.store) && !(key in config.admission) && !(key in config.node)) fail(`unknown field limits.${key}`);
   }

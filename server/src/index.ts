@@ -3,13 +3,13 @@ export { MailServerNode, pubsubTopicOf, METADATA_CODEC, DEFAULT_NODE_LIMITS, typ
 export { ACCESS_CODEC, presentEncodedGrant, type GrantGate, type GrantAnswer } from "./access.js";
 export { AdmissionPolicy, PriorityScheduler, DEFAULT_ADMISSION_LIMITS, SHED_STATUS, type AdmissionLimits, type Load, type ServiceMode, type Admission, type ServiceClass } from "./admission.js";
 export type { Archive, ArchivedMessage, ArchiveQuery, ArchivePage, ArchiveStats, RetentionPolicy } from "./archive/archive.js";
-export { UnknownCursorError, MESSAGE_OVERHEAD_BYTES } from "./archive/archive.js";
+export { ArchiveFullError, UnknownCursorError, MESSAGE_OVERHEAD_BYTES } from "./archive/archive.js";
 export { EventLoopLoad } from "./load.js";
 export { SqliteArchive } from "./archive/sqlite.js";
 export { answerStoreQuery, STORE_CODEC, StoreStatus, DEFAULT_STORE_LIMITS, type StoreLimits } from "./store.js";
 export { acceptPush, LIGHTPUSH_V2_CODEC, LIGHTPUSH_V3_CODEC, PushStatus, type PushLimits } from "./lightpush.js";
 export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./log.js";
 export { PostgresArchive } from "./archive/postgres.js";
-export { loadConfig, parseConfig, ConfigError, type ServerConfig, type ArchiveConfig, type DiscoveryConfig } from "./config.js";
+export { loadConfig, parseConfig, ConfigError, DEFAULT_RETENTION, type ServerConfig, type ArchiveConfig, type DiscoveryConfig } from "./config.js";
 export { startServer, type RunningServer } from "./app.js";
 export { readNodeKey } from "./keyFile.js";

@@ -51,8 +51,29 @@ export interface ArchiveStats {
 export interface RetentionPolicy {
   /** Drop messages received longer ago than this (seconds); 0 keeps them forever. */
   maxAgeSeconds: number;
-  /** Drop the oldest messages while the archive holds more bytes of messages than this; 0: no limit. */
+  /**
+   * Keep at most this many bytes of messages: the oldest received go first, but only those older
+   * than `minAgeSeconds`; when nothing that old is left, new messages are refused. 0: no limit.
+   */
   maxBytes: number;
+  /**
+   * Messages received less than this long ago (seconds) are never dropped to make room: the
+   * retention a subscriber can count on, whatever others push. Default 0.
+   */
+  minAgeSeconds?: number;
+  /** New messages are refused while the archive's disk has less free space than this (SQLite only). Default 0. */
+  minFreeDiskBytes?: number;
+}
+
+/**
+ * Thrown by `put` when the archive takes no more messages now: its size bound is reached by
+ * messages still within `minAgeSeconds`, or its disk is nearly full. The handlers answer an error
+ * status; nothing already archived was dropped for it.
+ */
+export class ArchiveFullError extends Error {
+  constructor(readonly why: "size" | "disk") {
+    super(why === "size" ? "archive full: every archived message is within its guaranteed retention" : "archive full: its disk is nearly full");
+  }
 }
 
 /** Thrown for a cursor that names no archived message (the handler answers 400). */
@@ -64,12 +85,16 @@ export class UnknownCursorError extends Error {
 
 export interface Archive {
   readonly kind: "sqlite" | "postgres";
-  /** Stores messages; a hash already present is skipped. Resolves to how many were new. */
+  /**
+   * Stores messages; a hash already present is skipped. Resolves to how many were new. Within the
+   * retention policy last given to `prune`: makes room by dropping the oldest messages older than
+   * its `minAgeSeconds`, or rejects with ArchiveFullError.
+   */
   put(messages: readonly ArchivedMessage[], receivedAtMs?: number): Promise<number>;
   /** One page of a query (filters, hash lookup, cursor), ordered by (timestamp, hash). */
   query(query: ArchiveQuery): Promise<ArchivePage>;
   stats(): Promise<ArchiveStats>;
-  /** Applies the retention policy now; resolves to how many messages were dropped. */
+  /** Applies the retention policy now, and bounds `put` by it from now on; resolves to how many messages were dropped. */
   prune(policy: RetentionPolicy, nowMs?: number): Promise<number>;
   close(): Promise<void>;
 }

@@ -2,7 +2,7 @@
 // Status's fleet does with nwaku). Same schema and queries as the SQLite backend.
 import pg from "pg";
 import type { Archive, ArchivedMessage, ArchivePage, ArchiveQuery, ArchiveReader, ArchiveStats, RetentionPolicy } from "./archive.js";
-import { readPage } from "./archive.js";
+import { ArchiveFullError, readPage } from "./archive.js";
 
 type Row = { hash: Buffer; pubsub_topic: string; content_topic: string; timestamp: string; message: Buffer };
 
@@ -27,6 +27,9 @@ const SCHEMA_LOCK = 0x6d61696c;
 export class PostgresArchive implements Archive {
   readonly kind = "postgres" as const;
   readonly #pool: pg.Pool;
+  #retention: RetentionPolicy = { maxAgeSeconds: 0, maxBytes: 0 };
+  /** The last prune found the archive over its size bound with nothing old enough to drop. */
+  #full = false;
 
   private constructor(pool: pg.Pool) {
     this.#pool = pool;
@@ -54,8 +57,14 @@ export class PostgresArchive implements Archive {
     return new PostgresArchive(pool);
   }
 
+  /**
+   * The size bound is checked by `prune` (every minute on a node): between two runs the archive may
+   * grow by what arrives meanwhile; once a run finds it full of protected messages, puts are refused.
+   * (Its disk is the database server's: PostgreSQL refuses writes itself when it is full.)
+   */
   async put(messages: readonly ArchivedMessage[], receivedAtMs = Date.now()): Promise<number> {
     if (messages.length === 0) return 0;
+    if (this.#full && this.#retention.maxBytes > 0) throw new ArchiveFullError("size");
     const values: unknown[] = [];
     const rows = messages.map((m, i) => {
       values.push(Buffer.from(m.hash), m.pubsubTopic, m.contentTopic, m.timestamp.toString(), receivedAtMs, m.message.length, Buffer.from(m.message));
@@ -140,24 +149,31 @@ export class PostgresArchive implements Archive {
   }
 
   async prune(policy: RetentionPolicy, nowMs = Date.now()): Promise<number> {
+    this.#retention = policy;
     let dropped = 0;
     if (policy.maxAgeSeconds > 0) {
       dropped += (await this.#pool.query("DELETE FROM messages WHERE received_at < $1", [nowMs - policy.maxAgeSeconds * 1000])).rowCount ?? 0;
     }
+    this.#full = false;
     if (policy.maxBytes > 0) {
       const { bytes } = await this.stats();
       const excess = bytes - policy.maxBytes;
       if (excess > 0) {
-        // The newest of the oldest messages whose sizes add up to the excess: cut there.
+        // The newest of the oldest droppable messages (received before the protected age) whose
+        // sizes add up to the excess: cut there (the running sum walks the index and stops there).
         const cut = await this.#pool.query<{ received_at: string; hash: Buffer }>(
           `SELECT received_at, hash FROM (
-             SELECT received_at, hash, sum(size) OVER (ORDER BY received_at, hash) AS running FROM messages
+             SELECT received_at, hash, sum(size) OVER (ORDER BY received_at, hash) AS running FROM messages WHERE received_at < $2
            ) oldest WHERE running >= $1 ORDER BY received_at, hash LIMIT 1`,
-          [excess],
+          [excess, nowMs - (policy.minAgeSeconds ?? 0) * 1000],
         );
         const last = cut.rows[0];
         if (last !== undefined) {
           dropped += (await this.#pool.query("DELETE FROM messages WHERE (received_at, hash) <= ($1, $2)", [last.received_at, last.hash])).rowCount ?? 0;
+        } else {
+          // Not enough is old enough to drop: drop what is, refuse new messages until more ages.
+          dropped += (await this.#pool.query("DELETE FROM messages WHERE received_at < $1", [nowMs - (policy.minAgeSeconds ?? 0) * 1000])).rowCount ?? 0;
+          this.#full = true;
         }
       }
     }

@@ -1,9 +1,11 @@
 // The embedded archive: one SQLite file (WAL), indexed for the store queries. Node's built-in
 // `node:sqlite` (Node >= 22.13): no native addon to build against the right Node headers.
+import { statfs } from "node:fs/promises";
+import path from "node:path";
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import { openDatabase } from "./nodeSqlite.js";
 import type { Archive, ArchivedMessage, ArchivePage, ArchiveQuery, ArchiveReader, ArchiveStats, KeyRange, RetentionPolicy } from "./archive.js";
-import { readPage } from "./archive.js";
+import { ArchiveFullError, readPage } from "./archive.js";
 
 type Row = { hash: Uint8Array; pubsub_topic: string; content_topic: string; timestamp: bigint; message: Uint8Array };
 
@@ -40,10 +42,18 @@ export class SqliteArchive implements Archive {
   readonly #insert: StatementSync;
   readonly #queries = new Map<string, StatementSync>();
   #open = true;
+  readonly #path: string;
+  #retention: RetentionPolicy;
+  #disk = { at: Number.NEGATIVE_INFINITY, free: 0 };
 
-  /** `path` is a file (created when missing) or ":memory:". */
-  constructor(path: string) {
-    this.#db = openDatabase(path);
+  /**
+   * `path` is a file (created when missing) or ":memory:". `retention` bounds `put` from the start
+   * (`prune` replaces it); without it, until the first `prune`, nothing bounds the archive.
+   */
+  constructor(file: string, options: { retention?: RetentionPolicy } = {}) {
+    this.#path = file;
+    this.#retention = options.retention ?? { maxAgeSeconds: 0, maxBytes: 0 };
+    this.#db = openDatabase(file);
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#db.exec("PRAGMA synchronous = NORMAL");
     this.#db.exec(SCHEMA);
@@ -72,13 +82,58 @@ export class SqliteArchive implements Archive {
   }
 
   async put(messages: readonly ArchivedMessage[], receivedAtMs = Date.now()): Promise<number> {
+    if (this.#retention.minFreeDiskBytes !== undefined && this.#retention.minFreeDiskBytes > 0 && (await this.#diskFree()) < this.#retention.minFreeDiskBytes) {
+      throw new ArchiveFullError("disk");
+    }
     return this.#transaction(() => {
+      if (this.#retention.maxBytes > 0) {
+        const incoming = messages.reduce((sum, m) => sum + m.message.length, 0);
+        this.#makeRoom(this.#retention, incoming, receivedAtMs);
+      }
       let added = 0;
       for (const m of messages) {
         added += Number(this.#insert.run(m.hash, m.pubsubTopic, m.contentTopic, m.timestamp, receivedAtMs, m.message.length, m.message).changes);
       }
       return added;
     });
+  }
+
+  /**
+   * Drops the oldest messages received before the policy's protected age until `incoming` more
+   * bytes fit (and some slack, so that a steady stream does not evict on every put), or throws
+   * ArchiveFullError and drops nothing (the transaction rolls back).
+   */
+  #makeRoom(policy: RetentionPolicy, incoming: number, nowMs: number): number {
+    const excess = Number((this.#db.prepare("SELECT bytes FROM totals WHERE id = 1").get() as { bytes: number }).bytes) + incoming - policy.maxBytes;
+    if (excess <= 0) return 0;
+    const slack = incoming === 0 ? 0 : Math.min(Math.floor(policy.maxBytes / 100), 8 * 1024 * 1024);
+    const protectedFrom = nowMs - (policy.minAgeSeconds ?? 0) * 1000;
+    // The oldest received first, from the index, stopping once enough bytes are covered.
+    const oldest = this.#db.prepare("SELECT received_at, hash, size FROM messages INDEXED BY messages_received WHERE received_at < ? ORDER BY received_at, hash").iterate(protectedFrom) as IterableIterator<{
+      received_at: number;
+      hash: Uint8Array;
+      size: number;
+    }>;
+    let covered = 0;
+    let last: { received_at: number; hash: Uint8Array } | undefined;
+    for (const row of oldest) {
+      last = row;
+      covered += row.size;
+      if (covered >= excess + slack) break;
+    }
+    if (covered < excess) throw new ArchiveFullError("size");
+    return Number(this.#db.prepare("DELETE FROM messages WHERE (received_at, hash) <= (?, ?)").run(last!.received_at, last!.hash).changes);
+  }
+
+  /** Free bytes on the archive's disk; asked at most once a second (statfs), so puts stay cheap. */
+  async #diskFree(): Promise<number> {
+    if (this.#path === ":memory:") return Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    if (now - this.#disk.at >= 1000) {
+      const stats = await statfs(path.dirname(path.resolve(this.#path)));
+      this.#disk = { at: now, free: stats.bavail * stats.bsize };
+    }
+    return this.#disk.free;
   }
 
   async query(query: ArchiveQuery): Promise<ArchivePage> {
@@ -157,29 +212,17 @@ export class SqliteArchive implements Archive {
   }
 
   async prune(policy: RetentionPolicy, nowMs = Date.now()): Promise<number> {
+    this.#retention = policy;
     let dropped = 0;
     if (policy.maxAgeSeconds > 0) {
       dropped += Number(this.#db.prepare("DELETE FROM messages WHERE received_at < ?").run(nowMs - policy.maxAgeSeconds * 1000).changes);
     }
     if (policy.maxBytes > 0) {
-      const { bytes } = await this.stats();
-      let excess = bytes - policy.maxBytes;
-      if (excess > 0) {
-        // Walk the oldest first and cut once enough bytes are covered.
-        const oldest = this.#db.prepare("SELECT received_at, hash, size FROM messages ORDER BY received_at, hash").iterate() as IterableIterator<{
-          received_at: number;
-          hash: Uint8Array;
-          size: number;
-        }>;
-        let last: { received_at: number; hash: Uint8Array } | undefined;
-        for (const row of oldest) {
-          last = row;
-          excess -= row.size;
-          if (excess <= 0) break;
-        }
-        if (last !== undefined) {
-          dropped += Number(this.#db.prepare("DELETE FROM messages WHERE (received_at, hash) <= (?, ?)").run(last.received_at, last.hash).changes);
-        }
+      try {
+        dropped += this.#transaction(() => this.#makeRoom(policy, 0, nowMs));
+      } catch (error) {
+        // Over the bound with only protected messages: puts are refused until they age.
+        if (!(error instanceof ArchiveFullError)) throw error;
       }
     }
     return dropped;
