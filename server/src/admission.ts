@@ -17,6 +17,11 @@ export interface AdmissionLimits {
    * an empty page and does not back off on 429 (200 pages: 4,000 messages at its default page of 20).
    */
   freeBurst: number;
+  /**
+   * Free peers whose rate buckets are kept; beyond, the least recently seen is forgotten (it
+   * would get a full bucket back), so throwaway peer ids cannot grow memory without bound.
+   */
+  maxFreePeers: number;
   /** Store queries running at once (paid and free together). */
   maxConcurrent: number;
   /** At most this many of the running queries may be free ones, so paid work always finds a slot. */
@@ -39,6 +44,7 @@ export interface AdmissionLimits {
 export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = {
   freeQueriesPerMinute: 120,
   freeBurst: 200,
+  maxFreePeers: 50_000,
   maxConcurrent: 8,
   maxConcurrentFree: 4,
   maxFreeQueue: 32,
@@ -160,15 +166,23 @@ export class AdmissionPolicy {
     return true;
   }
 
+  /** Free peers whose buckets are kept now (at most `maxFreePeers`). */
+  get freePeersTracked(): number {
+    return this.#buckets.size;
+  }
+
   #take(peerId: string): boolean {
     let bucket = this.#buckets.get(peerId);
     if (bucket === undefined) {
       bucket = { tokens: this.limits.freeBurst, at: this.#now() };
-      this.#buckets.set(peerId, bucket);
+      // The Map keeps insertion order: its first key is the least recently seen peer.
+      while (this.#buckets.size >= this.limits.maxFreePeers && this.#buckets.size > 0) this.#buckets.delete(this.#buckets.keys().next().value!);
     } else {
       bucket.tokens = this.#refilled(bucket);
       bucket.at = this.#now();
+      this.#buckets.delete(peerId);
     }
+    this.#buckets.set(peerId, bucket);
     if (bucket.tokens < 1) return false;
     bucket.tokens -= 1;
     return true;

@@ -138,6 +138,7 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
     admission: {
       freeQueriesPerMinute: integer(limits.freeQueriesPerMinute ?? DEFAULT_ADMISSION_LIMITS.freeQueriesPerMinute, "limits.freeQueriesPerMinute", 0),
       freeBurst: integer(limits.freeBurst ?? DEFAULT_ADMISSION_LIMITS.freeBurst, "limits.freeBurst", 0),
+      maxFreePeers: integer(limits.maxFreePeers ?? DEFAULT_ADMISSION_LIMITS.maxFreePeers, "limits.maxFreePeers", 1),
       maxConcurrent: integer(limits.maxConcurrent ?? DEFAULT_ADMISSION_LIMITS.maxConcurrent, "limits.maxConcurrent", 1),
       maxConcurrentFree: integer(limits.maxConcurrentFree ?? DEFAULT_ADMISSION_LIMITS.maxConcurrentFree, "limits.maxConcurrentFree", 0),
       maxFreeQueue: integer(limits.maxFreeQueue ?? DEFAULT_ADMISSION_LIMITS.maxFreeQueue, "limits.maxFreeQueue", 0),

@@ -41,6 +41,21 @@ describe("admission policy", () => {
     expect(outcomes.filter(Boolean).length).to.equal(DEFAULT_ADMISSION_LIMITS.freeBurst);
   });
 
+  it("a million throwaway peer ids keep at most maxFreePeers buckets; a peer seen recently keeps its own", () => {
+    let now = 0;
+    const policy = new AdmissionPolicy("free", { freeBurst: 2, freeQueriesPerMinute: 1, maxFreePeers: 1000 }, () => now);
+    expect(policy.admit("carol", unpaid).admitted).to.equal(true);
+    expect(policy.admit("carol", unpaid).admitted).to.equal(true);
+    for (let i = 0; i < 1_000_000; i++) {
+      policy.admit(`throwaway-${i}`, unpaid);
+      // Carol keeps asking now and then: she stays among the recently seen, her bucket stays empty.
+      if (i % 500 === 0) expect(policy.admit("carol", unpaid).admitted, `carol at ${i}`).to.equal(false);
+      now += 0.001;
+    }
+    expect(policy.freePeersTracked).to.equal(1000);
+    expect(DEFAULT_ADMISSION_LIMITS.maxFreePeers).to.be.within(1, 100_000);
+  });
+
   it("forgetting a peer on disconnect does not hand it a fresh bucket", () => {
     const policy = new AdmissionPolicy("free", { freeBurst: 1, freeQueriesPerMinute: 1 }, () => 0);
     expect(policy.admit("carol", unpaid).admitted).to.equal(true);
