@@ -67,6 +67,9 @@ const IDLE: Load = { paidInFlight: 0, eventLoopDelayMs: 0 };
 
 export const SHED_STATUS = { statusCode: 503, statusDesc: "SERVICE_UNAVAILABLE: overloaded, free service shed" } as const;
 
+/** The answer when the access gate cannot determine a peer's subscription now. */
+export const UNAVAILABLE_STATUS = { statusCode: 503, statusDesc: "SERVICE_UNAVAILABLE: cannot check the subscription now, try later" } as const;
+
 export type ServiceClass = "paid" | "free";
 
 export type Admission =
@@ -105,6 +108,9 @@ export class AdmissionPolicy {
   admit(peerId: string, access: PeerAccess, load: Load = IDLE): Admission {
     if (access.allowed) return { admitted: true, serviceClass: "paid" };
     if (this.mode === "paid-only") {
+      // The gate could not tell (the chain's RPC is down, its read budget spent): maybe a
+      // subscriber, so "try later", not "pay". (In the other modes such a peer is served as free.)
+      if (access.reason === "unavailable") return { admitted: false, ...UNAVAILABLE_STATUS };
       return { admitted: false, statusCode: 402, statusDesc: `PAYMENT_REQUIRED: subscription required (${access.reason ?? "no-grant"})` };
     }
     if (this.mode === "freemium" && (load.paidInFlight > 0 || load.eventLoopDelayMs > this.limits.maxEventLoopDelayMs)) {

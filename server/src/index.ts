@@ -1,7 +1,7 @@
 // @status/mailserver-node: the reference mail server, as a library (the CLI is `mailserver-node`).
 export { MailServerNode, pubsubTopicOf, METADATA_CODEC, DEFAULT_NODE_LIMITS, type MailServerNodeOptions, type NodeLimits } from "./node.js";
 export { ACCESS_CODEC, presentEncodedGrant, type GrantGate, type GrantAnswer } from "./access.js";
-export { AdmissionPolicy, PriorityScheduler, DEFAULT_ADMISSION_LIMITS, SHED_STATUS, type AdmissionLimits, type Load, type ServiceMode, type Admission, type ServiceClass } from "./admission.js";
+export { AdmissionPolicy, PriorityScheduler, DEFAULT_ADMISSION_LIMITS, SHED_STATUS, UNAVAILABLE_STATUS, type AdmissionLimits, type Load, type ServiceMode, type Admission, type ServiceClass } from "./admission.js";
 export type { Archive, ArchivedMessage, ArchiveQuery, ArchivePage, ArchiveStats, RetentionPolicy } from "./archive/archive.js";
 export { ArchiveFullError, UnknownCursorError, MESSAGE_OVERHEAD_BYTES } from "./archive/archive.js";
 export { EventLoopLoad } from "./load.js";

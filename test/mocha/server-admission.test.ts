@@ -13,6 +13,17 @@ describe("admission policy", () => {
     expect(policy.admit("p", paid)).to.deep.equal({ admitted: true, serviceClass: "paid" });
   });
 
+  it("paid-only answers 503 try later, not 402, when the gate could not determine the subscription", () => {
+    const policy = new AdmissionPolicy("paid-only");
+    expect(policy.admit("p", { allowed: false, reason: "unavailable" })).to.deep.equal({
+      admitted: false,
+      statusCode: 503,
+      statusDesc: "SERVICE_UNAVAILABLE: cannot check the subscription now, try later",
+    });
+    expect(policy.admit("p", { allowed: false, reason: "expired" })).to.include({ statusCode: 402 });
+    expect(new AdmissionPolicy("freemium").admit("p", { allowed: false, reason: "unavailable" }), "served as free meanwhile").to.deep.equal({ admitted: true, serviceClass: "free" });
+  });
+
   it("freemium admits free peers at the free class under a per-peer token bucket, refilled with time", () => {
     let now = 0;
     const policy = new AdmissionPolicy("freemium", { freeBurst: 2, freeQueriesPerMinute: 6 }, () => now);
