@@ -94,6 +94,26 @@ for (const backend of ["sqlite", "postgres"] as const) {
       expect([payloads(next.messages), next.more]).to.deep.equal([["m1"], false]);
     });
 
+    it("merges several content topics into one ordered page sequence, both ways, however the topics interleave", async () => {
+      // Topic a every message, b every 5th, c only near the end, d never: pages of 4 across a, b, c, d.
+      const all = Array.from({ length: 40 }, (_, i) => message(i % 5 === 0 ? "/b/1/x/proto" : i >= 36 ? "/c/1/x/proto" : "/a/1/x/proto", i));
+      await archive.put([...all, message("/e/1/x/proto", 100)]);
+      const topics = ["/a/1/x/proto", "/b/1/x/proto", "/c/1/x/proto", "/d/1/x/proto", "/a/1/x/proto"];
+      for (const forward of [true, false]) {
+        const seen: string[] = [];
+        let cursor: Uint8Array | undefined;
+        for (let pages = 0; pages < 20; pages++) {
+          const page = await archive.query({ pubsubTopic: PUBSUB, contentTopics: topics, forward, limit: 4, ...(cursor ? { cursor } : {}) });
+          expect(page.messages.length).to.be.at.most(4);
+          seen.push(...(forward ? payloads(page.messages) : payloads(page.messages).reverse()));
+          if (!page.more) break;
+          cursor = (forward ? page.messages.at(-1) : page.messages[0])!.hash;
+        }
+        const expected = payloads(all);
+        expect(seen).to.deep.equal(forward ? expected : expected.reverse());
+      }
+    });
+
     it("rejects a cursor that names no archived message", async () => {
       await archive.put([message("/a/1/x/proto", 1)]);
       const error = await archive.query({ contentTopics: [], forward: true, limit: 5, cursor: new Uint8Array(32).fill(7) }).catch((e: unknown) => e);
