@@ -47,7 +47,7 @@ export class SqliteArchive implements Archive {
   #disk = { at: Number.NEGATIVE_INFINITY, free: 0 };
 
   /**
-   * `path` is a file (created when missing) or ":memory:". `retention` bounds `put` from the start
+   * `file` is a path (created when missing) or ":memory:". `retention` bounds `put` from the start
    * (`prune` replaces it); without it, until the first `prune`, nothing bounds the archive.
    */
   constructor(file: string, options: { retention?: RetentionPolicy } = {}) {
@@ -104,7 +104,7 @@ export class SqliteArchive implements Archive {
    * ArchiveFullError and drops nothing (the transaction rolls back).
    */
   #makeRoom(policy: RetentionPolicy, incoming: number, nowMs: number): number {
-    const excess = Number((this.#db.prepare("SELECT bytes FROM totals WHERE id = 1").get() as { bytes: number }).bytes) + incoming - policy.maxBytes;
+    const excess = Number((this.#statement("SELECT bytes FROM totals WHERE id = 1").get() as { bytes: bigint }).bytes) + incoming - policy.maxBytes;
     if (excess <= 0) return 0;
     const slack = incoming === 0 ? 0 : Math.min(Math.floor(policy.maxBytes / 100), 8 * 1024 * 1024);
     const protectedFrom = nowMs - (policy.minAgeSeconds ?? 0) * 1000;
