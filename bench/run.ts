@@ -8,6 +8,7 @@ import path from "node:path";
 import { measureBundle, type BundleRow } from "./bundle.js";
 import { bucketModel, bucketTable, gasTable, measureGas } from "./gas.js";
 import { measureSdk, type SdkRow } from "./sdk.js";
+import { measureResume } from "./resume.js";
 import { measureServer, type ServerRow } from "./server.js";
 
 
@@ -64,7 +65,12 @@ async function main(): Promise<void> {
   console.log(serverTable(server.rows));
   for (const note of server.notes) console.log(`  - ${note}`);
 
-  const results = { date: new Date().toISOString(), gas, buckets, sdk, bundle, server };
+  const resume = await measureResume();
+  console.log("\nStore Resume (loopback, two mail-server nodes; ratio = value / baseline)\n");
+  console.log(serverTable(resume.rows));
+  for (const note of resume.notes) console.log(`  - ${note}`);
+
+  const results = { date: new Date().toISOString(), gas, buckets, sdk, bundle, server, resume };
   const file = path.join(import.meta.dirname, "results.json");
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwritten to bench/results.json`);

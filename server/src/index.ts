@@ -1,5 +1,10 @@
 // @status/mailserver-node: the reference mail server, as a library (the CLI is `mailserver-node`).
-export { MailServerNode, pubsubTopicOf, METADATA_CODEC, DEFAULT_NODE_LIMITS, type MailServerNodeOptions, type NodeLimits } from "./node.js";
+export { MailServerNode, pubsubTopicOf, METADATA_CODEC, DEFAULT_NODE_LIMITS, type MailServerNodeOptions, type NodeLimits, type RelayOptions } from "./node.js";
+export { checkMessage, checkRelayData, isValidContentTopic, toArchived, DEFAULT_MESSAGE_RULES, type MessageRules, type Checked, type Refusal } from "./message.js";
+export { WakuRelay, RELAY_CODEC, DEFAULT_RELAY_LIMITS, WAKU_TOPIC_SCORE, wakuGossipsubOptions, type RelayLimits, type RelayStats } from "./services/relay.js";
+export { DEFAULT_PUSH_LIMITS, type PushLimits } from "./services/lightpush.js";
+export { ArchiveWriter, DEFAULT_INGEST_LIMITS, type IngestLimits, type IngestStats } from "./ingest.js";
+export { RateLimiter, type RateLimit } from "./rateLimit.js";
 export { ACCESS_CODEC, presentEncodedGrant, type GrantGate, type GrantAnswer } from "./access.js";
 export { AdmissionPolicy, PriorityScheduler, DEFAULT_ADMISSION_LIMITS, SHED_STATUS, UNAVAILABLE_STATUS, type AdmissionLimits, type Load, type ServiceMode, type Admission, type ServiceClass } from "./admission.js";
 export type { Archive, ArchivedMessage, ArchiveQuery, ArchivePage, ArchiveStats, RetentionPolicy } from "./archive/archive.js";
@@ -7,9 +12,14 @@ export { ArchiveFullError, UnknownCursorError, MESSAGE_OVERHEAD_BYTES } from "./
 export { EventLoopLoad } from "./load.js";
 export { SqliteArchive } from "./archive/sqlite.js";
 export { answerStoreQuery, STORE_CODEC, StoreStatus, DEFAULT_STORE_LIMITS, type StoreLimits } from "./store.js";
-export { acceptPush, LIGHTPUSH_V2_CODEC, LIGHTPUSH_V3_CODEC, PushStatus, type PushLimits } from "./lightpush.js";
+export { LIGHTPUSH_V2_CODEC, LIGHTPUSH_V3_CODEC, PushStatus, type PushOutcome } from "./lightpush.js";
 export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./log.js";
 export { PostgresArchive } from "./archive/postgres.js";
 export { loadConfig, parseConfig, ConfigError, DEFAULT_RETENTION, type ServerConfig, type ArchiveConfig, type DiscoveryConfig } from "./config.js";
 export { startServer, type RunningServer } from "./app.js";
 export { readNodeKey } from "./keyFile.js";
+export {
+  StoreResume, queryStore, checkResumed, readLastOnline, writeLastOnline, StoreClientError, DEFAULT_RESUME_LIMITS,
+  type StoreResumeInit, type ResumeLimits, type ResumeReport, type ResumeStop, type RejectReason, type Dial, type StoreQueryOptions, type ResumedCheck,
+} from "./resume.js";
+export type { DuplexStream, Chunk } from "./streams.js";

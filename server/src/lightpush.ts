@@ -1,87 +1,90 @@
 // Lightpush v3 (`/vac/waku/lightpush/3.0.0`, what @waku/sdk 0.0.36 prefers) and v2
-// (`/vac/waku/lightpush/2.0.0-beta1`): a client deposits a message; this node archives it.
-import { messageHash } from "@waku/core";
+// (`/vac/waku/lightpush/2.0.0-beta1`): the wire side, pure. A light client hands a message to this
+// node, which publishes it on Waku Relay (and archives it); the answer says how many relay peers
+// it reached, and with none it is a failure, as nwaku answers, so that the client tries elsewhere.
 import { proto_lightpush, proto_message } from "@waku/proto";
-import type { Archive, ArchivedMessage } from "./archive/archive.js";
+import type { Refusal } from "./message.js";
 
 export const LIGHTPUSH_V3_CODEC = "/vac/waku/lightpush/3.0.0";
 export const LIGHTPUSH_V2_CODEC = "/vac/waku/lightpush/2.0.0-beta1";
 
-/** Lightpush v3 status codes (the spec's). */
+/** The lightpush v3 status codes nwaku answers with (waku_lightpush/common.nim). */
 export const PushStatus = {
   OK: 200,
   BAD_REQUEST: 400,
-  PAYLOAD_TOO_LARGE: 413,
   INVALID_MESSAGE: 420,
-  UNSUPPORTED_PUBSUB_TOPIC: 421,
   TOO_MANY_REQUESTS: 429,
   INTERNAL_ERROR: 500,
+  SERVICE_UNAVAILABLE: 503,
+  NO_PEERS_TO_RELAY: 505,
 } as const;
-
-export interface PushLimits {
-  /** Largest encoded WakuMessage accepted (nwaku's default: 150 KiB). */
-  maxMessageBytes: number;
-  /** How far in the future (or past) a message's timestamp may be, seconds (nwaku: 20). */
-  maxClockDriftSeconds: number;
-  /** Pubsub topics this node archives (its shards). */
-  pubsubTopics: readonly string[];
-}
 
 export interface PushOutcome {
   statusCode: number;
   statusDesc: string;
-  /** The archived message (also when it was a duplicate). */
-  archived?: ArchivedMessage;
-  duplicate?: boolean;
+  /** Relay peers the message was published to. */
+  relayPeerCount: number;
 }
 
-/** Validates and archives one pushed message. Never throws. */
-export async function acceptPush(
-  pubsubTopic: string | undefined,
-  message: proto_message.WakuMessage | undefined,
-  archive: Archive,
-  limits: PushLimits,
-  nowMs = Date.now(),
-): Promise<PushOutcome> {
-  if (message === undefined) return { statusCode: PushStatus.BAD_REQUEST, statusDesc: "BAD_REQUEST: no message" };
-  if (pubsubTopic === undefined || !limits.pubsubTopics.includes(pubsubTopic)) {
-    return { statusCode: PushStatus.UNSUPPORTED_PUBSUB_TOPIC, statusDesc: `UNSUPPORTED_PUBSUB_TOPIC: ${String(pubsubTopic).slice(0, 100)}` };
+export interface PushRequest {
+  requestId: string;
+  pubsubTopic: string | undefined;
+  message: proto_message.WakuMessage | undefined;
+}
+
+/** Decodes a v3 request or a v2 PushRpc; throws on malformed bytes. */
+export function decodePushRequest(version: "v2" | "v3", bytes: Uint8Array): PushRequest {
+  if (version === "v3") {
+    const request = proto_lightpush.LightPushRequestV3.decode(bytes);
+    return { requestId: request.requestId, pubsubTopic: request.pubsubTopic || undefined, message: request.message };
   }
-  if (message.contentTopic === "" || message.payload.length === 0) {
-    return { statusCode: PushStatus.INVALID_MESSAGE, statusDesc: "INVALID_MESSAGE: empty content topic or payload" };
+  const rpc = proto_lightpush.PushRpc.decode(bytes);
+  return { requestId: rpc.requestId, pubsubTopic: rpc.request?.pubsubTopic || undefined, message: rpc.request?.message };
+}
+
+/**
+ * nwaku publishes a message without a timestamp stamped with the time it relays it (the hash
+ * then covers that timestamp).
+ */
+export function stamped(message: proto_message.WakuMessage, nowMs: number): proto_message.WakuMessage {
+  if (message.timestamp !== undefined && message.timestamp !== 0n) return message;
+  return { ...message, timestamp: BigInt(nowMs) * 1_000_000n };
+}
+
+/** The status for a message the rules refused (nwaku: 420 for every invalid message, 400 for none). */
+export function refusedOutcome(refusal: Refusal, reason: string): PushOutcome {
+  switch (refusal) {
+    case "malformed":
+      return { statusCode: PushStatus.BAD_REQUEST, statusDesc: `BAD_REQUEST: ${reason}`, relayPeerCount: 0 };
+    case "unsupported-topic":
+      // This node neither subscribes to nor archives that shard, so it has no peers to relay it to.
+      return { statusCode: PushStatus.NO_PEERS_TO_RELAY, statusDesc: `NO_PEERS_TO_RELAY: ${reason}`, relayPeerCount: 0 };
+    case "too-large":
+      return { statusCode: PushStatus.INVALID_MESSAGE, statusDesc: `INVALID_MESSAGE: Message size exceeded (${reason})`, relayPeerCount: 0 };
+    case "invalid":
+      return { statusCode: PushStatus.INVALID_MESSAGE, statusDesc: `INVALID_MESSAGE: ${reason}`, relayPeerCount: 0 };
   }
-  if (message.ephemeral === true) return { statusCode: PushStatus.OK, statusDesc: "OK: ephemeral, not archived" };
-  const encoded = proto_message.WakuMessage.encode(message);
-  if (encoded.length > limits.maxMessageBytes) {
-    return { statusCode: PushStatus.PAYLOAD_TOO_LARGE, statusDesc: `PAYLOAD_TOO_LARGE: ${encoded.length} bytes, at most ${limits.maxMessageBytes}` };
-  }
-  const timestamp = message.timestamp ?? 0n;
-  const driftNs = BigInt(limits.maxClockDriftSeconds) * 1_000_000_000n;
-  const nowNs = BigInt(nowMs) * 1_000_000n;
-  if (timestamp === 0n || timestamp > nowNs + driftNs || timestamp < nowNs - driftNs) {
-    return { statusCode: PushStatus.INVALID_MESSAGE, statusDesc: "INVALID_MESSAGE: timestamp missing or too far from now" };
-  }
-  const archived: ArchivedMessage = {
-    hash: messageHash(pubsubTopic, message as unknown as Parameters<typeof messageHash>[1]),
-    pubsubTopic,
-    contentTopic: message.contentTopic,
-    timestamp,
-    message: encoded,
-  };
-  try {
-    const added = await archive.put([archived], nowMs);
-    return { statusCode: PushStatus.OK, statusDesc: "OK", archived, duplicate: added === 0 };
-  } catch {
-    return { statusCode: PushStatus.INTERNAL_ERROR, statusDesc: "INTERNAL_ERROR: archive unavailable" };
-  }
+}
+
+/** The outcome of a publish that reached `peers` relay peers. */
+export function publishedOutcome(peers: number): PushOutcome {
+  return peers > 0
+    ? { statusCode: PushStatus.OK, statusDesc: "OK", relayPeerCount: peers }
+    : { statusCode: PushStatus.NO_PEERS_TO_RELAY, statusDesc: "NO_PEERS_TO_RELAY: No peers for topic, skipping publish", relayPeerCount: 0 };
 }
 
 /** The v3 response for an outcome. */
-export function pushResponseV3(requestId: string, outcome: Pick<PushOutcome, "statusCode" | "statusDesc">): Uint8Array {
-  return proto_lightpush.LightPushResponseV3.encode({ requestId, statusCode: outcome.statusCode, statusDesc: outcome.statusDesc, relayPeerCount: 0 });
+export function pushResponseV3(requestId: string, outcome: PushOutcome): Uint8Array {
+  return proto_lightpush.LightPushResponseV3.encode({
+    requestId,
+    statusCode: outcome.statusCode,
+    statusDesc: outcome.statusDesc,
+    ...(outcome.statusCode === PushStatus.OK ? { relayPeerCount: outcome.relayPeerCount } : {}),
+  });
 }
 
-/** The v2 response (a PushRpc carrying isSuccess/info). */
-export function pushResponseV2(requestId: string, outcome: Pick<PushOutcome, "statusCode" | "statusDesc">): Uint8Array {
-  return proto_lightpush.PushRpc.encode({ requestId, response: { isSuccess: outcome.statusCode === PushStatus.OK, info: outcome.statusDesc } });
+/** The v2 response (a PushRpc carrying isSuccess/info); nwaku's v2 info for no peers is "not_published_to_any_peer". */
+export function pushResponseV2(requestId: string, outcome: PushOutcome): Uint8Array {
+  const info = outcome.statusCode === PushStatus.NO_PEERS_TO_RELAY ? "not_published_to_any_peer" : outcome.statusDesc;
+  return proto_lightpush.PushRpc.encode({ requestId, response: { isSuccess: outcome.statusCode === PushStatus.OK, info } });
 }

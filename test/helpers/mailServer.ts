@@ -96,9 +96,9 @@ export async function wakuClient(
 }
 
 /** Every stored message on `contentTopic`, through @waku/sdk's own store query (it pages until an empty page). */
-export async function fetchMessages(waku: LightNode, contentTopic: string): Promise<IDecodedMessage[]> {
+export async function fetchMessages(waku: LightNode, contentTopic: string, shardId?: number): Promise<IDecodedMessage[]> {
   const got: IDecodedMessage[] = [];
-  await waku.store.queryWithOrderedCallback([waku.createDecoder({ contentTopic })], (message) => {
+  await waku.store.queryWithOrderedCallback([waku.createDecoder({ contentTopic, ...(shardId !== undefined ? { shardId } : {}) })], (message) => {
     got.push(message);
   });
   return got;

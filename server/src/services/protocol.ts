@@ -1,0 +1,56 @@
+// What every request/response protocol service of the node shares: the slice of libp2p it uses
+// (structural, so that libp2p's objects stay behind this line), registration with per-protocol
+// stream limits, and reading one bounded request with a deadline.
+import type { StreamHandler, StreamHandlerOptions } from "@libp2p/interface";
+import type { Logger } from "../log.js";
+import { readRequest, StreamInputError, type DuplexStream } from "../streams.js";
+
+/** What a protocol handler is given for one inbound stream. */
+export interface HandlerContext {
+  stream: DuplexStream;
+  connection: { remotePeer: { toString(): string } };
+}
+
+/** The part of libp2p's registrar the services use. */
+export interface Registrar {
+  handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>;
+  unhandle(protocol: string): Promise<void>;
+}
+
+/** The node-wide limits of every request/response protocol. */
+export interface StreamLimits {
+  /** A peer must send its request within this time, ms. */
+  requestTimeoutMs: number;
+  /** Inbound streams of one protocol open at once on one connection (more are reset). */
+  maxStreamsPerProtocol: number;
+}
+
+/**
+ * Registers `handler` for `codec`. A handler's failure costs that stream only: it is logged (at
+ * warn: a peer that goes away mid-answer is routine) and never reaches libp2p.
+ */
+export async function serve(registrar: Registrar, codec: string, limits: StreamLimits, logger: Logger, handler: (ctx: HandlerContext) => Promise<void>): Promise<void> {
+  await registrar.handle(
+    codec,
+    (incoming) => {
+      const data = incoming as unknown as HandlerContext;
+      void handler(data).catch((error: unknown) => {
+        logger.log("warn", "handler-failed", { codec, peer: data.connection.remotePeer.toString(), error: String(error) });
+        data.stream.abort(error instanceof Error ? error : new Error(String(error)));
+      });
+    },
+    { maxInboundStreams: limits.maxStreamsPerProtocol, maxOutboundStreams: 1 },
+  );
+}
+
+/** Reads the request; on failure drops the stream, logs why and resolves to undefined. */
+export async function readOrDrop(ctx: HandlerContext, codec: string, maxBytes: number, limits: StreamLimits, logger: Logger): Promise<Uint8Array | undefined> {
+  try {
+    return await readRequest(ctx.stream, maxBytes, limits.requestTimeoutMs);
+  } catch (error) {
+    const kind = error instanceof StreamInputError ? error.kind : "broken";
+    logger.log("warn", "bad-stream", { codec, peer: ctx.connection.remotePeer.toString(), kind });
+    ctx.stream.abort(error instanceof Error ? error : new Error(String(error)));
+    return undefined;
+  }
+}

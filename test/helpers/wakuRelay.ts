@@ -1,0 +1,54 @@
+// js-waku's own relay node (`createRelayNode` of @waku/sdk 0.0.27, with @waku/relay 0.0.14 and
+// its gossipsub): the real peer a mail server meets on the Waku network. Its defaults are kept,
+// except that it may dial plain ws on loopback and, when asked, listen for other relay nodes.
+import { createDecoder, createEncoder, type DecodedMessage, type RelayNode } from "waku-relay-sdk";
+import { createRelayNode } from "waku-relay-sdk/relay";
+
+export type { RelayNode } from "waku-relay-sdk";
+
+export interface RelayPeerOptions {
+  clusterId: number;
+  shards: number[];
+  /** Listen on a loopback ws port so that other relay nodes can dial this one. */
+  listen?: boolean;
+}
+
+export async function jsWakuRelayNode(options: RelayPeerOptions): Promise<RelayNode> {
+  const node = await createRelayNode({
+    defaultBootstrap: false,
+    networkConfig: { clusterId: options.clusterId, shards: options.shards },
+    libp2p: { filterMultiaddrs: false, hideWebSocketInfo: true, ...(options.listen ? { addresses: { listen: ["/ip4/127.0.0.1/tcp/0/ws"] } } : {}) },
+  } as Parameters<typeof createRelayNode>[0]);
+  await node.start();
+  return node;
+}
+
+/** Dials `address` (a multiaddr string) and waits until the peer is in the node's relay mesh topic. */
+export async function connectRelay(node: RelayNode, address: string, pubsubTopic: string, timeoutMs = 20_000): Promise<void> {
+  await node.dial(address);
+  const peer = address.split("/p2p/")[1]!;
+  const deadline = Date.now() + timeoutMs;
+  // Gossipsub learns the peer's subscriptions, then grafts it at a heartbeat (1 s).
+  while (!node.relay.getMeshPeers(pubsubTopic).includes(peer)) {
+    if (Date.now() > deadline) throw new Error(`${peer} not in the mesh of ${pubsubTopic} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export function relayEncoder(contentTopic: string, clusterId: number, shard: number) {
+  return createEncoder({ contentTopic, pubsubTopicShardInfo: { clusterId, shard } });
+}
+
+/** Publishes raw bytes as the node's gossipsub data, as a misbehaving peer would (no Waku checks). */
+export async function publishRaw(node: RelayNode, pubsubTopic: string, data: Uint8Array): Promise<number> {
+  const result = await node.libp2p.services.pubsub!.publish(pubsubTopic, data, { allowPublishToZeroTopicPeers: true });
+  return result.recipients.length;
+}
+
+/** Collects every message the node receives on `contentTopic` of the shard. */
+export function collect(node: RelayNode, contentTopic: string, clusterId: number, shard: number): DecodedMessage[] {
+  const got: DecodedMessage[] = [];
+  const decoder = createDecoder(contentTopic, { clusterId, shard });
+  void node.relay.subscribeWithUnsubscribe([decoder], (message: DecodedMessage) => void got.push(message));
+  return got;
+}
