@@ -81,6 +81,7 @@ for (const backend of ["sqlite", "postgres"] as const) {
       const hashes = [wanted[5]!.hash, wanted[1]!.hash, new Uint8Array(32), wanted[3]!.hash];
       const found = await archive.query({ contentTopics: [], hashes, forward: true, limit: 10 });
       expect(payloads(found.messages)).to.deep.equal(["m1", "m3", "m5"]);
+      expect(payloads(await archive.byHashes(hashes))).to.deep.equal(["m1", "m3", "m5"]);
       // A byte bound cuts the page (never below one message) and says there is more.
       const size = wanted[0]!.message.length + MESSAGE_OVERHEAD_BYTES;
       const cut = await archive.query({ pubsubTopic: PUBSUB, contentTopics: ["/a/1/x/proto"], forward: true, limit: 5, maxBytes: 2 * size + 1 });

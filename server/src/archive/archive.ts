@@ -93,6 +93,8 @@ export interface Archive {
   put(messages: readonly ArchivedMessage[], receivedAtMs?: number): Promise<number>;
   /** One page of a query (filters, hash lookup, cursor), ordered by (timestamp, hash). */
   query(query: ArchiveQuery): Promise<ArchivePage>;
+  /** The messages with these hashes that are archived, in (timestamp, hash) order. */
+  byHashes(hashes: readonly Uint8Array[]): Promise<ArchivedMessage[]>;
   stats(): Promise<ArchiveStats>;
   /** Applies the retention policy now, and bounds `put` by it from now on; resolves to how many messages were dropped. */
   prune(policy: RetentionPolicy, nowMs?: number): Promise<number>;

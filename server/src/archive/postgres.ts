@@ -82,6 +82,11 @@ export class PostgresArchive implements Archive {
     return readPage(this.#reader(), query);
   }
 
+  async byHashes(hashes: readonly Uint8Array[]): Promise<ArchivedMessage[]> {
+    if (hashes.length === 0) return [];
+    return (await readPage(this.#reader(), { contentTopics: [], hashes, forward: true, limit: hashes.length })).messages;
+  }
+
   /** The plan (`EXPLAIN`) of every statement `query` runs, one line per plan node. */
   async explain(query: ArchiveQuery): Promise<string[]> {
     const plans: string[] = [];

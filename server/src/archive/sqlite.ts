@@ -140,6 +140,11 @@ export class SqliteArchive implements Archive {
     return readPage(this.#reader(), query);
   }
 
+  async byHashes(hashes: readonly Uint8Array[]): Promise<ArchivedMessage[]> {
+    if (hashes.length === 0) return [];
+    return (await readPage(this.#reader(), { contentTopics: [], hashes, forward: true, limit: hashes.length })).messages;
+  }
+
   /** The query plan (`EXPLAIN QUERY PLAN`) of every statement `query` runs, one line per plan step. */
   async explain(query: ArchiveQuery): Promise<string[]> {
     const plans: string[] = [];
