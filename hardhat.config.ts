@@ -26,6 +26,8 @@ const lazy = (load: () => Promise<object>, name: string) => async () => ({
 const curator = (name: string) => lazy(() => import("./tasks/curator.js"), name);
 const provider = (name: string) => lazy(() => import("./tasks/provider.js"), name);
 const dnsTree = lazy(() => import("./tasks/dnsTree.js"), "dnsTree");
+const token = (name: string) => lazy(() => import("./tasks/token.js"), name);
+const client = (name: string) => lazy(() => import("./tasks/client.js"), name);
 
 const tasks = [
   emptyTask("curator", "Curate the mail-server registry: providers, node kinds, pause").build(),
@@ -41,6 +43,7 @@ const tasks = [
   withCommon(task(["curator", "kind"], "Enable (or --disable: retires its nodes, as a removal) a node kind"))
     .addPositionalArgument({ name: "kind", description: "Kind name (e.g. mailserver) or bytes32 id" })
     .addFlag({ name: "disable", description: "Disable instead of enable" })
+    .addFlag({ name: "new", description: "Confirm enabling a kind that is not enabled now (a new name, or one disabled before)" })
     .setAction(curator("kind"))
     .build(),
   withCommon(task(["curator", "pause"], "Pause (or --unpause) purchases and renewals in the escrow"))
@@ -79,6 +82,26 @@ const tasks = [
   withCommon(task(["provider", "withdraw"], "Withdraw earnings to the payout address"))
     .addOption({ name: "node", description: "Only this node (default: every node with earnings)", defaultValue: "" })
     .setAction(provider("withdraw"))
+    .build(),
+
+  emptyTask("token", "Test SNT on a local chain").build(),
+  withCommon(task(["token", "mint"], "Mint test SNT on a local chain (31337) to an address or account index"))
+    .addOption({ name: "to", description: "Recipient: an address or an account index", defaultValue: "" })
+    .addOption({ name: "amount", description: "Amount in SNT (e.g. 1000)", defaultValue: "1000" })
+    .setAction(token("mint"))
+    .build(),
+
+  emptyTask("client", "Try a mail server as a subscriber: pay for it, fetch messages from it").build(),
+  withCommon(task(["client", "subscribe"], "Pay for a node for some months (the account is the client)"))
+    .addOption({ name: "node", description: "Node id", defaultValue: "" })
+    .addOption({ name: "months", description: "Months to pay for", defaultValue: "1" })
+    .setAction(client("subscribe"))
+    .build(),
+  withCommon(task(["client", "messages"], "Fetch the messages of a content topic from a mail server, presenting the account's access grant"))
+    .addOption({ name: "enr", description: "The mail server's ENR (enr:...)", defaultValue: "" })
+    .addOption({ name: "topic", description: "Content topic", defaultValue: "/mailserver-try/1/chat/proto" })
+    .addOption({ name: "send", description: "Lightpush this text first", defaultValue: "" })
+    .setAction(client("messages"))
     .build(),
 
   withCommon(task("dns-tree", "Build and sign an EIP-1459 DNS tree of node ENRs; print it as zone-file TXT records"))

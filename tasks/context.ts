@@ -3,6 +3,7 @@ import type { Signer } from "ethers";
 import { isAddress, getAddress, keccak256, toUtf8Bytes, isHexString } from "ethers";
 import { isSdkError, resolveDeployment, type DeploymentOverrides } from "@status/mailserver-sdk";
 import { readLocalDeployment } from "../deploy/deployments.js";
+import { refusalSentence } from "./errors.js";
 
 /** A task's bad input or refused action: printed as one line, never as a stack trace. */
 export class TaskInputError extends Error {}
@@ -26,8 +27,21 @@ export interface TaskContext {
  */
 export async function taskContext(args: CommonArgs, hre: HardhatRuntimeEnvironment): Promise<TaskContext> {
   const connection = await hre.network.getOrCreate();
-  const { ethers } = connection;
-  const chainId = (await ethers.provider.getNetwork()).chainId;
+  const { ethers, networkName, networkConfig } = connection;
+  // Without --network, Hardhat runs an empty in-process chain that ends with the task: nothing is
+  // deployed there and nothing done there would last.
+  if (networkConfig.type === "edr-simulated") {
+    throw new TaskInputError(
+      "name the chain to act on: add --network localhost (a running `npx hardhat node`, deployed with `npx hardhat run deploy/deploy.ts --network localhost`) or --network <name> from hardhat.config.ts",
+    );
+  }
+  let chainId: bigint;
+  try {
+    chainId = (await ethers.provider.getNetwork()).chainId;
+  } catch {
+    // Not the URL itself: a real network's holds an API key.
+    throw new TaskInputError(`cannot reach network ${networkName}: start it (for localhost: npx hardhat node) or check its url in hardhat.config.ts`);
+  }
   const signers = await ethers.getSigners();
   const signer = pickSigner(signers, args.account);
 
@@ -37,10 +51,15 @@ export async function taskContext(args: CommonArgs, hre: HardhatRuntimeEnvironme
     ...(args.registry ? { registry: address(args.registry, "--registry") } : {}),
     ...(args.escrow ? { escrow: address(args.escrow, "--escrow") } : {}),
   };
+  const deployHint = `deploy first (npx hardhat run deploy/deploy.ts --network ${networkName}) or pass --registry`;
   if (addresses.registry === undefined) {
-    throw new TaskInputError(`no registry known on chain ${chainId}: deploy first or pass --registry`);
+    throw new TaskInputError(`no registry known on ${networkName} (chain ${chainId}): ${deployHint}`);
   }
-  return { signer, chainId, addresses, networkName: connection.networkName };
+  // A local record outlives the `hardhat node` it was made on: a new node has no code there.
+  if ((await ethers.provider.getCode(addresses.registry)) === "0x") {
+    throw new TaskInputError(`no registry contract at ${addresses.registry} on ${networkName} (chain ${chainId}): ${deployHint}`);
+  }
+  return { signer, chainId, addresses, networkName };
 }
 
 function pickSigner(signers: Signer[], account: string): Signer {
@@ -84,7 +103,7 @@ export async function runTask(body: () => Promise<void>): Promise<void> {
 
 function describe(error: unknown): string {
   if (error instanceof TaskInputError) return error.message;
-  if (isSdkError(error)) return `${error.message} [${error.code}]`;
+  if (isSdkError(error)) return refusalSentence(error.code, error.details) ?? error.message.split("\n")[0];
   if (error instanceof Error) return error.message.split("\n")[0];
   return String(error);
 }

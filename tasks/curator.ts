@@ -48,34 +48,50 @@ export async function providers(args: CommonArgs, hre: HardhatRuntimeEnvironment
 }
 
 type ProviderArgs = CommonArgs & { provider: string; reason: string };
+type Status = ProviderInfo["status"];
 
 /**
- * A curator's action on one provider: the address is checked and the provider must be known
- * before anything is sent, so a typo gets a one-line refusal rather than a reverted transaction.
+ * A curator's action on one provider: the address is checked and the provider must be known and
+ * in the status the action starts from before anything is sent, so a typo or a stale command gets
+ * a one-line refusal rather than a reverted transaction.
  */
-function onProvider(done: string, send: (client: CuratorClient, provider: string, reason: string) => Promise<WriteResult>) {
+function onProvider(
+  done: string,
+  from: readonly Status[],
+  send: (client: CuratorClient, provider: string, reason: string) => Promise<WriteResult>,
+) {
   return (args: ProviderArgs, hre: HardhatRuntimeEnvironment): Promise<void> =>
     runTask(async () => {
       const provider = address(args.provider, "provider");
       const { client } = await asCurator(args, hre);
-      if ((await client.getProvider(provider)) === undefined) throw new TaskInputError(`unknown provider ${provider}`);
+      const info = await client.getProvider(provider);
+      if (info === undefined) throw new TaskInputError(`unknown provider ${provider}: npx hardhat curator providers lists them`);
+      if (!from.includes(info.status)) {
+        throw new TaskInputError(`provider ${provider} is ${info.status}: only a provider that is ${from.join(" or ")} can be ${done}`);
+      }
       printTx(`${done} provider ${provider}`, (await send(client, provider, args.reason)).hash);
     });
 }
 
-export const approve = onProvider("approved", (client, provider) => client.approveProvider(provider));
-export const suspend = onProvider("suspended", (client, provider, reason) => client.suspendProvider(provider, reason));
-export const reinstate = onProvider("reinstated", (client, provider) => client.reinstateProvider(provider));
-export const remove = onProvider("removed", (client, provider, reason) => client.removeProvider(provider, reason));
+export const approve = onProvider("approved", ["pending"], (client, provider) => client.approveProvider(provider));
+export const suspend = onProvider("suspended", ["approved"], (client, provider, reason) => client.suspendProvider(provider, reason));
+export const reinstate = onProvider("reinstated", ["suspended"], (client, provider) => client.reinstateProvider(provider));
+export const remove = onProvider("removed", ["pending", "approved", "suspended"], (client, provider, reason) => client.removeProvider(provider, reason));
 
 export async function kind(
-  args: CommonArgs & { kind: string; disable: boolean },
+  args: CommonArgs & { kind: string; disable: boolean; new: boolean },
   hre: HardhatRuntimeEnvironment,
 ): Promise<void> {
   await runTask(async () => {
     const id = kindArg(args.kind);
     const { client } = await asCurator(args, hre);
     const enabled = !args.disable;
+    const now = await client.isKindEnabled(id);
+    if (now === enabled) throw new TaskInputError(`kind ${args.kind} is already ${enabled ? "enabled" : "disabled"}`);
+    // A typo must not create a kind on chain: enabling a kind that is not enabled now takes --new.
+    if (enabled && !args.new) {
+      throw new TaskInputError(`kind ${args.kind} is not enabled in this registry: check its spelling, or pass --new to enable it as a new kind`);
+    }
     const result = await client.setKindEnabled(id, enabled);
     printTx(`${enabled ? "enabled" : "disabled"} kind ${args.kind} (${id})`, result.hash);
   });

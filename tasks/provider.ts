@@ -44,8 +44,13 @@ export async function apply(
     const ctx = await taskContext(args, hre);
     const payout = args.payout === "" ? undefined : address(args.payout, "--payout");
     const { registry } = clients(ctx);
+    const me = await ctx.signer.getAddress();
+    const existing = await registry.getProvider(me);
+    if (existing !== undefined) {
+      throw new TaskInputError(`${me} is already a provider ("${existing.name}", ${existing.status}): an account applies once; apply from another account with --account <index>`);
+    }
     const result = await registry.applyAsProvider({ name: args.name, metadataURI: args.uri, payout });
-    printTx(`applied as provider ${await ctx.signer.getAddress()} ("${args.name}"); pending until a curator approves`, result.hash);
+    printTx(`applied as provider ${me} ("${args.name}"); pending until a curator approves`, result.hash);
   });
 }
 
@@ -94,6 +99,13 @@ export async function addNode(
     const pricePerMonth = price(args.price);
     const ctx = await taskContext(args, hre);
     const { registry } = clients(ctx);
+    const me = await ctx.signer.getAddress();
+    const info = await registry.getProvider(me);
+    if (info === undefined) throw new TaskInputError(`${me} is not a provider: apply first (npx hardhat provider apply --name ... --network ${ctx.networkName})`);
+    if (info.status !== "approved") {
+      throw new TaskInputError(`provider ${me} is ${info.status}, not approved: a curator must approve it first (npx hardhat curator approve ${me} --network ${ctx.networkName})`);
+    }
+    if (!(await registry.isKindEnabled(kind))) throw new TaskInputError(`node kind ${args.kind} is not enabled in this registry: check its spelling`);
     const result = await registry.addNode({ nodeKey, record: enr.enr, pricePerMonth, kind });
     printTx(`added node ${result.nodeId} at ${tokens(pricePerMonth)} per month`, result.hash);
   });

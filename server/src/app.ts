@@ -2,17 +2,21 @@
 // the libp2p node, discv5 with the node's Waku ENR. Used by the CLI and by tests.
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import { multiaddr } from "@multiformats/multiaddr";
 import { JsonRpcProvider } from "ethers";
-import { buildNodeEnr, nodeIdFromPrivateKey } from "@status/mailserver-sdk";
+import { nodeIdFromPrivateKey, resolveDeployment } from "@status/mailserver-sdk";
 import { startDiscv5Node, type Discv5Handle } from "@status/mailserver-sdk/discovery";
 import { AccessGate, SubscriptionIndex } from "@status/mailserver-sdk/server";
 import type { Archive } from "./archive/archive.js";
 import { PostgresArchive } from "./archive/postgres.js";
 import { SqliteArchive } from "./archive/sqlite.js";
 import { ConfigError, type ServerConfig } from "./config.js";
+import { serverEnr } from "./enr.js";
 import { readNodeKey } from "./keyFile.js";
 import type { Logger } from "./log.js";
 import { MailServerNode } from "./node.js";
+import { StoreResume } from "./resume.js";
+import type { DuplexStream } from "./streams.js";
 
 export interface RunningServer {
   node: MailServerNode;
@@ -22,6 +26,8 @@ export interface RunningServer {
   /** The node's ENR (when discovery runs). */
   enr: string | undefined;
   discovery: Discv5Handle | undefined;
+  /** Store Resume, when `resume.peers` names peers. */
+  resume: StoreResume | undefined;
   stop(): Promise<void>;
 }
 
@@ -41,9 +47,38 @@ async function openArchive(config: ServerConfig): Promise<Archive> {
   }
 }
 
+const LOCAL_CHAIN_ID = 31337;
+const CHAIN_ID_DEADLINE_MS = 10_000;
+
+/** The RPC must serve the configured chain, and the escrow must be known there. */
+async function checkChain(rpcUrl: string, config: ServerConfig): Promise<void> {
+  if (config.escrow === undefined && resolveDeployment(config.chainId).escrow === undefined) {
+    throw new ConfigError(`config: escrow is required on chain ${config.chainId}, where no deployment is known: set escrow (and startBlock) to the escrow contract's address (and deployment block)`);
+  }
+  // Told the configured chain, so that ethers sends eth_chainId as it is instead of checking it.
+  const provider = new JsonRpcProvider(rpcUrl, config.chainId, { staticNetwork: true });
+  let actual: number;
+  try {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${CHAIN_ID_DEADLINE_MS / 1000} s`)), CHAIN_ID_DEADLINE_MS);
+    });
+    actual = Number(await Promise.race([provider.send("eth_chainId", []), deadline]).finally(() => clearTimeout(timer)));
+  } catch (error) {
+    throw new ConfigError(`cannot read the chain id from rpcUrl: ${(error as Error).message.split("\n")[0]}`);
+  } finally {
+    provider.destroy();
+  }
+  if (actual !== config.chainId) {
+    throw new ConfigError(`config: chainId is ${config.chainId} but rpcUrl serves chain ${actual}: set chainId to ${actual}, or point rpcUrl at chain ${config.chainId}`);
+  }
+}
+
 export async function startServer(config: ServerConfig, logger: Logger, options: { privateKey?: Uint8Array } = {}): Promise<RunningServer> {
   const privateKey = options.privateKey ?? (await readNodeKey(config.nodeKeyFile));
   const nodeId = nodeIdFromPrivateKey(privateKey);
+  // Before anything is opened or created: a wrong chain must not leave files behind.
+  if (config.rpcUrl !== undefined) await checkChain(config.rpcUrl, config);
   const archive = await openArchive(config);
   const cleanup: (() => Promise<unknown>)[] = [() => archive.close()];
   const undo = async () => {
@@ -71,6 +106,15 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
         throw new ConfigError(`cannot load the subscription index: ${(error as Error).message}`);
       }
       logger.log("info", "index-loaded", { file: config.indexFile, lastBlock: index.lastBlock ?? null, entries: index.entries().length });
+      // A purchase grants access only once the index has read it, `confirmations` blocks behind
+      // the head: say so, since a local chain mines a block only per transaction.
+      logger.log("info", "index-waits", {
+        confirmations: config.confirmations,
+        note:
+          config.confirmations === 0
+            ? "a purchase grants access as soon as its block is read"
+            : `a purchase grants access once ${config.confirmations} more blocks are mined on top of it${config.chainId === LOCAL_CHAIN_ID ? "; a local chain mines only on transactions: set confirmations to 0" : ""}`,
+      });
       try {
         const synced = await index.sync();
         logger.log("info", "index-synced", { toBlock: synced.toBlock ?? index.lastBlock ?? null, events: synced.events, entries: index.entries().length });
@@ -100,6 +144,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       ...(gate !== undefined ? { gate } : {}),
       storeLimits: config.store,
       pushLimits: { maxMessageBytes: config.maxMessageBytes },
+      relay: { enabled: config.relay.enabled, peers: config.relay.peers, redialIntervalMs: config.relay.redialIntervalMs },
       admission: config.admission,
       nodeLimits: config.node,
       retention: config.retention,
@@ -112,25 +157,29 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     }
     cleanup.push(() => node.stop());
 
-    let discovery: Discv5Handle | undefined;
-    let enr: string | undefined;
-    if (config.discovery !== undefined) {
-      const d = config.discovery;
-      const addresses = node.multiaddrs.map((a) => a.replace(/\/p2p\/[^/]+$/, ""));
-      const websockets = addresses.filter((a) => a.includes("/ws"));
-      const tcp = addresses.map((a) => /^\/ip[46]\/[^/]+\/tcp\/(\d+)$/.exec(a)?.[1]).find((p) => p !== undefined);
-      const built = buildNodeEnr({
-        privateKey,
-        ip: d.ip,
-        udp: d.udpPort,
-        ...(tcp !== undefined ? { tcp: Number(tcp) } : {}),
-        kind: "mailserver", // waku2: store
-        capabilities: ["lightpush"],
-        multiaddrs: websockets,
-        shards: { cluster: config.clusterId, shards: config.shards },
+    let resume: StoreResume | undefined;
+    if (config.resume.peers.length > 0) {
+      const running = new StoreResume({
+        dial: async (peer, protocol, { signal }) => (await node.libp2p.dialProtocol(multiaddr(peer), protocol, { signal })) as unknown as DuplexStream,
+        archive,
+        pubsubTopics: node.pubsubTopics,
+        peers: config.resume.peers,
+        lastOnlineFile: config.resume.lastOnlineFile,
+        windowMs: config.resume.windowSeconds * 1000,
+        maxMessageBytes: config.maxMessageBytes,
+        logger,
       });
-      enr = built.enr;
-      discovery = await startDiscv5Node({ privateKey, enr: built.enr, bindIp: d.bindIp ?? d.ip, port: d.udpPort, config: { enrUpdate: false } });
+      // In the background: the node serves what it has while it fills the gap.
+      running.start();
+      cleanup.push(() => running.stop());
+      resume = running;
+    }
+
+    let discovery: Discv5Handle | undefined;
+    const enr = serverEnr(privateKey, config, node.multiaddrs);
+    if (config.discovery !== undefined && enr !== undefined) {
+      const d = config.discovery;
+      discovery = await startDiscv5Node({ privateKey, enr, bindIp: d.bindIp ?? d.ip, port: d.udpPort, config: { enrUpdate: false } });
       const handle = discovery;
       const lookup = () => void handle.lookup().catch(() => undefined);
       // Get known to the boot nodes at once, then keep the routing table fresh.
@@ -149,6 +198,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     logger.log("info", "serving", {
       nodeId,
       peerId: node.peerId,
+      enr: enr ?? null,
       mode: config.mode,
       multiaddrs: node.multiaddrs,
       archive: config.archive.backend,
@@ -163,6 +213,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       nodeId,
       enr,
       discovery,
+      resume,
       stop: () => (stopping ??= undo()),
     };
   } catch (error) {

@@ -1,9 +1,13 @@
 // `mailserver-node --config <file>`: runs the mail server until SIGINT/SIGTERM.
+// `mailserver-node key --config <file>`: makes the node key (once) and prints what to register.
 import { ConfigError, loadConfig } from "./config.js";
-import { readNodeKey } from "./keyFile.js";
+import { createNodeKey, readNodeKey } from "./keyFile.js";
 import { jsonLogger } from "./log.js";
 
-const USAGE = "usage: mailserver-node --config <file.json>";
+const USAGE = [
+  "usage: mailserver-node --config <file.json>        run the mail server",
+  "       mailserver-node key --config <file.json>    make the node key (once); print its peer id, node id and ENR",
+].join("\n");
 
 /** Runs the CLI; resolves to an exit code for errors before the server runs. */
 export async function main(argv: readonly string[]): Promise<number | undefined> {
@@ -11,13 +15,16 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
     console.log(USAGE);
     return 0;
   }
-  const at = argv.indexOf("--config");
-  const file = at >= 0 ? argv[at + 1] : undefined;
-  const extra = argv.filter((_arg, i) => i !== at && i !== at + 1);
+  const command = argv[0] === "key" ? "key" : "run";
+  const args = command === "key" ? argv.slice(1) : argv;
+  const at = args.indexOf("--config");
+  const file = at >= 0 ? args[at + 1] : undefined;
+  const extra = args.filter((_arg, i) => i !== at && i !== at + 1);
   if (file === undefined || file.startsWith("--") || extra.length > 0) {
     console.error(`Error: ${extra.length > 0 ? `unknown argument ${extra[0]}; ` : ""}${USAGE}`);
     return 2;
   }
+  if (command === "key") return key(file);
   let running;
   let logger;
   try {
@@ -29,8 +36,7 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
     running = await startServer(config, logger, { privateKey });
   } catch (error) {
     // Configuration and start-up problems: one line, no stack trace.
-    const message = error instanceof ConfigError || error instanceof Error ? error.message : String(error);
-    console.error(`Error: ${message.split("\n")[0]}`);
+    console.error(`Error: ${oneLine(error)}`);
     return 1;
   }
   const server = running;
@@ -53,4 +59,40 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
   process.on("SIGINT", shutdown);
   process.on("SIGTERM", shutdown);
   return undefined;
+}
+
+function oneLine(error: unknown): string {
+  const message = error instanceof ConfigError || error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0];
+}
+
+/**
+ * `key`: the config's `nodeKeyFile` is created when missing (never overwritten), then the facts a
+ * provider registers are printed: the ENR (built as the running node builds it, when its
+ * addresses are known before it starts) and the add-node command that takes it.
+ */
+async function key(file: string): Promise<number> {
+  try {
+    const config = await loadConfig(file);
+    const { privateKey, created } = await createNodeKey(config.nodeKeyFile);
+    const { nodeIdFromPrivateKey } = await import("@status/mailserver-sdk");
+    const { privateKeyFromRaw } = await import("@libp2p/crypto/keys");
+    const { plannedAddresses, serverEnr } = await import("./enr.js");
+    const addresses = plannedAddresses(config);
+    const enr = addresses === undefined ? undefined : serverEnr(privateKey, config, addresses);
+    console.log(`node key  ${config.nodeKeyFile} (${created ? "new: keep it secret, it is the node's identity" : "existing"})`);
+    console.log(`peer id   ${privateKeyFromRaw(privateKey).publicKey.toString()}`);
+    console.log(`node id   ${nodeIdFromPrivateKey(privateKey)}`);
+    if (enr === undefined) {
+      const why = config.discovery === undefined ? "add discovery (ip, udpPort) to the config" : "set announce to the addresses clients dial (listen binds every interface or port 0)";
+      console.log(`enr       none yet: ${why}, or register the enr of the node's serving log line`);
+      return 0;
+    }
+    console.log(`enr       ${enr}`);
+    console.log(`register  npx hardhat provider add-node --enr ${enr} --key-file ${config.nodeKeyFile} --price <SNT per month> --network <name>`);
+    return 0;
+  } catch (error) {
+    console.error(`Error: ${oneLine(error)}`);
+    return 1;
+  }
 }

@@ -34,6 +34,24 @@ export interface DiscoveryConfig {
   bootEnrs: string[];
 }
 
+export interface RelayConfig {
+  /** Run Waku Relay (default true): the node archives what the network carries on its shards. */
+  enabled: boolean;
+  /** Static relay peers, multiaddrs with `/p2p/<peer id>`, dialled at start and kept. */
+  peers: string[];
+  /** How often static peers that went away are dialled again, ms. */
+  redialIntervalMs: number;
+}
+
+export interface ResumeConfig {
+  /** Store nodes asked for what this node missed while offline (multiaddrs with `/p2p/`); empty: no resume. */
+  peers: string[];
+  /** Where the last-online time is kept. */
+  lastOnlineFile: string;
+  /** How far back a resume may reach, seconds (nwaku: 6 h). */
+  windowSeconds: number;
+}
+
 export interface ServerConfig {
   /** File holding the node key: 32 bytes hex (with or without 0x). */
   nodeKeyFile: string;
@@ -47,9 +65,9 @@ export interface ServerConfig {
   escrow?: string;
   /** Block the index starts reading at (default: the known deployment's). */
   startBlock?: number;
-  /** Blocks behind head the index waits for (default 6). */
+  /** Blocks behind head the index waits for (default 6; 0 on the local chain 31337). */
   confirmations: number;
-  /** How often the index reads new events, ms. */
+  /** How often the index reads new events, ms (default 12 s; 1 s on the local chain 31337). */
   indexIntervalMs: number;
   /** Where the index is saved so a restart continues where it stopped. */
   indexFile: string;
@@ -63,6 +81,8 @@ export interface ServerConfig {
   node: NodeLimits;
   maxMessageBytes: number;
   discovery?: DiscoveryConfig;
+  relay: RelayConfig;
+  resume: ResumeConfig;
   logLevel: LogLevel;
 }
 
@@ -70,7 +90,7 @@ const MODES: readonly ServiceMode[] = ["paid-only", "free", "freemium"];
 const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 const KNOWN = new Set([
   "nodeKeyFile", "listen", "announce", "rpcUrl", "chainId", "registry", "escrow", "startBlock", "confirmations", "indexIntervalMs",
-  "indexFile", "mode", "clusterId", "shards", "archive", "retention", "limits", "maxMessageBytes", "discovery", "logLevel",
+  "indexFile", "mode", "clusterId", "shards", "archive", "retention", "limits", "maxMessageBytes", "discovery", "relay", "resume", "logLevel",
 ]);
 
 /** Reads and validates a config file; relative paths are taken from the file's folder. */
@@ -102,6 +122,10 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
   const archive = object(o.archive ?? { backend: "sqlite", path: "archive.sqlite" }, "archive");
   const backend = oneOf(archive.backend, ["sqlite", "postgres"] as const, "archive.backend");
   const retention = object(o.retention ?? {}, "retention");
+  const relay = object(o.relay ?? {}, "relay");
+  for (const key of Object.keys(relay)) if (!["enabled", "peers", "redialIntervalMs"].includes(key)) fail(`unknown field relay.${key}`);
+  const resume = object(o.resume ?? {}, "resume");
+  for (const key of Object.keys(resume)) if (!["peers", "lastOnlineFile", "windowSeconds"].includes(key)) fail(`unknown field resume.${key}`);
   const config: ServerConfig = {
     nodeKeyFile: resolve(string(o.nodeKeyFile, "nodeKeyFile")),
     listen: strings(o.listen ?? ["/ip4/0.0.0.0/tcp/60000", "/ip4/0.0.0.0/tcp/8000/ws"], "listen", true),
@@ -111,8 +135,11 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
     ...(o.registry !== undefined ? { registry: address(o.registry, "registry") } : {}),
     ...(o.escrow !== undefined ? { escrow: address(o.escrow, "escrow") } : {}),
     ...(o.startBlock !== undefined ? { startBlock: integer(o.startBlock, "startBlock", 0) } : {}),
-    confirmations: integer(o.confirmations ?? 6, "confirmations", 0),
-    indexIntervalMs: integer(o.indexIntervalMs ?? 12_000, "indexIntervalMs", 50),
+    // A local chain (31337) mines a block only per transaction: waiting for blocks there would
+    // keep a paying client out until someone else sends something.
+    confirmations: integer(o.confirmations ?? (o.chainId === 31337 ? 0 : 6), "confirmations", 0),
+    // And blocks come when a test sends a transaction, not every 12 s: read them soon after.
+    indexIntervalMs: integer(o.indexIntervalMs ?? (o.chainId === 31337 ? 1_000 : 12_000), "indexIntervalMs", 50),
     indexFile: resolve(o.indexFile === undefined ? "index.sqlite" : string(o.indexFile, "indexFile")),
     mode,
     clusterId: integer(o.clusterId ?? 1, "clusterId", 0, 65535),
@@ -155,6 +182,16 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
       maxConnections: integer(limits.maxConnections ?? DEFAULT_NODE_LIMITS.maxConnections, "limits.maxConnections", 1),
     },
     maxMessageBytes: integer(o.maxMessageBytes ?? 150 * 1024, "maxMessageBytes", 64, 16 * 1024 * 1024),
+    relay: {
+      enabled: boolean(relay.enabled ?? true, "relay.enabled"),
+      peers: peerAddresses(relay.peers ?? [], "relay.peers"),
+      redialIntervalMs: integer(relay.redialIntervalMs ?? 10_000, "relay.redialIntervalMs", 1000),
+    },
+    resume: {
+      peers: peerAddresses(resume.peers ?? [], "resume.peers"),
+      lastOnlineFile: resolve(resume.lastOnlineFile === undefined ? "last-online.json" : string(resume.lastOnlineFile, "resume.lastOnlineFile")),
+      windowSeconds: integer(resume.windowSeconds ?? 6 * 3600, "resume.windowSeconds", 60, 7 * 86_400),
+    },
     logLevel: oneOf(o.logLevel ?? "info", LEVELS, "logLevel"),
   };
   for (const key of Object.keys(retention)) if (!(key in config.retention)) fail(`unknown field retention.${key}`);
@@ -197,6 +234,22 @@ function strings(value: unknown, name: string, nonEmpty: boolean): string[] {
   if (!Array.isArray(value) || value.some((v) => typeof v !== "string" || v === "")) fail(`${name} must be a list of strings (got ${shown(value)})`);
   if (nonEmpty && value.length === 0) fail(`${name} must not be empty`);
   return value as string[];
+}
+
+function boolean(value: unknown, name: string): boolean {
+  if (typeof value !== "boolean") fail(`${name} must be true or false (got ${shown(value)})`);
+  return value;
+}
+
+/** Multiaddrs of peers: each must name the peer (`/p2p/<peer id>`), or it could not be verified. */
+function peerAddresses(value: unknown, name: string): string[] {
+  const list = strings(value, name, false);
+  for (const [i, address] of list.entries()) {
+    if (!/^\/(ip4|ip6|dns|dns4|dns6)\/[^/]+\/tcp\/\d+(\/(ws|wss|tls\/ws))?\/p2p\/\w+$/.test(address)) {
+      fail(`${name}[${i}] must be a multiaddr ending in /p2p/<peer id>, e.g. /ip4/203.0.113.2/tcp/60000/p2p/16Uiu2... (got ${shown(address)})`);
+    }
+  }
+  return list;
 }
 
 function integer(value: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {

@@ -39,7 +39,7 @@ export interface NodeLimits {
 export const DEFAULT_NODE_LIMITS: NodeLimits = { maxStoreRequestBytes: 64 * 1024, requestTimeoutMs: 10_000, maxStreamsPerProtocol: 32, maxConnections: 1000 };
 
 export interface RelayOptions extends Partial<RelayLimits> {
-  /** Run Waku Relay (default true). Without it the node archives only what is lightpushed, and every push answers 505. */
+  /** Run Waku Relay (default true). Without it the node archives nothing from the network and serves no lightpush. */
   enabled?: boolean;
 }
 
@@ -104,7 +104,7 @@ export class MailServerNode {
     const ingest = new ArchiveWriter(options.archive, logger, options.ingest);
     // Lightpush publishes through the relay service, which exists once libp2p does.
     let relay: WakuRelay | undefined;
-    const publish = async (topic: string, data: Uint8Array) => (relay === undefined ? 0 : relay.publish(topic, data));
+    const publish = async (topic: string, data: Uint8Array) => relay!.publish(topic, data);
 
     // Each protocol is a libp2p service (factory of init, then components); relay needs pubsub.
     const services: Record<string, (components: never) => unknown> = {
@@ -121,12 +121,13 @@ export class MailServerNode {
         streams,
         logger,
       }),
-      lightpush: lightpushService({ rules, writer: ingest, publish, limits: pushLimits, streams, logger }),
       ...(options.gate !== undefined ? { access: accessService({ gate: options.gate, streams, logger }) } : {}),
+      // Lightpush only with relay, as nwaku mounts it: a push must reach the network, not only this node.
       ...(relayOn
         ? {
             pubsub: wakuGossipsub(pubsubTopics, relayLimits),
             relay: wakuRelay({ rules, writer: ingest, limits: relayLimits, logger }),
+            lightpush: lightpushService({ rules, writer: ingest, publish, limits: pushLimits, streams, logger }),
           }
         : {}),
     };

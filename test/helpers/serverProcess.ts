@@ -25,9 +25,16 @@ export async function writeConfig(dir: string, name: string, config: Record<stri
 
 export const BIN = path.join(ROOT, "server", "bin", "mailserver-node.js");
 
-/** The `mailserver-node` bin under this Node (its own process, so signals and exit codes are its own). */
-export function startServerProcess(configFile: string): ServerProcess {
-  const child = spawn(process.execPath, [BIN, "--config", configFile], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true });
+/**
+ * The `mailserver-node` bin under this Node (its own process, so signals and exit codes are its
+ * own); by default the workspace's, or another install's (`bin`, run from `cwd`).
+ */
+export function startServerProcess(configFile: string, options: { bin?: string; cwd?: string } = {}): ServerProcess {
+  const child = spawn(process.execPath, [options.bin ?? BIN, "--config", configFile], {
+    cwd: options.cwd ?? ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
   const events: Record<string, unknown>[] = [];
   let buffer = "";
   let stderr = "";

@@ -52,3 +52,15 @@ export function collect(node: RelayNode, contentTopic: string, clusterId: number
   void node.relay.subscribeWithUnsubscribe([decoder], (message: DecodedMessage) => void got.push(message));
   return got;
 }
+
+/**
+ * A js-waku relay node in a mail server's mesh on every shard it serves: the network a lightpush
+ * to that server reaches (without one, the server answers pushes with 505, as nwaku does).
+ */
+export async function relayPeerOf(server: { multiaddrs: string[]; pubsubTopics: readonly string[] }, clusterId: number, shards: number[]): Promise<RelayNode> {
+  const node = await jsWakuRelayNode({ clusterId, shards });
+  const ws = server.multiaddrs.find((a) => a.includes("/ws/"));
+  if (ws === undefined) throw new Error("the server has no ws address for js-waku's relay node");
+  for (const topic of shards.map((s) => `/waku/2/rs/${clusterId}/${s}`)) await connectRelay(node, ws, topic);
+  return node;
+}

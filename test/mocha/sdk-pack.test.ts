@@ -1,5 +1,5 @@
 // The published package works on its own: pack it, install the tarball into an empty project and
-// import it from a plain ESM script, as a user would.
+// import it from a plain ESM script and require it from CommonJS, as a user would.
 import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -27,6 +27,13 @@ const entries = [AccessGate, SubscriptionIndex, Discv5CrawlerSource, MailserverS
 let sqlite = "opened";
 try { await SubscriptionIndex.open("index.sqlite", { provider: {}, chainId: 1n, escrow: "0x" + "11".repeat(20), startBlock: 0 }); } catch (error) { sqlite = error.code + ": " + error.message; }
 console.log(JSON.stringify({ nodeId: nodeIdFromPrivateKey(key), enrNodeId: parsed.nodeId, ip: parsed.ip, tcp: parsed.tcp, invalid, kind: MAILSERVER_KIND, entries, sqlite }));
+`;
+
+const REQUIRE_SCRIPT = `
+const { nodeIdFromPrivateKey } = require("@status/mailserver-sdk");
+const { AccessGate } = require("@status/mailserver-sdk/server");
+const { MailserverSelector } = require("@status/mailserver-sdk/discovery");
+console.log(JSON.stringify({ nodeId: nodeIdFromPrivateKey(process.argv[2]), server: typeof AccessGate, discovery: typeof MailserverSelector }));
 `;
 
 describe("SDK package", function () {
@@ -72,5 +79,18 @@ describe("SDK package", function () {
     });
     // An app's install builds no native SQLite module.
     expect(existsSync(join(project, "node_modules/better-sqlite3"))).to.equal(false);
+
+    // Node 22+ can require ES modules: CommonJS code takes the same entry points.
+    await writeFile(join(project, "check.cjs"), REQUIRE_SCRIPT);
+    const required = await run(process.execPath, ["check.cjs", key], { cwd: project });
+    expect(JSON.parse(required.stdout.trim())).to.deep.equal({ nodeId: expectedId, server: "function", discovery: "function" });
+
+    // What ships: the licence, the README, compiled code and types; no source maps (the sources
+    // are not shipped, so maps would point at nothing).
+    const { stdout: listing } = await run("tar", ["-tzf", join(dir, tarball!)]);
+    const files = listing.trim().split("\n");
+    expect(files).to.include.members(["package/LICENSE", "package/README.md", "package/package.json", "package/dist/index.js", "package/dist/index.d.ts"]);
+    expect(files.filter((f) => f.endsWith(".map"))).to.deep.equal([]);
+    expect(files.filter((f) => !/^package\/(dist\/|LICENSE$|README\.md$|package\.json$)/.test(f))).to.deep.equal([]);
   });
 });

@@ -3,14 +3,15 @@
 // subscription index are still there and a new connection needs a new grant; two processes on one
 // PostgreSQL archive serve each other's messages.
 import { expect } from "chai";
-import Database from "better-sqlite3";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { promisify } from "node:util";
 import { Wallet } from "ethers";
+import { parseEnr } from "@status/mailserver-sdk";
 import { bytesToUtf8, utf8ToBytes, type LightNode } from "@waku/sdk";
 import { ROOT } from "../helpers/hardhatCli.js";
 import { fetchMessages, presentGrant, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
@@ -90,6 +91,9 @@ describe("mailserver-node CLI", function () {
       [{ ...base(), colour: "blue" }, /^Error: config: unknown field colour$/],
       [{ ...base(), nodeKeyFile: "missing.key" }, /^Error: cannot read node key file .*missing\.key: ENOENT$/],
       [{ ...base(), archive: { backend: "postgres", url: "mysql://x" } }, /^Error: config: archive.url must be a postgres:\/\/ URL/],
+      // The RPC serves 31337: a config left at chainId 1 is caught at start, not by silent refusals.
+      [{ ...base(), chainId: 1 }, /^Error: config: chainId is 1 but rpcUrl serves chain 31337: set chainId to 31337, or point rpcUrl at chain 1$/],
+      [{ ...base(), escrow: undefined }, /^Error: config: escrow is required on chain 31337, where no deployment is known: set escrow \(and startBlock\) to the escrow contract's address \(and deployment block\)$/],
     ];
     // The first through npx, as the README says; the others straight through the bin, at once.
     await Promise.all(
@@ -109,6 +113,28 @@ describe("mailserver-node CLI", function () {
     );
   });
 
+  it("`mailserver-node key` makes a key once and prints the ENR only when the node's addresses are known before it starts", async () => {
+    const key = async (config: Record<string, unknown>, name: string) => {
+      const file = path.join(tmp, name);
+      await writeFile(file, JSON.stringify(config));
+      return (await run(process.execPath, [BIN, "key", "--config", file], { cwd: ROOT })).stdout;
+    };
+    const free = { listen: ["/ip4/127.0.0.1/tcp/60000/ws"], mode: "free" };
+    const first = await key({ ...free, nodeKeyFile: "keys/a.key" }, "key-a.json");
+    expect(first).to.match(/^node key\s+.*keys\/a\.key \(new: keep it secret, it is the node's identity\)$/m);
+    expect(first).to.match(/^peer id\s+16Uiu2\S+$/m).and.match(/^node id\s+0x[0-9a-f]{64}$/m);
+    expect(first).to.match(/^enr\s+none yet: add discovery \(ip, udpPort\) to the config, or register the enr of the node's serving log line$/m);
+    const wildcard = await key({ ...free, nodeKeyFile: "keys/a.key", listen: ["/ip4/0.0.0.0/tcp/8000/ws"], discovery: { ip: "127.0.0.1", udpPort: 9000 } }, "key-b.json");
+    expect(wildcard).to.match(/\(existing\)$/m).and.match(/^enr\s+none yet: set announce to the addresses clients dial/m);
+    // Same key file, same node id, whatever the config around it.
+    expect(/^node id\s+(\S+)$/m.exec(wildcard)?.[1]).to.equal(/^node id\s+(\S+)$/m.exec(first)?.[1]);
+    const announced = await key({ ...free, nodeKeyFile: "keys/a.key", listen: ["/ip4/0.0.0.0/tcp/8000/ws"], announce: ["/dns4/mail.example.org/tcp/443/wss"], discovery: { ip: "203.0.113.7", udpPort: 9000 } }, "key-c.json");
+    const enr = /^enr\s+(enr:\S+)$/m.exec(announced)?.[1];
+    expect(enr, announced).to.be.a("string");
+    expect(parseEnr(enr!)).to.deep.include({ ip: "203.0.113.7", udp: 9000, multiaddrs: ["/dns4/mail.example.org/tcp/443/wss"] });
+    expect(announced).to.include(`register  npx hardhat provider add-node --enr ${enr} --key-file ${path.join(tmp, "keys", "a.key")} --price <SNT per month> --network <name>`);
+  });
+
   it("restarts with its archive and index; Bob's new connection needs a new grant", async () => {
     const config = { ...base(), archive: { backend: "sqlite", path: "restart/archive.sqlite" }, indexFile: "restart/index.sqlite" };
     const first = await serve(config, "restart.json");
@@ -122,7 +148,8 @@ describe("mailserver-node CLI", function () {
     expect(await first.server.stop("SIGTERM")).to.equal(0);
     expect(first.server.events.map((e) => e.event)).to.include.members(["shutting-down", "stopped", "shutdown-complete"]);
     // What the stopped server left in its SQLite index, read as another process would.
-    const db = new Database(path.join(tmp, "restart", "index.sqlite"), { readonly: true });
+    // (node:sqlite, built into Node: the test loads no native addon either.)
+    const db = new DatabaseSync(path.join(tmp, "restart", "index.sqlite"), { readOnly: true });
     const clients = (db.prepare("SELECT client_id FROM entries").all() as { client_id: string }[]).map((r) => r.client_id.toLowerCase());
     const saved = JSON.parse((db.prepare("SELECT value FROM meta WHERE key = 'cursor'").get() as { value: string }).value) as { lastBlock: number };
     db.close();

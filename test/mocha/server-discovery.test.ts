@@ -49,9 +49,11 @@ describe("mail server discovery: Waku ENR and discv5", function () {
     if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
   });
 
-  it("publishes waku2 (store, lightpush), its ws multiaddr, rs (cluster 16, its shards) under its node id and peer id", async () => {
+  it("publishes waku2 (relay, store, lightpush), its ws multiaddr, rs (cluster 16, its shards) under its node id and peer id", async () => {
     const enr = await EnrDecoder.fromString(running.enr!);
-    expect(enr.waku2).to.include({ store: true, lightPush: true, relay: false, filter: false });
+    expect(enr.waku2).to.include({ store: true, lightPush: true, relay: true, filter: false });
+    // Status's store nodes announce 0x03 (relay + store); lightpush adds bit 3.
+    expect(enr.get("waku2")).to.deep.equal(Uint8Array.of(0x0b));
     expect(enr.peerId?.toString()).to.equal(running.node.peerId);
     const ws = running.node.multiaddrs.find((a) => a.includes("/ws/"))!.replace(/\/p2p\/.*$/, "");
     expect(enr.multiaddrs?.map(String)).to.deep.equal([ws]);

@@ -16,6 +16,7 @@ import { AccessGate } from "@status/mailserver-sdk/server";
 import { Wallet } from "ethers";
 import * as lp from "it-length-prefixed";
 import { rawRequest, serverPeer, wakuClient } from "../helpers/mailServer.js";
+import { relayPeerOf, type RelayNode } from "../helpers/wakuRelay.js";
 
 const TOPIC = "/mailserver-hostile/1/chat/proto";
 const MAX_MESSAGE = 2048;
@@ -26,6 +27,7 @@ describe("mail server under hostile input", function () {
   let server: MailServerNode;
   let mallory: LightNode;
   let pubsubTopic: string;
+  let relayPeer: RelayNode;
   const clients: LightNode[] = [];
 
   const client = async () => {
@@ -75,12 +77,15 @@ describe("mail server under hostile input", function () {
       nodeLimits: { maxStoreRequestBytes: 1024, requestTimeoutMs: 500, maxStreamsPerProtocol: 8 },
     });
     await server.start();
+    // A relay peer, so that pushes reach the network (the server answers 505 without one).
+    relayPeer = await relayPeerOf(server, 1, [0, 1, 2, 3, 4, 5, 6, 7]);
     mallory = await client();
     pubsubTopic = mallory.createDecoder({ contentTopic: TOPIC }).pubsubTopic;
   });
 
   after(async () => {
     await Promise.all(clients.map((c) => c.stop().catch(() => undefined)));
+    await relayPeer?.stop();
     await server?.stop();
     await archive?.close();
   });
@@ -102,18 +107,23 @@ describe("mail server under hostile input", function () {
     await stillServing("after oversized store requests");
   });
 
-  it("lightpush: malformed → 400, no message → 400, another shard → 421, bad timestamp or empty payload → 420, too large → 413 or dropped", async () => {
+  it("lightpush, as nwaku answers: malformed → 400, no message → 400, another shard → 505, bad timestamp, empty payload or just too large → 420, far too large → dropped; no timestamp → stamped", async () => {
     const garbage = await rawRequest(mallory, server.peerId, LIGHTPUSH_V3_CODEC, Uint8Array.from([0x0a, 0xff, 0x01]));
     expect(proto_lightpush.LightPushResponseV3.decode(garbage!).statusCode).to.equal(400);
     expect((await push(undefined))?.statusCode).to.equal(400);
     const ok = { contentTopic: TOPIC, payload: utf8ToBytes("x"), timestamp: BigInt(Date.now()) * 1_000_000n };
-    expect((await push(ok, "/waku/2/rs/9/9"))?.statusCode).to.equal(421);
-    expect((await push({ ...ok, timestamp: undefined }))?.statusCode).to.equal(420);
+    expect((await push(ok, "/waku/2/rs/9/9"))?.statusCode).to.equal(505);
+    expect((await push({ ...ok, contentTopic: "no-form" }))?.statusCode).to.equal(420);
     expect((await push({ ...ok, timestamp: ok.timestamp + 3_600_000_000_000n }))?.statusCode).to.equal(420);
     expect((await push({ ...ok, payload: new Uint8Array(0) }))?.statusCode).to.equal(420);
-    expect((await push({ ...ok, payload: new Uint8Array(MAX_MESSAGE + 100) }))?.statusCode).to.equal(413);
-    expect(await push({ ...ok, payload: new Uint8Array(MAX_MESSAGE + 10_000) })).to.equal(undefined);
-    expect((await archive.stats()).messages, "nothing bad was archived").to.equal(2);
+    const tooLarge = await push({ ...ok, payload: new Uint8Array(MAX_MESSAGE + 100) });
+    expect(tooLarge?.statusCode).to.equal(420);
+    expect(tooLarge?.statusDesc).to.match(new RegExp(`^INVALID_MESSAGE: Message size exceeded \\(\\d+ bytes, at most ${MAX_MESSAGE}\\)$`));
+    expect(await push({ ...ok, payload: new Uint8Array(MAX_MESSAGE + 100_000) })).to.equal(undefined);
+    const before = (await archive.stats()).messages;
+    expect((await push({ ...ok, payload: utf8ToBytes("no timestamp"), timestamp: undefined }))?.statusCode).to.equal(200);
+    await server.ingest.drain();
+    expect((await archive.stats()).messages, "only the stamped message was archived").to.equal(before + 1);
     await stillServing("after bad pushes");
   });
 

@@ -11,6 +11,7 @@ import { proto_store } from "@waku/proto";
 import { MailServerNode, SqliteArchive, STORE_CODEC, type AdmissionLimits } from "@status/mailserver-node";
 import { AccessGate, type SubscriptionIndex } from "@status/mailserver-sdk/server";
 import { fetchMessages, presentGrant, rawRequest, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
+import { relayPeerOf, type RelayNode } from "../helpers/wakuRelay.js";
 
 const TOPIC = "/mailserver-modes/1/chat/proto";
 const TEXTS = Array.from({ length: 5 }, (_, i) => `free ${i}`);
@@ -23,6 +24,7 @@ describe("mail server modes: freemium", function () {
   const bobKey = Wallet.createRandom() as unknown as Wallet;
   const running: { server: MailServerNode; archive: SqliteArchive }[] = [];
   const clients: LightNode[] = [];
+  const relays: RelayNode[] = [];
   const now = () => Math.floor(Date.now() / 1000);
 
   async function freemium(admission: Partial<AdmissionLimits>) {
@@ -40,6 +42,8 @@ describe("mail server modes: freemium", function () {
     });
     await server.start();
     running.push({ server, archive });
+    // The network Alice's pushes reach (without a relay peer a push is answered 505, as by nwaku).
+    relays.push(await relayPeerOf(server, 1, [0, 1, 2, 3, 4, 5, 6, 7]));
     const address = server.multiaddrs[0]!;
     const alice = await client(address);
     const encoder = alice.createEncoder({ contentTopic: TOPIC });
@@ -65,7 +69,7 @@ describe("mail server modes: freemium", function () {
 
   after(async function () {
     this.timeout(60_000);
-    await Promise.all(clients.map((c) => c.stop().catch(() => undefined)));
+    await Promise.all([...clients, ...relays].map((c) => c.stop().catch(() => undefined)));
     for (const { server, archive } of running) {
       await server.stop();
       await archive.close();

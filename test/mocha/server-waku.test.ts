@@ -13,6 +13,7 @@ import { MailServerNode, SqliteArchive } from "@status/mailserver-node";
 import { AccessSession, MailserverSdkError, accessGrantMaker } from "@status/mailserver-sdk";
 import { AccessGate, type SubscriptionIndex } from "@status/mailserver-sdk/server";
 import { fetchMessages, presentGrant, serverPeer, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
+import { relayPeerOf, type RelayNode } from "../helpers/wakuRelay.js";
 
 const TOPIC = "/mailserver-test/1/chat/proto";
 
@@ -24,6 +25,7 @@ describe("mail server with @waku/sdk clients", function () {
   let tmp: string;
   let archive: SqliteArchive;
   let server: MailServerNode;
+  let relayPeer: RelayNode;
   let clockOffset = 0;
   const clients: LightNode[] = [];
   const bobKey = Wallet.createRandom() as unknown as Wallet;
@@ -61,11 +63,14 @@ describe("mail server with @waku/sdk clients", function () {
       gate: new AccessGate({ nodeId: chain.nodeId, chainId: 31337, escrow: chain.addresses.escrow, index, now }),
     });
     await server.start();
+    // The network Alice's pushes reach: a js-waku relay node in the server's mesh.
+    relayPeer = await relayPeerOf(server, 1, [0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
   after(async function () {
     this.timeout(60_000);
     await Promise.all(clients.map((c) => c.stop().catch(() => undefined)));
+    await relayPeer?.stop();
     await server?.stop();
     await archive?.close();
     await index?.stop();
@@ -75,15 +80,15 @@ describe("mail server with @waku/sdk clients", function () {
 
   const sent: string[] = [];
 
-  it("has the node key's secp256k1 peer id and serves store v3, lightpush, metadata and access", () => {
+  it("has the node key's secp256k1 peer id and serves relay, store v3, lightpush, metadata and access", () => {
     expect(server.peerId).to.match(/^16Uiu2/);
     const protocols = server.libp2p.getProtocols();
-    for (const p of ["/vac/waku/store-query/3.0.0", "/vac/waku/lightpush/3.0.0", "/vac/waku/metadata/1.0.0", "/status/mailserver/access/1.0.0"]) {
+    for (const p of ["/vac/waku/relay/2.0.0", "/vac/waku/store-query/3.0.0", "/vac/waku/lightpush/3.0.0", "/vac/waku/metadata/1.0.0", "/status/mailserver/access/1.0.0"]) {
       expect(protocols).to.include(p);
     }
   });
 
-  it("Alice lightpushes 45 messages through @waku/sdk; the server archives them", async () => {
+  it("Alice lightpushes 45 messages through @waku/sdk; the server relays and archives them", async () => {
     const alice = await client();
     const encoder = alice.createEncoder({ contentTopic: TOPIC });
     for (let i = 0; i < 45; i++) {

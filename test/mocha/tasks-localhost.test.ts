@@ -80,12 +80,20 @@ describe("tasks and deploy script against a hardhat node", function () {
 
   const status = async (account: string) => (await registry.getProvider(account))?.status ?? "none";
 
+  /** A node key and its ENR in files (under tmp), for refusals that must not reach the chain. */
+  const outsiderNode = "outsider";
+  const enrFileOf = (name: string) => path.join(tmp, `${name}.enr`);
+  const keyFileOf = (name: string) => path.join(tmp, `${name}.key`);
+
   before(async function () {
     this.timeout(120_000);
     tmp = await mkdtemp(path.join(tmpdir(), "tasks-localhost-"));
     node = await startHardhatNode(60_000);
     chain = new JsonRpcProvider(node.url, 31337, { staticNetwork: true, pollingInterval: 100, cacheTimeout: -1 });
     accounts = await chain.listAccounts();
+    const outsiderKey = Wallet.createRandom();
+    await writeFile(enrFileOf(outsiderNode), buildNodeEnr({ privateKey: outsiderKey.privateKey, ip: "127.0.0.1", udp: 30303, tcp: 30303 }).enr);
+    await writeFile(keyFileOf(outsiderNode), outsiderKey.privateKey);
     [admin, operator, subscriber, outsider] = await Promise.all(accounts.slice(0, 4).map((a) => a.getAddress()));
     candidate = await accounts[5].getAddress();
   });
@@ -153,6 +161,33 @@ describe("tasks and deploy script against a hardhat node", function () {
 
     await sentTx(await cli("curator", "approve", operator), new RegExp(`^approved provider ${operator}$`, "m"));
     expect(await status(operator)).to.equal("approved");
+  });
+
+  it("state errors are plain sentences, checked before anything is sent", async () => {
+    // Account 0 is the default provider already (README's own `provider apply` line used to get
+    // the raw INVALID_PROVIDER_STATUS); the operator is approved already.
+    const [again, approveAgain, reinstateApproved, notProvider] = await Promise.all([
+      cli("provider", "apply", "--name", "Again"),
+      cli("curator", "approve", operator),
+      cli("curator", "reinstate", operator),
+      cli("provider", "add-node", "--enr", enrFileOf(outsiderNode), "--key-file", keyFileOf(outsiderNode), "--account", "3"),
+    ]);
+    refused(again, new RegExp(`^Error: ${admin} is already a provider \\(".*", approved\\): an account applies once; apply from another account with --account <index>$`));
+    refused(approveAgain, new RegExp(`^Error: provider ${operator} is approved: only a provider that is pending can be approved$`));
+    refused(reinstateApproved, new RegExp(`^Error: provider ${operator} is approved: only a provider that is suspended can be reinstated$`));
+    refused(notProvider, new RegExp(`^Error: ${outsider} is not a provider: apply first \\(npx hardhat provider apply --name \\.\\.\\. --network localhost\\)$`));
+    for (const r of [again, approveAgain, reinstateApproved, notProvider]) expect(r.stderr).to.not.match(/[A-Z]{3,}_[A-Z_]+|InvalidProviderStatus/);
+    expect(await status(admin)).to.equal("approved");
+    expect(await status(operator)).to.equal("approved");
+  });
+
+  it("without --network a task says to name the chain, instead of a decoder error", async () => {
+    // The record of this node's deployment exists: an in-process chain would have no code there.
+    const r = await hardhat(["curator", "providers"], {});
+    refused(r, /^Error: name the chain to act on: add --network localhost \(a running `npx hardhat node`, deployed with `npx hardhat run deploy\/deploy\.ts --network localhost`\) or --network <name> from hardhat\.config\.ts$/);
+    expect(r.stderr).to.not.match(/could not decode/);
+    const unreachable = await hardhat(["curator", "providers", "--network", "localhost"], { LOCALHOST_RPC_URL: "http://127.0.0.1:9" });
+    refused(unreachable, /^Error: cannot reach network localhost: start it \(for localhost: npx hardhat node\) or check its url in hardhat\.config\.ts$/);
   });
 
   it("provider add-node refuses bad input, then registers a real ENR; set-price refuses a bad id, then sets the price", async () => {
@@ -236,8 +271,11 @@ describe("tasks and deploy script against a hardhat node", function () {
   });
 
   it("account 2 subscribes through the SDK; after time passes provider nodes shows it and provider withdraw pays out", async () => {
-    const token = new Contract(addresses.token, ["function generateTokens(address owner, uint256 amount) returns (bool)"], accounts[0]);
-    await (await token.getFunction("generateTokens")(subscriber, 1000n * UNIT)).wait();
+    refused(await cli("token", "mint", "--to", "2", "--account", "1"), new RegExp(`^Error: ${operator} cannot mint: the token's controller is ${admin} \\(account 0 of the deployment; drop --account\\)$`));
+    refused(await cli("token", "mint", "--to", "2", "--amount", "-5"), /^Error: --amount must be more than 0 \(got -5\)$/);
+    await sentTx(await cli("token", "mint", "--to", "2", "--amount", "1000"), new RegExp(`^minted 1000\\.0 test SNT to ${subscriber} \\(balance 1000\\.0 SNT\\)$`, "m"));
+    const token = new Contract(addresses.token, ["function balanceOf(address) view returns (uint256)"], chain);
+    expect(await token.getFunction("balanceOf")(subscriber)).to.equal(1000n * UNIT);
     const buyer = new SubscriptionClient({ runner: accounts[2], chainId: 31337, addresses });
     const bought = await buyer.subscribe({ nodeId, months: 2 });
     expect(bought.pricePerMonth).to.equal(30n * UNIT);
@@ -280,7 +318,11 @@ describe("tasks and deploy script against a hardhat node", function () {
 
   it("curator kind enables and disables a node kind; curator pause pauses and unpauses the escrow", async () => {
     expect(await registry.isKindEnabled("push-notifications")).to.equal(false);
-    await sentTx(await cli("curator", "kind", "push-notifications"), /^enabled kind push-notifications \(0x[0-9a-f]{64}\)$/m);
+    // A typo must not create a kind: a kind not enabled now needs --new.
+    refused(await cli("curator", "kind", "mailserverz"), /^Error: kind mailserverz is not enabled in this registry: check its spelling, or pass --new to enable it as a new kind$/);
+    expect(await registry.isKindEnabled("mailserverz")).to.equal(false);
+    refused(await cli("curator", "kind", "mailserver"), /^Error: kind mailserver is already enabled$/);
+    await sentTx(await cli("curator", "kind", "push-notifications", "--new"), /^enabled kind push-notifications \(0x[0-9a-f]{64}\)$/m);
     expect(await registry.isKindEnabled("push-notifications")).to.equal(true);
     await sentTx(await cli("curator", "kind", "push-notifications", "--disable"), /^disabled kind push-notifications \(0x[0-9a-f]{64}\)$/m);
     expect(await registry.isKindEnabled("push-notifications")).to.equal(false);
