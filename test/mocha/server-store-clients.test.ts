@@ -38,13 +38,6 @@ describe("store with @waku/sdk clients (nwaku's behaviour)", function () {
     clients.push(waku);
     return waku;
   };
-  const pushAll = async (waku: LightNode, texts: string[], contentTopic = TOPIC) => {
-    const encoder = waku.createEncoder({ contentTopic });
-    for (const text of texts) {
-      const result = await waku.lightPush.send(encoder, { payload: utf8ToBytes(text) });
-      expect(result.failures, text).to.deep.equal([]);
-    }
-  };
   /** Archived as if pushed (straight into the archive: the pushes are not what is tested). */
   const archived = (pubsubTopic: string, texts: string[], contentTopic = TOPIC, payload = (text: string) => utf8ToBytes(text), startMs = Date.now() - 60_000): ArchivedMessage[] => {
     // Half a millisecond in: js-waku sends a Date's milliseconds times 10^6 as a double (256 ns steps).
@@ -79,7 +72,7 @@ describe("store with @waku/sdk clients (nwaku's behaviour)", function () {
     const server = await serve({ admission: { freeBurst: 100_000, freeQueriesPerMinute: 100_000 } });
     const alice = await client(server);
     const texts = Array.from({ length: 30 }, (_, i) => `h${String(i).padStart(2, "0")}`);
-    await pushAll(alice, texts);
+    await servers.at(-1)!.archive.put(archived(alice.createDecoder({ contentTopic: TOPIC }).pubsubTopic, texts));
     const all = (await alice.store.queryGenerator([alice.createDecoder({ contentTopic: TOPIC })]).next()).value as Promise<IDecodedMessage | undefined>[];
     const first20 = (await Promise.all(all)).map((m) => m!);
     expect(first20.map((m) => bytesToUtf8(m.payload))).to.deep.equal(texts.slice(0, 20));
