@@ -7,10 +7,21 @@
 export type ServiceMode = "paid-only" | "free" | "freemium";
 
 export interface AdmissionLimits {
-  /** Free store queries per peer per minute (token bucket refilled continuously). */
+  /**
+   * Free store queries per peer per minute (token bucket refilled continuously). Sized for polling:
+   * js-waku's ReliableChannel looks a missing message up by hash every 10 s (two queries each).
+   */
   freeQueriesPerMinute: number;
-  /** Burst of a free peer's bucket. */
+  /**
+   * Burst of a free peer's bucket. Sized for a whole history read: js-waku pages back to back until
+   * an empty page and does not back off on 429 (200 pages: 4,000 messages at its default page of 20).
+   */
   freeBurst: number;
+  /**
+   * Free peers whose rate buckets are kept; beyond, the least recently seen is forgotten (it
+   * would get a full bucket back), so throwaway peer ids cannot grow memory without bound.
+   */
+  maxFreePeers: number;
   /** Store queries running at once (paid and free together). */
   maxConcurrent: number;
   /** At most this many of the running queries may be free ones, so paid work always finds a slot. */
@@ -31,8 +42,9 @@ export interface AdmissionLimits {
 }
 
 export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = {
-  freeQueriesPerMinute: 60,
-  freeBurst: 10,
+  freeQueriesPerMinute: 120,
+  freeBurst: 200,
+  maxFreePeers: 50_000,
   maxConcurrent: 8,
   maxConcurrentFree: 4,
   maxFreeQueue: 32,
@@ -54,6 +66,9 @@ export interface Load {
 const IDLE: Load = { paidInFlight: 0, eventLoopDelayMs: 0 };
 
 export const SHED_STATUS = { statusCode: 503, statusDesc: "SERVICE_UNAVAILABLE: overloaded, free service shed" } as const;
+
+/** The answer when the access gate cannot determine a peer's subscription now. */
+export const UNAVAILABLE_STATUS = { statusCode: 503, statusDesc: "SERVICE_UNAVAILABLE: cannot check the subscription now, try later" } as const;
 
 export type ServiceClass = "paid" | "free";
 
@@ -93,6 +108,9 @@ export class AdmissionPolicy {
   admit(peerId: string, access: PeerAccess, load: Load = IDLE): Admission {
     if (access.allowed) return { admitted: true, serviceClass: "paid" };
     if (this.mode === "paid-only") {
+      // The gate could not tell (the chain's RPC is down, its read budget spent): maybe a
+      // subscriber, so "try later", not "pay". (In the other modes such a peer is served as free.)
+      if (access.reason === "unavailable") return { admitted: false, ...UNAVAILABLE_STATUS };
       return { admitted: false, statusCode: 402, statusDesc: `PAYMENT_REQUIRED: subscription required (${access.reason ?? "no-grant"})` };
     }
     if (this.mode === "freemium" && (load.paidInFlight > 0 || load.eventLoopDelayMs > this.limits.maxEventLoopDelayMs)) {
@@ -154,15 +172,23 @@ export class AdmissionPolicy {
     return true;
   }
 
+  /** Free peers whose buckets are kept now (at most `maxFreePeers`). */
+  get freePeersTracked(): number {
+    return this.#buckets.size;
+  }
+
   #take(peerId: string): boolean {
     let bucket = this.#buckets.get(peerId);
     if (bucket === undefined) {
       bucket = { tokens: this.limits.freeBurst, at: this.#now() };
-      this.#buckets.set(peerId, bucket);
+      // The Map keeps insertion order: its first key is the least recently seen peer.
+      while (this.#buckets.size >= this.limits.maxFreePeers && this.#buckets.size > 0) this.#buckets.delete(this.#buckets.keys().next().value!);
     } else {
       bucket.tokens = this.#refilled(bucket);
       bucket.at = this.#now();
+      this.#buckets.delete(peerId);
     }
+    this.#buckets.set(peerId, bucket);
     if (bucket.tokens < 1) return false;
     bucket.tokens -= 1;
     return true;

@@ -8,6 +8,17 @@ import type { LogLevel } from "./log.js";
 import { DEFAULT_NODE_LIMITS, type NodeLimits } from "./node.js";
 import { DEFAULT_STORE_LIMITS, type StoreLimits } from "./store.js";
 
+/**
+ * Retention by default: 30 days at most, 10 GiB at most, and within that a day that a flood of
+ * others' messages cannot shorten (new messages are refused instead), and 1 GiB of disk left free.
+ */
+export const DEFAULT_RETENTION: Required<RetentionPolicy> = {
+  maxAgeSeconds: 30 * 86_400,
+  maxBytes: 10 * 1024 ** 3,
+  minAgeSeconds: 86_400,
+  minFreeDiskBytes: 1024 ** 3,
+};
+
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
@@ -155,18 +166,23 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
         ? { backend, path: archive.path === ":memory:" ? ":memory:" : resolve(string(archive.path ?? "archive.sqlite", "archive.path")) }
         : { backend, url: postgresUrl(archive.url, "archive.url") },
     retention: {
-      maxAgeSeconds: integer(retention.maxAgeSeconds ?? 30 * 86_400, "retention.maxAgeSeconds", 0),
-      maxBytes: integer(retention.maxBytes ?? 0, "retention.maxBytes", 0),
+      maxAgeSeconds: integer(retention.maxAgeSeconds ?? DEFAULT_RETENTION.maxAgeSeconds, "retention.maxAgeSeconds", 0),
+      maxBytes: integer(retention.maxBytes ?? DEFAULT_RETENTION.maxBytes, "retention.maxBytes", 0),
+      minAgeSeconds: integer(retention.minAgeSeconds ?? DEFAULT_RETENTION.minAgeSeconds, "retention.minAgeSeconds", 0),
+      minFreeDiskBytes: integer(retention.minFreeDiskBytes ?? DEFAULT_RETENTION.minFreeDiskBytes, "retention.minFreeDiskBytes", 0),
     },
     store: {
       defaultPageSize: integer(limits.defaultPageSize ?? DEFAULT_STORE_LIMITS.defaultPageSize, "limits.defaultPageSize", 1, 1000),
       maxPageSize: integer(limits.maxPageSize ?? DEFAULT_STORE_LIMITS.maxPageSize, "limits.maxPageSize", 1, 1000),
       maxContentTopics: integer(limits.maxContentTopics ?? DEFAULT_STORE_LIMITS.maxContentTopics, "limits.maxContentTopics", 1, 100),
       maxMessageHashes: integer(limits.maxMessageHashes ?? DEFAULT_STORE_LIMITS.maxMessageHashes, "limits.maxMessageHashes", 1, 1000),
+      // Under the 4 MiB a libp2p length-prefixed reader accepts; at least one largest message.
+      maxResponseBytes: integer(limits.maxResponseBytes ?? DEFAULT_STORE_LIMITS.maxResponseBytes, "limits.maxResponseBytes", 64 * 1024, 4 * 1024 * 1024 - 64 * 1024),
     },
     admission: {
       freeQueriesPerMinute: integer(limits.freeQueriesPerMinute ?? DEFAULT_ADMISSION_LIMITS.freeQueriesPerMinute, "limits.freeQueriesPerMinute", 0),
       freeBurst: integer(limits.freeBurst ?? DEFAULT_ADMISSION_LIMITS.freeBurst, "limits.freeBurst", 0),
+      maxFreePeers: integer(limits.maxFreePeers ?? DEFAULT_ADMISSION_LIMITS.maxFreePeers, "limits.maxFreePeers", 1),
       maxConcurrent: integer(limits.maxConcurrent ?? DEFAULT_ADMISSION_LIMITS.maxConcurrent, "limits.maxConcurrent", 1),
       maxConcurrentFree: integer(limits.maxConcurrentFree ?? DEFAULT_ADMISSION_LIMITS.maxConcurrentFree, "limits.maxConcurrentFree", 0),
       maxFreeQueue: integer(limits.maxFreeQueue ?? DEFAULT_ADMISSION_LIMITS.maxFreeQueue, "limits.maxFreeQueue", 0),
@@ -195,6 +211,10 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
     },
     logLevel: oneOf(o.logLevel ?? "info", LEVELS, "logLevel"),
   };
+  for (const key of Object.keys(retention)) if (!(key in config.retention)) fail(`unknown field retention.${key}`);
+  if (config.retention.maxAgeSeconds > 0 && config.retention.minAgeSeconds! > config.retention.maxAgeSeconds) {
+    fail("retention.minAgeSeconds must not exceed retention.maxAgeSeconds");
+  }
   for (const key of Object.keys(limits)) {
     if (!(key in config.store) && !(key in config.admission) && !(key in config.node)) fail(`unknown field limits.${key}`);
   }

@@ -5,13 +5,13 @@ import { UnknownCursorError, type Archive, type ArchivedMessage } from "./archiv
 
 export const STORE_CODEC = "/vac/waku/store-query/3.0.0";
 
-/** The status codes of the store v3 spec, plus 402 for the access gate. */
+/** The status codes nwaku's store answers with (300 for archive errors, cursors among them), plus 402 for the access gate. */
 export const StoreStatus = {
   OK: 200,
+  BAD_RESPONSE: 300,
   BAD_REQUEST: 400,
   PAYMENT_REQUIRED: 402,
   TOO_MANY_REQUESTS: 429,
-  INTERNAL_ERROR: 500,
   SERVICE_UNAVAILABLE: 503,
 } as const;
 
@@ -20,11 +20,18 @@ export interface StoreLimits {
   defaultPageSize: number;
   /** Largest page served; larger limits are capped (nwaku: 100). */
   maxPageSize: number;
+  /** More content topics get a 400; each is one index range of a page's work. */
   maxContentTopics: number;
   maxMessageHashes: number;
+  /**
+   * A page with its messages' data stops before this many bytes (with a cursor to the rest; one
+   * message at least): 100 messages of 150 KiB would exceed the 4 MiB a libp2p length-prefixed
+   * reader accepts (js-waku's), and the client would get no answer at all.
+   */
+  maxResponseBytes: number;
 }
 
-export const DEFAULT_STORE_LIMITS: StoreLimits = { defaultPageSize: 20, maxPageSize: 100, maxContentTopics: 10, maxMessageHashes: 100 };
+export const DEFAULT_STORE_LIMITS: StoreLimits = { defaultPageSize: 20, maxPageSize: 100, maxContentTopics: 100, maxMessageHashes: 100, maxResponseBytes: 3 * 1024 * 1024 };
 
 export type StoreResponse = proto_store.StoreQueryResponse;
 
@@ -32,45 +39,57 @@ export function storeError(requestId: string, statusCode: number, statusDesc: st
   return { requestId, statusCode, statusDesc, messages: [] };
 }
 
-/** Answers one decoded request from the archive. Never throws: bad input gets a 400, faults a 500. */
+/** nwaku's decoder copies a hash field into 32 bytes: shorter ones are zero-padded, longer ones cut. */
+function hash32(bytes: Uint8Array): Uint8Array {
+  if (bytes.length === 32) return bytes;
+  const hash = new Uint8Array(32);
+  hash.set(bytes.subarray(0, 32));
+  return hash;
+}
+
+/**
+ * Answers one decoded request from the archive, as nwaku does where a client can tell (see
+ * server/README.md for where and why it differs). Never throws: bad input gets a 400 or nwaku's
+ * 300, an archive fault a 503.
+ */
 export async function answerStoreQuery(request: proto_store.StoreQueryRequest, archive: Archive, limits: StoreLimits = DEFAULT_STORE_LIMITS): Promise<StoreResponse> {
   const requestId = request.requestId;
+  // nwaku's decoder requires the field (and its answer to a request it cannot decode names no request).
+  if (requestId === "") return storeError("", StoreStatus.BAD_REQUEST, "decoding rpc failed: MissingRequiredField request_id");
   const bad = (why: string) => storeError(requestId, StoreStatus.BAD_REQUEST, `BAD_REQUEST: ${why}`);
+  const archiveError = (why: string) => storeError(requestId, StoreStatus.BAD_RESPONSE, `BAD_RESPONSE: archive error: ${why}`);
   if (request.contentTopics.length > limits.maxContentTopics) return bad(`more than ${limits.maxContentTopics} content topics`);
   if (request.messageHashes.length > limits.maxMessageHashes) return bad(`more than ${limits.maxMessageHashes} message hashes`);
-  if (request.messageHashes.some((h) => h.length !== 32)) return bad("a message hash is not 32 bytes");
-  if (request.paginationCursor !== undefined && request.paginationCursor.length !== 32) return bad("invalid cursor");
-  if (request.messageHashes.length > 0 && (request.contentTopics.length > 0 || request.timeStart !== undefined || request.timeEnd !== undefined)) {
-    return bad("a hash lookup takes no content topics or time range");
-  }
+  // Every query walks an index that starts with the pubsub topic (js-waku never sends this shape).
   if (request.contentTopics.length > 0 && (request.pubsubTopic === undefined || request.pubsubTopic === "")) {
     return bad("content topics need a pubsub topic");
   }
-  if (request.timeStart !== undefined && request.timeEnd !== undefined && request.timeStart > request.timeEnd) return bad("time start after time end");
+  const cursor = request.paginationCursor === undefined ? undefined : hash32(request.paginationCursor);
+  if (cursor !== undefined && cursor.every((b) => b === 0)) return archiveError("INVALID_QUERY: all zeroes cursor hash");
   const requested = request.paginationLimit;
   if (requested !== undefined && requested < 0n) return bad("negative page limit");
   const limit = requested === undefined || requested === 0n ? limits.defaultPageSize : Number(requested > BigInt(limits.maxPageSize) ? BigInt(limits.maxPageSize) : requested);
 
   try {
-    if (request.messageHashes.length > 0) {
-      const found = await archive.byHashes(request.messageHashes);
-      return ok(requestId, found, request.includeData, undefined);
-    }
+    // A hash lookup pages like any query (js-waku repeats it with the cursor until an empty page),
+    // and every filter applies to it, as in nwaku. A start after the end matches nothing: an empty page.
     const page = await archive.query({
       ...(request.pubsubTopic ? { pubsubTopic: request.pubsubTopic } : {}),
       contentTopics: request.contentTopics,
+      ...(request.messageHashes.length > 0 ? { hashes: request.messageHashes.map(hash32) } : {}),
       ...(request.timeStart !== undefined ? { timeStart: request.timeStart } : {}),
       ...(request.timeEnd !== undefined ? { timeEnd: request.timeEnd } : {}),
-      ...(request.paginationCursor !== undefined ? { cursor: request.paginationCursor } : {}),
+      ...(cursor !== undefined ? { cursor } : {}),
       forward: request.paginationForward,
       limit,
+      ...(request.includeData ? { maxBytes: limits.maxResponseBytes } : {}),
     });
     // The cursor of the next page: the last message in the direction of travel.
     const edge = page.messages.length === 0 ? undefined : request.paginationForward ? page.messages.at(-1) : page.messages[0];
     return ok(requestId, page.messages, request.includeData, page.more ? edge?.hash : undefined);
   } catch (error) {
-    if (error instanceof UnknownCursorError) return bad("invalid cursor");
-    return storeError(requestId, StoreStatus.INTERNAL_ERROR, "INTERNAL_ERROR: archive unavailable");
+    if (error instanceof UnknownCursorError) return archiveError("DRIVER_ERROR: cursor not found");
+    return storeError(requestId, StoreStatus.SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE: archive unavailable, try later");
   }
 }
 

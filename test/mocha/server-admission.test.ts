@@ -13,6 +13,17 @@ describe("admission policy", () => {
     expect(policy.admit("p", paid)).to.deep.equal({ admitted: true, serviceClass: "paid" });
   });
 
+  it("paid-only answers 503 try later, not 402, when the gate could not determine the subscription", () => {
+    const policy = new AdmissionPolicy("paid-only");
+    expect(policy.admit("p", { allowed: false, reason: "unavailable" })).to.deep.equal({
+      admitted: false,
+      statusCode: 503,
+      statusDesc: "SERVICE_UNAVAILABLE: cannot check the subscription now, try later",
+    });
+    expect(policy.admit("p", { allowed: false, reason: "expired" })).to.include({ statusCode: 402 });
+    expect(new AdmissionPolicy("freemium").admit("p", { allowed: false, reason: "unavailable" }), "served as free meanwhile").to.deep.equal({ admitted: true, serviceClass: "free" });
+  });
+
   it("freemium admits free peers at the free class under a per-peer token bucket, refilled with time", () => {
     let now = 0;
     const policy = new AdmissionPolicy("freemium", { freeBurst: 2, freeQueriesPerMinute: 6 }, () => now);
@@ -24,6 +35,36 @@ describe("admission policy", () => {
     now += 10_000; // one token per 10 s
     expect(policy.admit("carol", unpaid).admitted).to.equal(true);
     expect(policy.admit("carol", unpaid).admitted).to.equal(false);
+  });
+
+  it("default limits: a js-waku history read, then ReliableChannel's hash polling, never get 429; asking flat out does", () => {
+    let now = 0;
+    const policy = new AdmissionPolicy("free", {}, () => now);
+    // 250 messages at js-waku's default page of 20: 13 pages and the empty page that ends it, back to back.
+    for (let page = 0; page < 14; page++) expect(policy.admit("reader", unpaid), `page ${page}`).to.deep.equal({ admitted: true, serviceClass: "free" });
+    // Then a missing message looked up by hash every 10 s (the page and the empty page after it), for an hour.
+    for (let poll = 0; poll < 360; poll++) {
+      now += 10_000;
+      for (let q = 0; q < 2; q++) expect(policy.admit("reader", unpaid).admitted, `poll ${poll}`).to.equal(true);
+    }
+    // A peer asking as fast as it can is held to the bucket's rate.
+    const outcomes = Array.from({ length: 1000 }, () => policy.admit("greedy", unpaid).admitted);
+    expect(outcomes.filter(Boolean).length).to.equal(DEFAULT_ADMISSION_LIMITS.freeBurst);
+  });
+
+  it("a million throwaway peer ids keep at most maxFreePeers buckets; a peer seen recently keeps its own", () => {
+    let now = 0;
+    const policy = new AdmissionPolicy("free", { freeBurst: 2, freeQueriesPerMinute: 1, maxFreePeers: 1000 }, () => now);
+    expect(policy.admit("carol", unpaid).admitted).to.equal(true);
+    expect(policy.admit("carol", unpaid).admitted).to.equal(true);
+    for (let i = 0; i < 1_000_000; i++) {
+      policy.admit(`throwaway-${i}`, unpaid);
+      // Carol keeps asking now and then: she stays among the recently seen, her bucket stays empty.
+      if (i % 500 === 0) expect(policy.admit("carol", unpaid).admitted, `carol at ${i}`).to.equal(false);
+      now += 0.001;
+    }
+    expect(policy.freePeersTracked).to.equal(1000);
+    expect(DEFAULT_ADMISSION_LIMITS.maxFreePeers).to.be.within(1, 100_000);
   });
 
   it("forgetting a peer on disconnect does not hand it a fresh bucket", () => {

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { messageHash } from "@waku/core";
 import { proto_message, proto_store } from "@waku/proto";
-import { PostgresArchive, SqliteArchive, UnknownCursorError, answerStoreQuery, type Archive, type ArchivedMessage } from "@status/mailserver-node";
+import { DEFAULT_STORE_LIMITS, MESSAGE_OVERHEAD_BYTES, PostgresArchive, SqliteArchive, UnknownCursorError, answerStoreQuery, type Archive, type ArchivedMessage } from "@status/mailserver-node";
 import { startPostgres, type LocalPostgres } from "../helpers/postgres.js";
 
 const PUBSUB = "/waku/2/rs/1/3";
@@ -78,8 +78,41 @@ for (const backend of ["sqlite", "postgres"] as const) {
       expect(await collect(archive, true, 3)).to.deep.equal([["m0", "m1", "m2"], ["m3", "m4", "m5"], ["m6"]]);
       expect(await collect(archive, false, 3)).to.deep.equal([["m4", "m5", "m6"], ["m1", "m2", "m3"], ["m0"]]);
       expect(await collect(archive, true, 10, { timeStart: wanted[2]!.timestamp, timeEnd: wanted[4]!.timestamp })).to.deep.equal([["m2", "m3", "m4"]]);
-      const found = await archive.byHashes([wanted[5]!.hash, wanted[1]!.hash, new Uint8Array(32)]);
-      expect(payloads(found)).to.deep.equal(["m1", "m5"]);
+      const hashes = [wanted[5]!.hash, wanted[1]!.hash, new Uint8Array(32), wanted[3]!.hash];
+      const found = await archive.query({ contentTopics: [], hashes, forward: true, limit: 10 });
+      expect(payloads(found.messages)).to.deep.equal(["m1", "m3", "m5"]);
+      expect(payloads(await archive.byHashes(hashes))).to.deep.equal(["m1", "m3", "m5"]);
+      // A byte bound cuts the page (never below one message) and says there is more.
+      const size = wanted[0]!.message.length + MESSAGE_OVERHEAD_BYTES;
+      const cut = await archive.query({ pubsubTopic: PUBSUB, contentTopics: ["/a/1/x/proto"], forward: true, limit: 5, maxBytes: 2 * size + 1 });
+      expect([payloads(cut.messages), cut.more]).to.deep.equal([["m0", "m1"], true]);
+      const one = await archive.query({ pubsubTopic: PUBSUB, contentTopics: ["/a/1/x/proto"], forward: false, limit: 5, maxBytes: 1 });
+      expect([payloads(one.messages), one.more]).to.deep.equal([["m6"], true]);
+      // A hash lookup pages like any query: limit, cursor, direction.
+      const first = await archive.query({ contentTopics: [], hashes, forward: false, limit: 2 });
+      expect([payloads(first.messages), first.more]).to.deep.equal([["m3", "m5"], true]);
+      const next = await archive.query({ contentTopics: [], hashes, forward: false, limit: 2, cursor: first.messages[0]!.hash });
+      expect([payloads(next.messages), next.more]).to.deep.equal([["m1"], false]);
+    });
+
+    it("merges several content topics into one ordered page sequence, both ways, however the topics interleave", async () => {
+      // Topic a every message, b every 5th, c only near the end, d never: pages of 4 across a, b, c, d.
+      const all = Array.from({ length: 40 }, (_, i) => message(i % 5 === 0 ? "/b/1/x/proto" : i >= 36 ? "/c/1/x/proto" : "/a/1/x/proto", i));
+      await archive.put([...all, message("/e/1/x/proto", 100)]);
+      const topics = ["/a/1/x/proto", "/b/1/x/proto", "/c/1/x/proto", "/d/1/x/proto", "/a/1/x/proto"];
+      for (const forward of [true, false]) {
+        const seen: string[] = [];
+        let cursor: Uint8Array | undefined;
+        for (let pages = 0; pages < 20; pages++) {
+          const page = await archive.query({ pubsubTopic: PUBSUB, contentTopics: topics, forward, limit: 4, ...(cursor ? { cursor } : {}) });
+          expect(page.messages.length).to.be.at.most(4);
+          seen.push(...(forward ? payloads(page.messages) : payloads(page.messages).reverse()));
+          if (!page.more) break;
+          cursor = (forward ? page.messages.at(-1) : page.messages[0])!.hash;
+        }
+        const expected = payloads(all);
+        expect(seen).to.deep.equal(forward ? expected : expected.reverse());
+      }
     });
 
     it("rejects a cursor that names no archived message", async () => {
@@ -110,7 +143,7 @@ for (const backend of ["sqlite", "postgres"] as const) {
       expect(await archive.put([message("/a/1/x/proto", 2)])).to.equal(0);
     });
 
-    it("the store handler: pages, hash lookups, data-less answers and 400s for bad requests", async () => {
+    it("the store handler: pages, hash lookups, data-less answers, nwaku's statuses for bad requests", async () => {
       await archive.put(Array.from({ length: 5 }, (_, i) => message("/a/1/x/proto", i)));
       const request = (fields: Partial<proto_store.StoreQueryRequest>): proto_store.StoreQueryRequest => ({
         requestId: "r1",
@@ -133,20 +166,26 @@ for (const backend of ["sqlite", "postgres"] as const) {
       expect(bare.messages.every((m) => m.message === undefined && m.messageHash?.length === 32)).to.equal(true);
       const byHash = await answerStoreQuery(request({ contentTopics: [], messageHashes: [first.messages[0]!.messageHash!] }), archive);
       expect(byHash.messages).to.have.length(1);
-      const capped = await answerStoreQuery(request({ paginationLimit: 10_000n }), archive, { defaultPageSize: 20, maxPageSize: 3, maxContentTopics: 10, maxMessageHashes: 100 });
+      // As nwaku: a start after the end is an empty page; a hash lookup takes every other filter too.
+      expect(await answerStoreQuery(request({ timeStart: 10n, timeEnd: 5n }), archive)).to.deep.equal({ requestId: "r1", statusCode: 200, statusDesc: "OK", messages: [] });
+      const hashes = first.messages.map((m) => m.messageHash!);
+      expect((await answerStoreQuery(request({ messageHashes: hashes, contentTopics: ["/b/1/y/proto"] }), archive)).messages).to.deep.equal([]);
+      expect((await answerStoreQuery(request({ messageHashes: hashes, timeStart: BASE + 1_000_000n }), archive)).messages.map((m) => m.messageHash)).to.deep.equal([hashes[1]]);
+      const capped = await answerStoreQuery(request({ paginationLimit: 10_000n }), archive, { ...DEFAULT_STORE_LIMITS, maxPageSize: 3 });
       expect(capped.messages).to.have.length(3);
 
-      const bad: [Partial<proto_store.StoreQueryRequest>, RegExp][] = [
-        [{ paginationCursor: new Uint8Array(5) }, /invalid cursor/],
-        [{ paginationCursor: new Uint8Array(32).fill(1) }, /invalid cursor/],
-        [{ pubsubTopic: undefined }, /need a pubsub topic/],
-        [{ contentTopics: Array.from({ length: 11 }, (_, i) => `/t/${i}`) }, /more than 10 content topics/],
-        [{ messageHashes: [new Uint8Array(3)], contentTopics: [] }, /not 32 bytes/],
-        [{ timeStart: 10n, timeEnd: 5n }, /time start after time end/],
+      const bad: [Partial<proto_store.StoreQueryRequest>, number, RegExp][] = [
+        [{ paginationCursor: new Uint8Array(5).fill(1) }, 300, /^BAD_RESPONSE: archive error: DRIVER_ERROR: cursor not found$/],
+        [{ paginationCursor: new Uint8Array(32).fill(1) }, 300, /cursor not found/],
+        [{ paginationCursor: new Uint8Array(32) }, 300, /^BAD_RESPONSE: archive error: INVALID_QUERY: all zeroes cursor hash$/],
+        [{ paginationCursor: new Uint8Array(3) }, 300, /all zeroes cursor hash/],
+        [{ pubsubTopic: undefined }, 400, /need a pubsub topic/],
+        [{ contentTopics: Array.from({ length: 101 }, (_, i) => `/t/${i}`) }, 400, /more than 100 content topics/],
+        [{ requestId: "" }, 400, /^decoding rpc failed: MissingRequiredField request_id$/],
       ];
-      for (const [fields, why] of bad) {
+      for (const [fields, status, why] of bad) {
         const answer = await answerStoreQuery(request(fields), archive);
-        expect(answer.statusCode, String(why)).to.equal(400);
+        expect(answer.statusCode, String(why)).to.equal(status);
         expect(answer.statusDesc).to.match(why);
         expect(answer.messages).to.deep.equal([]);
       }

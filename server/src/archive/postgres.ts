@@ -1,8 +1,8 @@
 // The shared archive: PostgreSQL, for a provider running several store nodes on one archive (as
 // Status's fleet does with nwaku). Same schema and queries as the SQLite backend.
 import pg from "pg";
-import type { Archive, ArchivedMessage, ArchivePage, ArchiveQuery, ArchiveStats, RetentionPolicy } from "./archive.js";
-import { UnknownCursorError } from "./archive.js";
+import type { Archive, ArchivedMessage, ArchivePage, ArchiveQuery, ArchiveReader, ArchiveStats, RetentionPolicy } from "./archive.js";
+import { ArchiveFullError, readPage } from "./archive.js";
 
 type Row = { hash: Buffer; pubsub_topic: string; content_topic: string; timestamp: string; message: Buffer };
 
@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS messages (
   message       BYTEA   NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_topic_time ON messages (pubsub_topic, content_topic, timestamp, hash);
+CREATE INDEX IF NOT EXISTS messages_pubsub_time ON messages (pubsub_topic, timestamp, hash);
 CREATE INDEX IF NOT EXISTS messages_time ON messages (timestamp, hash);
 CREATE INDEX IF NOT EXISTS messages_received ON messages (received_at, hash);
 `;
@@ -26,6 +27,9 @@ const SCHEMA_LOCK = 0x6d61696c;
 export class PostgresArchive implements Archive {
   readonly kind = "postgres" as const;
   readonly #pool: pg.Pool;
+  #retention: RetentionPolicy = { maxAgeSeconds: 0, maxBytes: 0 };
+  /** The last prune found the archive over its size bound with nothing old enough to drop. */
+  #full = false;
 
   private constructor(pool: pg.Pool) {
     this.#pool = pool;
@@ -33,7 +37,10 @@ export class PostgresArchive implements Archive {
 
   /** Connects and creates the schema when missing. */
   static async open(url: string, options: { maxConnections?: number } = {}): Promise<PostgresArchive> {
-    const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 8 });
+    // Every read here has an index that gives its order (see readPage), so a sort is never wanted:
+    // a planner that misjudges a range's size would sort a whole shard. With sorts off it sorts only
+    // where no index could serve, which the plan test shows never happens.
+    const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 8, options: "-c enable_sort=off" });
     // An idle client that loses its server must not crash the process.
     pool.on("error", () => undefined);
     const client = await pool.connect().catch(async (error: unknown) => {
@@ -50,8 +57,14 @@ export class PostgresArchive implements Archive {
     return new PostgresArchive(pool);
   }
 
+  /**
+   * The size bound is checked by `prune` (every minute on a node): between two runs the archive may
+   * grow by what arrives meanwhile; once a run finds it full of protected messages, puts are refused.
+   * (Its disk is the database server's: PostgreSQL refuses writes itself when it is full.)
+   */
   async put(messages: readonly ArchivedMessage[], receivedAtMs = Date.now()): Promise<number> {
     if (messages.length === 0) return 0;
+    if (this.#full && this.#retention.maxBytes > 0) throw new ArchiveFullError("size");
     const values: unknown[] = [];
     const rows = messages.map((m, i) => {
       values.push(Buffer.from(m.hash), m.pubsubTopic, m.contentTopic, m.timestamp.toString(), receivedAtMs, m.message.length, Buffer.from(m.message));
@@ -66,42 +79,74 @@ export class PostgresArchive implements Archive {
   }
 
   async query(query: ArchiveQuery): Promise<ArchivePage> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const param = (value: unknown) => {
-      params.push(value);
-      return `$${params.length}`;
-    };
-    if (query.pubsubTopic !== undefined) where.push(`pubsub_topic = ${param(query.pubsubTopic)}`);
-    if (query.contentTopics.length > 0) where.push(`content_topic = ANY(${param([...query.contentTopics])})`);
-    if (query.timeStart !== undefined) where.push(`timestamp >= ${param(query.timeStart.toString())}`);
-    if (query.timeEnd !== undefined) where.push(`timestamp <= ${param(query.timeEnd.toString())}`);
-    if (query.cursor !== undefined) {
-      const found = await this.#pool.query<{ timestamp: string }>("SELECT timestamp FROM messages WHERE hash = $1", [Buffer.from(query.cursor)]);
-      if (found.rows.length === 0) throw new UnknownCursorError();
-      where.push(`(timestamp, hash) ${query.forward ? ">" : "<"} (${param(found.rows[0]!.timestamp)}, ${param(Buffer.from(query.cursor))})`);
-    }
-    const order = query.forward ? "ASC" : "DESC";
-    const result = await this.#pool.query<Row>(
-      "SELECT hash, pubsub_topic, content_topic, timestamp, message FROM messages" +
-        (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
-        ` ORDER BY timestamp ${order}, hash ${order} LIMIT ${param(query.limit + 1)}`,
-      params,
-    );
-    const more = result.rows.length > query.limit;
-    const page = result.rows.slice(0, query.limit).map(toMessage);
-    if (!query.forward) page.reverse();
-    return { messages: page, more };
+    return readPage(this.#reader(), query);
   }
 
   async byHashes(hashes: readonly Uint8Array[]): Promise<ArchivedMessage[]> {
     if (hashes.length === 0) return [];
-    const result = await this.#pool.query<Row>(
-      "SELECT hash, pubsub_topic, content_topic, timestamp, message FROM messages WHERE hash = ANY($1) ORDER BY timestamp, hash",
-      [hashes.map((h) => Buffer.from(h))],
-    );
-    return result.rows.map(toMessage);
+    return (await readPage(this.#reader(), { contentTopics: [], hashes, forward: true, limit: hashes.length })).messages;
   }
+
+  /** The plan (`EXPLAIN`) of every statement `query` runs, one line per plan node. */
+  async explain(query: ArchiveQuery): Promise<string[]> {
+    const plans: string[] = [];
+    await readPage(this.#reader(plans), query);
+    return plans;
+  }
+
+  /** Runs a read; with `plans`, records its plan first. */
+  async #all<R extends pg.QueryResultRow>(sql: string, params: unknown[], plans?: string[]): Promise<R[]> {
+    if (plans !== undefined) {
+      const steps = await this.#pool.query<{ "QUERY PLAN": string }>(`EXPLAIN ${sql}`, params);
+      plans.push(...steps.rows.map((step) => step["QUERY PLAN"]));
+    }
+    return (await this.#pool.query<R>(sql, params)).rows;
+  }
+
+  readonly #reader = (plans?: string[]): ArchiveReader => ({
+    cursorTimestamp: async (hash) => {
+      const found = await this.#all<{ timestamp: string }>("SELECT timestamp FROM messages WHERE hash = $1", [Buffer.from(hash)], plans);
+      return found.length === 0 ? undefined : BigInt(found[0]!.timestamp);
+    },
+    keys: async (range) => {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      const param = (value: unknown) => {
+        params.push(value);
+        return `$${params.length}`;
+      };
+      if (range.pubsubTopic !== undefined) where.push(`pubsub_topic = ${param(range.pubsubTopic)}`);
+      if (range.contentTopic !== undefined) where.push(`content_topic = ${param(range.contentTopic)}`);
+      if (range.timeStart !== undefined) where.push(`timestamp >= ${param(range.timeStart.toString())}`);
+      if (range.timeEnd !== undefined) where.push(`timestamp <= ${param(range.timeEnd.toString())}`);
+      if (range.after !== undefined) {
+        where.push(`(timestamp, hash) ${range.forward ? ">" : "<"} (${param(range.after.timestamp.toString())}, ${param(Buffer.from(range.after.hash))})`);
+      }
+      const order = range.forward ? "ASC" : "DESC";
+      const rows = await this.#all<{ hash: Buffer; timestamp: string; size: number }>(
+        "SELECT hash, timestamp, size FROM messages" +
+          (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
+          ` ORDER BY timestamp ${order}, hash ${order} LIMIT ${param(range.limit)}`,
+        params,
+        plans,
+      );
+      return rows.map((r) => ({ hash: new Uint8Array(r.hash), timestamp: BigInt(r.timestamp), size: r.size }));
+    },
+    keysOf: async (hashes) => {
+      if (hashes.length === 0) return [];
+      const rows = await this.#all<{ hash: Buffer; pubsub_topic: string; content_topic: string; timestamp: string; size: number }>(
+        "SELECT hash, pubsub_topic, content_topic, timestamp, size FROM messages WHERE hash = ANY($1)",
+        [hashes.map((h) => Buffer.from(h))],
+        plans,
+      );
+      return rows.map((r) => ({ hash: new Uint8Array(r.hash), pubsubTopic: r.pubsub_topic, contentTopic: r.content_topic, timestamp: BigInt(r.timestamp), size: r.size }));
+    },
+    bodies: async (hashes) => {
+      if (hashes.length === 0) return [];
+      const rows = await this.#all<Row>("SELECT hash, pubsub_topic, content_topic, timestamp, message FROM messages WHERE hash = ANY($1)", [hashes.map((h) => Buffer.from(h))], plans);
+      return rows.map(toMessage);
+    },
+  });
 
   async stats(): Promise<ArchiveStats> {
     const result = await this.#pool.query<{ messages: string; bytes: string }>("SELECT count(*) AS messages, coalesce(sum(size), 0) AS bytes FROM messages");
@@ -109,24 +154,31 @@ export class PostgresArchive implements Archive {
   }
 
   async prune(policy: RetentionPolicy, nowMs = Date.now()): Promise<number> {
+    this.#retention = policy;
     let dropped = 0;
     if (policy.maxAgeSeconds > 0) {
       dropped += (await this.#pool.query("DELETE FROM messages WHERE received_at < $1", [nowMs - policy.maxAgeSeconds * 1000])).rowCount ?? 0;
     }
+    this.#full = false;
     if (policy.maxBytes > 0) {
       const { bytes } = await this.stats();
       const excess = bytes - policy.maxBytes;
       if (excess > 0) {
-        // The newest of the oldest messages whose sizes add up to the excess: cut there.
+        // The newest of the oldest droppable messages (received before the protected age) whose
+        // sizes add up to the excess: cut there (the running sum walks the index and stops there).
         const cut = await this.#pool.query<{ received_at: string; hash: Buffer }>(
           `SELECT received_at, hash FROM (
-             SELECT received_at, hash, sum(size) OVER (ORDER BY received_at, hash) AS running FROM messages
+             SELECT received_at, hash, sum(size) OVER (ORDER BY received_at, hash) AS running FROM messages WHERE received_at < $2
            ) oldest WHERE running >= $1 ORDER BY received_at, hash LIMIT 1`,
-          [excess],
+          [excess, nowMs - (policy.minAgeSeconds ?? 0) * 1000],
         );
         const last = cut.rows[0];
         if (last !== undefined) {
           dropped += (await this.#pool.query("DELETE FROM messages WHERE (received_at, hash) <= ($1, $2)", [last.received_at, last.hash])).rowCount ?? 0;
+        } else {
+          // Not enough is old enough to drop: drop what is, refuse new messages until more ages.
+          dropped += (await this.#pool.query("DELETE FROM messages WHERE received_at < $1", [nowMs - (policy.minAgeSeconds ?? 0) * 1000])).rowCount ?? 0;
+          this.#full = true;
         }
       }
     }

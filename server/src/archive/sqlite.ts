@@ -1,9 +1,13 @@
-// The embedded archive: one SQLite file (WAL), indexed for the store queries.
-import Database from "better-sqlite3";
-import type { Archive, ArchivedMessage, ArchivePage, ArchiveQuery, ArchiveStats, RetentionPolicy } from "./archive.js";
-import { UnknownCursorError } from "./archive.js";
+// The embedded archive: one SQLite file (WAL), indexed for the store queries. Node's built-in
+// `node:sqlite` (Node >= 22.13): no native addon to build against the right Node headers.
+import { statfs } from "node:fs/promises";
+import path from "node:path";
+import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import { openDatabase } from "./nodeSqlite.js";
+import type { Archive, ArchivedMessage, ArchivePage, ArchiveQuery, ArchiveReader, ArchiveStats, KeyRange, RetentionPolicy } from "./archive.js";
+import { ArchiveFullError, readPage } from "./archive.js";
 
-type Row = { hash: Buffer; pubsub_topic: string; content_topic: string; timestamp: bigint; message: Buffer };
+type Row = { hash: Uint8Array; pubsub_topic: string; content_topic: string; timestamp: bigint; message: Uint8Array };
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS messages (
@@ -15,8 +19,10 @@ CREATE TABLE IF NOT EXISTS messages (
   size          INTEGER NOT NULL,
   message       BLOB    NOT NULL
 ) WITHOUT ROWID;
--- Content-filtered queries walk (pubsub, content topic, time, hash); hash lookups use the key.
+-- Every query walks one of these in (time, hash) order: (pubsub, content topic, ...) per content
+-- topic, (pubsub, ...) for a whole shard, (time, hash) for no filter; hash lookups use the key.
 CREATE INDEX IF NOT EXISTS messages_topic_time ON messages (pubsub_topic, content_topic, timestamp, hash);
+CREATE INDEX IF NOT EXISTS messages_pubsub_time ON messages (pubsub_topic, timestamp, hash);
 CREATE INDEX IF NOT EXISTS messages_time ON messages (timestamp, hash);
 CREATE INDEX IF NOT EXISTS messages_received ON messages (received_at, hash);
 -- Running totals, so that size retention needs no full scan.
@@ -32,87 +38,177 @@ END;
 
 export class SqliteArchive implements Archive {
   readonly kind = "sqlite" as const;
-  readonly #db: Database.Database;
-  readonly #insert: Database.Statement;
-  readonly #cursor: Database.Statement;
-  readonly #queries = new Map<string, Database.Statement>();
-  readonly #putMany: (messages: readonly ArchivedMessage[], receivedAt: number) => number;
+  readonly #db: DatabaseSync;
+  readonly #insert: StatementSync;
+  readonly #queries = new Map<string, StatementSync>();
+  #open = true;
+  readonly #path: string;
+  #retention: RetentionPolicy;
+  #disk = { at: Number.NEGATIVE_INFINITY, free: 0 };
 
-  /** `path` is a file (created when missing) or ":memory:". */
-  constructor(path: string) {
-    this.#db = new Database(path);
-    this.#db.pragma("journal_mode = WAL");
-    this.#db.pragma("synchronous = NORMAL");
+  /**
+   * `file` is a path (created when missing) or ":memory:". `retention` bounds `put` from the start
+   * (`prune` replaces it); without it, until the first `prune`, nothing bounds the archive.
+   */
+  constructor(file: string, options: { retention?: RetentionPolicy } = {}) {
+    this.#path = file;
+    this.#retention = options.retention ?? { maxAgeSeconds: 0, maxBytes: 0 };
+    this.#db = openDatabase(file);
+    this.#db.exec("PRAGMA journal_mode = WAL");
+    this.#db.exec("PRAGMA synchronous = NORMAL");
     this.#db.exec(SCHEMA);
     this.#insert = this.#db.prepare(
       "INSERT OR IGNORE INTO messages (hash, pubsub_topic, content_topic, timestamp, received_at, size, message) VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
-    this.#cursor = this.#db.prepare("SELECT timestamp FROM messages WHERE hash = ?").safeIntegers(true);
-    this.#putMany = this.#db.transaction((messages: readonly ArchivedMessage[], receivedAt: number) => {
+  }
+
+  /** A statement whose integers come back as bigint (timestamps are nanoseconds). */
+  #prepare(sql: string): StatementSync {
+    const statement = this.#db.prepare(sql);
+    statement.setReadBigInts(true);
+    return statement;
+  }
+
+  #transaction<T>(work: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  async put(messages: readonly ArchivedMessage[], receivedAtMs = Date.now()): Promise<number> {
+    if (this.#retention.minFreeDiskBytes !== undefined && this.#retention.minFreeDiskBytes > 0 && (await this.#diskFree()) < this.#retention.minFreeDiskBytes) {
+      throw new ArchiveFullError("disk");
+    }
+    return this.#transaction(() => {
+      if (this.#retention.maxBytes > 0) {
+        const incoming = messages.reduce((sum, m) => sum + m.message.length, 0);
+        this.#makeRoom(this.#retention, incoming, receivedAtMs);
+      }
       let added = 0;
       for (const m of messages) {
-        added += this.#insert.run(Buffer.from(m.hash), m.pubsubTopic, m.contentTopic, m.timestamp, receivedAt, m.message.length, Buffer.from(m.message)).changes;
+        added += Number(this.#insert.run(m.hash, m.pubsubTopic, m.contentTopic, m.timestamp, receivedAtMs, m.message.length, m.message).changes);
       }
       return added;
     });
   }
 
-  async put(messages: readonly ArchivedMessage[], receivedAtMs = Date.now()): Promise<number> {
-    return this.#putMany(messages, receivedAtMs);
+  /**
+   * Drops the oldest messages received before the policy's protected age until `incoming` more
+   * bytes fit (and some slack, so that a steady stream does not evict on every put), or throws
+   * ArchiveFullError and drops nothing (the transaction rolls back).
+   */
+  #makeRoom(policy: RetentionPolicy, incoming: number, nowMs: number): number {
+    const excess = Number((this.#statement("SELECT bytes FROM totals WHERE id = 1").get() as { bytes: bigint }).bytes) + incoming - policy.maxBytes;
+    if (excess <= 0) return 0;
+    const slack = incoming === 0 ? 0 : Math.min(Math.floor(policy.maxBytes / 100), 8 * 1024 * 1024);
+    const protectedFrom = nowMs - (policy.minAgeSeconds ?? 0) * 1000;
+    // The oldest received first, from the index, stopping once enough bytes are covered.
+    const oldest = this.#db.prepare("SELECT received_at, hash, size FROM messages INDEXED BY messages_received WHERE received_at < ? ORDER BY received_at, hash").iterate(protectedFrom) as IterableIterator<{
+      received_at: number;
+      hash: Uint8Array;
+      size: number;
+    }>;
+    let covered = 0;
+    let last: { received_at: number; hash: Uint8Array } | undefined;
+    for (const row of oldest) {
+      last = row;
+      covered += row.size;
+      if (covered >= excess + slack) break;
+    }
+    if (covered < excess) throw new ArchiveFullError("size");
+    return Number(this.#db.prepare("DELETE FROM messages WHERE (received_at, hash) <= (?, ?)").run(last!.received_at, last!.hash).changes);
+  }
+
+  /** Free bytes on the archive's disk; asked at most once a second (statfs), so puts stay cheap. */
+  async #diskFree(): Promise<number> {
+    if (this.#path === ":memory:") return Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    if (now - this.#disk.at >= 1000) {
+      const stats = await statfs(path.dirname(path.resolve(this.#path)));
+      this.#disk = { at: now, free: stats.bavail * stats.bsize };
+    }
+    return this.#disk.free;
   }
 
   async query(query: ArchiveQuery): Promise<ArchivePage> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.pubsubTopic !== undefined) {
-      where.push("pubsub_topic = ?");
-      params.push(query.pubsubTopic);
-    }
-    if (query.contentTopics.length > 0) {
-      where.push(`content_topic IN (${query.contentTopics.map(() => "?").join(", ")})`);
-      params.push(...query.contentTopics);
-    }
-    if (query.timeStart !== undefined) {
-      where.push("timestamp >= ?");
-      params.push(query.timeStart);
-    }
-    if (query.timeEnd !== undefined) {
-      where.push("timestamp <= ?");
-      params.push(query.timeEnd);
-    }
-    if (query.cursor !== undefined) {
-      const found = this.#cursor.get(Buffer.from(query.cursor)) as { timestamp: bigint } | undefined;
-      if (found === undefined) throw new UnknownCursorError();
-      where.push(query.forward ? "(timestamp, hash) > (?, ?)" : "(timestamp, hash) < (?, ?)");
-      params.push(found.timestamp, Buffer.from(query.cursor));
-    }
-    const order = query.forward ? "ASC" : "DESC";
-    const sql =
-      "SELECT hash, pubsub_topic, content_topic, timestamp, message FROM messages" +
-      (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
-      ` ORDER BY timestamp ${order}, hash ${order} LIMIT ?`;
-    let statement = this.#queries.get(sql);
-    if (statement === undefined) {
-      statement = this.#db.prepare(sql).safeIntegers(true);
-      // Bounded: the shapes vary only by which filters are present and the number of topics.
-      if (this.#queries.size < 512) this.#queries.set(sql, statement);
-    }
-    const rows = statement.all(...params, query.limit + 1) as Row[];
-    const more = rows.length > query.limit;
-    const page = rows.slice(0, query.limit).map(toMessage);
-    if (!query.forward) page.reverse();
-    return { messages: page, more };
+    return readPage(this.#reader(), query);
   }
 
   async byHashes(hashes: readonly Uint8Array[]): Promise<ArchivedMessage[]> {
     if (hashes.length === 0) return [];
-    const rows = this.#db
-      .prepare(
-        `SELECT hash, pubsub_topic, content_topic, timestamp, message FROM messages WHERE hash IN (${hashes.map(() => "?").join(", ")}) ORDER BY timestamp, hash`,
-      )
-      .safeIntegers(true)
-      .all(...hashes.map((h) => Buffer.from(h))) as Row[];
-    return rows.map(toMessage);
+    return (await readPage(this.#reader(), { contentTopics: [], hashes, forward: true, limit: hashes.length })).messages;
+  }
+
+  /** The query plan (`EXPLAIN QUERY PLAN`) of every statement `query` runs, one line per plan step. */
+  async explain(query: ArchiveQuery): Promise<string[]> {
+    const plans: string[] = [];
+    await readPage(this.#reader(plans), query);
+    return plans;
+  }
+
+  /** Runs a read; with `plans`, records its plan first. */
+  #all(sql: string, params: SQLInputValue[], plans?: string[]): Record<string, unknown>[] {
+    if (plans !== undefined) {
+      const steps = this.#db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[];
+      plans.push(...steps.map((step) => step.detail));
+    }
+    return this.#statement(sql).all(...params) as Record<string, unknown>[];
+  }
+
+  readonly #reader = (plans?: string[]): ArchiveReader => ({
+    cursorTimestamp: async (hash) => (this.#all("SELECT timestamp FROM messages WHERE hash = ?", [hash], plans)[0] as { timestamp: bigint } | undefined)?.timestamp,
+    keys: async (range) => {
+      const where: string[] = [];
+      const params: SQLInputValue[] = [];
+      if (range.pubsubTopic !== undefined) {
+        where.push("pubsub_topic = ?");
+        params.push(range.pubsubTopic);
+      }
+      if (range.contentTopic !== undefined) {
+        where.push("content_topic = ?");
+        params.push(range.contentTopic);
+      }
+      if (range.timeStart !== undefined) {
+        where.push("timestamp >= ?");
+        params.push(range.timeStart);
+      }
+      if (range.timeEnd !== undefined) {
+        where.push("timestamp <= ?");
+        params.push(range.timeEnd);
+      }
+      if (range.after !== undefined) {
+        where.push(range.forward ? "(timestamp, hash) > (?, ?)" : "(timestamp, hash) < (?, ?)");
+        params.push(range.after.timestamp, range.after.hash);
+      }
+      const rows = this.#all(keysSql(range, where), [...params, range.limit], plans) as unknown as { hash: Uint8Array; timestamp: bigint; size: bigint }[];
+      return rows.map((r) => ({ hash: r.hash, timestamp: r.timestamp, size: Number(r.size) }));
+    },
+    keysOf: async (hashes) => {
+      if (hashes.length === 0) return [];
+      const rows = this.#all(`SELECT hash, pubsub_topic, content_topic, timestamp, size FROM messages WHERE hash IN (${placeholders(hashes.length)})`, [...hashes], plans) as unknown as { hash: Uint8Array; pubsub_topic: string; content_topic: string; timestamp: bigint; size: bigint }[];
+      return rows.map((r) => ({ hash: r.hash, pubsubTopic: r.pubsub_topic, contentTopic: r.content_topic, timestamp: r.timestamp, size: Number(r.size) }));
+    },
+    bodies: async (hashes) => {
+      if (hashes.length === 0) return [];
+      const rows = this.#all(`SELECT hash, pubsub_topic, content_topic, timestamp, message FROM messages WHERE hash IN (${placeholders(hashes.length)})`, [...hashes], plans) as unknown as Row[];
+      return rows.map(toMessage);
+    },
+  });
+
+  /** Prepared once per shape: shapes vary only by which filters are present and how many hashes. */
+  #statement(sql: string): StatementSync {
+    let statement = this.#queries.get(sql);
+    if (statement === undefined) {
+      statement = this.#prepare(sql);
+      if (this.#queries.size < 512) this.#queries.set(sql, statement);
+    }
+    return statement;
   }
 
   async stats(): Promise<ArchiveStats> {
@@ -121,37 +217,43 @@ export class SqliteArchive implements Archive {
   }
 
   async prune(policy: RetentionPolicy, nowMs = Date.now()): Promise<number> {
+    this.#retention = policy;
     let dropped = 0;
     if (policy.maxAgeSeconds > 0) {
-      dropped += this.#db.prepare("DELETE FROM messages WHERE received_at < ?").run(nowMs - policy.maxAgeSeconds * 1000).changes;
+      dropped += Number(this.#db.prepare("DELETE FROM messages WHERE received_at < ?").run(nowMs - policy.maxAgeSeconds * 1000).changes);
     }
     if (policy.maxBytes > 0) {
-      const { bytes } = await this.stats();
-      let excess = bytes - policy.maxBytes;
-      if (excess > 0) {
-        // Walk the oldest first and cut once enough bytes are covered.
-        const oldest = this.#db.prepare("SELECT received_at, hash, size FROM messages ORDER BY received_at, hash").iterate() as IterableIterator<{
-          received_at: number;
-          hash: Buffer;
-          size: number;
-        }>;
-        let last: { received_at: number; hash: Buffer } | undefined;
-        for (const row of oldest) {
-          last = row;
-          excess -= row.size;
-          if (excess <= 0) break;
-        }
-        if (last !== undefined) {
-          dropped += this.#db.prepare("DELETE FROM messages WHERE (received_at, hash) <= (?, ?)").run(last.received_at, last.hash).changes;
-        }
+      try {
+        dropped += this.#transaction(() => this.#makeRoom(policy, 0, nowMs));
+      } catch (error) {
+        // Over the bound with only protected messages: puts are refused until they age.
+        if (!(error instanceof ArchiveFullError)) throw error;
       }
     }
     return dropped;
   }
 
   async close(): Promise<void> {
-    if (this.#db.open) this.#db.close();
+    if (!this.#open) return;
+    this.#open = false;
+    this.#db.close();
   }
+}
+
+const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ");
+
+/**
+ * The index each range walks, named: the planner must not pick one that needs a sort (a
+ * pubsub-topic-only query walking the content-topic index would sort the whole shard).
+ */
+function keysSql(range: KeyRange, where: string[]): string {
+  const index = range.contentTopic !== undefined ? "messages_topic_time" : range.pubsubTopic !== undefined ? "messages_pubsub_time" : "messages_time";
+  const order = range.forward ? "ASC" : "DESC";
+  return (
+    `SELECT hash, timestamp, size FROM messages INDEXED BY ${index}` +
+    (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
+    ` ORDER BY timestamp ${order}, hash ${order} LIMIT ?`
+  );
 }
 
 function toMessage(row: Row): ArchivedMessage {
