@@ -2,7 +2,7 @@
 // are batched, so that a burst of gossip costs one transaction per batch instead of one per
 // message, and bounded, so that an archive slower than the network sheds load instead of
 // growing memory. Duplicates are the archive's to drop (it keys rows by message hash).
-import type { Archive, ArchivedMessage } from "./archive/archive.js";
+import { ArchiveFullError, type Archive, type ArchivedMessage } from "./archive/archive.js";
 import type { Logger } from "./log.js";
 
 export interface IngestLimits {
@@ -36,6 +36,7 @@ export class ArchiveWriter {
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
   #stats: Omit<IngestStats, "queued"> = { archived: 0, duplicates: 0, dropped: 0 };
+  #lastFullLog = 0;
 
   constructor(archive: Archive, logger: Logger, limits: Partial<IngestLimits> = {}) {
     this.#archive = archive;
@@ -86,7 +87,13 @@ export class ArchiveWriter {
         added = await this.#archive.put(batch.map((p) => p.message));
       } catch (error) {
         this.#stats.dropped += batch.length;
-        this.#log.log("error", "archive-write-failed", { messages: batch.length, error: String(error) });
+        // A full archive refuses every batch until retention makes room: say so once in a while,
+        // not once per burst of gossip.
+        const full = error instanceof ArchiveFullError;
+        if (!full || this.#stats.dropped - this.#lastFullLog >= 1000 || this.#lastFullLog === 0) {
+          this.#lastFullLog = this.#stats.dropped;
+          this.#log.log(full ? "warn" : "error", full ? "archive-full" : "archive-write-failed", { messages: batch.length, dropped: this.#stats.dropped, error: String(error) });
+        }
       }
       if (added >= 0) {
         this.#stats.archived += added;

@@ -207,7 +207,7 @@ export class MailServerNode {
     await this.libp2p.start();
     const every = this.#options.pruneIntervalMs ?? 60_000;
     const retention = this.#options.retention;
-    if (retention !== undefined && (retention.maxAgeSeconds > 0 || retention.maxBytes > 0)) {
+    if (retention !== undefined && (retention.maxAgeSeconds > 0 || retention.maxBytes > 0 || (retention.minFreeDiskBytes ?? 0) > 0)) {
       const prune = () =>
         void this.#options.archive.prune(retention).then(
           (dropped) => dropped > 0 && this.#log.log("info", "retention", { dropped }),
