@@ -164,6 +164,9 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
       requestTimeoutMs: integer(limits.requestTimeoutMs ?? DEFAULT_NODE_LIMITS.requestTimeoutMs, "limits.requestTimeoutMs", 10),
       maxStreamsPerProtocol: integer(limits.maxStreamsPerProtocol ?? DEFAULT_NODE_LIMITS.maxStreamsPerProtocol, "limits.maxStreamsPerProtocol", 1),
       maxConnections: integer(limits.maxConnections ?? DEFAULT_NODE_LIMITS.maxConnections, "limits.maxConnections", 1),
+      maxPendingConnections: integer(limits.maxPendingConnections ?? DEFAULT_NODE_LIMITS.maxPendingConnections, "limits.maxPendingConnections", 1),
+      maxPendingPerAddress: integer(limits.maxPendingPerAddress ?? DEFAULT_NODE_LIMITS.maxPendingPerAddress, "limits.maxPendingPerAddress", 1),
+      handshakeTimeoutMs: integer(limits.handshakeTimeoutMs ?? DEFAULT_NODE_LIMITS.handshakeTimeoutMs, "limits.handshakeTimeoutMs", 100),
     },
     maxMessageBytes: integer(o.maxMessageBytes ?? 150 * 1024, "maxMessageBytes", 64, 16 * 1024 * 1024),
     relay: {
