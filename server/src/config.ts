@@ -163,6 +163,7 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
       maxStoreRequestBytes: integer(limits.maxStoreRequestBytes ?? DEFAULT_NODE_LIMITS.maxStoreRequestBytes, "limits.maxStoreRequestBytes", 64),
       requestTimeoutMs: integer(limits.requestTimeoutMs ?? DEFAULT_NODE_LIMITS.requestTimeoutMs, "limits.requestTimeoutMs", 10),
       maxStreamsPerProtocol: integer(limits.maxStreamsPerProtocol ?? DEFAULT_NODE_LIMITS.maxStreamsPerProtocol, "limits.maxStreamsPerProtocol", 1),
+      writeTimeoutMs: integer(limits.writeTimeoutMs ?? DEFAULT_NODE_LIMITS.writeTimeoutMs, "limits.writeTimeoutMs", 100),
       maxConnections: integer(limits.maxConnections ?? DEFAULT_NODE_LIMITS.maxConnections, "limits.maxConnections", 1),
       maxPendingConnections: integer(limits.maxPendingConnections ?? DEFAULT_NODE_LIMITS.maxPendingConnections, "limits.maxPendingConnections", 1),
       maxPendingPerAddress: integer(limits.maxPendingPerAddress ?? DEFAULT_NODE_LIMITS.maxPendingPerAddress, "limits.maxPendingPerAddress", 1),

@@ -33,6 +33,8 @@ export interface NodeLimits {
   requestTimeoutMs: number;
   /** Inbound streams of one protocol open at once on one connection (more are reset). */
   maxStreamsPerProtocol: number;
+  /** A peer must read its answer within this time, ms, or its stream is aborted. */
+  writeTimeoutMs: number;
   maxConnections: number;
   /** Inbound connections still in their handshake, in total (libp2p's default, 10, let 10 idle sockets lock everyone out). */
   maxPendingConnections: number;
@@ -46,6 +48,7 @@ export const DEFAULT_NODE_LIMITS: NodeLimits = {
   maxStoreRequestBytes: 64 * 1024,
   requestTimeoutMs: 10_000,
   maxStreamsPerProtocol: 32,
+  writeTimeoutMs: 10_000,
   maxConnections: 1000,
   maxPendingConnections: 256,
   maxPendingPerAddress: 8,
@@ -153,7 +156,7 @@ export class MailServerNode {
     if (options.mode !== "free" && options.gate === undefined) throw new Error(`mode ${options.mode} needs the access gate`);
     const logger = options.logger ?? silentLogger;
     const limits = { ...DEFAULT_NODE_LIMITS, ...options.nodeLimits };
-    const streams = { requestTimeoutMs: limits.requestTimeoutMs, maxStreamsPerProtocol: limits.maxStreamsPerProtocol };
+    const streams = { requestTimeoutMs: limits.requestTimeoutMs, maxStreamsPerProtocol: limits.maxStreamsPerProtocol, writeTimeoutMs: limits.writeTimeoutMs };
     const pubsubTopics = options.shards.map((s) => pubsubTopicOf(options.clusterId, s));
     const { maxMessageBytes, maxClockDriftSeconds, ...pushLimits } = { ...DEFAULT_MESSAGE_RULES, ...DEFAULT_PUSH_LIMITS, ...options.pushLimits };
     const rules: MessageRules = { maxMessageBytes, maxClockDriftSeconds, pubsubTopics };

@@ -23,6 +23,8 @@ export interface StreamLimits {
   requestTimeoutMs: number;
   /** Inbound streams of one protocol open at once on one connection (more are reset). */
   maxStreamsPerProtocol: number;
+  /** A peer must read its answer within this time, ms, or its stream is aborted (default 10 s). */
+  writeTimeoutMs?: number;
 }
 
 /**
