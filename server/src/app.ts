@@ -11,7 +11,7 @@ import type { Archive } from "./archive/archive.js";
 import { PostgresArchive } from "./archive/postgres.js";
 import { SqliteArchive } from "./archive/sqlite.js";
 import { ConfigError, type ServerConfig } from "./config.js";
-import { serverEnr } from "./enr.js";
+import { publishedEnr } from "./enr.js";
 import { readNodeKey } from "./keyFile.js";
 import type { Logger } from "./log.js";
 import { MailServerNode } from "./node.js";
@@ -176,7 +176,14 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     }
 
     let discovery: Discv5Handle | undefined;
-    const enr = serverEnr(privateKey, config, node.multiaddrs);
+    // A record that says something new gets the next sequence number, or discovery peers keep the old one.
+    let published: { enr: string; seq: bigint } | undefined;
+    try {
+      published = await publishedEnr(privateKey, config, node.multiaddrs);
+    } catch (error) {
+      throw new ConfigError(`cannot keep the ENR's sequence number: ${(error as Error).message}`);
+    }
+    const enr = published?.enr;
     if (config.discovery !== undefined && enr !== undefined) {
       const d = config.discovery;
       discovery = await startDiscv5Node({ privateKey, enr, bindIp: d.bindIp ?? d.ip, port: d.udpPort, config: { enrUpdate: false } });
@@ -192,7 +199,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       const boot = handle.addEnrs(d.bootEnrs);
       for (const bad of boot.invalid) logger.log("warn", "bad-boot-enr", { enr: bad.enr.slice(0, 60), error: bad.error });
       lookup();
-      logger.log("info", "discovery-started", { enr, udp: d.udpPort });
+      logger.log("info", "discovery-started", { enr, seq: published!.seq.toString(), udp: d.udpPort });
     }
 
     logger.log("info", "serving", {

@@ -77,9 +77,10 @@ async function key(file: string): Promise<number> {
     const { privateKey, created } = await createNodeKey(config.nodeKeyFile);
     const { nodeIdFromPrivateKey } = await import("@status/mailserver-sdk");
     const { privateKeyFromRaw } = await import("@libp2p/crypto/keys");
-    const { plannedAddresses, serverEnr } = await import("./enr.js");
+    const { plannedAddresses, sequencedEnr } = await import("./enr.js");
     const addresses = plannedAddresses(config);
-    const enr = addresses === undefined ? undefined : serverEnr(privateKey, config, addresses);
+    // The sequence number the node will publish this record with (saved only by the running node).
+    const enr = addresses === undefined ? undefined : (await sequencedEnr(privateKey, config, addresses))?.enr;
     console.log(`node key  ${config.nodeKeyFile} (${created ? "new: keep it secret, it is the node's identity" : "existing"})`);
     console.log(`peer id   ${privateKeyFromRaw(privateKey).publicKey.toString()}`);
     console.log(`node id   ${nodeIdFromPrivateKey(privateKey)}`);

@@ -21,6 +21,8 @@ export interface DiscoveryConfig {
   /** discv5 UDP port. */
   udpPort: number;
   bootEnrs: string[];
+  /** Where the ENR's sequence number and the record it numbers are kept across restarts. */
+  seqFile: string;
 }
 
 export interface RelayConfig {
@@ -193,6 +195,7 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
       ...(d.bindIp !== undefined ? { bindIp: string(d.bindIp, "discovery.bindIp") } : {}),
       udpPort: integer(d.udpPort, "discovery.udpPort", 0, 65535),
       bootEnrs: strings(d.bootEnrs ?? [], "discovery.bootEnrs", false),
+      seqFile: resolve(d.seqFile === undefined ? "enr-seq.json" : string(d.seqFile, "discovery.seqFile")),
     };
   }
   return config;
