@@ -62,6 +62,10 @@ export interface ServerConfig {
   indexIntervalMs: number;
   /** Where the index is saved so a restart continues where it stopped. */
   indexFile: string;
+  /** Deadline of one chain RPC call, ms (default 10 s); a call waiting half of it is logged. */
+  rpcTimeoutMs: number;
+  /** How long start-up waits for the index to catch up when a saved index could serve, ms (default 30 s). */
+  indexStartTimeoutMs: number;
   mode: ServiceMode;
   clusterId: number;
   shards: number[];
@@ -81,7 +85,7 @@ const MODES: readonly ServiceMode[] = ["paid-only", "free", "freemium"];
 const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 const KNOWN = new Set([
   "nodeKeyFile", "listen", "announce", "rpcUrl", "chainId", "registry", "escrow", "startBlock", "confirmations", "indexIntervalMs",
-  "indexFile", "mode", "clusterId", "shards", "archive", "retention", "limits", "maxMessageBytes", "discovery", "relay", "resume", "logLevel",
+  "indexFile", "rpcTimeoutMs", "indexStartTimeoutMs", "mode", "clusterId", "shards", "archive", "retention", "limits", "maxMessageBytes", "discovery", "relay", "resume", "logLevel",
 ]);
 
 /** Reads and validates a config file; relative paths are taken from the file's folder. */
@@ -132,6 +136,8 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
     // And blocks come when a test sends a transaction, not every 12 s: read them soon after.
     indexIntervalMs: integer(o.indexIntervalMs ?? (o.chainId === 31337 ? 1_000 : 12_000), "indexIntervalMs", 50),
     indexFile: resolve(o.indexFile === undefined ? "index.sqlite" : string(o.indexFile, "indexFile")),
+    rpcTimeoutMs: integer(o.rpcTimeoutMs ?? 10_000, "rpcTimeoutMs", 100),
+    indexStartTimeoutMs: integer(o.indexStartTimeoutMs ?? 30_000, "indexStartTimeoutMs", 100),
     mode,
     clusterId: integer(o.clusterId ?? 1, "clusterId", 0, 65535),
     shards: integers(o.shards ?? [0, 1, 2, 3, 4, 5, 6, 7], "shards", 0, 1023),
