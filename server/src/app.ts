@@ -15,6 +15,7 @@ import { readNodeKey } from "./keyFile.js";
 import type { Logger } from "./log.js";
 import { MailServerNode } from "./node.js";
 import { StoreResume } from "./resume.js";
+import { AnswerCounters, startMetricsServer, type MetricsServer, type MetricsSources } from "./metrics.js";
 import { RpcMonitor, WatchedProvider } from "./rpc.js";
 import type { DuplexStream } from "./streams.js";
 
@@ -28,6 +29,8 @@ export interface RunningServer {
   discovery: Discv5Handle | undefined;
   /** Store Resume, when `resume.peers` names peers. */
   resume: StoreResume | undefined;
+  /** The metrics endpoint (when the config asks for one). */
+  metrics: MetricsServer | undefined;
   /** The chain RPC's state (when the config names one). */
   rpc: RpcMonitor | undefined;
   stop(): Promise<void>;
@@ -90,7 +93,10 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-export async function startServer(config: ServerConfig, logger: Logger, options: { privateKey?: Uint8Array } = {}): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, baseLogger: Logger, options: { privateKey?: Uint8Array } = {}): Promise<RunningServer> {
+  // Answers are counted from the services' log events, for the metrics.
+  const answers = new AnswerCounters();
+  const logger = answers.wrap(baseLogger);
   const privateKey = options.privateKey ?? (await readNodeKey(config.nodeKeyFile));
   const nodeId = nodeIdFromPrivateKey(privateKey);
   const rpc = new RpcMonitor(logger, config.rpcTimeoutMs);
@@ -240,6 +246,19 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       logger.log("info", "discovery-started", { enr, seq: published!.seq.toString(), udp: d.udpPort });
     }
 
+    let metrics: MetricsServer | undefined;
+    if (config.metrics !== undefined) {
+      const sources: MetricsSources = { node, archive, retention: config.retention, answers, ...(index !== undefined ? { index, rpc } : {}) };
+      try {
+        metrics = await startMetricsServer(config.metrics.host, config.metrics.port, sources, logger);
+      } catch (error) {
+        throw new ConfigError(`cannot serve metrics on ${config.metrics.host}:${config.metrics.port}: ${(error as Error).message}`);
+      }
+      const running = metrics;
+      cleanup.push(() => running.close());
+      logger.log("info", "metrics-serving", { url: metrics.url });
+    }
+
     logger.log("info", "serving", {
       nodeId,
       peerId: node.peerId,
@@ -260,6 +279,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       discovery,
       resume,
       rpc: config.rpcUrl !== undefined ? rpc : undefined,
+      metrics,
       stop: () => (stopping ??= undo()),
     };
   } catch (error) {

@@ -76,6 +76,8 @@ export interface ServerConfig {
   node: NodeLimits;
   maxMessageBytes: number;
   discovery?: DiscoveryConfig;
+  /** Prometheus text endpoint (`GET /metrics`); off when absent. */
+  metrics?: { host: string; port: number };
   relay: RelayConfig;
   resume: ResumeConfig;
   logLevel: LogLevel;
@@ -85,7 +87,7 @@ const MODES: readonly ServiceMode[] = ["paid-only", "free", "freemium"];
 const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 const KNOWN = new Set([
   "nodeKeyFile", "listen", "announce", "rpcUrl", "chainId", "registry", "escrow", "startBlock", "confirmations", "indexIntervalMs",
-  "indexFile", "rpcTimeoutMs", "indexStartTimeoutMs", "mode", "clusterId", "shards", "archive", "retention", "limits", "maxMessageBytes", "discovery", "relay", "resume", "logLevel",
+  "indexFile", "rpcTimeoutMs", "indexStartTimeoutMs", "mode", "clusterId", "shards", "archive", "retention", "limits", "maxMessageBytes", "discovery", "relay", "resume", "logLevel", "metrics",
 ]);
 
 /** Reads and validates a config file; relative paths are taken from the file's folder. */
@@ -194,6 +196,10 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
     if (!(key in config.store) && !(key in config.admission) && !(key in config.node)) fail(`unknown field limits.${key}`);
   }
   if (config.store.defaultPageSize > config.store.maxPageSize) fail("limits.defaultPageSize must not exceed limits.maxPageSize");
+  if (o.metrics !== undefined) {
+    const m = object(o.metrics, "metrics");
+    config.metrics = { host: string(m.host ?? "127.0.0.1", "metrics.host"), port: integer(m.port, "metrics.port", 0, 65535) };
+  }
   if (o.discovery !== undefined) {
     const d = object(o.discovery, "discovery");
     config.discovery = {

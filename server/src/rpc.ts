@@ -26,6 +26,7 @@ export class RpcMonitor {
   #failuresInARow = 0;
   #lastError: string | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
+  #head: number | undefined;
 
   constructor(logger: Logger, timeoutMs: number) {
     this.#log = logger;
@@ -64,6 +65,15 @@ export class RpcMonitor {
     this.#stopTimer();
   }
 
+  /** The latest chain head an answer told (eth_blockNumber). */
+  get head(): number | undefined {
+    return this.#head;
+  }
+
+  noteHead(block: number): void {
+    if (Number.isSafeInteger(block) && (this.#head === undefined || block > this.#head)) this.#head = block;
+  }
+
   #ensureTimer(): void {
     if (this.#timer !== undefined) return;
     // A hang says nothing by itself: report each call once it has waited half its deadline.
@@ -97,6 +107,12 @@ export class WatchedProvider extends JsonRpcProvider {
 
   override async _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
     const method = Array.isArray(payload) ? payload.map((p) => p.method).join(",") : payload.method;
-    return this.#monitor.watch(method, () => super._send(payload));
+    const results = await this.#monitor.watch(method, () => super._send(payload));
+    for (const call of Array.isArray(payload) ? payload : [payload]) {
+      if (call.method !== "eth_blockNumber") continue;
+      const answer = results.find((r) => r.id === call.id);
+      if (typeof answer?.result === "string") this.#monitor.noteHead(Number(answer.result));
+    }
+    return results;
   }
 }

@@ -20,7 +20,7 @@ describe("mail server operator: restarts and shutdowns during an RPC outage", fu
   const clients: LightNode[] = [];
   let release: (() => void)[] = [];
 
-  const config = (indexFile: string) => ({
+  const config = (indexFile: string, extra: Record<string, unknown> = {}) => ({
     nodeKeyFile: "node.key",
     listen: ["/ip4/127.0.0.1/tcp/0/ws"],
     rpcUrl: proxy.url,
@@ -36,9 +36,10 @@ describe("mail server operator: restarts and shutdowns during an RPC outage", fu
     relay: { enabled: false },
     archive: { backend: "sqlite", path: "archive.sqlite" },
     logLevel: "debug",
+    ...extra,
   });
-  const start = async (name: string, indexFile = "index.sqlite") => {
-    const server = startServerProcess(await writeConfig(tmp, name, config(indexFile)));
+  const start = async (name: string, indexFile = "index.sqlite", extra: Record<string, unknown> = {}) => {
+    const server = startServerProcess(await writeConfig(tmp, name, config(indexFile, extra)));
     processes.push(server);
     return server;
   };
@@ -79,9 +80,14 @@ describe("mail server operator: restarts and shutdowns during an RPC outage", fu
 
   it("RPC down: a restart with a saved index serves from it and warns; SIGTERM exits 0", async () => {
     proxy.down = true;
-    const server = await start("down.json");
+    const server = await start("down.json", "index.sqlite", { metrics: { host: "127.0.0.1", port: 0 } });
     await servesAStoreClient(server);
     expect(server.events.some((e) => e.event === "rpc-unavailable" && e.level === "warn")).to.equal(true);
+    // What the operator's alert reads: the RPC is down, the index is not fresh.
+    const { url } = (await server.waitFor("metrics-serving")) as { url: string };
+    const text = await (await fetch(url)).text();
+    expect(text).to.match(/^mailserver_rpc_up 0$/m).and.match(/^mailserver_rpc_state\{state="down"\} 1$/m);
+    expect(text).to.match(/^mailserver_index_fresh 0$/m).and.match(/^mailserver_index_last_block \d+$/m);
     expect(await server.stop("SIGTERM")).to.equal(0);
   });
 
