@@ -1,9 +1,8 @@
 // Assembles a running mail server from its configuration: archive, subscription index and gate,
 // the libp2p node, discv5 with the node's Waku ENR. Used by the CLI and by tests.
-import { mkdir } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { multiaddr } from "@multiformats/multiaddr";
-import { JsonRpcProvider } from "ethers";
 import { nodeIdFromPrivateKey, resolveDeployment } from "@status/mailserver-sdk";
 import { startDiscv5Node, type Discv5Handle } from "@status/mailserver-sdk/discovery";
 import { AccessGate, SubscriptionIndex } from "@status/mailserver-sdk/server";
@@ -11,12 +10,14 @@ import type { Archive } from "./archive/archive.js";
 import { PostgresArchive } from "./archive/postgres.js";
 import { SqliteArchive } from "./archive/sqlite.js";
 import { ConfigError, type ServerConfig } from "./config.js";
-import { serverEnr } from "./enr.js";
+import { publishedEnr } from "./enr.js";
 import { readNodeKey } from "./keyFile.js";
 import type { Logger } from "./log.js";
 import { MailServerNode, type MailServerNodeOptions } from "./node.js";
 import { startOfferHttp } from "./offerHttp.js";
 import { StoreResume } from "./resume.js";
+import { AnswerCounters, startMetricsServer, type MetricsServer, type MetricsSources } from "./metrics.js";
+import { RpcMonitor, WatchedProvider } from "./rpc.js";
 import type { DuplexStream } from "./streams.js";
 
 export interface RunningServer {
@@ -31,6 +32,10 @@ export interface RunningServer {
   resume: StoreResume | undefined;
   /** Where the signed offer is served over HTTP (`offer.http`). */
   offerUrl: string | undefined;
+  /** The metrics endpoint (when the config asks for one). */
+  metrics: MetricsServer | undefined;
+  /** The chain RPC's state (when the config names one). */
+  rpc: RpcMonitor | undefined;
   stop(): Promise<void>;
 }
 
@@ -51,24 +56,31 @@ async function openArchive(config: ServerConfig): Promise<Archive> {
 }
 
 const LOCAL_CHAIN_ID = 31337;
-const CHAIN_ID_DEADLINE_MS = 10_000;
+
+/** The RPC did not answer (down or hanging), as opposed to answering something wrong. */
+class RpcUnreachableError extends ConfigError {}
+
+/** Settles with `promise`, or rejects after `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
 
 /** The RPC must serve the configured chain, and the escrow must be known there. */
-async function checkChain(rpcUrl: string, config: ServerConfig): Promise<void> {
+async function checkChain(rpcUrl: string, config: ServerConfig, monitor: RpcMonitor): Promise<void> {
   if (config.escrow === undefined && resolveDeployment(config.chainId).escrow === undefined) {
     throw new ConfigError(`config: escrow is required on chain ${config.chainId}, where no deployment is known: set escrow (and startBlock) to the escrow contract's address (and deployment block)`);
   }
   // Told the configured chain, so that ethers sends eth_chainId as it is instead of checking it.
-  const provider = new JsonRpcProvider(rpcUrl, config.chainId, { staticNetwork: true });
+  const provider = new WatchedProvider(rpcUrl, config.chainId, config.rpcTimeoutMs, monitor);
   let actual: number;
   try {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${CHAIN_ID_DEADLINE_MS / 1000} s`)), CHAIN_ID_DEADLINE_MS);
-    });
-    actual = Number(await Promise.race([provider.send("eth_chainId", []), deadline]).finally(() => clearTimeout(timer)));
+    actual = Number(await within(provider.send("eth_chainId", []), config.rpcTimeoutMs, "eth_chainId"));
   } catch (error) {
-    throw new ConfigError(`cannot read the chain id from rpcUrl: ${(error as Error).message.split("\n")[0]}`);
+    throw new RpcUnreachableError(`cannot read the chain id from rpcUrl: ${(error as Error).message.split("\n")[0]}`);
   } finally {
     provider.destroy();
   }
@@ -96,11 +108,32 @@ function offerTerms(config: ServerConfig, escrow: string | undefined): NonNullab
   };
 }
 
-export async function startServer(config: ServerConfig, logger: Logger, options: { privateKey?: Uint8Array } = {}): Promise<RunningServer> {
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+export async function startServer(config: ServerConfig, baseLogger: Logger, options: { privateKey?: Uint8Array } = {}): Promise<RunningServer> {
+  // Answers are counted from the services' log events, for the metrics.
+  const answers = new AnswerCounters();
+  const logger = answers.wrap(baseLogger);
   const privateKey = options.privateKey ?? (await readNodeKey(config.nodeKeyFile));
   const nodeId = nodeIdFromPrivateKey(privateKey);
-  // Before anything is opened or created: a wrong chain must not leave files behind.
-  if (config.rpcUrl !== undefined) await checkChain(config.rpcUrl, config);
+  const rpc = new RpcMonitor(logger, config.rpcTimeoutMs);
+  // Before anything is opened or created: a wrong chain must not leave files behind. An RPC that
+  // does not answer is no reason to stay down when a saved index can serve meanwhile.
+  let rpcUnreachable: RpcUnreachableError | undefined;
+  if (config.rpcUrl !== undefined) {
+    try {
+      await checkChain(config.rpcUrl, config, rpc);
+    } catch (error) {
+      if (!(error instanceof RpcUnreachableError) || !(await exists(config.indexFile))) throw error;
+      rpcUnreachable = error;
+      logger.log("warn", "rpc-unavailable", { error: error.message, note: "starting from the saved index; the chain is checked and read again in the background" });
+    }
+  }
   const archive = await openArchive(config);
   const cleanup: (() => Promise<unknown>)[] = [() => archive.close()];
   const undo = async () => {
@@ -110,8 +143,11 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     let index: SubscriptionIndex | undefined;
     let gate: AccessGate | undefined;
     if (config.rpcUrl !== undefined) {
-      const provider = new JsonRpcProvider(config.rpcUrl, config.chainId, { staticNetwork: true, pollingInterval: 1000 });
-      cleanup.push(async () => provider.destroy());
+      const provider = new WatchedProvider(config.rpcUrl, config.chainId, config.rpcTimeoutMs, rpc, { pollingInterval: 1000 });
+      cleanup.push(async () => {
+        provider.destroy();
+        rpc.stop();
+      });
       const options = {
         provider,
         chainId: config.chainId,
@@ -137,15 +173,23 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
             ? "a purchase grants access as soon as its block is read"
             : `a purchase grants access once ${config.confirmations} more blocks are mined on top of it${config.chainId === LOCAL_CHAIN_ID ? "; a local chain mines only on transactions: set confirmations to 0" : ""}`,
       });
+      const saved = index.lastBlock !== undefined;
+      if (rpcUnreachable !== undefined && !saved) {
+        throw new ConfigError(`${rpcUnreachable.message}; the saved index ${config.indexFile} holds nothing to serve from: start once the RPC answers`);
+      }
       try {
-        const synced = await index.sync();
+        // With a saved index, start-up waits a bounded time: a node serving a slightly old index
+        // beats a node that is down until the RPC comes back.
+        const synced = await (saved ? within(index.sync(), config.indexStartTimeoutMs, "index sync") : index.sync());
         logger.log("info", "index-synced", { toBlock: synced.toBlock ?? index.lastBlock ?? null, events: synced.events, entries: index.entries().length });
       } catch (error) {
-        throw new ConfigError(`cannot sync the subscription index from ${config.rpcUrl}: ${(error as Error).message}`);
+        if (!saved) throw new ConfigError(`cannot sync the subscription index from ${config.rpcUrl}: ${(error as Error).message.split("\n")[0]}`);
+        logger.log("warn", "index-stale", { lastBlock: index.lastBlock ?? null, error: (error as Error).message.split("\n")[0], note: "serving from the saved index; syncing goes on in the background" });
       }
       const running = index;
-      running.start(config.indexIntervalMs, (error) => logger.log("warn", "index-sync-failed", { error: error.message }));
-      cleanup.push(async () => running.close());
+      running.start(config.indexIntervalMs, (error) => logger.log("warn", "index-sync-failed", { error: error.message.split("\n")[0] }));
+      // Stopping must not wait on a hung RPC call: the index is saved with every synced range.
+      cleanup.push(async () => within(running.close(), config.rpcTimeoutMs, "closing the index").catch((error: Error) => logger.log("warn", "index-close-timeout", { error: error.message })));
       gate = new AccessGate({
         nodeId,
         chainId: config.chainId,
@@ -213,7 +257,14 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     }
 
     let discovery: Discv5Handle | undefined;
-    const enr = serverEnr(privateKey, config, node.multiaddrs);
+    // A record that says something new gets the next sequence number, or discovery peers keep the old one.
+    let published: { enr: string; seq: bigint } | undefined;
+    try {
+      published = await publishedEnr(privateKey, config, node.multiaddrs);
+    } catch (error) {
+      throw new ConfigError(`cannot keep the ENR's sequence number: ${(error as Error).message}`);
+    }
+    const enr = published?.enr;
     if (config.discovery !== undefined && enr !== undefined) {
       const d = config.discovery;
       discovery = await startDiscv5Node({ privateKey, enr, bindIp: d.bindIp ?? d.ip, port: d.udpPort, config: { enrUpdate: false } });
@@ -229,7 +280,20 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       const boot = handle.addEnrs(d.bootEnrs);
       for (const bad of boot.invalid) logger.log("warn", "bad-boot-enr", { enr: bad.enr.slice(0, 60), error: bad.error });
       lookup();
-      logger.log("info", "discovery-started", { enr, udp: d.udpPort });
+      logger.log("info", "discovery-started", { enr, seq: published!.seq.toString(), udp: d.udpPort });
+    }
+
+    let metrics: MetricsServer | undefined;
+    if (config.metrics !== undefined) {
+      const sources: MetricsSources = { node, archive, retention: config.retention, answers, ...(index !== undefined ? { index, rpc } : {}) };
+      try {
+        metrics = await startMetricsServer(config.metrics.host, config.metrics.port, sources, logger);
+      } catch (error) {
+        throw new ConfigError(`cannot serve metrics on ${config.metrics.host}:${config.metrics.port}: ${(error as Error).message}`);
+      }
+      const running = metrics;
+      cleanup.push(() => running.close());
+      logger.log("info", "metrics-serving", { url: metrics.url });
     }
 
     logger.log("info", "serving", {
@@ -253,6 +317,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       discovery,
       resume,
       offerUrl,
+      rpc: config.rpcUrl !== undefined ? rpc : undefined,
+      metrics,
       stop: () => (stopping ??= undo()),
     };
   } catch (error) {

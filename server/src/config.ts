@@ -32,6 +32,8 @@ export interface DiscoveryConfig {
   /** discv5 UDP port. */
   udpPort: number;
   bootEnrs: string[];
+  /** Where the ENR's sequence number and the record it numbers are kept across restarts. */
+  seqFile: string;
 }
 
 export interface RelayConfig {
@@ -86,6 +88,10 @@ export interface ServerConfig {
   indexIntervalMs: number;
   /** Where the index is saved so a restart continues where it stopped. */
   indexFile: string;
+  /** Deadline of one chain RPC call, ms (default 10 s); a call waiting half of it is logged. */
+  rpcTimeoutMs: number;
+  /** How long start-up waits for the index to catch up when a saved index could serve, ms (default 30 s). */
+  indexStartTimeoutMs: number;
   mode: ServiceMode;
   clusterId: number;
   shards: number[];
@@ -96,6 +102,8 @@ export interface ServerConfig {
   node: NodeLimits;
   maxMessageBytes: number;
   discovery?: DiscoveryConfig;
+  /** Prometheus text endpoint (`GET /metrics`); off when absent. */
+  metrics?: { host: string; port: number };
   relay: RelayConfig;
   resume: ResumeConfig;
   /** Serve a signed offer over `/status/mailserver/offer/1.0.0` (off unless set). */
@@ -107,7 +115,7 @@ const MODES: readonly ServiceMode[] = ["paid-only", "free", "freemium"];
 const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 const KNOWN = new Set([
   "nodeKeyFile", "listen", "announce", "rpcUrl", "chainId", "registry", "escrow", "startBlock", "confirmations", "indexIntervalMs",
-  "indexFile", "mode", "clusterId", "shards", "archive", "retention", "limits", "maxMessageBytes", "discovery", "relay", "resume", "offer", "logLevel",
+  "indexFile", "rpcTimeoutMs", "indexStartTimeoutMs", "mode", "clusterId", "shards", "archive", "retention", "limits", "maxMessageBytes", "discovery", "relay", "resume", "offer", "logLevel", "metrics",
 ]);
 
 /** Reads and validates a config file; relative paths are taken from the file's folder. */
@@ -158,6 +166,8 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
     // And blocks come when a test sends a transaction, not every 12 s: read them soon after.
     indexIntervalMs: integer(o.indexIntervalMs ?? (o.chainId === 31337 ? 1_000 : 12_000), "indexIntervalMs", 50),
     indexFile: resolve(o.indexFile === undefined ? "index.sqlite" : string(o.indexFile, "indexFile")),
+    rpcTimeoutMs: integer(o.rpcTimeoutMs ?? 10_000, "rpcTimeoutMs", 100),
+    indexStartTimeoutMs: integer(o.indexStartTimeoutMs ?? 30_000, "indexStartTimeoutMs", 100),
     mode,
     clusterId: integer(o.clusterId ?? 1, "clusterId", 0, 65535),
     shards: integers(o.shards ?? [0, 1, 2, 3, 4, 5, 6, 7], "shards", 0, 1023),
@@ -196,7 +206,11 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
       maxStoreRequestBytes: integer(limits.maxStoreRequestBytes ?? DEFAULT_NODE_LIMITS.maxStoreRequestBytes, "limits.maxStoreRequestBytes", 64),
       requestTimeoutMs: integer(limits.requestTimeoutMs ?? DEFAULT_NODE_LIMITS.requestTimeoutMs, "limits.requestTimeoutMs", 10),
       maxStreamsPerProtocol: integer(limits.maxStreamsPerProtocol ?? DEFAULT_NODE_LIMITS.maxStreamsPerProtocol, "limits.maxStreamsPerProtocol", 1),
+      writeTimeoutMs: integer(limits.writeTimeoutMs ?? DEFAULT_NODE_LIMITS.writeTimeoutMs, "limits.writeTimeoutMs", 100),
       maxConnections: integer(limits.maxConnections ?? DEFAULT_NODE_LIMITS.maxConnections, "limits.maxConnections", 1),
+      maxPendingConnections: integer(limits.maxPendingConnections ?? DEFAULT_NODE_LIMITS.maxPendingConnections, "limits.maxPendingConnections", 1),
+      maxPendingPerAddress: integer(limits.maxPendingPerAddress ?? DEFAULT_NODE_LIMITS.maxPendingPerAddress, "limits.maxPendingPerAddress", 1),
+      handshakeTimeoutMs: integer(limits.handshakeTimeoutMs ?? DEFAULT_NODE_LIMITS.handshakeTimeoutMs, "limits.handshakeTimeoutMs", 100),
     },
     maxMessageBytes: integer(o.maxMessageBytes ?? 150 * 1024, "maxMessageBytes", 64, 16 * 1024 * 1024),
     relay: {
@@ -220,6 +234,10 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
   }
   if (config.store.defaultPageSize > config.store.maxPageSize) fail("limits.defaultPageSize must not exceed limits.maxPageSize");
   if (o.offer !== undefined) config.offer = offerConfig(o.offer);
+  if (o.metrics !== undefined) {
+    const m = object(o.metrics, "metrics");
+    config.metrics = { host: string(m.host ?? "127.0.0.1", "metrics.host"), port: integer(m.port, "metrics.port", 0, 65535) };
+  }
   if (o.discovery !== undefined) {
     const d = object(o.discovery, "discovery");
     config.discovery = {
@@ -227,6 +245,7 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
       ...(d.bindIp !== undefined ? { bindIp: string(d.bindIp, "discovery.bindIp") } : {}),
       udpPort: integer(d.udpPort, "discovery.udpPort", 0, 65535),
       bootEnrs: strings(d.bootEnrs ?? [], "discovery.bootEnrs", false),
+      seqFile: resolve(d.seqFile === undefined ? "enr-seq.json" : string(d.seqFile, "discovery.seqFile")),
     };
   }
   return config;

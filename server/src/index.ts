@@ -25,3 +25,5 @@ export {
   type StoreResumeInit, type ResumeLimits, type ResumeReport, type ResumeStop, type RejectReason, type Dial, type StoreQueryOptions, type ResumedCheck,
 } from "./resume.js";
 export type { DuplexStream, Chunk } from "./streams.js";
+export { AnswerCounters, renderMetrics, startMetricsServer, type MetricsServer, type MetricsSources } from "./metrics.js";
+export { RpcMonitor, WatchedProvider, type RpcState, type RpcStateName } from "./rpc.js";

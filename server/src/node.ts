@@ -36,10 +36,73 @@ export interface NodeLimits {
   requestTimeoutMs: number;
   /** Inbound streams of one protocol open at once on one connection (more are reset). */
   maxStreamsPerProtocol: number;
+  /** A peer must read its answer within this time, ms, or its stream is aborted. */
+  writeTimeoutMs: number;
   maxConnections: number;
+  /** Inbound connections still in their handshake, in total (libp2p's default, 10, let 10 idle sockets lock everyone out). */
+  maxPendingConnections: number;
+  /** Inbound connections still in their handshake from one IPv4 address or IPv6 /64. */
+  maxPendingPerAddress: number;
+  /** An inbound connection must finish its handshake (encryption, muxer) within this time, ms. */
+  handshakeTimeoutMs: number;
 }
 
-export const DEFAULT_NODE_LIMITS: NodeLimits = { maxStoreRequestBytes: 64 * 1024, requestTimeoutMs: 10_000, maxStreamsPerProtocol: 32, maxConnections: 1000 };
+export const DEFAULT_NODE_LIMITS: NodeLimits = {
+  maxStoreRequestBytes: 64 * 1024,
+  requestTimeoutMs: 10_000,
+  maxStreamsPerProtocol: 32,
+  writeTimeoutMs: 10_000,
+  maxConnections: 1000,
+  maxPendingConnections: 256,
+  maxPendingPerAddress: 8,
+  handshakeTimeoutMs: 5_000,
+};
+
+/** The key one address's pending handshakes are counted under: the IPv4 address, or the IPv6 /64 (one host's usual share). */
+function addressKey(address: string): string {
+  return address.includes(":") ? address.split(":").slice(0, 4).join(":") : address;
+}
+
+interface InboundConnection {
+  remoteAddr: { nodeAddress(): { address: string } };
+}
+
+/**
+ * A connection gater bounding the handshakes pending from one address: libp2p bounds them only in
+ * total. A slot is freed when the connection is upgraded, or at the handshake deadline, by which
+ * libp2p has dropped it whatever happened.
+ */
+export function pendingPerAddressGate(maxPerAddress: number, handshakeTimeoutMs: number) {
+  const pending = new Map<string, number>();
+  const held = new WeakMap<object, () => void>();
+  return {
+    denyInboundConnection: async (connection: InboundConnection): Promise<boolean> => {
+      const key = addressKey(connection.remoteAddr.nodeAddress().address);
+      const count = pending.get(key) ?? 0;
+      if (count >= maxPerAddress) return true;
+      pending.set(key, count + 1);
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        clearTimeout(timer);
+        const left = (pending.get(key) ?? 1) - 1;
+        if (left > 0) pending.set(key, left);
+        else pending.delete(key);
+      };
+      const timer = setTimeout(release, handshakeTimeoutMs);
+      timer.unref();
+      held.set(connection, release);
+      return false;
+    },
+    denyInboundUpgradedConnection: async (_peer: unknown, connection: InboundConnection): Promise<boolean> => {
+      held.get(connection)?.();
+      return false;
+    },
+    /** Handshakes pending now, all addresses (for metrics and tests). */
+    pending: () => [...pending.values()].reduce((a, b) => a + b, 0),
+  };
+}
 
 export interface RelayOptions extends Partial<RelayLimits> {
   /** Run Waku Relay (default true). Without it the node archives nothing from the network and serves no lightpush. */
@@ -98,7 +161,7 @@ export class MailServerNode {
     if (options.mode !== "free" && options.gate === undefined) throw new Error(`mode ${options.mode} needs the access gate`);
     const logger = options.logger ?? silentLogger;
     const limits = { ...DEFAULT_NODE_LIMITS, ...options.nodeLimits };
-    const streams = { requestTimeoutMs: limits.requestTimeoutMs, maxStreamsPerProtocol: limits.maxStreamsPerProtocol };
+    const streams = { requestTimeoutMs: limits.requestTimeoutMs, maxStreamsPerProtocol: limits.maxStreamsPerProtocol, writeTimeoutMs: limits.writeTimeoutMs };
     const pubsubTopics = options.shards.map((s) => pubsubTopicOf(options.clusterId, s));
     const { maxMessageBytes, maxClockDriftSeconds, ...pushLimits } = { ...DEFAULT_MESSAGE_RULES, ...DEFAULT_PUSH_LIMITS, ...options.pushLimits };
     const rules: MessageRules = { maxMessageBytes, maxClockDriftSeconds, pubsubTopics };
@@ -162,7 +225,16 @@ export class MailServerNode {
       // @waku/sdk speaks mplex only; a fresh js-waku node opens more than mplex's default of 5
       // streams in its first second, which would get it disconnected.
       streamMuxers: [yamux(), mplex({ disconnectThreshold: 1000 })],
-      connectionManager: { maxConnections: limits.maxConnections, inboundConnectionThreshold: 100 },
+      // Idle sockets must not keep new clients out: many handshakes may be pending in total, few
+      // from one address, and each only briefly.
+      connectionManager: {
+        maxConnections: limits.maxConnections,
+        maxIncomingPendingConnections: limits.maxPendingConnections,
+        inboundUpgradeTimeout: limits.handshakeTimeoutMs,
+        // New connections per address per second (libp2p's default is 5; clients behind one NAT share an address).
+        inboundConnectionThreshold: 100,
+      },
+      connectionGater: pendingPerAddressGate(limits.maxPendingPerAddress, limits.handshakeTimeoutMs),
       services: services as never,
       start: false,
     });

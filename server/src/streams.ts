@@ -45,8 +45,36 @@ export async function readRequest(stream: DuplexStream, maxBytes: number, timeou
   }
 }
 
-/** Writes one length-prefixed response and closes the stream. */
-export async function writeResponse(stream: DuplexStream, bytes: Uint8Array): Promise<void> {
-  await stream.sink([lp.encode.single(bytes).subarray()]);
-  await stream.close().catch(() => undefined);
+/** How long a peer may take to read an answer when the caller names no deadline, ms. */
+export const DEFAULT_WRITE_TIMEOUT_MS = 10_000;
+
+export class StreamWriteTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`answer not read within ${timeoutMs} ms`);
+  }
+}
+
+/**
+ * Writes one length-prefixed response and closes the stream, within `timeoutMs`: a peer that stops
+ * reading gets its stream aborted, so that it holds neither the handler nor the answer's buffers.
+ */
+export async function writeResponse(stream: DuplexStream, bytes: Uint8Array, timeoutMs = DEFAULT_WRITE_TIMEOUT_MS): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StreamWriteTimeoutError(timeoutMs)), timeoutMs);
+  });
+  const write = (async () => {
+    await stream.sink([lp.encode.single(bytes).subarray()]);
+    await stream.close().catch(() => undefined);
+  })();
+  try {
+    await Promise.race([write, deadline]);
+  } catch (error) {
+    // The abort ends the pending sink too; its rejection is this one.
+    write.catch(() => undefined);
+    stream.abort(error instanceof Error ? error : new Error(String(error)));
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
 }

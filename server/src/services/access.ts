@@ -36,7 +36,7 @@ export class AccessService {
       peer,
       ...(answer.accepted ? { clientId: answer.clientId, until: answer.until } : { reason: answer.reason }),
     });
-    await writeResponse(ctx.stream, encodeGrantAnswer(answer));
+    await writeResponse(ctx.stream, encodeGrantAnswer(answer), this.#init.streams.writeTimeoutMs);
   }
 }
 

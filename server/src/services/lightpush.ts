@@ -80,7 +80,7 @@ export class LightpushService {
       ...(ok ? {} : { why: outcome.statusDesc }),
     });
     const requestId = request?.requestId ?? "";
-    await writeResponse(ctx.stream, version === "v3" ? pushResponseV3(requestId, outcome) : pushResponseV2(requestId, outcome));
+    await writeResponse(ctx.stream, version === "v3" ? pushResponseV3(requestId, outcome) : pushResponseV2(requestId, outcome), this.#init.streams.writeTimeoutMs);
   }
 
   async #push(request: PushRequest): Promise<PushOutcome> {

@@ -40,7 +40,7 @@ export class MetadataService {
       ctx.stream.abort(new Error("malformed metadata request"));
       return;
     }
-    await writeResponse(ctx.stream, proto_metadata.WakuMetadataResponse.encode({ clusterId: this.#init.clusterId, shards: [...this.#init.shards] }));
+    await writeResponse(ctx.stream, proto_metadata.WakuMetadataResponse.encode({ clusterId: this.#init.clusterId, shards: [...this.#init.shards] }), this.#init.streams.writeTimeoutMs);
   }
 }
 

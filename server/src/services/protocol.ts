@@ -3,7 +3,7 @@
 // stream limits, and reading one bounded request with a deadline.
 import type { StreamHandler, StreamHandlerOptions } from "@libp2p/interface";
 import type { Logger } from "../log.js";
-import { readRequest, StreamInputError, type DuplexStream } from "../streams.js";
+import { readRequest, StreamInputError, StreamWriteTimeoutError, type DuplexStream } from "../streams.js";
 
 /** What a protocol handler is given for one inbound stream. */
 export interface HandlerContext {
@@ -23,6 +23,8 @@ export interface StreamLimits {
   requestTimeoutMs: number;
   /** Inbound streams of one protocol open at once on one connection (more are reset). */
   maxStreamsPerProtocol: number;
+  /** A peer must read its answer within this time, ms, or its stream is aborted (default 10 s). */
+  writeTimeoutMs?: number;
 }
 
 /**
@@ -35,7 +37,10 @@ export async function serve(registrar: Registrar, codec: string, limits: StreamL
     (incoming) => {
       const data = incoming as unknown as HandlerContext;
       void handler(data).catch((error: unknown) => {
-        logger.log("warn", "handler-failed", { codec, peer: data.connection.remotePeer.toString(), error: String(error) });
+        // A peer that stops reading is the peer's doing (info); anything else may be the node's (warn).
+        const peer = data.connection.remotePeer.toString();
+        if (error instanceof StreamWriteTimeoutError) logger.log("info", "answer-not-read", { codec, peer, error: error.message });
+        else logger.log("warn", "handler-failed", { codec, peer, error: String(error) });
         data.stream.abort(error instanceof Error ? error : new Error(String(error)));
       });
     },

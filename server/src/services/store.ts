@@ -75,7 +75,7 @@ export class StoreService {
       request = proto_store.StoreQueryRequest.decode(bytes);
     } catch {
       logger.log("warn", "store-refused", { peer, status: StoreStatus.BAD_REQUEST, why: "malformed" });
-      await writeResponse(ctx.stream, proto_store.StoreQueryResponse.encode(storeError("", StoreStatus.BAD_REQUEST, "BAD_REQUEST: malformed request")));
+      await writeResponse(ctx.stream, proto_store.StoreQueryResponse.encode(storeError("", StoreStatus.BAD_REQUEST, "BAD_REQUEST: malformed request")), this.#init.streams.writeTimeoutMs);
       return;
     }
     // Checked again: a client may present its grant on another stream while this one opens.
@@ -87,7 +87,7 @@ export class StoreService {
     const admitted = admission.admit(peer, access, { paidInFlight: this.#scheduler.paidInFlight, eventLoopDelayMs: this.#load?.delayMs ?? 0 });
     if (!admitted.admitted) {
       logger.log("info", "store-refused", { peer, status: admitted.statusCode, reason: access.allowed ? undefined : access.reason });
-      await writeResponse(ctx.stream, proto_store.StoreQueryResponse.encode(storeError(request.requestId, admitted.statusCode, admitted.statusDesc)));
+      await writeResponse(ctx.stream, proto_store.StoreQueryResponse.encode(storeError(request.requestId, admitted.statusCode, admitted.statusDesc)), this.#init.streams.writeTimeoutMs);
       return;
     }
     const started = performance.now();
@@ -96,11 +96,11 @@ export class StoreService {
     let answered: StoreResponse | undefined;
     const result = await this.#scheduler.run(admitted.serviceClass, async () => {
       answered = await answerStoreQuery(request, archive, limits);
-      await writeResponse(ctx.stream, proto_store.StoreQueryResponse.encode(answered));
+      await writeResponse(ctx.stream, proto_store.StoreQueryResponse.encode(answered), this.#init.streams.writeTimeoutMs);
     });
     if (result === undefined) {
       answered = storeError(request.requestId, StoreStatus.SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE: overloaded, try later");
-      await writeResponse(ctx.stream, proto_store.StoreQueryResponse.encode(answered));
+      await writeResponse(ctx.stream, proto_store.StoreQueryResponse.encode(answered), this.#init.streams.writeTimeoutMs);
     }
     logger.log(result === undefined ? "info" : "debug", result === undefined ? "store-shed" : "store-query", {
       peer,
