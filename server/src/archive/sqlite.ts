@@ -220,7 +220,19 @@ export class SqliteArchive implements Archive {
     this.#retention = policy;
     let dropped = 0;
     if (policy.maxAgeSeconds > 0) {
-      dropped += Number(this.#db.prepare("DELETE FROM messages WHERE received_at < ?").run(nowMs - policy.maxAgeSeconds * 1000).changes);
+      // In slices, each its own short transaction, yielding to the event loop between them: a
+      // synchronous DELETE of half a million expired rows would hold every query for seconds.
+      const slice = this.#prepare(
+        `DELETE FROM messages WHERE hash IN (SELECT hash FROM messages INDEXED BY messages_received WHERE received_at < ? LIMIT ${PRUNE_SLICE})`,
+      );
+      const before = nowMs - policy.maxAgeSeconds * 1000;
+      for (;;) {
+        if (!this.#open) return dropped;
+        const removed = Number(slice.run(before).changes);
+        dropped += removed;
+        if (removed < PRUNE_SLICE) break;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     }
     if (policy.maxBytes > 0) {
       try {
@@ -239,6 +251,9 @@ export class SqliteArchive implements Archive {
     this.#db.close();
   }
 }
+
+/** Rows one retention slice deletes (a few milliseconds of work between two turns of the event loop). */
+const PRUNE_SLICE = 2_000;
 
 const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ");
 
