@@ -8,6 +8,7 @@ import path from "node:path";
 import { measureBundle, type BundleRow } from "./bundle.js";
 import { bucketModel, bucketTable, gasTable, measureGas } from "./gas.js";
 import { measureSdk, type SdkRow } from "./sdk.js";
+import { measurePrune } from "./prune.js";
 import { measureRelay } from "./relay.js";
 import { measureResume } from "./resume.js";
 import { measureServer, type ServerRow } from "./server.js";
@@ -71,12 +72,17 @@ async function main(): Promise<void> {
   console.log(serverTable(relay.rows));
   for (const note of relay.notes) console.log(`  - ${note}`);
 
+  const prune = await measurePrune();
+  console.log("\nRetention (SQLite; ratio = sliced prune / one DELETE of the same rows)\n");
+  console.log(serverTable(prune.rows));
+  for (const note of prune.notes) console.log(`  - ${note}`);
+
   const resume = await measureResume();
   console.log("\nStore Resume (loopback, two mail-server nodes; ratio = value / baseline)\n");
   console.log(serverTable(resume.rows));
   for (const note of resume.notes) console.log(`  - ${note}`);
 
-  const results = { date: new Date().toISOString(), gas, buckets, sdk, bundle, server, relay, resume };
+  const results = { date: new Date().toISOString(), gas, buckets, sdk, bundle, server, relay, prune, resume };
   const file = path.join(import.meta.dirname, "results.json");
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwritten to bench/results.json`);
