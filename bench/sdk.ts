@@ -516,7 +516,7 @@ export async function measureSdk(): Promise<SdkResults> {
     const inJs = await decide(new AccessGate({ ...gateOptions, index, signatureRecovery: "js" }), requests.slice(0, DIRECT_READ_REQUESTS));
     // The same gate before catch-up: every decision reads the expiry from the escrow.
     const coldIndex = new SubscriptionIndex(indexOptions);
-    const direct = await decide(new AccessGate({ ...gateOptions, index: coldIndex, contractReadsPerSecond: 1_000_000, contractCacheSeconds: 0 }), requests.slice(0, DIRECT_READ_REQUESTS));
+    const direct = await decide(new AccessGate({ ...gateOptions, index: coldIndex, contractReadsPerSecond: 1_000_000, unknownKeyReadsPerSecond: 1_000_000, contractReadsPerPeerPerMinute: 1_000_000, contractCacheSeconds: 0 }), requests.slice(0, DIRECT_READ_REQUESTS));
     if (coldIndex.isCaughtUp()) throw new Error("the baseline index caught up");
 
     // Access grants: one per subscriber's connection, then decisions by peer lookup.

@@ -58,7 +58,7 @@ describe("mail server operator: Prometheus metrics", function () {
         clusterId: 1,
         shards: [0, 1],
         archive: { backend: "sqlite", path: "archive.sqlite" },
-        retention: { maxAgeSeconds: 3600, maxBytes: 1_000_000 },
+        retention: { maxAgeSeconds: 3600, maxBytes: 1_000_000, minAgeSeconds: 600 },
         metrics: { host: "127.0.0.1", port: 0 },
       },
       tmp,
