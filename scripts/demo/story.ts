@@ -233,7 +233,13 @@ export async function runDemo({ connection, print = (line = "") => console.log(l
     }
     const offline = ["hi, are you there?", "call me when you are back", "see you tomorrow"];
     const encoder = relayEncoder({ contentTopic, pubsubTopicShardInfo: { clusterId: STATUS_NETWORK.cluster, shard: shardId } });
-    for (const text of offline) await friend.relay.send(encoder, { payload: utf8ToBytes(text) });
+    for (const text of offline) {
+      // js-waku stamps messages to the millisecond, and a store orders by timestamp (then hash):
+      // typed one after another, not within the same millisecond.
+      const sent = await friend.relay.send(encoder, { payload: utf8ToBytes(text) });
+      if ((sent.successes ?? []).length === 0) throw new Error(`the friend's message did not reach the mail server: ${String(sent.failures?.[0]?.error)}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     for (let waited = 0; (await archive.stats()).messages < offline.length && waited < 20_000; waited += 50) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
