@@ -34,7 +34,7 @@ describe("SQLite retention in slices", function () {
       await ticker;
       expect(dropped).to.equal(10_000);
       expect((await archive.stats()).messages).to.equal(50);
-      // 10,000 rows in slices of 500: the loop ran between the slices (one DELETE would allow none).
+      // 10,000 rows in slices of 100: the loop ran between the slices (one DELETE would allow none).
       expect(turns).to.be.at.least(4);
     } finally {
       await archive.close();

@@ -253,7 +253,7 @@ export class SqliteArchive implements Archive {
 }
 
 /** Rows one retention slice deletes (a few milliseconds of work between two turns of the event loop). */
-const PRUNE_SLICE = 500;
+const PRUNE_SLICE = 100;
 
 const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ");
 
