@@ -71,3 +71,12 @@ export async function relayPeerOf(server: string | { multiaddrs: string[] }, clu
   for (const topic of shards.map((s) => `/waku/2/rs/${clusterId}/${s}`)) await connectRelay(node, ws, topic);
   return node;
 }
+
+/** Polls `check` every 50 ms until it holds; fails with `what` after `timeoutMs` (a deadline, not a timing assertion). */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -9,20 +9,12 @@ import { proto_lightpush, proto_message } from "@waku/proto";
 import { bytesToUtf8, utf8ToBytes, type LightNode } from "@waku/sdk";
 import { LIGHTPUSH_V2_CODEC, LIGHTPUSH_V3_CODEC, MailServerNode, SqliteArchive, pubsubTopicOf } from "@status/mailserver-node";
 import { fetchMessages, rawRequest, wakuClient } from "../helpers/mailServer.js";
-import { collect, connectRelay, jsWakuRelayNode, publishRaw, relayEncoder, type RelayNode } from "../helpers/wakuRelay.js";
+import { collect, connectRelay, jsWakuRelayNode, publishRaw, relayEncoder, type RelayNode, until } from "../helpers/wakuRelay.js";
 
 const CLUSTER = 16;
 const SHARD = 32;
 const TOPIC = pubsubTopicOf(CLUSTER, SHARD);
 const CONTENT = "/mailserver-relay/1/chat/proto";
-
-const until = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-};
 
 describe("mail server on Waku Relay, with js-waku relay nodes", function () {
   this.timeout(180_000);

@@ -8,20 +8,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { utf8ToBytes } from "@waku/sdk";
 import { jsonLogger, parseConfig, startServer, type RunningServer } from "@status/mailserver-node";
-import { connectRelay, jsWakuRelayNode, relayEncoder, type RelayNode } from "../helpers/wakuRelay.js";
+import { connectRelay, jsWakuRelayNode, relayEncoder, type RelayNode, until } from "../helpers/wakuRelay.js";
 
 const CLUSTER = 16;
 const SHARD = 64;
 const TOPIC = `/waku/2/rs/${CLUSTER}/${SHARD}`;
 const CONTENT = "/mailserver-resume/1/chat/proto";
-
-const until = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-};
 
 describe("Store Resume after an outage, with relay", function () {
   this.timeout(180_000);
