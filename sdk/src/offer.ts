@@ -13,6 +13,7 @@
 // proofs do.
 import { getAddress, isHexString, verifyMessage, Wallet, hexlify, type BytesLike } from "ethers";
 import { MailserverSdkError } from "./errors.js";
+import { FrameError, readFrame, type Chunk } from "./waku/frame.js";
 import { nodeAddress, nodeIdFromPublicKey, normalizeNodeId } from "./nodeKey.js";
 
 /** Protocol id of the offer protocol (must equal the server's). */
@@ -277,7 +278,6 @@ export function verifyOffer(signed: SignedOffer, options: VerifyOfferOptions): O
 }
 
 /** Bytes as libp2p streams yield them: a Uint8Array or a Uint8ArrayList. */
-type Chunk = Uint8Array | { subarray(): Uint8Array };
 type OfferStream =
   | { source: AsyncIterable<Chunk>; close?(): Promise<void>; abort?(error: Error): void }
   | (AsyncIterable<Chunk> & { close?(): Promise<void>; abort?(error: Error): void });
@@ -319,7 +319,7 @@ export async function fetchOffer(options: FetchOfferOptions): Promise<SignedOffe
       else signal.addEventListener("abort", onAbort, { once: true });
     });
     try {
-      frame = await Promise.race([readFrame("source" in stream ? stream.source : stream), deadline]);
+      frame = await Promise.race([readOfferFrame("source" in stream ? stream.source : stream), deadline]);
     } finally {
       signal.removeEventListener("abort", onAbort!);
     }
@@ -332,29 +332,14 @@ export async function fetchOffer(options: FetchOfferOptions): Promise<SignedOffe
   return decodeOffer(frame);
 }
 
-/** Reads one unsigned-varint length-prefixed frame, refusing (INVALID_OFFER) one above MAX_OFFER_BYTES. */
-async function readFrame(source: AsyncIterable<Chunk>): Promise<Uint8Array> {
-  let buffer = new Uint8Array(0);
-  for await (const chunk of source) {
-    const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray();
-    const joined = new Uint8Array(buffer.length + bytes.length);
-    joined.set(buffer, 0);
-    joined.set(bytes, buffer.length);
-    buffer = joined;
-    let length = 0;
-    for (let i = 0; i < buffer.length; i++) {
-      if (i >= 4) throw invalid("bad length prefix");
-      length += (buffer[i] & 0x7f) * 2 ** (7 * i);
-      if ((buffer[i] & 0x80) === 0) {
-        if (length > MAX_OFFER_BYTES) throw invalid(`the answer announces ${length} bytes, above ${MAX_OFFER_BYTES}`, { size: length });
-        if (buffer.length >= i + 1 + length) return buffer.slice(i + 1, i + 1 + length);
-        break;
-      }
-    }
-    // Never buffer more than one maximal frame, whatever the peer sends.
-    if (buffer.length > MAX_OFFER_BYTES + 4) throw invalid("answer too large");
+/** Reads the offer's frame; a frame over MAX_OFFER_BYTES or a broken prefix is an INVALID_OFFER. */
+async function readOfferFrame(source: AsyncIterable<Chunk>): Promise<Uint8Array> {
+  try {
+    return await readFrame(source, MAX_OFFER_BYTES);
+  } catch (error) {
+    if (error instanceof FrameError && error.kind !== "ended") throw invalid(error.message, error.size !== undefined ? { size: error.size } : {});
+    throw error;
   }
-  throw new Error("stream ended before an offer");
 }
 
 export interface FetchOfferHttpOptions {

@@ -7,12 +7,10 @@ import type { Signer } from "ethers";
 import { MailserverSdkError } from "../errors.js";
 import { encodeAccessGrant, signAccessGrant, MAX_GRANT_TTL_SECONDS } from "../gate/grant.js";
 import type { AccessDomain } from "../gate/request.js";
+import { frame, readFrame, type Chunk } from "./frame.js";
 
 /** Protocol id of the access protocol (must equal the server's). */
 export const ACCESS_PROTOCOL = "/status/mailserver/access/1.0.0";
-
-/** Bytes as libp2p streams yield them: a Uint8Array or a Uint8ArrayList. */
-type Chunk = Uint8Array | { subarray(): Uint8Array };
 
 /** A libp2p 2 stream (`source`/`sink`, as in @waku/sdk 0.0.36) or a libp2p 3 stream (`send`, async iterable). */
 export type AccessStream =
@@ -233,43 +231,4 @@ function peerIdOf(peer: unknown): string | undefined {
   if ("getPeerId" in peer) return undefined;
   const text = String(peer);
   return text.startsWith("/") ? undefined : text;
-}
-
-// ---- unsigned-varint length prefix (what it-length-prefixed writes) -----------------------------
-
-function frame(bytes: Uint8Array): Uint8Array {
-  const prefix: number[] = [];
-  let n = bytes.length;
-  while (n >= 0x80) {
-    prefix.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  prefix.push(n);
-  const out = new Uint8Array(prefix.length + bytes.length);
-  out.set(prefix, 0);
-  out.set(bytes, prefix.length);
-  return out;
-}
-
-async function readFrame(source: AsyncIterable<Chunk>, maxBytes: number): Promise<Uint8Array> {
-  let buffer = new Uint8Array(0);
-  for await (const chunk of source) {
-    const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray();
-    const joined = new Uint8Array(buffer.length + bytes.length);
-    joined.set(buffer, 0);
-    joined.set(bytes, buffer.length);
-    buffer = joined;
-    let length = 0;
-    let shift = 0;
-    for (let i = 0; i < buffer.length && i < 5; i++) {
-      length |= (buffer[i] & 0x7f) << shift;
-      shift += 7;
-      if ((buffer[i] & 0x80) === 0) {
-        if (length > maxBytes) throw new Error("answer too large");
-        if (buffer.length >= i + 1 + length) return buffer.slice(i + 1, i + 1 + length);
-        break;
-      }
-    }
-  }
-  throw new Error("stream ended before an answer");
 }
