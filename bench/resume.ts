@@ -11,9 +11,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { multiaddr } from "@multiformats/multiaddr";
-import { messageHash } from "@waku/core";
 import { proto_message } from "@waku/proto";
-import { checkResumed, MailServerNode, SqliteArchive, StoreResume, type ArchivedMessage, type DuplexStream } from "@status/mailserver-node";
+import { checkResumed, MailServerNode, SqliteArchive, StoreResume, toArchived, type ArchivedMessage, type DuplexStream } from "@status/mailserver-node";
 import type { ServerRow } from "./server.js";
 
 const CLUSTER = 16;
@@ -32,13 +31,7 @@ function missedMessages(): ArchivedMessage[] {
       contentTopic: "/bench/1/chat/proto",
       timestamp: BigInt(now - 5 * 3_600_000 + Math.floor((i * 5 * 3_600_000) / COUNT)) * 1_000_000n,
     };
-    return {
-      hash: messageHash(pubsubTopic, wire as unknown as Parameters<typeof messageHash>[1]),
-      pubsubTopic,
-      contentTopic: wire.contentTopic,
-      timestamp: wire.timestamp,
-      message: proto_message.WakuMessage.encode(wire),
-    };
+    return toArchived(pubsubTopic, wire);
   });
 }
 

@@ -6,11 +6,11 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { messageHash } from "@waku/core";
 import { proto_message, proto_store } from "@waku/proto";
 import * as lp from "it-length-prefixed";
 import type { Archive, ArchivedMessage } from "./archive/archive.js";
 import { silentLogger, type Logger } from "./log.js";
+import { toArchived } from "./message.js";
 import { STORE_CODEC, StoreStatus } from "./store.js";
 import type { DuplexStream } from "./streams.js";
 
@@ -220,9 +220,9 @@ export function checkResumed(entry: proto_store.WakuMessageKeyValue, check: Resu
   if (encoded.length > check.maxMessageBytes) return { reason: "size" };
   const timestamp = wire.timestamp ?? 0n;
   if (timestamp < check.fromNs || timestamp > check.toNs) return { reason: "time" };
-  const hash = messageHash(pubsubTopic, wire as unknown as Parameters<typeof messageHash>[1]);
-  if (!equal(hash, given)) return { reason: "hash" };
-  return { message: { hash, pubsubTopic, contentTopic: wire.contentTopic, timestamp, message: encoded } };
+  const archived = toArchived(pubsubTopic, wire, encoded);
+  if (!equal(archived.hash, given)) return { reason: "hash" };
+  return { message: archived };
 }
 
 /** The saved last-online time, ms; undefined when the file is missing or not a valid record. */

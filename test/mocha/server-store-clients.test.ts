@@ -5,9 +5,7 @@
 import { expect } from "chai";
 import { proto_store } from "@waku/proto";
 import { bytesToUtf8, utf8ToBytes, type IDecodedMessage, type LightNode } from "@waku/sdk";
-import { messageHash } from "@waku/core";
-import { proto_message } from "@waku/proto";
-import { MailServerNode, SqliteArchive, STORE_CODEC, type ArchivedMessage, type MailServerNodeOptions } from "@status/mailserver-node";
+import { MailServerNode, SqliteArchive, STORE_CODEC, toArchived, type ArchivedMessage, type MailServerNodeOptions } from "@status/mailserver-node";
 import { Wallet } from "ethers";
 import { rawRequest, wakuClient } from "../helpers/mailServer.js";
 
@@ -44,7 +42,7 @@ describe("store with @waku/sdk clients (nwaku's behaviour)", function () {
     const start = BigInt(startMs) * 1_000_000n + 500_000n;
     return texts.map((text, i) => {
       const wire = { payload: payload(text), contentTopic, timestamp: start + BigInt(i) * 1_000_000n };
-      return { hash: messageHash(pubsubTopic, wire as unknown as Parameters<typeof messageHash>[1]), pubsubTopic, contentTopic, timestamp: wire.timestamp, message: proto_message.WakuMessage.encode(wire) };
+      return toArchived(pubsubTopic, wire);
     });
   };
   /** The pages @waku/sdk's queryGenerator yields; fails instead of looping forever. */

@@ -8,9 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { messageHash } from "@waku/core";
-import { proto_message } from "@waku/proto";
-import { PostgresArchive, SqliteArchive, type ArchivedMessage, type ArchiveQuery } from "@status/mailserver-node";
+import { PostgresArchive, SqliteArchive, toArchived, type ArchivedMessage, type ArchiveQuery } from "@status/mailserver-node";
 import { startPostgres, type LocalPostgres } from "../helpers/postgres.js";
 
 const BASE = 1_700_000_000_000n * 1_000_000n;
@@ -20,13 +18,7 @@ const TOPICS = Array.from({ length: 20 }, (_, i) => `/plans/1/t${i}/proto`);
 function message(i: number): ArchivedMessage {
   const pubsubTopic = SHARDS[i % SHARDS.length]!;
   const wire = { payload: new TextEncoder().encode(`m${i}`), contentTopic: TOPICS[i % TOPICS.length]!, timestamp: BASE + BigInt(i) * 1_000_000n };
-  return {
-    hash: messageHash(pubsubTopic, wire as unknown as Parameters<typeof messageHash>[1]),
-    pubsubTopic,
-    contentTopic: wire.contentTopic,
-    timestamp: wire.timestamp,
-    message: proto_message.WakuMessage.encode(wire),
-  };
+  return toArchived(pubsubTopic, wire);
 }
 
 const COUNT = 20_000;

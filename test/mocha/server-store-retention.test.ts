@@ -7,8 +7,6 @@ import { expect } from "chai";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { messageHash } from "@waku/core";
-import { proto_message } from "@waku/proto";
 import {
   ArchiveFullError,
   DEFAULT_RETENTION,
@@ -17,6 +15,7 @@ import {
   SqliteArchive,
   parseConfig,
   silentLogger,
+  toArchived,
   type Archive,
   type ArchivedMessage,
   type RetentionPolicy,
@@ -28,13 +27,7 @@ const HOUR = 3_600_000;
 
 function message(contentTopic: string, i: number): ArchivedMessage {
   const wire = { payload: new TextEncoder().encode(`${contentTopic}:${i}`.padEnd(1000, ".")), contentTopic, timestamp: 1_700_000_000_000_000_000n + BigInt(i) };
-  return {
-    hash: messageHash(PUBSUB, wire as unknown as Parameters<typeof messageHash>[1]),
-    pubsubTopic: PUBSUB,
-    contentTopic,
-    timestamp: wire.timestamp,
-    message: proto_message.WakuMessage.encode(wire),
-  };
+  return toArchived(PUBSUB, wire);
 }
 
 const SIZE = message("/sub/1/x/proto", 0).message.length;
