@@ -9,7 +9,12 @@
 // trusted probes; a report signed by a key not registered as a probe is refused.
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
 import type { AddressInfo } from "node:net";
 import { Protocols, type LightNode } from "@waku/sdk";
 import { proto_lightpush } from "@waku/proto";
@@ -44,7 +49,12 @@ import {
   type RunningProbe,
 } from "@status/mailserver-node";
 import { CHAIN_ID, rawRequest, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
+import { ROOT } from "../helpers/hardhatCli.js";
+import { startServerProcess, writeConfig, type ServerProcess } from "../helpers/serverProcess.js";
 import { until } from "../helpers/wakuRelay.js";
+
+const run = promisify(execFile);
+const PROBE_BIN = path.join(ROOT, "server", "bin", "mailserver-probe.js");
 
 const CLUSTER = 16;
 const SHARDS = [1, 32];
@@ -268,5 +278,75 @@ describe("quality probe: measures real servers, signs and publishes its report",
     expect(measure(ids.b).completeness.found).to.equal(SHARDS.length);
     const sdk = summarizeReports(round.reports.map((r) => r.report));
     expect(sdk.get(ids.b)!.droppedEarly).to.equal(held);
+  });
+
+  describe("mailserver-probe CLI", () => {
+    let tmp: string;
+    let process_: ServerProcess | undefined;
+    before(async () => {
+      tmp = await mkdtemp(path.join(tmpdir(), "probe-cli-"));
+    });
+    after(async () => {
+      await process_?.stop("SIGKILL");
+      await rm(tmp, { recursive: true, force: true });
+    });
+    const cli = (args: string[]) => run(process.execPath, [PROBE_BIN, ...args], { cwd: tmp }).then(
+      (r) => ({ code: 0, ...r }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+    );
+    const config = (over: Record<string, unknown> = {}) => ({
+      nodeKeyFile: "probe.key",
+      chainId: CHAIN_ID,
+      registry: chain.addresses.registry,
+      rpcUrl: chain.node.url,
+      clusterId: CLUSTER,
+      shards: SHARDS,
+      publishPeers: [tcpOf(servers[2]!)],
+      intervalSeconds: 5,
+      graceMs: 1_000,
+      pollIntervalMs: 250,
+      dialTimeoutMs: 1_000,
+      attempts: 2,
+      retryDelayMs: 100,
+      http: { host: "127.0.0.1", port: 0 },
+      logLevel: "info",
+      ...over,
+    });
+
+    it("bad configuration and arguments get one line and an exit code; key makes the key once and says how to register it", async () => {
+      const bad = await cli(["--config", await writeConfig(tmp, "bad.json", config({ publishPeers: [] }))]);
+      expect(bad.code).to.equal(1);
+      expect(bad.stderr.trim()).to.equal("Error: config: publishPeers must name at least one relay node (multiaddr with /p2p/) to push markers and reports to");
+      const usage = await cli(["--config"]);
+      expect(usage.code).to.equal(2);
+      const file = await writeConfig(tmp, "probe.json", config());
+      const first = await cli(["key", "--config", file]);
+      expect(first.code, first.stderr).to.equal(0);
+      const key = (await readFile(path.join(tmp, "probe.key"), "utf8")).trim();
+      const id = nodeIdFromPrivateKey(`0x${key}`);
+      expect(first.stdout).to.include(`node id   ${id}`).and.include("npx hardhat provider add-probe --key-file");
+      const again = await cli(["key", "--config", file]);
+      expect(again.stdout).to.include("(existing)").and.include(id);
+      const missingKey = await cli(["--config", await writeConfig(tmp, "nokey.json", config({ nodeKeyFile: "none.key" }))]);
+      expect(missingKey.code).to.equal(1);
+      expect(missingKey.stderr.trim()).to.match(/^Error: cannot read node key file .*none\.key: ENOENT$/);
+    });
+
+    it("runs rounds on its own from the registry, serves the signed reports over HTTP, and stops cleanly on SIGTERM", async () => {
+      // The registered probe's key, so that the reports verify.
+      await writeFile(path.join(tmp, "registered.key"), `${probeKey.toString("hex")}\n`);
+      const file = await writeConfig(tmp, "run.json", config({ nodeKeyFile: "registered.key" }));
+      process_ = startServerProcess(file, { bin: PROBE_BIN, cwd: tmp });
+      const started = await process_.waitFor("probe-started", 60_000);
+      expect(started.nodeId).to.equal(probeId);
+      const round = await process_.waitFor("probe-round", 60_000);
+      expect(round).to.deep.include({ nodes: 4, up: 3, markers: SHARDS.length, reports: 1, pushedReports: 1 });
+      const reports = await fetchProbeReportsHttp(started.reportsUrl as string);
+      expect(reports.length).to.be.at.least(1);
+      const verdict = verifyProbeReport(reports[0]!, { trustedProbes: await trustedProbeIds(reader), chainId: CHAIN_ID, registry: chain.addresses.registry });
+      expect(verdict.ok, verdict.ok ? "" : verdict.detail).to.equal(true);
+      expect(await process_.stop("SIGTERM")).to.equal(0);
+      expect(process_.events.map((e) => e.event)).to.include("probe-stopped");
+    });
   });
 });
