@@ -97,6 +97,18 @@ export {
   type VerifyOptions,
 } from "./verify.js";
 
+// Ranking nodes: trust, the trusted probes' measures and the signed offer against floors, then RTT
+// (pure; the selector of the `/discovery` entry and `verifyNodes` use it).
+export {
+  rankNodes,
+  resolveRankPolicy,
+  DEFAULT_RANK_POLICY,
+  type RankCandidate,
+  type RankPolicy,
+  type RankedNode,
+  type RankStanding,
+} from "./selection/rank.js";
+
 export {
   SubscriptionClient,
   type Quote,
