@@ -102,12 +102,18 @@ export {
 export {
   rankNodes,
   resolveRankPolicy,
+  offerFacts,
   DEFAULT_RANK_POLICY,
   type RankCandidate,
   type RankPolicy,
   type RankedNode,
   type RankStanding,
+  type Ranking,
 } from "./selection/rank.js";
+// The selector's pure steps (the selector itself, with its discv5 probe, is on `/discovery`).
+export { partitionVerified, rankCandidates, drawFromBest, type PartitionOptions } from "./selection/choose.js";
+export { Graylist, type FailureOutcome } from "./selection/graylist.js";
+export type { Candidate, GraylistEntry, OffersFn, QualityFn, RejectedNode, SelectedNode, VerifiedNodeLike } from "./selection/types.js";
 
 export {
   SubscriptionClient,

@@ -2,7 +2,24 @@
 // documented floors, then the RTT rule; unknown is not bad but ranks after known-good; every node
 // says why it stands where it does.
 import { expect } from "chai";
-import { DEFAULT_RANK_POLICY, rankNodes, resolveRankPolicy, type OfferDocument, type RankCandidate } from "@status/mailserver-sdk";
+import { randomBytes } from "node:crypto";
+import { Wallet } from "ethers";
+import { network } from "hardhat";
+import {
+  DEFAULT_RANK_POLICY,
+  ProviderClient,
+  RegistryClient,
+  buildNodeEnr,
+  rankNodes,
+  resolveRankPolicy,
+  signOffer,
+  verifyNodes,
+  type OfferDocument,
+  type OfferFields,
+  type RankCandidate,
+  type SignedOffer,
+} from "@status/mailserver-sdk";
+import { deployLocal } from "../../deploy/local.js";
 import { expectSdkError } from "../helpers/sdkErrors.js";
 
 const id = (n: number) => `0x${n.toString(16).padStart(64, "0")}`;
@@ -151,5 +168,65 @@ describe("selection: ranking nodes (rankNodes)", () => {
       await expectSdkError(() => rankNodes([node(1)], bad), "INVALID_ARGUMENT");
     }
     expect(rankNodes([])).to.deep.equal([]);
+  });
+});
+
+describe("verifyNodes with offers and quality (local deployment)", function () {
+  this.timeout(120_000);
+
+  it("verifies each offer against the registry, ranks lossy and down nodes last with reasons, and keeps plain calls as they were", async () => {
+    const connection = await network.create();
+    const { addresses, chainId } = await deployLocal(connection);
+    const [deployer] = await connection.ethers.getSigners();
+    const registry = new RegistryClient({ runner: connection.ethers.provider, addresses });
+    const provider = new ProviderClient({ runner: deployer!, addresses });
+    const price = 10n ** 18n;
+    const keys = Array.from({ length: 5 }, () => `0x${randomBytes(32).toString("hex")}`);
+    const ids: string[] = [];
+    for (const [i, key] of keys.entries()) {
+      const { enr } = buildNodeEnr({ privateKey: key, ip: "127.0.0.1", udp: 31000 + i, tcp: 31000 + i });
+      ids.push((await provider.addNode({ nodeKey: key, record: enr, pricePerMonth: price })).nodeId);
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const fields = (priceText: string): OfferFields => {
+      const { type: _t, version: _v, nodeId: _n, ...rest } = offer(ids[0]!, 30 * 86_400);
+      return { ...rest, chainId: Number(chainId), registry: addresses.registry, pricePerMonth: priceText, issuedAt: now };
+    };
+    const offers = new Map<string, SignedOffer>();
+    offers.set(ids[0]!, await signOffer(keys[0]!, fields(price.toString())));
+    offers.set(ids[1]!, await signOffer(keys[1]!, fields("1"))); // disagrees with the registry
+    const genuine = await signOffer(keys[2]!, fields(price.toString()));
+    const forger = Wallet.createRandom();
+    offers.set(ids[2]!, { offer: genuine.offer, signature: await forger.signMessage(new TextEncoder().encode(JSON.stringify(genuine.offer))) });
+    const measured = new Map([
+      [ids[0]!, quality(ids[0]!)],
+      [ids[1]!, quality(ids[1]!)],
+      [ids[2]!, quality(ids[2]!)],
+      [ids[3]!, quality(ids[3]!, { completeness: 0.3 })], // lossy
+      [ids[4]!, quality(ids[4]!, { availability: 0 })], // down
+    ]);
+    const rtt = new Map(ids.map((id, i) => [id, 50 - i])); // the lossy and down nodes answer fastest
+
+    const plain = await verifyNodes(registry, [...ids].reverse());
+    expect(plain.map((v) => v.nodeId)).to.deep.equal([...ids].reverse()); // input order, nothing added
+    expect(plain.every((v) => v.ranking === undefined && v.offer === undefined)).to.equal(true);
+
+    const ranked = await verifyNodes(registry, ids, { offers, quality: measured, rttMs: rtt });
+    expect(ranked.map((v) => v.nodeId)).to.deep.equal([ids[2], ids[1], ids[0], ids[4], ids[3]]); // below a floor: last, still by RTT
+    expect(ranked.map((v) => v.ranking!.rank)).to.deep.equal([1, 2, 3, 4, 5]);
+    expect(ranked.map((v) => v.ranking!.excluded)).to.deep.equal([false, false, false, true, true]);
+    const byId = new Map(ranked.map((v) => [v.nodeId!, v]));
+    expect(byId.get(ids[0]!)!.offer).to.deep.include({ valid: true, pricePerMonth: price, mismatches: [] });
+    expect(byId.get(ids[1]!)!.offer).to.deep.include({ valid: true, pricePerMonth: price });
+    expect(byId.get(ids[1]!)!.ranking!.reasons).to.include(`its offer says 1 a month, the registry ${price}: the registry's price applies`);
+    expect(byId.get(ids[2]!)!.offer).to.deep.include({ valid: false, reason: "bad-signature" });
+    expect(byId.get(ids[2]!)!.ranking!.reasons.some((r) => r.startsWith("its offer was refused: bad-signature"))).to.equal(true);
+    expect(byId.get(ids[3]!)!.ranking!.reasons[0]).to.equal("excluded: had 30% of the probes' messages, below the floor of 90%");
+    expect(byId.get(ids[4]!)!.ranking!.reasons[0]).to.equal("excluded: available 0% of the time, below the floor of 90%");
+    expect(byId.get(ids[0]!)!.quality).to.deep.equal(quality(ids[0]!));
+    // The app needs 60 days: a 30-day offer is below that floor; a refused offer is unknown.
+    const needy = await verifyNodes(registry, ids.slice(0, 3), { offers, quality: measured, rank: { minRetentionSeconds: 60 * 86_400 } });
+    expect(needy[0]!.nodeId).to.equal(ids[2]);
+    expect(Object.fromEntries(needy.map((v) => [v.nodeId, v.ranking!.standing]))).to.deep.equal({ [ids[2]!]: "unknown", [ids[0]!]: "below-floor", [ids[1]!]: "below-floor" });
   });
 });

@@ -2,7 +2,7 @@
 // then the independent probes' measures and the node's signed offer against floors, then speed.
 // Pure and isomorphic: the caller brings the verdicts, RTTs, verified offers and quality summaries.
 import { MailserverSdkError } from "../errors.js";
-import type { OfferDocument } from "../offer.js";
+import type { OfferDocument, OfferVerdict } from "../offer.js";
 import type { NodeQuality } from "../quality/types.js";
 import type { NodeVerdict } from "../verify.js";
 
@@ -19,6 +19,8 @@ export interface RankCandidate {
   offerRefused?: string;
   /** The trusted probes' summary of this node (`summarizeReports`), or null when none measured it. */
   quality: NodeQuality | null;
+  /** Facts the caller adds to the reasons, e.g. an offered price that disagrees with the registry's. */
+  notes?: readonly string[];
 }
 
 /**
@@ -74,6 +76,9 @@ export interface RankedNode<C extends RankCandidate = RankCandidate> {
   candidate: C;
 }
 
+/** A node's place without the node: what the selector and `verifyNodes` attach to their results. */
+export type Ranking = Pick<RankedNode, "rank" | "excluded" | "standing" | "reasons">;
+
 const STANDING_ORDER: Record<RankStanding, number> = { good: 0, unknown: 1, "below-floor": 2, untrusted: 3 };
 
 const pct = (ratio: number) => `${(ratio * 100).toLocaleString("en-US", { maximumFractionDigits: 1 })}%`;
@@ -116,6 +121,7 @@ function judge(c: RankCandidate, p: Readonly<Required<RankPolicy>>): Judged {
   }
 
   if (c.offerRefused !== undefined) facts.push(`its offer was refused: ${c.offerRefused}`);
+  facts.push(...(c.notes ?? []));
   const needsRetention = p.minRetentionSeconds > 0 || p.minRetentionBytes > 0;
   if (c.offer === null) {
     if (needsRetention) unknown.push("no valid offer, so its retention is unknown");
@@ -174,6 +180,14 @@ export function rankNodes<C extends RankCandidate>(candidates: readonly C[], pol
             : `excluded: ${why.join("; ")}`;
     return { nodeId: candidate.nodeId, rank: i + 1, excluded, standing, reasons: [head, ...facts], candidate };
   });
+}
+
+/** A candidate's offer fields from `verifyOffer`'s verdict (none given: no offer). */
+export function offerFacts(verdict: OfferVerdict | undefined): Pick<RankCandidate, "offer" | "offerRefused" | "notes"> {
+  if (verdict === undefined) return { offer: null };
+  if (!verdict.valid) return { offer: null, offerRefused: `${verdict.reason}: ${verdict.message}` };
+  const notes = verdict.mismatches.map((m) => `its offer says ${m.offered ?? "no"} a month, the registry ${m.registry}: the registry's price applies`);
+  return { offer: verdict.offer, ...(notes.length > 0 ? { notes } : {}) };
 }
 
 /** The policy with defaults filled in; a floor out of its range is an INVALID_ARGUMENT. */
