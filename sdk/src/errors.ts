@@ -127,6 +127,8 @@ export type ErrorCode =
   | "SUBSCRIPTION_RECORD_NOT_FOUND"
   // A mail server's offer that is oversized, not JSON or not a well-formed offer document.
   | "INVALID_OFFER"
+  // A probe's quality report (or a list of them) that is oversized, not JSON or not a well-formed report.
+  | "INVALID_PROBE_REPORT"
   | ContractErrorCode;
 
 /** The only error type the SDK throws. Switch on `code`; `details` holds the facts behind it. */

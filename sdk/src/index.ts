@@ -231,3 +231,8 @@ export { wakuClientOptions, type MailserverEndpoint, type WakuClientOptions } fr
 
 // Signed offers of mail servers (what a node sells), fetched over the client's libp2p node.
 export * from "./offer.js";
+
+// Quality probes: signed reports of what independent probes measured of each mail server
+// (availability, latency, completeness, retention), checked against the registry's trusted probes.
+export * from "./quality/types.js";
+export * from "./quality/report.js";
