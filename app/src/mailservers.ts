@@ -19,13 +19,18 @@ import {
   TrustPolicy,
   endpointOf,
   verifyNodes,
+  type NodeQuality,
   type NodeVerdict,
+  type OfferVerdict,
   type Quote,
+  type RankPolicy,
+  type Ranking,
   type RenewalCheck,
   type StoredSubscription,
   type UntrustReason,
 } from "@status/mailserver-sdk";
 import type { AppConfig } from "./config.js";
+import type { Offers, Quality } from "./quality.js";
 
 /** Read-only clients over the configured RPC endpoint (no wallet needed to browse). */
 export interface Reads {
@@ -51,16 +56,44 @@ export interface Server {
   endpoint: string;
   /** Removed from the registry: not offered, but its subscribers can still take their refund. */
   removed: boolean;
+  /** Its signed offer checked against the registry (absent: no offer URL configured or it did not answer). */
+  offer?: OfferVerdict;
+  /** Why its configured offer URL gave nothing. */
+  offerUnreadable?: string;
+  /** The trusted probes' summary (null: not measured); absent without report URLs. */
+  quality?: NodeQuality | null;
+  /** Its place and why, when offers or probes are configured. */
+  ranking?: Ranking;
+}
+
+/** What ranks servers beyond the registry (see quality.ts). */
+export interface RankInputs {
+  offers?: Offers;
+  quality?: Quality;
+  rank?: RankPolicy;
+}
+
+/** The registry's mail server ids (the offers are read for these). */
+export function serverIds(reads: Reads): Promise<string[]> {
+  return reads.registry.allNodesByKind("mailserver");
 }
 
 /**
  * The registry's mail servers (removed ones included, flagged) with the user's verdict on each: one `getNodeTrust` batch for the
- * lot (through `verifyNodes`) plus one read per provider for its name. Default provider first,
- * then trusted ones, then by price.
+ * lot (through `verifyNodes`) plus one read per provider for its name. With offers or probe
+ * reports, in rank order (`verifyNodes` ranks them, each with its reasons); without, default
+ * provider first, then trusted ones, then by price.
  */
-export async function listServers(reads: Reads, policy: TrustPolicy): Promise<Server[]> {
-  const ids = await reads.registry.allNodesByKind("mailserver");
-  const [defaultProvider, verdicts] = await Promise.all([reads.registry.defaultProvider(), verifyNodes(reads.registry, ids, { policy, kind: "mailserver" })]);
+export async function listServers(reads: Reads, policy: TrustPolicy, ids: readonly string[], inputs: RankInputs = {}): Promise<Server[]> {
+  const ranked = inputs.offers !== undefined || inputs.quality !== undefined;
+  const options = {
+    policy,
+    kind: "mailserver",
+    ...(inputs.offers !== undefined ? { offers: inputs.offers.signed } : {}),
+    ...(inputs.quality !== undefined ? { quality: inputs.quality.byNode } : {}),
+    ...(ranked && inputs.rank !== undefined ? { rank: inputs.rank } : {}),
+  };
+  const [defaultProvider, verdicts] = await Promise.all([reads.registry.defaultProvider(), verifyNodes(reads.registry, ids, options)]);
   const listed = verdicts.filter((v) => v.nodeId !== undefined && v.provider !== undefined);
   const providers = [...new Set(listed.map((v) => v.provider!))];
   const infos = await Promise.all(providers.map((p) => reads.registry.getProvider(p)));
@@ -77,8 +110,13 @@ export async function listServers(reads: Reads, policy: TrustPolicy): Promise<Se
       reasons: v.reasons,
       endpoint: endpoint === undefined ? "unknown endpoint" : `${endpoint.ip4 ?? endpoint.ip6 ?? endpoint.dns ?? "?"}${endpoint.tcp === undefined ? "" : `:${endpoint.tcp}`}`,
       removed: v.reasons.includes("removed"),
+      ...(v.offer !== undefined ? { offer: v.offer } : {}),
+      ...(inputs.offers?.unreadable.has(v.nodeId!) ? { offerUnreadable: inputs.offers.unreadable.get(v.nodeId!)! } : {}),
+      ...(v.quality !== undefined ? { quality: v.quality } : {}),
+      ...(v.ranking !== undefined ? { ranking: v.ranking } : {}),
     };
   });
+  if (ranked) return servers; // verifyNodes' order: best first
   const rank = (s: Server) => (s.isDefaultProvider ? 0 : s.verdict === "trusted" ? 1 : 2);
   return servers.sort((a, b) => rank(a) - rank(b) || (a.pricePerMonth < b.pricePerMonth ? -1 : a.pricePerMonth > b.pricePerMonth ? 1 : 0));
 }

@@ -1,11 +1,13 @@
 // The mail-server screen: list, pick, quote, pay in one signature, manage subscriptions.
 import "./style.css";
 import { TrustPolicy, type Quote } from "@status/mailserver-sdk";
-import { loadConfig, type AppConfig } from "./config.js";
+import { DEFAULT_PAID_UNTIL_WARNING_DAYS, loadConfig, type AppConfig } from "./config.js";
+import { qualitySummary, serverFacts, subscriptionWarnings } from "./details.js";
 import { byId, fill, h } from "./dom.js";
 import { amount, date, percent, plural, short } from "./format.js";
 import * as api from "./mailservers.js";
 import * as msg from "./messages.js";
+import { readOffers, readQuality, type Quality } from "./quality.js";
 import { findWallet, knownAccount, requestAccount, switchChain, walletChainId, type Wallet } from "./wallet.js";
 
 const MIN_MONTHS = 1;
@@ -21,6 +23,8 @@ interface State {
   walletChain: number | undefined;
   balance: bigint | undefined;
   servers: api.Server[];
+  /** The probes' reports as last read (undefined without report URLs or when they could not be read). */
+  quality: Quality | undefined;
   selected: string | undefined;
   quote: api.QuoteView | undefined;
   subs: api.MySubscription[];
@@ -180,7 +184,17 @@ async function afterWalletChange(): Promise<void> {
 async function loadServers(): Promise<void> {
   els.servers.setAttribute("aria-busy", "true");
   try {
-    state.servers = await api.listServers(state.reads, state.policy);
+    const ids = await api.serverIds(state.reads);
+    // Offers and the probes' reports are read beside each other; neither holds the list back on failure.
+    const [offers, quality] = await Promise.all([
+      state.config.offerUrls === undefined ? undefined : readOffers(state.config, ids),
+      readQuality(state.reads, state.config).catch((error: unknown) => {
+        notify({ problem: "failed", text: `The probes' reports could not be checked against the registry: ${error instanceof Error ? error.message : String(error)}` });
+        return undefined;
+      }),
+    ]);
+    state.quality = quality;
+    state.servers = await api.listServers(state.reads, state.policy, ids, { offers, quality, ...(state.config.rank !== undefined ? { rank: state.config.rank } : {}) });
     if (state.selected === undefined || !state.servers.some((s) => s.nodeId === state.selected && s.verdict !== "untrusted")) {
       state.selected = state.servers.find((s) => s.verdict === "trusted")?.nodeId;
     }
@@ -233,6 +247,7 @@ function renderServers(): void {
         h("span", { class: `verdict ${server.verdict}` }, server.verdict === "trusted" ? "Trusted" : server.verdict === "custom" ? "Custom" : "Not trusted"),
       ),
       h("p", { class: "why", id: `${id}-why` }, api.verdictReason(server)),
+      serverFacts(server, token(), state.quality),
       trustable &&
         h(
           "button",
@@ -249,7 +264,7 @@ function renderServers(): void {
         ),
     );
   });
-  fill(els.servers, h("fieldset", {}, h("legend", { class: "sr-only" }, "Mail servers"), h("ul", { class: "servers" }, ...items)));
+  fill(els.servers, qualitySummary(state.quality), h("fieldset", {}, h("legend", { class: "sr-only" }, "Mail servers"), h("ul", { class: "servers" }, ...items)));
 }
 
 function saveTrusted(): void {
@@ -474,7 +489,7 @@ function renderSub(sub: api.MySubscription, index: number): HTMLElement {
     h(
       "dl",
       {},
-      h("dt", {}, sub.active ? "Active until" : "Expired on"),
+      h("dt", {}, sub.active ? "Paid until" : "Expired on"),
       h("dd", { class: "until" }, date(sub.expiresAt)),
       h("dt", {}, "Months left"),
       h("dd", { class: "months-left" }, String(sub.monthsLeft)),
@@ -483,6 +498,7 @@ function renderSub(sub: api.MySubscription, index: number): HTMLElement {
       h("dt", {}, "Auto-renew"),
       h("dd", { class: "renewal" }, renewal),
     ),
+    ...subscriptionWarnings(sub, token(), state.config.paidUntilWarningDays ?? DEFAULT_PAID_UNTIL_WARNING_DAYS),
     sub.active &&
       h(
         "div",
@@ -518,6 +534,7 @@ async function start(): Promise<void> {
     walletChain: undefined,
     balance: undefined,
     servers: [],
+    quality: undefined,
     selected: undefined,
     quote: undefined,
     subs: [],

@@ -12,7 +12,8 @@ export interface AppChain {
   /** The funded test account (a hardhat node account: unlocked, so the node signs for it). */
   user: string;
   userBalance: bigint;
-  servers: { name: string; nodeId: string; provider: string; pricePerMonth: bigint }[];
+  /** `nodeKey`: the node's private key, so a test can run the real server behind the registered id. */
+  servers: { name: string; nodeId: string; provider: string; pricePerMonth: bigint; nodeKey: string }[];
   /** The providers' accounts (unlocked on the node): they can change prices. */
   providers: { status: string; acme: string };
 }
@@ -46,7 +47,7 @@ export async function setupAppChain(connection: NetworkConnection, rpcUrl: strin
     const key = Wallet.createRandom().privateKey;
     const { enr } = buildNodeEnr({ privateKey: key, ip: "127.0.0.1", udp: server.port, tcp: server.port });
     const added = await server.by.addNode({ nodeKey: key, record: enr, pricePerMonth: server.price });
-    servers.push({ name: server.name, nodeId: added.nodeId, provider: server.provider, pricePerMonth: server.price });
+    servers.push({ name: server.name, nodeId: added.nodeId, provider: server.provider, pricePerMonth: server.price, nodeKey: key });
   }
 
   const token = await ethers.getContractAt("SNTLikeToken", addresses.token);

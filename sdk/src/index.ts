@@ -97,6 +97,24 @@ export {
   type VerifyOptions,
 } from "./verify.js";
 
+// Ranking nodes: trust, the trusted probes' measures and the signed offer against floors, then RTT
+// (pure; the selector of the `/discovery` entry and `verifyNodes` use it).
+export {
+  rankNodes,
+  resolveRankPolicy,
+  offerFacts,
+  DEFAULT_RANK_POLICY,
+  type RankCandidate,
+  type RankPolicy,
+  type RankedNode,
+  type RankStanding,
+  type Ranking,
+} from "./selection/rank.js";
+// The selector's pure steps (the selector itself, with its discv5 probe, is on `/discovery`).
+export { partitionVerified, rankCandidates, drawFromBest, type PartitionOptions } from "./selection/choose.js";
+export { Graylist, type FailureOutcome } from "./selection/graylist.js";
+export type { Candidate, GraylistEntry, OffersFn, QualityFn, RejectedNode, SelectedNode, VerifiedNodeLike } from "./selection/types.js";
+
 export {
   SubscriptionClient,
   type Quote,

@@ -2,7 +2,10 @@ import { endpointOf, parseEnr, sameEndpoint, type EnrLike, type ParsedEnr } from
 import { positiveInteger } from "./core/args.js";
 import { MailserverSdkError } from "./errors.js";
 import { kindId, normalizeNodeId, type NodeId } from "./nodeKey.js";
+import { verifyOffer, type OfferVerdict, type SignedOffer, type VerifyOfferOptions } from "./offer.js";
+import type { NodeQuality } from "./quality/types.js";
 import type { NodeTrust, RegistryClient } from "./registry.js";
+import { offerFacts, rankNodes, type RankPolicy, type Ranking } from "./selection/rank.js";
 import { checkAddress } from "./util.js";
 
 /** Why a node is not trusted (several may apply). */
@@ -42,6 +45,12 @@ export interface VerifiedNode {
   endpointMismatch: boolean;
   /** Raw trust facts from the registry. */
   trust?: NodeTrust;
+  /** With `offers`: the node's offer checked against its node id, the chain and the registry's price (absent: none given). */
+  offer?: OfferVerdict;
+  /** With `quality`: the trusted probes' summary of the node (null: no trusted probe measured it). */
+  quality?: NodeQuality | null;
+  /** With `offers`, `quality`, `rttMs` or `rank`: its place and why (`rankNodes`). */
+  ranking?: Ranking;
 }
 
 export interface TrustPolicyOptions {
@@ -127,6 +136,19 @@ export interface VerifyOptions {
   kind?: string;
   /** Ids per `getNodeTrust` call (default 100): only lists longer than this cost more calls. */
   chunkSize?: number;
+  /**
+   * Signed offers by node id (`fetchOffer`/`fetchOfferHttp`): each is verified (signature, node
+   * id, the registry's chain, age) and its price compared with the registry's, which applies.
+   */
+  offers?: ReadonlyMap<string, SignedOffer>;
+  /** Age and clock for the offers' check (see `verifyOffer`). */
+  offerCheck?: Pick<VerifyOfferOptions, "maxAgeSeconds" | "maxClockSkewSeconds" | "now">;
+  /** The trusted probes' summaries by node id (`summarizeReports` of verified reports). */
+  quality?: ReadonlyMap<string, NodeQuality>;
+  /** Round-trip times the caller measured, ms, by node id. */
+  rttMs?: ReadonlyMap<string, number>;
+  /** Floors for the ranking (default `DEFAULT_RANK_POLICY`). */
+  rank?: RankPolicy;
 }
 
 interface Prepared {
@@ -157,6 +179,9 @@ function prepare(input: NodeInput): Prepared {
  * Verify many nodes against the registry and the user's policy with a constant number of RPC
  * calls: one `defaultProvider` read and one batched `getNodeTrust` per `chunkSize` ids.
  * Invalid ENRs come back as untrusted with reason "invalid-enr" rather than failing the batch.
+ *
+ * Results come in input order; with `offers`, `quality`, `rttMs` or `rank` they are also ranked
+ * (`rankNodes`): each carries `ranking` and the list comes best first.
  */
 export async function verifyNodes(registry: RegistryClient, inputs: readonly NodeInput[], options: VerifyOptions = {}): Promise<VerifiedNode[]> {
   const policy = options.policy ?? new TrustPolicy();
@@ -175,7 +200,7 @@ export async function verifyNodes(registry: RegistryClient, inputs: readonly Nod
   const trustById = new Map<NodeId, NodeTrust>();
   for (const row of rows.flat()) trustById.set(row.nodeId, row);
 
-  return prepared.map((p) => {
+  const verified = prepared.map((p) => {
     if (p.invalid || p.nodeId === undefined) {
       return {
         nodeId: undefined,
@@ -191,6 +216,33 @@ export async function verifyNodes(registry: RegistryClient, inputs: readonly Nod
     const custom = policy.customNode(p.nodeId);
     const enr = p.parsed ?? custom;
     return judge(p.nodeId, trust, enr, custom !== undefined, policy, defaultProvider, expectedKind);
+  });
+  const ranks = options.offers !== undefined || options.quality !== undefined || options.rttMs !== undefined || options.rank !== undefined;
+  return ranks ? rankVerified(verified, options, options.offers === undefined ? undefined : await registry.chainId()) : verified;
+}
+
+/** Attaches offers, quality and ranking (see `verifyNodes`); best first. */
+function rankVerified(verified: VerifiedNode[], options: VerifyOptions, chainId: bigint | undefined): VerifiedNode[] {
+  const candidates = verified.map((v, position) => {
+    const id = v.nodeId;
+    const signed = id === undefined ? undefined : options.offers?.get(id);
+    if (signed !== undefined && id !== undefined) {
+      v.offer = verifyOffer(signed, { ...options.offerCheck, nodeId: id, ...(chainId !== undefined ? { chainId } : {}), ...(v.pricePerMonth !== undefined ? { registryPrice: v.pricePerMonth } : {}) });
+    }
+    if (options.quality !== undefined) v.quality = id === undefined ? null : (options.quality.get(id) ?? null);
+    return {
+      // Undecodable inputs have no id: keep them apart (and last) by position.
+      nodeId: id ?? `~invalid-${String(position).padStart(6, "0")}`,
+      verdict: v.status,
+      rttMs: id === undefined ? null : (options.rttMs?.get(id) ?? null),
+      ...offerFacts(v.offer),
+      quality: v.quality ?? null,
+      verified: v,
+    };
+  });
+  return rankNodes(candidates, options.rank).map(({ candidate, rank, excluded, standing, reasons }) => {
+    candidate.verified.ranking = { rank, excluded, standing, reasons };
+    return candidate.verified;
   });
 }
 

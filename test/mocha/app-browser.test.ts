@@ -8,45 +8,16 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { formatUnits, parseUnits, toQuantity } from "ethers";
+import { formatUnits, parseUnits } from "ethers";
 import { network } from "hardhat";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { ProviderClient, SubscriptionClient } from "@status/mailserver-sdk";
+import { CHROMIUM, FLAGS, PHONE, WALLET_SCRIPT, walletHandler, type WalletState } from "../helpers/appBrowser.js";
 import { ROOT, rpc, startHardhatNode, type LocalNode } from "../helpers/hardhatCli.js";
 import { setupAppChain, type AppChain } from "../../scripts/app/chain.js";
 import { startAppServer, type AppServer } from "../../scripts/app/serve.js";
 
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const ARTIFACTS = path.join(ROOT, "test-artifacts", "app-browser");
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-const PHONE = { width: 390, height: 844 };
-
-/** The injected wallet: `window.ethereum` answering through a binding into this test process. */
-const WALLET_SCRIPT = `(() => {
-  if (new URLSearchParams(location.search).has("nowallet")) return;
-  const listeners = new Map();
-  const ethereum = {
-    async request({ method, params }) {
-      const reply = await window.__wallet(method, params ?? []);
-      if (reply.error) throw Object.assign(new Error(reply.error.message), { code: reply.error.code, data: reply.error.data });
-      return reply.result;
-    },
-    on(event, fn) { if (!listeners.has(event)) listeners.set(event, new Set()); listeners.get(event).add(fn); return ethereum; },
-    removeListener(event, fn) { listeners.get(event)?.delete(fn); return ethereum; },
-    __emit(event, payload) { for (const fn of listeners.get(event) ?? []) fn(payload); },
-  };
-  window.ethereum = ethereum;
-})();`;
-
-interface WalletState {
-  account: string;
-  chainId: number;
-  connected: boolean;
-  rejectNext: boolean;
-  /** Hashes of the transactions the wallet sent (each one a signature the user gave). */
-  sent: string[];
-  switchRequests: number;
-}
 
 describe("mail-server page in Chromium", function () {
   this.timeout(180_000);
@@ -97,38 +68,7 @@ describe("mail-server page in Chromium", function () {
     await node?.stop();
   });
 
-  async function walletRequest(target: Page, method: string, params: unknown[]): Promise<{ result?: unknown; error?: { code: number; message: string; data?: unknown } }> {
-    switch (method) {
-      case "eth_requestAccounts":
-        wallet.connected = true;
-        return { result: [wallet.account] };
-      case "eth_accounts":
-        return { result: wallet.connected ? [wallet.account] : [] };
-      case "eth_chainId":
-        return { result: toQuantity(wallet.chainId) };
-      case "wallet_switchEthereumChain": {
-        wallet.switchRequests++;
-        wallet.chainId = Number(BigInt((params[0] as { chainId: string }).chainId));
-        setTimeout(() => void target.evaluate((id) => (globalThis as unknown as { ethereum: { __emit(e: string, p: string): void } }).ethereum.__emit("chainChanged", id), toQuantity(wallet.chainId)), 0);
-        return { result: null };
-      }
-      case "eth_sendTransaction":
-        if (wallet.rejectNext) {
-          wallet.rejectNext = false;
-          return { error: { code: 4001, message: "User rejected the request." } };
-        }
-        break;
-    }
-    // Everything else, eth_sendTransaction included, goes to the node, which signs for its unlocked account.
-    const response = await fetch(node!.url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-    });
-    const body = (await response.json()) as { result?: unknown; error?: { code: number; message: string; data?: unknown } };
-    if (method === "eth_sendTransaction" && body.result !== undefined) wallet.sent.push(body.result as string);
-    return body.error !== undefined ? { error: body.error } : { result: body.result };
-  }
+  const walletRequest = (target: Page, method: string, params: unknown[]) => walletHandler(() => node!.url, wallet)(target, method, params);
 
   const [cheap, dear, acme] = [1, 0, 2].map((i) => () => chain.servers[i]!); // 20, 25 and 15 SNT a month
 

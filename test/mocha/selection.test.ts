@@ -57,6 +57,7 @@ function recordEvents(selector: MailserverSelector) {
     verified: [],
     rejected: [],
     unreachable: [],
+    ranked: [],
     selected: [],
     graylisted: [],
   };
@@ -158,6 +159,61 @@ describe("selection: choosing among verified nodes (deterministic probe)", () =>
       },
     });
     expect(await plain.select()).to.include({ nodeId: ids[0], subscribed: false });
+  });
+
+  it("ranks with the probes' quality and the offers: a lossy and a down node are never drawn, however fast; reasons in `ranked`", async () => {
+    const q = (nodeId: string, availability: number, completeness: number) => ({
+      nodeId, probes: ["0xprobe"], reports: 3, period: { from: 0, to: 3600 }, availability, completeness, latencyP50Ms: 20, latencyP99Ms: 40, droppedEarly: 0,
+    });
+    // Nodes 0 and 1 are the fastest, but node 0 loses messages and node 1 was down for the probes.
+    const quality = new Map(ids.map((id) => [id, q(id, 1, 1)]));
+    quality.set(ids[0]!, q(ids[0]!, 1, 0.4));
+    quality.set(ids[1]!, q(ids[1]!, 0.1, 1));
+    quality.delete(ids[2]!); // never measured: unknown, after the measured good ones
+    const offersAsked: string[][] = [];
+    const selector = new MailserverSelector({
+      sources: [new StaticEnrSource(nodes.map((n) => n.enr))],
+      verify: fakeVerify(trustedTable()).verify,
+      probe: tableProbe(rtts).probe,
+      random: () => 0,
+      quality: () => quality,
+      offers: async (targets) => {
+        offersAsked.push(targets.map((t) => t.nodeId));
+        return new Map([[ids[3]!, { valid: false as const, reason: "bad-signature" as const, message: "forged", offer: {} as never }]]);
+      },
+    });
+    const events = recordEvents(selector);
+    const selected = await selector.select();
+    expect(selected.nodeId).to.equal(ids[3]); // the fastest measured good node
+    expect(selected.ranking).to.deep.include({ rank: 1, excluded: false, standing: "good" });
+    expect(offersAsked).to.have.length(1);
+    const ranked = events.ranked[0]!.nodes;
+    expect(ranked.map((n) => n.nodeId)).to.deep.equal([ids[3], ids[4], ids[5], ids[6], ids[7], ids[2], ids[0], ids[1]]);
+    expect(ranked.slice(-2).map((n) => n.ranking.reasons[0])).to.deep.equal([
+      "excluded: had 40% of the probes' messages, below the floor of 90%",
+      "excluded: available 10% of the time, below the floor of 90%",
+    ]);
+    expect(ranked[0]!.ranking.reasons).to.include("its offer was refused: bad-signature: forged");
+    // Excluded nodes are not candidates; the draw takes the first quarter of the 6 usable ones.
+    expect(selector.candidates.map((c) => c.nodeId)).to.deep.equal(ranked.slice(0, 6).map((n) => n.nodeId));
+    expect(events.selected[0]).to.include({ poolSize: 6, fastest: 1 });
+  });
+
+  it("offers or quality that cannot be had are reported and the RTT rule applies alone", async () => {
+    const selector = new MailserverSelector({
+      sources: [new StaticEnrSource(nodes.map((n) => n.enr))],
+      verify: fakeVerify(trustedTable()).verify,
+      probe: tableProbe(rtts).probe,
+      random: () => 0,
+      quality: () => {
+        throw new Error("no report URL answered");
+      },
+      offers: async () => Promise.reject(new Error("dial failed")),
+    });
+    const events = recordEvents(selector);
+    expect((await selector.select()).nodeId).to.equal(ids[0]);
+    expect(events.ranked[0]!.errors).to.deep.equal(["offers: dial failed", "quality: no report URL answered"]);
+    expect(events.ranked[0]!.nodes.every((n) => n.ranking.standing === "unknown" && !n.ranking.excluded)).to.equal(true);
   });
 
   it("custom nodes are candidates even when the registry does not know them", async () => {

@@ -7,6 +7,8 @@ export {
   type GraylistEntry,
   type MailserverSelectorOptions,
   type NodeTrustStatus,
+  type OffersFn,
+  type QualityFn,
   type RejectedNode,
   type SelectOptions,
   type SelectedNode,
@@ -25,3 +27,7 @@ export {
   type ProbeTarget,
 } from "./probe.js";
 export { TypedEmitter } from "./emitter.js";
+// The pure steps (also on the isomorphic root).
+export { partitionVerified, rankCandidates, drawFromBest, type PartitionOptions } from "./choose.js";
+export { Graylist, type FailureOutcome } from "./graylist.js";
+export { rankNodes, DEFAULT_RANK_POLICY, type RankPolicy, type Ranking, type RankedNode } from "./rank.js";

@@ -1,85 +1,28 @@
-// Picking a mail server: discover -> verify (one batched call) -> probe -> choose among the fastest.
+// Picking a mail server: discover -> verify (one batched call) -> probe -> rank -> draw among the best.
+// The pure steps are in choose.ts, rank.ts and graylist.ts; this class holds the state and the I/O.
 import { parseEnr } from "../enr.js";
 import { MailserverSdkError, type ErrorCode } from "../errors.js";
 import { normalizeNodeId } from "../nodeKey.js";
-import {
-  combineSources,
-  StaticEnrSource,
-  type DiscoveredNode,
-  type DiscoveryResult,
-  type DiscoverySource,
-} from "../discovery/sources.js";
-import type { NodeVerdict } from "../verify.js";
+import { combineSources, StaticEnrSource, type DiscoveredNode, type DiscoveryResult, type DiscoverySource } from "../discovery/sources.js";
+import { askPreference, drawFromBest, findEnr, partitionVerified, rankCandidates } from "./choose.js";
 import { TypedEmitter } from "./emitter.js";
+import { Graylist } from "./graylist.js";
 import { createDiscv5Probe, type ProbeFn, type ProbeResult } from "./probe.js";
+import type { RankPolicy } from "./rank.js";
+import type { Candidate, GraylistEntry, OffersFn, QualityFn, SelectedNode, SelectorEvents, VerifiedNodeLike, VerifyFn } from "./types.js";
 
-/**
- * How the verifier classifies a node.
- * @deprecated The same concept as `NodeVerdict` (root entry); use that name.
- */
-export type NodeTrustStatus = NodeVerdict;
-
-/** What the selector needs from a verification result (the SDK's `verifyNodes` returns more). */
-export interface VerifiedNodeLike {
-  /** May be undefined for an ENR the verifier could not decode (matched by position then). */
-  nodeId: string | undefined;
-  status: NodeVerdict;
-  reasons: readonly string[];
-  /** The discovered ENR's endpoint differs from the registered record (see `rejectEndpointMismatch`). */
-  endpointMismatch?: boolean;
-}
-
-/** Verifies many ENRs in one batched call (e.g. `(enrs) => verifyNodes(enrs)` of the SDK). */
-export type VerifyFn<V extends VerifiedNodeLike = VerifiedNodeLike> = (enrs: string[]) => Promise<readonly V[]>;
-
-/** A node that may be selected. */
-export interface Candidate<V extends VerifiedNodeLike = VerifiedNodeLike> {
-  nodeId: string;
-  enr: string;
-  /** `custom` for nodes the user added by hand (customNodes / a pinned ENR) or the verifier called custom. */
-  status: "trusted" | "custom";
-  /** True when the node came from `customNodes` or is the pinned ENR. */
-  userAdded: boolean;
-  /** The verifier's full answer (its `reasons` are kept even for accepted custom nodes). */
-  verification: V;
-  /** Measured round-trip time (absent for a pinned node, which is not probed). */
-  rttMs?: number;
-}
-
-export interface SelectedNode<V extends VerifiedNodeLike = VerifiedNodeLike> extends Candidate<V> {
-  pinned: boolean;
-  /** Whether `preferSubscribed` said yes for this node. */
-  subscribed: boolean;
-}
-
-export interface RejectedNode<V extends VerifiedNodeLike = VerifiedNodeLike> {
-  nodeId: string;
-  enr: string;
-  reasons: readonly string[];
-  verification: V;
-}
-
-export interface GraylistEntry {
-  nodeId: string;
-  /** Clock time (ms) until which the node is skipped. */
-  until: number;
-}
-
-/** Selector events and their payloads. */
-export type SelectorEvents<V extends VerifiedNodeLike = VerifiedNodeLike> = {
-  /** Discovery finished: merged nodes, invalid ENRs and failed sources. */
-  discovered: (result: DiscoveryResult) => void;
-  /** Every discovered node was verified (one batched call): accepted and rejected. */
-  verified: (result: { accepted: Candidate<V>[]; rejected: RejectedNode<V>[] }) => void;
-  /** An untrusted node: never selected. */
-  rejected: (node: RejectedNode<V>) => void;
-  /** A candidate did not answer the probe (counts as a failure). */
-  unreachable: (result: { nodeId: string; error: string }) => void;
-  /** A node was chosen. `poolSize`: reachable candidates considered; `fastest`: how many were drawn from. */
-  selected: (result: { node: SelectedNode<V>; poolSize: number; fastest: number }) => void;
-  /** A node failed `failuresToGraylist` times in a row and is skipped until `until`. */
-  graylisted: (entry: GraylistEntry & { failures: number; reason?: string }) => void;
-};
+export type {
+  Candidate,
+  GraylistEntry,
+  NodeTrustStatus,
+  OffersFn,
+  QualityFn,
+  RejectedNode,
+  SelectedNode,
+  SelectorEvents,
+  VerifiedNodeLike,
+  VerifyFn,
+} from "./types.js";
 
 export interface MailserverSelectorOptions<V extends VerifiedNodeLike = VerifiedNodeLike> {
   /** Where nodes come from (crawler, registry, static lists); run in parallel and merged. */
@@ -113,6 +56,15 @@ export interface MailserverSelectorOptions<V extends VerifiedNodeLike = Verified
    * what the provider vouched for. Hand-added nodes are exempt.
    */
   rejectEndpointMismatch?: boolean;
+  /**
+   * The trusted probes' summaries (`summarizeReports` over reports verified against the registry),
+   * read once per discovery round. Nodes below `rankPolicy`'s floors are not drawn from.
+   */
+  quality?: QualityFn;
+  /** The candidates' verified offers (`fetchOffer` + `verifyOffer`), asked once per round, beside the probe. */
+  offers?: OffersFn;
+  /** Floors and what happens below them (see `rankNodes`; default `DEFAULT_RANK_POLICY`). */
+  rankPolicy?: RankPolicy;
   /** Random source in [0, 1) (default Math.random), for tests. */
   random?: () => number;
   /** Clock in ms (default Date.now), for tests. */
@@ -133,48 +85,38 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 2000;
  *
  * `select()`: discover (all sources + custom nodes) -> verify ALL with one `verify` call ->
  * untrusted nodes are reported (`rejected`) and never selected; trusted and custom nodes are
- * candidates -> candidates that are not graylisted are probed in parallel (timeout each) ->
- * sorted by RTT, one is drawn at random among the fastest quarter (at least one); with
- * `preferSubscribed`, only subscribed nodes are drawn from when any is reachable. Probed
- * candidates are cached for `cacheMs`, so moving on after a failure needs no new crawl.
+ * candidates -> candidates that are not graylisted are probed in parallel (timeout each), their
+ * offers (`offers`) and the probes' quality (`quality`) read beside -> ranked (`rankNodes`: nodes
+ * below a floor are excluded, unknown after known-good, then by RTT; event `ranked`) -> one is
+ * drawn at random among the first quarter (at least one); with `preferSubscribed`, only
+ * subscribed nodes are drawn from when any is reachable. Without `offers` and `quality` this is
+ * the RTT rule alone. Ranked candidates are cached for `cacheMs`, so moving on after a failure
+ * needs no new crawl.
  *
  * Failures: `reportFailure(nodeId)` twice in a row (probe failures count too) graylists a node for
  * `graylistMs`; `reportSuccess(nodeId)` resets its count. Call `select()` again to move on.
  *
  * Pinned node: no discovery (unless pinned by id and not among `customNodes`), no probe, no
- * draw; but it is verified and refused when untrusted (see `pinned`) or graylisted.
+ * ranking, no draw; but it is verified and refused when untrusted (see `pinned`) or graylisted.
  */
 export class MailserverSelector<V extends VerifiedNodeLike = VerifiedNodeLike> extends TypedEmitter<SelectorEvents<V>> {
+  readonly #options: MailserverSelectorOptions<V>;
   readonly #sources: readonly DiscoverySource[];
-  readonly #verify: VerifyFn<V>;
   readonly #probe: ProbeFn;
-  readonly #probeTimeoutMs: number;
-  readonly #graylistMs: number;
-  readonly #failuresToGraylist: number;
-  readonly #cacheMs: number;
-  readonly #preferSubscribed: MailserverSelectorOptions<V>["preferSubscribed"];
   readonly #pinned: string | undefined;
   readonly #customEnrs: readonly string[];
   readonly #customIds: ReadonlySet<string>;
-  readonly #rejectEndpointMismatch: boolean;
   readonly #random: () => number;
   readonly #clock: () => number;
-
-  readonly #failures = new Map<string, number>();
-  readonly #graylist = new Map<string, number>();
+  readonly #graylist: Graylist;
   #cache: { at: number; candidates: Candidate<V>[] } | undefined;
   #current: SelectedNode<V> | undefined;
 
   constructor(options: MailserverSelectorOptions<V>) {
     super();
+    this.#options = options;
     this.#sources = [...(options.sources ?? [])];
-    this.#verify = options.verify;
     this.#probe = options.probe ?? createDiscv5Probe({ bindIp: options.probeBindIp ?? "0.0.0.0" });
-    this.#probeTimeoutMs = options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
-    this.#graylistMs = options.graylistMs ?? DEFAULT_GRAYLIST_MS;
-    this.#failuresToGraylist = Math.max(1, options.failuresToGraylist ?? 2);
-    this.#cacheMs = options.cacheMs ?? 60_000;
-    this.#preferSubscribed = options.preferSubscribed;
     this.#pinned = options.pinned?.trim();
     this.#customEnrs = [...(options.customNodes ?? [])];
     const ids = new Set<string>();
@@ -186,9 +128,9 @@ export class MailserverSelector<V extends VerifiedNodeLike = VerifiedNodeLike> e
       }
     }
     this.#customIds = ids;
-    this.#rejectEndpointMismatch = options.rejectEndpointMismatch ?? true;
     this.#random = options.random ?? Math.random;
     this.#clock = options.clock ?? Date.now;
+    this.#graylist = new Graylist(this.#clock, options.graylistMs ?? DEFAULT_GRAYLIST_MS, Math.max(1, options.failuresToGraylist ?? 2));
   }
 
   /** The last selected node, until it is graylisted. */
@@ -196,7 +138,7 @@ export class MailserverSelector<V extends VerifiedNodeLike = VerifiedNodeLike> e
     return this.#current;
   }
 
-  /** Candidates from the last discovery round, fastest first (graylisted ones included). */
+  /** Candidates from the last discovery round, best first (graylisted ones included, excluded ones not). */
   get candidates(): readonly Candidate<V>[] {
     return this.#cache?.candidates ?? [];
   }
@@ -205,7 +147,7 @@ export class MailserverSelector<V extends VerifiedNodeLike = VerifiedNodeLike> e
   async select(options: SelectOptions = {}): Promise<SelectedNode<V>> {
     if (this.#pinned !== undefined && this.#pinned !== "") return this.#selectPinned(options);
     const cached =
-      !options.refresh && this.#cache !== undefined && this.#clock() - this.#cache.at < this.#cacheMs
+      !options.refresh && this.#cache !== undefined && this.#clock() - this.#cache.at < (this.#options.cacheMs ?? 60_000)
         ? this.#cache.candidates.filter((c) => !this.isGraylisted(c.nodeId))
         : [];
     const pool = cached.length > 0 ? cached : await this.#refresh(options);
@@ -222,49 +164,32 @@ export class MailserverSelector<V extends VerifiedNodeLike = VerifiedNodeLike> e
    * is graylisted for `graylistMs` (and stops being `current`); call `select()` to move on.
    */
   reportFailure(nodeId: string, reason?: string): { failures: number; graylisted: boolean; until?: number } {
-    const id = normalizeNodeId(nodeId);
-    const failures = (this.#failures.get(id) ?? 0) + 1;
-    if (failures < this.#failuresToGraylist) {
-      this.#failures.set(id, failures);
-      return { failures, graylisted: false };
+    const outcome = this.#graylist.fail(nodeId);
+    if (outcome.graylisted) {
+      const id = normalizeNodeId(nodeId);
+      if (this.#current?.nodeId === id) this.#current = undefined;
+      this.emit("graylisted", { nodeId: id, until: outcome.until!, failures: outcome.failures, ...(reason !== undefined ? { reason } : {}) });
     }
-    this.#failures.delete(id);
-    const until = this.#clock() + this.#graylistMs;
-    this.#graylist.set(id, until);
-    if (this.#current?.nodeId === id) this.#current = undefined;
-    this.emit("graylisted", { nodeId: id, until, failures, ...(reason !== undefined ? { reason } : {}) });
-    return { failures, graylisted: true, until };
+    return outcome;
   }
 
   /** Records a successful request: the node's failure count starts over. */
   reportSuccess(nodeId: string): void {
-    this.#failures.delete(normalizeNodeId(nodeId));
+    this.#graylist.succeed(nodeId);
   }
 
   isGraylisted(nodeId: string): boolean {
-    const id = normalizeNodeId(nodeId);
-    const until = this.#graylist.get(id);
-    if (until === undefined) return false;
-    if (until > this.#clock()) return true;
-    this.#graylist.delete(id);
-    return false;
+    return this.#graylist.has(nodeId);
   }
 
   /** Nodes currently graylisted. */
   graylisted(): GraylistEntry[] {
-    const now = this.#clock();
-    const out: GraylistEntry[] = [];
-    for (const [nodeId, until] of this.#graylist) {
-      if (until > now) out.push({ nodeId, until });
-      else this.#graylist.delete(nodeId);
-    }
-    return out;
+    return this.#graylist.entries();
   }
 
   /** Forgets graylisting (one node or all). */
   clearGraylist(nodeId?: string): void {
-    if (nodeId === undefined) this.#graylist.clear();
-    else this.#graylist.delete(normalizeNodeId(nodeId));
+    this.#graylist.clear(nodeId);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -279,35 +204,8 @@ export class MailserverSelector<V extends VerifiedNodeLike = VerifiedNodeLike> e
 
   /** One batched verify call; custom (hand-added) nodes are accepted even when untrusted. */
   async #classify(nodes: readonly Pick<DiscoveredNode, "nodeId" | "enr">[], handAdded: (nodeId: string) => boolean) {
-    const results = nodes.length === 0 ? [] : await this.#verify(nodes.map((n) => n.enr));
-    const byId = new Map<string, V>();
-    for (const r of results) {
-      if (r.nodeId === undefined) continue;
-      try {
-        byId.set(normalizeNodeId(r.nodeId), r);
-      } catch {
-        // A result without a usable node id cannot be matched.
-      }
-    }
-    const accepted: Candidate<V>[] = [];
-    const rejected: RejectedNode<V>[] = [];
-    for (const node of nodes) {
-      const verification =
-        byId.get(node.nodeId) ?? ({ nodeId: node.nodeId, status: "untrusted", reasons: ["not verified"] } as VerifiedNodeLike as V);
-      const userAdded = handAdded(node.nodeId);
-      if (!userAdded) {
-        if (verification.status === "untrusted") {
-          rejected.push({ nodeId: node.nodeId, enr: node.enr, reasons: verification.reasons, verification });
-          continue;
-        }
-        if (this.#rejectEndpointMismatch && verification.endpointMismatch === true) {
-          rejected.push({ nodeId: node.nodeId, enr: node.enr, reasons: [...verification.reasons, "endpoint-mismatch"], verification });
-          continue;
-        }
-      }
-      const status = verification.status === "trusted" ? "trusted" : "custom";
-      accepted.push({ nodeId: node.nodeId, enr: node.enr, status, userAdded, verification });
-    }
+    const results = nodes.length === 0 ? [] : await this.#options.verify(nodes.map((n) => n.enr));
+    const { accepted, rejected } = partitionVerified(nodes, results, { handAdded, rejectEndpointMismatch: this.#options.rejectEndpointMismatch ?? true });
     for (const r of rejected) this.emit("rejected", r);
     this.emit("verified", { accepted, rejected });
     return { accepted, rejected };
@@ -317,8 +215,12 @@ export class MailserverSelector<V extends VerifiedNodeLike = VerifiedNodeLike> e
     const discovery = await this.#discover(options);
     const { accepted } = await this.#classify(discovery.nodes, (id) => this.#customIds.has(id));
     const targets = accepted.filter((c) => !this.isGraylisted(c.nodeId));
-    const results: ProbeResult[] =
-      targets.length === 0 ? [] : await this.#probe(targets.map((c) => ({ nodeId: c.nodeId, enr: c.enr })), { timeoutMs: this.#probeTimeoutMs });
+    const errors: string[] = [];
+    const [results, offers, quality] = await Promise.all([
+      targets.length === 0 ? ([] as ProbeResult[]) : this.#probe(targets.map((c) => ({ nodeId: c.nodeId, enr: c.enr })), { timeoutMs: this.#options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS }),
+      rankInput("offers", errors, async () => (targets.length === 0 ? undefined : this.#options.offers?.(targets.map((c) => ({ nodeId: c.nodeId, enr: c.enr }))))),
+      rankInput("quality", errors, async () => this.#options.quality?.()),
+    ]);
     const rtt = new Map<string, number>();
     for (const r of results) {
       const id = normalizeNodeId(r.nodeId);
@@ -335,16 +237,18 @@ export class MailserverSelector<V extends VerifiedNodeLike = VerifiedNodeLike> e
       }
       reachable.push({ ...c, rttMs: ms });
     }
-    reachable.sort((a, b) => a.rttMs! - b.rttMs!);
-    this.#cache = { at: this.#clock(), candidates: reachable };
-    return reachable;
+    const ranked = rankCandidates(reachable, { ...(quality ? { quality } : {}), ...(offers ? { offers } : {}), ...(this.#options.rankPolicy ? { policy: this.#options.rankPolicy } : {}) });
+    this.emit("ranked", { nodes: ranked, errors: errors.sort() });
+    const usable = ranked.filter((c) => !c.ranking.excluded);
+    this.#cache = { at: this.#clock(), candidates: usable };
+    return usable;
   }
 
   async #choose(candidates: readonly Candidate<V>[]): Promise<SelectedNode<V>> {
-    let pool = [...candidates].sort((a, b) => (a.rttMs ?? Infinity) - (b.rttMs ?? Infinity));
+    let pool = [...candidates]; // in rank order
     let subscribed = false;
-    if (this.#preferSubscribed !== undefined) {
-      const prefer = this.#preferSubscribed;
+    const prefer = this.#options.preferSubscribed;
+    if (prefer !== undefined) {
       const flags = await Promise.all(pool.map(async (c) => await askPreference(prefer, c.nodeId)));
       const subs = pool.filter((_, i) => flags[i]);
       if (subs.length > 0) {
@@ -352,9 +256,8 @@ export class MailserverSelector<V extends VerifiedNodeLike = VerifiedNodeLike> e
         subscribed = true;
       }
     }
-    const fastest = Math.max(1, Math.floor(pool.length / 4));
-    const index = Math.min(fastest - 1, Math.floor(this.#random() * fastest));
-    const node: SelectedNode<V> = { ...pool[index]!, pinned: false, subscribed };
+    const { node: picked, fastest } = drawFromBest(pool, this.#random);
+    const node: SelectedNode<V> = { ...picked, pinned: false, subscribed };
     this.#current = node;
     this.emit("selected", { node, poolSize: pool.length, fastest });
     return node;
@@ -373,21 +276,14 @@ export class MailserverSelector<V extends VerifiedNodeLike = VerifiedNodeLike> e
     } else {
       nodeId = normalizeNodeId(pinned);
       handAdded = this.#customIds.has(nodeId);
-      let found = this.#customEnrs.find((text) => {
-        try {
-          return parseEnr(text).nodeId === nodeId;
-        } catch {
-          return false;
-        }
-      });
-      if (found === undefined) found = (await this.#discover(options)).nodes.find((n) => n.nodeId === nodeId)?.enr;
+      const found = findEnr(this.#customEnrs, nodeId) ?? (await this.#discover(options)).nodes.find((n) => n.nodeId === nodeId)?.enr;
       if (found === undefined) throw sdkError("UNKNOWN_NODE", `pinned node ${nodeId} was not found by discovery`, { nodeId });
       enr = found;
     }
     if (this.isGraylisted(nodeId)) {
       throw sdkError("NODE_UNAVAILABLE", `pinned node ${nodeId} is graylisted after repeated failures`, {
         nodeId,
-        until: this.#graylist.get(nodeId),
+        until: this.#graylist.until(nodeId),
       });
     }
     const { accepted, rejected } = await this.#classify([{ nodeId, enr }], () => handAdded);
@@ -397,7 +293,7 @@ export class MailserverSelector<V extends VerifiedNodeLike = VerifiedNodeLike> e
         reasons: rejected[0]?.reasons ?? [],
       });
     }
-    const subscribed = this.#preferSubscribed !== undefined && (await askPreference(this.#preferSubscribed, nodeId));
+    const subscribed = this.#options.preferSubscribed !== undefined && (await askPreference(this.#options.preferSubscribed, nodeId));
     const node: SelectedNode<V> = { ...accepted[0]!, pinned: true, subscribed };
     this.#current = node;
     this.emit("selected", { node, poolSize: 1, fastest: 1 });
@@ -405,12 +301,13 @@ export class MailserverSelector<V extends VerifiedNodeLike = VerifiedNodeLike> e
   }
 }
 
-/** A throwing or rejecting preference counts as "no". */
-async function askPreference(prefer: (nodeId: string) => boolean | Promise<boolean>, nodeId: string): Promise<boolean> {
+/** Offers and quality are help, not conditions: when they cannot be had the nodes rank as unknown. */
+async function rankInput<T>(what: string, errors: string[], read: () => Promise<T | undefined>): Promise<T | undefined> {
   try {
-    return Boolean(await prefer(nodeId));
-  } catch {
-    return false;
+    return await read();
+  } catch (error) {
+    errors.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
   }
 }
 
