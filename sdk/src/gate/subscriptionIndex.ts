@@ -7,7 +7,7 @@ import { readChainId } from "../chain.js";
 import { nonNegativeInteger, positiveInteger } from "../core/args.js";
 import { withRetry, type RetryOptions } from "../rpc.js";
 import type { ISubscriptionEscrow } from "../typechain/interfaces/ISubscriptionEscrow.js";
-import { ISubscriptionEscrow__factory } from "../typechain/factories/interfaces/ISubscriptionEscrow__factory.js";
+import { escrowContract } from "../core/contracts.js";
 import type { SubscriptionLookup } from "./expiryLookup.js";
 import { blockNumberOf, decodeEscrowLog } from "./escrowLogs.js";
 import { EscrowLogReader } from "./escrowLogReader.js";
@@ -162,7 +162,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
     nonNegativeInteger("maxStalenessSeconds", this.maxStalenessSeconds);
     positiveInteger("maxBlockRange", this.#maxRange);
     this.#provider = options.provider;
-    this.#contract = ISubscriptionEscrow__factory.connect(this.escrow, options.provider);
+    this.#contract = escrowContract(this.escrow, options.provider);
     this.#nodeFilter = nodeFilterOf(options.nodeIds);
     this.#retry = options.retry ?? {};
     this.#clock = options.clock ?? Date.now;
