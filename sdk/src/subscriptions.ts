@@ -83,15 +83,7 @@ export class SubscriptionClient {
     return reads.status(this.#c, nodeId, clientId, subscription);
   }
 
-  /**
-   * The current record of (node, client), or undefined when nothing is stored. The escrow keeps
-   * only a commitment to it: the record comes from the escrow's events about the key (the last
-   * Subscribed, Extended or AutoRenewSet on it, or ClientIdChanged onto it) and is checked
-   * against the commitment read at the same block. A record this client learned from its own
-   * receipts is used when it still matches (one read, no event scan). A lapsed subscription
-   * that was not bought again is still stored and returned. SUBSCRIPTION_RECORD_NOT_FOUND when
-   * something is stored but no scanned event gives it (see `fromBlock`).
-   */
+  /** The current record of (node, client), or undefined when nothing is stored (see `getSubscription` in escrow/records.ts). */
   getSubscription(nodeId: string, clientId: string): Promise<StoredSubscription | undefined> {
     return records.getSubscription(this.#c, nodeId, clientId);
   }
@@ -131,11 +123,7 @@ export class SubscriptionClient {
     return reads.allowance(this.#c, owner);
   }
 
-  /**
-   * The most one round of the owner's pending automatic renewals can pull (months × highest
-   * accepted price over its opted-in subscriptions that have not ended). Costs O(the owner's
-   * own subscriptions), never O(the escrow's history).
-   */
+  /** The most one round of the owner's pending automatic renewals can pull; O(the owner's own subscriptions). */
   renewalAllowanceNeeded(owner: string): Promise<bigint> {
     return allowances.renewalAllowanceNeeded(this.#c, owner);
   }
@@ -162,13 +150,7 @@ export class SubscriptionClient {
     return signConsent(this.#c, clientKey, nodeId, owner, escrow);
   }
 
-  /**
-   * Check an `approveAndCall` purchase (by `from`, the payer) against the escrow without sending
-   * anything: throws the escrow's own error (e.g. PRICE_ABOVE_MAXIMUM, EXPIRY_TOO_FAR,
-   * ENFORCED_PAUSE) when it would refuse. Old MiniMe tokens such as SNT drop that error from a
-   * failed `approveAndCall`; `subscribe` and `extend` run this before sending and again after a
-   * failure without revert data.
-   */
+  /** Throw the escrow's own error when it would refuse this `approveAndCall` purchase (SNT drops it); sends nothing. */
   simulateApproveAndCall(params: purchases.ApproveAndCallSimulation): Promise<void> {
     return purchases.simulateApproveAndCall(this.#c, params);
   }
@@ -198,14 +180,8 @@ export class SubscriptionClient {
   }
 
   /**
-   * Opt in to automatic renewal (months > 0) or out (months = 0). With `approve`, also sets the
-   * escrow's allowance to `cycles` rounds (default {@link DEFAULT_RENEWAL_CYCLES}) of all the
-   * owner's opted-in renewals (each months × maxPricePerMonth), so it keeps renewing that many
-   * times; `renewalCheck` warns (`warning`) when fewer than 2 are left. Looks the record up unless
-   * `subscription` is given.
-   *
-   * Opting out is only safe before the renewal window (`renewalCheck().optOutSafeUntil`): inside
-   * it anyone may renew first, and leaving then costs the cancellation fee on the renewed months.
+   * Opt in to automatic renewal (months > 0, with `approve`: `cycles` rounds approved) or out
+   * (months = 0). Opting out is only safe before `renewalCheck().optOutSafeUntil`.
    */
   setAutoRenew(nodeId: string, clientId: string, params: management.AutoRenewParams): Promise<WriteResult & { approvals: string[]; subscription: StoredSubscription }> {
     return management.setAutoRenew(this.#c, nodeId, clientId, params);

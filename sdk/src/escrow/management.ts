@@ -59,7 +59,16 @@ export async function setClientId(
   return { ...result, subscription: learn(c, result.receipt, escrowAddress, id, next) ?? record };
 }
 
-/** Opt in to automatic renewal (months > 0) or out (months = 0): see `SubscriptionClient.setAutoRenew`. */
+/**
+ * Opt in to automatic renewal (months > 0) or out (months = 0). With `approve`, also sets the
+ * escrow's allowance to `cycles` rounds (default {@link DEFAULT_RENEWAL_CYCLES}) of all the
+ * owner's opted-in renewals (each months × maxPricePerMonth), so it keeps renewing that many
+ * times; `renewalCheck` warns (`warning`) when fewer than 2 are left. Looks the record up unless
+ * `subscription` is given.
+ *
+ * Opting out is only safe before the renewal window (`renewalCheck().optOutSafeUntil`): inside
+ * it anyone may renew first, and leaving then costs the cancellation fee on the renewed months.
+ */
 export async function setAutoRenew(
   c: EscrowContext,
   nodeId: string,

@@ -242,7 +242,13 @@ function purchaseResult(
   return { ...result, path, amount, pricePerMonth: price, expiresAt: secondsToDate(subscription.expiresAt), expiresAtSeconds: subscription.expiresAt, approvals, subscription };
 }
 
-/** Check an `approveAndCall` purchase against the escrow without sending anything: see `SubscriptionClient.simulateApproveAndCall`. */
+/**
+ * Check an `approveAndCall` purchase (by `from`, the payer) against the escrow without sending
+ * anything: throws the escrow's own error (e.g. PRICE_ABOVE_MAXIMUM, EXPIRY_TOO_FAR,
+ * ENFORCED_PAUSE) when it would refuse. Old MiniMe tokens such as SNT drop that error from a
+ * failed `approveAndCall`; `subscribe` and `extend` run this before sending and again after a
+ * failure without revert data.
+ */
 export async function simulateApproveAndCall(c: EscrowContext, params: ApproveAndCallSimulation): Promise<void> {
   const nodeId = normalizeNodeId(params.nodeId);
   const clientId = checkAddress(params.clientId, "clientId");

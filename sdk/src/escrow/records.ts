@@ -27,8 +27,13 @@ export async function escrowLogs(c: EscrowContext, topics: (string | string[] | 
 export const headBlock = (c: EscrowContext) => c.ctx.read("block number", () => c.ctx.provider.getBlockNumber());
 
 /**
- * The current record of (node, client), or undefined when nothing is stored: see
- * `SubscriptionClient.getSubscription`.
+ * The current record of (node, client), or undefined when nothing is stored. The escrow keeps
+ * only a commitment to it: the record comes from the escrow's events about the key (the last
+ * Subscribed, Extended or AutoRenewSet on it, or ClientIdChanged onto it) and is checked
+ * against the commitment read at the same block. A record this client learned from its own
+ * receipts is used when it still matches (one read, no event scan). A lapsed subscription
+ * that was not bought again is still stored and returned. SUBSCRIPTION_RECORD_NOT_FOUND when
+ * something is stored but no scanned event gives it (see `fromBlock`).
  */
 export async function getSubscription(c: EscrowContext, nodeId: string, clientId: string): Promise<StoredSubscription | undefined> {
   const id = normalizeNodeId(nodeId);
