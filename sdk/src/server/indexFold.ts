@@ -1,7 +1,7 @@
 // The index's fold: one range of decoded escrow events into the changes it makes to the
 // entries, checked to belong to the blocks the range was read for. Pure.
-import type { RawLog } from "./escrowLogs.js";
-import { blockNumberOf, decodeEscrowLog } from "./escrowLogs.js";
+import type { RawLog } from "../gate/escrowLogs.js";
+import { blockNumberOf, decodeEscrowLog } from "../gate/escrowLogs.js";
 import { entryKey, type StoredEntry } from "./indexStore.js";
 
 /** A reorg detected while reading: start over. */
