@@ -1,5 +1,5 @@
 import { ZeroAddress } from "ethers";
-import { ChainContext, type ClientOptions } from "./chain.js";
+import { ChainContext, type ClientOptions } from "./core/chain.js";
 import { requireAddress } from "./deployments.js";
 import { MailserverSdkError } from "./errors.js";
 import { kindId, normalizeNodeId, type NodeId } from "./nodeKey.js";

@@ -2,10 +2,10 @@
 // delegation to a plain function over the client's context (escrow/*.ts), which apps may also
 // call directly; the class holds no logic of its own.
 import type { Contract, Signer } from "ethers";
-import type { ChainContext } from "./chain.js";
+import type { ChainContext } from "./core/chain.js";
 import type { StoredSubscription } from "./subscriptionRecord.js";
 import type { TokenSupport } from "./token.js";
-import type { WriteResult } from "./tx.js";
+import type { WriteResult } from "./core/tx.js";
 import type { ISubscriptionEscrow } from "./typechain/interfaces/ISubscriptionEscrow.js";
 import * as allowances from "./escrow/allowances.js";
 import { signConsent, type ClientConsent } from "./escrow/consent.js";

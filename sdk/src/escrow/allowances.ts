@@ -5,8 +5,8 @@ import { getAddress, Signature, zeroPadValue, type Contract, type ContractTransa
 import { MailserverSdkError } from "../errors.js";
 import { recordKey } from "../subscriptionRecord.js";
 import { PERMIT_TYPES, readPermitDomain, type PaymentPath } from "../token.js";
-import { sendAndWait } from "../tx.js";
-import { checkAddress } from "../util.js";
+import { sendAndWait } from "../core/tx.js";
+import { checkAddress } from "../core/args.js";
 import type { EscrowContext } from "./context.js";
 import { escrowLogs, escrowTopics, getSubscription, headBlock } from "./records.js";
 

@@ -3,7 +3,7 @@
 import type { Signer } from "ethers";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId } from "../nodeKey.js";
-import { checkAddress } from "../util.js";
+import { checkAddress } from "../core/args.js";
 import type { EscrowContext } from "./context.js";
 
 /** A client key's consent to another account owning its subscription (ISubscriptionEscrow.ClientConsent). */

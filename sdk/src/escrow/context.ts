@@ -3,7 +3,7 @@
 // start, and the records this client learned from its own receipts. No global state: one
 // context per client.
 import type { Contract } from "ethers";
-import { ChainContext, type ClientOptions } from "../chain.js";
+import { ChainContext, type ClientOptions } from "../core/chain.js";
 import { integerIn } from "../core/args.js";
 import { escrowContract } from "../core/contracts.js";
 import { requireAddress } from "../deployments.js";

@@ -1,13 +1,12 @@
 // Managing a subscription: cancel, move to another client key, automatic renewal (opt in or
 // out, check, renew).
 import { ZeroAddress, type Contract, type Signer } from "ethers";
-import { integerIn } from "../core/args.js";
+import { checkAddress, checkUint, integerIn } from "../core/args.js";
 import { escrowInterface } from "../core/contracts.js";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId } from "../nodeKey.js";
 import { EMPTY_SUBSCRIPTION, type StoredSubscription } from "../subscriptionRecord.js";
-import { eventsOf, sendAndWait, type WriteResult } from "../tx.js";
-import { checkAddress, checkUint } from "../util.js";
+import { eventsOf, sendAndWait, type WriteResult } from "../core/tx.js";
 import { renewalAllowanceNeeded, resetAllowance } from "./allowances.js";
 import { consentFor, type ClientConsent } from "./consent.js";
 import { readEscrow, secondsToDate, type EscrowContext } from "./context.js";

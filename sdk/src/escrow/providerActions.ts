@@ -2,8 +2,8 @@
 // withdraw, cancellation fee, expiry processing, pause.
 import { escrowInterface } from "../core/contracts.js";
 import { normalizeNodeId } from "../nodeKey.js";
-import { eventsOf, sendAndWait, type WriteResult } from "../tx.js";
-import { checkUint } from "../util.js";
+import { eventsOf, sendAndWait, type WriteResult } from "../core/tx.js";
+import { checkUint } from "../core/args.js";
 import type { EscrowContext } from "./context.js";
 
 /** The part of a client context these actions use. */

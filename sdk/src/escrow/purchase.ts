@@ -6,9 +6,9 @@ import { decodeContractError, findRevertData, isSdkError, isTransientError, Mail
 import { normalizeNodeId, type NodeId } from "../nodeKey.js";
 import { encodeApprovalRequest, encodeExtensionRequest, toStoredSubscription, type StoredSubscription } from "../subscriptionRecord.js";
 import type { PaymentPath } from "../token.js";
-import { eventsOf, sendAndWait, type WriteResult } from "../tx.js";
+import { eventsOf, sendAndWait, type WriteResult } from "../core/tx.js";
 import type { ISubscriptionEscrow } from "../typechain/interfaces/ISubscriptionEscrow.js";
-import { checkAddress, checkUint } from "../util.js";
+import { checkAddress, checkUint } from "../core/args.js";
 import type { TrustPolicy } from "../verify.js";
 import { choosePath, renewalReserve, resetAllowance, signPermit, type PurchaseAction } from "./allowances.js";
 import { consentFor, NO_CONSENT, type ClientConsent } from "./consent.js";

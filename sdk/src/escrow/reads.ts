@@ -3,7 +3,7 @@ import { ZeroAddress } from "ethers";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId, type NodeId } from "../nodeKey.js";
 import { EMPTY_SUBSCRIPTION, type StoredSubscription } from "../subscriptionRecord.js";
-import { checkAddress, checkUint } from "../util.js";
+import { checkAddress, checkUint } from "../core/args.js";
 import { readEscrow, secondsToDate, type EscrowContext } from "./context.js";
 import { getSubscription } from "./records.js";
 

@@ -5,7 +5,7 @@ import { scanLogs } from "../core/logScan.js";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId, type NodeId } from "../nodeKey.js";
 import { foldSubscriptionLogs, recordKey, subscriptionCommitment, subscriptionFromReceipt, toStoredSubscription, type StoredSubscription } from "../subscriptionRecord.js";
-import { checkAddress } from "../util.js";
+import { checkAddress } from "../core/args.js";
 import { readEscrow, type EscrowContext } from "./context.js";
 
 type EscrowEventName = "Subscribed" | "Extended" | "AutoRenewSet" | "Cancelled" | "ClientIdChanged";

@@ -4,7 +4,7 @@
 import { getAddress } from "ethers";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId } from "../nodeKey.js";
-import { checkAddress } from "../util.js";
+import { checkAddress } from "../core/args.js";
 import { EntryMap, type IndexCursor, type IndexMeta, type IndexStore } from "./indexStore.js";
 
 /** The JSON export: what a restarted server needs to continue where it stopped. */

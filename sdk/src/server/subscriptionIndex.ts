@@ -1,12 +1,11 @@
 import { getAddress, type Provider } from "ethers";
-import { checkAddress } from "../util.js";
+import { checkAddress, nonNegativeInteger, positiveInteger } from "../core/args.js";
 import { requireAddress, resolveDeployment } from "../deployments.js";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId, type NodeId } from "../nodeKey.js";
-import { readChainId } from "../chain.js";
-import { nonNegativeInteger, positiveInteger } from "../core/args.js";
+import { readChainId } from "../core/chain.js";
 import { escrowContract } from "../core/contracts.js";
-import { withRetry, type RetryOptions } from "../rpc.js";
+import { withRetry, type RetryOptions } from "../core/rpc.js";
 import type { ISubscriptionEscrow } from "../typechain/interfaces/ISubscriptionEscrow.js";
 import type { SubscriptionLookup } from "./expiryLookup.js";
 import { EscrowLogReader } from "./escrowLogReader.js";
