@@ -2,7 +2,7 @@ import type { ContractTransactionResponse } from "ethers";
 import type { IMailServerRegistry } from "./typechain/interfaces/IMailServerRegistry.js";
 import { kindId, normalizeNodeId } from "./nodeKey.js";
 import { RegistryClient } from "./registry.js";
-import { sendAndWait, type WriteResult } from "./tx.js";
+import { sendAndWait, type WriteResult } from "./core/tx.js";
 import { checkAddress } from "./util.js";
 
 export interface AddProviderParams {

@@ -1,7 +1,6 @@
 import { Interface, isHexString, type ErrorDescription } from "ethers";
 import { findInError, SKIP } from "./core/errorWalk.js";
-import { IMailServerRegistry__factory } from "./typechain/factories/interfaces/IMailServerRegistry__factory.js";
-import { ISubscriptionEscrow__factory } from "./typechain/factories/interfaces/ISubscriptionEscrow__factory.js";
+import { escrowInterface, registryInterface } from "./core/contracts.js";
 
 /**
  * Stable error codes for every custom error the contracts (and the OpenZeppelin code they build
@@ -180,11 +179,8 @@ const OZ_ERRORS = new Interface([
   "error SafeCastOverflowedUintDowncast(uint8 bits, uint256 value)",
 ]);
 
-const DECODERS: readonly Interface[] = [
-  IMailServerRegistry__factory.createInterface() as unknown as Interface,
-  ISubscriptionEscrow__factory.createInterface() as unknown as Interface,
-  OZ_ERRORS,
-];
+/** The interfaces revert data is decoded against (made on first use). */
+const decoders = (): readonly Interface[] => [registryInterface(), escrowInterface(), OZ_ERRORS];
 
 /** What `decodeContractError` found in revert data. */
 export interface DecodedContractError {
@@ -216,7 +212,7 @@ function argsByName(description: ErrorDescription): Record<string, unknown> {
  */
 export function decodeContractError(data: string): DecodedContractError | undefined {
   if (!isHexString(data) || data.length < 10) return undefined;
-  for (const iface of DECODERS) {
+  for (const iface of decoders()) {
     let description: ErrorDescription | null;
     try {
       description = iface.parseError(data);

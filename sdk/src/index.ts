@@ -18,10 +18,10 @@ export {
   type ContractErrorCode,
   type DecodedContractError,
 } from "./errors.js";
-export { withRetry, type RetryOptions } from "./rpc.js";
+export { withRetry, type RetryOptions } from "./core/rpc.js";
 export { DEPLOYMENTS, resolveDeployment, type Deployment, type DeploymentOverrides } from "./deployments.js";
-export type { ClientOptions, ChainInfo } from "./chain.js";
-export type { WriteResult } from "./tx.js";
+export type { ClientOptions, ChainInfo } from "./core/chain.js";
+export type { WriteResult } from "./core/tx.js";
 
 export {
   MAILSERVER_KIND,

@@ -4,7 +4,7 @@ import { MailserverSdkError } from "./errors.js";
 import { kindId, MAILSERVER_KIND, nodePublicKey, nodePublicKeyFromPrivateKey, normalizeNodeId, signNodeKeyProof, type NodeId } from "./nodeKey.js";
 import { keccak256 } from "ethers";
 import { RegistryClient } from "./registry.js";
-import { sendAndWait, type WriteResult } from "./tx.js";
+import { sendAndWait, type WriteResult } from "./core/tx.js";
 import { checkAddress, checkUint } from "./util.js";
 
 export interface ApplyParams {

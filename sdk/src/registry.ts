@@ -1,11 +1,11 @@
 import { ZeroAddress } from "ethers";
-import { ChainContext, type ClientOptions } from "./chain.js";
+import { ChainContext, type ClientOptions } from "./core/chain.js";
 import { requireAddress } from "./deployments.js";
 import { MailserverSdkError } from "./errors.js";
 import { kindId, normalizeNodeId, type NodeId } from "./nodeKey.js";
 import { checkAddress, checkUint, onceUnlessFailed } from "./util.js";
 import type { IMailServerRegistry } from "./typechain/interfaces/IMailServerRegistry.js";
-import { IMailServerRegistry__factory } from "./typechain/factories/interfaces/IMailServerRegistry__factory.js";
+import { registryContract } from "./core/contracts.js";
 
 export type ProviderStatus = "none" | "pending" | "approved" | "suspended" | "removed";
 export type NodeStatus = "none" | "active" | "inactive" | "removed";
@@ -98,7 +98,7 @@ export class RegistryClient {
 
   /** The typed contract, bound to the client's runner. */
   protected readonly contract = onceUnlessFailed(() =>
-    this.address().then((address) => IMailServerRegistry__factory.connect(address, this.ctx.runner)),
+    this.address().then((address) => registryContract(address, this.ctx.runner)),
   );
 
   /** A read with retries; failures become MailserverSdkError. */

@@ -3,9 +3,9 @@
  * commitment to the record (one slot); the record itself travels in the escrow's events and goes
  * back as calldata to manage the subscription. Isomorphic: ethers' ABI coder and keccak only.
  */
-import { AbiCoder, getAddress, keccak256, type Interface, type Log, type LogDescription, type Result } from "ethers";
+import { AbiCoder, getAddress, keccak256, type Log, type LogDescription, type Result } from "ethers";
+import { escrowInterface } from "./core/contracts.js";
 import type { ClientConsent } from "./escrow/consent.js";
-import { ISubscriptionEscrow__factory } from "./typechain/factories/interfaces/ISubscriptionEscrow__factory.js";
 
 /** A subscription's record (ISubscriptionEscrow.Subscription), as the escrow's events carry it. */
 export interface StoredSubscription {
@@ -108,13 +108,6 @@ export function encodeExtensionRequest(req: {
 // ---------------------------------------------------------------------------------------------
 
 
-let escrowInterface: Interface | undefined;
-/** The escrow's interface, made on first use (nothing is built at import time). */
-export function escrowEventsInterface(): Interface {
-  escrowInterface ??= ISubscriptionEscrow__factory.createInterface() as unknown as Interface;
-  return escrowInterface;
-}
-
 /** `nodeId:clientId`, lowercase: the key records are folded under. */
 export const recordKey = (nodeId: string, clientId: string) => `${nodeId.toLowerCase()}:${clientId.toLowerCase()}`;
 
@@ -126,7 +119,7 @@ export const recordKey = (nodeId: string, clientId: string) => `${nodeId.toLower
  * skipped.
  */
 export function foldSubscriptionLogs(logs: readonly Log[], escrow: string): Map<string, StoredSubscription | null> {
-  const iface = escrowEventsInterface();
+  const iface = escrowInterface();
   const ordered = logs
     .filter((log) => log.address.toLowerCase() === escrow.toLowerCase() && log.removed !== true)
     .sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);

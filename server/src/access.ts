@@ -2,10 +2,30 @@
 // grant (signed by its client key, bound to this node and to the connection's peer id). The gate
 // remembers the peer until the grant or the subscription ends; store queries then ask it in O(1).
 
-/** Protocol id of the access protocol (one grant in, one decision out, per stream). */
-export const ACCESS_CODEC = "/status/mailserver/access/1.0.0";
+import { ACCESS_PROTOCOL, decodeAccessGrant, type AccessGrant } from "@status/mailserver-sdk";
+import type { GateModeChange } from "@status/mailserver-sdk/server";
+import type { Logger } from "./log.js";
 
-import { decodeAccessGrant, type AccessGrant } from "@status/mailserver-sdk";
+/**
+ * Protocol id of the access protocol (one grant in, one decision out, per stream).
+ * @deprecated use `ACCESS_PROTOCOL` of `@status/mailserver-sdk`: the same id, one name.
+ */
+export const ACCESS_CODEC = ACCESS_PROTOCOL;
+
+/**
+ * The gate's `onModeChange` for the server's log: `gate-mode` at warn when the gate stops
+ * deciding from a current index (stale: contract reads, else the last good index within the
+ * grace; degraded: contract reads only), at info when it is current again.
+ */
+export function logGateMode(logger: Logger): (change: GateModeChange) => void {
+  return (change) =>
+    logger.log(change.mode === "fresh" ? "info" : "warn", "gate-mode", {
+      mode: change.mode,
+      previous: change.previous,
+      staleForSeconds: change.staleForSeconds ?? null,
+      message: change.message,
+    });
+}
 
 /** The gate as the server uses it: the grant API of the SDK's `AccessGate`. */
 export interface GrantGate {

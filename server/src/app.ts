@@ -6,6 +6,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { nodeIdFromPrivateKey, resolveDeployment } from "@status/mailserver-sdk";
 import { startDiscv5Node, type Discv5Handle } from "@status/mailserver-sdk/discovery";
 import { AccessGate, SubscriptionIndex } from "@status/mailserver-sdk/server";
+import { logGateMode } from "./access.js";
 import type { Archive } from "./archive/archive.js";
 import { PostgresArchive } from "./archive/postgres.js";
 import { SqliteArchive } from "./archive/sqlite.js";
@@ -196,6 +197,7 @@ export async function startServer(config: ServerConfig, baseLogger: Logger, opti
         escrow: running.escrow,
         index: running,
         onError: (error) => logger.log("warn", "gate-error", { error: error.message }),
+        onModeChange: logGateMode(logger),
       });
     }
 
@@ -285,7 +287,7 @@ export async function startServer(config: ServerConfig, baseLogger: Logger, opti
 
     let metrics: MetricsServer | undefined;
     if (config.metrics !== undefined) {
-      const sources: MetricsSources = { node, archive, retention: config.retention, answers, ...(index !== undefined ? { index, rpc } : {}) };
+      const sources: MetricsSources = { node, archive, retention: config.retention, answers, ...(index !== undefined ? { index, rpc } : {}), ...(gate !== undefined ? { gate } : {}) };
       try {
         metrics = await startMetricsServer(config.metrics.host, config.metrics.port, sources, logger);
       } catch (error) {

@@ -32,6 +32,11 @@ function bump(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }
 
+/** The part of the access gate the metrics read (`AccessGate.health()`). */
+export interface GateView {
+  health(): { mode: "fresh" | "stale" | "degraded"; staleForSeconds: number | undefined; graceAdmissions: number; unavailable: number; contractReadFailures: number };
+}
+
 /** The part of the subscription index the metrics read. */
 export interface IndexView {
   freshness(): { fresh: boolean; syncedAt?: Date; head?: number; lastBlock?: number };
@@ -43,6 +48,7 @@ export interface MetricsSources {
   retention: RetentionPolicy;
   answers: AnswerCounters;
   index?: IndexView;
+  gate?: GateView;
   rpc?: RpcMonitor;
   /** Deadline of the archive's size query, ms. */
   archiveStatsTimeoutMs?: number;
@@ -98,6 +104,19 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
     out.gauge("mailserver_index_lag_blocks", "Blocks between the chain head seen and the index.", head !== undefined && f.lastBlock !== undefined ? Math.max(0, head - f.lastBlock) : undefined);
     out.gauge("mailserver_index_last_sync_timestamp_seconds", "When the last successful index sync ended (Unix time).", f.syncedAt !== undefined ? f.syncedAt.getTime() / 1000 : 0);
     out.gauge("mailserver_index_fresh", "1 while the index is caught up with the chain.", f.fresh ? 1 : 0);
+  }
+  if (sources.gate !== undefined) {
+    const h = sources.gate.health();
+    out.metric(
+      "mailserver_gate_mode",
+      "gauge",
+      "How the access gate decides (1 for the current mode): fresh (current index), stale (contract reads, else the last good index within the grace), degraded (contract reads only).",
+      (["fresh", "stale", "degraded"] as const).map((mode) => [{ mode }, h.mode === mode ? 1 : 0]),
+    );
+    out.gauge("mailserver_gate_index_stale_seconds", "Seconds since the index's last successful sync (absent: never synced).", h.staleForSeconds);
+    out.metric("mailserver_gate_grace_admissions_total", "counter", "Decisions admitted from the last good index because the contract could not be asked.", [[{}, h.graceAdmissions]]);
+    out.metric("mailserver_gate_unavailable_total", "counter", "Decisions answered unavailable (the gate could not tell).", [[{}, h.unavailable]]);
+    out.metric("mailserver_gate_contract_read_failures_total", "counter", "Contract reads of the gate that failed (RPC down, timeout).", [[{}, h.contractReadFailures]]);
   }
   if (rpc !== undefined) {
     const s = rpc.state;

@@ -88,6 +88,12 @@ describe("mail server operator: restarts and shutdowns during an RPC outage", fu
     const text = await (await fetch(url)).text();
     expect(text).to.match(/^mailserver_rpc_up 0$/m).and.match(/^mailserver_rpc_state\{state="down"\} 1$/m);
     expect(text).to.match(/^mailserver_index_fresh 0$/m).and.match(/^mailserver_index_last_block \d+$/m);
+    // The gate decides from the last good index (stale mode, within the grace) and says so in
+    // the metrics and in the log (at warn).
+    expect(text).to.match(/^mailserver_gate_mode\{mode="stale"\} 1$/m).and.match(/^mailserver_gate_mode\{mode="fresh"\} 0$/m);
+    expect(text).to.match(/^mailserver_gate_index_stale_seconds \d+$/m).and.match(/^mailserver_gate_unavailable_total 0$/m);
+    const mode = await server.waitFor("gate-mode");
+    expect(mode).to.include({ level: "warn", mode: "stale", previous: "fresh" });
     expect(await server.stop("SIGTERM")).to.equal(0);
   });
 

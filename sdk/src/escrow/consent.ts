@@ -3,7 +3,8 @@
 import type { Signer } from "ethers";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId } from "../nodeKey.js";
-import { checkAddress } from "../util.js";
+import { checkAddress } from "../core/args.js";
+import type { EscrowContext } from "./context.js";
 
 /** A client key's consent to another account owning its subscription (ISubscriptionEscrow.ClientConsent). */
 export interface ClientConsent {
@@ -48,3 +49,30 @@ export async function signClientConsent(
 
 /** No consent: the payer is the client key itself. */
 export const NO_CONSENT: ClientConsent = { deadline: 0n, signature: "0x" };
+
+/** Sign a client key's consent for `owner`, valid for an hour from the latest block. */
+export async function signConsent(c: EscrowContext, clientKey: Signer, nodeId: string, owner: string, escrow?: string): Promise<ClientConsent> {
+  const { chainId } = await c.ctx.info();
+  const deadline = (await c.ctx.latestBlockTime()) + 3600n;
+  return signClientConsent(clientKey, { escrow: escrow ?? (await c.escrowAddress()), chainId, nodeId, owner, deadline });
+}
+
+/**
+ * The consent a write on behalf of `clientId` needs: none when the payer is the client key,
+ * else the one given, else one signed now by the given client key (INVALID_CLIENT_CONSENT when
+ * there is neither).
+ */
+export async function consentFor(
+  c: EscrowContext,
+  given: { clientKey?: Signer; consent?: ClientConsent },
+  req: { nodeId: string; clientId: string; payer: string; escrow: string },
+): Promise<ClientConsent> {
+  if (req.clientId === req.payer) return NO_CONSENT;
+  if (given.consent !== undefined) return given.consent;
+  if (given.clientKey === undefined) {
+    throw new MailserverSdkError("INVALID_CLIENT_CONSENT", "paying for another client key needs that key's consent: pass clientKey or consent", {
+      details: { nodeId: req.nodeId, clientId: req.clientId, owner: req.payer },
+    });
+  }
+  return signConsent(c, given.clientKey, req.nodeId, req.payer, req.escrow);
+}

@@ -1,18 +1,13 @@
-// What providers and curators do with the escrow, as plain functions over the client's access
-// (chain context and escrow contract): withdraw, cancellation fee, expiry processing, pause.
-import type { ChainContext } from "../chain.js";
+// What providers and curators do with the escrow, as plain functions over the client context:
+// withdraw, cancellation fee, expiry processing, pause.
+import { escrowInterface } from "../core/contracts.js";
 import { normalizeNodeId } from "../nodeKey.js";
-import { escrowEventsInterface } from "../subscriptionRecord.js";
-import { eventsOf, sendAndWait, type WriteResult } from "../tx.js";
-import type { ISubscriptionEscrow } from "../typechain/interfaces/ISubscriptionEscrow.js";
-import { checkUint } from "../util.js";
+import { eventsOf, sendAndWait, type WriteResult } from "../core/tx.js";
+import { checkUint } from "../core/args.js";
+import type { EscrowContext } from "./context.js";
 
-/** The part of a client the escrow's actions use. */
-export interface EscrowAccess {
-  ctx: ChainContext;
-  escrow(): Promise<ISubscriptionEscrow>;
-  escrowAddress(): Promise<string>;
-}
+/** The part of a client context these actions use. */
+export type EscrowAccess = Pick<EscrowContext, "ctx" | "escrow" | "escrowAddress">;
 
 /** Pay a node's released funds to its provider's payout address. */
 export async function withdraw(access: EscrowAccess, nodeId: string): Promise<WriteResult & { amount: bigint; payout: string | undefined }> {
@@ -20,7 +15,7 @@ export async function withdraw(access: EscrowAccess, nodeId: string): Promise<Wr
   const id = normalizeNodeId(nodeId);
   const escrow = await access.escrow();
   const result = await sendAndWait("withdraw", () => escrow.withdraw(id));
-  const [event] = eventsOf(result.receipt, await access.escrowAddress(), escrowEventsInterface(), "Withdrawn");
+  const [event] = eventsOf(result.receipt, await access.escrowAddress(), escrowInterface(), "Withdrawn");
   return { ...result, amount: event?.args.getValue("amount") ?? 0n, payout: event?.args.getValue("payout") };
 }
 

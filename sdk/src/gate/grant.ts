@@ -5,6 +5,7 @@
  * (`AccessGate.presentGrant`) and then admits every request on that connection by a lookup.
  */
 import { getAddress, type Signer, TypedDataEncoder } from "ethers";
+import { integerIn, nonNegativeInteger } from "../core/args.js";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId } from "../nodeKey.js";
 import { eip712Digest, hexInto, keccak, toHex, uintWordInto, utf8 } from "./bytes.js";
@@ -56,10 +57,8 @@ export async function signAccessGrant(
   const nodeId = normalizeNodeId(fields.nodeId);
   const issuedAt = fields.issuedAt ?? Math.floor(Date.now() / 1000);
   const ttl = fields.ttlSeconds ?? MAX_GRANT_TTL_SECONDS;
-  if (!Number.isSafeInteger(issuedAt) || issuedAt < 0) throw new MailserverSdkError("INVALID_ARGUMENT", "issuedAt must be a non-negative integer of seconds", { details: { issuedAt } });
-  if (!Number.isSafeInteger(ttl) || ttl < 1 || ttl > MAX_GRANT_TTL_SECONDS) {
-    throw new MailserverSdkError("INVALID_ARGUMENT", `ttlSeconds must be 1..${MAX_GRANT_TTL_SECONDS}`, { details: { ttlSeconds: ttl } });
-  }
+  nonNegativeInteger("issuedAt", issuedAt);
+  integerIn("ttlSeconds", ttl, 1, MAX_GRANT_TTL_SECONDS);
   if (typeof fields.peerId !== "string" || fields.peerId.length === 0 || utf8(fields.peerId).length > MAX_GRANT_PEER_ID_BYTES) {
     throw new MailserverSdkError("INVALID_ARGUMENT", `peerId must be a non-empty string of at most ${MAX_GRANT_PEER_ID_BYTES} bytes`, { details: { peerId: fields.peerId } });
   }

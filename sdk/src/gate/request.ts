@@ -1,5 +1,6 @@
 import { getAddress, getBytes, hexlify, isHexString, keccak256, randomBytes, TypedDataEncoder, type BytesLike, type Signer, toUtf8Bytes } from "ethers";
 import { eip712Digest, hexInto, keccak, uintWordInto, utf8 } from "./bytes.js";
+import { nonNegativeInteger } from "../core/args.js";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId } from "../nodeKey.js";
 import { recoverInJs, type RecoverFn } from "./recovery.js";
@@ -65,9 +66,7 @@ export async function signRequest(clientSigner: Signer, fields: RequestFields, d
   const nonce = fields.nonce ?? hexlify(randomBytes(32));
   if (!isHexString(nonce, 32)) throw new MailserverSdkError("INVALID_ARGUMENT", "nonce must be 32 bytes hex", { details: { nonce } });
   const issuedAt = fields.issuedAt ?? Math.floor(Date.now() / 1000);
-  if (!Number.isSafeInteger(issuedAt) || issuedAt < 0) {
-    throw new MailserverSdkError("INVALID_ARGUMENT", "issuedAt must be a non-negative integer of seconds", { details: { issuedAt } });
-  }
+  nonNegativeInteger("issuedAt", issuedAt);
   let clientId: string;
   let signature: string;
   try {

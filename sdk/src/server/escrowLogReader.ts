@@ -4,7 +4,7 @@
 import { toQuantity, type Provider } from "ethers";
 import { isRangeRefusal, scanLogs } from "../core/logScan.js";
 import { MailserverSdkError } from "../errors.js";
-import { ESCROW_EVENT_FILTER, type RawLog } from "./escrowLogs.js";
+import { ESCROW_EVENT_FILTER, type RawLog } from "../gate/escrowLogs.js";
 
 export interface EscrowLogReaderOptions {
   provider: Provider;

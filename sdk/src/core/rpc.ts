@@ -1,4 +1,4 @@
-import { isTransientError, MailserverSdkError, toSdkError } from "./errors.js";
+import { isTransientError, MailserverSdkError, toSdkError } from "../errors.js";
 
 /** How reads are retried when the RPC endpoint fails transiently. */
 export interface RetryOptions {

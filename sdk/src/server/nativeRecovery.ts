@@ -1,7 +1,7 @@
 // Node-only: loads a native module. Never imported by the isomorphic root entry.
 import { getAddress, getBytes, Signature } from "ethers";
-import { keccak, toHex } from "./bytes.js";
-import type { RecoverBytesFn, RecoverFn } from "./recovery.js";
+import { keccak, toHex } from "../gate/bytes.js";
+import type { RecoverBytesFn, RecoverFn } from "../gate/recovery.js";
 
 type EcdsaRecover = (signature: Uint8Array, recoveryId: number, message: Uint8Array, compressed: boolean) => Uint8Array;
 

@@ -2,7 +2,7 @@
 // per-client cache of contract reads within budgets and a deadline, else the last good index
 // within the grace. Keeps the mode (fresh, stale, degraded) and the counters of `health()`.
 import { MailserverSdkError } from "../errors.js";
-import { withDeadline } from "../rpc.js";
+import { withDeadline } from "../core/rpc.js";
 import { ReadBudgets, type ReadBudgetOptions } from "./readBudgets.js";
 
 /** Where the gate learns subscription expiries. `SubscriptionIndex` implements it. */

@@ -1,8 +1,8 @@
 import { getAddress, type ContractRunner, type Provider, type Signer } from "ethers";
-import { resolveDeployment, type Deployment, type DeploymentOverrides } from "./deployments.js";
-import { MailserverSdkError, toSdkError } from "./errors.js";
+import { resolveDeployment, type Deployment, type DeploymentOverrides } from "../deployments.js";
+import { MailserverSdkError, toSdkError } from "../errors.js";
 import { withRetry, type RetryOptions } from "./rpc.js";
-import { onceUnlessFailed } from "./util.js";
+import { onceUnlessFailed } from "../util.js";
 
 /** What every client is built from. */
 export interface ClientOptions {

@@ -1,15 +1,15 @@
 import { requireAddress, resolveDeployment } from "../deployments.js";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId, type NodeId } from "../nodeKey.js";
-import { checksumAddress, hexBytes, hexInto, keccak, splitSignature, utf8 } from "./bytes.js";
-import { accessDomainSeparator, grantSigningDigest, MAX_GRANT_PEER_ID_BYTES, MAX_GRANT_TTL_SECONDS, type AccessGrant } from "./grant.js";
+import { hexBytes, splitSignature } from "../gate/bytes.js";
+import { accessDomainSeparator, grantSigningDigest, MAX_GRANT_PEER_ID_BYTES, MAX_GRANT_TTL_SECONDS, type AccessGrant } from "../gate/grant.js";
 import { GrantStore } from "./grantStore.js";
-import { loadNativeRecoverBytes } from "./nativeRecovery.js";
-import { recoverBytesFrom, recoverBytesInJs, type RecoverBytesFn, type RecoverFn } from "./recovery.js";
+import type { RecoverFn } from "../gate/recovery.js";
 import { nonNegativeInteger, positiveInteger } from "../core/args.js";
 import { ExpiryLookup, type GateHealth, type GateModeChange, type SubscriptionLookup } from "./expiryLookup.js";
 import { ReplayGuard } from "./replay.js";
-import { requestSigningDigest, type SignedRequest } from "./request.js";
+import { requestSigningDigest, type SignedRequest } from "../gate/request.js";
+import { MAX_CACHED, sameNodeId, SignatureVerifier } from "./signatures.js";
 
 // The lookup interface and the health types belong to the expiry lookup; exported here too.
 export type { GateHealth, GateMode, GateModeChange, SubscriptionLookup } from "./expiryLookup.js";
@@ -99,8 +99,6 @@ export interface CheckContext {
   requestDigest?: string;
 }
 
-const MAX_CACHED_CLIENTS = 100_000;
-
 /**
  * Decides whether a client may be served, two ways:
  * - per connection: `presentGrant` verifies an access grant once (signature, node, peer, time
@@ -117,15 +115,12 @@ export class AccessGate {
   readonly freeMode: boolean;
   readonly #nodeIdBytes: Uint8Array;
   readonly #domainSeparator: Uint8Array;
-  #recover: RecoverBytesFn | Promise<RecoverBytesFn>;
-  #backend: "native" | "js" | "custom" | undefined;
+  readonly #signatures: SignatureVerifier;
   readonly #skew: number;
   readonly #now: () => number;
   readonly #replay: ReplayGuard;
   readonly #grants: GrantStore;
   readonly #expiries: ExpiryLookup;
-  readonly #checksummed = new Map<string, string>();
-  readonly #peerIdHashes = new Map<string, Uint8Array>();
   #bigNowAt = -1;
   #bigNowValue = 0n;
 
@@ -135,21 +130,7 @@ export class AccessGate {
     const chainId = BigInt(options.chainId);
     const escrow = requireAddress(resolveDeployment(chainId, { escrow: options.escrow }), "escrow", chainId);
     this.#domainSeparator = accessDomainSeparator({ chainId, escrow });
-    const recovery = options.signatureRecovery ?? "auto";
-    if (typeof recovery === "function") {
-      this.#recover = recoverBytesFrom(recovery);
-      this.#backend = "custom";
-    } else if (recovery === "js") {
-      this.#recover = recoverBytesInJs;
-      this.#backend = "js";
-    } else {
-      // Loaded once, on first use (constructors stay synchronous).
-      this.#recover = loadNativeRecoverBytes().then((native) => {
-        this.#backend = native === undefined ? "js" : "native";
-        this.#recover = native ?? recoverBytesInJs;
-        return this.#recover;
-      });
-    }
+    this.#signatures = new SignatureVerifier(options.signatureRecovery ?? "auto");
     this.#skew = nonNegativeInteger("maxSkewSeconds", options.maxSkewSeconds ?? 60);
     this.freeMode = options.freeMode ?? false;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
@@ -167,11 +148,11 @@ export class AccessGate {
         knownPerSecond: nonNegativeInteger("contractReadsPerSecond", options.contractReadsPerSecond ?? 20),
         unknownPerSecond: nonNegativeInteger("unknownKeyReadsPerSecond", options.unknownKeyReadsPerSecond ?? 2),
         perPeerPerMinute: nonNegativeInteger("contractReadsPerPeerPerMinute", options.contractReadsPerPeerPerMinute ?? 6),
-        maxPeers: MAX_CACHED_CLIENTS,
+        maxPeers: MAX_CACHED,
       },
       readTimeoutMs: positiveInteger("contractReadTimeoutMs", options.contractReadTimeoutMs ?? 5_000),
       graceSeconds: nonNegativeInteger("staleGraceSeconds", options.staleGraceSeconds ?? 21_600),
-      maxCached: MAX_CACHED_CLIENTS,
+      maxCached: MAX_CACHED,
       onError: options.onError ?? ((error) => console.error(`[mailserver-sdk gate] ${error.code}: ${error.message}`)),
       onModeChange: options.onModeChange ?? ((change) => console.warn(`[mailserver-sdk gate] ${change.mode}: ${change.message}`)),
     });
@@ -179,7 +160,7 @@ export class AccessGate {
 
   /** Which signature recovery the gate uses (known after the first check with "auto"). */
   get signatureBackend(): "native" | "js" | "custom" | undefined {
-    return this.#backend;
+    return this.#signatures.backend;
   }
 
   /** Nonces currently remembered (bounded by the window). */
@@ -211,10 +192,9 @@ export class AccessGate {
     const now = this.#now();
     if (grant.issuedAt > now + this.#skew) return refuse("not-yet-valid");
     if (grant.expiresAt <= now) return refuse("grant-expired");
-    const recover = this.#recover instanceof Promise ? await this.#recover : this.#recover;
-    const signer = recover(digest, signature.compact, signature.recoveryId);
-    if (signer === undefined || !equalBytes(signer, claimed)) return refuse("bad-signature");
-    const clientId = this.#checksum(grant.clientId);
+    const signed = this.#signatures.signedBy(digest, signature, claimed);
+    if (!(signed instanceof Promise ? await signed : signed)) return refuse("bad-signature");
+    const clientId = this.#signatures.checksum(grant.clientId);
 
     let until = grant.expiresAt;
     if (!this.freeMode) {
@@ -269,14 +249,13 @@ export class AccessGate {
     // 1. Signature: who is asking. Hostile input must fail here, not throw.
     if (typeof request !== "object" || request === null || typeof context !== "object" || context === null) return deny("bad-signature");
     if (context.requestDigest !== undefined && hexBytes(context.requestDigest, 32) === undefined) return deny("bad-signature");
-    const digest = requestSigningDigest(request, this.#domainSeparator, context.requestDigest ?? request.requestDigest, this.#peerIdHash(request.peerId));
+    const digest = requestSigningDigest(request, this.#domainSeparator, context.requestDigest ?? request.requestDigest, this.#signatures.peerIdHash(request.peerId));
     const signature = splitSignature(request.signature);
     const claimed = hexBytes(request.clientId, 20);
     if (digest === undefined || signature === undefined || claimed === undefined) return deny("bad-signature");
-    const recover = this.#recover instanceof Promise ? await this.#recover : this.#recover;
-    const signer = recover(digest, signature.compact, signature.recoveryId);
-    if (signer === undefined || !equalBytes(signer, claimed)) return deny("bad-signature");
-    const clientId = this.#checksum(request.clientId);
+    const signed = this.#signatures.signedBy(digest, signature, claimed);
+    if (!(signed instanceof Promise ? await signed : signed)) return deny("bad-signature");
+    const clientId = this.#signatures.checksum(request.clientId);
 
     // 2. Node: a request for another node must not be replayable here.
     if (!sameNodeId(request.nodeId, this.#nodeIdBytes)) return deny("wrong-node", clientId);
@@ -325,30 +304,6 @@ export class AccessGate {
     }
     return this.#bigNowValue;
   }
-
-  /** keccak256 of a peer id, kept per peer: a connection sends many requests. */
-  #peerIdHash(peerId: unknown): Uint8Array | undefined {
-    if (typeof peerId !== "string") return undefined;
-    let hash = this.#peerIdHashes.get(peerId);
-    if (hash === undefined) {
-      hash = keccak(utf8(peerId));
-      if (this.#peerIdHashes.size >= MAX_CACHED_CLIENTS) this.#peerIdHashes.clear();
-      this.#peerIdHashes.set(peerId, hash);
-    }
-    return hash;
-  }
-
-  /** EIP-55 form of an address already known to be 20 bytes of hex (cached: checksumming hashes). */
-  #checksum(address: string): string {
-    const lower = address.toLowerCase();
-    let found = this.#checksummed.get(lower);
-    if (found === undefined) {
-      found = checksumAddress(lower);
-      if (this.#checksummed.size >= MAX_CACHED_CLIENTS) this.#checksummed.clear();
-      this.#checksummed.set(lower, found);
-    }
-    return found;
-  }
 }
 
 function deny(reason: Exclude<AccessReason, "allowed">, clientId?: string): AccessDecision {
@@ -372,15 +327,4 @@ function isGrantShaped(grant: AccessGrant): boolean {
     Number.isSafeInteger(grant.expiresAt) &&
     typeof grant.signature === "string"
   );
-}
-
-function sameNodeId(nodeId: unknown, expected: Uint8Array): boolean {
-  const bytes = new Uint8Array(32);
-  return hexInto(nodeId, 32, bytes, 0) && equalBytes(bytes, expected);
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

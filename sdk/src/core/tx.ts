@@ -1,5 +1,5 @@
 import type { ContractTransactionResponse, Interface, LogDescription, TransactionReceipt } from "ethers";
-import { MailserverSdkError } from "./errors.js";
+import { MailserverSdkError } from "../errors.js";
 import { guarded } from "./rpc.js";
 
 /** What every write returns: the mined receipt (extra decoded values are added per call). */
