@@ -228,6 +228,21 @@ export {
 // Store answers an app acts on (pay, or try later) and a @waku/sdk client set up for one server.
 export { storeRefusal, storeStatusOf, isRetryable } from "./waku/storeAnswers.js";
 export { wakuClientOptions, type MailserverEndpoint, type WakuClientOptions } from "./waku/clientOptions.js";
+// The field's paid-store envelope (RFC 73 / LIP-155): an access grant in store request field 30.
+export {
+  ELIGIBILITY_FIELD,
+  MAX_ELIGIBILITY_PROOF_BYTES,
+  STORE_QUERY_PROTOCOL,
+  queryStoreWithProof,
+  readEligibilityProof,
+  readEligibilityStatus,
+  withEligibilityProof,
+  withEligibilityStatus,
+  type EligibilityProofField,
+  type EligibilityStatus,
+  type StoreLibp2p,
+  type StoreQueryAnswer,
+} from "./waku/eligibility.js";
 
 // Signed offers of mail servers (what a node sells), fetched over the client's libp2p node.
 export * from "./offer.js";

@@ -50,7 +50,7 @@ async function openArchive(config: ServerConfig): Promise<Archive> {
     }
   }
   try {
-    return await PostgresArchive.open(config.archive.url);
+    return await PostgresArchive.open(config.archive.url, { timeoutMs: config.archive.timeoutMs });
   } catch (error) {
     throw new ConfigError(`cannot open the PostgreSQL archive: ${(error as Error).message}`);
   }

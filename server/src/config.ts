@@ -5,6 +5,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { DEFAULT_ADMISSION_LIMITS, type AdmissionLimits, type ServiceMode } from "./admission.js";
 import type { RetentionPolicy } from "./archive/archive.js";
+import { DEFAULT_PG_TIMEOUT_MS } from "./archive/postgres.js";
 import type { LogLevel } from "./log.js";
 import { DEFAULT_NODE_LIMITS, type NodeLimits } from "./node.js";
 import { DEFAULT_STORE_LIMITS, type StoreLimits } from "./store.js";
@@ -24,7 +25,10 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
-export type ArchiveConfig = { backend: "sqlite"; path: string } | { backend: "postgres"; url: string };
+export type ArchiveConfig =
+  | { backend: "sqlite"; path: string }
+  /** `timeoutMs`: deadline of every database call (a connection, each statement), default 5 s. */
+  | { backend: "postgres"; url: string; timeoutMs: number };
 
 export interface DiscoveryConfig {
   /** IP announced in the ENR (and bound unless `bindIp`). */
@@ -147,6 +151,9 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
   const limits = object(o.limits ?? {}, "limits");
   const archive = object(o.archive ?? { backend: "sqlite", path: "archive.sqlite" }, "archive");
   const backend = oneOf(archive.backend, ["sqlite", "postgres"] as const, "archive.backend");
+  for (const key of Object.keys(archive)) {
+    if (!["backend", backend === "sqlite" ? "path" : "url", ...(backend === "postgres" ? ["timeoutMs"] : [])].includes(key)) fail(`unknown field archive.${key} for backend ${backend}`);
+  }
   const retention = object(o.retention ?? {}, "retention");
   const relay = object(o.relay ?? {}, "relay");
   for (const key of Object.keys(relay)) if (!["enabled", "peers", "redialIntervalMs"].includes(key)) fail(`unknown field relay.${key}`);
@@ -175,7 +182,7 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
     archive:
       backend === "sqlite"
         ? { backend, path: archive.path === ":memory:" ? ":memory:" : resolve(string(archive.path ?? "archive.sqlite", "archive.path")) }
-        : { backend, url: postgresUrl(archive.url, "archive.url") },
+        : { backend, url: postgresUrl(archive.url, "archive.url"), timeoutMs: integer(archive.timeoutMs ?? DEFAULT_PG_TIMEOUT_MS, "archive.timeoutMs", 100, 600_000) },
     retention: {
       maxAgeSeconds: integer(retention.maxAgeSeconds ?? DEFAULT_RETENTION.maxAgeSeconds, "retention.maxAgeSeconds", 0),
       maxBytes: integer(retention.maxBytes ?? DEFAULT_RETENTION.maxBytes, "retention.maxBytes", 0),

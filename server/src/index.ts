@@ -14,7 +14,7 @@ export { SqliteArchive } from "./archive/sqlite.js";
 export { answerStoreQuery, STORE_CODEC, StoreStatus, DEFAULT_STORE_LIMITS, type StoreLimits } from "./store.js";
 export { LIGHTPUSH_V2_CODEC, LIGHTPUSH_V3_CODEC, PushStatus, type PushOutcome } from "./lightpush.js";
 export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./log.js";
-export { PostgresArchive } from "./archive/postgres.js";
+export { PostgresArchive, DEFAULT_PG_TIMEOUT_MS, type PostgresOptions } from "./archive/postgres.js";
 export { loadConfig, parseConfig, ConfigError, DEFAULT_RETENTION, type ServerConfig, type ArchiveConfig, type DiscoveryConfig, type OfferConfig } from "./config.js";
 export { startServer, type RunningServer } from "./app.js";
 export { OFFER_CODEC, OfferService, type OfferInit } from "./services/offer.js";

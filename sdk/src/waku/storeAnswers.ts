@@ -17,7 +17,8 @@ export function storeStatusOf(error: unknown): { statusCode: number; statusDesc:
 /**
  * A store query's refusal as a MailserverSdkError an app can act on, from the status code and
  * description (or a `@waku/sdk` query error carrying them):
- * - 402: ACCESS_REFUSED, `details.retryable` false: a subscription (or a grant) is needed;
+ * - 402, or a 400 whose `eligibility` (field 30, see `queryStoreWithProof`) is 402: ACCESS_REFUSED,
+ *   `details.retryable` false: a subscription (or a grant) is needed;
  * - 503 and 429: NODE_UNAVAILABLE, `details.retryable` true: try later (or another node), do not
  *   ask the user to pay — the server could not check the subscription, or is overloaded;
  * - anything else: NODE_UNAVAILABLE with `details.retryable` false.
@@ -31,6 +32,11 @@ export function storeRefusal(answer: unknown): MailserverSdkError | undefined {
   if (status === undefined || status.statusCode < 300) return undefined;
   const details = { statusCode: status.statusCode, statusDesc: status.statusDesc, retryable: RETRYABLE.has(status.statusCode) };
   const cause = answer instanceof Error ? answer : undefined;
+  // A proof of payment in field 30 that was refused: a 400 whose verdict (402) is in the answer's `eligibility`.
+  const eligibility = typeof answer === "object" && answer !== null ? (answer as { eligibility?: { statusCode?: unknown; statusDesc?: unknown } }).eligibility : undefined;
+  if (eligibility?.statusCode === 402) {
+    return new MailserverSdkError("ACCESS_REFUSED", `the mail server refused the proof of payment: ${String(eligibility.statusDesc ?? status.statusDesc)}`, { details: { ...details, eligibility }, cause });
+  }
   if (status.statusCode === 402) return new MailserverSdkError("ACCESS_REFUSED", `the mail server requires a subscription: ${status.statusDesc}`, { details, cause });
   if (details.retryable) return new MailserverSdkError("NODE_UNAVAILABLE", `the mail server cannot serve this now, try again later: ${status.statusDesc}`, { details, cause });
   return new MailserverSdkError("NODE_UNAVAILABLE", `the mail server refused the query (${status.statusCode}): ${status.statusDesc}`, { details, cause });

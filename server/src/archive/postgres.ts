@@ -20,9 +20,53 @@ CREATE INDEX IF NOT EXISTS messages_topic_time ON messages (pubsub_topic, conten
 CREATE INDEX IF NOT EXISTS messages_pubsub_time ON messages (pubsub_topic, timestamp, hash);
 CREATE INDEX IF NOT EXISTS messages_time ON messages (timestamp, hash);
 CREATE INDEX IF NOT EXISTS messages_received ON messages (received_at, hash);
+-- Running totals, kept per statement (one row update per batch, not per message), so that size
+-- retention and the metrics read two numbers instead of counting the table.
+CREATE TABLE IF NOT EXISTS totals (id INTEGER PRIMARY KEY CHECK (id = 1), messages BIGINT NOT NULL, bytes BIGINT NOT NULL);
+CREATE OR REPLACE FUNCTION messages_added() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE totals SET messages = messages + (SELECT count(*) FROM added), bytes = bytes + (SELECT coalesce(sum(size), 0) FROM added) WHERE id = 1;
+  RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION messages_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE totals SET messages = messages - (SELECT count(*) FROM removed), bytes = bytes - (SELECT coalesce(sum(size), 0) FROM removed) WHERE id = 1;
+  RETURN NULL;
+END $$;
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'messages_added') THEN
+    CREATE TRIGGER messages_added AFTER INSERT ON messages REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION messages_added();
+    CREATE TRIGGER messages_removed AFTER DELETE ON messages REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION messages_removed();
+  END IF;
+END $$;
+-- An archive made before the totals existed is counted once, in the same transaction as the
+-- triggers are made (a concurrent insert waits for it), so that nothing is counted twice or lost.
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM totals) THEN
+    INSERT INTO totals (id, messages, bytes) SELECT 1, count(*), coalesce(sum(size), 0) FROM messages;
+  END IF;
+END $$;
 `;
 /** Serializes schema creation between nodes starting at once on one database. */
 const SCHEMA_LOCK = 0x6d61696c;
+
+/** Creating the schema, and counting an archive made before the totals once, ms. */
+const SCHEMA_TIMEOUT_MS = 10 * 60_000;
+/** Rows one retention statement deletes: each is one short statement within the deadline. */
+const PRUNE_SLICE = 10_000;
+
+/** How long one database call may take by default, ms (waiting for a connection, and its statements). */
+export const DEFAULT_PG_TIMEOUT_MS = 5_000;
+
+export interface PostgresOptions {
+  maxConnections?: number;
+  /**
+   * Deadline of every database call, ms: waiting for a pooled connection, connecting, and each
+   * statement (the server cancels it, `statement_timeout`; the client gives up on a server that
+   * does not answer at all, `query_timeout`, and drops that connection). Default 5 s.
+   */
+  timeoutMs?: number;
+}
 
 export class PostgresArchive implements Archive {
   readonly kind = "postgres" as const;
@@ -31,16 +75,29 @@ export class PostgresArchive implements Archive {
   /** The last prune found the archive over its size bound with nothing old enough to drop. */
   #full = false;
 
-  private constructor(pool: pg.Pool) {
+  readonly #timeoutMs: number;
+
+  private constructor(pool: pg.Pool, timeoutMs: number) {
     this.#pool = pool;
+    this.#timeoutMs = timeoutMs;
   }
 
   /** Connects and creates the schema when missing. */
-  static async open(url: string, options: { maxConnections?: number } = {}): Promise<PostgresArchive> {
+  static async open(url: string, options: PostgresOptions = {}): Promise<PostgresArchive> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_PG_TIMEOUT_MS;
     // Every read here has an index that gives its order (see readPage), so a sort is never wanted:
     // a planner that misjudges a range's size would sort a whole shard. With sorts off it sorts only
     // where no index could serve, which the plan test shows never happens.
-    const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 8, options: "-c enable_sort=off" });
+    // A database that hangs must not hold the handlers: every statement, connection and wait for a
+    // pooled connection has the deadline; a transaction whose client went away ends on the server too.
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.maxConnections ?? 8,
+      connectionTimeoutMillis: timeoutMs,
+      query_timeout: timeoutMs,
+      options: `-c enable_sort=off -c statement_timeout=${timeoutMs} -c idle_in_transaction_session_timeout=${timeoutMs}`,
+      application_name: "mailserver-archive",
+    });
     // An idle client that loses its server must not crash the process.
     pool.on("error", () => undefined);
     const client = await pool.connect().catch(async (error: unknown) => {
@@ -48,13 +105,19 @@ export class PostgresArchive implements Archive {
       throw error;
     });
     try {
+      // Creating the schema (and counting an old archive once) may take longer than one call.
+      await client.query("SET statement_timeout = 0");
       await client.query("SELECT pg_advisory_lock($1)", [SCHEMA_LOCK]);
-      await client.query(SCHEMA);
+      await client.query({ text: SCHEMA, query_timeout: SCHEMA_TIMEOUT_MS } as pg.QueryConfig);
       await client.query("SELECT pg_advisory_unlock($1)", [SCHEMA_LOCK]);
-    } finally {
+      await client.query("RESET statement_timeout");
       client.release();
+    } catch (error) {
+      client.release(error as Error);
+      await pool.end().catch(() => undefined);
+      throw error;
     }
-    return new PostgresArchive(pool);
+    return new PostgresArchive(pool, timeoutMs);
   }
 
   /**
@@ -71,11 +134,29 @@ export class PostgresArchive implements Archive {
       const b = i * 7;
       return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7})`;
     });
-    const result = await this.#pool.query(
-      `INSERT INTO messages (hash, pubsub_topic, content_topic, timestamp, received_at, size, message) VALUES ${rows.join(", ")} ON CONFLICT (hash) DO NOTHING`,
-      values,
-    );
-    return result.rowCount ?? 0;
+    const insert = `INSERT INTO messages (hash, pubsub_topic, content_topic, timestamp, received_at, size, message) VALUES ${rows.join(", ")} ON CONFLICT (hash) DO NOTHING`;
+    // In a transaction whose COMMIT is sent only within the deadline: a put that failed (and whose
+    // callers were told so) is rolled back, also on a server that hung and wakes up later, since
+    // the connection it would answer on is gone. Only a COMMIT sent in time whose answer is lost
+    // leaves a message archived that its pusher was told failed: a retry is then a duplicate, dropped by hash.
+    const deadline = performance.now() + this.#timeoutMs;
+    const client = await this.#pool.connect();
+    const left = () => {
+      const ms = Math.floor(deadline - performance.now());
+      if (ms <= 0) throw new Error(`archive write timed out after ${this.#timeoutMs} ms`);
+      return ms;
+    };
+    try {
+      await client.query({ text: "BEGIN", query_timeout: left() } as pg.QueryConfig);
+      const result = await client.query({ text: insert, values, query_timeout: left() } as pg.QueryConfig);
+      await client.query({ text: "COMMIT", query_timeout: left() } as pg.QueryConfig);
+      client.release();
+      return result.rowCount ?? 0;
+    } catch (error) {
+      // Dropped, not returned to the pool: the connection may still be inside the transaction, or be waiting on a hung server.
+      client.release(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    }
   }
 
   async query(query: ArchiveQuery): Promise<ArchivePage> {
@@ -149,16 +230,14 @@ export class PostgresArchive implements Archive {
   });
 
   async stats(): Promise<ArchiveStats> {
-    const result = await this.#pool.query<{ messages: string; bytes: string }>("SELECT count(*) AS messages, coalesce(sum(size), 0) AS bytes FROM messages");
+    const result = await this.#pool.query<{ messages: string; bytes: string }>("SELECT messages, bytes FROM totals WHERE id = 1");
     return { messages: Number(result.rows[0]!.messages), bytes: Number(result.rows[0]!.bytes) };
   }
 
   async prune(policy: RetentionPolicy, nowMs = Date.now()): Promise<number> {
     this.#retention = policy;
     let dropped = 0;
-    if (policy.maxAgeSeconds > 0) {
-      dropped += (await this.#pool.query("DELETE FROM messages WHERE received_at < $1", [nowMs - policy.maxAgeSeconds * 1000])).rowCount ?? 0;
-    }
+    if (policy.maxAgeSeconds > 0) dropped += await this.#deleteSlices("received_at < $1", [nowMs - policy.maxAgeSeconds * 1000]);
     this.#full = false;
     if (policy.maxBytes > 0) {
       const { bytes } = await this.stats();
@@ -174,15 +253,26 @@ export class PostgresArchive implements Archive {
         );
         const last = cut.rows[0];
         if (last !== undefined) {
-          dropped += (await this.#pool.query("DELETE FROM messages WHERE (received_at, hash) <= ($1, $2)", [last.received_at, last.hash])).rowCount ?? 0;
+          dropped += await this.#deleteSlices("(received_at, hash) <= ($1, $2)", [last.received_at, last.hash]);
         } else {
           // Not enough is old enough to drop: drop what is, refuse new messages until more ages.
-          dropped += (await this.#pool.query("DELETE FROM messages WHERE received_at < $1", [nowMs - (policy.minAgeSeconds ?? 0) * 1000])).rowCount ?? 0;
+          dropped += await this.#deleteSlices("received_at < $1", [nowMs - (policy.minAgeSeconds ?? 0) * 1000]);
           this.#full = true;
         }
       }
     }
     return dropped;
+  }
+
+  /** Deletes the rows matching `where` in slices along the received-at index, each statement within the deadline. */
+  async #deleteSlices(where: string, params: unknown[]): Promise<number> {
+    let dropped = 0;
+    for (;;) {
+      const removed =
+        (await this.#pool.query(`DELETE FROM messages WHERE hash IN (SELECT hash FROM messages WHERE ${where} ORDER BY received_at, hash LIMIT ${PRUNE_SLICE})`, params)).rowCount ?? 0;
+      dropped += removed;
+      if (removed < PRUNE_SLICE) return dropped;
+    }
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,8 @@
 // The store service (`/vac/waku/store-query/3.0.0`): admission first (who may ask, and whether
 // there is room), then the pure query against the archive (store.ts), then one answer.
+import { readEligibilityProof, withEligibilityStatus, type EligibilityStatus } from "@status/mailserver-sdk";
 import { proto_store } from "@waku/proto";
-import type { GrantGate } from "../access.js";
+import { presentEncodedGrant, type GrantGate } from "../access.js";
 import { PriorityScheduler, type AdmissionPolicy, type ServiceMode } from "../admission.js";
 import type { Archive } from "../archive/archive.js";
 import { EventLoopLoad } from "../load.js";
@@ -24,10 +25,20 @@ export interface StoreInit {
 
 type Access = ReturnType<GrantGate["checkPeer"]>;
 
+/** Peers whose last accepted field-30 grant is remembered, so that repeating it costs a lookup, not a signature check. */
+const MAX_REMEMBERED_PROOFS = 10_000;
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+
+/** Field 30's verdict: admitted as paid, or the answer that refuses the request. */
+type ProofVerdict = { access: Access; eligibility: EligibilityStatus } | { refusal: StoreResponse; eligibility: EligibilityStatus; reason: string };
+
 export class StoreService {
   readonly #registrar: Registrar;
   readonly #init: StoreInit;
   readonly #scheduler: PriorityScheduler;
+  /** peer → the grant (hex) it last proved payment with in field 30 (least recently used first). */
+  readonly #proofs = new Map<string, string>();
   #load: EventLoopLoad | undefined;
 
   constructor(components: { registrar: Registrar }, init: StoreInit) {
@@ -75,8 +86,21 @@ export class StoreService {
       request = proto_store.StoreQueryRequest.decode(bytes);
     } catch {
       logger.log("warn", "store-refused", { peer, status: StoreStatus.BAD_REQUEST, why: "malformed" });
-      await writeResponse(ctx.stream, proto_store.StoreQueryResponse.encode(storeError("", StoreStatus.BAD_REQUEST, "BAD_REQUEST: malformed request")), this.#init.streams.writeTimeoutMs);
+      await this.#write(ctx, storeError("", StoreStatus.BAD_REQUEST, "BAD_REQUEST: malformed request"));
       return;
+    }
+    // The field's paid-store envelope: a grant in field 30 admits this request as paid, beside the access protocol.
+    let eligibility: EligibilityStatus | undefined;
+    const proof = readEligibilityProof(bytes);
+    if (proof.present) {
+      const verdict = await this.#checkProof(peer, request.requestId, proof);
+      eligibility = verdict.eligibility;
+      if ("refusal" in verdict) {
+        logger.log("info", "store-refused", { peer, status: verdict.refusal.statusCode, reason: verdict.reason, proof: "field-30" });
+        await this.#write(ctx, verdict.refusal, eligibility);
+        return;
+      }
+      access = verdict.access;
     }
     // Checked again: a client may present its grant on another stream while this one opens.
     // (only a grant that arrived meanwhile counts: the first answer's reason, e.g. grant-expired, stays)
@@ -87,7 +111,7 @@ export class StoreService {
     const admitted = admission.admit(peer, access, { paidInFlight: this.#scheduler.paidInFlight, eventLoopDelayMs: this.#load?.delayMs ?? 0 });
     if (!admitted.admitted) {
       logger.log("info", "store-refused", { peer, status: admitted.statusCode, reason: access.allowed ? undefined : access.reason });
-      await writeResponse(ctx.stream, proto_store.StoreQueryResponse.encode(storeError(request.requestId, admitted.statusCode, admitted.statusDesc)), this.#init.streams.writeTimeoutMs);
+      await this.#write(ctx, storeError(request.requestId, admitted.statusCode, admitted.statusDesc), eligibility);
       return;
     }
     const started = performance.now();
@@ -96,11 +120,11 @@ export class StoreService {
     let answered: StoreResponse | undefined;
     const result = await this.#scheduler.run(admitted.serviceClass, async () => {
       answered = await answerStoreQuery(request, archive, limits);
-      await writeResponse(ctx.stream, proto_store.StoreQueryResponse.encode(answered), this.#init.streams.writeTimeoutMs);
+      await this.#write(ctx, answered, eligibility);
     });
     if (result === undefined) {
       answered = storeError(request.requestId, StoreStatus.SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE: overloaded, try later");
-      await writeResponse(ctx.stream, proto_store.StoreQueryResponse.encode(answered), this.#init.streams.writeTimeoutMs);
+      await this.#write(ctx, answered, eligibility);
     }
     logger.log(result === undefined ? "info" : "debug", result === undefined ? "store-shed" : "store-query", {
       peer,
@@ -110,6 +134,50 @@ export class StoreService {
       messages: answered?.messages.length,
       ms: Math.round((performance.now() - started) * 10) / 10,
     });
+  }
+
+  /** One answer; with the request's field 30 answered in the response's field 30. */
+  async #write(ctx: HandlerContext, response: StoreResponse, eligibility?: EligibilityStatus): Promise<void> {
+    const encoded = proto_store.StoreQueryResponse.encode(response);
+    await writeResponse(ctx.stream, eligibility === undefined ? encoded : withEligibilityStatus(encoded, eligibility), this.#init.streams.writeTimeoutMs);
+  }
+
+  /**
+   * Field 30's proof of payment, taken as our access grant (bound to this connection's peer id),
+   * verified as the access protocol verifies it. A proof that fails gets LIP-155's refusal: 400
+   * with the verdict (402, nwaku's "Payment Required", and the reason) in the response's field 30;
+   * a subscription the node cannot check now gets 503 ("try later"), since paying would not help.
+   */
+  async #checkProof(peer: string, requestId: string, proof: ReturnType<typeof readEligibilityProof> & { present: true }): Promise<ProofVerdict> {
+    const refuse = (reason: string): ProofVerdict => ({
+      refusal: storeError(requestId, StoreStatus.BAD_REQUEST, `BAD_REQUEST: eligibility proof refused: ${reason}`),
+      eligibility: { statusCode: StoreStatus.PAYMENT_REQUIRED, statusDesc: `Payment Required: ${reason}` },
+      reason,
+    });
+    if ("invalid" in proof) return refuse(proof.invalid);
+    const gate = this.#init.gate;
+    if (gate === undefined) return refuse("this node checks no payments");
+    const key = hex(proof.proofOfPayment);
+    const known = this.#proofs.get(peer) === key ? gate.checkPeer(peer) : undefined;
+    let access: Access;
+    if (known?.allowed) {
+      access = known;
+    } else {
+      const answer = await presentEncodedGrant(gate, proof.proofOfPayment, { connectionPeerId: peer });
+      if (!answer.accepted) {
+        if (answer.reason !== "unavailable") return refuse(answer.reason);
+        return {
+          refusal: storeError(requestId, StoreStatus.SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE: cannot check the subscription now, try later"),
+          eligibility: { statusCode: StoreStatus.SERVICE_UNAVAILABLE, statusDesc: "Service Unavailable: cannot check the subscription now, try later" },
+          reason: "unavailable",
+        };
+      }
+      access = { allowed: true, clientId: answer.clientId };
+    }
+    this.#proofs.delete(peer);
+    this.#proofs.set(peer, key);
+    if (this.#proofs.size > MAX_REMEMBERED_PROOFS) this.#proofs.delete(this.#proofs.keys().next().value!);
+    return { access, eligibility: { statusCode: StoreStatus.OK, statusDesc: "OK" } };
   }
 }
 
