@@ -332,6 +332,19 @@ describe("quality probe: measures real servers, signs and publishes its report",
       expect(missingKey.stderr.trim()).to.match(/^Error: cannot read node key file .*none\.key: ENOENT$/);
     });
 
+    it("--once measures a configured list, prints the signed report and exits 0", async () => {
+      await writeFile(path.join(tmp, "registered.key"), `${probeKey.toString("hex")}\n`);
+      const a = servers[2]!;
+      const file = await writeConfig(tmp, "once.json", config({ nodeKeyFile: "registered.key", rpcUrl: undefined, nodes: [{ nodeId: ids.a, addresses: [tcpOf(a)] }], http: undefined }));
+      const once = await cli(["--config", file, "--once"]);
+      expect(once.code, once.stderr).to.equal(0);
+      const lines = once.stdout.trim().split("\n").filter((l) => l.startsWith("{\"report\""));
+      expect(lines).to.have.length(1);
+      const signed = JSON.parse(lines[0]!) as Parameters<typeof verifyProbeReport>[0];
+      expect(verifyProbeReport(signed, { trustedProbes: [probeId], chainId: CHAIN_ID, registry: chain.addresses.registry }).ok).to.equal(true);
+      expect(signed.report.nodes.map((m) => [m.nodeId, m.availability.successes, m.completeness.found])).to.deep.equal([[ids.a, 1, SHARDS.length]]);
+    });
+
     it("runs rounds on its own from the registry, serves the signed reports over HTTP, and stops cleanly on SIGTERM", async () => {
       // The registered probe's key, so that the reports verify.
       await writeFile(path.join(tmp, "registered.key"), `${probeKey.toString("hex")}\n`);
