@@ -280,6 +280,43 @@ describe("quality probe: measures real servers, signs and publishes its report",
     expect(sdk.get(ids.b)!.droppedEarly).to.equal(held);
   });
 
+  it("a node whose key is not the registered one, and a node that accepts TCP and never speaks, are down for the round, within its deadlines", async () => {
+    const sockets = new Set<import("node:net").Socket>();
+    const silent = createServer((socket) => void sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const silentPort = (silent.address() as AddressInfo).port;
+    const a = servers[2]!;
+    const impostorId = nodeIdFromPrivateKey(randomBytes(32));
+    const silentId = nodeIdFromPrivateKey(randomBytes(32));
+    const config = parseProbeConfig(
+      { nodeKeyFile: "unused.key", chainId: CHAIN_ID, registry: chain.addresses.registry, nodes: [], clusterId: CLUSTER, shards: SHARDS, publishPeers: [tcpOf(a)], graceMs: 1_000, pollIntervalMs: 250, dialTimeoutMs: 1_000, attempts: 2, retryDelayMs: 100 },
+      process.cwd(),
+    );
+    const targets = [
+      // A's address (with and without its peer id), announced as another node: an impostor for that id.
+      { nodeId: impostorId, addresses: [tcpOf(a).split("/p2p/")[0]!, tcpOf(a)] },
+      { nodeId: silentId, addresses: [`/ip4/127.0.0.1/tcp/${silentPort}`] },
+      { nodeId: ids.a, addresses: [tcpOf(a).split("/p2p/")[0]!] },
+    ];
+    const other = await startProbe(config, silentLogger, { privateKey: randomBytes(32), schedule: false, targets: async () => targets });
+    try {
+      const round = await other.runRound();
+      const byId = new Map(round.nodes.map((n) => [n.measure.nodeId, n]));
+      expect(byId.get(impostorId)!.measure.availability).to.deep.equal({ attempts: 1, successes: 0 });
+      expect(byId.get(impostorId)!.failure).to.match(/is not node|peer id|PeerId|mismatch/i);
+      expect(byId.get(silentId)!.measure.availability).to.deep.equal({ attempts: 1, successes: 0 });
+      // A record without a peer id still reaches the registered node: its key is what is checked.
+      expect(byId.get(ids.a)!.measure.availability).to.deep.equal({ attempts: 1, successes: 1 });
+      expect(byId.get(ids.a)!.address).to.equal(tcpOf(a));
+      // A deadline, not a timing assertion: two tries of 1 s and a 0.1 s wait, with room for a loaded machine.
+      expect(round.durationMs).to.be.below(30_000);
+    } finally {
+      await other.stop();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
   describe("mailserver-probe CLI", () => {
     let tmp: string;
     let process_: ServerProcess | undefined;
@@ -348,7 +385,7 @@ describe("quality probe: measures real servers, signs and publishes its report",
     it("runs rounds on its own from the registry, serves the signed reports over HTTP, and stops cleanly on SIGTERM", async () => {
       // The registered probe's key, so that the reports verify.
       await writeFile(path.join(tmp, "registered.key"), `${probeKey.toString("hex")}\n`);
-      const file = await writeConfig(tmp, "run.json", config({ nodeKeyFile: "registered.key" }));
+      const file = await writeConfig(tmp, "run.json", config({ nodeKeyFile: "registered.key", stateFile: "state/probe.json" }));
       process_ = startServerProcess(file, { bin: PROBE_BIN, cwd: tmp });
       const started = await process_.waitFor("probe-started", 60_000);
       expect(started.nodeId).to.equal(probeId);
@@ -360,6 +397,11 @@ describe("quality probe: measures real servers, signs and publishes its report",
       expect(verdict.ok, verdict.ok ? "" : verdict.detail).to.equal(true);
       expect(await process_.stop("SIGTERM")).to.equal(0);
       expect(process_.events.map((e) => e.event)).to.include("probe-stopped");
+      // The markers the nodes held are kept for the next start's retention checks.
+      const state = JSON.parse(await readFile(path.join(tmp, "state", "probe.json"), "utf8")) as { version: number; markers: { foundOn: string[] }[] };
+      expect(state.version).to.equal(1);
+      expect(state.markers).to.have.length(SHARDS.length);
+      expect(state.markers.every((m) => m.foundOn.includes(ids.a) && !m.foundOn.includes(down))).to.equal(true);
     });
   });
 });
