@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import type { AddressInfo } from "node:net";
+import { Contract, getBytes, Wallet } from "ethers";
 import { Protocols, type LightNode } from "@waku/sdk";
 import { proto_lightpush } from "@waku/proto";
 import {
@@ -24,6 +25,7 @@ import {
   PROBE_REPORT_CONTENT_TOPIC,
   ProviderClient,
   RegistryClient,
+  SubscriptionClient,
   buildNodeEnr,
   encodeProbeReport,
   fetchProbeReportsHttp,
@@ -48,7 +50,8 @@ import {
   type Archive,
   type RunningProbe,
 } from "@status/mailserver-node";
-import { CHAIN_ID, rawRequest, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
+import { AccessGate } from "@status/mailserver-sdk/server";
+import { CHAIN_ID, UNIT, rawRequest, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
 import { ROOT } from "../helpers/hardhatCli.js";
 import { startServerProcess, writeConfig, type ServerProcess } from "../helpers/serverProcess.js";
 import { until } from "../helpers/wakuRelay.js";
@@ -317,6 +320,61 @@ describe("quality probe: measures real servers, signs and publishes its report",
     }
   });
 
+  it("a paid-only node serves a probe that holds a subscription (a grant on its connection); without one only its availability is known", async () => {
+    const key = randomBytes(32);
+    const id = nodeIdFromPrivateKey(key);
+    const a = servers[2]!;
+    const index = chain.index();
+    await index.sync();
+    const archive = new SqliteArchive(":memory:");
+    archives.push(archive);
+    const paid = await MailServerNode.create({
+      privateKey: key,
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      clusterId: CLUSTER,
+      shards: SHARDS,
+      mode: "paid-only",
+      archive,
+      gate: new AccessGate({ nodeId: id, chainId: CHAIN_ID, escrow: chain.addresses.escrow, index, onError: () => undefined }),
+      retention: { maxAgeSeconds: 7 * 86_400, maxBytes: 0 },
+      relay: { peers: [tcpOf(a)] },
+      offer: { contact: "ops@example.org", chainId: CHAIN_ID, escrow: chain.addresses.escrow },
+    });
+    await paid.start();
+    servers.push(paid);
+    for (const shard of SHARDS) await until(`the paid node in A's mesh on shard ${shard}`, () => a.relay!.meshPeers(pubsubTopicOf(CLUSTER, shard)).includes(paid.peerId), 60_000);
+    // Registered at 10 SNT a month; the probe's client key buys a month of it.
+    await new ProviderClient({ runner: chain.signers[0]!, chainId: CHAIN_ID, addresses: chain.addresses }).addNode({ nodeKey: key, record: tcpOf(paid), pricePerMonth: 10n * UNIT });
+    const clientKey = Wallet.createRandom();
+    const buyer = chain.signers[1]!;
+    const token = new Contract(chain.addresses.token, ["function generateTokens(address owner, uint256 amount) returns (bool)"], chain.signers[0]);
+    await (await token.getFunction("generateTokens")(await buyer.getAddress(), 100n * UNIT)).wait();
+    await new SubscriptionClient({ runner: buyer, chainId: CHAIN_ID, addresses: chain.addresses }).subscribe({ nodeId: id, clientId: clientKey.address, clientKey, months: 1 });
+    await index.sync();
+
+    const config = parseProbeConfig(
+      { nodeKeyFile: "unused.key", chainId: CHAIN_ID, registry: chain.addresses.registry, nodes: [], clusterId: CLUSTER, shards: SHARDS, publishPeers: [tcpOf(a)], graceMs: 3_000, pollIntervalMs: 500 },
+      process.cwd(),
+    );
+    const targets = async () => [{ nodeId: id, addresses: [tcpOf(paid)] }];
+    const subscribed = await startProbe(config, silentLogger, { privateKey: randomBytes(32), schedule: false, targets, clientKey: getBytes(clientKey.privateKey) });
+    const outsider = await startProbe(config, silentLogger, { privateKey: randomBytes(32), schedule: false, targets });
+    try {
+      const served = (await subscribed.runRound()).nodes[0]!.measure;
+      const refused = (await outsider.runRound()).nodes[0]!.measure;
+      expect(refused.availability).to.deep.equal({ attempts: 1, successes: 1 });
+      expect(refused.latencyMs.samples).to.equal(0);
+      expect(refused.completeness).to.deep.equal({ markers: 0, found: 0, medianDelayMs: null });
+      expect(served.availability).to.deep.equal({ attempts: 1, successes: 1 });
+      expect(served.latencyMs.samples).to.equal(5);
+      expect(served.completeness).to.deep.include({ markers: SHARDS.length, found: SHARDS.length });
+    } finally {
+      await subscribed.stop();
+      await outsider.stop();
+      await index.close();
+    }
+  });
+
   describe("mailserver-probe CLI", () => {
     let tmp: string;
     let process_: ServerProcess | undefined;
@@ -390,7 +448,8 @@ describe("quality probe: measures real servers, signs and publishes its report",
       const started = await process_.waitFor("probe-started", 60_000);
       expect(started.nodeId).to.equal(probeId);
       const round = await process_.waitFor("probe-round", 60_000);
-      expect(round).to.deep.include({ nodes: 4, up: 3, markers: SHARDS.length, reports: 1, pushedReports: 1 });
+      // A, B, C, the paid-only node (up: it answers metadata without a grant) and the down one.
+      expect(round).to.deep.include({ nodes: 5, up: 4, markers: SHARDS.length, reports: 1, pushedReports: 1 });
       const reports = await fetchProbeReportsHttp(started.reportsUrl as string);
       expect(reports.length).to.be.at.least(1);
       const verdict = verifyProbeReport(reports[0]!, { trustedProbes: await trustedProbeIds(reader), chainId: CHAIN_ID, registry: chain.addresses.registry });

@@ -19,8 +19,11 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { messageHash } from "@waku/core";
 import type { proto_message } from "@waku/proto";
 import type { Libp2p } from "libp2p";
+import { hexlify, Wallet } from "ethers";
 import {
   MAX_PROBE_REPORT_NODES,
+  accessGrantMaker,
+  presentAccessGrant,
   PROBE_REPORT_CONTENT_TOPIC,
   encodeProbeReport,
   fetchOffer,
@@ -46,7 +49,7 @@ export const MARKER_CONTENT_TOPIC = "/status-mailserver/1/probe-marker/json";
 /** How long a node's verified offer is reused before it is fetched again, ms. */
 const OFFER_TTL_MS = 3_600_000;
 
-export type ProbeSettings = Omit<ProbeConfig, "nodeKeyFile" | "rpcUrl" | "rpcTimeoutMs" | "nodes" | "intervalSeconds" | "http" | "logLevel">;
+export type ProbeSettings = Omit<ProbeConfig, "nodeKeyFile" | "rpcUrl" | "rpcTimeoutMs" | "nodes" | "intervalSeconds" | "http" | "logLevel" | "access">;
 
 export interface ProbeInit extends ProbeSettings {
   privateKey: Uint8Array;
@@ -54,6 +57,12 @@ export interface ProbeInit extends ProbeSettings {
   libp2p: Libp2p;
   /** The nodes to measure this round. */
   targets(): Promise<ProbeTarget[]>;
+  /**
+   * A client key with subscriptions to the nodes that sell access: the probe presents an access
+   * grant signed by it to every node whose offer is not free, so that paid-only nodes serve its
+   * queries and can be measured. Without it such nodes answer 402 and only their availability is known.
+   */
+  clientKey?: Uint8Array;
   logger?: Logger;
 }
 
@@ -329,7 +338,10 @@ export class Probe {
       this.#log.log("info", "probe-node-down", { nodeId: target.nodeId, error: state.failure ?? "stopped" });
       return this.#withTraffic(state);
     }
-    await this.#offer(target.nodeId, state.address, state);
+    const offer = await this.#offer(target.nodeId, state.address, state);
+    if (init.clientKey !== undefined && offer !== undefined && offer.mode !== "free" && offer.escrow !== null) {
+      await this.#presentGrant(target.nodeId, state.address, offer.escrow, state);
+    }
     for (let i = 0; i < init.latencySamples; i++) {
       const t0 = performance.now();
       try {
@@ -380,6 +392,25 @@ export class Probe {
     } catch (error) {
       this.#log.log("debug", "probe-no-offer", { nodeId, error: errorText(error) });
       return undefined;
+    } finally {
+      this.#withTraffic(state);
+    }
+  }
+
+  /** Presents an access grant of the probe's client key, bound to the probe's peer id, on the connection to the node. */
+  async #presentGrant(nodeId: string, address: string, escrow: string, state: NodeState): Promise<void> {
+    const dial = this.#dial;
+    const libp2p = {
+      peerId: this.#init.libp2p.peerId,
+      dialProtocol: (_peer: never, protocol: string, options?: { signal?: AbortSignal }) => dial(address, protocol, { signal: options?.signal ?? this.#stop.signal }),
+    };
+    try {
+      const makeGrant = accessGrantMaker({ signer: new Wallet(hexlify(this.#init.clientKey!)), domain: { chainId: this.#init.chainId, escrow }, nodeId, ttlSeconds: 3600 });
+      const grant = await makeGrant(this.#init.libp2p.peerId.toString());
+      const answer = await presentAccessGrant(libp2p, address, grant.bytes, { timeoutMs: this.#init.queryTimeoutMs });
+      if (!answer.accepted) this.#log.log("warn", "probe-grant-refused", { nodeId, reason: answer.reason });
+    } catch (error) {
+      this.#log.log("warn", "probe-grant-failed", { nodeId, error: errorText(error) });
     } finally {
       this.#withTraffic(state);
     }
