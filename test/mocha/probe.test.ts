@@ -212,6 +212,9 @@ describe("quality probe: measures real servers, signs and publishes its report",
     expect(cost.queries).to.be.at.least(1 + 1 + 5 + 1); // metadata, offer, latency, presence
     expect(cost.bytesSent).to.be.above(0);
     expect(cost.bytesReceived).to.be.above(0);
+    // The pushes (markers and the report) are the publish peer's cost, not charged to A as a measured node.
+    expect(round.publishTraffic.queries).to.equal(SHARDS.length + 1);
+    expect(round.nodes.find((n) => n.measure.nodeId === ids.a)!.traffic.queries).to.equal(cost.queries);
   });
 
   it("the report is served over HTTP and verifies; the SDK's summary ranks the lossy and the down node below the good ones", async () => {

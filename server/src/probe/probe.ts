@@ -160,9 +160,12 @@ export class Probe {
   readonly #stop = new AbortController();
   readonly #offers = new Map<string, { offer: OfferDocument; at: number }>();
   #markers: Marker[] = [];
-  /** Traffic per dialled address, reset each round. */
+  /** Traffic per dialled address, and of the pushes to the publish peers, reset each round. */
   #traffic = new Map<string, Traffic>();
+  #publishTraffic = emptyTraffic();
   readonly #dial: Dial;
+  /** The pushes' own dial, so that a publish peer that is also measured is not charged for them. */
+  readonly #publishDial: Dial;
 
   constructor(init: ProbeInit) {
     this.#init = init;
@@ -174,6 +177,7 @@ export class Probe {
       if (t === undefined) this.#traffic.set(peer, (t = emptyTraffic()));
       return t;
     });
+    this.#publishDial = countingDial(raw, () => this.#publishTraffic);
   }
 
   /** Markers remembered for retention checks (oldest first). */
@@ -221,6 +225,7 @@ export class Probe {
     const signal = this.#stop.signal;
     const started = Date.now();
     this.#traffic = new Map();
+    this.#publishTraffic = emptyTraffic();
     const targets = await init.targets();
     const fresh = await this.#publishMarkers();
     const states = await pool(targets, init.concurrency, (target) => this.#reach(target));
@@ -255,15 +260,7 @@ export class Probe {
       const message: proto_message.WakuMessage = { payload: encodeProbeReport(report), contentTopic: PROBE_REPORT_CONTENT_TOPIC, timestamp: BigInt(Date.now()) * 1_000_000n };
       if (await this.#push(pubsubTopicOf(init.clusterId, init.reportShard), message)) pushedReports += 1;
     }
-    const publishTraffic = emptyTraffic();
-    for (const peer of init.publishPeers) {
-      const t = this.#traffic.get(peer);
-      if (t === undefined) continue;
-      publishTraffic.queries += t.queries;
-      publishTraffic.bytesSent += t.bytesSent;
-      publishTraffic.bytesReceived += t.bytesReceived;
-    }
-    const result: RoundResult = { reports, nodes, markers: fresh.length, pushedReports, publishTraffic, durationMs: Date.now() - started };
+    const result: RoundResult = { reports, nodes, markers: fresh.length, pushedReports, publishTraffic: this.#publishTraffic, durationMs: Date.now() - started };
     this.#log.log("info", "probe-round", {
       nodes: nodes.length,
       up: nodes.filter((n) => n.address !== undefined).length,
@@ -279,7 +276,7 @@ export class Probe {
   async #push(pubsubTopic: string, message: proto_message.WakuMessage): Promise<boolean> {
     for (const peer of this.#init.publishPeers) {
       try {
-        await pushMessage(this.#dial, peer, pubsubTopic, message, { timeoutMs: this.#init.queryTimeoutMs, signal: this.#stop.signal });
+        await pushMessage(this.#publishDial, peer, pubsubTopic, message, { timeoutMs: this.#init.queryTimeoutMs, signal: this.#stop.signal });
         return true;
       } catch (error) {
         this.#log.log("warn", "probe-push-failed", { peer, pubsubTopic, contentTopic: message.contentTopic, error: errorText(error) });
