@@ -39,11 +39,13 @@ import {
   type ProbeReportDocument,
 } from "@status/mailserver-sdk";
 import {
+  ConfigError,
   LIGHTPUSH_V3_CODEC,
   MailServerNode,
   SqliteArchive,
   parseProbeConfig,
   pubsubTopicOf,
+  recordAddresses,
   registryTargets,
   silentLogger,
   startProbe,
@@ -382,6 +384,27 @@ describe("quality probe: measures real servers, signs and publishes its report",
       await outsider.stop();
       await index.close();
     }
+  });
+
+  it("configuration and records: one-line errors for bad fields; dial addresses from an ENR or a multiaddr record", () => {
+    const base = { nodeKeyFile: "k", chainId: CHAIN_ID, registry: chain.addresses.registry, nodes: [], shards: SHARDS, publishPeers: [tcpOf(servers[2]!)] };
+    const refused = (over: Record<string, unknown>, message: string) => expect(() => parseProbeConfig({ ...base, ...over }, "/tmp")).to.throw(ConfigError, message);
+    refused({ reportShard: 7 }, "config: reportShard 7 must be one of shards (1, 32)");
+    refused({ intervalSeconds: 10 }, "config: intervalSeconds must leave room for a round");
+    refused({ nodes: [{ nodeId: "0x12", addresses: ["/ip4/127.0.0.1/tcp/1"] }] }, "config: nodes[0].nodeId must be 32 bytes hex");
+    refused({ nodes: undefined }, "config: rpcUrl is required to read the registry's mail servers (or list them in nodes)");
+    refused({ publishPeers: ["/ip4/127.0.0.1/tcp/1"] }, "config: publishPeers[0] must be a multiaddr ending in /p2p/<peer id>");
+    refused({ access: { clientKey: "x" } }, "config: unknown field access.clientKey");
+    refused({ colour: "blue" }, "config: unknown field colour");
+
+    const key = randomBytes(32);
+    const enr = buildNodeEnr({ privateKey: key, ip: "10.0.0.1", tcp: 30303, udp: 30303, multiaddrs: ["/dns4/store.example/tcp/443/wss"] });
+    const peer = recordAddresses(enr.enr)[0]!.split("/p2p/")[1]!;
+    expect(peer).to.match(/^16Uiu2/);
+    expect(recordAddresses(enr.enr)).to.deep.equal([`/ip4/10.0.0.1/tcp/30303/p2p/${peer}`, `/dns4/store.example/tcp/443/wss/p2p/${peer}`]);
+    expect(recordAddresses(" /ip4/10.0.0.2/tcp/1 ")).to.deep.equal(["/ip4/10.0.0.2/tcp/1"]);
+    expect(recordAddresses("enr:-garbage")).to.deep.equal([]);
+    expect(recordAddresses("https://probe.example/reports")).to.deep.equal([]);
   });
 
   describe("mailserver-probe CLI", () => {
