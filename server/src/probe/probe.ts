@@ -194,8 +194,14 @@ export class Probe {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
       throw error;
     }
-    const state = JSON.parse(text) as { version?: unknown; markers?: unknown };
-    if (state.version !== 1 || !Array.isArray(state.markers)) throw new Error(`${file} is not a probe state file (version 1)`);
+    let state: { version?: unknown; markers?: unknown } | null;
+    try {
+      state = JSON.parse(text) as { version?: unknown; markers?: unknown } | null;
+    } catch {
+      state = null;
+    }
+    // Not ours, or damaged: stop rather than overwrite it with an empty history.
+    if (state?.version !== 1 || !Array.isArray(state.markers)) throw new Error(`${file} is not a probe state file (version 1 JSON): move it away or fix stateFile`);
     this.#markers = (state.markers as Marker[]).filter(
       (m) => typeof m.hash === "string" && /^[0-9a-f]{64}$/.test(m.hash) && typeof m.pubsubTopic === "string" && Number.isSafeInteger(m.publishedAt) && Array.isArray(m.foundOn),
     );

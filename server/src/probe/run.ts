@@ -91,7 +91,16 @@ export async function startProbe(config: ProbeConfig, logger: Logger, options: S
     throw new Error(`cannot serve reports over HTTP on ${config.http!.host}:${config.http!.port}: ${(error as Error).message}`);
   }
   const probe = new Probe({ ...config, privateKey: options.privateKey, libp2p, targets, logger, ...(clientKey !== undefined ? { clientKey } : {}) });
-  if (config.stateFile !== undefined) await probe.loadState(config.stateFile);
+  if (config.stateFile !== undefined) {
+    try {
+      await probe.loadState(config.stateFile);
+    } catch (error) {
+      await http?.close();
+      await libp2p.stop();
+      provider?.destroy();
+      throw error;
+    }
+  }
 
   let current: Promise<RoundResult> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
