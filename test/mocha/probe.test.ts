@@ -386,6 +386,45 @@ describe("quality probe: measures real servers, signs and publishes its report",
     }
   });
 
+  it("retention: markers older than the node's advertised retention that it still serves are counted as kept past the promise", async () => {
+    const key = randomBytes(32);
+    const id = nodeIdFromPrivateKey(key);
+    const a = servers[2]!;
+    const archive = new SqliteArchive(":memory:");
+    archives.push(archive);
+    // It promises 2 s, and prunes only at start (once an hour after): it keeps more than it promises.
+    const generous = await MailServerNode.create({
+      privateKey: key,
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      clusterId: CLUSTER,
+      shards: SHARDS,
+      mode: "free",
+      archive,
+      retention: { maxAgeSeconds: 2, maxBytes: 0 },
+      pruneIntervalMs: 3_600_000,
+      relay: { peers: [tcpOf(a)] },
+      offer: { contact: "ops@example.org", chainId: CHAIN_ID },
+    });
+    await generous.start();
+    servers.push(generous);
+    for (const shard of SHARDS) await until(`the node in A's mesh on shard ${shard}`, () => a.relay!.meshPeers(pubsubTopicOf(CLUSTER, shard)).includes(generous.peerId), 60_000);
+    const config = parseProbeConfig(
+      { nodeKeyFile: "unused.key", chainId: CHAIN_ID, registry: chain.addresses.registry, nodes: [], clusterId: CLUSTER, shards: SHARDS, publishPeers: [tcpOf(a)], graceMs: 3_000, pollIntervalMs: 500 },
+      process.cwd(),
+    );
+    const other = await startProbe(config, silentLogger, { privateKey: randomBytes(32), schedule: false, targets: async () => [{ nodeId: id, addresses: [tcpOf(generous)] }] });
+    try {
+      const first = (await other.runRound()).nodes[0]!.measure;
+      expect(first.completeness).to.deep.include({ markers: SHARDS.length, found: SHARDS.length });
+      expect(first.retention).to.deep.equal({ checked: 0, droppedEarly: 0, keptPastAdvertised: 0 });
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      const second = (await other.runRound()).nodes[0]!.measure;
+      expect(second.retention).to.deep.equal({ checked: 0, droppedEarly: 0, keptPastAdvertised: SHARDS.length });
+    } finally {
+      await other.stop();
+    }
+  });
+
   it("configuration and records: one-line errors for bad fields; dial addresses from an ENR or a multiaddr record", () => {
     const base = { nodeKeyFile: "k", chainId: CHAIN_ID, registry: chain.addresses.registry, nodes: [], shards: SHARDS, publishPeers: [tcpOf(servers[2]!)] };
     const refused = (over: Record<string, unknown>, message: string) => expect(() => parseProbeConfig({ ...base, ...over }, "/tmp")).to.throw(ConfigError, message);
