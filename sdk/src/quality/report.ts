@@ -8,9 +8,11 @@
 // (`personal_sign`) by the probe's node key over JSON.stringify of the document rebuilt in the
 // field order of ProbeReportDocument (no whitespace), exactly as offers are signed.
 import { getAddress, hexlify, isHexString, verifyMessage, Wallet, type BytesLike } from "ethers";
+import { readBoundedBody, type BodyReadError } from "../core/httpBody.js";
 import { MailserverSdkError } from "../errors.js";
 import { nodeAddress, nodeIdFromPublicKey, normalizeNodeId } from "../nodeKey.js";
 import type { RegistryClient } from "../registry.js";
+import { checkAddress } from "../util.js";
 import { verifyNodes, type TrustPolicy } from "../verify.js";
 import {
   MAX_PROBE_REPORT_BYTES,
@@ -215,7 +217,8 @@ export function decodeProbeReport(bytes: Uint8Array): SignedProbeReport {
 
 /**
  * Whether a report counts: well formed, signed by its probe's own key, from a trusted probe, for
- * the caller's chain and registry, and recent. Never throws for a bad report: the verdict says why.
+ * the caller's chain and registry, and recent. Never throws for a bad report: the verdict says why
+ * (bad options, e.g. a registry that is not an address, are INVALID_ARGUMENT).
  */
 export function verifyProbeReport(signed: SignedProbeReport, options: VerifyProbeReportOptions): ProbeReportVerdict {
   let report: ProbeReportDocument;
@@ -244,8 +247,9 @@ export function verifyProbeReport(signed: SignedProbeReport, options: VerifyProb
   if (report.chainId !== options.chainId) {
     return { ok: false, reason: "wrong-chain", detail: `the report is for chain ${report.chainId}, not ${options.chainId}` };
   }
-  if (report.registry !== getAddress(options.registry.toLowerCase())) {
-    return { ok: false, reason: "wrong-registry", detail: `the report measured registry ${report.registry}, not ${getAddress(options.registry.toLowerCase())}` };
+  const registry = checkAddress(options.registry.toLowerCase(), "registry");
+  if (report.registry !== registry) {
+    return { ok: false, reason: "wrong-registry", detail: `the report measured registry ${report.registry}, not ${registry}` };
   }
   const now = options.now ?? Math.floor(Date.now() / 1000);
   if (report.issuedAt > now + (options.maxClockSkewSeconds ?? 300)) {
@@ -395,35 +399,13 @@ export async function fetchProbeReportsHttp(url: string, options: FetchProbeRepo
     await response.body?.cancel().catch(() => undefined);
     throw unavailable(`the probe's reports answered HTTP ${response.status}`);
   }
-  const declared = Number(response.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) {
-    await response.body?.cancel().catch(() => undefined);
-    throw invalid(`the answer announces ${declared} bytes, above ${maxBytes}`, { size: declared });
-  }
-  // Bounded read: a server may send more than it announced, or announce nothing.
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+  let bytes: Uint8Array;
   try {
-    const reader = response.body?.getReader();
-    for (;;) {
-      const next = reader === undefined ? { done: true as const, value: undefined } : await reader.read();
-      if (next.done) break;
-      size += next.value.length;
-      if (size > maxBytes) {
-        await reader!.cancel().catch(() => undefined);
-        throw invalid(`answer above ${maxBytes} bytes`, { size });
-      }
-      chunks.push(next.value);
-    }
+    bytes = await readBoundedBody(response, maxBytes);
   } catch (error) {
-    if (error instanceof MailserverSdkError) throw error;
-    throw unavailable("the probe's reports did not arrive in time", error);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.length;
+    const failure = error as BodyReadError;
+    if (failure.kind === "too-large") throw invalid(failure.message, { size: failure.size });
+    throw unavailable("the probe's reports did not arrive in time", failure.cause);
   }
   let parsed: unknown;
   try {
