@@ -70,6 +70,11 @@ const tasks = [
     .addOption({ name: "kind", description: "Node kind", defaultValue: "mailserver" })
     .setAction(provider("addNode"))
     .build(),
+  withCommon(task(["provider", "add-probe"], "Register a quality probe (node kind probe) from its node key file"))
+    .addOption({ name: "keyFile", description: "File holding the probe's private key (hex), as mailserver-probe key made it", defaultValue: "" })
+    .addOption({ name: "record", description: "Where the probe's reports are served (e.g. https://probe.example/reports)", defaultValue: "" })
+    .setAction(provider("addProbe"))
+    .build(),
   withCommon(task(["provider", "set-price"], "Set a node's monthly price"))
     .addPositionalArgument({ name: "node", description: "Node id" })
     .addPositionalArgument({ name: "price", description: "Price per 30 days in SNT" })

@@ -10,6 +10,7 @@ import { bucketModel, bucketTable, gasTable, measureGas } from "./gas.js";
 import { measureSdk, type SdkRow } from "./sdk.js";
 import { measurePage } from "./page.js";
 import { measurePrune } from "./prune.js";
+import { measureProbe } from "./probe.js";
 import { measureRelay } from "./relay.js";
 import { measureResume } from "./resume.js";
 import { measureServer, type ServerRow } from "./server.js";
@@ -83,12 +84,17 @@ async function main(): Promise<void> {
   console.log(serverTable(resume.rows));
   for (const note of resume.notes) console.log(`  - ${note}`);
 
+  const probe = await measureProbe();
+  console.log("\nQuality probe (loopback, three mail servers meshed by relay; cost per node per round)\n");
+  console.log(serverTable(probe.rows));
+  for (const note of probe.notes) console.log(`  - ${note}`);
+
   const page = await measurePage();
   console.log("\nThe web page: load to every server's figures shown (Chromium, loopback; ratio = 100 servers / 3)\n");
   console.log(serverTable(page.rows));
   for (const note of page.notes) console.log(`  - ${note}`);
 
-  const results = { date: new Date().toISOString(), gas, buckets, sdk, bundle, server, relay, prune, resume, page };
+  const results = { date: new Date().toISOString(), gas, buckets, sdk, bundle, server, relay, prune, resume, probe, page };
   const file = path.join(import.meta.dirname, "results.json");
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwritten to bench/results.json`);

@@ -7,6 +7,7 @@ import {
   kindCapability,
   nodeIdFromPrivateKey,
   parseEnr,
+  PROBE_KIND_NAME,
   type ParsedEnr,
 } from "@status/mailserver-sdk";
 import { SubscriptionIndex } from "@status/mailserver-sdk/server";
@@ -108,6 +109,34 @@ export async function addNode(
     if (!(await registry.isKindEnabled(kind))) throw new TaskInputError(`node kind ${args.kind} is not enabled in this registry: check its spelling`);
     const result = await registry.addNode({ nodeKey, record: enr.enr, pricePerMonth, kind });
     printTx(`added node ${result.nodeId} at ${tokens(pricePerMonth)} per month`, result.hash);
+  });
+}
+
+/**
+ * A quality probe is a registry node of kind `probe` (PROBE_KIND_NAME): its key signs the reports,
+ * and apps count only reports of probes whose provider is approved. It sells nothing (price 0) and
+ * listens for nothing, so its record is where its reports are served.
+ */
+export async function addProbe(args: CommonArgs & { keyFile: string; record: string }, hre: HardhatRuntimeEnvironment): Promise<void> {
+  await runTask(async () => {
+    if (args.keyFile === "" || args.record === "") throw new TaskInputError("--key-file and --record are required");
+    if (args.record.startsWith("enr:")) throw new TaskInputError("--record is where the probe's reports are served (an https:// URL), not an ENR");
+    const nodeKey = await readNodeKey(args.keyFile);
+    const ctx = await taskContext(args, hre);
+    const { registry } = clients(ctx);
+    const me = await ctx.signer.getAddress();
+    const info = await registry.getProvider(me);
+    if (info === undefined) throw new TaskInputError(`${me} is not a provider: apply first (npx hardhat provider apply --name ... --network ${ctx.networkName})`);
+    if (info.status !== "approved") {
+      throw new TaskInputError(`provider ${me} is ${info.status}, not approved: a curator must approve it first (npx hardhat curator approve ${me} --network ${ctx.networkName})`);
+    }
+    if (!(await registry.isKindEnabled(PROBE_KIND_NAME))) {
+      throw new TaskInputError(`node kind ${PROBE_KIND_NAME} is not enabled in this registry: a curator enables it first (npx hardhat curator kind ${PROBE_KIND_NAME} --new --network ${ctx.networkName})`);
+    }
+    const existing = await registry.getNode(nodeIdFromPrivateKey(nodeKey));
+    if (existing !== undefined) throw new TaskInputError(`node ${existing.nodeId} is already registered (${existing.status}, by ${existing.provider})`);
+    const result = await registry.addNode({ nodeKey, record: args.record, pricePerMonth: 0n, kind: PROBE_KIND_NAME });
+    printTx(`added probe ${result.nodeId}; apps that trust ${me} count its reports`, result.hash);
   });
 }
 

@@ -13,6 +13,7 @@
 // proofs do.
 import { getAddress, isHexString, verifyMessage, Wallet, hexlify, type BytesLike } from "ethers";
 import { MailserverSdkError } from "./errors.js";
+import { readBoundedBody, type BodyReadError } from "./core/httpBody.js";
 import { FrameError, readFrame, type Chunk } from "./waku/frame.js";
 import { nodeAddress, nodeIdFromPublicKey, normalizeNodeId } from "./nodeKey.js";
 
@@ -369,35 +370,13 @@ export async function fetchOfferHttp(url: string, options: FetchOfferHttpOptions
     await response.body?.cancel().catch(() => undefined);
     throw unavailable(`the mail server's offer answered HTTP ${response.status}`);
   }
-  const declared = Number(response.headers.get("content-length") ?? "0");
-  if (declared > MAX_OFFER_BYTES) {
-    await response.body?.cancel().catch(() => undefined);
-    throw invalid(`the answer announces ${declared} bytes, above ${MAX_OFFER_BYTES}`, { size: declared });
-  }
-  // Bounded read: a server may send more than it announced, or announce nothing.
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+  let bytes: Uint8Array;
   try {
-    const reader = response.body?.getReader();
-    for (;;) {
-      const next = reader === undefined ? { done: true as const, value: undefined } : await reader.read();
-      if (next.done) break;
-      size += next.value.length;
-      if (size > MAX_OFFER_BYTES) {
-        await reader!.cancel().catch(() => undefined);
-        throw invalid(`answer above ${MAX_OFFER_BYTES} bytes`, { size });
-      }
-      chunks.push(next.value);
-    }
+    bytes = await readBoundedBody(response, MAX_OFFER_BYTES);
   } catch (error) {
-    if (error instanceof MailserverSdkError) throw error;
-    throw unavailable("the mail server's offer did not arrive in time", error);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.length;
+    const failure = error as BodyReadError;
+    if (failure.kind === "too-large") throw invalid(failure.message, { size: failure.size });
+    throw unavailable("the mail server's offer did not arrive in time", failure.cause);
   }
   return decodeOffer(bytes);
 }

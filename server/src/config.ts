@@ -1,5 +1,6 @@
 // The server's configuration: one JSON file, one typed object, validated field by field with
-// one-line errors ("config: mode must be one of paid-only, free, freemium (got "paid")").
+// one-line errors ("config: mode must be one of paid-only, free, freemium (got "paid")"). The field
+// checks are exported for the probe's configuration (probe/config.ts), which reads the same way.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { DEFAULT_ADMISSION_LIMITS, type AdmissionLimits, type ServiceMode } from "./admission.js";
@@ -278,35 +279,35 @@ function offerHttp(value: unknown): { host: string; port: number } {
   return { host: string(http.host ?? "0.0.0.0", "offer.http.host"), port: integer(http.port, "offer.http.port", 0, 65535) };
 }
 
-function fail(message: string): never {
+export function fail(message: string): never {
   throw new ConfigError(`config: ${message}`);
 }
 
-const shown = (value: unknown) => (typeof value === "string" ? JSON.stringify(value) : String(JSON.stringify(value) ?? value)).slice(0, 80);
+export const shown = (value: unknown) => (typeof value === "string" ? JSON.stringify(value) : String(JSON.stringify(value) ?? value)).slice(0, 80);
 
-function object(value: unknown, name: string): Record<string, unknown> {
+export function object(value: unknown, name: string): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) fail(`${name} must be an object (got ${shown(value)})`);
   return value as Record<string, unknown>;
 }
 
-function string(value: unknown, name: string): string {
+export function string(value: unknown, name: string): string {
   if (typeof value !== "string" || value === "") fail(`${name} must be a non-empty string (got ${shown(value)})`);
   return value;
 }
 
-function strings(value: unknown, name: string, nonEmpty: boolean): string[] {
+export function strings(value: unknown, name: string, nonEmpty: boolean): string[] {
   if (!Array.isArray(value) || value.some((v) => typeof v !== "string" || v === "")) fail(`${name} must be a list of strings (got ${shown(value)})`);
   if (nonEmpty && value.length === 0) fail(`${name} must not be empty`);
   return value as string[];
 }
 
-function boolean(value: unknown, name: string): boolean {
+export function boolean(value: unknown, name: string): boolean {
   if (typeof value !== "boolean") fail(`${name} must be true or false (got ${shown(value)})`);
   return value;
 }
 
 /** Multiaddrs of peers: each must name the peer (`/p2p/<peer id>`), or it could not be verified. */
-function peerAddresses(value: unknown, name: string): string[] {
+export function peerAddresses(value: unknown, name: string): string[] {
   const list = strings(value, name, false);
   for (const [i, address] of list.entries()) {
     if (!/^\/(ip4|ip6|dns|dns4|dns6)\/[^/]+\/tcp\/\d+(\/(ws|wss|tls\/ws))?\/p2p\/\w+$/.test(address)) {
@@ -316,29 +317,29 @@ function peerAddresses(value: unknown, name: string): string[] {
   return list;
 }
 
-function integer(value: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+export function integer(value: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
     fail(`${name} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? "" : ` to ${max}`} (got ${shown(value)})`);
   }
   return value;
 }
 
-function integers(value: unknown, name: string, min: number, max: number): number[] {
+export function integers(value: unknown, name: string, min: number, max: number): number[] {
   if (!Array.isArray(value) || value.length === 0) fail(`${name} must be a non-empty list of integers (got ${shown(value)})`);
   return value.map((v, i) => integer(v, `${name}[${i}]`, min, max));
 }
 
-function oneOf<T extends string>(value: unknown, allowed: readonly T[], name: string): T {
+export function oneOf<T extends string>(value: unknown, allowed: readonly T[], name: string): T {
   if (!allowed.includes(value as T)) fail(`${name} must be one of ${allowed.join(", ")} (got ${shown(value)})`);
   return value as T;
 }
 
-function address(value: unknown, name: string): string {
+export function address(value: unknown, name: string): string {
   if (typeof value !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(value)) fail(`${name} must be an address (got ${shown(value)})`);
   return value;
 }
 
-function url(value: unknown, name: string): string {
+export function url(value: unknown, name: string): string {
   const text = string(value, name);
   try {
     const parsed = new URL(text);

@@ -27,3 +27,11 @@ export {
 export type { DuplexStream, Chunk } from "./streams.js";
 export { AnswerCounters, renderMetrics, startMetricsServer, type MetricsServer, type MetricsSources } from "./metrics.js";
 export { RpcMonitor, WatchedProvider, type RpcState, type RpcStateName } from "./rpc.js";
+// The quality probe (`mailserver-probe`): measures mail servers as an outsider, signs and publishes reports.
+export { Probe, MARKER_CONTENT_TOPIC, type ProbeInit, type ProbeSettings, type Marker, type NodeRound, type RoundResult } from "./probe/probe.js";
+export { loadProbeConfig, parseProbeConfig, type ProbeConfig, type ProbeTargetConfig } from "./probe/config.js";
+export { startProbe, createProbeLibp2p, type RunningProbe, type StartProbeOptions } from "./probe/run.js";
+export { registryTargets, recordAddresses, type ProbeTarget } from "./probe/targets.js";
+export { startReportsHttp, type ReportsHttp } from "./probe/http.js";
+export { askMetadata, cheapQuery, presentHashes, pushMessage, countingDial, type Traffic } from "./probe/clients.js";
+export { exchange, RequestError, type RequestOptions } from "./exchange.js";

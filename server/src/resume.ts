@@ -7,18 +7,13 @@ import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { proto_message, proto_store } from "@waku/proto";
-import * as lp from "it-length-prefixed";
 import type { Archive, ArchivedMessage } from "./archive/archive.js";
+import { exchange, RequestError, type Dial, type RequestOptions } from "./exchange.js";
 import { silentLogger, type Logger } from "./log.js";
 import { toArchived } from "./message.js";
 import { STORE_CODEC, StoreStatus } from "./store.js";
-import type { DuplexStream } from "./streams.js";
 
-/**
- * Opens a stream of `protocol` to the peer at `peer` (a multiaddr string with `/p2p/<peer id>`).
- * The node passes `libp2p.dialProtocol` behind this, so no libp2p object crosses into this module.
- */
-export type Dial = (peer: string, protocol: string, options: { signal: AbortSignal }) => Promise<DuplexStream>;
+export type { Dial } from "./exchange.js";
 
 export interface ResumeLimits {
   /** Never ask for more than this far back, ms (nwaku: 6 h). */
@@ -113,87 +108,19 @@ export interface ResumeReport {
   ms: number;
 }
 
-export class StoreClientError extends Error {
-  constructor(
-    readonly kind: "timeout" | "aborted" | "dial" | "too-large" | "empty" | "malformed" | "broken" | "status",
-    message: string,
-    readonly statusCode?: number,
-  ) {
-    super(message);
-  }
-}
-
-export interface StoreQueryOptions {
-  timeoutMs: number;
-  maxResponseBytes: number;
-  signal?: AbortSignal;
-}
+export { RequestError as StoreClientError, type RequestOptions as StoreQueryOptions } from "./exchange.js";
 
 /**
  * One store v3 request to `peer`: one stream, one length-prefixed `StoreQueryRequest` out, one
  * `StoreQueryResponse` in, within `timeoutMs` and `maxResponseBytes`. The answer's status is the
  * caller's to check. Throws `StoreClientError`.
  */
-export async function queryStore(dial: Dial, peer: string, request: proto_store.StoreQueryRequest, options: StoreQueryOptions): Promise<proto_store.StoreQueryResponse> {
-  if (options.signal?.aborted) throw new StoreClientError("aborted", "aborted");
-  const controller = new AbortController();
-  let stream: DuplexStream | undefined;
-  let failure: StoreClientError | undefined;
-  let answer: proto_store.StoreQueryResponse | undefined;
-  const stop = (error: StoreClientError) => {
-    failure ??= error;
-    controller.abort(failure);
-    stream?.abort(failure);
-  };
-  const timer = setTimeout(() => stop(new StoreClientError("timeout", `no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
-  const onAbort = () => stop(new StoreClientError("aborted", "aborted"));
-  options.signal?.addEventListener("abort", onAbort, { once: true });
-  // Settles the call at the deadline whatever the stream does with its abort.
-  const deadline = new Promise<never>((_, reject) => controller.signal.addEventListener("abort", () => reject(failure), { once: true }));
-  const exchange = (async () => {
-    try {
-      stream = await dial(peer, STORE_CODEC, { signal: controller.signal });
-    } catch (error) {
-      throw failure ?? new StoreClientError("dial", `cannot open a store stream: ${message(error)}`);
-    }
-    if (failure !== undefined) {
-      stream.abort(failure);
-      throw failure;
-    }
-    await stream.sink([lp.encode.single(proto_store.StoreQueryRequest.encode(request)).subarray()]);
-    let bytes: Uint8Array | undefined;
-    for await (const chunk of lp.decode(stream.source as AsyncIterable<Uint8Array>, { maxDataLength: options.maxResponseBytes })) {
-      bytes = chunk.subarray();
-      break;
-    }
-    if (bytes === undefined) throw new StoreClientError("empty", "stream ended without an answer");
-    try {
-      answer = proto_store.StoreQueryResponse.decode(bytes);
-    } catch (error) {
-      throw new StoreClientError("malformed", `undecodable answer: ${message(error)}`);
-    }
-    // Awaited: the node allows one outbound store stream at a time, so the next request needs this one gone.
-    await stream.close().catch(() => undefined);
-    return answer;
-  })();
+export async function queryStore(dial: Dial, peer: string, request: proto_store.StoreQueryRequest, options: RequestOptions): Promise<proto_store.StoreQueryResponse> {
+  const bytes = await exchange(dial, peer, STORE_CODEC, proto_store.StoreQueryRequest.encode(request), options);
   try {
-    return await Promise.race([exchange, deadline]);
+    return proto_store.StoreQueryResponse.decode(bytes);
   } catch (error) {
-    // An answer in hand is kept when only the closing ran out of time (the timer aborted the stream).
-    if (answer !== undefined && failure?.kind === "timeout") return answer;
-    if (failure !== undefined) throw failure;
-    stream?.abort(error instanceof Error ? error : new Error(String(error)));
-    if (error instanceof StoreClientError) throw error;
-    const code = (error as { code?: string; name?: string }).code ?? (error as { name?: string }).name;
-    if (code === "InvalidDataLengthError" || code === "InvalidDataLengthLengthError" || code === "ERR_MSG_DATA_TOO_LONG" || code === "ERR_MSG_LENGTH_TOO_LONG") {
-      throw new StoreClientError("too-large", `answer over ${options.maxResponseBytes} bytes`);
-    }
-    throw new StoreClientError("broken", message(error));
-  } finally {
-    clearTimeout(timer);
-    options.signal?.removeEventListener("abort", onAbort);
-    exchange.catch(() => undefined);
-    deadline.catch(() => undefined);
+    throw new RequestError("malformed", `undecodable answer: ${message(error)}`);
   }
 }
 
@@ -443,16 +370,16 @@ export class StoreResume {
         paginationLimit: BigInt(limit),
       };
       const response = await queryStore(this.#init.dial, peer, request, { timeoutMs: this.limits.requestTimeoutMs, maxResponseBytes: this.#maxResponseBytes, signal: state.signal });
-      if (response.requestId !== requestId) throw new StoreClientError("malformed", "answer to another request id");
+      if (response.requestId !== requestId) throw new RequestError("malformed", "answer to another request id");
       if (response.statusCode === StoreStatus.TOO_MANY_REQUESTS && rateLimited < this.limits.rateLimitRetries) {
         await sleep(this.limits.rateLimitDelayMs * 2 ** rateLimited++, state.signal);
         continue;
       }
       if (response.statusCode !== StoreStatus.OK) {
-        throw new StoreClientError("status", `status ${response.statusCode ?? "none"}: ${(response.statusDesc ?? "").slice(0, 200)}`, response.statusCode);
+        throw new RequestError("status", `status ${response.statusCode ?? "none"}: ${(response.statusDesc ?? "").slice(0, 200)}`, response.statusCode);
       }
       rateLimited = 0;
-      if (response.messages.length > limit) throw new StoreClientError("malformed", `a page of ${response.messages.length} messages, asked for ${limit}`);
+      if (response.messages.length > limit) throw new RequestError("malformed", `a page of ${response.messages.length} messages, asked for ${limit}`);
       report.pages++;
       report.received += response.messages.length;
       const accepted: ArchivedMessage[] = [];
@@ -479,8 +406,8 @@ export class StoreResume {
       const next = response.paginationCursor;
       // No cursor: the last page. An empty page cannot move forward either (js-waku stops there too).
       if (next === undefined || next.length === 0 || response.messages.length === 0) return;
-      if (next.length !== 32) throw new StoreClientError("malformed", "invalid cursor");
-      if (cursor !== undefined && equal(next, cursor)) throw new StoreClientError("malformed", "the cursor did not move");
+      if (next.length !== 32) throw new RequestError("malformed", "invalid cursor");
+      if (cursor !== undefined && equal(next, cursor)) throw new RequestError("malformed", "the cursor did not move");
       cursor = next;
     }
   }

@@ -45,7 +45,7 @@ describe("mail server package", function () {
 
     const { stdout: listing } = await run("tar", ["-tzf", path.join(tarballs, files[0])]);
     const shipped = listing.trim().split("\n");
-    expect(shipped).to.include.members(["package/LICENSE", "package/README.md", "package/bin/mailserver-node.js", "package/dist/cli.js", "package/dist/index.d.ts"]);
+    expect(shipped).to.include.members(["package/LICENSE", "package/README.md", "package/bin/mailserver-node.js", "package/bin/mailserver-probe.js", "package/dist/probe/cli.js", "package/dist/cli.js", "package/dist/index.d.ts"]);
     expect(shipped.filter((f) => !/^package\/(dist\/|bin\/|LICENSE$|README\.md$|package\.json$)/.test(f))).to.deep.equal([]);
     expect(shipped.filter((f) => f.endsWith(".map"))).to.deep.equal([]);
 
@@ -57,6 +57,9 @@ describe("mail server package", function () {
     expect(existsSync(bin)).to.equal(true);
     const help = await run(process.execPath, [bin, "--help"], { cwd: project });
     expect(help.stdout).to.match(/^usage: mailserver-node /);
+    const probeBin = path.join(project, "node_modules", ".bin", "mailserver-probe");
+    expect(existsSync(probeBin)).to.equal(true);
+    expect((await run(process.execPath, [probeBin, "--help"], { cwd: project })).stdout).to.match(/^usage: mailserver-probe /);
 
     // Its library entry point, imported and required.
     const imported = await run(process.execPath, ["--input-type=module", "-e", `const m = await import("@status/mailserver-node"); console.log(typeof m.startServer)`], { cwd: project });

@@ -16,6 +16,10 @@ import {
   TrustPolicy,
   buildNodeEnr,
   formatEnrTreeUrl,
+  kindId,
+  nodeIdFromPrivateKey,
+  PROBE_KIND_NAME,
+  trustedProbeIds,
   verifyNodes,
   type DeploymentOverrides,
 } from "@status/mailserver-sdk";
@@ -302,6 +306,31 @@ describe("tasks and deploy script against a hardhat node", function () {
     expect(amount >= earnings.withdrawable, `withdrew ${amount}, at least ${earnings.withdrawable}`).to.equal(true);
     expect((await escrow.balanceOf(operator)) - before).to.equal(amount);
     expect((await escrow.nodeEarnings(nodeId)).withdrawable).to.equal(0n);
+  });
+
+  it("provider add-probe refuses until a curator enabled the probe kind, then registers the probe, whose reports then count", async () => {
+    const probeKey = Wallet.createRandom();
+    const probeKeyFile = path.join(tmp, "probe.key");
+    await writeFile(probeKeyFile, `${probeKey.privateKey.slice(2)}\n`);
+    const probeId = nodeIdFromPrivateKey(probeKey.privateKey);
+    const record = "https://probe.example/reports";
+    const [missing, enrRecord, kindOff, outsiderProbe] = await Promise.all([
+      cli("provider", "add-probe", "--key-file", probeKeyFile),
+      cli("provider", "add-probe", "--key-file", probeKeyFile, "--record", buildNodeEnr({ privateKey: probeKey.privateKey, ip: "127.0.0.1", tcp: 30303, udp: 30303 }).enr),
+      cli("provider", "add-probe", "--key-file", probeKeyFile, "--record", record),
+      cli("provider", "add-probe", "--key-file", probeKeyFile, "--record", record, "--account", "3"),
+    ]);
+    refused(missing, /^Error: --key-file and --record are required$/);
+    refused(enrRecord, /^Error: --record is where the probe's reports are served \(an https:\/\/ URL\), not an ENR$/);
+    refused(kindOff, /^Error: node kind probe is not enabled in this registry: a curator enables it first \(npx hardhat curator kind probe --new --network localhost\)$/);
+    refused(outsiderProbe, /is not a provider: apply first/);
+    expect(await trustedProbeIds(registry)).to.deep.equal([]);
+
+    await sentTx(await cli("curator", "kind", "probe", "--new"), /^enabled kind probe \(0x[0-9a-f]{64}\)$/m);
+    await sentTx(await cli("provider", "add-probe", "--key-file", probeKeyFile, "--record", record), new RegExp(`^added probe ${probeId}; apps that trust ${admin} count its reports$`, "m"));
+    expect(await registry.getNode(probeId)).to.include({ provider: admin, status: "active", record, kind: kindId(PROBE_KIND_NAME), pricePerMonth: 0n });
+    expect(await trustedProbeIds(registry)).to.deep.equal([probeId]);
+    refused(await cli("provider", "add-probe", "--key-file", probeKeyFile, "--record", record), new RegExp(`^Error: node ${probeId} is already registered \\(active, by ${admin}\\)$`));
   });
 
   it("curator suspend, reinstate and remove a provider", async () => {

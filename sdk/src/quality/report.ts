@@ -8,6 +8,7 @@
 // (`personal_sign`) by the probe's node key over JSON.stringify of the document rebuilt in the
 // field order of ProbeReportDocument (no whitespace), exactly as offers are signed.
 import { getAddress, hexlify, isHexString, verifyMessage, Wallet, type BytesLike } from "ethers";
+import { readBoundedBody, type BodyReadError } from "../core/httpBody.js";
 import { MailserverSdkError } from "../errors.js";
 import { nodeAddress, nodeIdFromPublicKey, normalizeNodeId } from "../nodeKey.js";
 import type { RegistryClient } from "../registry.js";
@@ -395,35 +396,13 @@ export async function fetchProbeReportsHttp(url: string, options: FetchProbeRepo
     await response.body?.cancel().catch(() => undefined);
     throw unavailable(`the probe's reports answered HTTP ${response.status}`);
   }
-  const declared = Number(response.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) {
-    await response.body?.cancel().catch(() => undefined);
-    throw invalid(`the answer announces ${declared} bytes, above ${maxBytes}`, { size: declared });
-  }
-  // Bounded read: a server may send more than it announced, or announce nothing.
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+  let bytes: Uint8Array;
   try {
-    const reader = response.body?.getReader();
-    for (;;) {
-      const next = reader === undefined ? { done: true as const, value: undefined } : await reader.read();
-      if (next.done) break;
-      size += next.value.length;
-      if (size > maxBytes) {
-        await reader!.cancel().catch(() => undefined);
-        throw invalid(`answer above ${maxBytes} bytes`, { size });
-      }
-      chunks.push(next.value);
-    }
+    bytes = await readBoundedBody(response, maxBytes);
   } catch (error) {
-    if (error instanceof MailserverSdkError) throw error;
-    throw unavailable("the probe's reports did not arrive in time", error);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.length;
+    const failure = error as BodyReadError;
+    if (failure.kind === "too-large") throw invalid(failure.message, { size: failure.size });
+    throw unavailable("the probe's reports did not arrive in time", failure.cause);
   }
   let parsed: unknown;
   try {

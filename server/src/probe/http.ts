@@ -1,0 +1,65 @@
+// The probe's latest signed reports over HTTP, for pages and anyone who does not run a Waku
+// node: `GET /reports` answers `{"reports":[…newest first…]}` (`?limit=n` for fewer), readable
+// from any origin (the reports are public and signed; nothing else is served here).
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { encodeProbeReport, type SignedProbeReport } from "@status/mailserver-sdk";
+import type { Logger } from "../log.js";
+
+export interface ReportsHttp {
+  /** e.g. `http://127.0.0.1:8090/reports`. */
+  url: string;
+  /** Adds a report to those served (the oldest beyond `keep` go). */
+  add(report: SignedProbeReport): void;
+  close(): Promise<void>;
+}
+
+export async function startReportsHttp(options: { host: string; port: number; keep: number; logger: Logger }): Promise<ReportsHttp> {
+  // Encoded once when added: every answer is a join of ready bytes.
+  const latest: string[] = [];
+  const server: Server = createServer((request, response) => {
+    const headers = { "access-control-allow-origin": "*", "access-control-allow-methods": "GET, HEAD, OPTIONS" };
+    const url = new URL(request.url ?? "/", "http://probe");
+    if (url.pathname !== "/reports") {
+      response.writeHead(404, headers).end();
+      return;
+    }
+    if (request.method === "OPTIONS") {
+      response.writeHead(204, headers).end();
+      return;
+    }
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      response.writeHead(405, { ...headers, allow: "GET, HEAD, OPTIONS" }).end();
+      return;
+    }
+    const asked = Number(url.searchParams.get("limit") ?? latest.length);
+    const limit = Number.isSafeInteger(asked) && asked >= 0 ? asked : latest.length;
+    const body = Buffer.from(`{"reports":[${latest.slice(0, limit).join(",")}]}`);
+    response.writeHead(200, { ...headers, "content-type": "application/json", "content-length": body.length, "cache-control": "max-age=30" });
+    response.end(request.method === "HEAD" ? undefined : body);
+  });
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(":") ? `[${address}]` : address;
+  options.logger.log("info", "probe-http-serving", { url: `http://${host}:${port}/reports` });
+  return {
+    url: `http://${host}:${port}/reports`,
+    add(report) {
+      latest.unshift(Buffer.from(encodeProbeReport(report)).toString("utf8"));
+      latest.length = Math.min(latest.length, options.keep);
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
