@@ -75,6 +75,7 @@ describe("mail-server page in Chromium: offers, probes' measures, rank and paid-
   let period: { from: number; to: number };
   let statusProvider: ProviderClient;
   let userSubs: SubscriptionClient;
+  let userToken: { balanceOf(a: string): Promise<bigint>; transfer(to: string, amount: bigint): Promise<{ wait(): Promise<unknown> }> };
   let deadUrl: string;
 
   const [cheap, dear, acme] = [1, 0, 2].map((i) => () => chain.servers[i]!); // 20, 25 and 15 SNT a month
@@ -93,7 +94,9 @@ describe("mail-server page in Chromium: offers, probes' measures, rank and paid-
     const { addresses, chainId } = chain.config;
     const status = await connection.ethers.getSigner(chain.providers.status);
     statusProvider = new ProviderClient({ runner: status, addresses });
-    userSubs = new SubscriptionClient({ runner: await connection.ethers.getSigner(chain.user), addresses });
+    const user = await connection.ethers.getSigner(chain.user);
+    userSubs = new SubscriptionClient({ runner: user, addresses });
+    userToken = (await connection.ethers.getContractAt("SNTLikeToken", addresses.token, user)) as unknown as typeof userToken;
 
     // The probe: a node of kind "probe", enabled by the curator and added by the default provider.
     await new CuratorClient({ runner: status, addresses }).setKindEnabled(PROBE_KIND_NAME, true);
@@ -222,7 +225,7 @@ describe("mail-server page in Chromium: offers, probes' measures, rank and paid-
     await screenshot("01-servers-ranked");
   });
 
-  it('"paid until" stands out, with a warning before the end and when auto-renew would fail (allowance, then price)', async () => {
+  it('"paid until" stands out, with a warning before the end and when auto-renew would fail (allowance, price, balance)', async () => {
     // Bought 1 month and opted in to auto-renew without approving anything: the next renewal cannot go through.
     await userSubs.subscribe({ nodeId: cheap().nodeId, months: 1 });
     await userSubs.setAutoRenew(cheap().nodeId, chain.user, { months: 1, maxPricePerMonth: snt("20"), approve: false });
@@ -248,6 +251,15 @@ describe("mail-server page in Chromium: offers, probes' measures, rank and paid-
     await page.reload();
     await sub.locator('[data-warning="renewal-fails"]', { hasText: "the price is now 22 SNT a month, above the 20 SNT you allowed" }).waitFor();
     await screenshot("03-price-raised");
+
+    // The price back, a year of renewals approved, but the balance spent elsewhere: the balance warning.
+    await statusProvider.setNodePrice(cheap().nodeId, snt("20"));
+    await userSubs.setAutoRenew(cheap().nodeId, chain.user, { months: 1, maxPricePerMonth: snt("20"), approve: true });
+    await (await userToken.transfer(chain.providers.acme, (await userToken.balanceOf(chain.user)) - snt("5"))).wait();
+    await page.reload();
+    await sub.locator('[data-warning="renewal-fails"]', { hasText: "your SNT balance does not cover the next renewal" }).waitFor();
+    expect(await sub.locator('[data-warning="renewal-fails"]').textContent()).to.equal("Auto-renew would fail: your SNT balance does not cover the next renewal.");
+    await screenshot("04-balance-low");
   });
 
   it("a config.json whose probe settings are not what the page needs says so instead of listing", async () => {
