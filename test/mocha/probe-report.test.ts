@@ -93,6 +93,8 @@ describe("probe reports: sign, parse, verify, summarize", function () {
     expect(verifyProbeReport(signed, { ...trust, chainId: 1 })).to.deep.include({ ok: false, reason: "wrong-chain" });
     expect(verifyProbeReport(signed, { ...trust, registry: "0x0000000000000000000000000000000000000001" })).to.deep.include({ ok: false, reason: "wrong-registry" });
     expect(verifyProbeReport(signed, { ...trust, registry: REGISTRY.toLowerCase() }).ok).to.equal(true);
+    await expectSdkError(() => verifyProbeReport(signed, { ...trust, registry: "registry" }), "INVALID_ARGUMENT");
+    await expectSdkError(() => verifyProbeReport(signed, { ...trust, trustedProbes: ["0x12"] }), "INVALID_ARGUMENT");
     expect(verifyProbeReport(signed, { ...trust, now: NOW + 86_400 })).to.deep.include({ ok: false, reason: "stale" });
     expect(verifyProbeReport(signed, { ...trust, now: NOW + 3600, maxAgeSeconds: 7200 }).ok).to.equal(true);
     expect(verifyProbeReport(signed, { ...trust, now: NOW - 3600 })).to.deep.include({ ok: false, reason: "from-future" });

@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import type { AddressInfo } from "node:net";
+import { Contract, getBytes, Wallet } from "ethers";
 import { Protocols, type LightNode } from "@waku/sdk";
 import { proto_lightpush } from "@waku/proto";
 import {
@@ -24,6 +25,7 @@ import {
   PROBE_REPORT_CONTENT_TOPIC,
   ProviderClient,
   RegistryClient,
+  SubscriptionClient,
   buildNodeEnr,
   encodeProbeReport,
   fetchProbeReportsHttp,
@@ -38,18 +40,21 @@ import {
   type ProbeReportDocument,
 } from "@status/mailserver-sdk";
 import {
+  ConfigError,
   LIGHTPUSH_V3_CODEC,
   MailServerNode,
   SqliteArchive,
   parseProbeConfig,
   pubsubTopicOf,
+  recordAddresses,
   registryTargets,
   silentLogger,
   startProbe,
   type Archive,
   type RunningProbe,
 } from "@status/mailserver-node";
-import { CHAIN_ID, rawRequest, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
+import { AccessGate } from "@status/mailserver-sdk/server";
+import { CHAIN_ID, UNIT, rawRequest, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
 import { ROOT } from "../helpers/hardhatCli.js";
 import { startServerProcess, writeConfig, type ServerProcess } from "../helpers/serverProcess.js";
 import { until } from "../helpers/wakuRelay.js";
@@ -210,6 +215,9 @@ describe("quality probe: measures real servers, signs and publishes its report",
     expect(cost.queries).to.be.at.least(1 + 1 + 5 + 1); // metadata, offer, latency, presence
     expect(cost.bytesSent).to.be.above(0);
     expect(cost.bytesReceived).to.be.above(0);
+    // The pushes (markers and the report) are the publish peer's cost, not charged to A as a measured node.
+    expect(round.publishTraffic.queries).to.equal(SHARDS.length + 1);
+    expect(round.nodes.find((n) => n.measure.nodeId === ids.a)!.traffic.queries).to.equal(cost.queries);
   });
 
   it("the report is served over HTTP and verifies; the SDK's summary ranks the lossy and the down node below the good ones", async () => {
@@ -252,13 +260,19 @@ describe("quality probe: measures real servers, signs and publishes its report",
     });
     const answer = await rawRequest(waku, b.peerId, LIGHTPUSH_V3_CODEC, push);
     expect(proto_lightpush.LightPushResponseV3.decode(answer!).statusCode).to.equal(200);
+    // And junk on the topic: anyone may publish there.
+    const junk = proto_lightpush.LightPushRequestV3.encode({
+      requestId: "junk",
+      pubsubTopic: pubsubTopicOf(CLUSTER, SHARDS[0]!),
+      message: { payload: new TextEncoder().encode("not a report"), contentTopic: PROBE_REPORT_CONTENT_TOPIC, timestamp: BigInt(Date.now()) * 1_000_000n },
+    });
+    expect(proto_lightpush.LightPushResponseV3.decode((await rawRequest(waku, b.peerId, LIGHTPUSH_V3_CODEC, junk))!).statusCode).to.equal(200);
 
     let read: Awaited<ReturnType<typeof readProbeReportsFromStore>> | undefined;
     await until("both reports in B's archive", async () => {
       read = await readProbeReportsFromStore(waku!, { shardId: SHARDS[0]!, timeoutMs: 10_000 });
-      return read.reports.length === 2;
+      return read.reports.length === 2 && read.rejected === 1;
     }, 30_000);
-    expect(read!.rejected).to.equal(0);
     expect(read!.truncated).to.equal(false);
     const trusted = await trustedProbeIds(reader);
     const verdicts = read!.reports.map((r) => verifyProbeReport(r, { trustedProbes: trusted, chainId: CHAIN_ID, registry: chain.addresses.registry }));
@@ -323,6 +337,121 @@ describe("quality probe: measures real servers, signs and publishes its report",
     }
   });
 
+  it("a paid-only node serves a probe that holds a subscription (a grant on its connection); without one only its availability is known", async () => {
+    const key = randomBytes(32);
+    const id = nodeIdFromPrivateKey(key);
+    const a = servers[2]!;
+    const index = chain.index();
+    await index.sync();
+    const archive = new SqliteArchive(":memory:");
+    archives.push(archive);
+    const paid = await MailServerNode.create({
+      privateKey: key,
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      clusterId: CLUSTER,
+      shards: SHARDS,
+      mode: "paid-only",
+      archive,
+      gate: new AccessGate({ nodeId: id, chainId: CHAIN_ID, escrow: chain.addresses.escrow, index, onError: () => undefined }),
+      retention: { maxAgeSeconds: 7 * 86_400, maxBytes: 0 },
+      relay: { peers: [tcpOf(a)] },
+      offer: { contact: "ops@example.org", chainId: CHAIN_ID, escrow: chain.addresses.escrow },
+    });
+    await paid.start();
+    servers.push(paid);
+    for (const shard of SHARDS) await until(`the paid node in A's mesh on shard ${shard}`, () => a.relay!.meshPeers(pubsubTopicOf(CLUSTER, shard)).includes(paid.peerId), 60_000);
+    // Registered at 10 SNT a month; the probe's client key buys a month of it.
+    await new ProviderClient({ runner: chain.signers[0]!, chainId: CHAIN_ID, addresses: chain.addresses }).addNode({ nodeKey: key, record: tcpOf(paid), pricePerMonth: 10n * UNIT });
+    const clientKey = Wallet.createRandom();
+    const buyer = chain.signers[1]!;
+    const token = new Contract(chain.addresses.token, ["function generateTokens(address owner, uint256 amount) returns (bool)"], chain.signers[0]);
+    await (await token.getFunction("generateTokens")(await buyer.getAddress(), 100n * UNIT)).wait();
+    await new SubscriptionClient({ runner: buyer, chainId: CHAIN_ID, addresses: chain.addresses }).subscribe({ nodeId: id, clientId: clientKey.address, clientKey, months: 1 });
+    await index.sync();
+
+    const config = parseProbeConfig(
+      { nodeKeyFile: "unused.key", chainId: CHAIN_ID, registry: chain.addresses.registry, nodes: [], clusterId: CLUSTER, shards: SHARDS, publishPeers: [tcpOf(a)], graceMs: 3_000, pollIntervalMs: 500 },
+      process.cwd(),
+    );
+    const targets = async () => [{ nodeId: id, addresses: [tcpOf(paid)] }];
+    const subscribed = await startProbe(config, silentLogger, { privateKey: randomBytes(32), schedule: false, targets, clientKey: getBytes(clientKey.privateKey) });
+    const outsider = await startProbe(config, silentLogger, { privateKey: randomBytes(32), schedule: false, targets });
+    try {
+      const served = (await subscribed.runRound()).nodes[0]!.measure;
+      const refused = (await outsider.runRound()).nodes[0]!.measure;
+      expect(refused.availability).to.deep.equal({ attempts: 1, successes: 1 });
+      expect(refused.latencyMs.samples).to.equal(0);
+      expect(refused.completeness).to.deep.equal({ markers: 0, found: 0, medianDelayMs: null });
+      expect(served.availability).to.deep.equal({ attempts: 1, successes: 1 });
+      expect(served.latencyMs.samples).to.equal(5);
+      expect(served.completeness).to.deep.include({ markers: SHARDS.length, found: SHARDS.length });
+    } finally {
+      await subscribed.stop();
+      await outsider.stop();
+      await index.close();
+    }
+  });
+
+  it("retention: markers older than the node's advertised retention that it still serves are counted as kept past the promise", async () => {
+    const key = randomBytes(32);
+    const id = nodeIdFromPrivateKey(key);
+    const a = servers[2]!;
+    const archive = new SqliteArchive(":memory:");
+    archives.push(archive);
+    // It promises 2 s, and prunes only at start (once an hour after): it keeps more than it promises.
+    const generous = await MailServerNode.create({
+      privateKey: key,
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      clusterId: CLUSTER,
+      shards: SHARDS,
+      mode: "free",
+      archive,
+      retention: { maxAgeSeconds: 2, maxBytes: 0 },
+      pruneIntervalMs: 3_600_000,
+      relay: { peers: [tcpOf(a)] },
+      offer: { contact: "ops@example.org", chainId: CHAIN_ID },
+    });
+    await generous.start();
+    servers.push(generous);
+    for (const shard of SHARDS) await until(`the node in A's mesh on shard ${shard}`, () => a.relay!.meshPeers(pubsubTopicOf(CLUSTER, shard)).includes(generous.peerId), 60_000);
+    const config = parseProbeConfig(
+      { nodeKeyFile: "unused.key", chainId: CHAIN_ID, registry: chain.addresses.registry, nodes: [], clusterId: CLUSTER, shards: SHARDS, publishPeers: [tcpOf(a)], graceMs: 3_000, pollIntervalMs: 500 },
+      process.cwd(),
+    );
+    const other = await startProbe(config, silentLogger, { privateKey: randomBytes(32), schedule: false, targets: async () => [{ nodeId: id, addresses: [tcpOf(generous)] }] });
+    try {
+      const first = (await other.runRound()).nodes[0]!.measure;
+      expect(first.completeness).to.deep.include({ markers: SHARDS.length, found: SHARDS.length });
+      expect(first.retention).to.deep.equal({ checked: 0, droppedEarly: 0, keptPastAdvertised: 0 });
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      const second = (await other.runRound()).nodes[0]!.measure;
+      expect(second.retention).to.deep.equal({ checked: 0, droppedEarly: 0, keptPastAdvertised: SHARDS.length });
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it("configuration and records: one-line errors for bad fields; dial addresses from an ENR or a multiaddr record", () => {
+    const base = { nodeKeyFile: "k", chainId: CHAIN_ID, registry: chain.addresses.registry, nodes: [], shards: SHARDS, publishPeers: [tcpOf(servers[2]!)] };
+    const refused = (over: Record<string, unknown>, message: string) => expect(() => parseProbeConfig({ ...base, ...over }, "/tmp")).to.throw(ConfigError, message);
+    refused({ reportShard: 7 }, "config: reportShard 7 must be one of shards (1, 32)");
+    refused({ intervalSeconds: 10 }, "config: intervalSeconds must leave room for a round");
+    refused({ nodes: [{ nodeId: "0x12", addresses: ["/ip4/127.0.0.1/tcp/1"] }] }, "config: nodes[0].nodeId must be 32 bytes hex");
+    refused({ nodes: undefined }, "config: rpcUrl is required to read the registry's mail servers (or list them in nodes)");
+    refused({ publishPeers: ["/ip4/127.0.0.1/tcp/1"] }, "config: publishPeers[0] must be a multiaddr ending in /p2p/<peer id>");
+    refused({ access: { clientKey: "x" } }, "config: unknown field access.clientKey");
+    refused({ colour: "blue" }, "config: unknown field colour");
+
+    const key = randomBytes(32);
+    const enr = buildNodeEnr({ privateKey: key, ip: "10.0.0.1", tcp: 30303, udp: 30303, multiaddrs: ["/dns4/store.example/tcp/443/wss"] });
+    const peer = recordAddresses(enr.enr)[0]!.split("/p2p/")[1]!;
+    expect(peer).to.match(/^16Uiu2/);
+    expect(recordAddresses(enr.enr)).to.deep.equal([`/ip4/10.0.0.1/tcp/30303/p2p/${peer}`, `/dns4/store.example/tcp/443/wss/p2p/${peer}`]);
+    expect(recordAddresses(" /ip4/10.0.0.2/tcp/1 ")).to.deep.equal(["/ip4/10.0.0.2/tcp/1"]);
+    expect(recordAddresses("enr:-garbage")).to.deep.equal([]);
+    expect(recordAddresses("https://probe.example/reports")).to.deep.equal([]);
+  });
+
   describe("mailserver-probe CLI", () => {
     let tmp: string;
     let process_: ServerProcess | undefined;
@@ -373,6 +502,12 @@ describe("quality probe: measures real servers, signs and publishes its report",
       const missingKey = await cli(["--config", await writeConfig(tmp, "nokey.json", config({ nodeKeyFile: "none.key" }))]);
       expect(missingKey.code).to.equal(1);
       expect(missingKey.stderr.trim()).to.match(/^Error: cannot read node key file .*none\.key: ENOENT$/);
+      // A state file that is not the probe's is left alone, and the probe says so and exits.
+      await writeFile(path.join(tmp, "damaged.json"), "{ not json");
+      const damaged = await cli(["--config", await writeConfig(tmp, "damaged-state.json", config({ stateFile: "damaged.json" }))]);
+      expect(damaged.code).to.equal(1);
+      expect(damaged.stderr.trim()).to.match(/^Error: .*damaged\.json is not a probe state file \(version 1 JSON\): move it away or fix stateFile$/);
+      expect(await readFile(path.join(tmp, "damaged.json"), "utf8")).to.equal("{ not json");
     });
 
     it("--once measures a configured list, prints the signed report and exits 0", async () => {
@@ -396,7 +531,10 @@ describe("quality probe: measures real servers, signs and publishes its report",
       const started = await process_.waitFor("probe-started", 60_000);
       expect(started.nodeId).to.equal(probeId);
       const round = await process_.waitFor("probe-round", 60_000);
-      expect(round).to.deep.include({ nodes: 4, up: 3, markers: SHARDS.length, reports: 1, pushedReports: 1 });
+      // Every trusted mail server of the registry (A, B, C, the paid-only node of an earlier test
+      // when it ran: it answers metadata without a grant) is up, but the down one.
+      const registered = (await registryTargets(reader)).length;
+      expect(round).to.deep.include({ nodes: registered, up: registered - 1, markers: SHARDS.length, reports: 1, pushedReports: 1 });
       const reports = await fetchProbeReportsHttp(started.reportsUrl as string);
       expect(reports.length).to.be.at.least(1);
       const verdict = verifyProbeReport(reports[0]!, { trustedProbes: await trustedProbeIds(reader), chainId: CHAIN_ID, registry: chain.addresses.registry });

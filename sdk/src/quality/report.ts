@@ -12,6 +12,7 @@ import { readBoundedBody, type BodyReadError } from "../core/httpBody.js";
 import { MailserverSdkError } from "../errors.js";
 import { nodeAddress, nodeIdFromPublicKey, normalizeNodeId } from "../nodeKey.js";
 import type { RegistryClient } from "../registry.js";
+import { checkAddress } from "../util.js";
 import { verifyNodes, type TrustPolicy } from "../verify.js";
 import {
   MAX_PROBE_REPORT_BYTES,
@@ -216,7 +217,8 @@ export function decodeProbeReport(bytes: Uint8Array): SignedProbeReport {
 
 /**
  * Whether a report counts: well formed, signed by its probe's own key, from a trusted probe, for
- * the caller's chain and registry, and recent. Never throws for a bad report: the verdict says why.
+ * the caller's chain and registry, and recent. Never throws for a bad report: the verdict says why
+ * (bad options, e.g. a registry that is not an address, are INVALID_ARGUMENT).
  */
 export function verifyProbeReport(signed: SignedProbeReport, options: VerifyProbeReportOptions): ProbeReportVerdict {
   let report: ProbeReportDocument;
@@ -245,8 +247,9 @@ export function verifyProbeReport(signed: SignedProbeReport, options: VerifyProb
   if (report.chainId !== options.chainId) {
     return { ok: false, reason: "wrong-chain", detail: `the report is for chain ${report.chainId}, not ${options.chainId}` };
   }
-  if (report.registry !== getAddress(options.registry.toLowerCase())) {
-    return { ok: false, reason: "wrong-registry", detail: `the report measured registry ${report.registry}, not ${getAddress(options.registry.toLowerCase())}` };
+  const registry = checkAddress(options.registry.toLowerCase(), "registry");
+  if (report.registry !== registry) {
+    return { ok: false, reason: "wrong-registry", detail: `the report measured registry ${report.registry}, not ${registry}` };
   }
   const now = options.now ?? Math.floor(Date.now() / 1000);
   if (report.issuedAt > now + (options.maxClockSkewSeconds ?? 300)) {

@@ -53,6 +53,11 @@ export interface ProbeConfig {
   maxMarkers: number;
   /** Where markers are kept across restarts (JSON, written atomically); retention history needs it. */
   stateFile?: string;
+  /**
+   * A client key (32 bytes hex, a file) holding subscriptions to the nodes that sell access: the
+   * probe presents grants signed by it, so paid-only nodes can be measured (off unless set).
+   */
+  access?: { clientKeyFile: string };
   /** Serve the latest signed reports at `http://<host>:<port>/reports` (off unless set). */
   http?: { host: string; port: number; keep: number };
   logLevel: LogLevel;
@@ -60,7 +65,7 @@ export interface ProbeConfig {
 
 const KNOWN = [
   "nodeKeyFile", "chainId", "registry", "rpcUrl", "rpcTimeoutMs", "nodes", "clusterId", "shards", "reportShard", "publishPeers", "intervalSeconds", "graceMs",
-  "pollIntervalMs", "dialTimeoutMs", "attempts", "retryDelayMs", "queryTimeoutMs", "latencySamples", "concurrency", "retentionChecks", "maxMarkers", "stateFile", "http", "logLevel",
+  "pollIntervalMs", "dialTimeoutMs", "attempts", "retryDelayMs", "queryTimeoutMs", "latencySamples", "concurrency", "retentionChecks", "maxMarkers", "stateFile", "access", "http", "logLevel",
 ];
 
 export async function loadProbeConfig(file: string): Promise<ProbeConfig> {
@@ -115,6 +120,11 @@ export function parseProbeConfig(raw: unknown, baseDir: string): ProbeConfig {
   if (config.publishPeers.length === 0) fail("publishPeers must name at least one relay node (multiaddr with /p2p/) to push markers and reports to");
   const rounds = config.graceMs + config.attempts * (config.dialTimeoutMs + config.retryDelayMs);
   if (rounds >= config.intervalSeconds * 1000) fail(`intervalSeconds must leave room for a round: graceMs plus attempts × (dialTimeoutMs + retryDelayMs) is ${rounds} ms`);
+  if (o.access !== undefined) {
+    const a = object(o.access, "access");
+    for (const key of Object.keys(a)) if (key !== "clientKeyFile") fail(`unknown field access.${key}`);
+    config.access = { clientKeyFile: resolve(string(a.clientKeyFile, "access.clientKeyFile")) };
+  }
   if (o.http !== undefined) {
     const h = object(o.http, "http");
     for (const key of Object.keys(h)) if (!["host", "port", "keep"].includes(key)) fail(`unknown field http.${key}`);

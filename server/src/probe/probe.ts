@@ -19,8 +19,11 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { messageHash } from "@waku/core";
 import type { proto_message } from "@waku/proto";
 import type { Libp2p } from "libp2p";
+import { hexlify, Wallet } from "ethers";
 import {
   MAX_PROBE_REPORT_NODES,
+  accessGrantMaker,
+  presentAccessGrant,
   PROBE_REPORT_CONTENT_TOPIC,
   encodeProbeReport,
   fetchOffer,
@@ -46,7 +49,7 @@ export const MARKER_CONTENT_TOPIC = "/status-mailserver/1/probe-marker/json";
 /** How long a node's verified offer is reused before it is fetched again, ms. */
 const OFFER_TTL_MS = 3_600_000;
 
-export type ProbeSettings = Omit<ProbeConfig, "nodeKeyFile" | "rpcUrl" | "rpcTimeoutMs" | "nodes" | "intervalSeconds" | "http" | "logLevel">;
+export type ProbeSettings = Omit<ProbeConfig, "nodeKeyFile" | "rpcUrl" | "rpcTimeoutMs" | "nodes" | "intervalSeconds" | "http" | "logLevel" | "access">;
 
 export interface ProbeInit extends ProbeSettings {
   privateKey: Uint8Array;
@@ -54,6 +57,12 @@ export interface ProbeInit extends ProbeSettings {
   libp2p: Libp2p;
   /** The nodes to measure this round. */
   targets(): Promise<ProbeTarget[]>;
+  /**
+   * A client key with subscriptions to the nodes that sell access: the probe presents an access
+   * grant signed by it to every node whose offer is not free, so that paid-only nodes serve its
+   * queries and can be measured. Without it such nodes answer 402 and only their availability is known.
+   */
+  clientKey?: Uint8Array;
   logger?: Logger;
 }
 
@@ -151,9 +160,12 @@ export class Probe {
   readonly #stop = new AbortController();
   readonly #offers = new Map<string, { offer: OfferDocument; at: number }>();
   #markers: Marker[] = [];
-  /** Traffic per dialled address, reset each round. */
+  /** Traffic per dialled address, and of the pushes to the publish peers, reset each round. */
   #traffic = new Map<string, Traffic>();
+  #publishTraffic = emptyTraffic();
   readonly #dial: Dial;
+  /** The pushes' own dial, so that a publish peer that is also measured is not charged for them. */
+  readonly #publishDial: Dial;
 
   constructor(init: ProbeInit) {
     this.#init = init;
@@ -165,6 +177,7 @@ export class Probe {
       if (t === undefined) this.#traffic.set(peer, (t = emptyTraffic()));
       return t;
     });
+    this.#publishDial = countingDial(raw, () => this.#publishTraffic);
   }
 
   /** Markers remembered for retention checks (oldest first). */
@@ -181,8 +194,14 @@ export class Probe {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
       throw error;
     }
-    const state = JSON.parse(text) as { version?: unknown; markers?: unknown };
-    if (state.version !== 1 || !Array.isArray(state.markers)) throw new Error(`${file} is not a probe state file (version 1)`);
+    let state: { version?: unknown; markers?: unknown } | null;
+    try {
+      state = JSON.parse(text) as { version?: unknown; markers?: unknown } | null;
+    } catch {
+      state = null;
+    }
+    // Not ours, or damaged: stop rather than overwrite it with an empty history.
+    if (state?.version !== 1 || !Array.isArray(state.markers)) throw new Error(`${file} is not a probe state file (version 1 JSON): move it away or fix stateFile`);
     this.#markers = (state.markers as Marker[]).filter(
       (m) => typeof m.hash === "string" && /^[0-9a-f]{64}$/.test(m.hash) && typeof m.pubsubTopic === "string" && Number.isSafeInteger(m.publishedAt) && Array.isArray(m.foundOn),
     );
@@ -212,6 +231,7 @@ export class Probe {
     const signal = this.#stop.signal;
     const started = Date.now();
     this.#traffic = new Map();
+    this.#publishTraffic = emptyTraffic();
     const targets = await init.targets();
     const fresh = await this.#publishMarkers();
     const states = await pool(targets, init.concurrency, (target) => this.#reach(target));
@@ -246,15 +266,7 @@ export class Probe {
       const message: proto_message.WakuMessage = { payload: encodeProbeReport(report), contentTopic: PROBE_REPORT_CONTENT_TOPIC, timestamp: BigInt(Date.now()) * 1_000_000n };
       if (await this.#push(pubsubTopicOf(init.clusterId, init.reportShard), message)) pushedReports += 1;
     }
-    const publishTraffic = emptyTraffic();
-    for (const peer of init.publishPeers) {
-      const t = this.#traffic.get(peer);
-      if (t === undefined) continue;
-      publishTraffic.queries += t.queries;
-      publishTraffic.bytesSent += t.bytesSent;
-      publishTraffic.bytesReceived += t.bytesReceived;
-    }
-    const result: RoundResult = { reports, nodes, markers: fresh.length, pushedReports, publishTraffic, durationMs: Date.now() - started };
+    const result: RoundResult = { reports, nodes, markers: fresh.length, pushedReports, publishTraffic: this.#publishTraffic, durationMs: Date.now() - started };
     this.#log.log("info", "probe-round", {
       nodes: nodes.length,
       up: nodes.filter((n) => n.address !== undefined).length,
@@ -270,7 +282,7 @@ export class Probe {
   async #push(pubsubTopic: string, message: proto_message.WakuMessage): Promise<boolean> {
     for (const peer of this.#init.publishPeers) {
       try {
-        await pushMessage(this.#dial, peer, pubsubTopic, message, { timeoutMs: this.#init.queryTimeoutMs, signal: this.#stop.signal });
+        await pushMessage(this.#publishDial, peer, pubsubTopic, message, { timeoutMs: this.#init.queryTimeoutMs, signal: this.#stop.signal });
         return true;
       } catch (error) {
         this.#log.log("warn", "probe-push-failed", { peer, pubsubTopic, contentTopic: message.contentTopic, error: errorText(error) });
@@ -329,7 +341,10 @@ export class Probe {
       this.#log.log("info", "probe-node-down", { nodeId: target.nodeId, error: state.failure ?? "stopped" });
       return this.#withTraffic(state);
     }
-    await this.#offer(target.nodeId, state.address, state);
+    const offer = await this.#offer(target.nodeId, state.address, state);
+    if (init.clientKey !== undefined && offer !== undefined && offer.mode !== "free" && offer.escrow !== null) {
+      await this.#presentGrant(target.nodeId, state.address, offer.escrow, state);
+    }
     for (let i = 0; i < init.latencySamples; i++) {
       const t0 = performance.now();
       try {
@@ -380,6 +395,25 @@ export class Probe {
     } catch (error) {
       this.#log.log("debug", "probe-no-offer", { nodeId, error: errorText(error) });
       return undefined;
+    } finally {
+      this.#withTraffic(state);
+    }
+  }
+
+  /** Presents an access grant of the probe's client key, bound to the probe's peer id, on the connection to the node. */
+  async #presentGrant(nodeId: string, address: string, escrow: string, state: NodeState): Promise<void> {
+    const dial = this.#dial;
+    const libp2p = {
+      peerId: this.#init.libp2p.peerId,
+      dialProtocol: (_peer: never, protocol: string, options?: { signal?: AbortSignal }) => dial(address, protocol, { signal: options?.signal ?? this.#stop.signal }),
+    };
+    try {
+      const makeGrant = accessGrantMaker({ signer: new Wallet(hexlify(this.#init.clientKey!)), domain: { chainId: this.#init.chainId, escrow }, nodeId, ttlSeconds: 3600 });
+      const grant = await makeGrant(this.#init.libp2p.peerId.toString());
+      const answer = await presentAccessGrant(libp2p, address, grant.bytes, { timeoutMs: this.#init.queryTimeoutMs });
+      if (!answer.accepted) this.#log.log("warn", "probe-grant-refused", { nodeId, reason: answer.reason });
+    } catch (error) {
+      this.#log.log("warn", "probe-grant-failed", { nodeId, error: errorText(error) });
     } finally {
       this.#withTraffic(state);
     }

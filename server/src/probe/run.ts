@@ -12,6 +12,7 @@ import { webSockets } from "@libp2p/websockets";
 import { FetchRequest, JsonRpcProvider } from "ethers";
 import { createLibp2p, type Libp2p } from "libp2p";
 import { RegistryClient } from "@status/mailserver-sdk";
+import { readNodeKey } from "../keyFile.js";
 import type { Logger } from "../log.js";
 import type { ProbeConfig } from "./config.js";
 import { startReportsHttp, type ReportsHttp } from "./http.js";
@@ -50,6 +51,8 @@ export interface StartProbeOptions {
   privateKey: Uint8Array;
   /** Run rounds every `intervalSeconds` (default true); tests run them by hand with `runRound`. */
   schedule?: boolean;
+  /** The client key of `access` (read from `access.clientKeyFile` when not given). */
+  clientKey?: Uint8Array;
   /** Where the targets come from instead of the config (tests with an in-process chain). */
   targets?: () => Promise<ProbeTarget[]>;
 }
@@ -77,6 +80,7 @@ export async function startProbe(config: ProbeConfig, logger: Logger, options: S
       return known;
     };
   }
+  const clientKey = options.clientKey ?? (config.access !== undefined ? await readNodeKey(config.access.clientKeyFile) : undefined);
   const libp2p = await createProbeLibp2p(options.privateKey);
   let http: ReportsHttp | undefined;
   try {
@@ -86,8 +90,17 @@ export async function startProbe(config: ProbeConfig, logger: Logger, options: S
     provider?.destroy();
     throw new Error(`cannot serve reports over HTTP on ${config.http!.host}:${config.http!.port}: ${(error as Error).message}`);
   }
-  const probe = new Probe({ ...config, privateKey: options.privateKey, libp2p, targets, logger });
-  if (config.stateFile !== undefined) await probe.loadState(config.stateFile);
+  const probe = new Probe({ ...config, privateKey: options.privateKey, libp2p, targets, logger, ...(clientKey !== undefined ? { clientKey } : {}) });
+  if (config.stateFile !== undefined) {
+    try {
+      await probe.loadState(config.stateFile);
+    } catch (error) {
+      await http?.close();
+      await libp2p.stop();
+      provider?.destroy();
+      throw error;
+    }
+  }
 
   let current: Promise<RoundResult> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
