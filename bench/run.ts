@@ -8,6 +8,7 @@ import path from "node:path";
 import { measureBundle, type BundleRow } from "./bundle.js";
 import { bucketModel, bucketTable, gasTable, measureGas } from "./gas.js";
 import { measureSdk, type SdkRow } from "./sdk.js";
+import { measurePage } from "./page.js";
 import { measurePrune } from "./prune.js";
 import { measureProbe } from "./probe.js";
 import { measureRelay } from "./relay.js";
@@ -88,7 +89,12 @@ async function main(): Promise<void> {
   console.log(serverTable(probe.rows));
   for (const note of probe.notes) console.log(`  - ${note}`);
 
-  const results = { date: new Date().toISOString(), gas, buckets, sdk, bundle, server, relay, prune, resume, probe };
+  const page = await measurePage();
+  console.log("\nThe web page: load to every server's figures shown (Chromium, loopback; ratio = 100 servers / 3)\n");
+  console.log(serverTable(page.rows));
+  for (const note of page.notes) console.log(`  - ${note}`);
+
+  const results = { date: new Date().toISOString(), gas, buckets, sdk, bundle, server, relay, prune, resume, probe, page };
   const file = path.join(import.meta.dirname, "results.json");
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwritten to bench/results.json`);

@@ -32,7 +32,7 @@ function configPlugin(config: AppConfig): Plugin {
  * `dev`: Vite's development server (modules served as they are, reloads on edit).
  * `preview`: the production bundle, built into a temporary folder and served as it would ship.
  */
-export async function startAppServer(config: AppConfig, mode: "dev" | "preview" = "dev"): Promise<AppServer> {
+export async function startAppServer(config: AppConfig, mode: "dev" | "preview" = "dev", options: { minify?: boolean } = {}): Promise<AppServer> {
   const common = { root: APP_ROOT, configFile: path.join(APP_ROOT, "vite.config.ts"), logLevel: "warn" as const, plugins: [configPlugin(config)] };
   const host = { host: "127.0.0.1", port: 0, strictPort: true };
   if (mode === "dev") {
@@ -43,7 +43,8 @@ export async function startAppServer(config: AppConfig, mode: "dev" | "preview" 
     return { url, close: () => server.close() };
   }
   const outDir = await mkdtemp(path.join(tmpdir(), "mailserver-app-"));
-  await build({ ...common, build: { outDir, emptyOutDir: true } });
+  // `minify: false` keeps function names, for profiling (bench/page.ts).
+  await build({ ...common, build: { outDir, emptyOutDir: true, ...(options.minify === false ? { minify: false } : {}) } });
   const server = await preview({ ...common, build: { outDir }, preview: host });
   const url = server.resolvedUrls?.local[0];
   if (url === undefined) throw new Error("vite did not report its URL");

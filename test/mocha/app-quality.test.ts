@@ -75,6 +75,8 @@ describe("mail-server page in Chromium: offers, probes' measures, rank and paid-
   let period: { from: number; to: number };
   let statusProvider: ProviderClient;
   let userSubs: SubscriptionClient;
+  let userToken: { balanceOf(a: string): Promise<bigint>; transfer(to: string, amount: bigint): Promise<{ wait(): Promise<unknown> }> };
+  let deadUrl: string;
 
   const [cheap, dear, acme] = [1, 0, 2].map((i) => () => chain.servers[i]!); // 20, 25 and 15 SNT a month
   const serverItem = (nodeId: string) => page.locator(`li.server[data-node-id="${nodeId}"]`);
@@ -92,7 +94,9 @@ describe("mail-server page in Chromium: offers, probes' measures, rank and paid-
     const { addresses, chainId } = chain.config;
     const status = await connection.ethers.getSigner(chain.providers.status);
     statusProvider = new ProviderClient({ runner: status, addresses });
-    userSubs = new SubscriptionClient({ runner: await connection.ethers.getSigner(chain.user), addresses });
+    const user = await connection.ethers.getSigner(chain.user);
+    userSubs = new SubscriptionClient({ runner: user, addresses });
+    userToken = (await connection.ethers.getContractAt("SNTLikeToken", addresses.token, user)) as unknown as typeof userToken;
 
     // The probe: a node of kind "probe", enabled by the curator and added by the default provider.
     await new CuratorClient({ runner: status, addresses }).setKindEnabled(PROBE_KIND_NAME, true);
@@ -143,12 +147,17 @@ describe("mail-server page in Chromium: offers, probes' measures, rank and paid-
     const served = await jsonServer({ "/reports": () => ({ reports: [genuine, unregistered, impostor] }), "/offer": () => forgedOffer });
     http.push(served.server);
 
+    // A URL where nothing answers, for acme's offer and as a second report source: both are reported, nothing else changes.
+    const closed = await jsonServer({});
+    await new Promise((resolve) => closed.server.close(resolve));
+    deadUrl = closed.url;
     app = await startAppServer(
       {
         ...chain.config,
-        offerUrls: { [cheap().nodeId]: mailServer.offerUrl!, [dear().nodeId]: `${served.url}/offer` },
-        quality: { reportUrls: [`${served.url}/reports`] },
+        offerUrls: { [cheap().nodeId]: mailServer.offerUrl!, [dear().nodeId]: `${served.url}/offer`, [acme().nodeId]: `${deadUrl}/offer` },
+        quality: { reportUrls: [`${served.url}/reports`, `${deadUrl}/reports`] },
         paidUntilWarningDays: 35,
+        fetchTimeoutMs: 3000,
       },
       "preview",
     );
@@ -204,6 +213,7 @@ describe("mail-server page in Chromium: offers, probes' measures, rank and paid-
     expect(await lossy.locator(".rank-number").textContent()).to.equal("Rank 3");
     expect(await lossy.locator(".excluded").textContent()).to.equal(" · not recommended");
     expect(await lossy.locator(".measures").textContent()).to.equal("available 100%, complete 25%, 30 ms median (90 ms p99)");
+    expect(await lossy.locator(".offer-missing").textContent()).to.equal("could not be read: cannot fetch the mail server's offer");
 
     // The forged reports did not count: one report counted, two refused with their reasons.
     expect(await page.locator("#probe-summary .hint").textContent()).to.equal("1 probe report from trusted probes counted.");
@@ -211,10 +221,11 @@ describe("mail-server page in Chromium: offers, probes' measures, rank and paid-
     expect(refused).to.have.length(2);
     expect(refused.some((r) => r.includes("untrusted-probe"))).to.equal(true);
     expect(refused.some((r) => r.includes("bad-signature"))).to.equal(true);
+    expect(await page.locator("#probe-summary .invalid").textContent()).to.equal(`${deadUrl}/reports gave no reports: cannot fetch the probe's reports`);
     await screenshot("01-servers-ranked");
   });
 
-  it('"paid until" stands out, with a warning before the end and when auto-renew would fail (allowance, then price)', async () => {
+  it('"paid until" stands out, with a warning before the end and when auto-renew would fail (allowance, price, balance)', async () => {
     // Bought 1 month and opted in to auto-renew without approving anything: the next renewal cannot go through.
     await userSubs.subscribe({ nodeId: cheap().nodeId, months: 1 });
     await userSubs.setAutoRenew(cheap().nodeId, chain.user, { months: 1, maxPricePerMonth: snt("20"), approve: false });
@@ -240,5 +251,25 @@ describe("mail-server page in Chromium: offers, probes' measures, rank and paid-
     await page.reload();
     await sub.locator('[data-warning="renewal-fails"]', { hasText: "the price is now 22 SNT a month, above the 20 SNT you allowed" }).waitFor();
     await screenshot("03-price-raised");
+
+    // The price back, a year of renewals approved, but the balance spent elsewhere: the balance warning.
+    await statusProvider.setNodePrice(cheap().nodeId, snt("20"));
+    await userSubs.setAutoRenew(cheap().nodeId, chain.user, { months: 1, maxPricePerMonth: snt("20"), approve: true });
+    await (await userToken.transfer(chain.providers.acme, (await userToken.balanceOf(chain.user)) - snt("5"))).wait();
+    await page.reload();
+    await sub.locator('[data-warning="renewal-fails"]', { hasText: "your SNT balance does not cover the next renewal" }).waitFor();
+    expect(await sub.locator('[data-warning="renewal-fails"]').textContent()).to.equal("Auto-renew would fail: your SNT balance does not cover the next renewal.");
+    await screenshot("04-balance-low");
+  });
+
+  it("a config.json whose probe settings are not what the page needs says so instead of listing", async () => {
+    const bad = await startAppServer({ ...chain.config, quality: { reportUrls: "http://probe.example/reports" as never } }, "dev");
+    try {
+      await page.goto(bad.url);
+      await page.locator("#servers", { hasText: "This page is not configured" }).waitFor();
+      expect(await page.locator("#servers").textContent()).to.equal('This page is not configured: config.json: "quality.reportUrls" must be a list of URLs');
+    } finally {
+      await bad.close();
+    }
   });
 });

@@ -34,6 +34,7 @@ import {
   signProbeReport,
   summarizeReports,
   trustedProbeIds,
+  verifyNodes,
   verifyProbeReport,
   type NodeMeasure,
   type ProbeReportDocument,
@@ -231,6 +232,11 @@ describe("quality probe: measures real servers, signs and publishes its report",
     expect(quality.get(ids.a)).to.deep.include({ availability: 1, completeness: 1 });
     expect(quality.get(ids.c)!.completeness).to.equal(0.5);
     expect(quality.get(down)).to.deep.include({ availability: 0, completeness: null });
+    // What an app gets from verifyNodes with these measures: the lossy and the down node last, excluded, with reasons.
+    const ranked = await verifyNodes(reader, [down, ids.c, ids.b, ids.a], { quality });
+    expect(ranked.slice(0, 2).map((v) => v.nodeId)).to.have.members([ids.a, ids.b]);
+    expect(ranked.slice(2).map((v) => [v.nodeId, v.ranking!.excluded])).to.have.deep.members([[ids.c, true], [down, true]]);
+    expect(ranked.find((v) => v.nodeId === down)!.ranking!.reasons[0]).to.equal("excluded: available 0% of the time, below the floor of 90%");
   });
 
   it("a @waku/sdk light node reads the report from a store node by content topic; a report signed by a key not registered as a probe is refused", async () => {
