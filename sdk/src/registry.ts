@@ -1,4 +1,5 @@
-import { ZeroAddress } from "ethers";
+import { ZeroAddress, type ContractTransactionResponse } from "ethers";
+import { sendAndWait, type WriteResult } from "./core/tx.js";
 import { ChainContext, type ClientOptions } from "./core/chain.js";
 import { requireAddress } from "./deployments.js";
 import { MailserverSdkError } from "./errors.js";
@@ -100,6 +101,16 @@ export class RegistryClient {
   protected readonly contract = onceUnlessFailed(() =>
     this.address().then((address) => registryContract(address, this.ctx.runner)),
   );
+
+  /**
+   * One write: the signer check and the transaction under one label, the method's name (a
+   * read-only client gets INVALID_ARGUMENT naming it; a revert names it too).
+   */
+  protected async write(label: string, call: (registry: IMailServerRegistry) => Promise<ContractTransactionResponse>): Promise<WriteResult> {
+    this.ctx.signer(label);
+    const registry = await this.contract();
+    return sendAndWait(label, () => call(registry));
+  }
 
   /** A read with retries; failures become MailserverSdkError. */
   protected async read<T>(label: string, call: (registry: IMailServerRegistry) => Promise<T>): Promise<T> {
