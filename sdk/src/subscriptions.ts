@@ -1,6 +1,6 @@
-// SubscriptionClient: one object for apps that prefer methods. Every method is a one-line
-// delegation to a plain function over the client's context (escrow/*.ts), which apps may also
-// call directly; the class holds no logic of its own.
+// SubscriptionClient: every method is a one-line delegation to a plain function over the
+// client's context (escrow/*.ts, one module per concern, as viem's actions); the class holds no
+// logic of its own. The functions are not public API (yet): the class is.
 import type { Contract, Signer } from "ethers";
 import type { ChainContext } from "./core/chain.js";
 import type { StoredSubscription } from "./subscriptionRecord.js";

@@ -102,13 +102,8 @@ export class SubscriptionIndex implements SubscriptionLookup {
   #syncing: Promise<SyncResult> | undefined;
 
   constructor(options: SubscriptionIndexOptions) {
-    this.chainId = BigInt(options.chainId);
-    const deployment = resolveDeployment(this.chainId, { escrow: options.escrow, startBlock: options.startBlock });
-    this.escrow = checkAddress(requireAddress(deployment, "escrow", this.chainId), "escrow");
-    this.startBlock = nonNegativeInteger("startBlock", deployment.startBlock ?? 0);
-    this.confirmations = nonNegativeInteger("confirmations", options.confirmations ?? 6);
-    this.maxStalenessSeconds = nonNegativeInteger("maxStalenessSeconds", options.maxStalenessSeconds ?? 60);
-    const maxRange = positiveInteger("maxBlockRange", options.maxBlockRange ?? 2000);
+    const { maxRange, ...settings } = settingsOf(options);
+    ({ chainId: this.chainId, escrow: this.escrow, startBlock: this.startBlock, confirmations: this.confirmations, maxStalenessSeconds: this.maxStalenessSeconds } = settings);
     this.#provider = options.provider;
     this.#contract = escrowContract(this.escrow, options.provider);
     this.#nodeFilter = nodeFilterOf(options.nodeIds);
@@ -296,6 +291,20 @@ export class SubscriptionIndex implements SubscriptionLookup {
     this.#nodeIds.set(nodeId, nodeId);
     return nodeId;
   }
+}
+
+/** The index's settings from its options, checked (INVALID_ARGUMENT, MISSING_ADDRESS). */
+function settingsOf(options: SubscriptionIndexOptions) {
+  const chainId = BigInt(options.chainId);
+  const deployment = resolveDeployment(chainId, { escrow: options.escrow, startBlock: options.startBlock });
+  return {
+    chainId,
+    escrow: checkAddress(requireAddress(deployment, "escrow", chainId), "escrow"),
+    startBlock: nonNegativeInteger("startBlock", deployment.startBlock ?? 0),
+    confirmations: nonNegativeInteger("confirmations", options.confirmations ?? 6),
+    maxStalenessSeconds: nonNegativeInteger("maxStalenessSeconds", options.maxStalenessSeconds ?? 60),
+    maxRange: positiveInteger("maxBlockRange", options.maxBlockRange ?? 2000),
+  };
 }
 
 function publicEntry(e: StoredEntry): IndexEntry {
