@@ -5,11 +5,11 @@
 import type { Contract, ContractTransactionResponse } from "ethers";
 import { ChainContext, type ClientOptions } from "../core/chain.js";
 import { integerIn } from "../core/args.js";
-import { escrowContract } from "../core/contracts.js";
+import { escrowContract, tokenContract } from "../core/contracts.js";
 import { sendAndWait, type WriteResult } from "../core/tx.js";
 import { requireAddress } from "../deployments.js";
 import type { StoredSubscription } from "../subscriptionRecord.js";
-import { detectTokenSupport, tokenContract, type TokenSupport } from "../token.js";
+import { detectTokenSupport, type TokenSupport } from "../token.js";
 import type { ISubscriptionEscrow } from "../typechain/interfaces/ISubscriptionEscrow.js";
 import { onceUnlessFailed } from "../util.js";
 
