@@ -1,7 +1,7 @@
 import type { ContractTransactionResponse } from "ethers";
 import type { IMailServerRegistry } from "./typechain/interfaces/IMailServerRegistry.js";
 import { kindId, normalizeNodeId } from "./nodeKey.js";
-import { RegistryClient } from "./registry.js";
+import { RegistryClient, writeRegistry } from "./registry.js";
 import type { WriteResult } from "./core/tx.js";
 import { checkAddress } from "./util.js";
 
@@ -19,7 +19,7 @@ export class CuratorClient extends RegistryClient {
   async addProvider(params: AddProviderParams): Promise<WriteResult> {
     const provider = checkAddress(params.provider, "provider");
     const payout = params.payout === undefined ? provider : checkAddress(params.payout, "payout");
-    return this.write("addProvider", (registry) => registry.addProvider(provider, params.name, params.metadataURI ?? "", payout));
+    return writeRegistry(this.ctx, this.contract, "addProvider", (registry) => registry.addProvider(provider, params.name, params.metadataURI ?? "", payout));
   }
 
   /** Approve a pending provider. */
@@ -50,7 +50,7 @@ export class CuratorClient extends RegistryClient {
   /** Enable or disable a node kind (bytes32 id or name). */
   async setKindEnabled(kind: string, enabled: boolean): Promise<WriteResult> {
     const id = kindId(kind);
-    return this.write("setKindEnabled", (registry) => registry.setKindEnabled(id, enabled));
+    return writeRegistry(this.ctx, this.contract, "setKindEnabled", (registry) => registry.setKindEnabled(id, enabled));
   }
 
   /** Give an account the curator role (needs the role's admin). */
@@ -66,7 +66,7 @@ export class CuratorClient extends RegistryClient {
   /** Remove any provider's node for good. */
   async removeNode(nodeId: string): Promise<WriteResult> {
     const id = normalizeNodeId(nodeId);
-    return this.write("removeNode", (registry) => registry.removeNode(id));
+    return writeRegistry(this.ctx, this.contract, "removeNode", (registry) => registry.removeNode(id));
   }
 
   async #providerAction(
@@ -75,6 +75,6 @@ export class CuratorClient extends RegistryClient {
     send: (registry: IMailServerRegistry, address: string) => Promise<ContractTransactionResponse>,
   ): Promise<WriteResult> {
     const address = checkAddress(account, "account");
-    return this.write(label, (registry) => send(registry, address));
+    return writeRegistry(this.ctx, this.contract, label, (registry) => send(registry, address));
   }
 }

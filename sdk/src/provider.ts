@@ -3,7 +3,7 @@ import { parseEnr } from "./enr.js";
 import { MailserverSdkError } from "./errors.js";
 import { kindId, MAILSERVER_KIND, nodePublicKey, nodePublicKeyFromPrivateKey, normalizeNodeId, signNodeKeyProof, type NodeId } from "./nodeKey.js";
 import { keccak256 } from "ethers";
-import { RegistryClient } from "./registry.js";
+import { RegistryClient, writeRegistry } from "./registry.js";
 import type { WriteResult } from "./core/tx.js";
 import { checkAddress, checkUint } from "./util.js";
 
@@ -45,7 +45,7 @@ export class ProviderClient extends RegistryClient {
   /** Apply to become a provider; pending until a curator approves. */
   async applyAsProvider(params: ApplyParams): Promise<WriteResult> {
     const payout = params.payout === undefined ? await this.ctx.signerAddress("applyAsProvider") : checkAddress(params.payout, "payout");
-    return this.write("applyAsProvider", (registry) => registry.applyAsProvider(params.name, params.metadataURI ?? "", payout));
+    return writeRegistry(this.ctx, this.contract, "applyAsProvider", (registry) => registry.applyAsProvider(params.name, params.metadataURI ?? "", payout));
   }
 
   /**
@@ -80,7 +80,7 @@ export class ProviderClient extends RegistryClient {
     // The registry computes the node id from the public key (the ENR rule), so one key has one id.
     const nodeId = keccak256(publicKey);
     checkRecord(params.record, nodeId);
-    const result = await this.write("addNode", (registry) => registry.addNode(publicKey, kind, params.record, price, deadline, proof));
+    const result = await writeRegistry(this.ctx, this.contract, "addNode", (registry) => registry.addNode(publicKey, kind, params.record, price, deadline, proof));
     return { ...result, nodeId };
   }
 
@@ -88,37 +88,37 @@ export class ProviderClient extends RegistryClient {
   async updateNodeRecord(nodeId: string, record: string): Promise<WriteResult> {
     const id = normalizeNodeId(nodeId);
     checkRecord(record, id);
-    return this.write("updateNodeRecord", (registry) => registry.updateNodeRecord(id, record));
+    return writeRegistry(this.ctx, this.contract, "updateNodeRecord", (registry) => registry.updateNodeRecord(id, record));
   }
 
   /** Change a node's monthly price (existing subscriptions keep theirs). */
   async setNodePrice(nodeId: string, pricePerMonth: bigint | number): Promise<WriteResult> {
     const id = normalizeNodeId(nodeId);
     const price = checkUint(pricePerMonth, "pricePerMonth");
-    return this.write("setNodePrice", (registry) => registry.setNodePrice(id, price));
+    return writeRegistry(this.ctx, this.contract, "setNodePrice", (registry) => registry.setNodePrice(id, price));
   }
 
   /** Deactivate or reactivate a node. */
   async setNodeActive(nodeId: string, active: boolean): Promise<WriteResult> {
     const id = normalizeNodeId(nodeId);
-    return this.write("setNodeActive", (registry) => registry.setNodeActive(id, active));
+    return writeRegistry(this.ctx, this.contract, "setNodeActive", (registry) => registry.setNodeActive(id, active));
   }
 
   /** Remove a node for good (its id stays taken). */
   async removeNode(nodeId: string): Promise<WriteResult> {
     const id = normalizeNodeId(nodeId);
-    return this.write("removeNode", (registry) => registry.removeNode(id));
+    return writeRegistry(this.ctx, this.contract, "removeNode", (registry) => registry.removeNode(id));
   }
 
   /** Change where earnings are paid. */
   async setPayout(payout: string): Promise<WriteResult> {
     const address = checkAddress(payout, "payout");
-    return this.write("setPayout", (registry) => registry.setPayout(address));
+    return writeRegistry(this.ctx, this.contract, "setPayout", (registry) => registry.setPayout(address));
   }
 
   /** Change the provider's name and metadata URI. */
   async setMetadata(name: string, metadataURI = ""): Promise<WriteResult> {
-    return this.write("setMetadata", (registry) => registry.setProviderMetadata(name, metadataURI));
+    return writeRegistry(this.ctx, this.contract, "setMetadata", (registry) => registry.setProviderMetadata(name, metadataURI));
   }
 }
 

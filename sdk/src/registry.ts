@@ -102,16 +102,6 @@ export class RegistryClient {
     this.address().then((address) => registryContract(address, this.ctx.runner)),
   );
 
-  /**
-   * One write: the signer check and the transaction under one label, the method's name (a
-   * read-only client gets INVALID_ARGUMENT naming it; a revert names it too).
-   */
-  protected async write(label: string, call: (registry: IMailServerRegistry) => Promise<ContractTransactionResponse>): Promise<WriteResult> {
-    this.ctx.signer(label);
-    const registry = await this.contract();
-    return sendAndWait(label, () => call(registry));
-  }
-
   /** A read with retries; failures become MailserverSdkError. */
   protected async read<T>(label: string, call: (registry: IMailServerRegistry) => Promise<T>): Promise<T> {
     const registry = await this.contract();
@@ -270,4 +260,20 @@ async function collectPages<T>(fetch: (page: PageOptions) => Promise<Page<T>>, p
     // Stop on a short page as well, so a list shrinking while we read cannot loop forever.
     if (offset >= page.total || page.items.length === 0) return items;
   }
+}
+
+/**
+ * One registry write: the signer check and the transaction under one label, the method's name
+ * (a read-only client gets INVALID_ARGUMENT naming it; a revert names it too). For the provider
+ * and curator clients; a module function, so apps that only read never bundle it.
+ */
+export async function writeRegistry(
+  ctx: ChainContext,
+  contract: () => Promise<IMailServerRegistry>,
+  label: string,
+  call: (registry: IMailServerRegistry) => Promise<ContractTransactionResponse>,
+): Promise<WriteResult> {
+  ctx.signer(label);
+  const registry = await contract();
+  return sendAndWait(label, () => call(registry));
 }
