@@ -102,8 +102,12 @@ export class SubscriptionIndex implements SubscriptionLookup {
   #syncing: Promise<SyncResult> | undefined;
 
   constructor(options: SubscriptionIndexOptions) {
-    const { maxRange, ...settings } = settingsOf(options);
-    ({ chainId: this.chainId, escrow: this.escrow, startBlock: this.startBlock, confirmations: this.confirmations, maxStalenessSeconds: this.maxStalenessSeconds } = settings);
+    const settings = settingsOf(options);
+    this.chainId = settings.chainId;
+    this.escrow = settings.escrow;
+    this.startBlock = settings.startBlock;
+    this.confirmations = settings.confirmations;
+    this.maxStalenessSeconds = settings.maxStalenessSeconds;
     this.#provider = options.provider;
     this.#contract = escrowContract(this.escrow, options.provider);
     this.#nodeFilter = nodeFilterOf(options.nodeIds);
@@ -111,7 +115,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
     this.#clock = options.clock ?? Date.now;
     const read = <T>(label: string, call: () => Promise<T>) => withRetry(label, call, this.#retry);
     const reader = new EscrowLogReader({ provider: this.#provider, escrow: this.escrow, nodeFilter: this.#nodeFilter, read });
-    this.#source = { provider: this.#provider, reader, read, startBlock: this.startBlock, confirmations: this.confirmations, maxRange, meta: () => this.#meta(), intern: (id) => this.#intern(id), onRange: options.onRange };
+    this.#source = { provider: this.#provider, reader, read, startBlock: this.startBlock, confirmations: this.confirmations, maxRange: settings.maxRange, meta: () => this.#meta(), intern: (id) => this.#intern(id), onRange: options.onRange };
     this.#loop = new SyncLoop(() => this.sync(), () => this.#syncing, nonNegativeInteger("stopWaitMs", options.stopWaitMs ?? 2_000));
   }
 
