@@ -1,8 +1,8 @@
 import type { ContractTransactionResponse } from "ethers";
 import type { IMailServerRegistry } from "./typechain/interfaces/IMailServerRegistry.js";
 import { kindId, normalizeNodeId } from "./nodeKey.js";
-import { RegistryClient } from "./registry.js";
-import { sendAndWait, type WriteResult } from "./core/tx.js";
+import { RegistryClient, writeRegistry } from "./registry.js";
+import type { WriteResult } from "./core/tx.js";
 import { checkAddress } from "./util.js";
 
 export interface AddProviderParams {
@@ -17,11 +17,9 @@ export interface AddProviderParams {
 export class CuratorClient extends RegistryClient {
   /** Add an approved provider directly. */
   async addProvider(params: AddProviderParams): Promise<WriteResult> {
-    this.ctx.signer("addProvider");
     const provider = checkAddress(params.provider, "provider");
     const payout = params.payout === undefined ? provider : checkAddress(params.payout, "payout");
-    const registry = await this.contract();
-    return sendAndWait("addProvider", () => registry.addProvider(provider, params.name, params.metadataURI ?? "", payout));
+    return writeRegistry(this.ctx, this.contract, "addProvider", (registry) => registry.addProvider(provider, params.name, params.metadataURI ?? "", payout));
   }
 
   /** Approve a pending provider. */
@@ -51,10 +49,8 @@ export class CuratorClient extends RegistryClient {
 
   /** Enable or disable a node kind (bytes32 id or name). */
   async setKindEnabled(kind: string, enabled: boolean): Promise<WriteResult> {
-    this.ctx.signer("setKindEnabled");
     const id = kindId(kind);
-    const registry = await this.contract();
-    return sendAndWait("setKindEnabled", () => registry.setKindEnabled(id, enabled));
+    return writeRegistry(this.ctx, this.contract, "setKindEnabled", (registry) => registry.setKindEnabled(id, enabled));
   }
 
   /** Give an account the curator role (needs the role's admin). */
@@ -69,10 +65,8 @@ export class CuratorClient extends RegistryClient {
 
   /** Remove any provider's node for good. */
   async removeNode(nodeId: string): Promise<WriteResult> {
-    this.ctx.signer("removeNode");
     const id = normalizeNodeId(nodeId);
-    const registry = await this.contract();
-    return sendAndWait("removeNode", () => registry.removeNode(id));
+    return writeRegistry(this.ctx, this.contract, "removeNode", (registry) => registry.removeNode(id));
   }
 
   async #providerAction(
@@ -80,9 +74,7 @@ export class CuratorClient extends RegistryClient {
     account: string,
     send: (registry: IMailServerRegistry, address: string) => Promise<ContractTransactionResponse>,
   ): Promise<WriteResult> {
-    this.ctx.signer(label);
     const address = checkAddress(account, "account");
-    const registry = await this.contract();
-    return sendAndWait(label, () => send(registry, address));
+    return writeRegistry(this.ctx, this.contract, label, (registry) => send(registry, address));
   }
 }

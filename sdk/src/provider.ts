@@ -3,8 +3,8 @@ import { parseEnr } from "./enr.js";
 import { MailserverSdkError } from "./errors.js";
 import { kindId, MAILSERVER_KIND, nodePublicKey, nodePublicKeyFromPrivateKey, normalizeNodeId, signNodeKeyProof, type NodeId } from "./nodeKey.js";
 import { keccak256 } from "ethers";
-import { RegistryClient } from "./registry.js";
-import { sendAndWait, type WriteResult } from "./core/tx.js";
+import { RegistryClient, writeRegistry } from "./registry.js";
+import type { WriteResult } from "./core/tx.js";
 import { checkAddress, checkUint } from "./util.js";
 
 export interface ApplyParams {
@@ -44,10 +44,8 @@ export type AddNodeParams = AddNodeWithKey | AddNodeWithProof;
 export class ProviderClient extends RegistryClient {
   /** Apply to become a provider; pending until a curator approves. */
   async applyAsProvider(params: ApplyParams): Promise<WriteResult> {
-    this.ctx.signer("applyAsProvider");
     const payout = params.payout === undefined ? await this.ctx.signerAddress("applyAsProvider") : checkAddress(params.payout, "payout");
-    const registry = await this.contract();
-    return sendAndWait("applyAsProvider", () => registry.applyAsProvider(params.name, params.metadataURI ?? "", payout));
+    return writeRegistry(this.ctx, this.contract, "applyAsProvider", (registry) => registry.applyAsProvider(params.name, params.metadataURI ?? "", payout));
   }
 
   /**
@@ -82,58 +80,45 @@ export class ProviderClient extends RegistryClient {
     // The registry computes the node id from the public key (the ENR rule), so one key has one id.
     const nodeId = keccak256(publicKey);
     checkRecord(params.record, nodeId);
-    const registry = await this.contract();
-    const result = await sendAndWait("addNode", () => registry.addNode(publicKey, kind, params.record, price, deadline, proof));
+    const result = await writeRegistry(this.ctx, this.contract, "addNode", (registry) => registry.addNode(publicKey, kind, params.record, price, deadline, proof));
     return { ...result, nodeId };
   }
 
   /** Replace a node's endpoint record. */
   async updateNodeRecord(nodeId: string, record: string): Promise<WriteResult> {
-    this.ctx.signer("updateNodeRecord");
     const id = normalizeNodeId(nodeId);
     checkRecord(record, id);
-    const registry = await this.contract();
-    return sendAndWait("updateNodeRecord", () => registry.updateNodeRecord(id, record));
+    return writeRegistry(this.ctx, this.contract, "updateNodeRecord", (registry) => registry.updateNodeRecord(id, record));
   }
 
   /** Change a node's monthly price (existing subscriptions keep theirs). */
   async setNodePrice(nodeId: string, pricePerMonth: bigint | number): Promise<WriteResult> {
-    this.ctx.signer("setNodePrice");
     const id = normalizeNodeId(nodeId);
     const price = checkUint(pricePerMonth, "pricePerMonth");
-    const registry = await this.contract();
-    return sendAndWait("setNodePrice", () => registry.setNodePrice(id, price));
+    return writeRegistry(this.ctx, this.contract, "setNodePrice", (registry) => registry.setNodePrice(id, price));
   }
 
   /** Deactivate or reactivate a node. */
   async setNodeActive(nodeId: string, active: boolean): Promise<WriteResult> {
-    this.ctx.signer("setNodeActive");
     const id = normalizeNodeId(nodeId);
-    const registry = await this.contract();
-    return sendAndWait("setNodeActive", () => registry.setNodeActive(id, active));
+    return writeRegistry(this.ctx, this.contract, "setNodeActive", (registry) => registry.setNodeActive(id, active));
   }
 
   /** Remove a node for good (its id stays taken). */
   async removeNode(nodeId: string): Promise<WriteResult> {
-    this.ctx.signer("removeNode");
     const id = normalizeNodeId(nodeId);
-    const registry = await this.contract();
-    return sendAndWait("removeNode", () => registry.removeNode(id));
+    return writeRegistry(this.ctx, this.contract, "removeNode", (registry) => registry.removeNode(id));
   }
 
   /** Change where earnings are paid. */
   async setPayout(payout: string): Promise<WriteResult> {
-    this.ctx.signer("setPayout");
     const address = checkAddress(payout, "payout");
-    const registry = await this.contract();
-    return sendAndWait("setPayout", () => registry.setPayout(address));
+    return writeRegistry(this.ctx, this.contract, "setPayout", (registry) => registry.setPayout(address));
   }
 
   /** Change the provider's name and metadata URI. */
   async setMetadata(name: string, metadataURI = ""): Promise<WriteResult> {
-    this.ctx.signer("setMetadata");
-    const registry = await this.contract();
-    return sendAndWait("setProviderMetadata", () => registry.setProviderMetadata(name, metadataURI));
+    return writeRegistry(this.ctx, this.contract, "setMetadata", (registry) => registry.setProviderMetadata(name, metadataURI));
   }
 }
 

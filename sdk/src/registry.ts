@@ -1,4 +1,5 @@
-import { ZeroAddress } from "ethers";
+import { ZeroAddress, type ContractTransactionResponse } from "ethers";
+import { sendAndWait, type WriteResult } from "./core/tx.js";
 import { ChainContext, type ClientOptions } from "./core/chain.js";
 import { requireAddress } from "./deployments.js";
 import { MailserverSdkError } from "./errors.js";
@@ -259,4 +260,20 @@ async function collectPages<T>(fetch: (page: PageOptions) => Promise<Page<T>>, p
     // Stop on a short page as well, so a list shrinking while we read cannot loop forever.
     if (offset >= page.total || page.items.length === 0) return items;
   }
+}
+
+/**
+ * One registry write: the signer check and the transaction under one label, the method's name
+ * (a read-only client gets INVALID_ARGUMENT naming it; a revert names it too). For the provider
+ * and curator clients; a module function, so apps that only read never bundle it.
+ */
+export async function writeRegistry(
+  ctx: ChainContext,
+  contract: () => Promise<IMailServerRegistry>,
+  label: string,
+  call: (registry: IMailServerRegistry) => Promise<ContractTransactionResponse>,
+): Promise<WriteResult> {
+  ctx.signer(label);
+  const registry = await contract();
+  return sendAndWait(label, () => call(registry));
 }

@@ -5,7 +5,6 @@
  */
 import { AbiCoder, getAddress, keccak256, type Log, type LogDescription, type Result } from "ethers";
 import { escrowInterface } from "./core/contracts.js";
-import type { ClientConsent } from "./escrow/consent.js";
 
 /** A subscription's record (ISubscriptionEscrow.Subscription), as the escrow's events carry it. */
 export interface StoredSubscription {
@@ -78,7 +77,8 @@ export function encodeApprovalRequest(req: {
   months: bigint;
   maxPricePerMonth: bigint;
   maxFeeBps: bigint;
-  consent: ClientConsent;
+  /** The client key's consent (`ClientConsent`; deadline 0 and "0x" when the payer is the client key). */
+  consent: { deadline: bigint; signature: string };
 }): string {
   return AbiCoder.defaultAbiCoder().encode(
     ["tuple(uint8 action, bytes32 nodeId, address clientId, uint256 months, uint256 maxPricePerMonth, uint256 maxFeeBps, tuple(uint256 deadline, bytes signature) consent)"],

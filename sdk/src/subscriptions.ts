@@ -1,21 +1,21 @@
-// SubscriptionClient: one object for apps that prefer methods. Every method is a one-line
-// delegation to a plain function over the client's context (escrow/*.ts), which apps may also
-// call directly; the class holds no logic of its own.
+// SubscriptionClient: every method is a one-line delegation to a plain function over the
+// client's context (escrow/*.ts, one module per concern, as viem's actions); the class holds no
+// logic of its own. The functions are not public API (yet): the class is.
 import type { Contract, Signer } from "ethers";
 import type { ChainContext } from "./core/chain.js";
 import type { StoredSubscription } from "./subscriptionRecord.js";
 import type { TokenSupport } from "./token.js";
 import type { WriteResult } from "./core/tx.js";
 import type { ISubscriptionEscrow } from "./typechain/interfaces/ISubscriptionEscrow.js";
-import * as allowances from "./escrow/allowances.js";
 import { signConsent, type ClientConsent } from "./escrow/consent.js";
 import { createEscrowContext, readEscrow, type EscrowContext, type SubscriptionClientOptions } from "./escrow/context.js";
-import * as management from "./escrow/management.js";
-import * as providerActions from "./escrow/providerActions.js";
-import * as purchases from "./escrow/purchase.js";
-import * as reads from "./escrow/reads.js";
-import * as records from "./escrow/records.js";
 import type { RenewalCheck } from "./escrow/renewal.js";
+import { renewalAllowanceNeeded } from "./escrow/allowances.js";
+import { cancel, renew, renewalCheck, setAutoRenew, setClientId, type AutoRenewParams } from "./escrow/management.js";
+import { pause, processExpiries, setCancellationFee, unpause, withdraw } from "./escrow/providerActions.js";
+import { purchase, simulateApproveAndCall, type ApproveAndCallSimulation, type PurchaseParams, type PurchaseResult } from "./escrow/purchase.js";
+import { allowance, balanceOf, cancellationFeeBps, nodeEarnings, paused, providerEarnings, quote, soldNodes, status, type Earnings, type Quote, type SubscriptionState } from "./escrow/reads.js";
+import { expiries, getSubscription } from "./escrow/records.js";
 
 // Each concern's types live with its functions; re-exported here for existing imports.
 export type { SubscriptionClientOptions } from "./escrow/context.js";
@@ -71,61 +71,61 @@ export class SubscriptionClient {
   // ---- reads (escrow/reads.ts, escrow/records.ts) ---------------------------------------------
 
   /** Price of `months` of a node bought now. */
-  quote(nodeId: string, months: bigint | number): Promise<reads.Quote> {
-    return reads.quote(this.#c, nodeId, months);
+  quote(nodeId: string, months: bigint | number): Promise<Quote> {
+    return quote(this.#c, nodeId, months);
   }
 
   /**
    * Whether it is active, when it ends, months left, what cancelling pays back now. Looks the
    * record up unless `subscription` is given (SUBSCRIPTION_RECORD_MISMATCH when that is stale).
    */
-  status(nodeId: string, clientId: string, subscription?: StoredSubscription): Promise<reads.SubscriptionState> {
-    return reads.status(this.#c, nodeId, clientId, subscription);
+  status(nodeId: string, clientId: string, subscription?: StoredSubscription): Promise<SubscriptionState> {
+    return status(this.#c, nodeId, clientId, subscription);
   }
 
   /** The current record of (node, client), or undefined when nothing is stored (see `getSubscription` in escrow/records.ts). */
   getSubscription(nodeId: string, clientId: string): Promise<StoredSubscription | undefined> {
-    return records.getSubscription(this.#c, nodeId, clientId);
+    return getSubscription(this.#c, nodeId, clientId);
   }
 
   /** Expiry seconds for many (node, client) pairs in one call (0 when none). */
   expiries(pairs: readonly { nodeId: string; clientId: string }[]): Promise<bigint[]> {
-    return records.expiries(this.#c, pairs);
+    return expiries(this.#c, pairs);
   }
 
-  nodeEarnings(nodeId: string): Promise<reads.Earnings> {
-    return reads.nodeEarnings(this.#c, nodeId);
+  nodeEarnings(nodeId: string): Promise<Earnings> {
+    return nodeEarnings(this.#c, nodeId);
   }
 
-  providerEarnings(provider: string): Promise<reads.Earnings> {
-    return reads.providerEarnings(this.#c, provider);
+  providerEarnings(provider: string): Promise<Earnings> {
+    return providerEarnings(this.#c, provider);
   }
 
   /** Node ids of a provider that ever sold a subscription here (where its earnings are). */
   soldNodes(provider: string): Promise<string[]> {
-    return reads.soldNodes(this.#c, provider);
+    return soldNodes(this.#c, provider);
   }
 
   cancellationFeeBps(provider: string): Promise<bigint> {
-    return reads.cancellationFeeBps(this.#c, provider);
+    return cancellationFeeBps(this.#c, provider);
   }
 
   paused(): Promise<boolean> {
-    return reads.paused(this.#c);
+    return paused(this.#c);
   }
 
   balanceOf(account: string): Promise<bigint> {
-    return reads.balanceOf(this.#c, account);
+    return balanceOf(this.#c, account);
   }
 
   /** The account's allowance to the escrow. */
   allowance(owner: string): Promise<bigint> {
-    return reads.allowance(this.#c, owner);
+    return allowance(this.#c, owner);
   }
 
   /** The most one round of the owner's pending automatic renewals can pull; O(the owner's own subscriptions). */
   renewalAllowanceNeeded(owner: string): Promise<bigint> {
-    return allowances.renewalAllowanceNeeded(this.#c, owner);
+    return renewalAllowanceNeeded(this.#c, owner);
   }
 
   // ---- buying (escrow/purchase.ts, escrow/consent.ts) ------------------------------------------
@@ -136,13 +136,13 @@ export class SubscriptionClient {
    * transaction), else approve + subscribe. Allowances are set to exactly the total, reset to
    * zero first when a stale one exists (MiniMe refuses non-zero to non-zero changes).
    */
-  subscribe(params: purchases.PurchaseParams): Promise<purchases.PurchaseResult> {
-    return purchases.purchase(this.#c, "subscribe", params);
+  subscribe(params: PurchaseParams): Promise<PurchaseResult> {
+    return purchase(this.#c, "subscribe", params);
   }
 
   /** Add months at the node's current price, at any time (owner only). No permit path on chain. */
-  extend(params: purchases.PurchaseParams): Promise<purchases.PurchaseResult> {
-    return purchases.purchase(this.#c, "extend", params);
+  extend(params: PurchaseParams): Promise<PurchaseResult> {
+    return purchase(this.#c, "extend", params);
   }
 
   /** Sign a client key's consent for `owner`, valid for an hour from the latest block. */
@@ -151,8 +151,8 @@ export class SubscriptionClient {
   }
 
   /** Throw the escrow's own error when it would refuse this `approveAndCall` purchase (SNT drops it); sends nothing. */
-  simulateApproveAndCall(params: purchases.ApproveAndCallSimulation): Promise<void> {
-    return purchases.simulateApproveAndCall(this.#c, params);
+  simulateApproveAndCall(params: ApproveAndCallSimulation): Promise<void> {
+    return simulateApproveAndCall(this.#c, params);
   }
 
   // ---- managing (escrow/management.ts) ---------------------------------------------------------
@@ -162,7 +162,7 @@ export class SubscriptionClient {
    * unless `subscription` is given (checked on chain first).
    */
   cancel(nodeId: string, clientId: string, subscription?: StoredSubscription): Promise<WriteResult & { refund: bigint; fee: bigint }> {
-    return management.cancel(this.#c, nodeId, clientId, subscription);
+    return cancel(this.#c, nodeId, clientId, subscription);
   }
 
   /**
@@ -176,15 +176,15 @@ export class SubscriptionClient {
     newClientId: string,
     options: { clientKey?: Signer; consent?: ClientConsent; subscription?: StoredSubscription } = {},
   ): Promise<WriteResult & { subscription: StoredSubscription }> {
-    return management.setClientId(this.#c, nodeId, clientId, newClientId, options);
+    return setClientId(this.#c, nodeId, clientId, newClientId, options);
   }
 
   /**
    * Opt in to automatic renewal (months > 0, with `approve`: `cycles` rounds approved) or out
    * (months = 0). Opting out is only safe before `renewalCheck().optOutSafeUntil`.
    */
-  setAutoRenew(nodeId: string, clientId: string, params: management.AutoRenewParams): Promise<WriteResult & { approvals: string[]; subscription: StoredSubscription }> {
-    return management.setAutoRenew(this.#c, nodeId, clientId, params);
+  setAutoRenew(nodeId: string, clientId: string, params: AutoRenewParams): Promise<WriteResult & { approvals: string[]; subscription: StoredSubscription }> {
+    return setAutoRenew(this.#c, nodeId, clientId, params);
   }
 
   /**
@@ -192,7 +192,7 @@ export class SubscriptionClient {
    * `subscription` is given (SUBSCRIPTION_RECORD_MISMATCH when that is stale).
    */
   renewalCheck(nodeId: string, clientId: string, subscription?: StoredSubscription): Promise<RenewalCheck> {
-    return management.renewalCheck(this.#c, nodeId, clientId, subscription);
+    return renewalCheck(this.#c, nodeId, clientId, subscription);
   }
 
   /**
@@ -201,33 +201,33 @@ export class SubscriptionClient {
    * unless `subscription` is given.
    */
   renew(nodeId: string, clientId: string, subscription?: StoredSubscription): Promise<WriteResult & { expiresAt: Date; expiresAtSeconds: bigint; amount: bigint; subscription: StoredSubscription }> {
-    return management.renew(this.#c, nodeId, clientId, subscription);
+    return renew(this.#c, nodeId, clientId, subscription);
   }
 
   // ---- providers and curators (escrow/providerActions.ts) --------------------------------------
 
   /** Pay a node's released funds to its provider's payout address. */
   withdraw(nodeId: string): Promise<WriteResult & { amount: bigint; payout: string | undefined }> {
-    return providerActions.withdraw(this.#c, nodeId);
+    return withdraw(this.#c, nodeId);
   }
 
   /** Set the caller's cancellation fee for future purchases, in basis points (at most 10%). */
   setCancellationFee(feeBps: bigint | number): Promise<WriteResult> {
-    return providerActions.setCancellationFee(this.#c, feeBps);
+    return setCancellationFee(this.#c, feeBps);
   }
 
   /** Release funds of subscriptions that ended on past days (anyone may). */
   processExpiries(nodeId: string, maxDays: bigint | number): Promise<WriteResult> {
-    return providerActions.processExpiries(this.#c, nodeId, maxDays);
+    return processExpiries(this.#c, nodeId, maxDays);
   }
 
   /** Stop purchases, extensions and renewals (registry curator only). */
   pause(): Promise<WriteResult> {
-    return providerActions.pause(this.#c);
+    return pause(this.#c);
   }
 
   /** Resume purchases, extensions and renewals (registry curator only). */
   unpause(): Promise<WriteResult> {
-    return providerActions.unpause(this.#c);
+    return unpause(this.#c);
   }
 }

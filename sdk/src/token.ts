@@ -1,33 +1,14 @@
 import { isTransientError } from "./errors.js";
-import { Contract, getAddress, id, TypedDataEncoder, type ContractRunner, type Provider } from "ethers";
+import { getAddress, id, TypedDataEncoder, type Contract, type Provider } from "ethers";
 
-/**
- * The token functions the SDK uses. Human-readable because the payment token is not ours: SNT
- * (MiniMe) on mainnet, any ERC-20 elsewhere, so only what a call needs is assumed.
- */
-export const TOKEN_ABI = [
-  "function name() view returns (string)",
-  "function symbol() view returns (string)",
-  "function decimals() view returns (uint8)",
-  "function balanceOf(address owner) view returns (uint256)",
-  "function allowance(address owner, address spender) view returns (uint256)",
-  "function approve(address spender, uint256 amount) returns (bool)",
-  "function approveAndCall(address spender, uint256 amount, bytes data) returns (bool)",
-  "function permit(address owner, address spender, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s)",
-  "function nonces(address owner) view returns (uint256)",
-  "function DOMAIN_SEPARATOR() view returns (bytes32)",
-  "function eip712Domain() view returns (bytes1 fields, string name, string version, uint256 chainId, address verifyingContract, bytes32 salt, uint256[] extensions)",
-] as const;
+// The token's ABI lives with the other contract access (core/contracts.ts).
+export { TOKEN_ABI } from "./core/contracts.js";
 
 /** How a purchase is paid. */
 export type PaymentPath = "approveAndCall" | "permit" | "approve";
 
 export const APPROVE_AND_CALL_SELECTOR = id("approveAndCall(address,uint256,bytes)").slice(0, 10);
 export const PERMIT_SELECTOR = id("permit(address,address,uint256,uint256,uint8,bytes32,bytes32)").slice(0, 10);
-
-export function tokenContract(address: string, runner: ContractRunner): Contract {
-  return new Contract(address, TOKEN_ABI, runner);
-}
 
 /**
  * Whether deployed bytecode dispatches on a selector: solc compares selectors pushed with PUSH4

@@ -8,6 +8,7 @@ import { PERMIT_TYPES, readPermitDomain, type PaymentPath } from "../token.js";
 import { sendAndWait } from "../core/tx.js";
 import { checkAddress } from "../core/args.js";
 import type { EscrowContext } from "./context.js";
+import { tokenAllowance } from "./reads.js";
 import { escrowLogs, escrowTopics, getSubscription, headBlock } from "./records.js";
 
 /** A purchase: a new subscription or an extension. */
@@ -74,7 +75,7 @@ export async function renewalAllowanceNeeded(c: EscrowContext, owner: string): P
 export async function renewalReserve(c: EscrowContext, token: Contract, owner: string, spender: string): Promise<bigint> {
   const needed = await renewalAllowanceNeeded(c, owner);
   if (needed === 0n) return 0n;
-  const current: bigint = await c.ctx.read("allowance", () => token.getFunction("allowance")(owner, spender));
+  const current = await tokenAllowance(c, token, owner, spender);
   return current > needed ? current : needed;
 }
 
@@ -83,7 +84,7 @@ export async function renewalReserve(c: EscrowContext, token: Contract, owner: s
  * hashes of the approvals sent (none when it already is the target).
  */
 export async function resetAllowance(c: EscrowContext, token: Contract, owner: string, spender: string, target: bigint): Promise<string[]> {
-  const current: bigint = await c.ctx.read("allowance", () => token.getFunction("allowance")(owner, spender));
+  const current = await tokenAllowance(c, token, owner, spender);
   if (current === target) return [];
   const hashes: string[] = [];
   if (current !== 0n) {

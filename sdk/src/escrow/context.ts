@@ -2,13 +2,14 @@
 // the checked chain, the escrow and token handles (made once, on first use), where event scans
 // start, and the records this client learned from its own receipts. No global state: one
 // context per client.
-import type { Contract } from "ethers";
+import type { Contract, ContractTransactionResponse } from "ethers";
 import { ChainContext, type ClientOptions } from "../core/chain.js";
 import { integerIn } from "../core/args.js";
-import { escrowContract } from "../core/contracts.js";
+import { escrowContract, tokenContract } from "../core/contracts.js";
+import { sendAndWait, type WriteResult } from "../core/tx.js";
 import { requireAddress } from "../deployments.js";
 import type { StoredSubscription } from "../subscriptionRecord.js";
-import { detectTokenSupport, tokenContract, type TokenSupport } from "../token.js";
+import { detectTokenSupport, type TokenSupport } from "../token.js";
 import type { ISubscriptionEscrow } from "../typechain/interfaces/ISubscriptionEscrow.js";
 import { onceUnlessFailed } from "../util.js";
 
@@ -78,6 +79,16 @@ export function createEscrowContext(options: SubscriptionClientOptions): EscrowC
 export async function readEscrow<T>(c: EscrowContext, label: string, call: (escrow: ISubscriptionEscrow) => Promise<T>): Promise<T> {
   const escrow = await c.escrow();
   return c.ctx.read(label, () => call(escrow));
+}
+
+/**
+ * One write to the escrow: the signer check and the transaction under one label, the action's
+ * name (a read-only client gets INVALID_ARGUMENT naming it; a revert names it too).
+ */
+export async function writeEscrow(c: Pick<EscrowContext, "ctx" | "escrow">, label: string, call: (escrow: ISubscriptionEscrow) => Promise<ContractTransactionResponse>): Promise<WriteResult> {
+  c.ctx.signer(label);
+  const escrow = await c.escrow();
+  return sendAndWait(label, () => call(escrow));
 }
 
 /** Unix seconds as a Date. */

@@ -4,14 +4,13 @@ import { ZeroAddress, type Contract, type Signer } from "ethers";
 import { checkAddress, checkUint, integerIn } from "../core/args.js";
 import { escrowInterface } from "../core/contracts.js";
 import { MailserverSdkError } from "../errors.js";
-import { normalizeNodeId } from "../nodeKey.js";
 import { EMPTY_SUBSCRIPTION, type StoredSubscription } from "../subscriptionRecord.js";
-import { eventsOf, sendAndWait, type WriteResult } from "../core/tx.js";
+import { eventsOf, type WriteResult } from "../core/tx.js";
 import { renewalAllowanceNeeded, resetAllowance } from "./allowances.js";
 import { consentFor, type ClientConsent } from "./consent.js";
-import { readEscrow, secondsToDate, type EscrowContext } from "./context.js";
+import { readEscrow, secondsToDate, writeEscrow, type EscrowContext } from "./context.js";
 import { allowance, balanceOf } from "./reads.js";
-import { currentRecord, getSubscription, learn } from "./records.js";
+import { checkKey, currentRecord, getSubscription, learn, writtenRecord } from "./records.js";
 import { BLOCKER_CODES, DEFAULT_RENEWAL_CYCLES, renewalBlockerOf, renewalOutlook, type RenewalCheck } from "./renewal.js";
 
 /** The parameters of `setAutoRenew`. */
@@ -26,12 +25,10 @@ export interface AutoRenewParams {
 /** Cancel and take back the unserved part minus the fee locked at purchase. */
 export async function cancel(c: EscrowContext, nodeId: string, clientId: string, subscription?: StoredSubscription): Promise<WriteResult & { refund: bigint; fee: bigint }> {
   c.ctx.signer("cancel");
-  const id = normalizeNodeId(nodeId);
-  const client = checkAddress(clientId, "clientId");
+  const [id, client] = checkKey(nodeId, clientId);
   const record = await currentRecord(c, id, client, subscription);
-  const escrow = await c.escrow();
   const escrowAddress = await c.escrowAddress();
-  const result = await sendAndWait("cancel", () => escrow.cancel(id, client, record));
+  const result = await writeEscrow(c, "cancel", (e) => e.cancel(id, client, record));
   learn(c, result.receipt, escrowAddress, id, client);
   const [event] = eventsOf(result.receipt, escrowAddress, escrowInterface(), "Cancelled");
   return { ...result, refund: event?.args.getValue("refund") ?? 0n, fee: event?.args.getValue("fee") ?? 0n };
@@ -46,14 +43,12 @@ export async function setClientId(
   options: { clientKey?: Signer; consent?: ClientConsent; subscription?: StoredSubscription } = {},
 ): Promise<WriteResult & { subscription: StoredSubscription }> {
   const owner = await c.ctx.signerAddress("setClientId");
-  const id = normalizeNodeId(nodeId);
-  const client = checkAddress(clientId, "clientId");
+  const [id, client] = checkKey(nodeId, clientId);
   const next = checkAddress(newClientId, "newClientId");
   const escrowAddress = await c.escrowAddress();
   const record = await currentRecord(c, id, client, options.subscription);
   const consent = await consentFor(c, options, { nodeId: id, clientId: next, payer: owner, escrow: escrowAddress });
-  const escrow = await c.escrow();
-  const result = await sendAndWait("setClientId", () => escrow.setClientId(id, client, record, next, consent));
+  const result = await writeEscrow(c, "setClientId", (e) => e.setClientId(id, client, record, next, consent));
   learn(c, result.receipt, escrowAddress, id, client);
   return { ...result, subscription: learn(c, result.receipt, escrowAddress, id, next) ?? record };
 }
@@ -75,19 +70,14 @@ export async function setAutoRenew(
   params: AutoRenewParams,
 ): Promise<WriteResult & { approvals: string[]; subscription: StoredSubscription }> {
   const signer = c.ctx.signer("setAutoRenew");
-  const id = normalizeNodeId(nodeId);
-  const client = checkAddress(clientId, "clientId");
+  const [id, client] = checkKey(nodeId, clientId);
   const months = checkUint(params.months, "months");
   const maxPrice = checkUint(params.maxPricePerMonth, "maxPricePerMonth");
   const cycles = integerIn("cycles", params.cycles ?? DEFAULT_RENEWAL_CYCLES, 1, 120);
   const record = await currentRecord(c, id, client, params.subscription);
-  const escrow = await c.escrow();
   const escrowAddress = await c.escrowAddress();
-  const result = await sendAndWait("setAutoRenew", () => escrow.setAutoRenew(id, client, record, months, maxPrice));
-  const subscription = learn(c, result.receipt, escrowAddress, id, client);
-  if (subscription === undefined) {
-    throw new MailserverSdkError("CONTRACT_ERROR", `transaction ${result.hash} has no AutoRenewSet event of the escrow`, { details: { hash: result.hash } });
-  }
+  const result = await writeEscrow(c, "setAutoRenew", (e) => e.setAutoRenew(id, client, record, months, maxPrice));
+  const { subscription } = writtenRecord(c, result, escrowAddress, id, client, "AutoRenewSet");
   let approvals: string[] = [];
   if (params.approve === true) {
     // What every opted-in renewal of the owner needs, this one included: one allowance serves all.
@@ -100,8 +90,7 @@ export async function setAutoRenew(
 
 /** Whether `renew` would go through now, and why not. */
 export async function renewalCheck(c: EscrowContext, nodeId: string, clientId: string, subscription?: StoredSubscription): Promise<RenewalCheck> {
-  const id = normalizeNodeId(nodeId);
-  const client = checkAddress(clientId, "clientId");
+  const [id, client] = checkKey(nodeId, clientId);
   const record = subscription ?? (await getSubscription(c, id, client)) ?? EMPTY_SUBSCRIPTION;
   const reason = renewalBlockerOf(await readEscrow(c, "renewalCheck", (e) => e.renewalCheck(id, client, record)));
   if (record.renewMonths === 0n || record.owner === ZeroAddress || reason === "no-subscription") return { renewable: reason === "none", reason };
@@ -117,20 +106,14 @@ export async function renew(
   subscription?: StoredSubscription,
 ): Promise<WriteResult & { expiresAt: Date; expiresAtSeconds: bigint; amount: bigint; subscription: StoredSubscription }> {
   c.ctx.signer("renew");
-  const id = normalizeNodeId(nodeId);
-  const client = checkAddress(clientId, "clientId");
+  const [id, client] = checkKey(nodeId, clientId);
   const record = subscription ?? (await getSubscription(c, id, client));
   const check = await renewalCheck(c, id, client, record ?? EMPTY_SUBSCRIPTION);
   if (!check.renewable || record === undefined) {
     throw new MailserverSdkError(BLOCKER_CODES[check.reason], `renewal not possible: ${check.reason}`, { details: { nodeId: id, clientId: client, reason: check.reason } });
   }
-  const escrow = await c.escrow();
   const escrowAddress = await c.escrowAddress();
-  const result = await sendAndWait("renew", () => escrow.renew(id, client, record));
-  const renewed = learn(c, result.receipt, escrowAddress, id, client);
-  const [event] = eventsOf(result.receipt, escrowAddress, escrowInterface(), "Extended");
-  if (renewed === undefined || event === undefined) {
-    throw new MailserverSdkError("CONTRACT_ERROR", `transaction ${result.hash} has no Extended event of the escrow`, { details: { hash: result.hash } });
-  }
+  const result = await writeEscrow(c, "renew", (e) => e.renew(id, client, record));
+  const { subscription: renewed, event } = writtenRecord(c, result, escrowAddress, id, client, "Extended");
   return { ...result, expiresAt: secondsToDate(renewed.expiresAt), expiresAtSeconds: renewed.expiresAt, amount: event.args.getValue("amount"), subscription: renewed };
 }

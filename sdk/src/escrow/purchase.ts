@@ -1,12 +1,12 @@
 // Purchases: a new subscription or an extension, checked before anything is sent (trust,
 // policy, price, fee, state, consent, pause, balance), then paid by the best path the token has.
 import { ZeroAddress, type Contract, type ContractTransactionResponse, type Signer } from "ethers";
-import { registryContract, escrowInterface } from "../core/contracts.js";
+import { registryContract } from "../core/contracts.js";
 import { decodeContractError, findRevertData, isSdkError, isTransientError, MailserverSdkError, toSdkError } from "../errors.js";
 import { normalizeNodeId, type NodeId } from "../nodeKey.js";
 import { encodeApprovalRequest, encodeExtensionRequest, toStoredSubscription, type StoredSubscription } from "../subscriptionRecord.js";
 import type { PaymentPath } from "../token.js";
-import { eventsOf, sendAndWait, type WriteResult } from "../core/tx.js";
+import { sendAndWait, type WriteResult } from "../core/tx.js";
 import type { ISubscriptionEscrow } from "../typechain/interfaces/ISubscriptionEscrow.js";
 import { checkAddress, checkUint } from "../core/args.js";
 import type { TrustPolicy } from "../verify.js";
@@ -14,7 +14,7 @@ import { choosePath, renewalReserve, resetAllowance, signPermit, type PurchaseAc
 import { consentFor, NO_CONSENT, type ClientConsent } from "./consent.js";
 import { readEscrow, secondsToDate, type EscrowContext } from "./context.js";
 import { balanceOf, paused, quote } from "./reads.js";
-import { currentRecord, expiries, getSubscription, learn } from "./records.js";
+import { currentRecord, expiries, getSubscription, writtenRecord } from "./records.js";
 
 export interface PurchaseParams {
   nodeId: string;
@@ -229,13 +229,7 @@ function purchaseResult(
   approvals: string[],
   asked: { nodeId: NodeId; clientId: string },
 ): PurchaseResult {
-  const name = action === "subscribe" ? "Subscribed" : "Extended";
-  const [event] = eventsOf(result.receipt, escrowAddress, escrowInterface(), name);
-  const subscription = learn(c, result.receipt, escrowAddress, asked.nodeId, asked.clientId);
-  if (event === undefined || subscription === undefined) {
-    // A mined purchase always emits its event: its absence means the receipt is not the escrow's.
-    throw new MailserverSdkError("CONTRACT_ERROR", `transaction ${result.hash} has no ${name} event of the escrow`, { details: { hash: result.hash, escrow: escrowAddress } });
-  }
+  const { subscription, event } = writtenRecord(c, result, escrowAddress, asked.nodeId, asked.clientId, action === "subscribe" ? "Subscribed" : "Extended");
   // Subscribed's `paid` is the amount pulled; Extended names it.
   const amount: bigint = action === "subscribe" ? subscription.paid : event.args.getValue("amount");
   const price: bigint = event.args.getValue("pricePerMonth");

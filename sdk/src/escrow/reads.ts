@@ -1,11 +1,11 @@
 // Reads of the escrow and the payment token: quotes, a subscription's state, earnings, balances.
-import { ZeroAddress } from "ethers";
+import { ZeroAddress, type Contract } from "ethers";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId, type NodeId } from "../nodeKey.js";
 import { EMPTY_SUBSCRIPTION, type StoredSubscription } from "../subscriptionRecord.js";
 import { checkAddress, checkUint } from "../core/args.js";
 import { readEscrow, secondsToDate, type EscrowContext } from "./context.js";
-import { getSubscription } from "./records.js";
+import { checkKey, getSubscription } from "./records.js";
 
 export interface Quote {
   nodeId: NodeId;
@@ -64,8 +64,7 @@ export async function quote(c: EscrowContext, nodeId: string, months: bigint | n
 
 /** Whether it is active, when it ends, months left, what cancelling pays back now. */
 export async function status(c: EscrowContext, nodeId: string, clientId: string, subscription?: StoredSubscription): Promise<SubscriptionState> {
-  const id = normalizeNodeId(nodeId);
-  const client = checkAddress(clientId, "clientId");
+  const [id, client] = checkKey(nodeId, clientId);
   const record = subscription ?? (await getSubscription(c, id, client)) ?? EMPTY_SUBSCRIPTION;
   const s = await readEscrow(c, "status", (e) => e.status(id, client, record));
   return {
@@ -116,5 +115,9 @@ export async function balanceOf(c: EscrowContext, account: string): Promise<bigi
 export async function allowance(c: EscrowContext, owner: string): Promise<bigint> {
   const address = checkAddress(owner, "owner");
   const [token, escrow] = await Promise.all([c.token(), c.escrowAddress()]);
-  return c.ctx.read("allowance", () => token.getFunction("allowance")(address, escrow));
+  return tokenAllowance(c, token, address, escrow);
 }
+
+/** `owner`'s allowance to `spender` on `token` (checked addresses). */
+export const tokenAllowance = (c: EscrowContext, token: Contract, owner: string, spender: string): Promise<bigint> =>
+  c.ctx.read("allowance", () => token.getFunction("allowance")(owner, spender));

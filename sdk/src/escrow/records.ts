@@ -1,6 +1,8 @@
 // Subscription records and their lookup. The escrow keeps only a commitment to each record; the
 // record itself comes from the escrow's events about its key, checked against the commitment.
-import { zeroPadValue, type Log } from "ethers";
+import { zeroPadValue, type Log, type LogDescription } from "ethers";
+import { escrowInterface } from "../core/contracts.js";
+import { eventsOf, type WriteResult } from "../core/tx.js";
 import { scanLogs } from "../core/logScan.js";
 import { MailserverSdkError } from "../errors.js";
 import { normalizeNodeId, type NodeId } from "../nodeKey.js";
@@ -8,14 +10,16 @@ import { foldSubscriptionLogs, recordKey, subscriptionCommitment, subscriptionFr
 import { checkAddress } from "../core/args.js";
 import { readEscrow, type EscrowContext } from "./context.js";
 
-type EscrowEventName = "Subscribed" | "Extended" | "AutoRenewSet" | "Cancelled" | "ClientIdChanged";
+const RECORD_EVENTS = ["Subscribed", "Extended", "AutoRenewSet", "Cancelled", "ClientIdChanged"] as const;
 
 /** The topic hashes of the escrow's record events. */
-export async function escrowTopics(c: EscrowContext): Promise<Record<EscrowEventName, string>> {
+export async function escrowTopics(c: EscrowContext): Promise<Record<(typeof RECORD_EVENTS)[number], string>> {
   const iface = (await c.escrow()).interface;
-  const of = (name: EscrowEventName) => iface.getEvent(name).topicHash;
-  return { Subscribed: of("Subscribed"), Extended: of("Extended"), AutoRenewSet: of("AutoRenewSet"), Cancelled: of("Cancelled"), ClientIdChanged: of("ClientIdChanged") };
+  return Object.fromEntries(RECORD_EVENTS.map((name) => [name, iface.getEvent(name).topicHash])) as Record<(typeof RECORD_EVENTS)[number], string>;
 }
+
+/** A subscription's key, checked: the node id normalized and the client id checksummed (INVALID_ARGUMENT otherwise). */
+export const checkKey = (nodeId: string, clientId: string): [NodeId, string] => [normalizeNodeId(nodeId), checkAddress(clientId, "clientId")];
 
 /** The escrow's logs matching `topics` in [from, to]; hosted providers cap a range, so a refused one is halved until it passes. */
 export async function escrowLogs(c: EscrowContext, topics: (string | string[] | null)[], from: number, to: number): Promise<Log[]> {
@@ -36,12 +40,11 @@ export const headBlock = (c: EscrowContext) => c.ctx.read("block number", () => 
  * something is stored but no scanned event gives it (see `fromBlock`).
  */
 export async function getSubscription(c: EscrowContext, nodeId: string, clientId: string): Promise<StoredSubscription | undefined> {
-  const id = normalizeNodeId(nodeId);
-  const client = checkAddress(clientId, "clientId");
+  const [id, client] = checkKey(nodeId, clientId);
   const key = recordKey(id, client);
   const cached = c.records.get(key);
   if (cached !== undefined) {
-    const stored = await readEscrow(c, "subscriptionCommitment", (e) => e.subscriptionCommitment(id, client));
+    const stored = await commitmentOf(c, id, client);
     if (stored === 0n) {
       c.records.delete(key);
       return undefined;
@@ -51,7 +54,7 @@ export async function getSubscription(c: EscrowContext, nodeId: string, clientId
   // The commitment and the logs at one block, so that a purchase mined in between cannot make
   // a current record look stale.
   const toBlock = await headBlock(c);
-  const stored = await readEscrow(c, "subscriptionCommitment", (e) => e.subscriptionCommitment(id, client, { blockTag: toBlock }));
+  const stored = await commitmentOf(c, id, client, toBlock);
   if (stored === 0n) {
     c.records.delete(key);
     return undefined;
@@ -90,7 +93,7 @@ export async function currentRecord(c: EscrowContext, nodeId: NodeId, clientId: 
     return found;
   }
   const record = toStoredSubscription(given);
-  const stored = await readEscrow(c, "subscriptionCommitment", (e) => e.subscriptionCommitment(nodeId, clientId));
+  const stored = await commitmentOf(c, nodeId, clientId);
   if (stored === 0n) throw new MailserverSdkError("NO_SUBSCRIPTION", "no subscription", { details: { nodeId, clientId } });
   if (stored !== subscriptionCommitment(record)) {
     throw new MailserverSdkError(
@@ -100,6 +103,24 @@ export async function currentRecord(c: EscrowContext, nodeId: NodeId, clientId: 
     );
   }
   return record;
+}
+
+/** What the escrow stores for (node, client), at `blockTag` (default latest): 0 when nothing. */
+const commitmentOf = (c: EscrowContext, nodeId: string, clientId: string, blockTag?: number) =>
+  readEscrow(c, "subscriptionCommitment", (e) => (blockTag === undefined ? e.subscriptionCommitment(nodeId, clientId) : e.subscriptionCommitment(nodeId, clientId, { blockTag })));
+
+/**
+ * What a mined write of this client left stored for (node, client), learned, and its `name`
+ * event. CONTRACT_ERROR when the receipt lacks either: a mined write always emits its event, so
+ * the receipt is not the escrow's.
+ */
+export function writtenRecord(c: EscrowContext, result: WriteResult, escrow: string, nodeId: string, clientId: string, name: string): { subscription: StoredSubscription; event: LogDescription } {
+  const [event] = eventsOf(result.receipt, escrow, escrowInterface(), name);
+  const subscription = learn(c, result.receipt, escrow, nodeId, clientId);
+  if (event === undefined || subscription === undefined) {
+    throw new MailserverSdkError("CONTRACT_ERROR", `transaction ${result.hash} has no ${name} event of the escrow`, { details: { hash: result.hash, escrow } });
+  }
+  return { subscription, event };
 }
 
 /** Learn what a receipt of this client says about (node, client): the record, or its removal. */

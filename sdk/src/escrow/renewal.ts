@@ -14,19 +14,7 @@ export type RenewalBlocker =
   | "insufficient-balance"
   | "paused";
 
-export const RENEWAL_BLOCKERS: readonly RenewalBlocker[] = [
-  "none",
-  "no-subscription",
-  "not-opted-in",
-  "outside-window",
-  "node-not-trusted",
-  "price-above-maximum",
-  "insufficient-allowance",
-  "insufficient-balance",
-  "paused",
-];
-
-/** The SDK code a renewal blocker is reported with by `renew`. */
+/** The SDK code a renewal blocker is reported with by `renew`, in the escrow's enum order (RenewalBlocker). */
 export const BLOCKER_CODES: Record<RenewalBlocker, ErrorCode> = {
   none: "CONTRACT_ERROR",
   "no-subscription": "NO_SUBSCRIPTION",
@@ -38,6 +26,9 @@ export const BLOCKER_CODES: Record<RenewalBlocker, ErrorCode> = {
   "insufficient-balance": "INSUFFICIENT_BALANCE",
   paused: "ENFORCED_PAUSE",
 };
+
+/** The blockers in the escrow's enum order (`renewalCheck` answers an index): the table's key order. */
+export const RENEWAL_BLOCKERS = Object.keys(BLOCKER_CODES) as readonly RenewalBlocker[];
 
 export interface RenewalCheck {
   renewable: boolean;

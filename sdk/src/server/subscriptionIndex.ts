@@ -102,13 +102,12 @@ export class SubscriptionIndex implements SubscriptionLookup {
   #syncing: Promise<SyncResult> | undefined;
 
   constructor(options: SubscriptionIndexOptions) {
-    this.chainId = BigInt(options.chainId);
-    const deployment = resolveDeployment(this.chainId, { escrow: options.escrow, startBlock: options.startBlock });
-    this.escrow = checkAddress(requireAddress(deployment, "escrow", this.chainId), "escrow");
-    this.startBlock = nonNegativeInteger("startBlock", deployment.startBlock ?? 0);
-    this.confirmations = nonNegativeInteger("confirmations", options.confirmations ?? 6);
-    this.maxStalenessSeconds = nonNegativeInteger("maxStalenessSeconds", options.maxStalenessSeconds ?? 60);
-    const maxRange = positiveInteger("maxBlockRange", options.maxBlockRange ?? 2000);
+    const settings = settingsOf(options);
+    this.chainId = settings.chainId;
+    this.escrow = settings.escrow;
+    this.startBlock = settings.startBlock;
+    this.confirmations = settings.confirmations;
+    this.maxStalenessSeconds = settings.maxStalenessSeconds;
     this.#provider = options.provider;
     this.#contract = escrowContract(this.escrow, options.provider);
     this.#nodeFilter = nodeFilterOf(options.nodeIds);
@@ -116,7 +115,7 @@ export class SubscriptionIndex implements SubscriptionLookup {
     this.#clock = options.clock ?? Date.now;
     const read = <T>(label: string, call: () => Promise<T>) => withRetry(label, call, this.#retry);
     const reader = new EscrowLogReader({ provider: this.#provider, escrow: this.escrow, nodeFilter: this.#nodeFilter, read });
-    this.#source = { provider: this.#provider, reader, read, startBlock: this.startBlock, confirmations: this.confirmations, maxRange, meta: () => this.#meta(), intern: (id) => this.#intern(id), onRange: options.onRange };
+    this.#source = { provider: this.#provider, reader, read, startBlock: this.startBlock, confirmations: this.confirmations, maxRange: settings.maxRange, meta: () => this.#meta(), intern: (id) => this.#intern(id), onRange: options.onRange };
     this.#loop = new SyncLoop(() => this.sync(), () => this.#syncing, nonNegativeInteger("stopWaitMs", options.stopWaitMs ?? 2_000));
   }
 
@@ -296,6 +295,20 @@ export class SubscriptionIndex implements SubscriptionLookup {
     this.#nodeIds.set(nodeId, nodeId);
     return nodeId;
   }
+}
+
+/** The index's settings from its options, checked (INVALID_ARGUMENT, MISSING_ADDRESS). */
+function settingsOf(options: SubscriptionIndexOptions) {
+  const chainId = BigInt(options.chainId);
+  const deployment = resolveDeployment(chainId, { escrow: options.escrow, startBlock: options.startBlock });
+  return {
+    chainId,
+    escrow: checkAddress(requireAddress(deployment, "escrow", chainId), "escrow"),
+    startBlock: nonNegativeInteger("startBlock", deployment.startBlock ?? 0),
+    confirmations: nonNegativeInteger("confirmations", options.confirmations ?? 6),
+    maxStalenessSeconds: nonNegativeInteger("maxStalenessSeconds", options.maxStalenessSeconds ?? 60),
+    maxRange: positiveInteger("maxBlockRange", options.maxBlockRange ?? 2000),
+  };
 }
 
 function publicEntry(e: StoredEntry): IndexEntry {
