@@ -33,14 +33,29 @@ async function filled(file: string, rows: number, older: number, receivedAt: num
   return archive;
 }
 
-/** Runs `work` while a timer ticks every millisecond; resolves to its duration and the longest gap between ticks (ms). */
-async function stalls(work: () => Promise<unknown>): Promise<{ ms: number; maxStallMs: number }> {
+/**
+ * Runs `work` while a timer ticks every millisecond; resolves to its duration, the longest gap
+ * between ticks (ms), the CPU time this process spent in that gap (a gap with little CPU was spent
+ * waiting: on the disk, or for a core the machine's other processes held) and how many gaps
+ * exceeded 50 ms.
+ */
+async function stalls(work: () => Promise<unknown>): Promise<{ ms: number; maxStallMs: number; maxStallCpuMs: number; over50: number }> {
   let last = performance.now();
+  let lastCpu = process.cpuUsage();
   let maxStallMs = 0;
+  let maxStallCpuMs = 0;
+  let over50 = 0;
   const ticker = setInterval(() => {
     const at = performance.now();
-    maxStallMs = Math.max(maxStallMs, at - last);
+    const cpu = process.cpuUsage();
+    const gap = at - last;
+    if (gap > 50) over50++;
+    if (gap > maxStallMs) {
+      maxStallMs = gap;
+      maxStallCpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
+    }
     last = at;
+    lastCpu = cpu;
   }, 1);
   const started = performance.now();
   await work();
@@ -48,7 +63,7 @@ async function stalls(work: () => Promise<unknown>): Promise<{ ms: number; maxSt
   // One more tick after the last synchronous step, so that its stall is counted too.
   await new Promise((resolve) => setTimeout(resolve, 20));
   clearInterval(ticker);
-  return { ms, maxStallMs };
+  return { ms, maxStallMs, maxStallCpuMs, over50 };
 }
 
 export async function measurePrune(
@@ -67,6 +82,8 @@ export async function measurePrune(
     const copy = path.join(tmp, "one.sqlite");
     await copyFile(file, copy);
 
+    // The machine's own noise: the same timer for a few seconds with no work.
+    const idle = await stalls(() => new Promise((resolve) => setTimeout(resolve, 5_000)));
     const sliced = new SqliteArchive(file);
     const ours = await stalls(() => sliced.prune({ maxAgeSeconds: 30 * 86_400, maxBytes: 0 }, now));
     const left = (await sliced.stats()).messages;
@@ -85,10 +102,12 @@ export async function measurePrune(
       rows: [
         { measure: `prune ${n(rows)} expired rows: longest event-loop stall${against}`, value: ours.maxStallMs, baseline: one.maxStallMs, ratio: ours.maxStallMs / one.maxStallMs, unit: "ms" },
         { measure: `prune ${n(rows)} expired rows: time${against}`, value: ours.ms, baseline: one.ms, ratio: ours.ms / one.ms, unit: "ms" },
+        { measure: `prune ${n(rows)} expired rows: stalls over 50 ms (vs 5 s with no work)`, value: ours.over50, baseline: idle.over50, unit: "stalls" },
+        { measure: "longest stall with no work (this machine's noise)", value: idle.maxStallMs, unit: "ms" },
         ...(baselineRows === rows ? [] : [{ measure: `prune ${n(rows)} expired rows: time per 1,000 rows, vs one DELETE`, value: (ours.ms / rows) * 1000, baseline: (one.ms / baselineRows) * 1000, ratio: ours.ms / rows / (one.ms / baselineRows), unit: "ms" }]),
       ],
       notes: [
-        `prune: SQLite (WAL, synchronous NORMAL) on disk, ${n(rows)} expired messages of ~240 bytes (filled in ${fillSeconds.toFixed(0)} s, ${n(FILL_BATCH)} a put), pruned by the archive (slices of 100 rows, yielding between them); baseline = one DELETE (the archive's old prune) of the oldest ${n(baselineRows)} of them${baselineRows === rows ? "" : " (its freeze grows with the rows it deletes)"}, on a copy of the same file; a timer ticking every millisecond measures the stalls`,
+        `prune: SQLite (WAL, synchronous NORMAL) on disk, ${n(rows)} expired messages of ~240 bytes (filled in ${fillSeconds.toFixed(0)} s, ${n(FILL_BATCH)} a put), pruned by the archive (slices of 100 rows, yielding between them; its longest stall used ${ours.maxStallCpuMs.toFixed(0)} ms of this process's CPU: the rest was waiting, on the disk or for a core); baseline = one DELETE (the archive's old prune) of the oldest ${n(baselineRows)} of them${baselineRows === rows ? "" : " (its freeze grows with the rows it deletes)"}, on a copy of the same file; a timer ticking every millisecond measures the stalls`,
       ],
     };
   } finally {
