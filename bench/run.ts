@@ -14,6 +14,9 @@ import { measureProbe } from "./probe.js";
 import { measureRelay } from "./relay.js";
 import { measureResume } from "./resume.js";
 import { measureServer, type ServerRow } from "./server.js";
+import { archiveTable, measureArchive } from "./archive.js";
+import { measureLoad } from "./load.js";
+import { measureSockets, socketsTable } from "./sockets.js";
 
 
 /** Numbers as the table shows them: thousands separated, at most two decimals. */
@@ -47,6 +50,7 @@ function serverTable(rows: ServerRow[]): string {
 }
 
 async function main(): Promise<void> {
+  const started = performance.now();
   const connection = await network.create();
   const gas = await measureGas(connection);
   console.log("\nGas (in-process network, optimizer as shipped; floor = 21,000 + calldata + token transfer + required storage)\n");
@@ -69,10 +73,26 @@ async function main(): Promise<void> {
   console.log(serverTable(server.rows));
   for (const note of server.notes) console.log(`  - ${note}`);
 
+  const load = await measureLoad();
+  console.log("\nA subscriber under load (freemium, limits as shipped; ratio = under load / alone)\n");
+  console.log(serverTable(load.rows));
+  for (const note of load.notes) console.log(`  - ${note}`);
+
+  const sockets = await measureSockets();
+  console.log("\nIdle sockets: new clients while N silent TCP sockets are held (ratio = time to connect / with none)\n");
+  console.log(socketsTable(sockets.rows));
+  for (const note of sockets.notes) console.log(`  - ${note}`);
+
   const relay = await measureRelay();
   console.log("\nWaku Relay ingest (loopback; ratio = server / bare gossipsub receiver of the same stream)\n");
   console.log(serverTable(relay.rows));
   for (const note of relay.notes) console.log(`  - ${note}`);
+
+  const archiveMessages = Number(process.env.BENCH_ARCHIVE_MESSAGES ?? 1_000_000);
+  const archive = await measureArchive(archiveMessages);
+  console.log(`\nArchive query latency at ${archiveMessages.toLocaleString("en-US")} messages vs 1,000 (no network; ms)\n`);
+  console.log(archiveTable(archive.rows, archiveMessages));
+  for (const note of archive.notes) console.log(`  - ${note}`);
 
   const prune = await measurePrune();
   console.log("\nRetention (SQLite; ratio = sliced prune / one DELETE of the same rows)\n");
@@ -94,10 +114,10 @@ async function main(): Promise<void> {
   console.log(serverTable(page.rows));
   for (const note of page.notes) console.log(`  - ${note}`);
 
-  const results = { date: new Date().toISOString(), gas, buckets, sdk, bundle, server, relay, prune, resume, probe, page };
+    const results = { date: new Date().toISOString(), seconds: Math.round((performance.now() - started) / 1000), gas, buckets, sdk, bundle, server, load, sockets, relay, archive, prune, resume, probe, page };
   const file = path.join(import.meta.dirname, "results.json");
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
-  console.log(`\nwritten to bench/results.json`);
+  console.log(`\nwritten to bench/results.json (${results.seconds} s)`);
 }
 
 main().catch((error: unknown) => {

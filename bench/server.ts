@@ -39,15 +39,24 @@ const ESCROW = "0x" + "11".repeat(20);
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
-interface Server {
+export interface Server {
   node: { peerId: string; multiaddrs: string[] };
   nodeKey: Wallet;
   stop(): Promise<void>;
 }
 
-/** Starts bench/serverChild.mjs and waits for its address line. */
-async function startServer(mode: ServiceMode, subscriber: string | undefined, admission = {}, gate: "real" | "admit-all" = "real"): Promise<Server> {
-  const child = spawn(process.execPath, [path.join(import.meta.dirname, "serverChild.mjs"), JSON.stringify({ mode, subscriber, admission, chainId: CHAIN_ID, escrow: ESCROW, gate })], {
+/**
+ * Starts bench/serverChild.mjs and waits for its address line. `extra.shipped`: free and push
+ * limits as shipped (else lifted); `extra.listen`: its listening addresses (default one ws).
+ */
+export async function startServer(
+  mode: ServiceMode,
+  subscriber: string | undefined,
+  admission = {},
+  gate: "real" | "admit-all" = "real",
+  extra: { listen?: string[]; shipped?: boolean } = {},
+): Promise<Server> {
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, "serverChild.mjs"), JSON.stringify({ mode, subscriber, admission, chainId: CHAIN_ID, escrow: ESCROW, gate, ...extra })], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const exited = once(child, "exit");
@@ -66,7 +75,7 @@ async function startServer(mode: ServiceMode, subscriber: string | undefined, ad
   };
 }
 
-async function client(server: Server): Promise<LightNode> {
+export async function client(server: Server): Promise<LightNode> {
   const waku = await createLightNode({ defaultBootstrap: false, libp2p: { filterMultiaddrs: false } });
   await waku.start();
   await waku.dial(server.node.multiaddrs[0]!);
@@ -79,7 +88,7 @@ function peerOf(waku: LightNode, server: Server) {
 }
 
 /** One raw request; resolves to the first answer frame (read to the end, as @waku/sdk does). */
-async function request(waku: LightNode, server: Server, codec: string, bytes: Uint8Array): Promise<Uint8Array> {
+export async function request(waku: LightNode, server: Server, codec: string, bytes: Uint8Array): Promise<Uint8Array> {
   // A reset stream or a dropped connection must not leave the request waiting forever.
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("no answer within 10 s")), 10_000)));
@@ -100,14 +109,14 @@ async function request(waku: LightNode, server: Server, codec: string, bytes: Ui
   }
 }
 
-async function grant(waku: LightNode, server: Server, clientKey: Wallet): Promise<void> {
+export async function grant(waku: LightNode, server: Server, clientKey: Wallet): Promise<void> {
   const make = accessGrantMaker({ signer: clientKey, domain: { chainId: CHAIN_ID, escrow: ESCROW }, nodeId: nodeIdFromPrivateKey(server.nodeKey.privateKey) });
   const { bytes } = await make(waku.libp2p.peerId.toString());
   const answer = await presentAccessGrant(waku.libp2p, peerOf(waku, server), bytes);
   if (!answer.accepted) throw new Error(`grant refused: ${answer.reason}`);
 }
 
-async function fill(waku: LightNode, server: Server, count: number): Promise<{ pubsubTopic: string; pushesPerSecond: number }> {
+export async function fill(waku: LightNode, server: Server, count: number): Promise<{ pubsubTopic: string; pushesPerSecond: number }> {
   const pubsubTopic = waku.createDecoder({ contentTopic: TOPIC }).pubsubTopic;
   const started = performance.now();
   await runConcurrent(count, 8, async (i) => {
@@ -119,7 +128,7 @@ async function fill(waku: LightNode, server: Server, count: number): Promise<{ p
   return { pubsubTopic, pushesPerSecond: count / ((performance.now() - started) / 1000) };
 }
 
-async function runConcurrent(count: number, concurrency: number, task: (i: number) => Promise<void>, stop?: () => boolean): Promise<void> {
+export async function runConcurrent(count: number, concurrency: number, task: (i: number) => Promise<void>, stop?: () => boolean): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -129,7 +138,7 @@ async function runConcurrent(count: number, concurrency: number, task: (i: numbe
 }
 
 /** `count` store queries (page of 20), `concurrency` at a time: queries/s and latencies (ms). */
-async function queries(waku: LightNode, server: Server, pubsubTopic: string, count: number, concurrency: number, stop?: () => boolean) {
+export async function queries(waku: LightNode, server: Server, pubsubTopic: string, count: number, concurrency: number, stop?: () => boolean) {
   const bytes = proto_store.StoreQueryRequest.encode({ requestId: "q", includeData: true, pubsubTopic, contentTopics: [TOPIC], messageHashes: [], paginationForward: true, paginationLimit: 20n });
   const latencies: number[] = [];
   const started = performance.now();

@@ -1,0 +1,160 @@
+/**
+ * A subscriber under load (issue #20): the store p50/p99 of a paying subscriber alone, while a
+ * stranger pushes by lightpush as fast as it can (the per-peer and total push limits answer 429
+ * beyond what they allow), and while 200 free @waku/sdk light nodes read history through
+ * @waku/sdk's own store query, in `freemium`, with every limit as shipped (target: within 2x of
+ * alone). During the free load a new light node tries to connect every 250 ms (target: new
+ * connections keep succeeding). The server runs in its own process (bench/serverChild.mjs), each
+ * load in another (bench/loadChild.mjs); the subscriber uses bench/server.ts's raw store requests
+ * over a @waku/sdk connection, one at a time. All share the machine's cores. Nothing fails on speed.
+ */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { createInterface } from "node:readline";
+import { Wallet } from "ethers";
+import type { LightNode } from "@waku/sdk";
+import { DEFAULT_NODE_LIMITS, DEFAULT_PUSH_LIMITS } from "@status/mailserver-node";
+import { client, fill, grant, queries, startServer, type Server, type ServerRow } from "./server.js";
+
+const TOPIC = "/bench/1/chat/proto";
+const FREE_CLIENTS = Number(process.env.BENCH_FREE_CLIENTS ?? 200);
+/** Each phase: at least this many subscriber queries, for at least this long (so that new connections are tried often enough). */
+const PAID_QUERIES = 500;
+const PHASE_MS = 15_000;
+const CONNECT_EVERY_MS = 250;
+const IDLE_ARRIVALS_MS = 5_000;
+
+interface Counts {
+  rssMb: number;
+}
+interface PushCounts extends Counts {
+  codes: Record<string, number>;
+  failed: Record<string, number>;
+  seconds: number;
+}
+interface FreeCounts extends Counts {
+  reads: number;
+  readsFailed: number;
+  errors: Record<string, number>;
+}
+interface NewcomerCounts extends Counts {
+  newcomers: { attempted: number; connected: number; times: number[]; errors: Record<string, number> };
+}
+interface Ready {
+  attempted: number;
+  connected: number;
+  setupSeconds?: number;
+  setupErrors?: Record<string, number>;
+}
+
+/** Starts bench/loadChild.mjs; resolves once it is loading, with a `stop` that resolves to its counts. */
+async function loadChild<T>(server: Server, role: "push" | "free" | "newcomers", pubsubTopic: string) {
+  const child = spawn(
+    process.execPath,
+    [path.join(import.meta.dirname, "loadChild.mjs"), JSON.stringify({ role, address: server.node.multiaddrs[0], contentTopic: TOPIC, pubsubTopic, clients: FREE_CLIENTS, connectEveryMs: CONNECT_EVERY_MS })],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  const exited = once(child, "exit");
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const next = async (): Promise<unknown> => {
+    for (;;) {
+      const line = await Promise.race([lines.next(), exited.then(() => ({ done: true, value: undefined }))]);
+      if (line.done === true || line.value === undefined) throw new Error(`bench load child (${role}) exited early`);
+      // js-waku prints lines of its own on stdout.
+      if ((line.value as string).startsWith("BENCH ")) return JSON.parse((line.value as string).slice(6));
+    }
+  };
+  const ready = (await next().catch((error: unknown) => {
+    child.kill("SIGKILL");
+    throw error;
+  })) as Ready;
+  return {
+    ready,
+    async stop(): Promise<T> {
+      child.stdin!.write("stop\n");
+      const counts = (await next()) as T;
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+      return counts;
+    },
+    kill: () => child.kill("SIGKILL"),
+  };
+}
+
+const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+const list = (r: Record<string, number>) => Object.entries(r).map(([kind, n]) => `${n} × ${kind}`).join(", ") || "none";
+
+export async function measureLoad(): Promise<{ rows: ServerRow[]; notes: string[] }> {
+  const rows: ServerRow[] = [];
+  const notes: string[] = [];
+  const clientKey = Wallet.createRandom() as unknown as Wallet;
+  const server = await startServer("freemium", clientKey.address, {}, "real", { shipped: true });
+  let paid: LightNode | undefined;
+  const children: { kill(): void }[] = [];
+  try {
+    paid = await client(server);
+    await grant(paid, server, clientKey);
+    // Within the push burst a peer is allowed, so the fill is never refused.
+    const { pubsubTopic } = await fill(paid, server, 80);
+    await queries(paid, server, pubsubTopic, 100, 1);
+    /** The subscriber's queries, one at a time, for PAID_QUERIES queries and PHASE_MS at least. */
+    const phase = async (what: string, minMs = PHASE_MS) => {
+      const started = performance.now();
+      let done = 0;
+      const run = await queries(paid!, server, pubsubTopic, 1e9, 1, () => done++ >= PAID_QUERIES && performance.now() - started >= minMs);
+      if (run.served !== run.done) throw new Error(`subscriber not served ${what} (${run.served} of ${run.done})`);
+      return run;
+    };
+    // New clients' time to connect with no load, the baseline of the same during the free load.
+    const idleArrivals = await loadChild<NewcomerCounts>(server, "newcomers", pubsubTopic);
+    children.push(idleArrivals);
+    await new Promise((resolve) => setTimeout(resolve, IDLE_ARRIVALS_MS));
+    const { newcomers: idle } = await idleArrivals.stop();
+    const alone = await phase("alone", 0);
+
+    const push = await loadChild<PushCounts>(server, "push", pubsubTopic);
+    children.push(push);
+    const underPush = await phase("under the push flood", 0);
+    const pushed = await push.stop();
+
+    const free = await loadChild<FreeCounts>(server, "free", pubsubTopic);
+    children.push(free);
+    const arrivals = await loadChild<NewcomerCounts>(server, "newcomers", pubsubTopic);
+    children.push(arrivals);
+    const underFree = await phase("under the free load");
+    const { newcomers } = await arrivals.stop();
+    const report = await free.stop();
+    const { ready } = free;
+
+    rows.push({ measure: "subscriber p99, a stranger's lightpush flood vs alone", value: underPush.p99, baseline: alone.p99, ratio: underPush.p99 / alone.p99, unit: "ms" });
+    rows.push({ measure: "subscriber p50, a stranger's lightpush flood vs alone", value: underPush.p50, baseline: alone.p50, ratio: underPush.p50 / alone.p50, unit: "ms" });
+    rows.push({ measure: `subscriber p99, ${FREE_CLIENTS} free @waku/sdk clients vs alone`, value: underFree.p99, baseline: alone.p99, ratio: underFree.p99 / alone.p99, unit: "ms" });
+    rows.push({ measure: `subscriber p50, ${FREE_CLIENTS} free @waku/sdk clients vs alone`, value: underFree.p50, baseline: alone.p50, ratio: underFree.p50 / alone.p50, unit: "ms" });
+    const accepted = (pushed.codes["200"] ?? 0) + (pushed.codes["505"] ?? 0);
+    const offered = sum(pushed.codes) + sum(pushed.failed);
+    rows.push({ measure: "stranger's pushes accepted/s during the flood (allowed: 20/s)", value: accepted / pushed.seconds, unit: "pushes/s" });
+    rows.push({ measure: "stranger's pushes offered/s during the flood", value: offered / pushed.seconds, unit: "pushes/s" });
+    rows.push({ measure: `free clients that connected (of ${ready.attempted})`, value: ready.connected, baseline: ready.attempted, ratio: ready.connected / ready.attempted, unit: "clients" });
+    rows.push({ measure: "free clients' history reads completed during the load (of tried)", value: report.reads, baseline: report.reads + report.readsFailed, ratio: report.reads / (report.reads + report.readsFailed), unit: "reads" });
+    rows.push({ measure: "new clients connected during the free load (of attempted)", value: newcomers.connected, baseline: newcomers.attempted, ratio: newcomers.connected / newcomers.attempted, unit: "clients" });
+    const p = (times: number[], q: number) => times[Math.min(times.length - 1, Math.floor((q / 100) * times.length))] ?? Number.NaN;
+    for (const q of [50, 99]) {
+      const [loaded, base] = [p(newcomers.times, q), p(idle.times, q)];
+      rows.push({ measure: `new client's time to connect, p${q}, free load vs none`, value: loaded, baseline: base, ratio: loaded / base, unit: "ms" });
+    }
+    notes.push(
+      `load: freemium, every limit as shipped (push: ${DEFAULT_PUSH_LIMITS.perSecond}/s per peer, burst ${DEFAULT_PUSH_LIMITS.burst}, ${DEFAULT_PUSH_LIMITS.totalPerSecond}/s in total); the subscriber queries one at a time (a 20-message page of 80), ${alone.done} queries alone, ${underPush.done} under the push flood, ${underFree.done} under the free load (${PHASE_MS / 1000} s at least); server, load and this process share 2 cores`,
+      `load, push flood: one stranger (no subscription, its own process) keeps 16 lightpush requests in flight for ${pushed.seconds.toFixed(1)} s: ${list(pushed.codes)}${sum(pushed.failed) > 0 ? `; without an answer: ${list(pushed.failed)}` : ""} (505: archived, no relay peer to publish to)`,
+      `load, free clients: ${ready.connected} of ${ready.attempted} @waku/sdk 0.0.36 light nodes (one process, ${report.rssMb} MB resident, so real light nodes and not raw store clients) connected in ${(ready.setupSeconds ?? 0).toFixed(0)} s, ${DEFAULT_NODE_LIMITS.maxPendingPerAddress} at a time (all from 127.0.0.1, and the server holds at most ${DEFAULT_NODE_LIMITS.maxPendingPerAddress} handshakes pending per address)${sum(ready.setupErrors ?? {}) > 0 ? `; failures: ${list(ready.setupErrors ?? {})}` : ""}; then each read the history (@waku/sdk's queryWithOrderedCallback, pages of 20) again and again: ${report.reads} reads completed, ${report.readsFailed} failed (${list(report.errors)}; a failed read is retried after 100 ms)`,
+      `load, new clients: a new light node every ${CONNECT_EVERY_MS} ms (after the previous one connected or failed) while the free clients read, in a process of its own (connect = start, dial, store protocol seen; 20 s deadline), from the same address as the free clients: ${newcomers.connected} of ${newcomers.attempted} connected; failures: ${list(newcomers.errors)}; baseline: the same for ${IDLE_ARRIVALS_MS / 1000} s with no load (${idle.connected} of ${idle.attempted} connected)`,
+    );
+    return { rows, notes };
+  } finally {
+    for (const c of children) c.kill();
+    await paid?.stop().catch(() => undefined);
+    await server.stop();
+  }
+}
