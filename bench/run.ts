@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   console.log(serverTable(page.rows));
   for (const note of page.notes) console.log(`  - ${note}`);
 
-    const results = { date: new Date().toISOString(), seconds: Math.round((performance.now() - started) / 1000), gas, buckets, sdk, bundle, server, load, sockets, relay, archive, prune, resume, probe, page };
+  const results = { date: new Date().toISOString(), seconds: Math.round((performance.now() - started) / 1000), gas, buckets, sdk, bundle, server, load, sockets, relay, archive, prune, resume, probe, page };
   const file = path.join(import.meta.dirname, "results.json");
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwritten to bench/results.json (${results.seconds} s)`);
