@@ -4,6 +4,7 @@ import { statfs } from "node:fs/promises";
 import path from "node:path";
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import { openDatabase } from "./nodeSqlite.js";
+import { WalCheckpointer, type CheckpointResult } from "./walCheckpointer.js";
 import type { Archive, ArchivedMessage, ArchivePage, ArchiveQuery, ArchiveReader, ArchiveStats, KeyRange, RetentionPolicy } from "./archive.js";
 import { ArchiveFullError, readPage } from "./archive.js";
 
@@ -45,6 +46,8 @@ export class SqliteArchive implements Archive {
   readonly #path: string;
   #retention: RetentionPolicy;
   #disk = { at: Number.NEGATIVE_INFINITY, free: 0 };
+  /** Runs WAL checkpoints off the event loop (none for ":memory:"). */
+  readonly #checkpointer: WalCheckpointer | undefined;
 
   /**
    * `file` is a path (created when missing) or ":memory:". `retention` bounds `put` from the start
@@ -57,6 +60,15 @@ export class SqliteArchive implements Archive {
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#db.exec("PRAGMA synchronous = NORMAL");
     this.#db.exec(SCHEMA);
+    if (file !== ":memory:") {
+      this.#db.exec("PRAGMA wal_autocheckpoint = 0");
+      this.#checkpointer = new WalCheckpointer(file, {
+        intervalMs: CHECKPOINT_INTERVAL_MS,
+        onFailure: () => {
+          if (this.#open) this.#db.exec("PRAGMA wal_autocheckpoint = 1000");
+        },
+      });
+    }
     this.#insert = this.#db.prepare(
       "INSERT OR IGNORE INTO messages (hash, pubsub_topic, content_topic, timestamp, received_at, size, message) VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
@@ -245,12 +257,21 @@ export class SqliteArchive implements Archive {
     return dropped;
   }
 
+  /** Checkpoints the WAL now, on the checkpointer's thread (it also does so every second). */
+  async checkpoint(): Promise<CheckpointResult | undefined> {
+    return this.#checkpointer?.checkpoint();
+  }
+
   async close(): Promise<void> {
     if (!this.#open) return;
     this.#open = false;
+    await this.#checkpointer?.close();
     this.#db.close();
   }
 }
+
+/** How often the WAL is checkpointed; it holds at most about this long of writes. */
+const CHECKPOINT_INTERVAL_MS = 1_000;
 
 /** Rows one retention slice deletes (a few milliseconds of work between two turns of the event loop). */
 const PRUNE_SLICE = 100;
