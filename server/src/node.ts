@@ -13,6 +13,7 @@ import { createLibp2p, type Libp2p } from "libp2p";
 import type { GrantGate } from "./access.js";
 import { AdmissionPolicy, DEFAULT_ADMISSION_LIMITS, type AdmissionLimits, type ServiceMode } from "./admission.js";
 import type { Archive, RetentionPolicy } from "./archive/archive.js";
+import { pendingHandshakeGate } from "./pendingGate.js";
 import { ArchiveWriter, type IngestLimits, type IngestStats } from "./ingest.js";
 import { silentLogger, type Logger } from "./log.js";
 import { DEFAULT_MESSAGE_RULES, pubsubTopicOf, type MessageRules } from "./message.js";
@@ -57,52 +58,6 @@ export const DEFAULT_NODE_LIMITS: NodeLimits = {
   maxPendingPerAddress: 8,
   handshakeTimeoutMs: 5_000,
 };
-
-/** The key one address's pending handshakes are counted under: the IPv4 address, or the IPv6 /64 (one host's usual share). */
-function addressKey(address: string): string {
-  return address.includes(":") ? address.split(":").slice(0, 4).join(":") : address;
-}
-
-interface InboundConnection {
-  remoteAddr: { nodeAddress(): { address: string } };
-}
-
-/**
- * A connection gater bounding the handshakes pending from one address: libp2p bounds them only in
- * total. A slot is freed when the connection is upgraded, or at the handshake deadline, by which
- * libp2p has dropped it whatever happened.
- */
-export function pendingPerAddressGate(maxPerAddress: number, handshakeTimeoutMs: number) {
-  const pending = new Map<string, number>();
-  const held = new WeakMap<object, () => void>();
-  return {
-    denyInboundConnection: async (connection: InboundConnection): Promise<boolean> => {
-      const key = addressKey(connection.remoteAddr.nodeAddress().address);
-      const count = pending.get(key) ?? 0;
-      if (count >= maxPerAddress) return true;
-      pending.set(key, count + 1);
-      let released = false;
-      const release = () => {
-        if (released) return;
-        released = true;
-        clearTimeout(timer);
-        const left = (pending.get(key) ?? 1) - 1;
-        if (left > 0) pending.set(key, left);
-        else pending.delete(key);
-      };
-      const timer = setTimeout(release, handshakeTimeoutMs);
-      timer.unref();
-      held.set(connection, release);
-      return false;
-    },
-    denyInboundUpgradedConnection: async (_peer: unknown, connection: InboundConnection): Promise<boolean> => {
-      held.get(connection)?.();
-      return false;
-    },
-    /** Handshakes pending now, all addresses (for metrics and tests). */
-    pending: () => [...pending.values()].reduce((a, b) => a + b, 0),
-  };
-}
 
 export interface RelayOptions extends Partial<RelayLimits> {
   /** Run Waku Relay (default true). Without it the node archives nothing from the network and serves no lightpush. */
@@ -216,6 +171,11 @@ export class MailServerNode {
           }
         : {}),
     };
+    const pendingGate = pendingHandshakeGate({
+      maxPending: limits.maxPendingConnections,
+      maxPendingPerAddress: limits.maxPendingPerAddress,
+      handshakeTimeoutMs: limits.handshakeTimeoutMs,
+    });
     const libp2p = await createLibp2p({
       // (cast: the hoisted @libp2p/crypto declares its types against another copy of @libp2p/interface)
       privateKey: privateKeyFromRaw(options.privateKey) as unknown as NonNullable<Parameters<typeof createLibp2p>[0]>["privateKey"],
@@ -229,12 +189,14 @@ export class MailServerNode {
       // from one address, and each only briefly.
       connectionManager: {
         maxConnections: limits.maxConnections,
-        maxIncomingPendingConnections: limits.maxPendingConnections,
+        // Our gate bounds pending handshakes, making the oldest give way when full; libp2p's own
+        // bound (which refuses new ones instead) is only a backstop above it.
+        maxIncomingPendingConnections: 2 * limits.maxPendingConnections,
         inboundUpgradeTimeout: limits.handshakeTimeoutMs,
         // New connections per address per second (libp2p's default is 5; clients behind one NAT share an address).
         inboundConnectionThreshold: 100,
       },
-      connectionGater: pendingPerAddressGate(limits.maxPendingPerAddress, limits.handshakeTimeoutMs),
+      connectionGater: pendingGate,
       services: services as never,
       start: false,
     });

@@ -104,3 +104,71 @@ describe("mail server operator: idle sockets do not lock new clients out", funct
     await clientsConnectAndQuery(3);
   });
 });
+
+// Past the bounds: libp2p refuses new connections once its pending bound is full, so silent
+// sockets from enough addresses, or from the address the clients share (a NAT), kept every new
+// client out for as long as they were renewed. Now the oldest pending handshake gives way.
+describe("mail server operator: past the pending bounds, the oldest handshake gives way", function () {
+  this.timeout(120_000);
+  let tmp: string;
+  let archive: SqliteArchive;
+  let server: MailServerNode;
+  const sockets: net.Socket[] = [];
+  const clients: LightNode[] = [];
+
+  before(async () => {
+    tmp = await mkdtemp(path.join(tmpdir(), "mailserver-operator-evict-"));
+    archive = new SqliteArchive(path.join(tmp, "archive.sqlite"));
+    server = await MailServerNode.create({
+      privateKey: randomBytes(32),
+      listen: ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"],
+      clusterId: 1,
+      shards: [0],
+      mode: "free",
+      archive,
+      relay: { enabled: false },
+      // Small bounds and a long deadline: no slot frees itself while the test runs.
+      nodeLimits: { maxPendingConnections: 12, maxPendingPerAddress: 3, handshakeTimeoutMs: 60_000 },
+    });
+    await server.start();
+  });
+
+  afterEach(() => {
+    for (const socket of sockets.splice(0)) socket.destroy();
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    await Promise.all(clients.map((c) => c.stop().catch(() => undefined)));
+    await server.stop();
+    await archive.close();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  async function clientConnectsAndQueries() {
+    const ws = server.multiaddrs.find((a) => a.includes("/ws/"))!;
+    const waku = await wakuClient(ws, [Protocols.Store]);
+    clients.push(waku);
+    expect(await fetchMessages(waku, TOPIC)).to.deep.equal([]);
+  }
+
+  it("more silent sockets than the total bound, from several addresses: a new client connects and queries", async () => {
+    const ws = server.multiaddrs.find((a) => a.includes("/ws/"))!;
+    const tcp = server.multiaddrs.find((a) => !a.includes("/ws"))!;
+    // 6 addresses x 2 ports x 2 = 24 silent handshakes against a bound of 12.
+    for (let host = 2; host < 8; host++) {
+      for (let i = 0; i < 2; i++) {
+        sockets.push(await silentSocket(portOf(tcp), `127.0.0.${host}`, false));
+        sockets.push(await silentSocket(portOf(ws), `127.0.0.${host}`, true));
+      }
+    }
+    await clientConnectsAndQueries();
+  });
+
+  it("silent sockets from the client's own address, past its per-address bound: the client still connects and queries", async () => {
+    const ws = server.multiaddrs.find((a) => a.includes("/ws/"))!;
+    for (let i = 0; i < 6; i++) sockets.push(await silentSocket(portOf(ws), "127.0.0.1", true));
+    await clientConnectsAndQueries();
+  });
+});
+
