@@ -13,6 +13,7 @@ import { createLibp2p, type Libp2p } from "libp2p";
 import type { GrantGate } from "./access.js";
 import { AdmissionPolicy, DEFAULT_ADMISSION_LIMITS, type AdmissionLimits, type ServiceMode } from "./admission.js";
 import type { Archive, RetentionPolicy } from "./archive/archive.js";
+import { DEFAULT_FREE_CONNECTION_LIMITS, enforceFreeConnections, FreeConnectionPolicy, type FreeConnectionLimits } from "./connections.js";
 import { ArchiveWriter, type IngestLimits, type IngestStats } from "./ingest.js";
 import { silentLogger, type Logger } from "./log.js";
 import { DEFAULT_MESSAGE_RULES, pubsubTopicOf, type MessageRules } from "./message.js";
@@ -29,7 +30,7 @@ export { pubsubTopicOf } from "./message.js";
 export { METADATA_CODEC } from "./services/metadata.js";
 export { OFFER_CODEC } from "./services/offer.js";
 
-export interface NodeLimits {
+export interface NodeLimits extends FreeConnectionLimits {
   /** Largest store request accepted, bytes. */
   maxStoreRequestBytes: number;
   /** A peer must send its request within this time, ms. */
@@ -56,6 +57,7 @@ export const DEFAULT_NODE_LIMITS: NodeLimits = {
   maxPendingConnections: 256,
   maxPendingPerAddress: 8,
   handshakeTimeoutMs: 5_000,
+  ...DEFAULT_FREE_CONNECTION_LIMITS,
 };
 
 /** The key one address's pending handshakes are counted under: the IPv4 address, or the IPv6 /64 (one host's usual share). */
@@ -161,7 +163,16 @@ export class MailServerNode {
     if (options.mode !== "free" && options.gate === undefined) throw new Error(`mode ${options.mode} needs the access gate`);
     const logger = options.logger ?? silentLogger;
     const limits = { ...DEFAULT_NODE_LIMITS, ...options.nodeLimits };
-    const streams = { requestTimeoutMs: limits.requestTimeoutMs, maxStreamsPerProtocol: limits.maxStreamsPerProtocol, writeTimeoutMs: limits.writeTimeoutMs };
+    // By default a fifth of the connections stays for paying and relay peers.
+    if (options.nodeLimits?.maxFreeConnections === undefined) limits.maxFreeConnections = Math.floor(limits.maxConnections * 0.8);
+    // Every inbound stream tells the connection policy its peer is not idle.
+    const connections = new FreeConnectionPolicy(limits);
+    const streams = {
+      requestTimeoutMs: limits.requestTimeoutMs,
+      maxStreamsPerProtocol: limits.maxStreamsPerProtocol,
+      writeTimeoutMs: limits.writeTimeoutMs,
+      onStream: (peer: string) => connections.touch(peer),
+    };
     const pubsubTopics = options.shards.map((s) => pubsubTopicOf(options.clusterId, s));
     const { maxMessageBytes, maxClockDriftSeconds, ...pushLimits } = { ...DEFAULT_MESSAGE_RULES, ...DEFAULT_PUSH_LIMITS, ...options.pushLimits };
     const rules: MessageRules = { maxMessageBytes, maxClockDriftSeconds, pubsubTopics };
@@ -240,10 +251,23 @@ export class MailServerNode {
     });
     relay = (libp2p.services as { relay?: WakuRelay }).relay;
     const node = new MailServerNode(libp2p, options, admission, ingest, pubsubTopics);
+    // Paying peers and relay peers (the mesh this node archives from) are never closed for free ones.
+    const enforce = () => {
+      if (node.#stopped) return;
+      const relayPeers = new Set((libp2p.services as { pubsub?: { getPeers(): { toString(): string }[] } }).pubsub?.getPeers().map(String) ?? []);
+      const isProtected = (peer: string) => relayPeers.has(peer) || options.gate?.checkPeer(peer).allowed === true;
+      enforceFreeConnections(libp2p as never, connections, isProtected, logger);
+    };
+    libp2p.addEventListener("connection:open", () => {
+      enforce();
+      // A newcomer over the bound is closed when its grace ends, unless it paid meanwhile.
+      setTimeout(enforce, limits.connectionGraceMs + 10).unref();
+    });
     libp2p.addEventListener("peer:disconnect", (event) => {
       const peer = event.detail.toString();
       options.gate?.forgetPeer(peer);
       admission.forget(peer);
+      connections.forget(peer);
     });
     return node;
   }

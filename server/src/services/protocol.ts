@@ -25,6 +25,8 @@ export interface StreamLimits {
   maxStreamsPerProtocol: number;
   /** A peer must read its answer within this time, ms, or its stream is aborted (default 10 s). */
   writeTimeoutMs?: number;
+  /** Told the peer of every inbound stream (the connection policy's activity). */
+  onStream?: (peer: string) => void;
 }
 
 /**
@@ -36,6 +38,7 @@ export async function serve(registrar: Registrar, codec: string, limits: StreamL
     codec,
     (incoming) => {
       const data = incoming as unknown as HandlerContext;
+      limits.onStream?.(data.connection.remotePeer.toString());
       void handler(data).catch((error: unknown) => {
         // A peer that stops reading is the peer's doing (info); anything else may be the node's (warn).
         const peer = data.connection.remotePeer.toString();
