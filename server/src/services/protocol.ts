@@ -3,7 +3,7 @@
 // stream limits, and reading one bounded request with a deadline.
 import type { StreamHandler, StreamHandlerOptions } from "@libp2p/interface";
 import type { Logger } from "../log.js";
-import { readRequest, StreamInputError, StreamWriteTimeoutError, type DuplexStream } from "../streams.js";
+import { PeerWentAwayError, readRequest, StreamInputError, StreamWriteTimeoutError, type DuplexStream } from "../streams.js";
 
 /** What a protocol handler is given for one inbound stream. */
 export interface HandlerContext {
@@ -30,8 +30,9 @@ export interface StreamLimits {
 }
 
 /**
- * Registers `handler` for `codec`. A handler's failure costs that stream only: it is logged (at
- * warn: a peer that goes away mid-answer is routine) and never reaches libp2p.
+ * Registers `handler` for `codec`. A handler's failure costs that stream only and never reaches
+ * libp2p: a peer that goes away mid-answer or stops reading is logged at info (routine), anything
+ * else at warn.
  */
 export async function serve(registrar: Registrar, codec: string, limits: StreamLimits, logger: Logger, handler: (ctx: HandlerContext) => Promise<void>): Promise<void> {
   await registrar.handle(
@@ -40,9 +41,10 @@ export async function serve(registrar: Registrar, codec: string, limits: StreamL
       const data = incoming as unknown as HandlerContext;
       limits.onStream?.(data.connection.remotePeer.toString());
       void handler(data).catch((error: unknown) => {
-        // A peer that stops reading is the peer's doing (info); anything else may be the node's (warn).
+        // A peer that stops reading or goes away is the peer's doing (info); anything else may be the node's (warn).
         const peer = data.connection.remotePeer.toString();
         if (error instanceof StreamWriteTimeoutError) logger.log("info", "answer-not-read", { codec, peer, error: error.message });
+        else if (error instanceof PeerWentAwayError) logger.log("info", "peer-went-away", { codec, peer, reason: error.reason });
         else logger.log("warn", "handler-failed", { codec, peer, error: String(error) });
         data.stream.abort(error instanceof Error ? error : new Error(String(error)));
       });
@@ -57,7 +59,9 @@ export async function readOrDrop(ctx: HandlerContext, codec: string, maxBytes: n
     return await readRequest(ctx.stream, maxBytes, limits.requestTimeoutMs);
   } catch (error) {
     const kind = error instanceof StreamInputError ? error.kind : "broken";
-    logger.log("warn", "bad-stream", { codec, peer: ctx.connection.remotePeer.toString(), kind });
+    // A stream closed or reset before its request is a peer going away (info); too large or too slow is the peer misbehaving (warn).
+    const routine = kind === "broken" || kind === "empty";
+    logger.log(routine ? "info" : "warn", "bad-stream", { codec, peer: ctx.connection.remotePeer.toString(), kind, ...(error instanceof Error ? { reason: error.message } : {}) });
     ctx.stream.abort(error instanceof Error ? error : new Error(String(error)));
     return undefined;
   }
