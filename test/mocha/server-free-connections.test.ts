@@ -4,6 +4,7 @@
 // a subscriber who presents its grant within the grace stays and is served, and once free peers
 // idle, a newcomer takes the slot of the one idle longest. No timing is asserted.
 import { expect } from "chai";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -159,6 +160,42 @@ describe("free peers yield at the connection level", function () {
       expect(closedFor(bob)).to.deep.equal([]);
       expect(await read(bob)).to.deep.equal(["m0", "m1"]);
       for (const waku of free) expect(connected(waku)).to.equal(true);
+    });
+
+    it("the store streams @waku/sdk opens ahead of its queries do not hold the free stream slots: other free clients are served", async () => {
+      // Two free store streams at once in all: fewer than the idle ones three light nodes open on connecting.
+      const narrow = await MailServerNode.create({
+        privateKey: randomBytes(32),
+        listen: ["/ip4/127.0.0.1/tcp/0/ws"],
+        clusterId: 1,
+        shards: SHARDS,
+        mode: "freemium",
+        archive,
+        relay: { enabled: false },
+        gate: new AccessGate({ nodeId: chain.nodeId, chainId: CHAIN_ID, escrow: chain.addresses.escrow, index, now }),
+        admission: { maxEventLoopDelayMs: 60_000, maxFreeStreams: 2, maxFreeStreamsPerPeer: 1 },
+        logger,
+      });
+      await narrow.start();
+      try {
+        const address = narrow.multiaddrs.find((a) => a.includes("/ws/"))!;
+        const idle: LightNode[] = [];
+        for (let i = 0; i < 3; i++) {
+          const waku = await wakuClient(address, [Protocols.Store]);
+          clients.push(waku);
+          idle.push(waku);
+        }
+        // They open store streams and send nothing on them (yet): at least as many as the free slots.
+        await until("the light nodes' store streams are open", () =>
+          idle.filter((w) => w.libp2p.getConnections().some((c) => c.streams.some((st) => st.protocol === "/vac/waku/store-query/3.0.0"))).length >= 2,
+        );
+        const reader = await wakuClient(address, [Protocols.Store]);
+        clients.push(reader);
+        expect(await read(reader)).to.deep.equal(["m0", "m1"]);
+        for (const waku of idle) expect(await read(waku)).to.deep.equal(["m0", "m1"]);
+      } finally {
+        await narrow.stop();
+      }
     });
 
     it("once free peers idle, a newcomer takes the slot of the one idle longest", async () => {
