@@ -1,5 +1,6 @@
 // A client that goes away mid-answer is routine, not a fault of the node: its stream's failure is
 // logged at info with the peer and the reason (never warn or error), and the node keeps serving.
+// So is a stream left idle without a request (what @waku/sdk does with the streams it opens ahead).
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -44,6 +45,7 @@ describe("mail server operator: a client that goes away mid-answer is logged at 
       // Queries take a moment, so that the client's reset arrives while its answer is being made.
       archive: slowed(archive, 300),
       relay: { enabled: false },
+      nodeLimits: { requestTimeoutMs: 1_000 },
       logger: jsonLogger("debug", (line) => void lines.push(JSON.parse(line) as Record<string, unknown>)),
     });
     await server.start();
@@ -105,6 +107,17 @@ describe("mail server operator: a client that goes away mid-answer is logged at 
     const logged = lines.slice(before);
     expect(logged.find((l) => l.event === "bad-stream"), JSON.stringify(logged)).to.include({ level: "info", peer: client.peerId.toString() });
     expect(logged.filter((l) => l.level === "warn" || l.level === "error")).to.deep.equal([]);
+  });
+
+  it("a stream opened ahead of a query and left idle (as @waku/sdk does) past the request deadline: info, nothing at warn or error", async () => {
+    const before = lines.length;
+    const stream = await client.dialProtocol(multiaddr(server.multiaddrs[0]!), STORE_CODEC);
+    const end = Date.now() + 30_000;
+    while (!lines.slice(before).some((l) => l.event === "bad-stream") && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    const logged = lines.slice(before);
+    expect(logged.find((l) => l.event === "bad-stream"), JSON.stringify(logged)).to.include({ level: "info", kind: "timeout", peer: client.peerId.toString() });
+    expect(logged.filter((l) => l.level === "warn" || l.level === "error")).to.deep.equal([]);
+    stream.abort(new Error("done"));
   });
 });
 

@@ -59,8 +59,10 @@ export async function readOrDrop(ctx: HandlerContext, codec: string, maxBytes: n
     return await readRequest(ctx.stream, maxBytes, limits.requestTimeoutMs);
   } catch (error) {
     const kind = error instanceof StreamInputError ? error.kind : "broken";
-    // A stream closed or reset before its request is a peer going away (info); too large or too slow is the peer misbehaving (warn).
-    const routine = kind === "broken" || kind === "empty";
+    // A stream closed or reset before its request is a peer going away, and one left without a
+    // request past the deadline is what @waku/sdk does with the streams it opens ahead of its
+    // queries (info); only a request over the size bound is the peer misbehaving (warn).
+    const routine = kind !== "too-large";
     logger.log(routine ? "info" : "warn", "bad-stream", { codec, peer: ctx.connection.remotePeer.toString(), kind, ...(error instanceof Error ? { reason: error.message } : {}) });
     ctx.stream.abort(error instanceof Error ? error : new Error(String(error)));
     return undefined;
