@@ -251,17 +251,27 @@ export class MailServerNode {
     });
     relay = (libp2p.services as { relay?: WakuRelay }).relay;
     const node = new MailServerNode(libp2p, options, admission, ingest, pubsubTopics);
-    // Paying peers and relay peers (the mesh this node archives from) are never closed for free ones.
+    // Paying peers and relay mesh peers (the mesh this node archives from: bounded by gossipsub's
+    // degree, and chosen by this node, so speaking relay alone buys no slot) are never closed for free ones.
+    let pending = false;
     const enforce = () => {
+      pending = false;
       if (node.#stopped) return;
-      const relayPeers = new Set((libp2p.services as { pubsub?: { getPeers(): { toString(): string }[] } }).pubsub?.getPeers().map(String) ?? []);
-      const isProtected = (peer: string) => relayPeers.has(peer) || options.gate?.checkPeer(peer).allowed === true;
+      const pubsub = (libp2p.services as { pubsub?: { getMeshPeers(topic: string): string[] } }).pubsub;
+      const mesh = new Set(pubsub === undefined ? [] : pubsubTopics.flatMap((topic) => pubsub.getMeshPeers(topic)));
+      const isProtected = (peer: string) => mesh.has(peer) || options.gate?.checkPeer(peer).allowed === true;
       enforceFreeConnections(libp2p as never, connections, isProtected, logger);
     };
+    // Connections opened in one turn of the event loop are looked at once.
+    const soon = () => {
+      if (pending) return;
+      pending = true;
+      setImmediate(enforce);
+    };
     libp2p.addEventListener("connection:open", () => {
-      enforce();
+      soon();
       // A newcomer over the bound is closed when its grace ends, unless it paid meanwhile.
-      setTimeout(enforce, limits.connectionGraceMs + 10).unref();
+      setTimeout(soon, limits.connectionGraceMs + 10).unref();
     });
     libp2p.addEventListener("peer:disconnect", (event) => {
       const peer = event.detail.toString();

@@ -13,6 +13,7 @@ import { Protocols, bytesToUtf8, type LightNode } from "@waku/sdk";
 import { FreeConnectionPolicy, MailServerNode, SqliteArchive, parseConfig, pubsubTopicOf, toArchived, type Logger } from "@status/mailserver-node";
 import { AccessGate, type SubscriptionIndex } from "@status/mailserver-sdk/server";
 import { CHAIN_ID, fetchMessages, presentGrant, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
+import { relayPeerOf, type RelayNode } from "../helpers/wakuRelay.js";
 
 const TOPIC = "/mailserver-test/1/free-connections/proto";
 const SHARDS = [0, 1, 2, 3, 4, 5, 6, 7];
@@ -214,6 +215,42 @@ describe("free peers yield at the connection level", function () {
       expect(closedFor(newcomer)).to.deep.equal([]);
       expect(await read(newcomer)).to.deep.equal(["m0", "m1"]);
       expect(connected(free[1]!) && connected(free[2]!)).to.equal(true);
+    });
+  });
+
+  describe("relay mesh peers", () => {
+    it("a relay peer in the mesh keeps its connection with no free slot at all; a light node does not", async () => {
+      const logs: { event: string; fields: Record<string, unknown> }[] = [];
+      const archive = new SqliteArchive(":memory:");
+      const server = await MailServerNode.create({
+        privateKey: randomBytes(32),
+        listen: ["/ip4/127.0.0.1/tcp/0/ws"],
+        clusterId: 1,
+        shards: [0],
+        mode: "free",
+        archive,
+        nodeLimits: { maxFreeConnections: 0, freeIdleMs: 1_000, connectionGraceMs: 8_000 },
+        logger: { log: (_level, event, fields) => void logs.push({ event, fields: fields ?? {} }) },
+      });
+      await server.start();
+      let relay: RelayNode | undefined;
+      let light: LightNode | undefined;
+      try {
+        // Joins the mesh within its grace (a heartbeat, 1 s).
+        relay = await relayPeerOf(server, 1, [0]);
+        const relayId = relay.libp2p.peerId.toString();
+        light = await wakuClient(server.multiaddrs.find((a) => a.includes("/ws/"))!, [Protocols.Store]);
+        const lightId = light.libp2p.peerId.toString();
+        const end = Date.now() + 60_000;
+        while (!logs.some((l) => l.event === "free-connection-closed" && l.fields.peer === lightId) && Date.now() < end) await sleep(200);
+        expect(logs.filter((l) => l.event === "free-connection-closed").map((l) => l.fields.peer)).to.include(lightId).and.not.include(relayId);
+        expect(server.libp2p.getConnections().some((c) => c.remotePeer.toString() === relayId && c.status === "open"), "the relay peer keeps its connection").to.equal(true);
+      } finally {
+        await light?.stop().catch(() => undefined);
+        await relay?.stop().catch(() => undefined);
+        await server.stop();
+        await archive.close();
+      }
     });
   });
 });
