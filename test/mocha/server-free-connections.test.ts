@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Wallet } from "ethers";
 import { Protocols, bytesToUtf8, type LightNode } from "@waku/sdk";
-import { FreeConnectionPolicy, MailServerNode, SqliteArchive, parseConfig, pubsubTopicOf, toArchived, type Logger } from "@status/mailserver-node";
+import { AnswerCounters, FreeConnectionPolicy, MailServerNode, SqliteArchive, parseConfig, pubsubTopicOf, renderMetrics, toArchived, type Logger } from "@status/mailserver-node";
 import { AccessGate, type SubscriptionIndex } from "@status/mailserver-sdk/server";
 import { CHAIN_ID, fetchMessages, presentGrant, startChain, wakuClient, type Chain } from "../helpers/mailServer.js";
 import { relayPeerOf, type RelayNode } from "../helpers/wakuRelay.js";
@@ -221,6 +221,7 @@ describe("free peers yield at the connection level", function () {
   describe("relay mesh peers", () => {
     it("a relay peer in the mesh keeps its connection with no free slot at all; a light node does not", async () => {
       const logs: { event: string; fields: Record<string, unknown> }[] = [];
+      const answers = new AnswerCounters();
       const archive = new SqliteArchive(":memory:");
       const server = await MailServerNode.create({
         privateKey: randomBytes(32),
@@ -230,7 +231,7 @@ describe("free peers yield at the connection level", function () {
         mode: "free",
         archive,
         nodeLimits: { maxFreeConnections: 0, freeIdleMs: 1_000, connectionGraceMs: 8_000 },
-        logger: { log: (_level, event, fields) => void logs.push({ event, fields: fields ?? {} }) },
+        logger: answers.wrap({ log: (_level, event, fields) => void logs.push({ event, fields: fields ?? {} }) }),
       });
       await server.start();
       let relay: RelayNode | undefined;
@@ -245,6 +246,13 @@ describe("free peers yield at the connection level", function () {
         while (!logs.some((l) => l.event === "free-connection-closed" && l.fields.peer === lightId) && Date.now() < end) await sleep(200);
         expect(logs.filter((l) => l.event === "free-connection-closed").map((l) => l.fields.peer)).to.include(lightId).and.not.include(relayId);
         expect(server.libp2p.getConnections().some((c) => c.remotePeer.toString() === relayId && c.status === "open"), "the relay peer keeps its connection").to.equal(true);
+        // What an operator sees.
+        const metrics = await renderMetrics({ node: server, archive, retention: { maxAgeSeconds: 0, maxBytes: 0 }, answers });
+        expect(metrics).to.include("# TYPE mailserver_free_connections_closed_total counter");
+        const closed = metrics.split("\n").filter((line) => line.startsWith("mailserver_free_connections_closed_total{"));
+        expect(closed.map((line) => line.split("{")[1]!.split("}")[0])).to.deep.equal(['why="idle"', 'why="over-cap"']);
+        // (past its grace the light node is idle too: either reason)
+        expect(closed.reduce((sum, line) => sum + Number(line.split(" ")[1]), 0)).to.equal(logs.filter((l) => l.event === "free-connection-closed").length);
       } finally {
         await light?.stop().catch(() => undefined);
         await relay?.stop().catch(() => undefined);
