@@ -35,9 +35,9 @@ export interface AdmissionLimits {
   freeQueriesPerSecond: number;
   /** Free queries are shed (503, before the archive) while the event loop lags more than this, ms. */
   maxEventLoopDelayMs: number;
-  /** Free store streams open at once per peer; more are reset before they are read. */
+  /** Free store requests being answered at once per peer; more are reset before they are decoded. */
   maxFreeStreamsPerPeer: number;
-  /** Free store streams open at once across all free peers; more are reset before they are read. */
+  /** Free store requests being answered at once across all free peers; more are reset before they are decoded. */
   maxFreeStreams: number;
 }
 
@@ -124,8 +124,9 @@ export class AdmissionPolicy {
   }
 
   /**
-   * A free peer opens a store stream: false (reset it unread) beyond the per-peer or the global
-   * cap of free streams, so a flood costs the transport's framing and not the decoding and answering.
+   * A free peer's store request has arrived: false (reset it undecoded) beyond the per-peer or the
+   * global cap of free streams, so a flood costs the transport's framing and not the decoding and
+   * answering. (Counted once the request is read: idle streams opened ahead of queries hold no slot.)
    * Every true must be matched by `closeFreeStream`.
    */
   openFreeStream(peerId: string): boolean {

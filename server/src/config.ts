@@ -219,6 +219,10 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
       maxPendingConnections: integer(limits.maxPendingConnections ?? DEFAULT_NODE_LIMITS.maxPendingConnections, "limits.maxPendingConnections", 1),
       maxPendingPerAddress: integer(limits.maxPendingPerAddress ?? DEFAULT_NODE_LIMITS.maxPendingPerAddress, "limits.maxPendingPerAddress", 1),
       handshakeTimeoutMs: integer(limits.handshakeTimeoutMs ?? DEFAULT_NODE_LIMITS.handshakeTimeoutMs, "limits.handshakeTimeoutMs", 100),
+      // By default a fifth of the connections stays for paying and relay peers.
+      maxFreeConnections: integer(limits.maxFreeConnections ?? Math.floor((Number.isSafeInteger(limits.maxConnections) ? (limits.maxConnections as number) : DEFAULT_NODE_LIMITS.maxConnections) * 0.8), "limits.maxFreeConnections", 0),
+      freeIdleMs: integer(limits.freeIdleMs ?? DEFAULT_NODE_LIMITS.freeIdleMs, "limits.freeIdleMs", 1000),
+      connectionGraceMs: integer(limits.connectionGraceMs ?? DEFAULT_NODE_LIMITS.connectionGraceMs, "limits.connectionGraceMs", 100),
     },
     maxMessageBytes: integer(o.maxMessageBytes ?? 150 * 1024, "maxMessageBytes", 64, 16 * 1024 * 1024),
     relay: {
@@ -241,6 +245,7 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
     if (!(key in config.store) && !(key in config.admission) && !(key in config.node)) fail(`unknown field limits.${key}`);
   }
   if (config.store.defaultPageSize > config.store.maxPageSize) fail("limits.defaultPageSize must not exceed limits.maxPageSize");
+  if (config.node.maxFreeConnections > config.node.maxConnections) fail("limits.maxFreeConnections must not exceed limits.maxConnections");
   if (o.offer !== undefined) config.offer = offerConfig(o.offer);
   if (o.metrics !== undefined) {
     const m = object(o.metrics, "metrics");

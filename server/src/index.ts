@@ -3,6 +3,7 @@ export { MailServerNode, pubsubTopicOf, METADATA_CODEC, DEFAULT_NODE_LIMITS, typ
 export { checkMessage, checkRelayData, isValidContentTopic, toArchived, DEFAULT_MESSAGE_RULES, type MessageRules, type Checked, type Refusal } from "./message.js";
 export { WakuRelay, RELAY_CODEC, DEFAULT_RELAY_LIMITS, WAKU_TOPIC_SCORE, wakuGossipsubOptions, type RelayLimits, type RelayStats } from "./services/relay.js";
 export { DEFAULT_PUSH_LIMITS, type PushLimits } from "./services/lightpush.js";
+export { FreeConnectionPolicy, DEFAULT_FREE_CONNECTION_LIMITS, type FreeConnectionLimits } from "./connections.js";
 export { ArchiveWriter, DEFAULT_INGEST_LIMITS, type IngestLimits, type IngestStats } from "./ingest.js";
 export { RateLimiter, type RateLimit } from "./rateLimit.js";
 export { ACCESS_CODEC, presentEncodedGrant, type GrantGate, type GrantAnswer } from "./access.js";

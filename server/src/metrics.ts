@@ -12,11 +12,14 @@ import type { RpcMonitor } from "./rpc.js";
 export class AnswerCounters {
   readonly store = new Map<string, number>();
   readonly lightpush = new Map<string, number>();
+  /** Free connections closed by the free connection bound, by why ("idle", "over-cap"). */
+  readonly freeConnectionsClosed = new Map<string, number>();
 
   /** A logger that counts answers, then passes every line on. */
   wrap(inner: Logger): Logger {
     return {
       log: (level, event, fields) => {
+        if (event === "free-connection-closed") bump(this.freeConnectionsClosed, String(fields?.why));
         const status = fields?.status;
         if (status !== undefined) {
           if (event === "store-query" || event === "store-refused" || event === "store-shed") bump(this.store, String(status));
@@ -140,6 +143,12 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
   out.gauge("mailserver_archive_retention_max_bytes", "Retention bound on the archive's bytes (0: none).", sources.retention.maxBytes);
   out.gauge("mailserver_archive_retention_max_age_seconds", "Retention bound on a message's age (0: none).", sources.retention.maxAgeSeconds);
   out.gauge("mailserver_connections", "Open libp2p connections.", node.libp2p.getConnections().length);
+  out.metric(
+    "mailserver_free_connections_closed_total",
+    "counter",
+    "Connections of peers not known to pay closed by limits.maxFreeConnections, by why (idle, over-cap).",
+    (["idle", "over-cap"] as const).map((why) => [{ why }, sources.answers.freeConnectionsClosed.get(why) ?? 0]),
+  );
   const relay = node.relay;
   if (relay !== undefined) {
     out.metric("mailserver_relay_peers", "gauge", "Relay peers subscribed to each shard.", node.pubsubTopics.map((t) => [{ pubsub_topic: t }, relay.peerCount(t)]));

@@ -13,11 +13,12 @@ import { createLibp2p, type Libp2p } from "libp2p";
 import type { GrantGate } from "./access.js";
 import { AdmissionPolicy, DEFAULT_ADMISSION_LIMITS, type AdmissionLimits, type ServiceMode } from "./admission.js";
 import type { Archive, RetentionPolicy } from "./archive/archive.js";
-import { pendingHandshakeGate } from "./pendingGate.js";
+import { DEFAULT_FREE_CONNECTION_LIMITS, enforceFreeConnections, FreeConnectionPolicy, type FreeConnectionLimits } from "./connections.js";
 import { ArchiveWriter, type IngestLimits, type IngestStats } from "./ingest.js";
 import { silentLogger, type Logger } from "./log.js";
 import { DEFAULT_MESSAGE_RULES, pubsubTopicOf, type MessageRules } from "./message.js";
 import { offerFields, type OfferTerms } from "./offer.js";
+import { pendingHandshakeGate } from "./pendingGate.js";
 import { accessService } from "./services/access.js";
 import { DEFAULT_PUSH_LIMITS, lightpushService, type PushLimits } from "./services/lightpush.js";
 import { metadataService } from "./services/metadata.js";
@@ -30,7 +31,7 @@ export { pubsubTopicOf } from "./message.js";
 export { METADATA_CODEC } from "./services/metadata.js";
 export { OFFER_CODEC } from "./services/offer.js";
 
-export interface NodeLimits {
+export interface NodeLimits extends FreeConnectionLimits {
   /** Largest store request accepted, bytes. */
   maxStoreRequestBytes: number;
   /** A peer must send its request within this time, ms. */
@@ -57,6 +58,7 @@ export const DEFAULT_NODE_LIMITS: NodeLimits = {
   maxPendingConnections: 256,
   maxPendingPerAddress: 8,
   handshakeTimeoutMs: 5_000,
+  ...DEFAULT_FREE_CONNECTION_LIMITS,
 };
 
 export interface RelayOptions extends Partial<RelayLimits> {
@@ -116,7 +118,16 @@ export class MailServerNode {
     if (options.mode !== "free" && options.gate === undefined) throw new Error(`mode ${options.mode} needs the access gate`);
     const logger = options.logger ?? silentLogger;
     const limits = { ...DEFAULT_NODE_LIMITS, ...options.nodeLimits };
-    const streams = { requestTimeoutMs: limits.requestTimeoutMs, maxStreamsPerProtocol: limits.maxStreamsPerProtocol, writeTimeoutMs: limits.writeTimeoutMs };
+    // By default a fifth of the connections stays for paying and relay peers.
+    if (options.nodeLimits?.maxFreeConnections === undefined) limits.maxFreeConnections = Math.floor(limits.maxConnections * 0.8);
+    // Every inbound stream tells the connection policy its peer is not idle.
+    const connections = new FreeConnectionPolicy(limits);
+    const streams = {
+      requestTimeoutMs: limits.requestTimeoutMs,
+      maxStreamsPerProtocol: limits.maxStreamsPerProtocol,
+      writeTimeoutMs: limits.writeTimeoutMs,
+      onStream: (peer: string) => connections.touch(peer),
+    };
     const pubsubTopics = options.shards.map((s) => pubsubTopicOf(options.clusterId, s));
     const { maxMessageBytes, maxClockDriftSeconds, ...pushLimits } = { ...DEFAULT_MESSAGE_RULES, ...DEFAULT_PUSH_LIMITS, ...options.pushLimits };
     const rules: MessageRules = { maxMessageBytes, maxClockDriftSeconds, pubsubTopics };
@@ -202,10 +213,33 @@ export class MailServerNode {
     });
     relay = (libp2p.services as { relay?: WakuRelay }).relay;
     const node = new MailServerNode(libp2p, options, admission, ingest, pubsubTopics);
+    // Paying peers and relay mesh peers (the mesh this node archives from: bounded by gossipsub's
+    // degree, and chosen by this node, so speaking relay alone buys no slot) are never closed for free ones.
+    let pending = false;
+    const enforce = () => {
+      pending = false;
+      if (node.#stopped) return;
+      const pubsub = (libp2p.services as { pubsub?: { getMeshPeers(topic: string): string[] } }).pubsub;
+      const mesh = new Set(pubsub === undefined ? [] : pubsubTopics.flatMap((topic) => pubsub.getMeshPeers(topic)));
+      const isProtected = (peer: string) => mesh.has(peer) || options.gate?.checkPeer(peer).allowed === true;
+      enforceFreeConnections(libp2p as never, connections, isProtected, logger);
+    };
+    // Connections opened in one turn of the event loop are looked at once.
+    const soon = () => {
+      if (pending) return;
+      pending = true;
+      setImmediate(enforce);
+    };
+    libp2p.addEventListener("connection:open", () => {
+      soon();
+      // A newcomer over the bound is closed when its grace ends, unless it paid meanwhile.
+      setTimeout(soon, limits.connectionGraceMs + 10).unref();
+    });
     libp2p.addEventListener("peer:disconnect", (event) => {
       const peer = event.detail.toString();
       options.gate?.forgetPeer(peer);
       admission.forget(peer);
+      connections.forget(peer);
     });
     return node;
   }

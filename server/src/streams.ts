@@ -8,6 +8,8 @@ export interface DuplexStream {
   sink(source: Iterable<Chunk> | AsyncIterable<Chunk>): Promise<void>;
   close(): Promise<void>;
   abort(error: Error): void;
+  /** libp2p's stream state ("open", "closing", "closed", "aborted", "reset"). */
+  readonly status?: string;
 }
 
 /** A Uint8Array or a Uint8ArrayList (both have `subarray()` giving the bytes). */
@@ -54,6 +56,26 @@ export class StreamWriteTimeoutError extends Error {
   }
 }
 
+/** The peer closed or reset its stream before its answer was written: routine, not a fault of the node. */
+export class PeerWentAwayError extends Error {
+  constructor(readonly reason: string) {
+    super(`peer went away: ${reason}`);
+  }
+}
+
+/**
+ * Whether a failed write means that the peer closed or reset the stream: the stream says so, or
+ * the muxer's error does (mplex: "Cannot push value onto an ended pushable"; yamux and libp2p:
+ * StreamResetError, StreamStateError).
+ */
+function peerWentAway(stream: DuplexStream, error: unknown): boolean {
+  if (stream.status === "reset" || stream.status === "closed" || stream.status === "closing") return true;
+  const name = (error as { name?: string; code?: string }).name ?? "";
+  const code = (error as { code?: string }).code ?? "";
+  const message = error instanceof Error ? error.message : String(error);
+  return /StreamReset|StreamState|ERR_STREAM_RESET|ERR_STREAM_ABORT/.test(`${name} ${code}`) || /ended pushable|stream reset|closed for writing|write after end/i.test(message);
+}
+
 /**
  * Writes one length-prefixed response and closes the stream, within `timeoutMs`: a peer that stops
  * reading gets its stream aborted, so that it holds neither the handler nor the answer's buffers.
@@ -72,7 +94,9 @@ export async function writeResponse(stream: DuplexStream, bytes: Uint8Array, tim
   } catch (error) {
     // The abort ends the pending sink too; its rejection is this one.
     write.catch(() => undefined);
+    const went = !(error instanceof StreamWriteTimeoutError) && peerWentAway(stream, error);
     stream.abort(error instanceof Error ? error : new Error(String(error)));
+    if (went) throw new PeerWentAwayError(error instanceof Error ? error.message : String(error));
     throw error;
   } finally {
     clearTimeout(timer);

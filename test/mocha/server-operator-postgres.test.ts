@@ -190,6 +190,22 @@ describe("mail server operator: PostgreSQL calls have deadlines", function () {
     await again.close();
   });
 
+  it("size retention over more messages than one statement sums (50,000) works in windows, each within the deadline", async () => {
+    const other = await pgServer.createDatabase("windows");
+    const big = await PostgresArchive.open(other, { timeoutMs: 5_000 });
+    try {
+      const receivedAt = Date.now() - 86_400_000;
+      for (let batch = 0; batch < 60; batch++) {
+        await big.put(Array.from({ length: 1000 }, (_, i) => ({ hash: randomBytes(32), pubsubTopic, contentTopic: TOPIC, timestamp: BigInt(batch * 1000 + i), message: randomBytes(10) })), receivedAt + batch);
+      }
+      expect(await big.stats()).to.deep.equal({ messages: 60_000, bytes: 600_000 });
+      expect(await big.prune({ maxAgeSeconds: 0, maxBytes: 95, minAgeSeconds: 60 })).to.equal(59_991);
+      expect(await big.stats()).to.deep.equal({ messages: 9, bytes: 90 });
+    } finally {
+      await big.close();
+    }
+  });
+
   it("archive.timeoutMs is a typed config key with a default and a one-line error", () => {
     const base = { nodeKeyFile: "k", mode: "free", archive: { backend: "postgres", url: "postgres://u@127.0.0.1/db" } };
     expect(parseConfig(base, "/tmp").archive).to.deep.equal({ backend: "postgres", url: "postgres://u@127.0.0.1/db", timeoutMs: 5_000 });

@@ -54,6 +54,8 @@ const SCHEMA_LOCK = 0x6d61696c;
 const SCHEMA_TIMEOUT_MS = 10 * 60_000;
 /** Rows one retention statement deletes: each is one short statement within the deadline. */
 const PRUNE_SLICE = 10_000;
+/** Oldest messages one size-retention statement sums up. */
+const PRUNE_CUT_ROWS = 50_000;
 
 /** How long one database call may take by default, ms (waiting for a connection, and its statements). */
 export const DEFAULT_PG_TIMEOUT_MS = 5_000;
@@ -240,25 +242,36 @@ export class PostgresArchive implements Archive {
     if (policy.maxAgeSeconds > 0) dropped += await this.#deleteSlices("received_at < $1", [nowMs - policy.maxAgeSeconds * 1000]);
     this.#full = false;
     if (policy.maxBytes > 0) {
-      const { bytes } = await this.stats();
-      const excess = bytes - policy.maxBytes;
-      if (excess > 0) {
-        // The newest of the oldest droppable messages (received before the protected age) whose
-        // sizes add up to the excess: cut there (the running sum walks the index and stops there).
+      const protectedSince = nowMs - (policy.minAgeSeconds ?? 0) * 1000;
+      // The oldest droppable messages (received before the protected age) are walked in windows
+      // of PRUNE_CUT_ROWS, so that each statement stays within the deadline however large the excess.
+      const oldest = `SELECT received_at, hash, size FROM messages WHERE received_at < $2 ORDER BY received_at, hash LIMIT ${PRUNE_CUT_ROWS}`;
+      for (;;) {
+        const excess = (await this.stats()).bytes - policy.maxBytes;
+        if (excess <= 0) break;
+        // The newest message of the window at which the running sum of sizes covers the excess: cut there.
         const cut = await this.#pool.query<{ received_at: string; hash: Buffer }>(
-          `SELECT received_at, hash FROM (
-             SELECT received_at, hash, sum(size) OVER (ORDER BY received_at, hash) AS running FROM messages WHERE received_at < $2
-           ) oldest WHERE running >= $1 ORDER BY received_at, hash LIMIT 1`,
-          [excess, nowMs - (policy.minAgeSeconds ?? 0) * 1000],
+          `SELECT received_at, hash FROM (SELECT received_at, hash, sum(size) OVER (ORDER BY received_at, hash) AS running FROM (${oldest}) w) oldest
+           WHERE running >= $1 ORDER BY received_at, hash LIMIT 1`,
+          [excess, protectedSince],
         );
-        const last = cut.rows[0];
-        if (last !== undefined) {
-          dropped += await this.#deleteSlices("(received_at, hash) <= ($1, $2)", [last.received_at, last.hash]);
-        } else {
-          // Not enough is old enough to drop: drop what is, refuse new messages until more ages.
-          dropped += await this.#deleteSlices("received_at < $1", [nowMs - (policy.minAgeSeconds ?? 0) * 1000]);
-          this.#full = true;
+        if (cut.rows[0] !== undefined) {
+          dropped += await this.#deleteSlices("(received_at, hash) <= ($1, $2)", [cut.rows[0].received_at, cut.rows[0].hash]);
+          break;
         }
+        // The whole window is less than the excess: drop it and go on, if it was full.
+        const last = await this.#pool.query<{ received_at: string; hash: Buffer }>(
+          `SELECT received_at, hash FROM messages WHERE received_at < $1 ORDER BY received_at, hash OFFSET ${PRUNE_CUT_ROWS - 1} LIMIT 1`,
+          [protectedSince],
+        );
+        if (last.rows[0] !== undefined) {
+          dropped += await this.#deleteSlices("(received_at, hash) <= ($1, $2)", [last.rows[0].received_at, last.rows[0].hash]);
+          continue;
+        }
+        // Not enough is old enough to drop: drop what is, refuse new messages until more ages.
+        dropped += await this.#deleteSlices("received_at < $1", [protectedSince]);
+        this.#full = true;
+        break;
       }
     }
     return dropped;

@@ -3,7 +3,7 @@
 // stream limits, and reading one bounded request with a deadline.
 import type { StreamHandler, StreamHandlerOptions } from "@libp2p/interface";
 import type { Logger } from "../log.js";
-import { readRequest, StreamInputError, StreamWriteTimeoutError, type DuplexStream } from "../streams.js";
+import { PeerWentAwayError, readRequest, StreamInputError, StreamWriteTimeoutError, type DuplexStream } from "../streams.js";
 
 /** What a protocol handler is given for one inbound stream. */
 export interface HandlerContext {
@@ -25,21 +25,26 @@ export interface StreamLimits {
   maxStreamsPerProtocol: number;
   /** A peer must read its answer within this time, ms, or its stream is aborted (default 10 s). */
   writeTimeoutMs?: number;
+  /** Told the peer of every inbound stream (the connection policy's activity). */
+  onStream?: (peer: string) => void;
 }
 
 /**
- * Registers `handler` for `codec`. A handler's failure costs that stream only: it is logged (at
- * warn: a peer that goes away mid-answer is routine) and never reaches libp2p.
+ * Registers `handler` for `codec`. A handler's failure costs that stream only and never reaches
+ * libp2p: a peer that goes away mid-answer or stops reading is logged at info (routine), anything
+ * else at warn.
  */
 export async function serve(registrar: Registrar, codec: string, limits: StreamLimits, logger: Logger, handler: (ctx: HandlerContext) => Promise<void>): Promise<void> {
   await registrar.handle(
     codec,
     (incoming) => {
       const data = incoming as unknown as HandlerContext;
+      limits.onStream?.(data.connection.remotePeer.toString());
       void handler(data).catch((error: unknown) => {
-        // A peer that stops reading is the peer's doing (info); anything else may be the node's (warn).
+        // A peer that stops reading or goes away is the peer's doing (info); anything else may be the node's (warn).
         const peer = data.connection.remotePeer.toString();
         if (error instanceof StreamWriteTimeoutError) logger.log("info", "answer-not-read", { codec, peer, error: error.message });
+        else if (error instanceof PeerWentAwayError) logger.log("info", "peer-went-away", { codec, peer, reason: error.reason });
         else logger.log("warn", "handler-failed", { codec, peer, error: String(error) });
         data.stream.abort(error instanceof Error ? error : new Error(String(error)));
       });
@@ -54,7 +59,11 @@ export async function readOrDrop(ctx: HandlerContext, codec: string, maxBytes: n
     return await readRequest(ctx.stream, maxBytes, limits.requestTimeoutMs);
   } catch (error) {
     const kind = error instanceof StreamInputError ? error.kind : "broken";
-    logger.log("warn", "bad-stream", { codec, peer: ctx.connection.remotePeer.toString(), kind });
+    // A stream closed or reset before its request is a peer going away, and one left without a
+    // request past the deadline is what @waku/sdk does with the streams it opens ahead of its
+    // queries (info); only a request over the size bound is the peer misbehaving (warn).
+    const routine = kind !== "too-large";
+    logger.log(routine ? "info" : "warn", "bad-stream", { codec, peer: ctx.connection.remotePeer.toString(), kind, ...(error instanceof Error ? { reason: error.message } : {}) });
     ctx.stream.abort(error instanceof Error ? error : new Error(String(error)));
     return undefined;
   }

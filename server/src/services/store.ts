@@ -61,26 +61,29 @@ export class StoreService {
   async #handle(ctx: HandlerContext): Promise<void> {
     const peer = ctx.connection.remotePeer.toString();
     const { gate, admission, mode, logger } = this.#init;
-    // The class is known before the request is read: a free peer's stream beyond the free stream
-    // caps is reset unread, so a flood of free streams does not get decoded and answered.
+    // The request is read first (bounded, with its deadline): @waku/sdk opens a store stream on
+    // every connection ahead of its first query, and such idle streams must not hold the free
+    // stream slots, or a few hundred idle clients would get every free query reset.
+    const bytes = await readOrDrop(ctx, STORE_CODEC, this.#init.maxRequestBytes, this.#init.streams, logger);
+    if (bytes === undefined) return;
+    // Then the class: a free peer's request beyond the free stream caps is reset undecoded, so a
+    // flood of free requests does not get decoded and answered.
     const access: Access = gate?.checkPeer(peer) ?? { allowed: false, reason: "no-gate" };
-    if (access.allowed || mode === "paid-only") return this.#answer(ctx, peer, access);
+    if (access.allowed || mode === "paid-only") return this.#answer(ctx, peer, access, bytes);
     if (!admission.openFreeStream(peer)) {
       logger.log("debug", "store-stream-reset", { peer, freeStreams: admission.freeStreamsOpen });
       ctx.stream.abort(new Error("too many free store streams"));
       return;
     }
     try {
-      await this.#answer(ctx, peer, access);
+      await this.#answer(ctx, peer, access, bytes);
     } finally {
       admission.closeFreeStream(peer);
     }
   }
 
-  async #answer(ctx: HandlerContext, peer: string, access: Access): Promise<void> {
-    const { archive, gate, admission, limits, logger } = this.#init;
-    const bytes = await readOrDrop(ctx, STORE_CODEC, this.#init.maxRequestBytes, this.#init.streams, logger);
-    if (bytes === undefined) return;
+  async #answer(ctx: HandlerContext, peer: string, access: Access, bytes: Uint8Array): Promise<void> {
+    const { archive, admission, limits, logger } = this.#init;
     let request: proto_store.StoreQueryRequest;
     try {
       request = proto_store.StoreQueryRequest.decode(bytes);
@@ -101,12 +104,6 @@ export class StoreService {
         return;
       }
       access = verdict.access;
-    }
-    // Checked again: a client may present its grant on another stream while this one opens.
-    // (only a grant that arrived meanwhile counts: the first answer's reason, e.g. grant-expired, stays)
-    if (!access.allowed) {
-      const again = gate?.checkPeer(peer);
-      if (again?.allowed) access = again;
     }
     const admitted = admission.admit(peer, access, { paidInFlight: this.#scheduler.paidInFlight, eventLoopDelayMs: this.#load?.delayMs ?? 0 });
     if (!admitted.admitted) {
