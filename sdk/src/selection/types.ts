@@ -3,8 +3,7 @@
 import type { DiscoveryResult } from "../discovery/sources.js";
 import type { OfferVerdict } from "../offer.js";
 import type { NodeQuality } from "../quality/types.js";
-import type { NodeVerdict } from "../verify.js";
-import type { Ranking } from "./rank.js";
+import type { NodeVerdict, Ranking } from "./rank.js";
 
 /**
  * How the verifier classifies a node.
