@@ -62,7 +62,7 @@ export {
   encodeRs,
   type WakuCapability,
   type RelayShards,
-} from "./waku.js";
+} from "./waku/enrFields.js";
 export {
   filterReason,
   matchesFilter,
