@@ -245,7 +245,7 @@ export {
 } from "./waku/eligibility.js";
 
 // Signed offers of mail servers (what a node sells), fetched over the client's libp2p node.
-export * from "./offer.js";
+export * from "./offer/offer.js";
 
 // Quality probes: signed reports of what independent probes measured of each mail server
 // (availability, latency, completeness, retention), checked against the registry's trusted probes.

@@ -2,7 +2,7 @@ import { endpointOf, parseEnr, sameEndpoint, type EnrLike, type ParsedEnr } from
 import { positiveInteger } from "./core/args.js";
 import { MailserverSdkError } from "./errors.js";
 import { kindId, normalizeNodeId, type NodeId } from "./nodeKey.js";
-import { verifyOffer, type OfferVerdict, type SignedOffer, type VerifyOfferOptions } from "./offer.js";
+import { verifyOffer, type OfferVerdict, type SignedOffer, type VerifyOfferOptions } from "./offer/document.js";
 import type { NodeQuality } from "./quality/types.js";
 import type { NodeTrust, RegistryClient } from "./registry.js";
 import { offerFacts, rankNodes, type NodeVerdict, type RankPolicy, type Ranking } from "./selection/rank.js";

@@ -2,7 +2,7 @@
 // then the independent probes' measures and the node's signed offer against floors, then speed.
 // Pure and isomorphic: the caller brings the verdicts, RTTs, verified offers and quality summaries.
 import { MailserverSdkError } from "../errors.js";
-import type { OfferDocument, OfferVerdict } from "../offer.js";
+import type { OfferDocument, OfferVerdict } from "../offer/document.js";
 import type { NodeQuality } from "../quality/types.js";
 
 /**
