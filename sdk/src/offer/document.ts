@@ -12,6 +12,7 @@
 // must give the node's address, the last 20 bytes of the node id, as the registry's node-key
 // proofs do. Fetching it (libp2p, HTTP) is fetch.ts.
 import { getAddress, isHexString, verifyMessage, Wallet, hexlify, type BytesLike } from "ethers";
+import { documentChecks } from "../core/document.js";
 import { MailserverSdkError } from "../errors.js";
 import { nodeAddress, nodeIdFromPublicKey, normalizeNodeId } from "../nodeKey.js";
 
@@ -70,21 +71,9 @@ const MAX_STRING = 256;
 const MAX_SHARDS = 1024;
 const MODES: readonly OfferMode[] = ["paid-only", "freemium", "free"];
 
-export function invalid(message: string, details: Record<string, unknown> = {}, cause?: unknown): MailserverSdkError {
-  return new MailserverSdkError("INVALID_OFFER", `invalid offer: ${message}`, { details, ...(cause !== undefined ? { cause } : {}) });
-}
-
-function record(value: unknown, what: string, keys: readonly string[]): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalid(`${what} is not an object`);
-  const o = value as Record<string, unknown>;
-  for (const key of Object.keys(o)) if (!keys.includes(key)) throw invalid(`unknown field ${what}.${key}`);
-  return o;
-}
-
-function uint(value: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 || value > max) throw invalid(`${what} must be an integer in 0..${max}`);
-  return value;
-}
+const checks = documentChecks("INVALID_OFFER", "invalid offer");
+export const { invalid } = checks;
+const { record, uint } = checks;
 
 function text(value: unknown, what: string): string {
   if (typeof value !== "string" || value.length > MAX_STRING) throw invalid(`${what} must be a string of at most ${MAX_STRING} characters`);
@@ -180,14 +169,7 @@ export function encodeOffer(signed: SignedOffer): Uint8Array {
 
 /** Decodes a frame payload; anything oversized, not JSON or not an offer throws INVALID_OFFER. The signature is not checked here. */
 export function decodeOffer(bytes: Uint8Array): SignedOffer {
-  if (bytes.length > MAX_OFFER_BYTES) throw invalid(`${bytes.length} bytes, above ${MAX_OFFER_BYTES}`, { size: bytes.length });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (error) {
-    throw invalid("not UTF-8 JSON", {}, error);
-  }
-  const o = record(parsed, "answer", ["offer", "signature"]);
+  const o = record(checks.json(bytes, MAX_OFFER_BYTES), "answer", ["offer", "signature"]);
   if (typeof o.signature !== "string" || !isHexString(o.signature, 65)) throw invalid("signature must be 65 bytes hex");
   return { offer: parseOfferDocument(o.offer), signature: o.signature.toLowerCase() };
 }

@@ -9,6 +9,7 @@ import {
   DEFAULT_PROBE_REPORT_MAX_AGE_SECONDS,
   encodeProbeReport,
   invalid,
+  json,
   MAX_PROBE_REPORTS_HTTP_BYTES,
   record,
   signedFrom,
@@ -84,13 +85,7 @@ export async function fetchProbeReportsHttp(url: string, options: FetchProbeRepo
     if (failure.kind === "too-large") throw invalid(failure.message, { size: failure.size });
     throw unavailable("the probe's reports did not arrive in time", failure.cause);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (error) {
-    throw invalid("not UTF-8 JSON", {}, error);
-  }
-  const list = record(parsed, "answer", ["reports"]).reports;
+  const list = record(json(bytes, maxBytes), "answer", ["reports"]).reports;
   if (!Array.isArray(list)) throw invalid("reports is not a list");
   return list.map((entry) => {
     const signed = signedFrom(entry);
