@@ -12,7 +12,7 @@
 // must give the node's address, the last 20 bytes of the node id, as the registry's node-key
 // proofs do. Fetching it (libp2p, HTTP) is fetch.ts.
 import { getAddress, isHexString, verifyMessage, Wallet, hexlify, type BytesLike } from "ethers";
-import { documentChecks } from "../core/document.js";
+import { boundedJson, boundedUint, documentError, exactRecord } from "../core/document.js";
 import { MailserverSdkError } from "../errors.js";
 import { nodeAddress, nodeIdFromPublicKey, normalizeNodeId } from "../nodeKey.js";
 
@@ -71,9 +71,9 @@ const MAX_STRING = 256;
 const MAX_SHARDS = 1024;
 const MODES: readonly OfferMode[] = ["paid-only", "freemium", "free"];
 
-const checks = documentChecks("INVALID_OFFER", "invalid offer");
-export const { invalid } = checks;
-const { record, uint } = checks;
+export const invalid = /* @__PURE__ */ documentError("INVALID_OFFER", "invalid offer");
+const record = (value: unknown, what: string, keys: readonly string[]) => exactRecord(invalid, value, what, keys);
+const uint = (value: unknown, what: string, max?: number) => boundedUint(invalid, value, what, max);
 
 function text(value: unknown, what: string): string {
   if (typeof value !== "string" || value.length > MAX_STRING) throw invalid(`${what} must be a string of at most ${MAX_STRING} characters`);
@@ -169,7 +169,7 @@ export function encodeOffer(signed: SignedOffer): Uint8Array {
 
 /** Decodes a frame payload; anything oversized, not JSON or not an offer throws INVALID_OFFER. The signature is not checked here. */
 export function decodeOffer(bytes: Uint8Array): SignedOffer {
-  const o = record(checks.json(bytes, MAX_OFFER_BYTES), "answer", ["offer", "signature"]);
+  const o = record(boundedJson(invalid, bytes, MAX_OFFER_BYTES), "answer", ["offer", "signature"]);
   if (typeof o.signature !== "string" || !isHexString(o.signature, 65)) throw invalid("signature must be 65 bytes hex");
   return { offer: parseOfferDocument(o.offer), signature: o.signature.toLowerCase() };
 }

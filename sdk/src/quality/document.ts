@@ -8,7 +8,7 @@
 // (`personal_sign`) by the probe's node key over JSON.stringify of the document rebuilt in the
 // field order of ProbeReportDocument (no whitespace), exactly as offers are signed.
 import { getAddress, hexlify, isHexString, verifyMessage, Wallet, type BytesLike } from "ethers";
-import { documentChecks } from "../core/document.js";
+import { boundedJson, boundedUint, documentError, exactRecord } from "../core/document.js";
 import { MailserverSdkError } from "../errors.js";
 import { nodeAddress, nodeIdFromPublicKey, normalizeNodeId } from "../nodeKey.js";
 import { checkAddress } from "../util.js";
@@ -64,9 +64,9 @@ export const DEFAULT_QUALITY_WINDOW_SECONDS = 86_400;
 /** Largest HTTP answer {@link fetchProbeReportsHttp} reads by default, bytes (64 maximal reports). */
 export const MAX_PROBE_REPORTS_HTTP_BYTES = 64 * MAX_PROBE_REPORT_BYTES;
 
-const checks = documentChecks("INVALID_PROBE_REPORT", "invalid probe report");
-export const { invalid, record, json } = checks;
-const { uint } = checks;
+export const invalid = /* @__PURE__ */ documentError("INVALID_PROBE_REPORT", "invalid probe report");
+export const record = (value: unknown, what: string, keys: readonly string[]) => exactRecord(invalid, value, what, keys);
+const uint = (value: unknown, what: string) => boundedUint(invalid, value, what);
 
 function uintOrNull(value: unknown, what: string): number | null {
   return value === null ? null : uint(value, what);
@@ -188,7 +188,7 @@ export function signedFrom(value: unknown): SignedProbeReport {
 
 /** Decodes an encoded report; oversized, not JSON or not a report throws INVALID_PROBE_REPORT. The signature is checked by {@link verifyProbeReport}. */
 export function decodeProbeReport(bytes: Uint8Array): SignedProbeReport {
-  return signedFrom(checks.json(bytes, MAX_PROBE_REPORT_BYTES));
+  return signedFrom(boundedJson(invalid, bytes, MAX_PROBE_REPORT_BYTES));
 }
 
 /**

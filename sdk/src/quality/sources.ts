@@ -1,5 +1,6 @@
 // Where probe reports come from: the registry's trusted probes, a probe's HTTP answer, and any
 // Waku store node by content topic. Isomorphic, no dependency on @waku/sdk (a light node is passed in).
+import { boundedJson } from "../core/document.js";
 import { readBoundedBody, type BodyReadError } from "../core/httpBody.js";
 import { MailserverSdkError } from "../errors.js";
 import type { RegistryClient } from "../registry.js";
@@ -9,7 +10,6 @@ import {
   DEFAULT_PROBE_REPORT_MAX_AGE_SECONDS,
   encodeProbeReport,
   invalid,
-  json,
   MAX_PROBE_REPORTS_HTTP_BYTES,
   record,
   signedFrom,
@@ -85,7 +85,7 @@ export async function fetchProbeReportsHttp(url: string, options: FetchProbeRepo
     if (failure.kind === "too-large") throw invalid(failure.message, { size: failure.size });
     throw unavailable("the probe's reports did not arrive in time", failure.cause);
   }
-  const list = record(json(bytes, maxBytes), "answer", ["reports"]).reports;
+  const list = record(boundedJson(invalid, bytes, maxBytes), "answer", ["reports"]).reports;
   if (!Array.isArray(list)) throw invalid("reports is not a list");
   return list.map((entry) => {
     const signed = signedFrom(entry);
