@@ -3,7 +3,7 @@ import { MailserverSdkError } from "./errors.js";
 import { multiaddrText } from "./multiaddr.js";
 import { nodeIdFromPublicKey, type NodeId } from "./nodeKey.js";
 import { decodeKinds, SERVICE_KIND_ENR_KEY } from "./serviceKinds.js";
-import { capabilityKinds, decodeRsv, decodeWaku2, type RelayShards, type WakuCapability } from "./waku.js";
+import { capabilityKinds, decodeRsv, decodeWaku2, type RelayShards, type WakuCapability } from "./waku/enrFields.js";
 
 /** Longest encoded ENR (EIP-778). */
 export const MAX_ENR_SIZE = MAX_ENR_BYTES;

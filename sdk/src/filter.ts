@@ -1,9 +1,9 @@
 // Keeping only the nodes of an app's own network and role: by kind, relay cluster and shards,
 // Waku capabilities. Isomorphic.
-import type { DiscoverOptions, DiscoverySource } from "./discovery/sources.js";
+import type { DiscoverOptions, DiscoverySource } from "./sources/sources.js";
 import { parseEnr, type ParsedEnr } from "./enr.js";
 import { kindId } from "./nodeKey.js";
-import type { WakuCapability } from "./waku.js";
+import type { WakuCapability } from "./waku/enrFields.js";
 
 export interface NodeFilter {
   /** Keep nodes that announce this kind (name or id), by `waku2` capability or `srvkind`. */

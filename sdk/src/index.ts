@@ -62,7 +62,7 @@ export {
   encodeRs,
   type WakuCapability,
   type RelayShards,
-} from "./waku.js";
+} from "./waku/enrFields.js";
 export {
   filterReason,
   matchesFilter,
@@ -184,7 +184,7 @@ export * from "./dnsdisc/index.js";
 
 // Discovery records (isomorphic): node-role keys in ENRs, building a node's ENR, static and
 // registry sources and their merge. The discv5 node and crawler are in the `/discovery` entry.
-export { SERVICE_KIND_ENR_KEY, MAILSERVER_KIND_NAME, encodeKinds, decodeKinds, enrKinds, enrHasKind } from "./discovery/kind.js";
+export { SERVICE_KIND_ENR_KEY, MAILSERVER_KIND_NAME, encodeKinds, decodeKinds, enrKinds, enrHasKind } from "./sources/kind.js";
 export {
   MAX_REGISTRY_RECORD_LENGTH,
   buildNodeEnr,
@@ -194,7 +194,7 @@ export {
   type RecordSyncOptions,
   type RecordSyncReason,
   type RecordSyncResult,
-} from "./discovery/publish.js";
+} from "./sources/publish.js";
 export {
   StaticEnrSource,
   RegistrySource,
@@ -211,7 +211,7 @@ export {
   type RegistrySourceOptions,
   type SkippedRecord,
   type SourceFailure,
-} from "./discovery/sources.js";
+} from "./sources/sources.js";
 
 // Waku client side: present access grants to a mail server over the client's libp2p node.
 export {
@@ -245,7 +245,7 @@ export {
 } from "./waku/eligibility.js";
 
 // Signed offers of mail servers (what a node sells), fetched over the client's libp2p node.
-export * from "./offer.js";
+export * from "./offer/offer.js";
 
 // Quality probes: signed reports of what independent probes measured of each mail server
 // (availability, latency, completeness, retention), checked against the registry's trusted probes.

@@ -1,5 +1,5 @@
 // The `srvkind` ENR key: kinds announced as registry kind ids. Kept as an extra hint beside Waku's
-// `waku2` capabilities (see waku.ts): a node need not carry it. Isomorphic.
+// `waku2` capabilities (see waku/enrFields.ts): a node need not carry it. Isomorphic.
 import { getBytes, hexlify } from "ethers";
 import { MailserverSdkError } from "./errors.js";
 import { kindId } from "./nodeKey.js";

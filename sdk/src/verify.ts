@@ -2,10 +2,10 @@ import { endpointOf, parseEnr, sameEndpoint, type EnrLike, type ParsedEnr } from
 import { positiveInteger } from "./core/args.js";
 import { MailserverSdkError } from "./errors.js";
 import { kindId, normalizeNodeId, type NodeId } from "./nodeKey.js";
-import { verifyOffer, type OfferVerdict, type SignedOffer, type VerifyOfferOptions } from "./offer.js";
+import { verifyOffer, type OfferVerdict, type SignedOffer, type VerifyOfferOptions } from "./offer/document.js";
 import type { NodeQuality } from "./quality/types.js";
 import type { NodeTrust, RegistryClient } from "./registry.js";
-import { offerFacts, rankNodes, type RankPolicy, type Ranking } from "./selection/rank.js";
+import { offerFacts, rankNodes, type NodeVerdict, type RankPolicy, type Ranking } from "./selection/rank.js";
 import { checkAddress } from "./util.js";
 
 /** Why a node is not trusted (several may apply). */
@@ -19,12 +19,8 @@ export type UntrustReason =
   | "wrong-kind"
   | "invalid-enr";
 
-/**
- * - trusted: registered, trusted by the registry and run by a provider the user trusts;
- * - custom: added by hand by the user (by ENR), whatever the chain says;
- * - untrusted: anything else.
- */
-export type NodeVerdict = "trusted" | "custom" | "untrusted";
+// Defined beside the ranking, which reads it first (and so imports nothing from here).
+export type { NodeVerdict } from "./selection/rank.js";
 
 export interface VerifiedNode {
   /** Undefined only when the input was an ENR that failed to decode. */

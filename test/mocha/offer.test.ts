@@ -201,6 +201,10 @@ describe("signed offer over /status/mailserver/offer/1.0.0", function () {
     const genuine = await fetchOffer({ libp2p: waku.libp2p, peer: peerOf(server) });
     expect(() => decodeOffer(new TextEncoder().encode(JSON.stringify({ ...genuine, offer: { ...genuine.offer, version: 2 } })))).to.throw(/unsupported version/);
     await expectSdkError(() => decodeOffer(new TextEncoder().encode(JSON.stringify({ ...genuine, offer: { ...genuine.offer, extra: 1 } }))), "INVALID_OFFER");
+    // A missing field is named as missing (the checks shared with probe reports, core/document.ts).
+    const withoutContact = (({ contact: _, ...rest }) => rest)(genuine.offer);
+    const missing = await expectSdkError(() => decodeOffer(new TextEncoder().encode(JSON.stringify({ ...genuine, offer: withoutContact }))), "INVALID_OFFER");
+    expect(missing.message).to.equal("invalid offer: missing field offer.contact");
     await hostileAnswers(async (stream) => stream.close());
     await expectSdkError(fetchOffer({ libp2p: waku.libp2p, peer: peerOf(hostile) }), "NODE_UNAVAILABLE");
     // A node without the protocol at all.

@@ -4,8 +4,8 @@ import { parseEnr } from "../enr.js";
 import { kindId } from "../nodeKey.js";
 import { MAILSERVER_KIND_NAME } from "../serviceKinds.js";
 import { startDiscv5Node, type Discv5ConfigOverrides, type Discv5Handle } from "./node.js";
-import type { DiscoverOptions, DiscoverySource } from "./sources.js";
-import { enrNodeId, withTimeout } from "./util.js";
+import type { DiscoverOptions, DiscoverySource } from "../sources/sources.js";
+import { enrNodeId, withTimeout } from "../sources/util.js";
 
 export interface Discv5CrawlerOptions {
   /** ENRs to start from (bootstrap nodes). */

@@ -5,11 +5,11 @@ import { ENR as ENRClass, SignableENR } from "@chainsafe/enr";
 import { privateKeyFromRaw } from "@libp2p/crypto/keys";
 import { multiaddr } from "@multiformats/multiaddr";
 import { randomBytes } from "node:crypto";
-import { buildNodeEnr, type BuildNodeEnrOptions } from "./publish.js";
+import { buildNodeEnr, type BuildNodeEnrOptions } from "../sources/publish.js";
 import { findFreeUdpPort } from "./udp.js";
 import { parseEnr } from "../enr.js";
 import { nodeIdFromPrivateKey } from "../nodeKey.js";
-import { enrNodeId, invalidArgument, privateKeyBytes } from "./util.js";
+import { enrNodeId, invalidArgument, privateKeyBytes } from "../sources/util.js";
 
 /** discv5 settings (`requestTimeout`, `lookupTimeout`, `pingInterval`, `enrUpdate`, ...). */
 export type Discv5ConfigOverrides = NonNullable<IDiscv5CreateOptions["config"]>;

@@ -4,7 +4,7 @@
 // browsers and the `/discovery` entry's `nodeDnsResolver` for Node). Not @waku/discovery's
 // DnsNodeDiscovery: it checks no hash labels, ignores links, drops records without `waku2` and
 // returns a few peers per call.
-import type { DiscoverOptions, DiscoverySource } from "../discovery/sources.js";
+import type { DiscoverOptions, DiscoverySource } from "../sources/sources.js";
 import { parseEnr } from "../enr.js";
 import { MailserverSdkError, isSdkError } from "../errors.js";
 import { entryHash, parseEnrTreeUrl, parseEntry, verifyRoot, type EnrTreeRoot, type EnrTreeUrl } from "./tree.js";

@@ -8,6 +8,7 @@
 // (`personal_sign`) by the probe's node key over JSON.stringify of the document rebuilt in the
 // field order of ProbeReportDocument (no whitespace), exactly as offers are signed.
 import { getAddress, hexlify, isHexString, verifyMessage, Wallet, type BytesLike } from "ethers";
+import { boundedJson, boundedUint, documentError, exactRecord } from "../core/document.js";
 import { MailserverSdkError } from "../errors.js";
 import { nodeAddress, nodeIdFromPublicKey, normalizeNodeId } from "../nodeKey.js";
 import { checkAddress } from "../util.js";
@@ -63,22 +64,9 @@ export const DEFAULT_QUALITY_WINDOW_SECONDS = 86_400;
 /** Largest HTTP answer {@link fetchProbeReportsHttp} reads by default, bytes (64 maximal reports). */
 export const MAX_PROBE_REPORTS_HTTP_BYTES = 64 * MAX_PROBE_REPORT_BYTES;
 
-export function invalid(message: string, details: Record<string, unknown> = {}, cause?: unknown): MailserverSdkError {
-  return new MailserverSdkError("INVALID_PROBE_REPORT", `invalid probe report: ${message}`, { details, ...(cause !== undefined ? { cause } : {}) });
-}
-
-export function record(value: unknown, what: string, keys: readonly string[]): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalid(`${what} is not an object`);
-  const o = value as Record<string, unknown>;
-  for (const key of Object.keys(o)) if (!keys.includes(key)) throw invalid(`unknown field ${what}.${key}`);
-  for (const key of keys) if (!(key in o)) throw invalid(`missing field ${what}.${key}`);
-  return o;
-}
-
-function uint(value: unknown, what: string): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) throw invalid(`${what} must be a non-negative integer`);
-  return value;
-}
+export const invalid = /* @__PURE__ */ documentError("INVALID_PROBE_REPORT", "invalid probe report");
+export const record = (value: unknown, what: string, keys: readonly string[]) => exactRecord(invalid, value, what, keys);
+const uint = (value: unknown, what: string) => boundedUint(invalid, value, what);
 
 function uintOrNull(value: unknown, what: string): number | null {
   return value === null ? null : uint(value, what);
@@ -200,14 +188,7 @@ export function signedFrom(value: unknown): SignedProbeReport {
 
 /** Decodes an encoded report; oversized, not JSON or not a report throws INVALID_PROBE_REPORT. The signature is checked by {@link verifyProbeReport}. */
 export function decodeProbeReport(bytes: Uint8Array): SignedProbeReport {
-  if (bytes.length > MAX_PROBE_REPORT_BYTES) throw invalid(`${bytes.length} bytes, above ${MAX_PROBE_REPORT_BYTES}`, { size: bytes.length });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (error) {
-    throw invalid("not UTF-8 JSON", {}, error);
-  }
-  return signedFrom(parsed);
+  return signedFrom(boundedJson(invalid, bytes, MAX_PROBE_REPORT_BYTES));
 }
 
 /**

@@ -1,5 +1,6 @@
 // Where probe reports come from: the registry's trusted probes, a probe's HTTP answer, and any
 // Waku store node by content topic. Isomorphic, no dependency on @waku/sdk (a light node is passed in).
+import { boundedJson } from "../core/document.js";
 import { readBoundedBody, type BodyReadError } from "../core/httpBody.js";
 import { MailserverSdkError } from "../errors.js";
 import type { RegistryClient } from "../registry.js";
@@ -84,13 +85,7 @@ export async function fetchProbeReportsHttp(url: string, options: FetchProbeRepo
     if (failure.kind === "too-large") throw invalid(failure.message, { size: failure.size });
     throw unavailable("the probe's reports did not arrive in time", failure.cause);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (error) {
-    throw invalid("not UTF-8 JSON", {}, error);
-  }
-  const list = record(parsed, "answer", ["reports"]).reports;
+  const list = record(boundedJson(invalid, bytes, maxBytes), "answer", ["reports"]).reports;
   if (!Array.isArray(list)) throw invalid("reports is not a list");
   return list.map((entry) => {
     const signed = signedFrom(entry);

@@ -3,7 +3,7 @@
 // probes' quality and the nodes' offers, and the draw among the best.
 import { parseEnr } from "../enr.js";
 import { normalizeNodeId } from "../nodeKey.js";
-import type { OfferVerdict } from "../offer.js";
+import type { OfferVerdict } from "../offer/document.js";
 import type { NodeQuality } from "../quality/types.js";
 import { offerFacts, rankNodes, type RankPolicy, type Ranking } from "./rank.js";
 import type { Candidate, RejectedNode, VerifiedNodeLike } from "./types.js";

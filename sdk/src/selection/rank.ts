@@ -2,9 +2,16 @@
 // then the independent probes' measures and the node's signed offer against floors, then speed.
 // Pure and isomorphic: the caller brings the verdicts, RTTs, verified offers and quality summaries.
 import { MailserverSdkError } from "../errors.js";
-import type { OfferDocument, OfferVerdict } from "../offer.js";
+import type { OfferDocument, OfferVerdict } from "../offer/document.js";
 import type { NodeQuality } from "../quality/types.js";
-import type { NodeVerdict } from "../verify.js";
+
+/**
+ * A node's trust verdict (`verifyNodes`):
+ * - trusted: registered, trusted by the registry and run by a provider the user trusts;
+ * - custom: added by hand by the user (by ENR), whatever the chain says;
+ * - untrusted: anything else.
+ */
+export type NodeVerdict = "trusted" | "custom" | "untrusted";
 
 /** One node to rank. Unknown facts are null: unknown is not bad, it ranks after known-good. */
 export interface RankCandidate {

@@ -1,13 +1,15 @@
 // Picking a mail server: discover -> verify (one batched call) -> probe -> rank -> draw among the best.
-// The pure steps are in choose.ts, rank.ts and graylist.ts; this class holds the state and the I/O.
+// The pure steps are in choose.ts, rank.ts and graylist.ts; this class holds the state and the I/O
+// it is given. Isomorphic: the probe is injected (the `/discovery` entry's MailserverSelector
+// injects a discv5 PING, discovery/selector.ts).
 import { parseEnr } from "../enr.js";
 import { MailserverSdkError, type ErrorCode } from "../errors.js";
 import { normalizeNodeId } from "../nodeKey.js";
-import { combineSources, StaticEnrSource, type DiscoveredNode, type DiscoveryResult, type DiscoverySource } from "../discovery/sources.js";
+import { combineSources, StaticEnrSource, type DiscoveredNode, type DiscoveryResult, type DiscoverySource } from "../sources/sources.js";
 import { askPreference, drawFromBest, findEnr, partitionVerified, rankCandidates } from "./choose.js";
 import { TypedEmitter } from "./emitter.js";
 import { Graylist } from "./graylist.js";
-import { createDiscv5Probe, type ProbeFn, type ProbeResult } from "./probe.js";
+import type { ProbeFn, ProbeResult } from "./probe.js";
 import type { RankPolicy } from "./rank.js";
 import type { Candidate, GraylistEntry, OffersFn, QualityFn, SelectedNode, SelectorEvents, VerifiedNodeLike, VerifyFn } from "./types.js";
 
@@ -24,15 +26,13 @@ export type {
   VerifyFn,
 } from "./types.js";
 
-export interface MailserverSelectorOptions<V extends VerifiedNodeLike = VerifiedNodeLike> {
+export interface NodeSelectorOptions<V extends VerifiedNodeLike = VerifiedNodeLike> {
   /** Where nodes come from (crawler, registry, static lists); run in parallel and merged. */
   sources?: readonly DiscoverySource[];
   /** Batched verification of all discovered ENRs. */
   verify: VerifyFn<V>;
-  /** RTT probe; default a discv5 PING ({@link createDiscv5Probe}) bound to `probeBindIp`. */
-  probe?: ProbeFn;
-  /** Bind address of the default probe's ephemeral node (default "0.0.0.0"). */
-  probeBindIp?: string;
+  /** RTT probe of a batch of nodes (`probeEach` makes one from a one-node probe). */
+  probe: ProbeFn;
   /** Per-node probe budget in ms (default 2000). */
   probeTimeoutMs?: number;
   /** How long a graylisted node is skipped, ms (default 3 minutes). */
@@ -99,8 +99,8 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 2000;
  * Pinned node: no discovery (unless pinned by id and not among `customNodes`), no probe, no
  * ranking, no draw; but it is verified and refused when untrusted (see `pinned`) or graylisted.
  */
-export class MailserverSelector<V extends VerifiedNodeLike = VerifiedNodeLike> extends TypedEmitter<SelectorEvents<V>> {
-  readonly #options: MailserverSelectorOptions<V>;
+export class NodeSelector<V extends VerifiedNodeLike = VerifiedNodeLike> extends TypedEmitter<SelectorEvents<V>> {
+  readonly #options: NodeSelectorOptions<V>;
   readonly #sources: readonly DiscoverySource[];
   readonly #probe: ProbeFn;
   readonly #pinned: string | undefined;
@@ -112,11 +112,11 @@ export class MailserverSelector<V extends VerifiedNodeLike = VerifiedNodeLike> e
   #cache: { at: number; candidates: Candidate<V>[] } | undefined;
   #current: SelectedNode<V> | undefined;
 
-  constructor(options: MailserverSelectorOptions<V>) {
+  constructor(options: NodeSelectorOptions<V>) {
     super();
     this.#options = options;
     this.#sources = [...(options.sources ?? [])];
-    this.#probe = options.probe ?? createDiscv5Probe({ bindIp: options.probeBindIp ?? "0.0.0.0" });
+    this.#probe = options.probe;
     this.#pinned = options.pinned?.trim();
     this.#customEnrs = [...(options.customNodes ?? [])];
     const ids = new Set<string>();

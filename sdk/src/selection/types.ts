@@ -1,10 +1,9 @@
 // The selector's data: what it needs from a verifier, the candidates it ranks and draws from, and
 // its events. Types only (isomorphic).
-import type { DiscoveryResult } from "../discovery/sources.js";
-import type { OfferVerdict } from "../offer.js";
+import type { DiscoveryResult } from "../sources/sources.js";
+import type { OfferVerdict } from "../offer/document.js";
 import type { NodeQuality } from "../quality/types.js";
-import type { NodeVerdict } from "../verify.js";
-import type { Ranking } from "./rank.js";
+import type { NodeVerdict, Ranking } from "./rank.js";
 
 /**
  * How the verifier classifies a node.

@@ -2,7 +2,7 @@
 // does not depend on @waku/sdk (nor on its libp2p), so apps pass these to their own copy.
 // Isomorphic.
 import { MailserverSdkError } from "../errors.js";
-import type { RelayShards } from "../waku.js";
+import type { RelayShards } from "./enrFields.js";
 
 /** A mail server as the client knows it: a parsed ENR fits, or the fields by hand. */
 export interface MailserverEndpoint {

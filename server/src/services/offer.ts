@@ -1,5 +1,5 @@
 // The offer service (`/status/mailserver/offer/1.0.0`): answers every stream with the node's
-// signed offer, one length-prefixed frame (format in @status/mailserver-sdk's offer.ts). The
+// signed offer, one length-prefixed frame (format in @status/mailserver-sdk's offer/document.ts). The
 // client sends nothing or an empty request, so nothing is read. The offer is signed at start
 // (a bad one fails the start, not a client) and again once it is older than `refreshSeconds`,
 // so that clients can refuse stale ones.

@@ -1,7 +1,7 @@
 // What a Waku node serves, as its ENR says (`waku2`, `rs`/`rsv`), and how that maps to registry
 // kinds and to the network an app runs on. Isomorphic: no Node built-ins.
-import { MailserverSdkError } from "./errors.js";
-import { kindId } from "./nodeKey.js";
+import { MailserverSdkError } from "../errors.js";
+import { kindId } from "../nodeKey.js";
 
 /**
  * The `waku2` capability flags, in bit order (least significant bit first): bit 0 relay, 1 store,

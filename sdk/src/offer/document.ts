@@ -1,7 +1,7 @@
-// A mail server's offer: a small signed document saying what the node sells (price, months, mode,
-// free limits, retention, capacity, shards, contact). Signed with the node key, so it is bound to
-// the registered node id; the registry stays the source of truth for money, so a price that
-// disagrees with it is reported and the registry's wins. Isomorphic: no Node built-ins.
+// A mail server's offer, the document itself: a small signed document saying what the node sells
+// (price, months, mode, free limits, retention, capacity, shards, contact). Signed with the node
+// key, so it is bound to the registered node id; the registry stays the source of truth for
+// money, so a price that disagrees with it is reported and the registry's wins. Isomorphic: no Node built-ins.
 //
 // Wire format (protocol `/status/mailserver/offer/1.0.0`): the client opens a stream and may send
 // nothing (or an empty length-prefixed request); the server answers with one unsigned-varint
@@ -10,12 +10,11 @@
 // The signature is EIP-191 (`personal_sign`) by the node key over the canonical bytes of `offer`
 // (JSON.stringify of the fields in the order of OfferDocument, no whitespace). ecrecover of it
 // must give the node's address, the last 20 bytes of the node id, as the registry's node-key
-// proofs do.
+// proofs do. Fetching it (libp2p, HTTP) is fetch.ts.
 import { getAddress, isHexString, verifyMessage, Wallet, hexlify, type BytesLike } from "ethers";
-import { MailserverSdkError } from "./errors.js";
-import { readBoundedBody, type BodyReadError } from "./core/httpBody.js";
-import { FrameError, readFrame, type Chunk } from "./waku/frame.js";
-import { nodeAddress, nodeIdFromPublicKey, normalizeNodeId } from "./nodeKey.js";
+import { boundedJson, boundedUint, documentError, exactRecord } from "../core/document.js";
+import { MailserverSdkError } from "../errors.js";
+import { nodeAddress, nodeIdFromPublicKey, normalizeNodeId } from "../nodeKey.js";
 
 /** Protocol id of the offer protocol (must equal the server's). */
 export const OFFER_PROTOCOL = "/status/mailserver/offer/1.0.0";
@@ -72,21 +71,9 @@ const MAX_STRING = 256;
 const MAX_SHARDS = 1024;
 const MODES: readonly OfferMode[] = ["paid-only", "freemium", "free"];
 
-function invalid(message: string, details: Record<string, unknown> = {}, cause?: unknown): MailserverSdkError {
-  return new MailserverSdkError("INVALID_OFFER", `invalid offer: ${message}`, { details, ...(cause !== undefined ? { cause } : {}) });
-}
-
-function record(value: unknown, what: string, keys: readonly string[]): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalid(`${what} is not an object`);
-  const o = value as Record<string, unknown>;
-  for (const key of Object.keys(o)) if (!keys.includes(key)) throw invalid(`unknown field ${what}.${key}`);
-  return o;
-}
-
-function uint(value: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 || value > max) throw invalid(`${what} must be an integer in 0..${max}`);
-  return value;
-}
+export const invalid = /* @__PURE__ */ documentError("INVALID_OFFER", "invalid offer");
+const record = (value: unknown, what: string, keys: readonly string[]) => exactRecord(invalid, value, what, keys);
+const uint = (value: unknown, what: string, max?: number) => boundedUint(invalid, value, what, max);
 
 function text(value: unknown, what: string): string {
   if (typeof value !== "string" || value.length > MAX_STRING) throw invalid(`${what} must be a string of at most ${MAX_STRING} characters`);
@@ -182,14 +169,7 @@ export function encodeOffer(signed: SignedOffer): Uint8Array {
 
 /** Decodes a frame payload; anything oversized, not JSON or not an offer throws INVALID_OFFER. The signature is not checked here. */
 export function decodeOffer(bytes: Uint8Array): SignedOffer {
-  if (bytes.length > MAX_OFFER_BYTES) throw invalid(`${bytes.length} bytes, above ${MAX_OFFER_BYTES}`, { size: bytes.length });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (error) {
-    throw invalid("not UTF-8 JSON", {}, error);
-  }
-  const o = record(parsed, "answer", ["offer", "signature"]);
+  const o = record(boundedJson(invalid, bytes, MAX_OFFER_BYTES), "answer", ["offer", "signature"]);
   if (typeof o.signature !== "string" || !isHexString(o.signature, 65)) throw invalid("signature must be 65 bytes hex");
   return { offer: parseOfferDocument(o.offer), signature: o.signature.toLowerCase() };
 }
@@ -276,107 +256,4 @@ export function verifyOffer(signed: SignedOffer, options: VerifyOfferOptions): O
     mismatches.push({ field: "pricePerMonth", offered: offer.pricePerMonth, registry: options.registryPrice.toString() });
   }
   return { valid: true, offer, pricePerMonth: options.registryPrice ?? offered, mismatches };
-}
-
-/** Bytes as libp2p streams yield them: a Uint8Array or a Uint8ArrayList. */
-type OfferStream =
-  | { source: AsyncIterable<Chunk>; close?(): Promise<void>; abort?(error: Error): void }
-  | (AsyncIterable<Chunk> & { close?(): Promise<void>; abort?(error: Error): void });
-
-/** The part of a libp2p node (2 or 3, e.g. @waku/sdk's `waku.libp2p`) this needs. */
-export interface OfferLibp2p {
-  dialProtocol(peer: never, protocol: string, options?: { signal?: AbortSignal }): Promise<unknown>;
-}
-
-export interface FetchOfferOptions {
-  libp2p: OfferLibp2p;
-  /** The mail server: a peer id or multiaddr object of `libp2p`'s own kind. */
-  peer: unknown;
-  /** Deadline for dialling and the whole answer, ms (default 10 s). */
-  timeoutMs?: number;
-}
-
-/**
- * Asks a mail server for its offer over `/status/mailserver/offer/1.0.0` and decodes it (the
- * signature is checked by {@link verifyOffer}). Throws NODE_UNAVAILABLE when the node cannot be
- * reached or gives no answer in time, INVALID_OFFER when the answer is oversized or not an offer.
- */
-export async function fetchOffer(options: FetchOfferOptions): Promise<SignedOffer> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const signal = AbortSignal.timeout(timeoutMs);
-  let stream: OfferStream;
-  try {
-    stream = (await options.libp2p.dialProtocol(options.peer as never, OFFER_PROTOCOL, { signal })) as OfferStream;
-  } catch (error) {
-    throw new MailserverSdkError("NODE_UNAVAILABLE", "cannot open the offer protocol to the mail server", { cause: error, details: { protocol: OFFER_PROTOCOL } });
-  }
-  let frame: Uint8Array;
-  try {
-    // A stream that stays silent must not hold the caller past the deadline: race the read.
-    let onAbort: (() => void) | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      onAbort = () => reject(new Error(`no offer within ${timeoutMs} ms`));
-      if (signal.aborted) onAbort();
-      else signal.addEventListener("abort", onAbort, { once: true });
-    });
-    try {
-      frame = await Promise.race([readOfferFrame("source" in stream ? stream.source : stream), deadline]);
-    } finally {
-      signal.removeEventListener("abort", onAbort!);
-    }
-  } catch (error) {
-    stream.abort?.(error instanceof Error ? error : new Error(String(error)));
-    if (error instanceof MailserverSdkError) throw error;
-    throw new MailserverSdkError("NODE_UNAVAILABLE", "the mail server gave no offer", { cause: error, details: { protocol: OFFER_PROTOCOL, timeoutMs } });
-  }
-  await stream.close?.().catch(() => undefined);
-  return decodeOffer(frame);
-}
-
-/** Reads the offer's frame; a frame over MAX_OFFER_BYTES or a broken prefix is an INVALID_OFFER. */
-async function readOfferFrame(source: AsyncIterable<Chunk>): Promise<Uint8Array> {
-  try {
-    return await readFrame(source, MAX_OFFER_BYTES);
-  } catch (error) {
-    if (error instanceof FrameError && error.kind !== "ended") throw invalid(error.message, error.size !== undefined ? { size: error.size } : {});
-    throw error;
-  }
-}
-
-export interface FetchOfferHttpOptions {
-  /** Deadline for the whole answer, ms (default 10 s). */
-  timeoutMs?: number;
-  /** The fetch to use (default: the global one). */
-  fetch?: typeof fetch;
-}
-
-/**
- * Reads a mail server's offer over HTTP (`offer.http` of the reference server: `GET …/offer`, the
- * same bytes as the libp2p frame payload), for pages that cannot speak libp2p. Reads at most
- * MAX_OFFER_BYTES. NODE_UNAVAILABLE when unreachable, not 200 or late; INVALID_OFFER otherwise.
- */
-export async function fetchOfferHttp(url: string, options: FetchOfferHttpOptions = {}): Promise<SignedOffer> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const signal = AbortSignal.timeout(timeoutMs);
-  const unavailable = (message: string, cause?: unknown) =>
-    new MailserverSdkError("NODE_UNAVAILABLE", message, { details: { url, timeoutMs }, ...(cause !== undefined ? { cause } : {}) });
-  let response: Response;
-  try {
-    response = await (options.fetch ?? fetch)(url, { signal, headers: { accept: "application/json" } });
-  } catch (error) {
-    throw unavailable("cannot fetch the mail server's offer", error);
-  }
-  if (response.status !== 200) {
-    await response.body?.cancel().catch(() => undefined);
-    throw unavailable(`the mail server's offer answered HTTP ${response.status}`);
-  }
-  let bytes: Uint8Array;
-  try {
-    bytes = await readBoundedBody(response, MAX_OFFER_BYTES);
-  } catch (error) {
-    const failure = error as BodyReadError;
-    if (failure.kind === "too-large") throw invalid(failure.message, { size: failure.size });
-    throw unavailable("the mail server's offer did not arrive in time", failure.cause);
-  }
-  return decodeOffer(bytes);
 }

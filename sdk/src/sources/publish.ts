@@ -4,7 +4,7 @@ import { encodeEnr, ip4Bytes, ip6Bytes } from "../enrCodec.js";
 import { multiaddrBytes } from "../multiaddr.js";
 import { nodeIdFromPrivateKey } from "../nodeKey.js";
 import { MAILSERVER_KIND_NAME, SERVICE_KIND_ENR_KEY, encodeKinds } from "../serviceKinds.js";
-import { encodeRs, encodeWaku2, kindCapability, type RelayShards, type WakuCapability } from "../waku.js";
+import { encodeRs, encodeWaku2, kindCapability, type RelayShards, type WakuCapability } from "../waku/enrFields.js";
 import { invalidArgument, privateKeyBytes } from "./util.js";
 
 /**
