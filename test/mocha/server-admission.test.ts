@@ -78,12 +78,12 @@ describe("admission policy", () => {
 describe("admission policy: free service from spare capacity only (freemium)", () => {
   const shed = { admitted: false, ...SHED_STATUS };
 
-  it("sheds free queries with 503 while paid work is in flight or the event loop lags, without spending the peer's tokens", () => {
+  it("sheds free queries with 503 while paid work waits for a slot or the event loop lags, without spending the peer's tokens", () => {
     const policy = new AdmissionPolicy("freemium", { freeBurst: 1, freeQueriesPerMinute: 1, maxEventLoopDelayMs: 20 }, () => 0);
-    expect(policy.admit("carol", unpaid, { paidInFlight: 1, eventLoopDelayMs: 0 })).to.deep.equal(shed);
-    expect(policy.admit("carol", unpaid, { paidInFlight: 0, eventLoopDelayMs: 21 })).to.deep.equal(shed);
-    expect(policy.admit("bob", paid, { paidInFlight: 1000, eventLoopDelayMs: 1000 }), "paid is never shed by load").to.deep.equal({ admitted: true, serviceClass: "paid" });
-    expect(policy.admit("carol", unpaid, { paidInFlight: 0, eventLoopDelayMs: 20 }), "her one token is still there").to.deep.equal({ admitted: true, serviceClass: "free" });
+    expect(policy.admit("carol", unpaid, { paidWaiting: 1, eventLoopDelayMs: 0 })).to.deep.equal(shed);
+    expect(policy.admit("carol", unpaid, { paidWaiting: 0, eventLoopDelayMs: 21 })).to.deep.equal(shed);
+    expect(policy.admit("bob", paid, { paidWaiting: 1000, eventLoopDelayMs: 1000 }), "paid is never shed by load").to.deep.equal({ admitted: true, serviceClass: "paid" });
+    expect(policy.admit("carol", unpaid, { paidWaiting: 0, eventLoopDelayMs: 20 }), "her one token is still there").to.deep.equal({ admitted: true, serviceClass: "free" });
     expect(policy.admit("carol", unpaid)).to.include({ statusCode: 429 });
   });
 
@@ -119,7 +119,7 @@ describe("admission policy: free service from spare capacity only (freemium)", (
 
   it("mode free keeps all capacity for free peers: no load shedding, no shared budget, no free stream caps", () => {
     const policy = new AdmissionPolicy("free", { freeBurst: 100, freeQueriesPerSecond: 1, maxFreeStreams: 0 }, () => 0);
-    for (let i = 0; i < 5; i++) expect(policy.admit(`p${i}`, unpaid, { paidInFlight: 1, eventLoopDelayMs: 1000 }).admitted).to.equal(true);
+    for (let i = 0; i < 5; i++) expect(policy.admit(`p${i}`, unpaid, { paidWaiting: 1, eventLoopDelayMs: 1000 }).admitted).to.equal(true);
     expect(policy.openFreeStream("a")).to.equal(true);
   });
 

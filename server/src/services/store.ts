@@ -105,7 +105,7 @@ export class StoreService {
       }
       access = verdict.access;
     }
-    const admitted = admission.admit(peer, access, { paidInFlight: this.#scheduler.paidInFlight, eventLoopDelayMs: this.#load?.delayMs ?? 0 });
+    const admitted = admission.admit(peer, access, { paidWaiting: this.#scheduler.queued.paid, eventLoopDelayMs: this.#load?.delayMs ?? 0 });
     if (!admitted.admitted) {
       logger.log("info", "store-refused", { peer, status: admitted.statusCode, reason: access.allowed ? undefined : access.reason });
       await this.#write(ctx, storeError(request.requestId, admitted.statusCode, admitted.statusDesc), eligibility);
