@@ -123,8 +123,11 @@ const KNOWN = new Set([
   "indexFile", "rpcTimeoutMs", "indexStartTimeoutMs", "mode", "clusterId", "shards", "archive", "retention", "limits", "maxMessageBytes", "discovery", "relay", "resume", "offer", "logLevel", "metrics",
 ]);
 
-/** Reads and validates a config file; relative paths are taken from the file's folder. */
-export async function loadConfig(file: string): Promise<ServerConfig> {
+/**
+ * Reads a JSON config file and hands it to `parse` with the file's folder, against which relative
+ * paths are taken; a missing or unreadable file, or one that is not JSON, is a one-line ConfigError.
+ */
+export async function readConfigFile<T>(file: string, parse: (raw: unknown, baseDir: string) => T): Promise<T> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -137,7 +140,12 @@ export async function loadConfig(file: string): Promise<ServerConfig> {
   } catch (error) {
     throw new ConfigError(`config file ${file} is not JSON: ${(error as Error).message}`);
   }
-  return parseConfig(raw, path.dirname(path.resolve(file)));
+  return parse(raw, path.dirname(path.resolve(file)));
+}
+
+/** Reads and validates a config file; relative paths are taken from the file's folder. */
+export async function loadConfig(file: string): Promise<ServerConfig> {
+  return readConfigFile(file, parseConfig);
 }
 
 /** Validates a parsed config object. */

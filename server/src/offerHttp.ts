@@ -2,7 +2,7 @@
 // same bytes as the libp2p protocol's frame payload (`{"offer":…,"signature":…}`), readable from
 // any origin (the document is public and signed; nothing else is served here).
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenHttp } from "./httpListen.js";
 import type { Logger } from "./log.js";
 
 export interface OfferHttpOptions {
@@ -47,24 +47,6 @@ export async function startOfferHttp(options: OfferHttpOptions): Promise<OfferHt
       },
     );
   });
-  // A slow client must not hold a socket: the answer is a few KiB.
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 10_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(":") ? `[${address}]` : address;
-  return {
-    url: `http://${host}:${port}/offer`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const listening = await listenHttp(server, options.host, options.port);
+  return { url: `${listening.origin}/offer`, close: listening.close };
 }

@@ -34,18 +34,15 @@ async function silentSocket(port: number, from: string, websocket: boolean): Pro
 
 const portOf = (address: string) => Number(address.split("/")[4]);
 
-describe("mail server operator: idle sockets do not lock new clients out", function () {
-  this.timeout(120_000);
+/** A free mail server on loopback (TCP and WebSocket) for one describe block, and what its tests leave open. */
+function useServer(nodeLimits?: NonNullable<Parameters<typeof MailServerNode.create>[0]["nodeLimits"]>) {
+  const fixture = { server: undefined as unknown as MailServerNode, sockets: [] as net.Socket[], clients: [] as LightNode[] };
   let tmp: string;
   let archive: SqliteArchive;
-  let server: MailServerNode;
-  const sockets: net.Socket[] = [];
-  const clients: LightNode[] = [];
-
   before(async () => {
     tmp = await mkdtemp(path.join(tmpdir(), "mailserver-operator-sockets-"));
     archive = new SqliteArchive(path.join(tmp, "archive.sqlite"));
-    server = await MailServerNode.create({
+    fixture.server = await MailServerNode.create({
       privateKey: randomBytes(32),
       listen: ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"],
       clusterId: 1,
@@ -53,25 +50,32 @@ describe("mail server operator: idle sockets do not lock new clients out", funct
       mode: "free",
       archive,
       relay: { enabled: false },
+      ...(nodeLimits !== undefined ? { nodeLimits } : {}),
     });
-    await server.start();
+    await fixture.server.start();
   });
-
   afterEach(() => {
-    for (const socket of sockets.splice(0)) socket.destroy();
+    for (const socket of fixture.sockets.splice(0)) socket.destroy();
   });
-
   after(async function () {
     this.timeout(60_000);
-    await Promise.all(clients.map((c) => c.stop().catch(() => undefined)));
-    await server.stop();
+    await Promise.all(fixture.clients.map((c) => c.stop().catch(() => undefined)));
+    await fixture.server.stop();
     await archive.close();
     await rm(tmp, { recursive: true, force: true });
   });
+  return fixture;
+}
+
+describe("mail server operator: idle sockets do not lock new clients out", function () {
+  this.timeout(120_000);
+  const fixture = useServer();
+  const { sockets, clients } = fixture;
+  const server = () => fixture.server;
 
   const addresses = () => {
-    const ws = server.multiaddrs.find((a) => a.includes("/ws/"))!;
-    const tcp = server.multiaddrs.find((a) => !a.includes("/ws"))!;
+    const ws = server().multiaddrs.find((a) => a.includes("/ws/"))!;
+    const tcp = server().multiaddrs.find((a) => !a.includes("/ws"))!;
     return { ws, tcp, wsPort: portOf(ws), tcpPort: portOf(tcp) };
   };
 
@@ -110,51 +114,21 @@ describe("mail server operator: idle sockets do not lock new clients out", funct
 // client out for as long as they were renewed. Now the oldest pending handshake gives way.
 describe("mail server operator: past the pending bounds, the oldest handshake gives way", function () {
   this.timeout(120_000);
-  let tmp: string;
-  let archive: SqliteArchive;
-  let server: MailServerNode;
-  const sockets: net.Socket[] = [];
-  const clients: LightNode[] = [];
-
-  before(async () => {
-    tmp = await mkdtemp(path.join(tmpdir(), "mailserver-operator-evict-"));
-    archive = new SqliteArchive(path.join(tmp, "archive.sqlite"));
-    server = await MailServerNode.create({
-      privateKey: randomBytes(32),
-      listen: ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"],
-      clusterId: 1,
-      shards: [0],
-      mode: "free",
-      archive,
-      relay: { enabled: false },
-      // Small bounds and a long deadline: no slot frees itself while the test runs.
-      nodeLimits: { maxPendingConnections: 12, maxPendingPerAddress: 3, handshakeTimeoutMs: 60_000 },
-    });
-    await server.start();
-  });
-
-  afterEach(() => {
-    for (const socket of sockets.splice(0)) socket.destroy();
-  });
-
-  after(async function () {
-    this.timeout(60_000);
-    await Promise.all(clients.map((c) => c.stop().catch(() => undefined)));
-    await server.stop();
-    await archive.close();
-    await rm(tmp, { recursive: true, force: true });
-  });
+  // Small bounds and a long deadline: no slot frees itself while the test runs.
+  const fixture = useServer({ maxPendingConnections: 12, maxPendingPerAddress: 3, handshakeTimeoutMs: 60_000 });
+  const { sockets, clients } = fixture;
+  const server = () => fixture.server;
 
   async function clientConnectsAndQueries() {
-    const ws = server.multiaddrs.find((a) => a.includes("/ws/"))!;
+    const ws = server().multiaddrs.find((a) => a.includes("/ws/"))!;
     const waku = await wakuClient(ws, [Protocols.Store]);
     clients.push(waku);
     expect(await fetchMessages(waku, TOPIC)).to.deep.equal([]);
   }
 
   it("more silent sockets than the total bound, from several addresses: a new client connects and queries", async () => {
-    const ws = server.multiaddrs.find((a) => a.includes("/ws/"))!;
-    const tcp = server.multiaddrs.find((a) => !a.includes("/ws"))!;
+    const ws = server().multiaddrs.find((a) => a.includes("/ws/"))!;
+    const tcp = server().multiaddrs.find((a) => !a.includes("/ws"))!;
     // 6 addresses x 2 ports x 2 = 24 silent handshakes against a bound of 12.
     for (let host = 2; host < 8; host++) {
       for (let i = 0; i < 2; i++) {
@@ -166,7 +140,7 @@ describe("mail server operator: past the pending bounds, the oldest handshake gi
   });
 
   it("silent sockets from the client's own address, past its per-address bound: the client still connects and queries", async () => {
-    const ws = server.multiaddrs.find((a) => a.includes("/ws/"))!;
+    const ws = server().multiaddrs.find((a) => a.includes("/ws/"))!;
     for (let i = 0; i < 6; i++) sockets.push(await silentSocket(portOf(ws), "127.0.0.1", true));
     await clientConnectsAndQueries();
   });

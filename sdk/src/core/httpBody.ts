@@ -1,5 +1,6 @@
 // A bounded read of an HTTP answer's body: a server may announce more than the bound, send more
 // than it announced, or announce nothing; never more than `maxBytes` is buffered. Isomorphic.
+import { MailserverSdkError } from "../errors.js";
 
 /** Why a body could not be read: over the bound (`size` so far or announced), or the read failed (late, reset). */
 export class BodyReadError extends Error {
@@ -45,4 +46,42 @@ export async function readBoundedBody(response: Response, maxBytes: number): Pro
     at += chunk.length;
   }
   return bytes;
+}
+
+export interface FetchBoundedOptions {
+  /** Deadline for the whole exchange, ms. */
+  timeoutMs: number;
+  maxBytes: number;
+  fetch?: typeof fetch;
+  /** What is fetched, for messages: "the mail server's offer", "the probe's reports". */
+  what: string;
+  /** The error for an answer over `maxBytes` (the caller's own code). */
+  tooLarge(message: string, size: number | undefined): Error;
+}
+
+/**
+ * GETs `url` as JSON and reads its body within the deadline and the bound: NODE_UNAVAILABLE when
+ * unreachable, not 200 or late; `tooLarge` when over the bound.
+ */
+export async function fetchBoundedBody(url: string, options: FetchBoundedOptions): Promise<Uint8Array> {
+  const { timeoutMs, what } = options;
+  const unavailable = (message: string, cause?: unknown) =>
+    new MailserverSdkError("NODE_UNAVAILABLE", message, { details: { url, timeoutMs }, ...(cause !== undefined ? { cause } : {}) });
+  let response: Response;
+  try {
+    response = await (options.fetch ?? fetch)(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "application/json" } });
+  } catch (error) {
+    throw unavailable(`cannot fetch ${what}`, error);
+  }
+  if (response.status !== 200) {
+    await response.body?.cancel().catch(() => undefined);
+    throw unavailable(`${what} answered HTTP ${response.status}`);
+  }
+  try {
+    return await readBoundedBody(response, options.maxBytes);
+  } catch (error) {
+    const failure = error as BodyReadError;
+    if (failure.kind === "too-large") throw options.tooLarge(failure.message, failure.size);
+    throw unavailable(`${what} did not arrive in time`, failure.cause);
+  }
 }

@@ -1,7 +1,7 @@
 // A mail server's offer, fetched: over libp2p (`/status/mailserver/offer/1.0.0`, one
 // length-prefixed frame) or over HTTP (the same bytes), bounded in size and time. The document,
 // its signature and its checks are document.ts. Isomorphic: no Node built-ins.
-import { readBoundedBody, type BodyReadError } from "../core/httpBody.js";
+import { fetchBoundedBody } from "../core/httpBody.js";
 import { MailserverSdkError } from "../errors.js";
 import { FrameError, readFrame, type Chunk } from "../waku/frame.js";
 import { decodeOffer, invalid, MAX_OFFER_BYTES, OFFER_PROTOCOL, type SignedOffer } from "./document.js";
@@ -84,27 +84,12 @@ export interface FetchOfferHttpOptions {
  * MAX_OFFER_BYTES. NODE_UNAVAILABLE when unreachable, not 200 or late; INVALID_OFFER otherwise.
  */
 export async function fetchOfferHttp(url: string, options: FetchOfferHttpOptions = {}): Promise<SignedOffer> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const signal = AbortSignal.timeout(timeoutMs);
-  const unavailable = (message: string, cause?: unknown) =>
-    new MailserverSdkError("NODE_UNAVAILABLE", message, { details: { url, timeoutMs }, ...(cause !== undefined ? { cause } : {}) });
-  let response: Response;
-  try {
-    response = await (options.fetch ?? fetch)(url, { signal, headers: { accept: "application/json" } });
-  } catch (error) {
-    throw unavailable("cannot fetch the mail server's offer", error);
-  }
-  if (response.status !== 200) {
-    await response.body?.cancel().catch(() => undefined);
-    throw unavailable(`the mail server's offer answered HTTP ${response.status}`);
-  }
-  let bytes: Uint8Array;
-  try {
-    bytes = await readBoundedBody(response, MAX_OFFER_BYTES);
-  } catch (error) {
-    const failure = error as BodyReadError;
-    if (failure.kind === "too-large") throw invalid(failure.message, { size: failure.size });
-    throw unavailable("the mail server's offer did not arrive in time", failure.cause);
-  }
+  const bytes = await fetchBoundedBody(url, {
+    timeoutMs: options.timeoutMs ?? 10_000,
+    maxBytes: MAX_OFFER_BYTES,
+    ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
+    what: "the mail server's offer",
+    tooLarge: (message, size) => invalid(message, { size }),
+  });
   return decodeOffer(bytes);
 }

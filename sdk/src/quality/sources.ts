@@ -1,7 +1,7 @@
 // Where probe reports come from: the registry's trusted probes, a probe's HTTP answer, and any
 // Waku store node by content topic. Isomorphic, no dependency on @waku/sdk (a light node is passed in).
 import { boundedJson } from "../core/document.js";
-import { readBoundedBody, type BodyReadError } from "../core/httpBody.js";
+import { fetchBoundedBody } from "../core/httpBody.js";
 import { MailserverSdkError } from "../errors.js";
 import type { RegistryClient } from "../registry.js";
 import { verifyNodes, type TrustPolicy } from "../verify.js";
@@ -62,29 +62,14 @@ export interface FetchProbeReportsHttpOptions {
  * INVALID_PROBE_REPORT when oversized or not a list of reports.
  */
 export async function fetchProbeReportsHttp(url: string, options: FetchProbeReportsHttpOptions = {}): Promise<SignedProbeReport[]> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
   const maxBytes = options.maxBytes ?? MAX_PROBE_REPORTS_HTTP_BYTES;
-  const signal = AbortSignal.timeout(timeoutMs);
-  const unavailable = (message: string, cause?: unknown) =>
-    new MailserverSdkError("NODE_UNAVAILABLE", message, { details: { url, timeoutMs }, ...(cause !== undefined ? { cause } : {}) });
-  let response: Response;
-  try {
-    response = await (options.fetch ?? fetch)(url, { signal, headers: { accept: "application/json" } });
-  } catch (error) {
-    throw unavailable("cannot fetch the probe's reports", error);
-  }
-  if (response.status !== 200) {
-    await response.body?.cancel().catch(() => undefined);
-    throw unavailable(`the probe's reports answered HTTP ${response.status}`);
-  }
-  let bytes: Uint8Array;
-  try {
-    bytes = await readBoundedBody(response, maxBytes);
-  } catch (error) {
-    const failure = error as BodyReadError;
-    if (failure.kind === "too-large") throw invalid(failure.message, { size: failure.size });
-    throw unavailable("the probe's reports did not arrive in time", failure.cause);
-  }
+  const bytes = await fetchBoundedBody(url, {
+    timeoutMs: options.timeoutMs ?? 10_000,
+    maxBytes,
+    ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
+    what: "the probe's reports",
+    tooLarge: (message, size) => invalid(message, { size }),
+  });
   const list = record(boundedJson(invalid, bytes, maxBytes), "answer", ["reports"]).reports;
   if (!Array.isArray(list)) throw invalid("reports is not a list");
   return list.map((entry) => {

@@ -1,8 +1,7 @@
 // The probe's configuration: one JSON file, one typed object, checked field by field with the
 // server's one-line errors (config.ts).
-import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { address, ConfigError, fail, integer, integers, object, oneOf, peerAddresses, string, strings, url } from "../config.js";
+import { address, fail, integer, integers, object, oneOf, peerAddresses, readConfigFile, string, strings, url } from "../config.js";
 import type { LogLevel } from "../log.js";
 
 /** A node to measure when the probe is given a list instead of the registry (tests, private fleets). */
@@ -69,19 +68,7 @@ const KNOWN = [
 ];
 
 export async function loadProbeConfig(file: string): Promise<ProbeConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    throw new ConfigError(`cannot read config file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(`config file ${file} is not JSON: ${(error as Error).message}`);
-  }
-  return parseProbeConfig(raw, path.dirname(path.resolve(file)));
+  return readConfigFile(file, parseProbeConfig);
 }
 
 export function parseProbeConfig(raw: unknown, baseDir: string): ProbeConfig {

@@ -2,8 +2,8 @@
 // node: `GET /reports` answers `{"reports":[…newest first…]}` (`?limit=n` for fewer), readable
 // from any origin (the reports are public and signed; nothing else is served here).
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { encodeProbeReport, type SignedProbeReport } from "@status/mailserver-sdk";
+import { listenHttp } from "../httpListen.js";
 import type { Logger } from "../log.js";
 
 export interface ReportsHttp {
@@ -38,28 +38,15 @@ export async function startReportsHttp(options: { host: string; port: number; ke
     response.writeHead(200, { ...headers, "content-type": "application/json", "content-length": body.length, "cache-control": "max-age=30" });
     response.end(request.method === "HEAD" ? undefined : body);
   });
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 10_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(":") ? `[${address}]` : address;
-  options.logger.log("info", "probe-http-serving", { url: `http://${host}:${port}/reports` });
+  const listening = await listenHttp(server, options.host, options.port);
+  const url = `${listening.origin}/reports`;
+  options.logger.log("info", "probe-http-serving", { url });
   return {
-    url: `http://${host}:${port}/reports`,
+    url,
     add(report) {
       latest.unshift(Buffer.from(encodeProbeReport(report)).toString("utf8"));
       latest.length = Math.min(latest.length, options.keep);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: listening.close,
   };
 }
