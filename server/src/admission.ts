@@ -41,6 +41,9 @@ export interface AdmissionLimits {
   maxFreeStreams: number;
 }
 
+/** Tokens of the shared free budget kept for reads under way: four fifths, but a full budget always admits a new read. */
+const newReadReserve = (rate: number) => Math.max(0, Math.min((rate * 4) / 5, rate - 1));
+
 export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = {
   freeQueriesPerMinute: 120,
   freeBurst: 200,
@@ -110,8 +113,12 @@ export class AdmissionPolicy {
    * Decides on a decoded store query. A free one is shed (503) while paid work waits for a slot or
    * its event loop lags (in `freemium`: free service only from spare capacity), then limited per
    * peer (429), then by the budget all free peers share (503). Shed queries spend no peer tokens.
+   * `continues`: the query carries a cursor, so it is a later page of a read under way. A history
+   * read is several pages and fails with any of them, so when the shared budget is short, reads
+   * already started finish first: a new read only takes from the top fifth of the budget (a read
+   * of a few pages spends most of its budget on continuations).
    */
-  admit(peerId: string, access: PeerAccess, load: Load = IDLE): Admission {
+  admit(peerId: string, access: PeerAccess, load: Load = IDLE, continues = false): Admission {
     if (access.allowed) return { admitted: true, serviceClass: "paid" };
     if (this.mode === "paid-only") {
       // The gate could not tell (the chain's RPC is down, its read budget spent): maybe a
@@ -119,13 +126,15 @@ export class AdmissionPolicy {
       if (access.reason === "unavailable") return { admitted: false, ...UNAVAILABLE_STATUS };
       return { admitted: false, statusCode: 402, statusDesc: `PAYMENT_REQUIRED: subscription required (${access.reason ?? "no-grant"})` };
     }
-    if (this.mode === "freemium" && (load.paidWaiting > 0 || load.eventLoopDelayMs > this.limits.maxEventLoopDelayMs)) {
+    // A read under way is not shed for the loop's lag (paid work waiting still sheds it): its
+    // pages stay bounded by the shared budget below, and a read cut short wastes the pages served.
+    if (this.mode === "freemium" && (load.paidWaiting > 0 || (!continues && load.eventLoopDelayMs > this.limits.maxEventLoopDelayMs))) {
       return { admitted: false, ...SHED_STATUS };
     }
     if (!this.#take(peerId)) {
       return { admitted: false, statusCode: 429, statusDesc: "TOO_MANY_REQUESTS: free query rate limit exceeded" };
     }
-    if (this.mode === "freemium" && !this.#takeGlobal()) return { admitted: false, ...SHED_STATUS };
+    if (this.mode === "freemium" && !this.#takeGlobal(continues ? 0 : newReadReserve(this.limits.freeQueriesPerSecond))) return { admitted: false, ...SHED_STATUS };
     return { admitted: true, serviceClass: "free" };
   }
 
@@ -169,12 +178,13 @@ export class AdmissionPolicy {
     return Math.min(this.limits.freeBurst, bucket.tokens + (elapsed * this.limits.freeQueriesPerMinute) / 60_000);
   }
 
-  #takeGlobal(): boolean {
+  /** Takes a token of the shared free budget if more than `reserve` would be left. */
+  #takeGlobal(reserve: number): boolean {
     const rate = this.limits.freeQueriesPerSecond;
     const elapsed = Math.max(0, this.#now() - this.#global.at);
     this.#global.tokens = Math.min(rate, this.#global.tokens + (elapsed * rate) / 1000);
     this.#global.at = this.#now();
-    if (this.#global.tokens < 1) return false;
+    if (this.#global.tokens < 1 + reserve) return false;
     this.#global.tokens -= 1;
     return true;
   }

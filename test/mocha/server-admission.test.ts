@@ -90,19 +90,43 @@ describe("admission policy: free service from spare capacity only (freemium)", (
   it("shares a global budget of free queries per second among all free peers (503 beyond), refilled with time", () => {
     let now = 0;
     const policy = new AdmissionPolicy("freemium", { freeBurst: 100, freeQueriesPerMinute: 6000, freeQueriesPerSecond: 3 }, () => now);
-    const outcomes = ["a", "b", "c", "d", "a"].map((p) => policy.admit(p, unpaid));
+    // Later pages of reads under way (with a cursor) may spend the whole budget.
+    const outcomes = ["a", "b", "c", "d", "a"].map((p) => policy.admit(p, unpaid, undefined, true));
     expect(outcomes.map((o) => o.admitted)).to.deep.equal([true, true, true, false, false]);
     expect(outcomes[3]).to.deep.equal(shed);
     now += 1000;
-    expect(["e", "f", "g", "h"].map((p) => policy.admit(p, unpaid).admitted)).to.deep.equal([true, true, true, false]);
+    expect(["e", "f", "g", "h"].map((p) => policy.admit(p, unpaid, undefined, true).admitted)).to.deep.equal([true, true, true, false]);
     for (let i = 0; i < 10; i++) expect(policy.admit("bob", paid).admitted, "paid is outside the free budget").to.equal(true);
+  });
+
+  // A history read is several pages and fails with any of them: when the budget runs short,
+  // reads already started finish first (200 free clients completed 2 reads in 15 s without it).
+  it("keeps most of the shared budget for reads under way: a new read takes only from its top fifth, a later page from all of it", () => {
+    let now = 0;
+    const policy = new AdmissionPolicy("freemium", { freeBurst: 100, freeQueriesPerMinute: 6000, freeQueriesPerSecond: 10 }, () => now);
+    expect(policy.admit("a", unpaid).admitted, "a full budget admits a new read").to.equal(true);
+    expect(policy.admit("b", unpaid).admitted).to.equal(true);
+    expect(policy.admit("c", unpaid), "8 tokens left: kept for reads under way").to.deep.equal(shed);
+    for (let i = 0; i < 8; i++) expect(policy.admit("a", unpaid, undefined, true).admitted, `page ${i + 2} of a's read`).to.equal(true);
+    expect(policy.admit("b", unpaid, undefined, true), "the budget is spent").to.deep.equal(shed);
+    now += 1000;
+    expect(policy.admit("c", unpaid).admitted, "refilled").to.equal(true);
+    const tiny = new AdmissionPolicy("freemium", { freeBurst: 100, freeQueriesPerMinute: 6000, freeQueriesPerSecond: 1 }, () => now);
+    expect(tiny.admit("d", unpaid).admitted, "a budget of 1 still admits new reads").to.equal(true);
+  });
+
+  it("does not shed a read under way for the loop's lag, only for paid work waiting", () => {
+    const policy = new AdmissionPolicy("freemium", { maxEventLoopDelayMs: 20 }, () => 0);
+    expect(policy.admit("carol", unpaid, { paidWaiting: 0, eventLoopDelayMs: 50 }, false), "a new read").to.deep.equal(shed);
+    expect(policy.admit("carol", unpaid, { paidWaiting: 0, eventLoopDelayMs: 50 }, true).admitted, "a later page").to.equal(true);
+    expect(policy.admit("carol", unpaid, { paidWaiting: 1, eventLoopDelayMs: 0 }, true), "paid work waits").to.deep.equal(shed);
   });
 
   it("a peer over its own rate gets 429 and does not eat the shared budget", () => {
     const policy = new AdmissionPolicy("freemium", { freeBurst: 1, freeQueriesPerSecond: 2 }, () => 0);
     expect(policy.admit("carol", unpaid).admitted).to.equal(true);
     for (let i = 0; i < 5; i++) expect(policy.admit("carol", unpaid)).to.include({ statusCode: 429 });
-    expect(policy.admit("dave", unpaid).admitted).to.equal(true);
+    expect(policy.admit("dave", unpaid, undefined, true).admitted, "the shared budget still has carol's refused queries' tokens").to.equal(true);
   });
 
   it("caps free store streams per peer and in total; closing one frees its place", () => {

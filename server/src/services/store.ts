@@ -105,7 +105,8 @@ export class StoreService {
       }
       access = verdict.access;
     }
-    const admitted = admission.admit(peer, access, { paidWaiting: this.#scheduler.queued.paid, eventLoopDelayMs: this.#load?.delayMs ?? 0 });
+    const load = { paidWaiting: this.#scheduler.queued.paid, eventLoopDelayMs: this.#load?.delayMs ?? 0 };
+    const admitted = admission.admit(peer, access, load, request.paginationCursor !== undefined && request.paginationCursor.length > 0);
     if (!admitted.admitted) {
       logger.log("info", "store-refused", { peer, status: admitted.statusCode, reason: access.allowed ? undefined : access.reason });
       await this.#write(ctx, storeError(request.requestId, admitted.statusCode, admitted.statusDesc), eligibility);
