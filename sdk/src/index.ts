@@ -110,7 +110,18 @@ export {
   type RankStanding,
   type Ranking,
 } from "./selection/rank.js";
-// The selector's pure steps (the selector itself, with its discv5 probe, is on `/discovery`).
+// The selector with its probe injected (browser-safe; `/discovery`'s MailserverSelector injects
+// the discv5 probe), and its pure steps.
+export {
+  NodeSelector,
+  DEFAULT_GRAYLIST_MS,
+  DEFAULT_PROBE_TIMEOUT_MS,
+  type NodeSelectorOptions,
+  type SelectOptions,
+  type SelectorEvents,
+  type VerifyFn,
+} from "./selection/selector.js";
+export { probeEach, type ProbeFn, type ProbeOneFn, type ProbeOptions, type ProbeResult, type ProbeTarget } from "./selection/probe.js";
 export { partitionVerified, rankCandidates, drawFromBest, type PartitionOptions } from "./selection/choose.js";
 export { Graylist, type FailureOutcome } from "./selection/graylist.js";
 export type { Candidate, GraylistEntry, OffersFn, QualityFn, RejectedNode, SelectedNode, VerifiedNodeLike } from "./selection/types.js";
