@@ -36,6 +36,17 @@ function requireEscrow(ctx: TaskContext): void {
   if (ctx.addresses.escrow === undefined) throw new TaskInputError(`no escrow known on chain ${ctx.chainId}: pass --escrow`);
 }
 
+/** Nodes are added only by an approved provider: the signer must be one (its address is returned), or the task says what to do first. */
+async function requireApprovedProvider(ctx: TaskContext, registry: ProviderClient): Promise<string> {
+  const me = await ctx.signer.getAddress();
+  const info = await registry.getProvider(me);
+  if (info === undefined) throw new TaskInputError(`${me} is not a provider: apply first (npx hardhat provider apply --name ... --network ${ctx.networkName})`);
+  if (info.status !== "approved") {
+    throw new TaskInputError(`provider ${me} is ${info.status}, not approved: a curator must approve it first (npx hardhat curator approve ${me} --network ${ctx.networkName})`);
+  }
+  return me;
+}
+
 export async function apply(
   args: CommonArgs & { name: string; uri: string; payout: string },
   hre: HardhatRuntimeEnvironment,
@@ -100,12 +111,7 @@ export async function addNode(
     const pricePerMonth = price(args.price);
     const ctx = await taskContext(args, hre);
     const { registry } = clients(ctx);
-    const me = await ctx.signer.getAddress();
-    const info = await registry.getProvider(me);
-    if (info === undefined) throw new TaskInputError(`${me} is not a provider: apply first (npx hardhat provider apply --name ... --network ${ctx.networkName})`);
-    if (info.status !== "approved") {
-      throw new TaskInputError(`provider ${me} is ${info.status}, not approved: a curator must approve it first (npx hardhat curator approve ${me} --network ${ctx.networkName})`);
-    }
+    await requireApprovedProvider(ctx, registry);
     if (!(await registry.isKindEnabled(kind))) throw new TaskInputError(`node kind ${args.kind} is not enabled in this registry: check its spelling`);
     const result = await registry.addNode({ nodeKey, record: enr.enr, pricePerMonth, kind });
     printTx(`added node ${result.nodeId} at ${tokens(pricePerMonth)} per month`, result.hash);
@@ -124,12 +130,7 @@ export async function addProbe(args: CommonArgs & { keyFile: string; record: str
     const nodeKey = await readNodeKey(args.keyFile);
     const ctx = await taskContext(args, hre);
     const { registry } = clients(ctx);
-    const me = await ctx.signer.getAddress();
-    const info = await registry.getProvider(me);
-    if (info === undefined) throw new TaskInputError(`${me} is not a provider: apply first (npx hardhat provider apply --name ... --network ${ctx.networkName})`);
-    if (info.status !== "approved") {
-      throw new TaskInputError(`provider ${me} is ${info.status}, not approved: a curator must approve it first (npx hardhat curator approve ${me} --network ${ctx.networkName})`);
-    }
+    const me = await requireApprovedProvider(ctx, registry);
     if (!(await registry.isKindEnabled(PROBE_KIND_NAME))) {
       throw new TaskInputError(`node kind ${PROBE_KIND_NAME} is not enabled in this registry: a curator enables it first (npx hardhat curator kind ${PROBE_KIND_NAME} --new --network ${ctx.networkName})`);
     }
