@@ -2,7 +2,7 @@
 // same bytes as the libp2p protocol's frame payload (`{"offer":…,"signature":…}`), readable from
 // any origin (the document is public and signed; nothing else is served here).
 import { createServer, type Server } from "node:http";
-import { listenHttp } from "./httpListen.js";
+import { answeredOtherThanRead, listenHttp, READ_ONLY_HEADERS } from "./httpListen.js";
 import type { Logger } from "./log.js";
 
 export interface OfferHttpOptions {
@@ -22,28 +22,15 @@ export interface OfferHttp {
 
 export async function startOfferHttp(options: OfferHttpOptions): Promise<OfferHttp> {
   const server: Server = createServer((request, response) => {
-    const headers = { "access-control-allow-origin": "*", "access-control-allow-methods": "GET, HEAD, OPTIONS" };
-    const path = (request.url ?? "").split("?")[0];
-    if (path !== "/offer") {
-      response.writeHead(404, headers).end();
-      return;
-    }
-    if (request.method === "OPTIONS") {
-      response.writeHead(204, headers).end();
-      return;
-    }
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      response.writeHead(405, { ...headers, allow: "GET, HEAD, OPTIONS" }).end();
-      return;
-    }
+    if (answeredOtherThanRead(request, response, "/offer")) return;
     options.offer().then(
       (bytes) => {
-        response.writeHead(200, { ...headers, "content-type": "application/json", "content-length": bytes.length, "cache-control": "max-age=60" });
+        response.writeHead(200, { ...READ_ONLY_HEADERS, "content-type": "application/json", "content-length": bytes.length, "cache-control": "max-age=60" });
         response.end(request.method === "HEAD" ? undefined : bytes);
       },
       (error: unknown) => {
         options.logger.log("error", "offer-failed", { error: String(error) });
-        response.writeHead(503, headers).end();
+        response.writeHead(503, READ_ONLY_HEADERS).end();
       },
     );
   });

@@ -3,7 +3,7 @@
 // from any origin (the reports are public and signed; nothing else is served here).
 import { createServer, type Server } from "node:http";
 import { encodeProbeReport, type SignedProbeReport } from "@status/mailserver-sdk";
-import { listenHttp } from "../httpListen.js";
+import { answeredOtherThanRead, listenHttp, READ_ONLY_HEADERS } from "../httpListen.js";
 import type { Logger } from "../log.js";
 
 export interface ReportsHttp {
@@ -18,24 +18,12 @@ export async function startReportsHttp(options: { host: string; port: number; ke
   // Encoded once when added: every answer is a join of ready bytes.
   const latest: string[] = [];
   const server: Server = createServer((request, response) => {
-    const headers = { "access-control-allow-origin": "*", "access-control-allow-methods": "GET, HEAD, OPTIONS" };
+    if (answeredOtherThanRead(request, response, "/reports")) return;
     const url = new URL(request.url ?? "/", "http://probe");
-    if (url.pathname !== "/reports") {
-      response.writeHead(404, headers).end();
-      return;
-    }
-    if (request.method === "OPTIONS") {
-      response.writeHead(204, headers).end();
-      return;
-    }
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      response.writeHead(405, { ...headers, allow: "GET, HEAD, OPTIONS" }).end();
-      return;
-    }
     const asked = Number(url.searchParams.get("limit") ?? latest.length);
     const limit = Number.isSafeInteger(asked) && asked >= 0 ? asked : latest.length;
     const body = Buffer.from(`{"reports":[${latest.slice(0, limit).join(",")}]}`);
-    response.writeHead(200, { ...headers, "content-type": "application/json", "content-length": body.length, "cache-control": "max-age=30" });
+    response.writeHead(200, { ...READ_ONLY_HEADERS, "content-type": "application/json", "content-length": body.length, "cache-control": "max-age=30" });
     response.end(request.method === "HEAD" ? undefined : body);
   });
   const listening = await listenHttp(server, options.host, options.port);
