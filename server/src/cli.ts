@@ -1,6 +1,7 @@
 // `mailserver-node --config <file>`: runs the mail server until SIGINT/SIGTERM.
 // `mailserver-node key --config <file>`: makes the node key (once) and prints what to register.
-import { ConfigError, loadConfig } from "./config.js";
+import { parseCommandLine, oneLine, usageError } from "./commandLine.js";
+import { loadConfig } from "./config.js";
 import { createNodeKey, readNodeKey } from "./keyFile.js";
 import { jsonLogger, type Logger } from "./log.js";
 import type { RunningServer } from "./app.js";
@@ -14,19 +15,16 @@ const SHUTDOWN_DEADLINE_MS = 30_000;
 
 /** Runs the CLI; resolves to an exit code for errors before the server runs. */
 export async function main(argv: readonly string[]): Promise<number | undefined> {
-  if (argv.includes("--help") || argv.includes("-h")) {
+  const line = parseCommandLine(argv);
+  if (line.kind === "help") {
     console.log(USAGE);
     return 0;
   }
-  const command = argv[0] === "key" ? "key" : "run";
-  const args = command === "key" ? argv.slice(1) : argv;
-  const at = args.indexOf("--config");
-  const file = at >= 0 ? args[at + 1] : undefined;
-  const extra = args.filter((_arg, i) => i !== at && i !== at + 1);
-  if (file === undefined || file.startsWith("--") || extra.length > 0) {
-    console.error(`Error: ${extra.length > 0 ? `unknown argument ${extra[0]}; ` : ""}${USAGE}`);
+  if (line.kind === "usage") {
+    console.error(usageError(line, USAGE));
     return 2;
   }
+  const { command, file } = line;
   if (command === "key") return key(file);
   // Signals are handled from the start: one that comes while the node starts stops it once it
   // runs (start-up has its own deadlines), instead of killing it half-opened.
@@ -78,11 +76,6 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
   }
   if (signalled !== undefined) stopAndExit(running);
   return undefined;
-}
-
-function oneLine(error: unknown): string {
-  const message = error instanceof ConfigError || error instanceof Error ? error.message : String(error);
-  return message.split("\n")[0];
 }
 
 /**

@@ -1,7 +1,7 @@
 // `mailserver-probe --config <file>`: measures the registry's mail servers every round until
 // SIGINT/SIGTERM; `--once` runs one round, prints its reports and exits.
 // `mailserver-probe key --config <file>`: makes the probe's node key (once) and prints its node id.
-import { ConfigError } from "../config.js";
+import { oneLine, parseCommandLine, usageError } from "../commandLine.js";
 import { createNodeKey, readNodeKey } from "../keyFile.js";
 import { jsonLogger, type Logger } from "../log.js";
 import { loadProbeConfig } from "./config.js";
@@ -15,24 +15,19 @@ const USAGE = [
 
 const SHUTDOWN_DEADLINE_MS = 30_000;
 
-const oneLine = (error: unknown) => (error instanceof ConfigError || error instanceof Error ? error.message : String(error)).split("\n")[0];
-
 /** Runs the CLI; resolves to an exit code when it ends by itself. */
 export async function main(argv: readonly string[]): Promise<number | undefined> {
-  if (argv.includes("--help") || argv.includes("-h")) {
+  const line = parseCommandLine(argv, ["--once"]);
+  if (line.kind === "help") {
     console.log(USAGE);
     return 0;
   }
-  const command = argv[0] === "key" ? "key" : "run";
-  const args = command === "key" ? argv.slice(1) : argv;
-  const at = args.indexOf("--config");
-  const file = at >= 0 ? args[at + 1] : undefined;
-  const once = command === "run" && args.includes("--once");
-  const extra = args.filter((arg, i) => i !== at && i !== at + 1 && !(once && arg === "--once"));
-  if (file === undefined || file.startsWith("--") || extra.length > 0) {
-    console.error(`Error: ${extra.length > 0 ? `unknown argument ${extra[0]}; ` : ""}${USAGE}`);
+  if (line.kind === "usage") {
+    console.error(usageError(line, USAGE));
     return 2;
   }
+  const { command, file } = line;
+  const once = line.flags.has("--once");
   if (command === "key") return key(file);
 
   let running: RunningProbe | undefined;
