@@ -4,7 +4,8 @@ import { statfs } from "node:fs/promises";
 import path from "node:path";
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import { openDatabase } from "./nodeSqlite.js";
-import { WalCheckpointer, type CheckpointResult } from "./walCheckpointer.js";
+import { SqliteMaintenance, type CheckpointResult } from "./maintenance.js";
+import { pruneInSlices, sliceStatements, type RetentionJob, type SliceStatements } from "./retentionSlices.js";
 import type { Archive, ArchivedMessage, ArchivePage, ArchiveQuery, ArchiveReader, ArchiveStats, KeyRange, RetentionPolicy } from "./archive.js";
 import { ArchiveFullError, readPage } from "./archive.js";
 
@@ -46,8 +47,12 @@ export class SqliteArchive implements Archive {
   readonly #path: string;
   #retention: RetentionPolicy;
   #disk = { at: Number.NEGATIVE_INFINITY, free: 0 };
-  /** Runs WAL checkpoints off the event loop (none for ":memory:"). */
-  readonly #checkpointer: WalCheckpointer | undefined;
+  /** Checkpoints and prunes off the event loop (none for ":memory:"). */
+  readonly #maintenance: SqliteMaintenance | undefined;
+  /** Retention's slices on this connection, for when there is no maintenance worker. */
+  #slices: SliceStatements | undefined;
+  /** The retention run under way: a node prunes every minute, and a run may take longer. */
+  #pruning: Promise<number> | undefined;
 
   /**
    * `file` is a path (created when missing) or ":memory:". `retention` bounds `put` from the start
@@ -62,7 +67,9 @@ export class SqliteArchive implements Archive {
     this.#db.exec(SCHEMA);
     if (file !== ":memory:") {
       this.#db.exec("PRAGMA wal_autocheckpoint = 0");
-      this.#checkpointer = new WalCheckpointer(file, {
+      // A put may find the worker in the middle of a retention slice (a few milliseconds).
+      this.#db.exec("PRAGMA busy_timeout = 1000");
+      this.#maintenance = new SqliteMaintenance(file, {
         intervalMs: CHECKPOINT_INTERVAL_MS,
         onFailure: () => {
           if (this.#open) this.#db.exec("PRAGMA wal_autocheckpoint = 1000");
@@ -82,6 +89,10 @@ export class SqliteArchive implements Archive {
   }
 
   #transaction<T>(work: () => T): T {
+    return this.#maintenance?.working ? this.#maintenance.write(() => this.#transactionNow(work)) : this.#transactionNow(work);
+  }
+
+  #transactionNow<T>(work: () => T): T {
     this.#db.exec("BEGIN IMMEDIATE");
     try {
       const result = work();
@@ -112,13 +123,13 @@ export class SqliteArchive implements Archive {
 
   /**
    * Drops the oldest messages received before the policy's protected age until `incoming` more
-   * bytes fit (and some slack, so that a steady stream does not evict on every put), or throws
-   * ArchiveFullError and drops nothing (the transaction rolls back).
+   * bytes fit, or throws ArchiveFullError and drops nothing (the transaction rolls back). Only as
+   * much as this put needs, so that the work on the event loop stays bounded by the put's size
+   * (it used to leave up to 8 MiB of slack: tens of thousands of rows deleted in one put).
    */
   #makeRoom(policy: RetentionPolicy, incoming: number, nowMs: number): number {
     const excess = Number((this.#statement("SELECT bytes FROM totals WHERE id = 1").get() as { bytes: bigint }).bytes) + incoming - policy.maxBytes;
     if (excess <= 0) return 0;
-    const slack = incoming === 0 ? 0 : Math.min(Math.floor(policy.maxBytes / 100), 8 * 1024 * 1024);
     const protectedFrom = nowMs - (policy.minAgeSeconds ?? 0) * 1000;
     // The oldest received first, from the index, stopping once enough bytes are covered.
     const oldest = this.#db.prepare("SELECT received_at, hash, size FROM messages INDEXED BY messages_received WHERE received_at < ? ORDER BY received_at, hash").iterate(protectedFrom) as IterableIterator<{
@@ -131,7 +142,7 @@ export class SqliteArchive implements Archive {
     for (const row of oldest) {
       last = row;
       covered += row.size;
-      if (covered >= excess + slack) break;
+      if (covered >= excess) break;
     }
     if (covered < excess) throw new ArchiveFullError("size");
     return Number(this.#db.prepare("DELETE FROM messages WHERE (received_at, hash) <= (?, ?)").run(last!.received_at, last!.hash).changes);
@@ -228,44 +239,47 @@ export class SqliteArchive implements Archive {
     return { messages: row.messages, bytes: row.bytes };
   }
 
+  /**
+   * Drops what the policy says has expired, then the oldest (older than its protected age) until
+   * the archive is within its size bound. In slices of a
+   * few milliseconds, on the maintenance worker (or, in memory, with the event loop turning between
+   * slices). A call while a run is under way joins that run.
+   */
   async prune(policy: RetentionPolicy, nowMs = Date.now()): Promise<number> {
     this.#retention = policy;
-    let dropped = 0;
-    if (policy.maxAgeSeconds > 0) {
-      // In slices, each its own short transaction, yielding to the event loop between them: a
-      // synchronous DELETE of half a million expired rows would hold every query for seconds.
-      const slice = this.#prepare(
-        `DELETE FROM messages WHERE hash IN (SELECT hash FROM messages INDEXED BY messages_received WHERE received_at < ? LIMIT ${PRUNE_SLICE})`,
-      );
-      const before = nowMs - policy.maxAgeSeconds * 1000;
-      for (;;) {
-        if (!this.#open) return dropped;
-        const removed = Number(slice.run(before).changes);
-        dropped += removed;
-        if (removed < PRUNE_SLICE) break;
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    }
-    if (policy.maxBytes > 0) {
+    if (this.#pruning !== undefined) return this.#pruning;
+    const job: RetentionJob = {
+      ...(policy.maxAgeSeconds > 0 ? { expiredBefore: nowMs - policy.maxAgeSeconds * 1000 } : {}),
+      ...(policy.maxBytes > 0 ? { size: { targetBytes: policy.maxBytes, protectedFrom: nowMs - (policy.minAgeSeconds ?? 0) * 1000 } } : {}),
+    };
+    const run = (async () => {
       try {
-        dropped += this.#transaction(() => this.#makeRoom(policy, 0, nowMs));
-      } catch (error) {
-        // Over the bound with only protected messages: puts are refused until they age.
-        if (!(error instanceof ArchiveFullError)) throw error;
+        // Over the bound with only protected messages (`full`): puts are refused until they age.
+        if (this.#maintenance?.working) return (await this.#maintenance.prune(job)).dropped;
+        this.#slices ??= sliceStatements(this.#db);
+        return (
+          await pruneInSlices(this.#slices, job, async () => {
+            await new Promise((resolve) => setImmediate(resolve));
+            return this.#open;
+          })
+        ).dropped;
+      } finally {
+        this.#pruning = undefined;
       }
-    }
-    return dropped;
+    })();
+    this.#pruning = run;
+    return run;
   }
 
-  /** Checkpoints the WAL now, on the checkpointer's thread (it also does so every second). */
+  /** Checkpoints the WAL now, on the maintenance thread (it also does so every second). */
   async checkpoint(): Promise<CheckpointResult | undefined> {
-    return this.#checkpointer?.checkpoint();
+    return this.#maintenance?.checkpoint();
   }
 
   async close(): Promise<void> {
     if (!this.#open) return;
     this.#open = false;
-    await this.#checkpointer?.close();
+    await this.#maintenance?.close();
     this.#db.close();
   }
 }
@@ -273,8 +287,6 @@ export class SqliteArchive implements Archive {
 /** How often the WAL is checkpointed; it holds at most about this long of writes. */
 const CHECKPOINT_INTERVAL_MS = 1_000;
 
-/** Rows one retention slice deletes (a few milliseconds of work between two turns of the event loop). */
-const PRUNE_SLICE = 100;
 
 const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ");
 

@@ -1,0 +1,75 @@
+// Retention's deletes in slices of a few milliseconds each, every slice its own transaction: on the
+// maintenance worker's connection (so they never run on the event loop that serves peers), or, for
+// an archive with no worker (":memory:"), on the archive's own connection with a turn of the event
+// loop between slices. Written once for both.
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+
+/** What one retention run drops. */
+export interface RetentionJob {
+  /** Drop every message received before this (ms since the epoch); undefined: no age bound. */
+  expiredBefore?: number;
+  /** Then drop the oldest received before `protectedFrom` until the archive holds at most `targetBytes` (or only protected messages). */
+  size?: { targetBytes: number; protectedFrom: number };
+}
+
+export interface RetentionResult {
+  dropped: number;
+  /** Still over `targetBytes` with only protected messages left (puts are refused until they age). */
+  full: boolean;
+}
+
+/** Rows one slice deletes: a few milliseconds of work, after which writers and the event loop get a turn. */
+export const PRUNE_SLICE = 100;
+
+export interface SliceStatements {
+  expired: StatementSync;
+  oldest: StatementSync;
+  dropThrough: StatementSync;
+  bytes: StatementSync;
+}
+
+export function sliceStatements(db: DatabaseSync): SliceStatements {
+  return {
+    expired: db.prepare(`DELETE FROM messages WHERE hash IN (SELECT hash FROM messages INDEXED BY messages_received WHERE received_at < ? LIMIT ${PRUNE_SLICE})`),
+    oldest: db.prepare(`SELECT received_at, hash, size FROM messages INDEXED BY messages_received WHERE received_at < ? ORDER BY received_at, hash LIMIT ${PRUNE_SLICE}`),
+    dropThrough: db.prepare("DELETE FROM messages WHERE (received_at, hash) <= (?, ?)"),
+    bytes: db.prepare("SELECT bytes FROM totals WHERE id = 1"),
+  };
+}
+
+/**
+ * Runs `job` slice by slice; `between` is awaited after every slice (it yields, and says whether to
+ * go on: false once the archive is closing).
+ */
+export async function pruneInSlices(statements: SliceStatements, job: RetentionJob, between: () => Promise<boolean>): Promise<RetentionResult> {
+  let dropped = 0;
+  if (job.expiredBefore !== undefined) {
+    for (;;) {
+      const removed = Number(statements.expired.run(job.expiredBefore).changes);
+      dropped += removed;
+      if (removed < PRUNE_SLICE) break;
+      if (!(await between())) return { dropped, full: false };
+    }
+  }
+  if (job.size !== undefined) {
+    for (;;) {
+      const excess = Number((statements.bytes.get() as { bytes: number | bigint }).bytes) - job.size.targetBytes;
+      if (excess <= 0) break;
+      // The oldest unprotected, up to a slice of them, only as many as cover the excess.
+      const oldest = statements.oldest.all(job.size.protectedFrom) as { received_at: number | bigint; hash: Uint8Array; size: number | bigint }[];
+      if (oldest.length === 0) return { dropped, full: true };
+      let covered = 0;
+      let last = oldest.length - 1;
+      for (let i = 0; i < oldest.length; i++) {
+        covered += Number(oldest[i]!.size);
+        if (covered >= excess) {
+          last = i;
+          break;
+        }
+      }
+      dropped += Number(statements.dropThrough.run(oldest[last]!.received_at, oldest[last]!.hash).changes);
+      if (!(await between())) break;
+    }
+  }
+  return { dropped, full: false };
+}
