@@ -2,7 +2,8 @@
  * Retention on a large expired backlog: how long SQLite takes to prune it and the longest the
  * event loop (which serves every peer) stalls meanwhile (issue #24's target: no stall over 50 ms),
  * against one DELETE of the same rows (how pruning worked before it ran in slices), measured in the
- * same run on a copy of the same file. BENCH_PRUNE_ROWS sets the backlog (default 1,000,000). The
+ * same run on a copy of the same file. Then, on another copy, what a node's peers feel: a reader's
+ * and a writer's latency while the prune runs, against the same load on the archive at rest. BENCH_PRUNE_ROWS sets the backlog (default 1,000,000). The
  * one DELETE (seconds of frozen event loop, growing with the rows) is timed on the oldest
  * BENCH_PRUNE_BASELINE_ROWS of them (default 200,000) to keep the bench short.
  */
@@ -66,6 +67,31 @@ async function stalls(work: () => Promise<unknown>): Promise<{ ms: number; maxSt
   return { ms, maxStallMs, maxStallCpuMs, over50 };
 }
 
+const pct = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]!;
+
+/**
+ * A node's peers, on the same event loop as the archive: a newest-page query every 5 ms and a put
+ * of one new message every 10th query, until `until` resolves. Resolves to their latencies (ms).
+ */
+async function peers(archive: SqliteArchive, until: Promise<unknown>): Promise<{ reads: number[]; writes: number[] }> {
+  let going = true;
+  void until.finally(() => (going = false));
+  const reads: number[] = [];
+  const writes: number[] = [];
+  for (let i = 0; going; i++) {
+    let started = performance.now();
+    await archive.query({ pubsubTopic: TOPIC, contentTopics: ["/bench/1/prune/proto"], forward: false, limit: 20 });
+    reads.push(performance.now() - started);
+    if (i % 10 === 0) {
+      started = performance.now();
+      await archive.put([toArchived(TOPIC, { payload: randomBytes(200), contentTopic: "/bench/1/live/proto", timestamp: BigInt(Date.now()) * 1_000_000n, version: 0 } as proto_message.WakuMessage)]);
+      writes.push(performance.now() - started);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return { reads, writes };
+}
+
 export async function measurePrune(
   rows = Number(process.env.BENCH_PRUNE_ROWS ?? 1_000_000),
   baselineRows = Math.min(rows, Number(process.env.BENCH_PRUNE_BASELINE_ROWS ?? 200_000)),
@@ -81,6 +107,8 @@ export async function measurePrune(
     const fillSeconds = (performance.now() - fillStarted) / 1000;
     const copy = path.join(tmp, "one.sqlite");
     await copyFile(file, copy);
+    const loaded = path.join(tmp, "loaded.sqlite");
+    await copyFile(file, loaded);
 
     // The machine's own noise: the same timer for a few seconds with no work.
     const idle = await stalls(() => new Promise((resolve) => setTimeout(resolve, 5_000)));
@@ -96,6 +124,16 @@ export async function measurePrune(
     const one = await stalls(async () => (deleted = Number(db.prepare("DELETE FROM messages WHERE received_at < ?").run(expired).changes)));
     db.close();
     if (deleted !== baselineRows) throw new Error(`bench: the baseline deleted ${deleted} rows, not ${baselineRows}`);
+
+    // Peers' latency: 5 s at rest, then during the prune, on the same archive.
+    const busy = new SqliteArchive(loaded);
+    const rest = await peers(busy, new Promise((resolve) => setTimeout(resolve, 5_000)));
+    const pruneStarted = performance.now();
+    const pruning = busy.prune({ maxAgeSeconds: 30 * 86_400, maxBytes: 0 }, now);
+    const during = await peers(busy, pruning);
+    const loadedSeconds = (performance.now() - pruneStarted) / 1000;
+    await pruning;
+    await busy.close();
     const n = (x: number) => x.toLocaleString("en-US");
     const against = baselineRows === rows ? "" : ` (baseline: one DELETE of ${n(baselineRows)})`;
     return {
@@ -104,10 +142,14 @@ export async function measurePrune(
         { measure: `prune ${n(rows)} expired rows: time${against}`, value: ours.ms, baseline: one.ms, ratio: ours.ms / one.ms, unit: "ms" },
         { measure: `prune ${n(rows)} expired rows: stalls over 50 ms (vs 5 s with no work)`, value: ours.over50, baseline: idle.over50, unit: "stalls" },
         { measure: "longest stall with no work (this machine's noise)", value: idle.maxStallMs, unit: "ms" },
+        { measure: `a reader's p99 while pruning ${n(rows)} rows vs at rest`, value: pct(during.reads, 0.99), baseline: pct(rest.reads, 0.99), ratio: pct(during.reads, 0.99) / pct(rest.reads, 0.99), unit: "ms" },
+        { measure: `a writer's p99 while pruning ${n(rows)} rows vs at rest`, value: pct(during.writes, 0.99), baseline: pct(rest.writes, 0.99), ratio: pct(during.writes, 0.99) / pct(rest.writes, 0.99), unit: "ms" },
+        { measure: `a reader's longest wait while pruning ${n(rows)} rows vs at rest`, value: Math.max(...during.reads), baseline: Math.max(...rest.reads), ratio: Math.max(...during.reads) / Math.max(...rest.reads), unit: "ms" },
         ...(baselineRows === rows ? [] : [{ measure: `prune ${n(rows)} expired rows: time per 1,000 rows, vs one DELETE`, value: (ours.ms / rows) * 1000, baseline: (one.ms / baselineRows) * 1000, ratio: ours.ms / rows / (one.ms / baselineRows), unit: "ms" }]),
       ],
       notes: [
-        `prune: SQLite (WAL, synchronous NORMAL) on disk, ${n(rows)} expired messages of ~240 bytes (filled in ${fillSeconds.toFixed(0)} s, ${n(FILL_BATCH)} a put), pruned by the archive (slices of 100 rows, yielding between them; its longest stall used ${ours.maxStallCpuMs.toFixed(0)} ms of this process's CPU: the rest was waiting, on the disk or for a core); baseline = one DELETE (the archive's old prune) of the oldest ${n(baselineRows)} of them${baselineRows === rows ? "" : " (its freeze grows with the rows it deletes)"}, on a copy of the same file; a timer ticking every millisecond measures the stalls`,
+        `prune: SQLite (WAL, synchronous NORMAL) on disk, ${n(rows)} expired messages of ~240 bytes (filled in ${fillSeconds.toFixed(0)} s, ${n(FILL_BATCH)} a put), pruned by the archive (slices of 100 rows, each its own transaction, on its maintenance worker thread with the WAL checkpoints, the archive's own writes going first between slices; the event loop's longest stall used ${ours.maxStallCpuMs.toFixed(0)} ms of this process's CPU, both threads counted); baseline = one DELETE (the archive's old prune) of the oldest ${n(baselineRows)} of them${baselineRows === rows ? "" : " (its freeze grows with the rows it deletes)"}, on a copy of the same file; a timer ticking every millisecond measures the stalls`,
+        `prune under load: on another copy, a newest-page query (20 of a content topic) every 5 ms and a put of one message every 10th query, on the archive's event loop: ${n(rest.reads.length)} reads and ${n(rest.writes.length)} writes in 5 s at rest, ${n(during.reads.length)} and ${n(during.writes.length)} during the prune, which took ${loadedSeconds.toFixed(0)} s`,
       ],
     };
   } finally {
