@@ -12,7 +12,7 @@ export type { Archive, ArchivedMessage, ArchiveQuery, ArchivePage, ArchiveStats,
 export { ArchiveFullError, UnknownCursorError, MESSAGE_OVERHEAD_BYTES } from "./archive/archive.js";
 export { EventLoopLoad } from "./load.js";
 export { SqliteArchive } from "./archive/sqlite.js";
-export type { CheckpointResult } from "./archive/walCheckpointer.js";
+export type { CheckpointResult } from "./archive/maintenance.js";
 export { answerStoreQuery, STORE_CODEC, StoreStatus, DEFAULT_STORE_LIMITS, type StoreLimits } from "./store.js";
 export { LIGHTPUSH_V2_CODEC, LIGHTPUSH_V3_CODEC, PushStatus, type PushOutcome } from "./lightpush.js";
 export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./log.js";
