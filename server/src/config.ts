@@ -231,6 +231,10 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
       maxFreeConnections: integer(limits.maxFreeConnections ?? Math.floor((Number.isSafeInteger(limits.maxConnections) ? (limits.maxConnections as number) : DEFAULT_NODE_LIMITS.maxConnections) * 0.8), "limits.maxFreeConnections", 0),
       freeIdleMs: integer(limits.freeIdleMs ?? DEFAULT_NODE_LIMITS.freeIdleMs, "limits.freeIdleMs", 1000),
       connectionGraceMs: integer(limits.connectionGraceMs ?? DEFAULT_NODE_LIMITS.connectionGraceMs, "limits.connectionGraceMs", 100),
+      freeChunksPerTurn: integer(limits.freeChunksPerTurn ?? DEFAULT_NODE_LIMITS.freeChunksPerTurn, "limits.freeChunksPerTurn", 1),
+      paidQuietMs: integer(limits.paidQuietMs ?? DEFAULT_NODE_LIMITS.paidQuietMs, "limits.paidQuietMs", 0),
+      maxFreeWaitMs: integer(limits.maxFreeWaitMs ?? DEFAULT_NODE_LIMITS.maxFreeWaitMs, "limits.maxFreeWaitMs", 1),
+      newcomerChunks: integer(limits.newcomerChunks ?? DEFAULT_NODE_LIMITS.newcomerChunks, "limits.newcomerChunks", 0),
     },
     maxMessageBytes: integer(o.maxMessageBytes ?? 150 * 1024, "maxMessageBytes", 64, 16 * 1024 * 1024),
     relay: {

@@ -4,6 +4,7 @@ export { checkMessage, checkRelayData, isValidContentTopic, toArchived, DEFAULT_
 export { WakuRelay, RELAY_CODEC, DEFAULT_RELAY_LIMITS, WAKU_TOPIC_SCORE, wakuGossipsubOptions, type RelayLimits, type RelayStats } from "./services/relay.js";
 export { DEFAULT_PUSH_LIMITS, type PushLimits } from "./services/lightpush.js";
 export { FreeConnectionPolicy, DEFAULT_FREE_CONNECTION_LIMITS, type FreeConnectionLimits } from "./connections.js";
+export { InboundPriority, prioritizeInbound, DEFAULT_INBOUND_PRIORITY, type InboundPriorityLimits } from "./inboundPriority.js";
 export { ArchiveWriter, DEFAULT_INGEST_LIMITS, type IngestLimits, type IngestStats } from "./ingest.js";
 export { RateLimiter, type RateLimit } from "./rateLimit.js";
 export { ACCESS_CODEC, presentEncodedGrant, type GrantGate, type GrantAnswer } from "./access.js";

@@ -149,6 +149,12 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
     "Connections of peers not known to pay closed by limits.maxFreeConnections, by why (idle, over-cap).",
     (["idle", "over-cap"] as const).map((why) => [{ why }, sources.answers.freeConnectionsClosed.get(why) ?? 0]),
   );
+  const priority = node.priorityStats;
+  if (priority !== undefined) {
+    out.gauge("mailserver_free_chunks_waiting", "Chunks of free peers' bytes held back now while paying peers are served.", priority.waiting);
+    out.metric("mailserver_free_chunks_delayed_total", "counter", "Chunks of free peers' bytes that waited for paying peers' work or for the next turn of the event loop.", [[{}, priority.waited]]);
+    out.gauge("mailserver_free_chunk_longest_wait_seconds", "The longest a chunk of a free peer's bytes waited (bounded by limits.maxFreeWaitMs).", priority.longestWaitMs / 1000);
+  }
   const relay = node.relay;
   if (relay !== undefined) {
     out.metric("mailserver_relay_peers", "gauge", "Relay peers subscribed to each shard.", node.pubsubTopics.map((t) => [{ pubsub_topic: t }, relay.peerCount(t)]));

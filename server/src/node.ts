@@ -19,6 +19,7 @@ import { silentLogger, type Logger } from "./log.js";
 import { DEFAULT_MESSAGE_RULES, pubsubTopicOf, type MessageRules } from "./message.js";
 import { offerFields, type OfferTerms } from "./offer.js";
 import { pendingHandshakeGate } from "./pendingGate.js";
+import { DEFAULT_INBOUND_PRIORITY, InboundPriority, prioritizeInbound, type InboundPriorityLimits } from "./inboundPriority.js";
 import { accessService } from "./services/access.js";
 import { DEFAULT_PUSH_LIMITS, lightpushService, type PushLimits } from "./services/lightpush.js";
 import { metadataService } from "./services/metadata.js";
@@ -31,7 +32,7 @@ export { pubsubTopicOf } from "./message.js";
 export { METADATA_CODEC } from "./services/metadata.js";
 export { OFFER_CODEC } from "./services/offer.js";
 
-export interface NodeLimits extends FreeConnectionLimits {
+export interface NodeLimits extends FreeConnectionLimits, InboundPriorityLimits {
   /** Largest store request accepted, bytes. */
   maxStoreRequestBytes: number;
   /** A peer must send its request within this time, ms. */
@@ -59,6 +60,7 @@ export const DEFAULT_NODE_LIMITS: NodeLimits = {
   maxPendingPerAddress: 8,
   handshakeTimeoutMs: 5_000,
   ...DEFAULT_FREE_CONNECTION_LIMITS,
+  ...DEFAULT_INBOUND_PRIORITY,
 };
 
 export interface RelayOptions extends Partial<RelayLimits> {
@@ -102,11 +104,21 @@ export class MailServerNode {
   readonly #options: MailServerNodeOptions;
   readonly #pubsubTopics: readonly string[];
   readonly #log: Logger;
+  /** Paying peers' bytes first (not in `free` mode, where nobody pays). */
+  readonly #priority: InboundPriority | undefined;
   #pruneTimer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
 
-  private constructor(libp2p: Libp2p, options: MailServerNodeOptions, admission: AdmissionPolicy, ingest: ArchiveWriter, pubsubTopics: readonly string[]) {
+  private constructor(
+    libp2p: Libp2p,
+    options: MailServerNodeOptions,
+    admission: AdmissionPolicy,
+    ingest: ArchiveWriter,
+    pubsubTopics: readonly string[],
+    priority: InboundPriority | undefined,
+  ) {
     this.libp2p = libp2p;
+    this.#priority = priority;
     this.#options = options;
     this.admission = admission;
     this.ingest = ingest;
@@ -187,6 +199,32 @@ export class MailServerNode {
       maxPendingPerAddress: limits.maxPendingPerAddress,
       handshakeTimeoutMs: limits.handshakeTimeoutMs,
     });
+    // Paying peers and relay mesh peers (the mesh this node archives from: bounded by gossipsub's
+    // degree, and chosen by this node, so speaking relay alone buys no slot) are never closed for
+    // free ones, and their bytes go first. The mesh is read at most once a second.
+    let libp2pRef: Libp2p | undefined;
+    let mesh = { at: Number.NEGATIVE_INFINITY, peers: new Set<string>() };
+    const isProtected = (peer: string) => {
+      const now = Date.now();
+      if (now - mesh.at >= 1_000 && libp2pRef !== undefined) {
+        const pubsub = (libp2pRef.services as { pubsub?: { getMeshPeers(topic: string): string[] } }).pubsub;
+        mesh = { at: now, peers: new Set(pubsub === undefined ? [] : pubsubTopics.flatMap((topic) => pubsub.getMeshPeers(topic))) };
+      }
+      return mesh.peers.has(peer) || options.gate?.checkPeer(peer).allowed === true;
+    };
+    const priority = options.mode === "free" ? undefined : new InboundPriority(limits);
+    const prioritized = priority === undefined ? undefined : prioritizeInbound(priority, isProtected);
+    const connectionGater = {
+      ...pendingGate,
+      denyInboundConnection: async (connection: Parameters<typeof pendingGate.denyInboundConnection>[0] & Parameters<NonNullable<typeof prioritized>["accept"]>[0]) => {
+        prioritized?.accept(connection);
+        return pendingGate.denyInboundConnection(connection);
+      },
+      denyInboundEncryptedConnection: async (peer: { toString(): string }, connection: { timeline: object }) => {
+        prioritized?.identified(peer.toString(), connection);
+        return false;
+      },
+    };
     const libp2p = await createLibp2p({
       // (cast: the hoisted @libp2p/crypto declares its types against another copy of @libp2p/interface)
       privateKey: privateKeyFromRaw(options.privateKey) as unknown as NonNullable<Parameters<typeof createLibp2p>[0]>["privateKey"],
@@ -207,21 +245,17 @@ export class MailServerNode {
         // New connections per address per second (libp2p's default is 5; clients behind one NAT share an address).
         inboundConnectionThreshold: 100,
       },
-      connectionGater: pendingGate,
+      connectionGater: connectionGater as never,
       services: services as never,
       start: false,
     });
     relay = (libp2p.services as { relay?: WakuRelay }).relay;
-    const node = new MailServerNode(libp2p, options, admission, ingest, pubsubTopics);
-    // Paying peers and relay mesh peers (the mesh this node archives from: bounded by gossipsub's
-    // degree, and chosen by this node, so speaking relay alone buys no slot) are never closed for free ones.
+    libp2pRef = libp2p;
+    const node = new MailServerNode(libp2p, options, admission, ingest, pubsubTopics, priority);
     let pending = false;
     const enforce = () => {
       pending = false;
       if (node.#stopped) return;
-      const pubsub = (libp2p.services as { pubsub?: { getMeshPeers(topic: string): string[] } }).pubsub;
-      const mesh = new Set(pubsub === undefined ? [] : pubsubTopics.flatMap((topic) => pubsub.getMeshPeers(topic)));
-      const isProtected = (peer: string) => mesh.has(peer) || options.gate?.checkPeer(peer).allowed === true;
       enforceFreeConnections(libp2p as never, connections, isProtected, logger);
     };
     // Connections opened in one turn of the event loop are looked at once.
@@ -267,6 +301,12 @@ export class MailServerNode {
     return (this.libp2p.services as { offer?: OfferService }).offer;
   }
 
+  /** Free peers' chunks held back for paying peers: waiting now, let in after waiting, the longest wait (ms). Undefined in `free` mode. */
+  get priorityStats(): { waiting: number; waited: number; longestWaitMs: number } | undefined {
+    const p = this.#priority;
+    return p === undefined ? undefined : { waiting: p.waiting, waited: p.waited, longestWaitMs: p.longestWaitMs };
+  }
+
   get ingestStats(): IngestStats {
     return this.ingest.stats;
   }
@@ -301,6 +341,8 @@ export class MailServerNode {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#pruneTimer !== undefined) clearInterval(this.#pruneTimer);
+    // Waiting free bytes go on, so that their connections can close.
+    this.#priority?.drain();
     await this.libp2p.stop();
     await this.ingest.drain();
     this.#log.log("info", "stopped", { peerId: this.peerId });
