@@ -10,7 +10,6 @@
 // turns them back on and prunes on its own connection again: slower, but the WAL never grows
 // without bound and retention still runs.
 import { Worker } from "node:worker_threads";
-import type { MaintenanceRequest } from "./maintenanceWorker.js";
 import type { RetentionJob, RetentionResult } from "./retentionSlices.js";
 
 export interface CheckpointResult {
@@ -21,6 +20,12 @@ export interface CheckpointResult {
   checkpointed: number;
 }
 
+// Atomics.waitAsync is in Node since 16; TypeScript types it from lib es2024 on, which this build does not use.
+export const waitAsync = (Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number, timeoutMs: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
+
+/** What the archive asks of its worker. */
+export type MaintenanceRequest = { type: "checkpoint"; id: number } | { type: "prune"; id: number; job: RetentionJob } | { type: "close" };
+
 type Reply = { type: "result"; id: number; result?: unknown; error?: string } | { type: "error"; message: string };
 
 type Request = MaintenanceRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
@@ -28,8 +33,8 @@ type Request = MaintenanceRequest extends infer R ? (R extends { id: number } ? 
 export class SqliteMaintenance {
   readonly #worker: Worker;
   readonly #waiting = new Map<number, { resolve(result: unknown): void; reject(error: Error): void }>();
-  /** Int32 at 0: writes the archive's connection is starting or running; the worker's slices wait for them. */
-  readonly #writers = new Int32Array(new SharedArrayBuffer(4));
+  /** Int32 at 0: writes the archive's connection is starting or running (the worker's next slice waits for them); at 1: 1 while a slice wants or holds the lock. */
+  readonly #writers = new Int32Array(new SharedArrayBuffer(8));
   #next = 0;
   #closed = false;
   #failed = false;
@@ -85,6 +90,18 @@ export class SqliteMaintenance {
   /** Runs a retention job in slices on the worker. */
   prune(job: RetentionJob): Promise<RetentionResult> {
     return this.#ask({ type: "prune", job });
+  }
+
+  /**
+   * Resolves once no retention slice wants or holds the write lock (at once, mostly): a put
+   * awaits it first, so that a stream of puts cannot starve retention, and the put then rarely
+   * waits for the lock on the event loop.
+   */
+  async sliceDone(): Promise<void> {
+    for (let waits = 0; waits < 10 && Atomics.load(this.#writers, 1) === 1; waits++) {
+      const wait = waitAsync(this.#writers, 1, 1, 50);
+      if (wait.async) await wait.value;
+    }
   }
 
   /**

@@ -2,22 +2,22 @@
 // none of it runs on the event loop that serves peers.
 // - WAL checkpoints, PASSIVE: they never wait for, nor block, the archive's readers and writer.
 // - Retention's deletes, in slices. A slice takes SQLite's write lock for a few milliseconds;
-//   between slices the archive's own writes (puts, counted in `writers`) go first.
+//   between slices the archive's own writes (puts, counted in `shared[0]`) go first, and while a
+//   slice waits for the lock (`shared[1]`) the archive's next put waits for it: they take turns.
 import { parentPort, workerData } from "node:worker_threads";
 import { openDatabase } from "./nodeSqlite.js";
-import { pruneInSlices, sliceStatements, type RetentionJob } from "./retentionSlices.js";
+import { waitAsync, type MaintenanceRequest } from "./maintenance.js";
+import { immediateTransaction } from "./nodeSqlite.js";
+import { pruneInSlices, sliceStatements, type SliceRunner } from "./retentionSlices.js";
 
 interface Init {
   file: string;
   intervalMs: number;
-  /** Int32 at 0: how many writes the archive's connection is starting or running. */
+  /** Int32 at 0: writes the archive's connection is starting or running; at 1: 1 while a slice wants or holds the lock. */
   writers: SharedArrayBuffer;
 }
 
-export type MaintenanceRequest = { type: "checkpoint"; id: number } | { type: "prune"; id: number; job: RetentionJob } | { type: "close" };
 
-// Atomics.waitAsync is in Node since 16; TypeScript types it from lib es2024 on, which this build does not use.
-const waitAsync = (Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number, timeoutMs: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
 
 const { file, intervalMs, writers: shared } = workerData as Init;
 const writers = new Int32Array(shared);
@@ -44,11 +44,24 @@ async function between(): Promise<boolean> {
   return !closing;
 }
 
+const runner: SliceRunner = {
+  transaction: (work) => {
+    Atomics.store(writers, 1, 1);
+    try {
+      return immediateTransaction(db, work);
+    } finally {
+      Atomics.store(writers, 1, 0);
+      Atomics.notify(writers, 1);
+    }
+  },
+  between,
+};
+
 const timer = setInterval(() => {
   try {
     checkpoint();
   } catch (error) {
-    parentPort!.postMessage({ type: "error", message: (error as Error).message });
+    parentPort!.postMessage({ type: "error", message: `checkpoint: ${(error as Error).message}` });
   }
 }, intervalMs);
 
@@ -65,7 +78,7 @@ function reply(id: number, work: () => unknown): void {
 
 parentPort!.on("message", (message: MaintenanceRequest) => {
   if (message.type === "checkpoint") return reply(message.id, checkpoint);
-  if (message.type === "prune") return reply(message.id, () => pruneInSlices(statements, message.job, between));
+  if (message.type === "prune") return reply(message.id, () => pruneInSlices(statements, message.job, runner));
   // Close: running prunes stop at their next slice; then a last checkpoint, so that a clean
   // shutdown leaves the data in the database file.
   closing = true;

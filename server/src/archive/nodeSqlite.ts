@@ -27,3 +27,22 @@ function sqlite(): typeof Sqlite {
 export function openDatabase(path: string): Sqlite.DatabaseSync {
   return new (sqlite().DatabaseSync)(path);
 }
+
+/**
+ * Runs `work` in a transaction that takes the write lock first (BEGIN IMMEDIATE, waiting up to the
+ * connection's busy timeout): a statement that reads and then writes would ask for the lock only
+ * when it writes, and when another connection has written meanwhile SQLite fails it at once
+ * (SQLITE_BUSY on a stale snapshot) without waiting.
+ */
+export function immediateTransaction<T>(db: Sqlite.DatabaseSync, work: () => T): T {
+  // Outside the try: a BEGIN that failed has nothing to roll back.
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const result = work();
+    db.exec("COMMIT");
+    return result;
+  } catch (error) {
+    db.exec("ROLLBACK");
+    throw error;
+  }
+}

@@ -18,7 +18,7 @@ export interface RetentionResult {
   full: boolean;
 }
 
-/** Rows one slice deletes: a few milliseconds of work, after which writers and the event loop get a turn. */
+/** Rows one slice (one transaction) deletes: a few milliseconds of work, after which writers and the event loop get a turn. */
 export const PRUNE_SLICE = 100;
 
 export interface SliceStatements {
@@ -37,38 +37,63 @@ export function sliceStatements(db: DatabaseSync): SliceStatements {
   };
 }
 
-/**
- * Runs `job` slice by slice; `between` is awaited after every slice (it yields, and says whether to
- * go on: false once the archive is closing).
- */
-export async function pruneInSlices(statements: SliceStatements, job: RetentionJob, between: () => Promise<boolean>): Promise<RetentionResult> {
+/** How a slice runs: `transaction` runs its work in one write transaction; `between` is awaited after every slice (it yields, and says whether to go on: false once the archive is closing). */
+export interface SliceRunner {
+  transaction<T>(work: () => T): T;
+  between(): Promise<boolean>;
+}
+
+/** SQLITE_BUSY (and its extended codes): the write lock was not had within the busy timeout. */
+const isBusy = (error: unknown) => ((error as { errcode?: number }).errcode ?? 0) % 256 === 5;
+
+/** One slice; when another writer kept the lock for the whole busy timeout, again after a turn (undefined: closing). */
+async function slice<T>(runner: SliceRunner, work: () => T): Promise<T | undefined> {
+  for (;;) {
+    try {
+      return runner.transaction(work);
+    } catch (error) {
+      if (!isBusy(error)) throw error;
+    }
+    if (!(await runner.between())) return undefined;
+  }
+}
+
+/** Runs `job` slice by slice. */
+export async function pruneInSlices(statements: SliceStatements, job: RetentionJob, runner: SliceRunner): Promise<RetentionResult> {
   let dropped = 0;
   if (job.expiredBefore !== undefined) {
     for (;;) {
-      const removed = Number(statements.expired.run(job.expiredBefore).changes);
+      const removed = await slice(runner, () => Number(statements.expired.run(job.expiredBefore!).changes));
+      if (removed === undefined) return { dropped, full: false };
       dropped += removed;
       if (removed < PRUNE_SLICE) break;
-      if (!(await between())) return { dropped, full: false };
+      if (!(await runner.between())) return { dropped, full: false };
     }
   }
   if (job.size !== undefined) {
     for (;;) {
-      const excess = Number((statements.bytes.get() as { bytes: number | bigint }).bytes) - job.size.targetBytes;
-      if (excess <= 0) break;
-      // The oldest unprotected, up to a slice of them, only as many as cover the excess.
-      const oldest = statements.oldest.all(job.size.protectedFrom) as { received_at: number | bigint; hash: Uint8Array; size: number | bigint }[];
-      if (oldest.length === 0) return { dropped, full: true };
-      let covered = 0;
-      let last = oldest.length - 1;
-      for (let i = 0; i < oldest.length; i++) {
-        covered += Number(oldest[i]!.size);
-        if (covered >= excess) {
-          last = i;
-          break;
+      const size = job.size;
+      const removed = await slice(runner, () => {
+        const excess = Number((statements.bytes.get() as { bytes: number | bigint }).bytes) - size.targetBytes;
+        if (excess <= 0) return 0;
+        // The oldest unprotected, up to a slice of them, only as many as cover the excess.
+        const oldest = statements.oldest.all(size.protectedFrom) as { received_at: number | bigint; hash: Uint8Array; size: number | bigint }[];
+        if (oldest.length === 0) return -1;
+        let covered = 0;
+        let last = oldest.length - 1;
+        for (let i = 0; i < oldest.length; i++) {
+          covered += Number(oldest[i]!.size);
+          if (covered >= excess) {
+            last = i;
+            break;
+          }
         }
-      }
-      dropped += Number(statements.dropThrough.run(oldest[last]!.received_at, oldest[last]!.hash).changes);
-      if (!(await between())) break;
+        return Number(statements.dropThrough.run(oldest[last]!.received_at, oldest[last]!.hash).changes);
+      });
+      if (removed === undefined || removed === 0) break;
+      if (removed < 0) return { dropped, full: true };
+      dropped += removed;
+      if (!(await runner.between())) break;
     }
   }
   return { dropped, full: false };

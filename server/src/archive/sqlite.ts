@@ -3,7 +3,7 @@
 import { statfs } from "node:fs/promises";
 import path from "node:path";
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
-import { openDatabase } from "./nodeSqlite.js";
+import { immediateTransaction, openDatabase } from "./nodeSqlite.js";
 import { SqliteMaintenance, type CheckpointResult } from "./maintenance.js";
 import { pruneInSlices, sliceStatements, type RetentionJob, type SliceStatements } from "./retentionSlices.js";
 import type { Archive, ArchivedMessage, ArchivePage, ArchiveQuery, ArchiveReader, ArchiveStats, KeyRange, RetentionPolicy } from "./archive.js";
@@ -89,25 +89,15 @@ export class SqliteArchive implements Archive {
   }
 
   #transaction<T>(work: () => T): T {
-    return this.#maintenance?.working ? this.#maintenance.write(() => this.#transactionNow(work)) : this.#transactionNow(work);
-  }
-
-  #transactionNow<T>(work: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      const result = work();
-      this.#db.exec("COMMIT");
-      return result;
-    } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
-    }
+    const run = () => immediateTransaction(this.#db, work);
+    return this.#maintenance?.working ? this.#maintenance.write(run) : run();
   }
 
   async put(messages: readonly ArchivedMessage[], receivedAtMs = Date.now()): Promise<number> {
     if (this.#retention.minFreeDiskBytes !== undefined && this.#retention.minFreeDiskBytes > 0 && (await this.#diskFree()) < this.#retention.minFreeDiskBytes) {
       throw new ArchiveFullError("disk");
     }
+    await this.#maintenance?.sliceDone();
     return this.#transaction(() => {
       if (this.#retention.maxBytes > 0) {
         const incoming = messages.reduce((sum, m) => sum + m.message.length, 0);
@@ -245,7 +235,7 @@ export class SqliteArchive implements Archive {
    * few milliseconds, on the maintenance worker (or, in memory, with the event loop turning between
    * slices). A call while a run is under way joins that run.
    */
-  async prune(policy: RetentionPolicy, nowMs = Date.now()): Promise<number> {
+  prune(policy: RetentionPolicy, nowMs = Date.now()): Promise<number> {
     this.#retention = policy;
     if (this.#pruning !== undefined) return this.#pruning;
     const job: RetentionJob = {
@@ -258,9 +248,12 @@ export class SqliteArchive implements Archive {
         if (this.#maintenance?.working) return (await this.#maintenance.prune(job)).dropped;
         this.#slices ??= sliceStatements(this.#db);
         return (
-          await pruneInSlices(this.#slices, job, async () => {
-            await new Promise((resolve) => setImmediate(resolve));
-            return this.#open;
+          await pruneInSlices(this.#slices, job, {
+            transaction: (work) => immediateTransaction(this.#db, work),
+            between: async () => {
+              await new Promise((resolve) => setImmediate(resolve));
+              return this.#open;
+            },
           })
         ).dropped;
       } finally {
