@@ -7,10 +7,13 @@
  * one DELETE (seconds of frozen event loop, growing with the rows) is timed on the oldest
  * BENCH_PRUNE_BASELINE_ROWS of them (default 200,000) to keep the bench short.
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { PerformanceObserver } from "node:perf_hooks";
 import { DatabaseSync } from "node:sqlite";
 import type { proto_message } from "@waku/proto";
 import { SqliteArchive, toArchived } from "@status/mailserver-node";
@@ -19,19 +22,34 @@ import type { ServerRow } from "./server.js";
 const TOPIC = "/waku/2/rs/16/32";
 const FILL_BATCH = 20_000;
 
-/** `rows` expired messages; the first `older` of them were received a day earlier than the rest. */
-async function filled(file: string, rows: number, older: number, receivedAt: number): Promise<SqliteArchive> {
-  const archive = new SqliteArchive(file);
-  // Big batches (each put is one transaction), none straddling the `older` boundary.
-  for (let done = 0; done < rows; ) {
-    const size = Math.min(FILL_BATCH, rows - done, done < older ? older - done : rows);
-    const batch = Array.from({ length: size }, (_, i) =>
-      toArchived(TOPIC, { payload: randomBytes(200), contentTopic: "/bench/1/prune/proto", timestamp: BigInt(done + i + 1) * 1_000_000n, version: 0 } as proto_message.WakuMessage),
-    );
-    await archive.put(batch, done < older ? receivedAt - 86_400_000 : receivedAt);
-    done += size;
-  }
-  return archive;
+/**
+ * `rows` expired messages; the first `older` of them were received a day earlier than the rest.
+ * Filled through the archive's own `put` in a process of its own: the million messages it makes
+ * are then not garbage in this one, whose collector would pause during the prune and count as its
+ * stalls.
+ */
+async function fill(file: string, rows: number, older: number, receivedAt: number): Promise<void> {
+  const script = `
+    import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+    import { SqliteArchive, toArchived } from "@status/mailserver-node";
+    const [file, rows, older, receivedAt] = [process.argv[1], ...process.argv.slice(2).map(Number)];
+    const archive = new SqliteArchive(file);
+    // Big batches (each put is one transaction), none straddling the \`older\` boundary.
+    for (let done = 0; done < rows; ) {
+      const size = Math.min(${FILL_BATCH}, rows - done, done < older ? older - done : rows);
+      const batch = Array.from({ length: size }, (_, i) =>
+        toArchived("${TOPIC}", { payload: randomBytes(200), contentTopic: "/bench/1/prune/proto", timestamp: BigInt(done + i + 1) * 1_000_000n, version: 0 }),
+      );
+      await archive.put(batch, done < older ? receivedAt - 86_400_000 : receivedAt);
+      done += size;
+    }
+    await archive.close();
+  `;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script, file, String(rows), String(older), String(receivedAt)], { cwd: import.meta.dirname, stdio: ["ignore", "inherit", "inherit"] });
+  const [code] = (await once(child, "exit")) as [number | null];
+  if (code !== 0) throw new Error(`bench: the prune fill exited with ${code}`);
 }
 
 /**
@@ -40,7 +58,13 @@ async function filled(file: string, rows: number, older: number, receivedAt: num
  * waiting: on the disk, or for a core the machine's other processes held) and how many gaps
  * exceeded 50 ms.
  */
-async function stalls(work: () => Promise<unknown>): Promise<{ ms: number; maxStallMs: number; maxStallCpuMs: number; over50: number }> {
+async function stalls(work: () => Promise<unknown>): Promise<{ ms: number; maxStallMs: number; maxStallCpuMs: number; over50: number; maxGcMs: number }> {
+  // The garbage collector's pauses, to tell a stall of the archive's from one of this process's heap.
+  let maxGcMs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) maxGcMs = Math.max(maxGcMs, entry.duration);
+  });
+  gc.observe({ entryTypes: ["gc"] });
   let last = performance.now();
   let lastCpu = process.cpuUsage();
   let maxStallMs = 0;
@@ -64,7 +88,8 @@ async function stalls(work: () => Promise<unknown>): Promise<{ ms: number; maxSt
   // One more tick after the last synchronous step, so that its stall is counted too.
   await new Promise((resolve) => setTimeout(resolve, 20));
   clearInterval(ticker);
-  return { ms, maxStallMs, maxStallCpuMs, over50 };
+  gc.disconnect();
+  return { ms, maxStallMs, maxStallCpuMs, over50, maxGcMs };
 }
 
 const pct = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]!;
@@ -103,7 +128,7 @@ export async function measurePrune(
     // Filled once (closed, so the WAL is checkpointed into the file), copied for the baseline.
     const file = path.join(tmp, "sliced.sqlite");
     const fillStarted = performance.now();
-    await (await filled(file, rows, baselineRows, expired)).close();
+    await fill(file, rows, baselineRows, expired);
     const fillSeconds = (performance.now() - fillStarted) / 1000;
     const copy = path.join(tmp, "one.sqlite");
     await copyFile(file, copy);
@@ -148,7 +173,7 @@ export async function measurePrune(
         ...(baselineRows === rows ? [] : [{ measure: `prune ${n(rows)} expired rows: time per 1,000 rows, vs one DELETE`, value: (ours.ms / rows) * 1000, baseline: (one.ms / baselineRows) * 1000, ratio: ours.ms / rows / (one.ms / baselineRows), unit: "ms" }]),
       ],
       notes: [
-        `prune: SQLite (WAL, synchronous NORMAL) on disk, ${n(rows)} expired messages of ~240 bytes (filled in ${fillSeconds.toFixed(0)} s, ${n(FILL_BATCH)} a put), pruned by the archive (slices of 100 rows, each its own transaction, on its maintenance worker thread with the WAL checkpoints, the archive's own writes going first between slices; the event loop's longest stall used ${ours.maxStallCpuMs.toFixed(0)} ms of this process's CPU, both threads counted); baseline = one DELETE (the archive's old prune) of the oldest ${n(baselineRows)} of them${baselineRows === rows ? "" : " (its freeze grows with the rows it deletes)"}, on a copy of the same file; a timer ticking every millisecond measures the stalls`,
+        `prune: SQLite (WAL, synchronous NORMAL) on disk, ${n(rows)} expired messages of ~240 bytes (filled in ${fillSeconds.toFixed(0)} s, ${n(FILL_BATCH)} a put, by another process, so that its garbage is not collected here during the prune; the bench runs this part in a process of its own too), pruned by the archive (slices of 100 rows, each its own transaction, on its maintenance worker thread with the WAL checkpoints, the archive's own writes going first between slices; the event loop's longest stall used ${ours.maxStallCpuMs.toFixed(0)} ms of this process's CPU, both threads counted; the longest garbage-collection pause meanwhile: ${ours.maxGcMs.toFixed(0)} ms); baseline = one DELETE (the archive's old prune) of the oldest ${n(baselineRows)} of them${baselineRows === rows ? "" : " (its freeze grows with the rows it deletes)"}, on a copy of the same file; a timer ticking every millisecond measures the stalls`,
         `prune under load: on another copy, a newest-page query (20 of a content topic) every 5 ms and a put of one message every 10th query, on the archive's event loop: ${n(rest.reads.length)} reads and ${n(rest.writes.length)} writes in 5 s at rest, ${n(during.reads.length)} and ${n(during.writes.length)} during the prune, which took ${loadedSeconds.toFixed(0)} s`,
       ],
     };

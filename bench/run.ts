@@ -3,13 +3,14 @@
  * written to bench/results.json. A benchmark, not a test: nothing here fails on speed.
  */
 import { network } from "hardhat";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { measureBundle, type BundleRow } from "./bundle.js";
 import { bucketModel, bucketTable, gasTable, measureGas } from "./gas.js";
 import { measureSdk, type SdkRow } from "./sdk.js";
 import { measurePage } from "./page.js";
-import { measurePrune } from "./prune.js";
 import { measureProbe } from "./probe.js";
 import { measureRelay } from "./relay.js";
 import { measureResume } from "./resume.js";
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
   console.log(archiveTable(archive.rows, archiveMessages));
   for (const note of archive.notes) console.log(`  - ${note}`);
 
-  const prune = await measurePrune();
+  const prune = await measurePruneApart();
   console.log("\nRetention (SQLite; ratio = sliced prune / one DELETE of the same rows)\n");
   console.log(serverTable(prune.rows));
   for (const note of prune.notes) console.log(`  - ${note}`);
@@ -124,3 +125,14 @@ main().catch((error: unknown) => {
   console.error(`bench failed: ${error instanceof Error ? error.stack : String(error)}`);
   process.exitCode = 1;
 });
+
+/** bench/pruneOnly.ts in a process of its own: its stalls are then the archive's, not this process's heap's. */
+async function measurePruneApart(): Promise<{ rows: ServerRow[]; notes: string[] }> {
+  const child = spawn("npx", ["hardhat", "run", "bench/pruneOnly.ts"], { env: { ...process.env, BENCH_PRUNE_JSON: "1" }, stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  const [code] = (await once(child, "exit")) as [number | null];
+  const line = out.split("\n").find((l) => l.startsWith("BENCH "));
+  if (code !== 0 || line === undefined) throw new Error(`bench: the prune bench exited with ${code}`);
+  return JSON.parse(line.slice(6)) as { rows: ServerRow[]; notes: string[] };
+}

@@ -93,24 +93,19 @@ export class SqliteMaintenance {
   }
 
   /**
-   * Resolves once no retention slice wants or holds the write lock (at once, mostly): a put
-   * awaits it first, so that a stream of puts cannot starve retention, and the put then rarely
-   * waits for the lock on the event loop.
+   * Runs a write on the archive's connection, in turn with the worker's slices: it counts as a
+   * waiting writer first (so the worker starts no new slice), then waits, without blocking the
+   * event loop, for the slice under way (a few milliseconds), so that it rarely waits for SQLite's
+   * lock on the event loop. Puts and slices so take turns: neither can starve the other.
    */
-  async sliceDone(): Promise<void> {
-    for (let waits = 0; waits < 10 && Atomics.load(this.#writers, 1) === 1; waits++) {
-      const wait = waitAsync(this.#writers, 1, 1, 50);
-      if (wait.async) await wait.value;
-    }
-  }
-
-  /**
-   * Runs a write on the archive's connection; the worker lets it in before its next slice (the
-   * connection's busy timeout covers the slice under way).
-   */
-  write<T>(work: () => T): T {
+  async write<T>(work: () => T): Promise<T> {
     Atomics.add(this.#writers, 0, 1);
     try {
+      // Bounded, whatever the worker does: its busy timeout covers the rest.
+      for (let waits = 0; waits < 20 && Atomics.load(this.#writers, 1) === 1; waits++) {
+        const wait = waitAsync(this.#writers, 1, 1, 50);
+        if (wait.async) await wait.value;
+      }
       return work();
     } finally {
       Atomics.sub(this.#writers, 0, 1);

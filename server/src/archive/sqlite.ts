@@ -88,7 +88,7 @@ export class SqliteArchive implements Archive {
     return statement;
   }
 
-  #transaction<T>(work: () => T): T {
+  async #transaction<T>(work: () => T): Promise<T> {
     const run = () => immediateTransaction(this.#db, work);
     return this.#maintenance?.working ? this.#maintenance.write(run) : run();
   }
@@ -97,7 +97,6 @@ export class SqliteArchive implements Archive {
     if (this.#retention.minFreeDiskBytes !== undefined && this.#retention.minFreeDiskBytes > 0 && (await this.#diskFree()) < this.#retention.minFreeDiskBytes) {
       throw new ArchiveFullError("disk");
     }
-    await this.#maintenance?.sliceDone();
     return this.#transaction(() => {
       if (this.#retention.maxBytes > 0) {
         const incoming = messages.reduce((sum, m) => sum + m.message.length, 0);
