@@ -107,10 +107,10 @@ export async function measureLoad(): Promise<{ rows: ServerRow[]; notes: string[
     const { pubsubTopic } = await fill(paid, server, 80);
     await queries(paid, server, pubsubTopic, 100, 1);
     /** The subscriber's queries, one at a time, for PAID_QUERIES queries and PHASE_MS at least. */
-    const phase = async (what: string, minMs = PHASE_MS) => {
+    const phase = async (what: string) => {
       const started = performance.now();
       let done = 0;
-      const run = await queries(paid!, server, pubsubTopic, 1e9, 1, () => done++ >= PAID_QUERIES && performance.now() - started >= minMs);
+      const run = await queries(paid!, server, pubsubTopic, 1e9, 1, () => done++ >= PAID_QUERIES && performance.now() - started >= PHASE_MS);
       if (run.served !== run.done) throw new Error(`subscriber not served ${what} (${run.served} of ${run.done})`);
       return run;
     };
@@ -119,11 +119,13 @@ export async function measureLoad(): Promise<{ rows: ServerRow[]; notes: string[
     children.push(idleArrivals);
     await new Promise((resolve) => setTimeout(resolve, IDLE_ARRIVALS_MS));
     const { newcomers: idle } = await idleArrivals.stop();
-    const alone = await phase("alone", 0);
+    // Every phase runs as long as the free ones: a p99 of a second and a half of queries moved
+    // by half from run to run, and the ratios with it.
+    const alone = await phase("alone");
 
     const push = await loadChild<PushCounts>(server, "push", pubsubTopic);
     children.push(push);
-    const underPush = await phase("under the push flood", 0);
+    const underPush = await phase("under the push flood");
     const pushed = await push.stop();
 
     const free = await loadChild<FreeCounts>(server, "free", pubsubTopic);
@@ -159,7 +161,7 @@ export async function measureLoad(): Promise<{ rows: ServerRow[]; notes: string[
       rows.push({ measure: `new client's time to connect, p${q}, free load vs none`, value: loaded, baseline: base, ratio: loaded / base, unit: "ms" });
     }
     notes.push(
-      `load: freemium, every limit as shipped (push: ${DEFAULT_PUSH_LIMITS.perSecond}/s per peer, burst ${DEFAULT_PUSH_LIMITS.burst}, ${DEFAULT_PUSH_LIMITS.totalPerSecond}/s in total); the subscriber queries one at a time (a 20-message page of 80), ${alone.done} queries alone, ${underPush.done} under the push flood, ${underFreeShared.done} under the free load with its process at equal CPU priority, then ${underFree.done} with it niced to ${LOAD_NICENESS} (${PHASE_MS / 1000} s at least each); server, load and this process share 2 cores: at equal priority the generator (200 light nodes, most of a core) takes CPU the server would have, so the subscriber's latency there is partly the machine's scheduler, not the server; niced, it still offers the server the same load (see the reads tried) but gets only the CPU left over, as when the load comes from other machines`,
+      `load: freemium, every limit as shipped (push: ${DEFAULT_PUSH_LIMITS.perSecond}/s per peer, burst ${DEFAULT_PUSH_LIMITS.burst}, ${DEFAULT_PUSH_LIMITS.totalPerSecond}/s in total); the subscriber queries one at a time (a 20-message page of 80), ${alone.done} queries alone, ${underPush.done} under the push flood, ${underFreeShared.done} under the free load with its process at equal CPU priority, then ${underFree.done} with it niced to ${LOAD_NICENESS} (${PHASE_MS / 1000} s and ${PAID_QUERIES} queries at least each); server, load and this process share 2 cores: at equal priority the generator (200 light nodes, most of a core) takes CPU the server would have, so the subscriber's latency there is partly the machine's scheduler, not the server; niced, it still offers the server the same load (see the reads tried) but gets only the CPU left over, as when the load comes from other machines`,
       `load, push flood: one stranger (no subscription, its own process) keeps 16 lightpush requests in flight for ${pushed.seconds.toFixed(1)} s: ${list(pushed.codes)}${sum(pushed.failed) > 0 ? `; without an answer: ${list(pushed.failed)}` : ""} (505: archived, no relay peer to publish to)`,
       `load, free clients: ${ready.connected} of ${ready.attempted} @waku/sdk 0.0.36 light nodes (one process, ${report.rssMb} MB resident, so real light nodes and not raw store clients) connected in ${(ready.setupSeconds ?? 0).toFixed(0)} s, ${DEFAULT_NODE_LIMITS.maxPendingPerAddress} at a time (all from 127.0.0.1, and the server holds at most ${DEFAULT_NODE_LIMITS.maxPendingPerAddress} handshakes pending per address)${sum(ready.setupErrors ?? {}) > 0 ? `; failures: ${list(ready.setupErrors ?? {})}` : ""}; then each read the history (@waku/sdk's queryWithOrderedCallback, pages of 20) again and again, through both free phases: ${report.reads} reads completed, ${report.readsFailed} failed (${list(report.errors)}; a failed read is retried after 100 ms)`,
       `load, new clients: a new light node every ${CONNECT_EVERY_MS} ms (after the previous one connected or failed) while the free clients read, in a process of its own (connect = start, dial, store protocol seen; 20 s deadline), from the same address as the free clients: ${newcomers.connected} of ${newcomers.attempted} connected; failures: ${list(newcomers.errors)}; baseline: the same for ${IDLE_ARRIVALS_MS / 1000} s with no load (${idle.connected} of ${idle.attempted} connected)`,
