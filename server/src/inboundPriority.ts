@@ -23,7 +23,7 @@ export interface InboundPriorityLimits {
   newcomerChunks: number;
 }
 
-export const DEFAULT_INBOUND_PRIORITY: InboundPriorityLimits = { freeChunksPerTurn: 4, paidQuietMs: 3, maxFreeWaitMs: 50, newcomerChunks: 64 };
+export const DEFAULT_INBOUND_PRIORITY: InboundPriorityLimits = { freeChunksPerTurn: 1, paidQuietMs: 3, maxFreeWaitMs: 50, newcomerChunks: 64 };
 
 /** The scheduler: pure but for its timers; the clock is injectable for tests. */
 export class InboundPriority {
