@@ -3,7 +3,7 @@
 // parse it) even when the answer is only a 429 or a 503: in the bench, free peers' refused requests
 // were what kept a subscriber's p99 at 3-4x. So free peers' bytes are not pulled from their sockets
 // while a paying peer's bytes arrived in the last few milliseconds, and otherwise only a few chunks
-// per turn of the event loop: whatever else is ready (a subscriber's next request) waits behind at
+// (`freeChunksPerTurn`) per turn of the event loop: whatever else is ready (a subscriber's next request) waits behind at
 // most that much free work. Bytes not pulled stay in the kernel: TCP flow control slows the free
 // peer down instead of it retrying refusals. A free chunk waits at most `maxFreeWaitMs`, so free
 // peers always progress and their keep-alives do not time out. A new connection's first chunks do
@@ -23,7 +23,7 @@ export interface InboundPriorityLimits {
   newcomerChunks: number;
 }
 
-export const DEFAULT_INBOUND_PRIORITY: InboundPriorityLimits = { freeChunksPerTurn: 1, paidQuietMs: 3, maxFreeWaitMs: 50, newcomerChunks: 64 };
+export const DEFAULT_INBOUND_PRIORITY: InboundPriorityLimits = { freeChunksPerTurn: 4, paidQuietMs: 3, maxFreeWaitMs: 50, newcomerChunks: 64 };
 
 /** The scheduler: pure but for its timers; the clock is injectable for tests. */
 export class InboundPriority {
