@@ -1,13 +1,6 @@
 #!/usr/bin/env node
 // `npx mailserver-probe --config <file>`: see server/README.md ("Quality probe").
+import { runCli } from "../dist/commandLine.js";
 import { main } from "../dist/probe/cli.js";
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    if (code !== undefined) process.exitCode = code;
-  },
-  (error) => {
-    console.error(`Error: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = 1;
-  },
-);
+runCli(main);

@@ -1,6 +1,6 @@
 // `mailserver-node --config <file>`: runs the mail server until SIGINT/SIGTERM.
 // `mailserver-node key --config <file>`: makes the node key (once) and prints what to register.
-import { parseCommandLine, oneLine, usageError } from "./commandLine.js";
+import { oneLine, readCommandLine } from "./commandLine.js";
 import { loadConfig } from "./config.js";
 import { createNodeKey, readNodeKey } from "./keyFile.js";
 import { jsonLogger, type Logger } from "./log.js";
@@ -15,15 +15,8 @@ const SHUTDOWN_DEADLINE_MS = 30_000;
 
 /** Runs the CLI; resolves to an exit code for errors before the server runs. */
 export async function main(argv: readonly string[]): Promise<number | undefined> {
-  const line = parseCommandLine(argv);
-  if (line.kind === "help") {
-    console.log(USAGE);
-    return 0;
-  }
-  if (line.kind === "usage") {
-    console.error(usageError(line, USAGE));
-    return 2;
-  }
+  const line = readCommandLine(argv, USAGE);
+  if (typeof line === "number") return line;
   const { command, file } = line;
   if (command === "key") return key(file);
   // Signals are handled from the start: one that comes while the node starts stops it once it

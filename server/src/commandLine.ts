@@ -22,8 +22,38 @@ export function parseCommandLine(argv: readonly string[], runFlags: readonly str
 }
 
 /** What the CLI prints for a bad command line: the problem, then the usage. */
-export function usageError(line: { unknown?: string }, usage: string): string {
+function usageError(line: { unknown?: string }, usage: string): string {
   return `Error: ${line.unknown !== undefined ? `unknown argument ${line.unknown}; ` : ""}${usage}`;
+}
+
+/**
+ * The command to run, or, for `--help` (usage on stdout) and a bad command line (the problem and
+ * the usage on stderr), the exit code once that is printed.
+ */
+export function readCommandLine(argv: readonly string[], usage: string, runFlags: readonly string[] = []): Extract<CommandLine, { kind: "command" }> | number {
+  const line = parseCommandLine(argv, runFlags);
+  if (line.kind === "help") {
+    console.log(usage);
+    return 0;
+  }
+  if (line.kind === "usage") {
+    console.error(usageError(line, usage));
+    return 2;
+  }
+  return line;
+}
+
+/** Runs a CLI's `main` from its bin script: its exit code, or 1 with the error's message on one line. */
+export function runCli(main: (argv: readonly string[]) => Promise<number | undefined>): void {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code !== undefined) process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(`Error: ${error instanceof Error ? error.message : String(error)}`);
+      process.exitCode = 1;
+    },
+  );
 }
 
 /** An error as the one line a CLI prints: no stack trace. */

@@ -1,7 +1,7 @@
 // `mailserver-probe --config <file>`: measures the registry's mail servers every round until
 // SIGINT/SIGTERM; `--once` runs one round, prints its reports and exits.
 // `mailserver-probe key --config <file>`: makes the probe's node key (once) and prints its node id.
-import { oneLine, parseCommandLine, usageError } from "../commandLine.js";
+import { oneLine, readCommandLine } from "../commandLine.js";
 import { createNodeKey, readNodeKey } from "../keyFile.js";
 import { jsonLogger, type Logger } from "../log.js";
 import { loadProbeConfig } from "./config.js";
@@ -17,15 +17,8 @@ const SHUTDOWN_DEADLINE_MS = 30_000;
 
 /** Runs the CLI; resolves to an exit code when it ends by itself. */
 export async function main(argv: readonly string[]): Promise<number | undefined> {
-  const line = parseCommandLine(argv, ["--once"]);
-  if (line.kind === "help") {
-    console.log(USAGE);
-    return 0;
-  }
-  if (line.kind === "usage") {
-    console.error(usageError(line, USAGE));
-    return 2;
-  }
+  const line = readCommandLine(argv, USAGE, ["--once"]);
+  if (typeof line === "number") return line;
   const { command, file } = line;
   const once = line.flags.has("--once");
   if (command === "key") return key(file);
