@@ -28,11 +28,33 @@ export interface SliceStatements {
   bytes: StatementSync;
 }
 
+/** The oldest received before a time, in the order retention drops them. */
+export const OLDEST_SQL = "SELECT received_at, hash, size FROM messages INDEXED BY messages_received WHERE received_at < ? ORDER BY received_at, hash";
+/** Drops every message received before (or at) the (received at, hash) given. */
+export const DROP_THROUGH_SQL = "DELETE FROM messages WHERE (received_at, hash) <= (?, ?)";
+
+export type OldestRow = { received_at: number | bigint; hash: Uint8Array; size: number | bigint };
+
+/**
+ * Walks `oldest` (in the order retention drops them) until `excess` bytes are covered or they run
+ * out: the last row to drop and the bytes covered; undefined when there is none.
+ */
+export function oldestCovering(oldest: Iterable<OldestRow>, excess: number): { last: OldestRow; covered: number } | undefined {
+  let covered = 0;
+  let last: OldestRow | undefined;
+  for (const row of oldest) {
+    last = row;
+    covered += Number(row.size);
+    if (covered >= excess) break;
+  }
+  return last === undefined ? undefined : { last, covered };
+}
+
 export function sliceStatements(db: DatabaseSync): SliceStatements {
   return {
     expired: db.prepare(`DELETE FROM messages WHERE hash IN (SELECT hash FROM messages INDEXED BY messages_received WHERE received_at < ? LIMIT ${PRUNE_SLICE})`),
-    oldest: db.prepare(`SELECT received_at, hash, size FROM messages INDEXED BY messages_received WHERE received_at < ? ORDER BY received_at, hash LIMIT ${PRUNE_SLICE}`),
-    dropThrough: db.prepare("DELETE FROM messages WHERE (received_at, hash) <= (?, ?)"),
+    oldest: db.prepare(`${OLDEST_SQL} LIMIT ${PRUNE_SLICE}`),
+    dropThrough: db.prepare(DROP_THROUGH_SQL),
     bytes: db.prepare("SELECT bytes FROM totals WHERE id = 1"),
   };
 }
@@ -77,18 +99,9 @@ export async function pruneInSlices(statements: SliceStatements, job: RetentionJ
         const excess = Number((statements.bytes.get() as { bytes: number | bigint }).bytes) - size.targetBytes;
         if (excess <= 0) return 0;
         // The oldest unprotected, up to a slice of them, only as many as cover the excess.
-        const oldest = statements.oldest.all(size.protectedFrom) as { received_at: number | bigint; hash: Uint8Array; size: number | bigint }[];
-        if (oldest.length === 0) return -1;
-        let covered = 0;
-        let last = oldest.length - 1;
-        for (let i = 0; i < oldest.length; i++) {
-          covered += Number(oldest[i]!.size);
-          if (covered >= excess) {
-            last = i;
-            break;
-          }
-        }
-        return Number(statements.dropThrough.run(oldest[last]!.received_at, oldest[last]!.hash).changes);
+        const cover = oldestCovering(statements.oldest.all(size.protectedFrom) as OldestRow[], excess);
+        if (cover === undefined) return -1;
+        return Number(statements.dropThrough.run(cover.last.received_at, cover.last.hash).changes);
       });
       if (removed === undefined || removed === 0) break;
       if (removed < 0) return { dropped, full: true };

@@ -5,7 +5,7 @@ import path from "node:path";
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import { immediateTransaction, openDatabase } from "./nodeSqlite.js";
 import { SqliteMaintenance, type CheckpointResult } from "./maintenance.js";
-import { pruneInSlices, sliceStatements, type RetentionJob, type SliceStatements } from "./retentionSlices.js";
+import { DROP_THROUGH_SQL, OLDEST_SQL, oldestCovering, pruneInSlices, sliceStatements, type OldestRow, type RetentionJob, type SliceStatements } from "./retentionSlices.js";
 import type { Archive, ArchivedMessage, ArchivePage, ArchiveQuery, ArchiveReader, ArchiveStats, KeyRange, RetentionPolicy } from "./archive.js";
 import { ArchiveFullError, readPage } from "./archive.js";
 
@@ -121,20 +121,9 @@ export class SqliteArchive implements Archive {
     if (excess <= 0) return 0;
     const protectedFrom = nowMs - (policy.minAgeSeconds ?? 0) * 1000;
     // The oldest received first, from the index, stopping once enough bytes are covered.
-    const oldest = this.#db.prepare("SELECT received_at, hash, size FROM messages INDEXED BY messages_received WHERE received_at < ? ORDER BY received_at, hash").iterate(protectedFrom) as IterableIterator<{
-      received_at: number;
-      hash: Uint8Array;
-      size: number;
-    }>;
-    let covered = 0;
-    let last: { received_at: number; hash: Uint8Array } | undefined;
-    for (const row of oldest) {
-      last = row;
-      covered += row.size;
-      if (covered >= excess) break;
-    }
-    if (covered < excess) throw new ArchiveFullError("size");
-    return Number(this.#db.prepare("DELETE FROM messages WHERE (received_at, hash) <= (?, ?)").run(last!.received_at, last!.hash).changes);
+    const cover = oldestCovering(this.#db.prepare(OLDEST_SQL).iterate(protectedFrom) as IterableIterator<OldestRow>, excess);
+    if (cover === undefined || cover.covered < excess) throw new ArchiveFullError("size");
+    return Number(this.#db.prepare(DROP_THROUGH_SQL).run(cover.last.received_at, cover.last.hash).changes);
   }
 
   /** Free bytes on the archive's disk; asked at most once a second (statfs), so puts stay cheap. */
