@@ -26,14 +26,23 @@ export interface AdmissionLimits {
   maxConcurrent: number;
   /** At most this many of the running queries may be free ones, so paid work always finds a slot. */
   maxConcurrentFree: number;
-  /** Free queries waiting beyond this are refused at once (503): shed first under overload. */
+  /**
+   * Free queries waiting for a slot or for spare capacity beyond this are refused at once (503).
+   * (In `freemium` the free stream caps below usually bind first.)
+   */
   maxFreeQueue: number;
+  /**
+   * A free query waits at most this long for a slot and for spare capacity, then gets 503, ms.
+   * Waiting, not refusing, is what keeps free load off the subscribers: a refused client asks
+   * again at once, and every refusal costs the event loop a stream; a waiting one costs memory.
+   */
+  freeQueueTimeoutMs: number;
   /** Paid queries waiting beyond this are refused (503): the node is overloaded even for subscribers. */
   maxPaidQueue: number;
   // The four below apply in `freemium` only (in `free` all capacity is free).
-  /** Free store queries per second across all free peers together (the spare capacity given away); beyond, 503 at once. */
+  /** Free store queries started per second across all free peers together (the spare capacity given away); beyond, they wait. */
   freeQueriesPerSecond: number;
-  /** Free queries are shed (503, before the archive) while the event loop lags more than this, ms. */
+  /** New free reads wait (before the archive) while the event loop lags more than this, ms. */
   maxEventLoopDelayMs: number;
   /** Free store requests being answered at once per peer; more are reset before they are decoded. */
   maxFreeStreamsPerPeer: number;
@@ -41,39 +50,22 @@ export interface AdmissionLimits {
   maxFreeStreams: number;
 }
 
-/** Tokens of the shared free budget kept for reads under way: four fifths, but a full budget always admits a new read. */
-const newReadReserve = (rate: number) => Math.max(0, Math.min((rate * 4) / 5, rate - 1));
-
 export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = {
   freeQueriesPerMinute: 120,
   freeBurst: 200,
   maxFreePeers: 50_000,
   maxConcurrent: 8,
   maxConcurrentFree: 4,
-  maxFreeQueue: 32,
+  maxFreeQueue: 256,
+  freeQueueTimeoutMs: 5_000,
   maxPaidQueue: 1024,
   freeQueriesPerSecond: 50,
   maxEventLoopDelayMs: 20,
   maxFreeStreamsPerPeer: 4,
-  maxFreeStreams: 16,
+  maxFreeStreams: 256,
 };
 
-/**
- * How busy the node is when a free query arrives: free work uses only spare capacity. Spare means
- * no paid query is waiting for a slot: shedding free work whenever a paid query merely ran starved
- * every free client of a node with one subscriber querying back to back (0 of 4,399 reads served
- * in the bench), while the free share of the slots (`maxConcurrentFree`, behind paid in the queue)
- * and the event-loop bound already keep paid work first.
- */
-export interface Load {
-  /** Paid queries waiting for a slot. */
-  paidWaiting: number;
-  /** The event loop's recent delay, ms. */
-  eventLoopDelayMs: number;
-}
-
-const IDLE: Load = { paidWaiting: 0, eventLoopDelayMs: 0 };
-
+/** The answer to free work refused for want of spare capacity: its queue was full or it waited `freeQueueTimeoutMs`. */
 export const SHED_STATUS = { statusCode: 503, statusDesc: "SERVICE_UNAVAILABLE: overloaded, free service shed" } as const;
 
 /** The answer when the access gate cannot determine a peer's subscription now. */
@@ -110,15 +102,10 @@ export class AdmissionPolicy {
   }
 
   /**
-   * Decides on a decoded store query. A free one is shed (503) while paid work waits for a slot or
-   * its event loop lags (in `freemium`: free service only from spare capacity), then limited per
-   * peer (429), then by the budget all free peers share (503). Shed queries spend no peer tokens.
-   * `continues`: the query carries a cursor, so it is a later page of a read under way. A history
-   * read is several pages and fails with any of them, so when the shared budget is short, reads
-   * already started finish first: a new read only takes from the top fifth of the budget (a read
-   * of a few pages spends most of its budget on continuations).
+   * Decides on a decoded store query: paid, refused (402 in `paid-only`, 429 beyond a free peer's
+   * own rate), or free. A free one then waits in the scheduler for spare capacity (`spare`).
    */
-  admit(peerId: string, access: PeerAccess, load: Load = IDLE, continues = false): Admission {
+  admit(peerId: string, access: PeerAccess): Admission {
     if (access.allowed) return { admitted: true, serviceClass: "paid" };
     if (this.mode === "paid-only") {
       // The gate could not tell (the chain's RPC is down, its read budget spent): maybe a
@@ -126,16 +113,29 @@ export class AdmissionPolicy {
       if (access.reason === "unavailable") return { admitted: false, ...UNAVAILABLE_STATUS };
       return { admitted: false, statusCode: 402, statusDesc: `PAYMENT_REQUIRED: subscription required (${access.reason ?? "no-grant"})` };
     }
-    // A read under way is not shed for the loop's lag (paid work waiting still sheds it): its
-    // pages stay bounded by the shared budget below, and a read cut short wastes the pages served.
-    if (this.mode === "freemium" && (load.paidWaiting > 0 || (!continues && load.eventLoopDelayMs > this.limits.maxEventLoopDelayMs))) {
-      return { admitted: false, ...SHED_STATUS };
-    }
     if (!this.#take(peerId)) {
       return { admitted: false, statusCode: 429, statusDesc: "TOO_MANY_REQUESTS: free query rate limit exceeded" };
     }
-    if (this.mode === "freemium" && !this.#takeGlobal(continues ? 0 : newReadReserve(this.limits.freeQueriesPerSecond))) return { admitted: false, ...SHED_STATUS };
     return { admitted: true, serviceClass: "free" };
+  }
+
+  /**
+   * Whether a free query may start now, in `freemium` (free service from spare capacity only; in
+   * `free` all capacity is free): not a new read while the event loop lags more than
+   * `maxEventLoopDelayMs` (a later page of a read under way goes on: a read cut short wastes the
+   * pages served), and a token of the budget all free peers share. Paid work waiting for a slot
+   * already goes first in the scheduler.
+   */
+  spare(continues: boolean, eventLoopDelayMs: number): boolean {
+    if (this.mode !== "freemium") return true;
+    if (!continues && eventLoopDelayMs > this.limits.maxEventLoopDelayMs) return false;
+    return this.#takeGlobal();
+  }
+
+  /** Gives back the token of a free query that was refused after all (it waited too long): a refusal costs the peer nothing. */
+  refund(peerId: string): void {
+    const bucket = this.#buckets.get(peerId);
+    if (bucket !== undefined) bucket.tokens = Math.min(this.limits.freeBurst, bucket.tokens + 1);
   }
 
   /**
@@ -178,13 +178,13 @@ export class AdmissionPolicy {
     return Math.min(this.limits.freeBurst, bucket.tokens + (elapsed * this.limits.freeQueriesPerMinute) / 60_000);
   }
 
-  /** Takes a token of the shared free budget if more than `reserve` would be left. */
-  #takeGlobal(reserve: number): boolean {
+  /** Takes a token of the shared free budget. */
+  #takeGlobal(): boolean {
     const rate = this.limits.freeQueriesPerSecond;
     const elapsed = Math.max(0, this.#now() - this.#global.at);
     this.#global.tokens = Math.min(rate, this.#global.tokens + (elapsed * rate) / 1000);
     this.#global.at = this.#now();
-    if (this.#global.tokens < 1 + reserve) return false;
+    if (this.#global.tokens < 1) return false;
     this.#global.tokens -= 1;
     return true;
   }
@@ -212,19 +212,42 @@ export class AdmissionPolicy {
   }
 }
 
+/** Whether free work may start now; asked once per start, so an answer of true may spend a budget. */
+export type SpareCapacity = (continues: boolean) => boolean;
+
+interface WaitingFree {
+  since: number;
+  continues: boolean;
+  go: (started: boolean) => void;
+}
+
 /**
  * Runs admitted work with bounded concurrency: paid work first, free work only in its own share
- * of the slots, and free work waiting beyond its queue bound is refused instead of queued.
+ * of the slots and when there is spare capacity. Free work that cannot start waits, later pages
+ * of reads under way first, then new reads in arrival order, for at most `freeQueueTimeoutMs`;
+ * beyond `maxFreeQueue` waiting it is refused at once.
  */
 export class PriorityScheduler {
   readonly #limits: AdmissionLimits;
+  readonly #spare: SpareCapacity;
+  readonly #now: () => number;
+  /** How soon to ask again for spare capacity that was not there, ms (the budget refills continuously, the lag is sampled every 100 ms). */
+  readonly #retryMs: number;
   #running = 0;
   #runningFree = 0;
   readonly #paid: (() => void)[] = [];
-  readonly #free: (() => void)[] = [];
+  /** Waiting free work: later pages of reads under way, and new reads. */
+  readonly #continuing: WaitingFree[] = [];
+  readonly #fresh: WaitingFree[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #closed = false;
 
-  constructor(limits: AdmissionLimits) {
+  constructor(limits: AdmissionLimits, options: { spare?: SpareCapacity; now?: () => number; retryMs?: number } = {}) {
     this.#limits = limits;
+    this.#spare = options.spare ?? (() => true);
+    this.#now = options.now ?? (() => performance.now());
+    this.#retryMs = options.retryMs ?? 10;
   }
 
   get running(): number {
@@ -237,19 +260,35 @@ export class PriorityScheduler {
   }
 
   get queued(): { paid: number; free: number } {
-    return { paid: this.#paid.length, free: this.#free.length };
+    return { paid: this.#paid.length, free: this.#freeWaiting };
   }
 
-  /** Runs `task` when a slot is free; resolves to undefined when the work was shed. */
-  async run<T>(serviceClass: ServiceClass, task: () => Promise<T>): Promise<{ value: T } | undefined> {
-    if (this.#canStart(serviceClass)) {
-      this.#acquire(serviceClass);
-    } else {
-      const queue = serviceClass === "paid" ? this.#paid : this.#free;
-      const bound = serviceClass === "paid" ? this.#limits.maxPaidQueue : this.#limits.maxFreeQueue;
-      if (queue.length >= bound) return undefined;
+  get #freeWaiting(): number {
+    return this.#continuing.length + this.#fresh.length;
+  }
+
+  /**
+   * Runs `task` when a slot is free (and, for free work, spare capacity); resolves to undefined
+   * when the work was refused: its queue was full, it waited too long, or the scheduler closed.
+   * `continues`: free work that is a later page of a read under way.
+   */
+  async run<T>(serviceClass: ServiceClass, task: () => Promise<T>, continues = false): Promise<{ value: T } | undefined> {
+    if (this.#closed) return undefined;
+    if (serviceClass === "paid") {
+      if (this.#running < this.#limits.maxConcurrent && this.#paid.length === 0) this.#acquire("paid");
+      else if (this.#paid.length >= this.#limits.maxPaidQueue) return undefined;
       // #next acquires the slot on this task's behalf before waking it.
-      await new Promise<void>((resolve) => queue.push(resolve));
+      else await new Promise<void>((resolve) => this.#paid.push(resolve));
+    } else if (this.#paid.length === 0 && this.#freeWaiting === 0 && this.#freeSlot() && this.#spare(continues)) {
+      this.#acquire("free");
+    } else {
+      if (this.#freeWaiting >= this.#limits.maxFreeQueue) return undefined;
+      const started = await new Promise<boolean>((go) => {
+        (continues ? this.#continuing : this.#fresh).push({ since: this.#now(), continues, go });
+        // Arms the timer: for its deadline, and to ask again for spare capacity if that was missing.
+        this.#next();
+      });
+      if (!started) return undefined;
     }
     try {
       return { value: await task() };
@@ -260,28 +299,64 @@ export class PriorityScheduler {
     }
   }
 
+  /** Refuses all waiting free work and stops asking for capacity (on stop). Paid work waiting still runs as slots free. */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const queue of [this.#continuing, this.#fresh]) for (const waiting of queue.splice(0)) waiting.go(false);
+  }
+
   #acquire(serviceClass: ServiceClass): void {
     this.#running++;
     if (serviceClass === "free") this.#runningFree++;
   }
 
-  #canStart(serviceClass: ServiceClass): boolean {
-    if (this.#running >= this.#limits.maxConcurrent) return false;
-    if (serviceClass === "paid") return this.#paid.length === 0;
-    return this.#paid.length === 0 && this.#free.length === 0 && this.#runningFree < this.#limits.maxConcurrentFree;
+  #freeSlot(): boolean {
+    return this.#running < this.#limits.maxConcurrent && this.#runningFree < this.#limits.maxConcurrentFree;
   }
 
   #next(): void {
-    while (this.#running < this.#limits.maxConcurrent) {
-      if (this.#paid.length > 0) {
-        this.#acquire("paid");
-        this.#paid.shift()!();
-      } else if (this.#free.length > 0 && this.#runningFree < this.#limits.maxConcurrentFree) {
-        this.#acquire("free");
-        this.#free.shift()!();
-      } else {
+    while (this.#running < this.#limits.maxConcurrent && this.#paid.length > 0) {
+      this.#acquire("paid");
+      this.#paid.shift()!();
+    }
+    this.#expire();
+    if (this.#paid.length > 0) return;
+    while (this.#freeSlot()) {
+      const queue = this.#continuing.length > 0 ? this.#continuing : this.#fresh;
+      const head = queue[0];
+      if (head === undefined) return;
+      if (!this.#spare(head.continues)) {
+        // No spare capacity now: ask again shortly (the budget refills, the lag passes).
+        this.#arm(this.#now() + this.#retryMs);
         return;
       }
+      queue.shift();
+      this.#acquire("free");
+      head.go(true);
     }
+  }
+
+  /** Refuses free work that waited `freeQueueTimeoutMs` (each queue is in arrival order: the oldest are first). */
+  #expire(): void {
+    const oldest = this.#now() - this.#limits.freeQueueTimeoutMs;
+    for (const queue of [this.#continuing, this.#fresh]) while (queue.length > 0 && queue[0]!.since <= oldest) queue.shift()!.go(false);
+    const next = Math.min(this.#continuing[0]?.since ?? Infinity, this.#fresh[0]?.since ?? Infinity);
+    if (next !== Infinity) this.#arm(next + this.#limits.freeQueueTimeoutMs);
+  }
+
+  /** One timer, at the earliest moment the free queue needs another look. */
+  #arm(at: number): void {
+    if (this.#closed || (this.#timer !== undefined && this.#timerAt <= at)) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = Number.POSITIVE_INFINITY;
+      this.#next();
+    }, Math.max(0, Math.ceil(at - this.#now())));
+    // Waiting work has its own deadlines upstream; the timer must not hold the process open.
+    this.#timer.unref?.();
   }
 }

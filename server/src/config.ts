@@ -212,6 +212,7 @@ export function parseConfig(raw: unknown, baseDir: string): ServerConfig {
       maxConcurrent: integer(limits.maxConcurrent ?? DEFAULT_ADMISSION_LIMITS.maxConcurrent, "limits.maxConcurrent", 1),
       maxConcurrentFree: integer(limits.maxConcurrentFree ?? DEFAULT_ADMISSION_LIMITS.maxConcurrentFree, "limits.maxConcurrentFree", 0),
       maxFreeQueue: integer(limits.maxFreeQueue ?? DEFAULT_ADMISSION_LIMITS.maxFreeQueue, "limits.maxFreeQueue", 0),
+      freeQueueTimeoutMs: integer(limits.freeQueueTimeoutMs ?? DEFAULT_ADMISSION_LIMITS.freeQueueTimeoutMs, "limits.freeQueueTimeoutMs", 0, 60_000),
       maxPaidQueue: integer(limits.maxPaidQueue ?? DEFAULT_ADMISSION_LIMITS.maxPaidQueue, "limits.maxPaidQueue", 0),
       freeQueriesPerSecond: integer(limits.freeQueriesPerSecond ?? DEFAULT_ADMISSION_LIMITS.freeQueriesPerSecond, "limits.freeQueriesPerSecond", 0),
       maxEventLoopDelayMs: integer(limits.maxEventLoopDelayMs ?? DEFAULT_ADMISSION_LIMITS.maxEventLoopDelayMs, "limits.maxEventLoopDelayMs", 1),

@@ -8,7 +8,7 @@ export { InboundPriority, prioritizeInbound, DEFAULT_INBOUND_PRIORITY, type Inbo
 export { ArchiveWriter, DEFAULT_INGEST_LIMITS, type IngestLimits, type IngestStats } from "./ingest.js";
 export { RateLimiter, type RateLimit } from "./rateLimit.js";
 export { ACCESS_CODEC, presentEncodedGrant, type GrantGate, type GrantAnswer } from "./access.js";
-export { AdmissionPolicy, PriorityScheduler, DEFAULT_ADMISSION_LIMITS, SHED_STATUS, UNAVAILABLE_STATUS, type AdmissionLimits, type Load, type ServiceMode, type Admission, type ServiceClass } from "./admission.js";
+export { AdmissionPolicy, PriorityScheduler, DEFAULT_ADMISSION_LIMITS, SHED_STATUS, UNAVAILABLE_STATUS, type AdmissionLimits, type SpareCapacity, type ServiceMode, type Admission, type ServiceClass } from "./admission.js";
 export type { Archive, ArchivedMessage, ArchiveQuery, ArchivePage, ArchiveStats, RetentionPolicy } from "./archive/archive.js";
 export { ArchiveFullError, UnknownCursorError, MESSAGE_OVERHEAD_BYTES } from "./archive/archive.js";
 export { EventLoopLoad } from "./load.js";

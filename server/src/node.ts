@@ -19,6 +19,7 @@ import { silentLogger, type Logger } from "./log.js";
 import { DEFAULT_MESSAGE_RULES, pubsubTopicOf, type MessageRules } from "./message.js";
 import { offerFields, type OfferTerms } from "./offer.js";
 import { pendingHandshakeGate } from "./pendingGate.js";
+import { libp2pLogger } from "./libp2pLogger.js";
 import { DEFAULT_INBOUND_PRIORITY, InboundPriority, prioritizeInbound, type InboundPriorityLimits } from "./inboundPriority.js";
 import { accessService } from "./services/access.js";
 import { DEFAULT_PUSH_LIMITS, lightpushService, type PushLimits } from "./services/lightpush.js";
@@ -247,6 +248,8 @@ export class MailServerNode {
       },
       connectionGater: connectionGater as never,
       services: services as never,
+      // (undefined: libp2p's own, which reads DEBUG)
+      logger: libp2pLogger(),
       start: false,
     });
     relay = (libp2p.services as { relay?: WakuRelay }).relay;

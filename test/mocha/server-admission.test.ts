@@ -1,7 +1,8 @@
 // The admission policy and the priority scheduler on their own (no network): modes, the per-peer
-// token bucket, paid work first, free work in its own share of the slots and shed beyond its queue.
+// token bucket, paid work first, free work in its own share of the slots, waiting for spare
+// capacity within its deadline and refused beyond its queue.
 import { expect } from "chai";
-import { AdmissionPolicy, PriorityScheduler, DEFAULT_ADMISSION_LIMITS, EventLoopLoad, SHED_STATUS } from "@status/mailserver-node";
+import { AdmissionPolicy, PriorityScheduler, DEFAULT_ADMISSION_LIMITS, EventLoopLoad } from "@status/mailserver-node";
 
 const paid = { allowed: true };
 const unpaid = { allowed: false, reason: "no-grant" };
@@ -76,57 +77,37 @@ describe("admission policy", () => {
 });
 
 describe("admission policy: free service from spare capacity only (freemium)", () => {
-  const shed = { admitted: false, ...SHED_STATUS };
-
-  it("sheds free queries with 503 while paid work waits for a slot or the event loop lags, without spending the peer's tokens", () => {
-    const policy = new AdmissionPolicy("freemium", { freeBurst: 1, freeQueriesPerMinute: 1, maxEventLoopDelayMs: 20 }, () => 0);
-    expect(policy.admit("carol", unpaid, { paidWaiting: 1, eventLoopDelayMs: 0 })).to.deep.equal(shed);
-    expect(policy.admit("carol", unpaid, { paidWaiting: 0, eventLoopDelayMs: 21 })).to.deep.equal(shed);
-    expect(policy.admit("bob", paid, { paidWaiting: 1000, eventLoopDelayMs: 1000 }), "paid is never shed by load").to.deep.equal({ admitted: true, serviceClass: "paid" });
-    expect(policy.admit("carol", unpaid, { paidWaiting: 0, eventLoopDelayMs: 20 }), "her one token is still there").to.deep.equal({ admitted: true, serviceClass: "free" });
-    expect(policy.admit("carol", unpaid)).to.include({ statusCode: 429 });
-  });
-
-  it("shares a global budget of free queries per second among all free peers (503 beyond), refilled with time", () => {
-    let now = 0;
-    const policy = new AdmissionPolicy("freemium", { freeBurst: 100, freeQueriesPerMinute: 6000, freeQueriesPerSecond: 3 }, () => now);
-    // Later pages of reads under way (with a cursor) may spend the whole budget.
-    const outcomes = ["a", "b", "c", "d", "a"].map((p) => policy.admit(p, unpaid, undefined, true));
-    expect(outcomes.map((o) => o.admitted)).to.deep.equal([true, true, true, false, false]);
-    expect(outcomes[3]).to.deep.equal(shed);
-    now += 1000;
-    expect(["e", "f", "g", "h"].map((p) => policy.admit(p, unpaid, undefined, true).admitted)).to.deep.equal([true, true, true, false]);
-    for (let i = 0; i < 10; i++) expect(policy.admit("bob", paid).admitted, "paid is outside the free budget").to.equal(true);
-  });
-
-  // A history read is several pages and fails with any of them: when the budget runs short,
-  // reads already started finish first (200 free clients completed 2 reads in 15 s without it).
-  it("keeps most of the shared budget for reads under way: a new read takes only from its top fifth, a later page from all of it", () => {
-    let now = 0;
-    const policy = new AdmissionPolicy("freemium", { freeBurst: 100, freeQueriesPerMinute: 6000, freeQueriesPerSecond: 10 }, () => now);
-    expect(policy.admit("a", unpaid).admitted, "a full budget admits a new read").to.equal(true);
-    expect(policy.admit("b", unpaid).admitted).to.equal(true);
-    expect(policy.admit("c", unpaid), "8 tokens left: kept for reads under way").to.deep.equal(shed);
-    for (let i = 0; i < 8; i++) expect(policy.admit("a", unpaid, undefined, true).admitted, `page ${i + 2} of a's read`).to.equal(true);
-    expect(policy.admit("b", unpaid, undefined, true), "the budget is spent").to.deep.equal(shed);
-    now += 1000;
-    expect(policy.admit("c", unpaid).admitted, "refilled").to.equal(true);
-    const tiny = new AdmissionPolicy("freemium", { freeBurst: 100, freeQueriesPerMinute: 6000, freeQueriesPerSecond: 1 }, () => now);
-    expect(tiny.admit("d", unpaid).admitted, "a budget of 1 still admits new reads").to.equal(true);
-  });
-
-  it("does not shed a read under way for the loop's lag, only for paid work waiting", () => {
+  it("has spare capacity for a new read only while the event loop keeps up; a later page of a read under way goes on", () => {
     const policy = new AdmissionPolicy("freemium", { maxEventLoopDelayMs: 20 }, () => 0);
-    expect(policy.admit("carol", unpaid, { paidWaiting: 0, eventLoopDelayMs: 50 }, false), "a new read").to.deep.equal(shed);
-    expect(policy.admit("carol", unpaid, { paidWaiting: 0, eventLoopDelayMs: 50 }, true).admitted, "a later page").to.equal(true);
-    expect(policy.admit("carol", unpaid, { paidWaiting: 1, eventLoopDelayMs: 0 }, true), "paid work waits").to.deep.equal(shed);
+    expect(policy.spare(false, 21), "a new read, loop lagging").to.equal(false);
+    expect(policy.spare(true, 1000), "a later page").to.equal(true);
+    expect(policy.spare(false, 20)).to.equal(true);
+    expect(policy.admit("bob", paid), "paid never asks").to.deep.equal({ admitted: true, serviceClass: "paid" });
   });
 
-  it("a peer over its own rate gets 429 and does not eat the shared budget", () => {
-    const policy = new AdmissionPolicy("freemium", { freeBurst: 1, freeQueriesPerSecond: 2 }, () => 0);
+  it("shares a global budget of free queries per second among all free peers, refilled with time", () => {
+    let now = 0;
+    const policy = new AdmissionPolicy("freemium", { freeQueriesPerSecond: 3 }, () => now);
+    expect([true, false, true, false, true].map((continues) => policy.spare(continues, 0))).to.deep.equal([true, true, true, false, false]);
+    now += 1000;
+    expect([0, 1, 2, 3].map(() => policy.spare(false, 0))).to.deep.equal([true, true, true, false]);
+    now += 500;
+    expect([0, 1].map(() => policy.spare(false, 0)), "half a second: a token and a half").to.deep.equal([true, false]);
+  });
+
+  it("a peer over its own rate gets 429 and does not eat the shared budget; a refund gives a peer its token back", () => {
+    const policy = new AdmissionPolicy("freemium", { freeBurst: 1, freeQueriesPerMinute: 1, freeQueriesPerSecond: 1 }, () => 0);
     expect(policy.admit("carol", unpaid).admitted).to.equal(true);
     for (let i = 0; i < 5; i++) expect(policy.admit("carol", unpaid)).to.include({ statusCode: 429 });
-    expect(policy.admit("dave", unpaid, undefined, true).admitted, "the shared budget still has carol's refused queries' tokens").to.equal(true);
+    expect(policy.spare(false, 0), "the shared budget still has its token").to.equal(true);
+    policy.refund("carol");
+    expect(policy.admit("carol", unpaid).admitted, "refunded").to.equal(true);
+    policy.refund("carol");
+    policy.refund("carol");
+    expect(policy.admit("carol", unpaid).admitted).to.equal(true);
+    expect(policy.admit("carol", unpaid).admitted, "a refund never fills the bucket past its burst").to.equal(false);
+    policy.refund("nobody"); // unknown peer: nothing to give back
+    expect(policy.freePeersTracked).to.equal(1);
   });
 
   it("caps free store streams per peer and in total; closing one frees its place", () => {
@@ -143,7 +124,7 @@ describe("admission policy: free service from spare capacity only (freemium)", (
 
   it("mode free keeps all capacity for free peers: no load shedding, no shared budget, no free stream caps", () => {
     const policy = new AdmissionPolicy("free", { freeBurst: 100, freeQueriesPerSecond: 1, maxFreeStreams: 0 }, () => 0);
-    for (let i = 0; i < 5; i++) expect(policy.admit(`p${i}`, unpaid, { paidWaiting: 1, eventLoopDelayMs: 1000 }).admitted).to.equal(true);
+    for (let i = 0; i < 5; i++) expect(policy.admit(`p${i}`, unpaid).admitted && policy.spare(false, 1000)).to.equal(true);
     expect(policy.openFreeStream("a")).to.equal(true);
   });
 
@@ -208,6 +189,67 @@ describe("priority scheduler", () => {
     f3.release();
     expect((await Promise.all(waitingFree)).map((r) => r?.value)).to.deep.equal(["f2", "f3"]);
     expect(scheduler.running).to.equal(0);
+  });
+
+  const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it("free work without spare capacity waits for it instead of being refused, later pages of reads under way first", async () => {
+    let spare = false;
+    const asked: boolean[] = [];
+    const scheduler = new PriorityScheduler({ ...limits, maxConcurrent: 4, maxConcurrentFree: 4, maxFreeQueue: 10 }, {
+      spare: (continues) => (asked.push(continues), spare),
+      retryMs: 5,
+    });
+    const order: string[] = [];
+    const job = (name: string) => async () => (order.push(name), name);
+    const runs = [scheduler.run("free", job("new 1")), scheduler.run("free", job("page 2"), true), scheduler.run("free", job("new 2"))];
+    const askedBefore = asked.length;
+    await tick(30);
+    expect(order, "nothing starts without spare capacity").to.deep.equal([]);
+    expect(scheduler.queued).to.deep.equal({ paid: 0, free: 3 });
+    expect(asked.length, "asked again while waiting").to.be.greaterThan(askedBefore);
+    expect(asked.slice(askedBefore).every((continues) => continues), "the later page is asked for first").to.equal(true);
+    spare = true;
+    expect((await Promise.all(runs)).map((r) => r?.value)).to.deep.equal(["new 1", "page 2", "new 2"]);
+    expect(order).to.deep.equal(["page 2", "new 1", "new 2"]);
+    expect(scheduler.running).to.equal(0);
+  });
+
+  it("refuses free work that waited freeQueueTimeoutMs, and at once beyond maxFreeQueue; paid work never asks for spare capacity", async () => {
+    const scheduler = new PriorityScheduler({ ...limits, maxFreeQueue: 2, freeQueueTimeoutMs: 60 }, { spare: () => false, retryMs: 5 });
+    const started = performance.now();
+    const waiting = [scheduler.run("free", async () => "a"), scheduler.run("free", async () => "b", true)];
+    expect(await scheduler.run("free", async () => "c"), "the queue is full").to.equal(undefined);
+    expect(await scheduler.run("paid", async () => "paid"), "paid is outside the free budget").to.deep.equal({ value: "paid" });
+    expect(await Promise.all(waiting)).to.deep.equal([undefined, undefined]);
+    expect(performance.now() - started).to.be.within(55, 1000);
+    expect(scheduler.queued.free).to.equal(0);
+  });
+
+  it("free work waits while paid work waits for a slot, whatever the spare capacity", async () => {
+    const scheduler = new PriorityScheduler({ ...limits, maxConcurrent: 1, maxConcurrentFree: 1 });
+    const order: string[] = [];
+    const p1 = gated(order, "p1");
+    const running = scheduler.run("paid", p1.task);
+    const p2 = gated(order, "p2");
+    const paidWaiting = scheduler.run("paid", p2.task);
+    const free = scheduler.run("free", async () => (order.push("f"), "f"));
+    p1.release();
+    await running;
+    await tick(5);
+    expect(order).to.deep.equal(["p1", "p2"]);
+    p2.release();
+    await paidWaiting;
+    expect(await free).to.deep.equal({ value: "f" });
+  });
+
+  it("close refuses the free work waiting and any that comes later", async () => {
+    const scheduler = new PriorityScheduler(limits, { spare: () => false });
+    const waiting = scheduler.run("free", async () => "a");
+    await tick(1);
+    scheduler.close();
+    expect(await waiting).to.equal(undefined);
+    expect(await scheduler.run("free", async () => "b")).to.equal(undefined);
   });
 
   it("frees the slot when a task throws", async () => {

@@ -1,5 +1,5 @@
 // Free and paid service (LES-style): in `freemium` a peer without a subscription is served from
-// spare capacity under a per-peer rate limit (429 beyond it) and is shed first under overload,
+// spare capacity under a per-peer rate limit (429 beyond it), waits for that capacity, and is shed first under overload,
 // while a subscriber's queries keep completing. Real @waku/sdk clients; latency goes to the bench.
 import { expect } from "chai";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -93,6 +93,30 @@ describe("mail server modes: freemium", function () {
     const bob = await client(address);
     await presentGrant(bob, server.peerId, bobKey, chain.nodeId, chain.addresses.escrow, now).then(({ session }) => session.stop());
     for (let i = 0; i < 6; i++) expect(await fetchAll(bob)).to.deep.equal(TEXTS);
+  });
+
+  it("a free read beyond the shared budget waits for it and completes, instead of failing on a 503", async () => {
+    // One free query a second for everybody: each read is two requests (the page, then the empty
+    // page that ends it), so three reads need five more tokens than the budget holds at first.
+    const { address } = await freemium({ freeQueriesPerSecond: 1, maxEventLoopDelayMs: 60_000 });
+    const carol = await client(address);
+    const started = performance.now();
+    for (let read = 0; read < 3; read++) expect(await fetchAll(carol), `read ${read}`).to.deep.equal(TEXTS);
+    expect(performance.now() - started, "the requests waited for the budget to refill").to.be.greaterThan(4_000);
+  });
+
+  it("a free query that finds no spare capacity within freeQueueTimeoutMs gets 503, and costs its peer no token", async () => {
+    const { server, address } = await freemium({ freeQueriesPerSecond: 0, freeQueueTimeoutMs: 300, freeBurst: 1, freeQueriesPerMinute: 1 });
+    const carol = await client(address);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const shed = (await fetchAll(carol).catch((e: Error) => e)) as Error;
+      expect(shed, `attempt ${attempt}`).to.be.instanceOf(Error);
+      // Not 429: her one token was given back each time.
+      expect(shed.message, `attempt ${attempt}`).to.match(/status code: 503, description: SERVICE_UNAVAILABLE: overloaded, free service shed/);
+    }
+    const bob = await client(address);
+    await presentGrant(bob, server.peerId, bobKey, chain.nodeId, chain.addresses.escrow, now).then(({ session }) => session.stop());
+    expect(await fetchAll(bob), "paid service is outside the free budget").to.deep.equal(TEXTS);
   });
 
   it("under a flood of free queries Bob's queries all complete; free requests beyond the spare capacity are shed (503) or reset", async () => {

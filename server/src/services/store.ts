@@ -3,7 +3,7 @@
 import { readEligibilityProof, withEligibilityStatus, type EligibilityStatus } from "@status/mailserver-sdk";
 import { proto_store } from "@waku/proto";
 import { presentEncodedGrant, type GrantGate } from "../access.js";
-import { PriorityScheduler, type AdmissionPolicy, type ServiceMode } from "../admission.js";
+import { PriorityScheduler, SHED_STATUS, type AdmissionPolicy, type ServiceMode } from "../admission.js";
 import type { Archive } from "../archive/archive.js";
 import { EventLoopLoad } from "../load.js";
 import type { Logger } from "../log.js";
@@ -44,16 +44,19 @@ export class StoreService {
   constructor(components: { registrar: Registrar }, init: StoreInit) {
     this.#registrar = components.registrar;
     this.#init = init;
-    this.#scheduler = new PriorityScheduler(init.admission.limits);
+    this.#scheduler = new PriorityScheduler(init.admission.limits, {
+      spare: (continues) => init.admission.spare(continues, this.#load?.delayMs ?? 0),
+    });
   }
 
   async start(): Promise<void> {
-    // Only freemium sheds free work by the event loop's lag.
+    // Only freemium holds free work back by the event loop's lag.
     if (this.#init.mode === "freemium") this.#load = new EventLoopLoad();
     await serve(this.#registrar, STORE_CODEC, this.#init.streams, this.#init.logger, (ctx) => this.#handle(ctx));
   }
 
   async stop(): Promise<void> {
+    this.#scheduler.close();
     this.#load?.stop();
     await this.#registrar.unhandle(STORE_CODEC);
   }
@@ -105,23 +108,31 @@ export class StoreService {
       }
       access = verdict.access;
     }
-    const load = { paidWaiting: this.#scheduler.queued.paid, eventLoopDelayMs: this.#load?.delayMs ?? 0 };
-    const admitted = admission.admit(peer, access, load, request.paginationCursor !== undefined && request.paginationCursor.length > 0);
+    const admitted = admission.admit(peer, access);
     if (!admitted.admitted) {
       logger.log("info", "store-refused", { peer, status: admitted.statusCode, reason: access.allowed ? undefined : access.reason });
       await this.#write(ctx, storeError(request.requestId, admitted.statusCode, admitted.statusDesc), eligibility);
       return;
     }
     const started = performance.now();
+    const continues = request.paginationCursor !== undefined && request.paginationCursor.length > 0;
     // The slot is held until the answer is written: that bounds answers in flight, and a slow
     // reader holds a free slot, not a paid one.
     let answered: StoreResponse | undefined;
-    const result = await this.#scheduler.run(admitted.serviceClass, async () => {
-      answered = await answerStoreQuery(request, archive, limits);
-      await this.#write(ctx, answered, eligibility);
-    });
+    const result = await this.#scheduler.run(
+      admitted.serviceClass,
+      async () => {
+        // A peer that gave up while its query waited gets no work done for it.
+        if (ctx.stream.status !== undefined && ctx.stream.status !== "open") return;
+        answered = await answerStoreQuery(request, archive, limits);
+        await this.#write(ctx, answered, eligibility);
+      },
+      continues,
+    );
     if (result === undefined) {
-      answered = storeError(request.requestId, StoreStatus.SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE: overloaded, try later");
+      if (admitted.serviceClass === "free") admission.refund(peer);
+      const status = admitted.serviceClass === "free" ? SHED_STATUS : { statusCode: StoreStatus.SERVICE_UNAVAILABLE, statusDesc: "SERVICE_UNAVAILABLE: overloaded, try later" };
+      answered = storeError(request.requestId, status.statusCode, status.statusDesc);
       await this.#write(ctx, answered, eligibility);
     }
     logger.log(result === undefined ? "info" : "debug", result === undefined ? "store-shed" : "store-query", {
