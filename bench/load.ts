@@ -4,8 +4,10 @@
  * beyond what they allow), and while 200 free @waku/sdk light nodes read history through
  * @waku/sdk's own store query, in `freemium`, with every limit as shipped (target: within 2x of
  * alone; measured with the free clients' process at equal CPU priority, then niced, since on
- * these 2 cores it otherwise takes CPU from the server). During the niced free load a new light
- * node tries to connect every 250 ms (target: new connections keep succeeding). The server runs in its own process (bench/serverChild.mjs), each
+ * these 2 cores it otherwise takes CPU from the server). Then, the free load still niced, a new
+ * light node tries to connect every 250 ms (target: new connections keep succeeding), from a
+ * process of its own at normal priority, in a phase of its own: that process takes CPU from the
+ * server too, so the subscriber's latency meanwhile is reported apart. The server runs in its own process (bench/serverChild.mjs), each
  * load in another (bench/loadChild.mjs); the subscriber uses bench/server.ts's raw store requests
  * over a @waku/sdk connection, one at a time. All share the machine's cores. Nothing fails on speed.
  */
@@ -17,7 +19,7 @@ import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { Wallet } from "ethers";
 import type { LightNode } from "@waku/sdk";
-import { DEFAULT_NODE_LIMITS, DEFAULT_PUSH_LIMITS } from "@status/mailserver-node";
+import { DEFAULT_ADMISSION_LIMITS, DEFAULT_NODE_LIMITS, DEFAULT_PUSH_LIMITS } from "@status/mailserver-node";
 import { client, fill, grant, queries, startServer, type Server, type ServerRow } from "./server.js";
 
 const TOPIC = "/bench/1/chat/proto";
@@ -41,6 +43,8 @@ interface PushCounts extends Counts {
 interface FreeCounts extends Counts {
   reads: number;
   readsFailed: number;
+  /** Messages received, in pages of 20, whether or not their read completed. */
+  messages: number;
   errors: Record<string, number>;
 }
 interface NewcomerCounts extends Counts {
@@ -130,22 +134,26 @@ export async function measureLoad(): Promise<{ rows: ServerRow[]; notes: string[
 
     const free = await loadChild<FreeCounts>(server, "free", pubsubTopic);
     children.push(free);
+    const freeStarted = performance.now();
     // First with the load generator competing with the server for this machine's cores, then with
     // the generator niced, as when the load comes from other machines (it then gets what the
     // server and the measured clients leave: the same load on the server, less CPU taken from it).
     const underFreeShared = await phase("under the free load, sharing the cores");
     free.nice(LOAD_NICENESS);
+    const underFree = await phase("under the free load");
     const arrivals = await loadChild<NewcomerCounts>(server, "newcomers", pubsubTopic);
     children.push(arrivals);
-    const underFree = await phase("under the free load");
+    const underArrivals = await phase("under the free load, new clients arriving");
     const { newcomers } = await arrivals.stop();
     const report = await free.stop();
+    const freeSeconds = (performance.now() - freeStarted) / 1000;
     const { ready } = free;
 
     rows.push({ measure: "subscriber p99, a stranger's lightpush flood vs alone", value: underPush.p99, baseline: alone.p99, ratio: underPush.p99 / alone.p99, unit: "ms" });
     rows.push({ measure: "subscriber p50, a stranger's lightpush flood vs alone", value: underPush.p50, baseline: alone.p50, ratio: underPush.p50 / alone.p50, unit: "ms" });
     rows.push({ measure: `subscriber p99, ${FREE_CLIENTS} free @waku/sdk clients (their process niced) vs alone`, value: underFree.p99, baseline: alone.p99, ratio: underFree.p99 / alone.p99, unit: "ms" });
     rows.push({ measure: `subscriber p50, ${FREE_CLIENTS} free @waku/sdk clients (their process niced) vs alone`, value: underFree.p50, baseline: alone.p50, ratio: underFree.p50 / alone.p50, unit: "ms" });
+    rows.push({ measure: `subscriber p99, the same and a new client every ${CONNECT_EVERY_MS} ms vs alone`, value: underArrivals.p99, baseline: alone.p99, ratio: underArrivals.p99 / alone.p99, unit: "ms" });
     rows.push({ measure: `subscriber p99, ${FREE_CLIENTS} free clients whose process shares the cores at equal priority vs alone`, value: underFreeShared.p99, baseline: alone.p99, ratio: underFreeShared.p99 / alone.p99, unit: "ms" });
     rows.push({ measure: `subscriber p50, ${FREE_CLIENTS} free clients whose process shares the cores at equal priority vs alone`, value: underFreeShared.p50, baseline: alone.p50, ratio: underFreeShared.p50 / alone.p50, unit: "ms" });
     const accepted = (pushed.codes["200"] ?? 0) + (pushed.codes["505"] ?? 0);
@@ -153,6 +161,7 @@ export async function measureLoad(): Promise<{ rows: ServerRow[]; notes: string[
     rows.push({ measure: "stranger's pushes accepted/s during the flood (allowed: 20/s)", value: accepted / pushed.seconds, unit: "pushes/s" });
     rows.push({ measure: "stranger's pushes offered/s during the flood", value: offered / pushed.seconds, unit: "pushes/s" });
     rows.push({ measure: `free clients that connected (of ${ready.attempted})`, value: ready.connected, baseline: ready.attempted, ratio: ready.connected / ready.attempted, unit: "clients" });
+    rows.push({ measure: `free pages served per second during the load (of the ${DEFAULT_ADMISSION_LIMITS.freeQueriesPerSecond}/s free budget)`, value: report.messages / 20 / freeSeconds, baseline: DEFAULT_ADMISSION_LIMITS.freeQueriesPerSecond, ratio: report.messages / 20 / freeSeconds / DEFAULT_ADMISSION_LIMITS.freeQueriesPerSecond, unit: "pages/s" });
     rows.push({ measure: "free clients' history reads completed during the load (of tried)", value: report.reads, baseline: report.reads + report.readsFailed, ratio: report.reads / (report.reads + report.readsFailed), unit: "reads" });
     rows.push({ measure: "new clients connected during the free load (of attempted)", value: newcomers.connected, baseline: newcomers.attempted, ratio: newcomers.connected / newcomers.attempted, unit: "clients" });
     const p = (times: number[], q: number) => times[Math.min(times.length - 1, Math.floor((q / 100) * times.length))] ?? Number.NaN;
@@ -161,9 +170,9 @@ export async function measureLoad(): Promise<{ rows: ServerRow[]; notes: string[
       rows.push({ measure: `new client's time to connect, p${q}, free load vs none`, value: loaded, baseline: base, ratio: loaded / base, unit: "ms" });
     }
     notes.push(
-      `load: freemium, every limit as shipped (push: ${DEFAULT_PUSH_LIMITS.perSecond}/s per peer, burst ${DEFAULT_PUSH_LIMITS.burst}, ${DEFAULT_PUSH_LIMITS.totalPerSecond}/s in total); the subscriber queries one at a time (a 20-message page of 80), ${alone.done} queries alone, ${underPush.done} under the push flood, ${underFreeShared.done} under the free load with its process at equal CPU priority, then ${underFree.done} with it niced to ${LOAD_NICENESS} (${PHASE_MS / 1000} s and ${PAID_QUERIES} queries at least each); server, load and this process share 2 cores: at equal priority the generator (200 light nodes, most of a core) takes CPU the server would have, so the subscriber's latency there is partly the machine's scheduler, not the server; niced, it still offers the server the same load (see the reads tried) but gets only the CPU left over, as when the load comes from other machines`,
+      `load: freemium, every limit as shipped (push: ${DEFAULT_PUSH_LIMITS.perSecond}/s per peer, burst ${DEFAULT_PUSH_LIMITS.burst}, ${DEFAULT_PUSH_LIMITS.totalPerSecond}/s in total); the subscriber queries one at a time (a 20-message page of 80), ${alone.done} queries alone, ${underPush.done} under the push flood, ${underFreeShared.done} under the free load with its process at equal CPU priority, then ${underFree.done} with it niced to ${LOAD_NICENESS}, then ${underArrivals.done} with it niced while new clients arrive (${PHASE_MS / 1000} s and ${PAID_QUERIES} queries at least each); server, load and this process share 2 cores: at equal priority the generator (200 light nodes, most of a core) takes CPU the server would have, so the subscriber's latency there is partly the machine's scheduler, not the server; niced, it still offers the server the same load (see the reads tried) but gets only the CPU left over, as when the load comes from other machines`,
       `load, push flood: one stranger (no subscription, its own process) keeps 16 lightpush requests in flight for ${pushed.seconds.toFixed(1)} s: ${list(pushed.codes)}${sum(pushed.failed) > 0 ? `; without an answer: ${list(pushed.failed)}` : ""} (505: archived, no relay peer to publish to)`,
-      `load, free clients: ${ready.connected} of ${ready.attempted} @waku/sdk 0.0.36 light nodes (one process, ${report.rssMb} MB resident, so real light nodes and not raw store clients) connected in ${(ready.setupSeconds ?? 0).toFixed(0)} s, ${DEFAULT_NODE_LIMITS.maxPendingPerAddress} at a time (all from 127.0.0.1, and the server holds at most ${DEFAULT_NODE_LIMITS.maxPendingPerAddress} handshakes pending per address)${sum(ready.setupErrors ?? {}) > 0 ? `; failures: ${list(ready.setupErrors ?? {})}` : ""}; then each read the history (@waku/sdk's queryWithOrderedCallback, pages of 20) again and again, through both free phases: ${report.reads} reads completed, ${report.readsFailed} failed (${list(report.errors)}; a failed read is retried after 100 ms)`,
+      `load, free clients: ${ready.connected} of ${ready.attempted} @waku/sdk 0.0.36 light nodes (one process, ${report.rssMb} MB resident, so real light nodes and not raw store clients) connected in ${(ready.setupSeconds ?? 0).toFixed(0)} s, ${DEFAULT_NODE_LIMITS.maxPendingPerAddress} at a time (all from 127.0.0.1, and the server holds at most ${DEFAULT_NODE_LIMITS.maxPendingPerAddress} handshakes pending per address)${sum(ready.setupErrors ?? {}) > 0 ? `; failures: ${list(ready.setupErrors ?? {})}` : ""}; then each read the history (@waku/sdk's queryWithOrderedCallback, pages of 20: the 80 messages and the ${pushed.codes["505"] ?? 0} the push flood archived, about ${Math.ceil((80 + (pushed.codes["505"] ?? 0)) / 20) + 1} pages a read) again and again, through both free phases: ${Math.round(report.messages / 20)} pages received, ${report.reads} reads completed, ${report.readsFailed} failed (${list(report.errors)}; a failed read is retried after 100 ms). With the free budget (${DEFAULT_ADMISSION_LIMITS.freeQueriesPerSecond} queries/s for all free peers) short of what 200 readers ask, later pages of reads under way go first and a new read waits, ${DEFAULT_ADMISSION_LIMITS.freeQueueTimeoutMs / 1000} s at most (then 503)`,
       `load, new clients: a new light node every ${CONNECT_EVERY_MS} ms (after the previous one connected or failed) while the free clients read, in a process of its own (connect = start, dial, store protocol seen; 20 s deadline), from the same address as the free clients: ${newcomers.connected} of ${newcomers.attempted} connected; failures: ${list(newcomers.errors)}; baseline: the same for ${IDLE_ARRIVALS_MS / 1000} s with no load (${idle.connected} of ${idle.attempted} connected)`,
     );
     return { rows, notes };

@@ -99,14 +99,14 @@ if (role === "push") {
     for (const r of group) if (r.status === "fulfilled") nodes.push(r.value);
     else tally(setupErrors, r.reason);
   }
-  counts = { reads: 0, readsFailed: 0, errors: {} };
+  counts = { reads: 0, readsFailed: 0, messages: 0, errors: {} };
   for (const waku of nodes) {
     const decoder = waku.createDecoder({ contentTopic });
     work.push(
       (async () => {
         while (running) {
           try {
-            await waku.store.queryWithOrderedCallback([decoder], () => undefined);
+            await waku.store.queryWithOrderedCallback([decoder], () => void counts.messages++);
             counts.reads++;
           } catch (error) {
             counts.readsFailed++;

@@ -16,7 +16,6 @@ import { measureRelay } from "./relay.js";
 import { measureResume } from "./resume.js";
 import { measureServer, type ServerRow } from "./server.js";
 import { archiveTable, measureArchive } from "./archive.js";
-import { measureLoad } from "./load.js";
 import { measureSockets, socketsTable } from "./sockets.js";
 
 
@@ -74,7 +73,7 @@ async function main(): Promise<void> {
   console.log(serverTable(server.rows));
   for (const note of server.notes) console.log(`  - ${note}`);
 
-  const load = await measureLoad();
+  const load = await measureApart("loadOnly");
   console.log("\nA subscriber under load (freemium, limits as shipped; ratio = under load / alone)\n");
   console.log(serverTable(load.rows));
   for (const note of load.notes) console.log(`  - ${note}`);
@@ -95,7 +94,7 @@ async function main(): Promise<void> {
   console.log(archiveTable(archive.rows, archiveMessages));
   for (const note of archive.notes) console.log(`  - ${note}`);
 
-  const prune = await measurePruneApart();
+  const prune = await measureApart("pruneOnly");
   console.log("\nRetention (SQLite; ratio = sliced prune / one DELETE of the same rows)\n");
   console.log(serverTable(prune.rows));
   for (const note of prune.notes) console.log(`  - ${note}`);
@@ -126,13 +125,18 @@ main().catch((error: unknown) => {
   process.exitCode = 1;
 });
 
-/** bench/pruneOnly.ts in a process of its own: its stalls are then the archive's, not this process's heap's. */
-async function measurePruneApart(): Promise<{ rows: ServerRow[]; notes: string[] }> {
-  const child = spawn("npx", ["hardhat", "run", "bench/pruneOnly.ts"], { env: { ...process.env, BENCH_PRUNE_JSON: "1" }, stdio: ["ignore", "pipe", "inherit"] });
+/**
+ * A part of the bench (bench/<script>.ts) in a process of its own, with BENCH_JSON=1 so that it
+ * prints its rows as one JSON line. The parts that time stalls and tails run so: in this process
+ * the earlier parts' heap (the chain, the SDK's indexes) is collected during theirs and counted
+ * as the server's (the prune's stalls; the subscriber under load, measured from this side).
+ */
+async function measureApart(script: "loadOnly" | "pruneOnly"): Promise<{ rows: ServerRow[]; notes: string[] }> {
+  const child = spawn("npx", ["hardhat", "run", `bench/${script}.ts`], { env: { ...process.env, BENCH_JSON: "1" }, stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
   const [code] = (await once(child, "exit")) as [number | null];
   const line = out.split("\n").find((l) => l.startsWith("BENCH "));
-  if (code !== 0 || line === undefined) throw new Error(`bench: the prune bench exited with ${code}`);
+  if (code !== 0 || line === undefined) throw new Error(`bench: bench/${script}.ts exited with ${code}`);
   return JSON.parse(line.slice(6)) as { rows: ServerRow[]; notes: string[] };
 }

@@ -263,7 +263,7 @@ export async function measureServer(): Promise<{ rows: ServerRow[]; notes: strin
     const shed = floodResult.reduce((s, r) => s + (r.codes.get(503) ?? 0), 0);
     const dropped = floodResult.reduce((s, r) => s + r.dropped, 0);
     notes.push(
-      `freemium: the subscriber queries one at a time (500 queries) while two free peers keep 16 queries each in flight; of ${freeDone} free requests ${freeServed} were served, ${shed} shed with 503 and ${dropped} reset unread (free stream caps); defaults: free work only while no paid query is in flight and the event loop lags under ${DEFAULT_ADMISSION_LIMITS.maxEventLoopDelayMs} ms, ${DEFAULT_ADMISSION_LIMITS.freeQueriesPerSecond} free queries/s in total, ${DEFAULT_ADMISSION_LIMITS.maxFreeStreamsPerPeer} free streams per peer and ${DEFAULT_ADMISSION_LIMITS.maxFreeStreams} in total`,
+      `freemium: the subscriber queries one at a time (500 queries) while two free peers keep 16 queries each in flight; of ${freeDone} free requests ${freeServed} were served, ${shed} shed with 503 and ${dropped} reset unread (free stream caps); defaults: free work starts only while no paid query waits for a slot, a new read only while the event loop lags under ${DEFAULT_ADMISSION_LIMITS.maxEventLoopDelayMs} ms, ${DEFAULT_ADMISSION_LIMITS.freeQueriesPerSecond} free queries/s in total (a free query waits for these ${DEFAULT_ADMISSION_LIMITS.freeQueueTimeoutMs / 1000} s at most), ${DEFAULT_ADMISSION_LIMITS.maxFreeStreamsPerPeer} free streams per peer and ${DEFAULT_ADMISSION_LIMITS.maxFreeStreams} in total`,
     );
     return { rows, notes };
   } finally {

@@ -12,6 +12,7 @@ export { AdmissionPolicy, PriorityScheduler, DEFAULT_ADMISSION_LIMITS, SHED_STAT
 export type { Archive, ArchivedMessage, ArchiveQuery, ArchivePage, ArchiveStats, RetentionPolicy } from "./archive/archive.js";
 export { ArchiveFullError, UnknownCursorError, MESSAGE_OVERHEAD_BYTES } from "./archive/archive.js";
 export { EventLoopLoad } from "./load.js";
+export { libp2pLogger } from "./libp2pLogger.js";
 export { SqliteArchive } from "./archive/sqlite.js";
 export type { CheckpointResult } from "./archive/maintenance.js";
 export { answerStoreQuery, STORE_CODEC, StoreStatus, DEFAULT_STORE_LIMITS, type StoreLimits } from "./store.js";

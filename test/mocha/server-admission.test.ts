@@ -2,7 +2,7 @@
 // token bucket, paid work first, free work in its own share of the slots, waiting for spare
 // capacity within its deadline and refused beyond its queue.
 import { expect } from "chai";
-import { AdmissionPolicy, PriorityScheduler, DEFAULT_ADMISSION_LIMITS, EventLoopLoad } from "@status/mailserver-node";
+import { AdmissionPolicy, PriorityScheduler, DEFAULT_ADMISSION_LIMITS, EventLoopLoad, libp2pLogger } from "@status/mailserver-node";
 
 const paid = { allowed: true };
 const unpaid = { allowed: false, reason: "no-grant" };
@@ -126,6 +126,17 @@ describe("admission policy: free service from spare capacity only (freemium)", (
     const policy = new AdmissionPolicy("free", { freeBurst: 100, freeQueriesPerSecond: 1, maxFreeStreams: 0 }, () => 0);
     for (let i = 0; i < 5; i++) expect(policy.admit(`p${i}`, unpaid).admitted && policy.spare(false, 1000)).to.equal(true);
     expect(policy.openFreeStream("a")).to.equal(true);
+  });
+
+  it("libp2p's per-stream loggers cost nothing unless DEBUG names something", () => {
+    const quiet = libp2pLogger("")!;
+    const log = quiet.forComponent("libp2p:mplex:stream:receiver:1");
+    expect(log.enabled).to.equal(false);
+    expect(quiet.forComponent("libp2p:noise"), "one shared logger, nothing made per stream").to.equal(log);
+    expect(log.newScope("x")).to.equal(log);
+    for (const write of [log, log.error, log.trace]) expect(write("dropped")).to.equal(undefined);
+    expect(libp2pLogger("  "), "DEBUG blank").to.equal(quiet);
+    expect(libp2pLogger("libp2p:*"), "DEBUG set: libp2p's own loggers").to.equal(undefined);
   });
 
   it("the event-loop monitor reports a blocked loop as delay", async function () {
