@@ -11,18 +11,12 @@
  * load in another (bench/loadChild.mjs); the subscriber uses bench/server.ts's raw store requests
  * over a @waku/sdk connection, one at a time. All share the machine's cores. Nothing fails on speed.
  */
-import { spawn } from "node:child_process";
-import { setPriority } from "node:os";
-import { once } from "node:events";
-import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { createInterface } from "node:readline";
 import { Wallet } from "ethers";
 import type { LightNode } from "@waku/sdk";
 import { DEFAULT_ADMISSION_LIMITS, DEFAULT_NODE_LIMITS, DEFAULT_PUSH_LIMITS } from "@status/mailserver-node";
-import { client, fill, grant, queries, startServer, type Server, type ServerRow } from "./server.js";
+import { client, fill, grant, queries, startLoadChild, startServer, type Server, type ServerRow } from "./server.js";
 
-const TOPIC = "/bench/1/chat/proto";
 const FREE_CLIENTS = Number(process.env.BENCH_FREE_CLIENTS ?? 200);
 /** Each phase: at least this many subscriber queries, for at least this long (so that new connections are tried often enough). */
 const PAID_QUERIES = 500;
@@ -57,42 +51,8 @@ interface Ready {
   setupErrors?: Record<string, number>;
 }
 
-/** Starts bench/loadChild.mjs; resolves once it is loading, with a `stop` that resolves to its counts. */
-async function loadChild<T>(server: Server, role: "push" | "free" | "newcomers", pubsubTopic: string) {
-  const child = spawn(
-    process.execPath,
-    [path.join(import.meta.dirname, "loadChild.mjs"), JSON.stringify({ role, address: server.node.multiaddrs[0], contentTopic: TOPIC, pubsubTopic, clients: FREE_CLIENTS, connectEveryMs: CONNECT_EVERY_MS })],
-    { stdio: ["pipe", "pipe", "inherit"] },
-  );
-  const exited = once(child, "exit");
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  const next = async (): Promise<unknown> => {
-    for (;;) {
-      const line = await Promise.race([lines.next(), exited.then(() => ({ done: true, value: undefined }))]);
-      if (line.done === true || line.value === undefined) throw new Error(`bench load child (${role}) exited early`);
-      // js-waku prints lines of its own on stdout.
-      if ((line.value as string).startsWith("BENCH ")) return JSON.parse((line.value as string).slice(6));
-    }
-  };
-  const ready = (await next().catch((error: unknown) => {
-    child.kill("SIGKILL");
-    throw error;
-  })) as Ready;
-  return {
-    ready,
-    async stop(): Promise<T> {
-      child.stdin!.write("stop\n");
-      const counts = (await next()) as T;
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(timer);
-      return counts;
-    },
-    kill: () => child.kill("SIGKILL"),
-    /** Lowers the child's CPU priority (raising niceness needs no privilege). */
-    nice: (niceness: number) => setPriority(child.pid!, niceness),
-  };
-}
+const loadChild = <T>(server: Server, role: "push" | "free" | "newcomers", pubsubTopic: string) =>
+  startLoadChild<T, Ready>(server, role, pubsubTopic, { clients: FREE_CLIENTS, connectEveryMs: CONNECT_EVERY_MS });
 
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
 const list = (r: Record<string, number>) => Object.entries(r).map(([kind, n]) => `${n} × ${kind}`).join(", ") || "none";

@@ -6,6 +6,8 @@
 //   handshakes pending from one address, which all of them share here), then each reads the
 //   content topic's history through @waku/sdk's own store query (it pages until an empty page)
 //   again and again.
+// - role "flood": `clients` light nodes (no subscription) each keep `lanes` raw store queries (a
+//   20-message page of the content topic) in flight, as fast as the server answers.
 // - role "newcomers": a new light node tries to connect every `connectEveryMs` (and leaves
 //   again), to show whether new clients still get in (a process of its own, so that the free
 //   clients' work does not slow its connections down).
@@ -14,11 +16,12 @@
 import { performance } from "node:perf_hooks";
 import * as lp from "it-length-prefixed";
 import { createLightNode, Protocols } from "@waku/sdk";
-import { proto_lightpush } from "@waku/proto";
+import { proto_lightpush, proto_store } from "@waku/proto";
 
-const { role, address, contentTopic, pubsubTopic, clients = 1, connectEveryMs = 250 } = JSON.parse(process.argv[2]);
+const { role, address, contentTopic, pubsubTopic, clients = 1, connectEveryMs = 250, lanes = 16 } = JSON.parse(process.argv[2]);
 const CONNECT_DEADLINE_MS = 20_000;
 const LIGHTPUSH_V3_CODEC = "/vac/waku/lightpush/3.0.0";
+const STORE_CODEC = "/vac/waku/store-query/3.0.0";
 const report = (value) => console.log("BENCH " + JSON.stringify(value));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const tally = (into, error) => {
@@ -89,6 +92,29 @@ if (role === "push") {
     );
   }
   report({ attempted: 1, connected: 1 });
+} else if (role === "flood") {
+  const nodes = await Promise.all(Array.from({ length: clients }, () => connect()));
+  const query = proto_store.StoreQueryRequest.encode({ requestId: "flood", includeData: true, pubsubTopic, contentTopics: [contentTopic], messageHashes: [], paginationForward: true, paginationLimit: 20n });
+  counts = { done: 0, served: 0, dropped: 0, codes: {} };
+  for (const waku of nodes) {
+    for (let lane = 0; lane < lanes; lane++) {
+      work.push(
+        (async () => {
+          while (running) {
+            // A free peer's stream beyond the free stream caps is reset unread: counted, asked again.
+            const answer = await request(waku, STORE_CODEC, query).then((bytes) => proto_store.StoreQueryResponse.decode(bytes), () => undefined);
+            counts.done++;
+            if (answer === undefined) counts.dropped++;
+            else {
+              counts.codes[answer.statusCode] = (counts.codes[answer.statusCode] ?? 0) + 1;
+              if (answer.statusCode === 200) counts.served++;
+            }
+          }
+        })(),
+      );
+    }
+  }
+  report({ attempted: clients, connected: nodes.length });
 } else if (role === "free") {
   const nodes = [];
   const setupErrors = {};
