@@ -1,8 +1,9 @@
 // Who gets served, and in what order: the LES-style service model. Paid service (a live access
 // grant for an active subscription) is always admitted and runs first; spare capacity goes to free
-// peers at lower priority, each under a per-peer rate limit, and free work is shed first when the
-// node is overloaded. Pure: no libp2p, no clock of its own (tests pass one), the load is passed in
-// (see load.ts for the event-loop monitor).
+// peers at lower priority, each under a per-peer rate limit: free work waits for spare capacity
+// (a bounded time, in a bounded queue) and is shed first when the node is overloaded. Pure: no
+// libp2p, no clock of its own (tests pass one), the load is passed in (see load.ts for the
+// event-loop monitor).
 
 export type ServiceMode = "paid-only" | "free" | "freemium";
 
