@@ -17,6 +17,16 @@ const messages = (n: number, timestampMs: number, bytes = 16) =>
     toArchived(TOPIC, { payload: randomBytes(bytes), contentTopic: "/a/1/b/proto", timestamp: BigInt(timestampMs + i) * 1_000_000n, version: 0 } as proto_message.WakuMessage),
   );
 
+/** Runs `work` on an archive file in a folder of its own, removed afterwards. */
+async function withArchiveFile(prefix: string, work: (file: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  try {
+    await work(path.join(dir, "archive.db"));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 describe("SQLite retention in slices", function () {
   this.timeout(120_000);
 
@@ -55,9 +65,7 @@ describe("SQLite retention in slices", function () {
   // event loop; they were the longest stalls while pruning a million rows (see the bench). The
   // archive turns them off and a worker thread checkpoints on a connection of its own.
   it("moves the WAL into the database file on its checkpoint thread, every second and on demand, and closes cleanly", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "mailserver-wal-"));
-    const file = path.join(dir, "archive.db");
-    try {
+    await withArchiveFile("mailserver-wal-", async (file) => {
       const archive = new SqliteArchive(file);
       const now = Date.now();
       // About 6 MB: well past the 1,000 pages at which the connection would checkpoint itself.
@@ -85,19 +93,14 @@ describe("SQLite retention in slices", function () {
       const memory = new SqliteArchive(":memory:");
       expect(await memory.checkpoint(), "no WAL in memory").to.equal(undefined);
       await memory.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it("prunes a file archive on its maintenance thread: the event loop turns, puts during the prune are kept, size retention drops only what is over", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "mailserver-prune-"));
-    const file = path.join(dir, "archive.db");
-    try {
+    await withArchiveFile("mailserver-prune-", async (file) => {
       const archive = new SqliteArchive(file);
       const now = Date.now();
       for (let i = 0; i < 4; i++) await archive.put(messages(5_000, now - 3_600_000 + i * 5_000), now - 2 * 86_400_000);
-      let turns = 0;
       let written = 0;
       let pruning = true;
       // A writer on the event loop during the prune: every put must succeed (SQLite's write lock is
@@ -105,7 +108,6 @@ describe("SQLite retention in slices", function () {
       const writer = (async () => {
         while (pruning) {
           written += await archive.put(messages(1, now + written), now);
-          turns++;
           await new Promise((resolve) => setImmediate(resolve));
         }
       })();
@@ -125,15 +127,11 @@ describe("SQLite retention in slices", function () {
       expect(await archive.prune({ maxAgeSeconds: 0, maxBytes: bound, minAgeSeconds: 60 }, now)).to.equal(3);
       expect((await archive.stats()).messages).to.equal(before - 3);
       await archive.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it("a prune under way ends at its next slice when the archive closes, and a second call joins the first", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "mailserver-prune-"));
-    const file = path.join(dir, "archive.db");
-    try {
+    await withArchiveFile("mailserver-prune-", async (file) => {
       const archive = new SqliteArchive(file);
       const now = Date.now();
       for (let i = 0; i < 10; i++) await archive.put(messages(5_000, now + i * 5_000), now - 2 * 86_400_000);
@@ -150,8 +148,6 @@ describe("SQLite retention in slices", function () {
       expect((await reopened.stats()).messages, "what it had not reached is still there, and the totals agree").to.equal(50_000 - dropped);
       expect(await reopened.prune(policy, now)).to.equal(50_000 - dropped);
       await reopened.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 });

@@ -5,9 +5,8 @@
 //   between slices the archive's own writes (puts, counted in `shared[0]`) go first, and while a
 //   slice waits for the lock (`shared[1]`) the archive's next put waits for it: they take turns.
 import { parentPort, workerData } from "node:worker_threads";
-import { openDatabase } from "./nodeSqlite.js";
+import { immediateTransaction, openDatabase } from "./nodeSqlite.js";
 import { waitAsync, type MaintenanceRequest } from "./maintenance.js";
-import { immediateTransaction } from "./nodeSqlite.js";
 import { pruneInSlices, sliceStatements, type SliceRunner } from "./retentionSlices.js";
 
 interface Init {
@@ -16,8 +15,6 @@ interface Init {
   /** Int32 at 0: writes the archive's connection is starting or running; at 1: 1 while a slice wants or holds the lock. */
   writers: SharedArrayBuffer;
 }
-
-
 
 const { file, intervalMs, writers: shared } = workerData as Init;
 const writers = new Int32Array(shared);

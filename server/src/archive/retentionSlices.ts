@@ -30,6 +30,8 @@ export interface SliceStatements {
 
 /** The oldest received before a time, in the order retention drops them. */
 export const OLDEST_SQL = "SELECT received_at, hash, size FROM messages INDEXED BY messages_received WHERE received_at < ? ORDER BY received_at, hash";
+/** The archive's bytes (encoded messages), kept by its triggers. */
+export const TOTAL_BYTES_SQL = "SELECT bytes FROM totals WHERE id = 1";
 /** Drops every message received before (or at) the (received at, hash) given. */
 export const DROP_THROUGH_SQL = "DELETE FROM messages WHERE (received_at, hash) <= (?, ?)";
 
@@ -55,7 +57,7 @@ export function sliceStatements(db: DatabaseSync): SliceStatements {
     expired: db.prepare(`DELETE FROM messages WHERE hash IN (SELECT hash FROM messages INDEXED BY messages_received WHERE received_at < ? LIMIT ${PRUNE_SLICE})`),
     oldest: db.prepare(`${OLDEST_SQL} LIMIT ${PRUNE_SLICE}`),
     dropThrough: db.prepare(DROP_THROUGH_SQL),
-    bytes: db.prepare("SELECT bytes FROM totals WHERE id = 1"),
+    bytes: db.prepare(TOTAL_BYTES_SQL),
   };
 }
 

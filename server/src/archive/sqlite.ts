@@ -5,7 +5,7 @@ import path from "node:path";
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import { immediateTransaction, openDatabase } from "./nodeSqlite.js";
 import { SqliteMaintenance, type CheckpointResult } from "./maintenance.js";
-import { DROP_THROUGH_SQL, OLDEST_SQL, oldestCovering, pruneInSlices, sliceStatements, type OldestRow, type RetentionJob, type SliceStatements } from "./retentionSlices.js";
+import { DROP_THROUGH_SQL, OLDEST_SQL, oldestCovering, TOTAL_BYTES_SQL, pruneInSlices, sliceStatements, type OldestRow, type RetentionJob, type SliceStatements } from "./retentionSlices.js";
 import type { Archive, ArchivedMessage, ArchivePage, ArchiveQuery, ArchiveReader, ArchiveStats, KeyRange, RetentionPolicy } from "./archive.js";
 import { ArchiveFullError, readPage } from "./archive.js";
 
@@ -117,7 +117,7 @@ export class SqliteArchive implements Archive {
    * (it used to leave up to 8 MiB of slack: tens of thousands of rows deleted in one put).
    */
   #makeRoom(policy: RetentionPolicy, incoming: number, nowMs: number): number {
-    const excess = Number((this.#statement("SELECT bytes FROM totals WHERE id = 1").get() as { bytes: bigint }).bytes) + incoming - policy.maxBytes;
+    const excess = Number((this.#statement(TOTAL_BYTES_SQL).get() as { bytes: bigint }).bytes) + incoming - policy.maxBytes;
     if (excess <= 0) return 0;
     const protectedFrom = nowMs - (policy.minAgeSeconds ?? 0) * 1000;
     // The oldest received first, from the index, stopping once enough bytes are covered.
@@ -267,7 +267,6 @@ export class SqliteArchive implements Archive {
 
 /** How often the WAL is checkpointed; it holds at most about this long of writes. */
 const CHECKPOINT_INTERVAL_MS = 1_000;
-
 
 const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ");
 

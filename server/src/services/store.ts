@@ -130,9 +130,13 @@ export class StoreService {
       continues,
     );
     if (result === undefined) {
-      if (admitted.serviceClass === "free") admission.refund(peer);
-      const status = admitted.serviceClass === "free" ? SHED_STATUS : { statusCode: StoreStatus.SERVICE_UNAVAILABLE, statusDesc: "SERVICE_UNAVAILABLE: overloaded, try later" };
-      answered = storeError(request.requestId, status.statusCode, status.statusDesc);
+      // A free query refused after waiting costs its peer no token.
+      if (admitted.serviceClass === "free") {
+        admission.refund(peer);
+        answered = storeError(request.requestId, SHED_STATUS.statusCode, SHED_STATUS.statusDesc);
+      } else {
+        answered = storeError(request.requestId, StoreStatus.SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE: overloaded, try later");
+      }
       await this.#write(ctx, answered, eligibility);
     }
     logger.log(result === undefined ? "info" : "debug", result === undefined ? "store-shed" : "store-query", {
